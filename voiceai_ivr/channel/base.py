@@ -1,0 +1,113 @@
+"""One call leg as verbs. Flows are written against ``Channel`` only, so the same
+flow runs under the outbound Event Socket, mod_python3 and the simulator.
+
+Contract for every adapter:
+
+* every method may raise ``CallGone`` once the leg has hung up; a hangup that
+  happens while a method waits makes it raise within a few hundred ms;
+* every wait is bounded (the adapter adds a margin to the FreeSWITCH-side
+  timeout and raises ``ESLTimeout`` past it);
+* ``source`` arguments are FreeSWITCH-playable strings: a file path,
+  ``tone_stream://...``, ``silence_stream://...``, ``local_stream://...`` or
+  ``say:TEXT`` (spoken with the channel's ``tts_engine``/``tts_voice``, which
+  ``set_tts`` sets). Text is sanitised by the adapter, never pasted raw into
+  an application argument.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+SPEECH = "speech"
+DTMF = "dtmf"
+SILENCE = "silence"
+
+
+@dataclass(frozen=True)
+class ListenResult:
+    """What the caller did during one listen turn."""
+
+    kind: str  # SPEECH | DTMF | SILENCE
+    text: str = ""  # recognised words, or the digits keyed; "" for silence
+    confidence: Optional[float] = None
+
+    @property
+    def heard(self) -> bool:
+        return self.kind != SILENCE and bool(self.text.strip())
+
+
+class Channel(abc.ABC):
+    """One call leg. Not thread-safe: one handler thread drives one channel."""
+
+    uuid: str
+
+    @property
+    @abc.abstractmethod
+    def data(self) -> Mapping[str, str]:
+        """Channel data known at start (``Caller-Caller-ID-Number``, ``variable_*``...)."""
+
+    @abc.abstractmethod
+    def answer(self) -> None: ...
+
+    @abc.abstractmethod
+    def set_tts(self, engine: str, voice: str) -> None:
+        """Select the TTS engine and voice used for ``say:`` sources."""
+
+    @abc.abstractmethod
+    def play(self, source: str, *, interruptible: bool = False) -> str:
+        """Play one source to the end. With ``interruptible`` a DTMF key stops it and is
+        returned (``""`` otherwise)."""
+
+    @abc.abstractmethod
+    def collect_digits(
+        self,
+        source: str,
+        *,
+        min_digits: int = 1,
+        max_digits: int = 1,
+        timeout_s: float = 5.0,
+        terminators: str = "#",
+        digit_timeout_s: float = 3.0,
+    ) -> str:
+        """Play ``source`` and collect keys (``play_and_get_digits``). ``""`` on no input."""
+
+    @abc.abstractmethod
+    def listen(
+        self,
+        source: str,
+        *,
+        timeout_s: float = 6.0,
+        max_digits: int = 1,
+        grammar: str = "",
+        slot: str = "",
+    ) -> ListenResult:
+        """Play ``source`` and listen for speech and DTMF at once
+        (``play_and_detect_speech``). ``slot`` names what was asked for (logs and
+        the simulator's transcript read it from the ``voiceai_slot`` variable)."""
+
+    @abc.abstractmethod
+    def get_var(self, name: str) -> Optional[str]:
+        """A channel variable, or ``None`` when unset (FreeSWITCH's ``_undef_``)."""
+
+    @abc.abstractmethod
+    def set_var(self, name: str, value: str) -> None: ...
+
+    @abc.abstractmethod
+    def execute(self, app: str, arg: str = "") -> str:
+        """Run a dialplan application to completion; returns its Application-Response."""
+
+    @abc.abstractmethod
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        """Hang the leg up. Never raises ``CallGone``."""
+
+    @abc.abstractmethod
+    def is_up(self) -> bool: ...
+
+    @abc.abstractmethod
+    def on_hangup(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from any thread) as soon as the leg hangs up; at once if
+        it already has. Lets flows wait on other things (an originate) and still
+        react to the caller leaving without polling."""

@@ -1,0 +1,449 @@
+"""One typed configuration object, loaded once: a YAML file plus ``VOICEAI_*``
+environment overrides (secrets and DSNs belong in the environment).
+
+``load_config`` validates everything and raises ``ConfigError`` listing every
+problem as ``path: reason``; ``check_config`` returns the same list without
+raising. Secrets never appear in problems, ``repr`` or ``redacted()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+from voiceai_ivr.errors import ConfigError
+
+SECRET_FIELDS = {"password", "token", "api_key", "dsn", "tokens"}
+LANGUAGES = ("pt-BR", "en-US")
+
+
+def _secret(default: str = "") -> Any:
+    return field(default=default, repr=False)
+
+
+@dataclass
+class DatabaseConfig:
+    dsn: str = _secret()  # empty: embedded PostgreSQL (pgserver)
+    data_dir: str = ""  # embedded cluster location; default: user data dir
+    connect_timeout: float = 5.0
+    statement_timeout_ms: int = 5000
+    pool_size: int = 8
+
+
+@dataclass
+class ESLConfig:
+    host: str = "127.0.0.1"
+    port: int = 8021
+    password: str = _secret("ClueCon")
+    timeout: float = 5.0  # per api reply
+    reconnect_max_delay: float = 10.0
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8084
+    max_calls: int = 2500
+    shutdown_grace: float = 30.0  # seconds calls in progress may take after SIGTERM
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9184  # 0 disables /metrics on serve
+    busy_message: str = ""  # played when max_calls is reached; default prompt otherwise
+
+
+@dataclass
+class SpeechConfig:
+    tts_engine: str = "flite"
+    tts_voice: dict = field(default_factory=lambda: {"pt-BR": "kal", "en-US": "kal"})
+    asr_engine: str = "unimrcp"
+    asr_grammar: str = "builtin:grammar/boolean"  # grammar passed to play_and_detect_speech
+    listen_timeout: float = 6.0
+    digit_timeout: float = 3.0
+    reprompts: int = 2  # no-input / no-match reprompts before the fallback
+    prompts_dir: str = ""  # directory of <lang>.yaml overriding the packaged prompts
+    recordings_dir: str = ""  # recorded prompt files (<lang>/<key>.wav) used when present
+
+
+@dataclass
+class LLMConfig:
+    enabled: bool = False
+    url: str = ""  # OpenAI-compatible base URL (…/v1)
+    api_key: str = _secret()
+    model: str = ""
+    timeout: float = 2.5
+
+
+@dataclass
+class WhatsAppConfig:
+    enabled: bool = False
+    templates: dict = field(
+        default_factory=lambda: {
+            "scheduled": "callback_scheduled",
+            "reminder": "callback_reminder",
+            "failed": "callback_failed",
+            "expired": "callback_expired",
+            "missed_call": "missed_call",
+        }
+    )
+    reminder_minutes: int = 5
+
+
+@dataclass
+class HelpdeskConfig:
+    url: str = ""  # empty: outbox rows are kept until a helpdesk is configured
+    token: str = _secret()
+    timeout: float = 5.0
+    dead_letter_after_hours: float = 72.0
+    max_backoff_seconds: float = 900.0
+    whatsapp: WhatsAppConfig = field(default_factory=WhatsAppConfig)
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 3
+    min_interval_minutes: float = 15.0
+    backoff: float = 2.0
+    busy_retry_minutes: float = 5.0
+    no_answer_retry_minutes: float = 15.0
+
+
+@dataclass
+class CallbacksConfig:
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    domain_retry: dict = field(default_factory=dict)  # domain -> RetryPolicy fields
+    max_age_hours: float = 72.0
+    lease_seconds: float = 300.0
+    spool_path: str = ""  # default: <data dir>/callback-spool.jsonl
+    caller_id_number: str = ""  # company number shown to customers
+    caller_id_name: str = ""
+    agent_answer_timeout: int = 25
+    customer_answer_timeout: int = 30
+    missed_call_tickets: bool = True
+
+
+@dataclass
+class DispatcherConfig:
+    batch_size: int = 50
+    loop_interval: float = 30.0
+    textfile_path: str = ""  # node-exporter textfile; empty disables
+    availability_cache_seconds: float = 10.0
+    dnd_query: str = ""  # optional SQL over the FusionPBX DSN returning one bool for (extension, domain)
+
+
+@dataclass
+class APIToken:
+    token: str = _secret()
+    domain: str = ""
+
+
+@dataclass
+class APIConfig:
+    host: str = "127.0.0.1"
+    port: int = 8085
+    tokens: list = field(default_factory=list, repr=False)  # list[APIToken]
+    threads: int = 8
+
+
+@dataclass
+class DialplanConfig:
+    directory: str = "/etc/freeswitch/dialplan/public"
+    mode: str = "socket"  # socket | python
+    socket_host: str = "127.0.0.1"
+    socket_port: int = 8084
+    fusionpbx_dsn: str = _secret()
+
+
+@dataclass
+class LoggingConfig:
+    level: str = "INFO"
+    json: bool = False
+
+
+@dataclass
+class Config:
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    esl: ESLConfig = field(default_factory=ESLConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    helpdesk: HelpdeskConfig = field(default_factory=HelpdeskConfig)
+    callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
+    dispatcher: DispatcherConfig = field(default_factory=DispatcherConfig)
+    api: APIConfig = field(default_factory=APIConfig)
+    dialplan: DialplanConfig = field(default_factory=DialplanConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    source: str = ""  # file the config came from ("" = defaults only)
+
+    def retry_policy(self, domain: str) -> RetryPolicy:
+        override = self.callbacks.domain_retry.get(domain)
+        if not override:
+            return self.callbacks.retry
+        return dataclasses.replace(self.callbacks.retry, **override)
+
+    def redacted(self) -> dict:
+        """The configuration as a dict with every secret replaced by ``***``."""
+        return _redact(dataclasses.asdict(self))
+
+
+def _redact(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _redact(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, key) for v in value]
+    if key in SECRET_FIELDS and value:
+        return "***"
+    return value
+
+
+# --------------------------------------------------------------------------- loading
+
+ENV_OVERRIDES = {
+    "VOICEAI_DATABASE_DSN": ("database", "dsn"),
+    "VOICEAI_DATA_DIR": ("database", "data_dir"),
+    "VOICEAI_ESL_HOST": ("esl", "host"),
+    "VOICEAI_ESL_PORT": ("esl", "port"),
+    "VOICEAI_ESL_PASSWORD": ("esl", "password"),
+    "VOICEAI_SERVER_HOST": ("server", "host"),
+    "VOICEAI_SERVER_PORT": ("server", "port"),
+    "VOICEAI_HELPDESK_URL": ("helpdesk", "url"),
+    "VOICEAI_HELPDESK_TOKEN": ("helpdesk", "token"),
+    "VOICEAI_LLM_API_KEY": ("llm", "api_key"),
+    "VOICEAI_FUSIONPBX_DSN": ("dialplan", "fusionpbx_dsn"),
+    "VOICEAI_LOG_LEVEL": ("logging", "level"),
+    "VOICEAI_LOG_JSON": ("logging", "json"),
+}
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("VOICEAI_DATA_DIR") or os.environ.get("XDG_DATA_HOME")
+    if os.environ.get("VOICEAI_DATA_DIR"):
+        return Path(os.environ["VOICEAI_DATA_DIR"]).expanduser()
+    root = Path(base).expanduser() if base else Path.home() / ".local" / "share"
+    return root / "voiceai-ivr"
+
+
+def _coerce(value: Any, typ: Any, path: str, problems: list[str]) -> Any:
+    origin = get_origin(typ)
+    if origin is Union:  # Optional[X]
+        args = [a for a in get_args(typ) if a is not type(None)]
+        if value is None:
+            return None
+        typ = args[0]
+    if dataclasses.is_dataclass(typ):
+        if not isinstance(value, Mapping):
+            problems.append(f"{path}: must be a mapping")
+            return typ()
+        return _build(typ, value, path, problems)
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        problems.append(f"{path}: must be true or false")
+        return False
+    if typ is int:
+        if isinstance(value, bool):
+            problems.append(f"{path}: must be a whole number")
+            return 0
+        try:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        except (TypeError, ValueError):
+            problems.append(f"{path}: must be a whole number")
+            return 0
+    if typ is float:
+        if isinstance(value, bool):
+            problems.append(f"{path}: must be a number")
+            return 0.0
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            problems.append(f"{path}: must be a number")
+            return 0.0
+    if typ is str:
+        if value is None:
+            return ""
+        if isinstance(value, (dict, list)):
+            problems.append(f"{path}: must be text")
+            return ""
+        return str(value)
+    if typ is dict or origin is dict:
+        if not isinstance(value, Mapping):
+            problems.append(f"{path}: must be a mapping")
+            return {}
+        return dict(value)
+    if typ is list or origin is list:
+        if not isinstance(value, list):
+            problems.append(f"{path}: must be a list")
+            return []
+        return list(value)
+    return value
+
+
+def _build(cls: Any, data: Mapping, path: str, problems: list[str]) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls) if f.name != "source"}
+    kwargs = {}
+    for key, value in data.items():
+        sub = f"{path}.{key}" if path else str(key)
+        if key not in known:
+            problems.append(f"{sub}: unknown setting")
+            continue
+        kwargs[key] = _coerce(value, hints[key], sub, problems)
+    return cls(**kwargs)
+
+
+def _validate(cfg: Config, problems: list[str]) -> None:
+    def port(path: str, value: int, allow_zero: bool = False) -> None:
+        if not ((allow_zero and value == 0) or 1 <= value <= 65535):
+            problems.append(f"{path}: must be 1-65535" + (" (or 0 to disable)" if allow_zero else ""))
+
+    def positive(path: str, value: float) -> None:
+        if not value > 0:
+            problems.append(f"{path}: must be greater than 0")
+
+    port("esl.port", cfg.esl.port)
+    port("server.port", cfg.server.port)
+    port("server.metrics_port", cfg.server.metrics_port, allow_zero=True)
+    port("api.port", cfg.api.port)
+    port("dialplan.socket_port", cfg.dialplan.socket_port)
+    for path, value in (
+        ("esl.timeout", cfg.esl.timeout),
+        ("database.connect_timeout", cfg.database.connect_timeout),
+        ("server.shutdown_grace", cfg.server.shutdown_grace),
+        ("speech.listen_timeout", cfg.speech.listen_timeout),
+        ("helpdesk.timeout", cfg.helpdesk.timeout),
+        ("llm.timeout", cfg.llm.timeout),
+        ("callbacks.lease_seconds", cfg.callbacks.lease_seconds),
+        ("callbacks.max_age_hours", cfg.callbacks.max_age_hours),
+        ("dispatcher.loop_interval", cfg.dispatcher.loop_interval),
+    ):
+        positive(path, value)
+    if not 1 <= cfg.server.max_calls <= 100000:
+        problems.append("server.max_calls: must be 1-100000")
+    if not 0 <= cfg.speech.reprompts <= 10:
+        problems.append("speech.reprompts: must be 0-10")
+    if not 1 <= cfg.database.pool_size <= 200:
+        problems.append("database.pool_size: must be 1-200")
+    if cfg.database.statement_timeout_ms < 0:
+        problems.append("database.statement_timeout_ms: must be 0 or more")
+    if cfg.dialplan.mode not in ("socket", "python"):
+        problems.append("dialplan.mode: must be socket or python")
+    if cfg.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        problems.append("logging.level: must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    for name in ("helpdesk.url", "llm.url"):
+        section, key = name.split(".")
+        url = getattr(getattr(cfg, section), key)
+        if url and not url.startswith(("http://", "https://")):
+            problems.append(f"{name}: must start with http:// or https://")
+    if cfg.llm.enabled and not (cfg.llm.url and cfg.llm.model):
+        problems.append("llm: enabled needs url and model")
+    for lang in cfg.speech.tts_voice:
+        if lang not in LANGUAGES:
+            problems.append(f"speech.tts_voice.{lang}: unknown language (use {', '.join(LANGUAGES)})")
+    _validate_retry("callbacks.retry", cfg.callbacks.retry, problems)
+    known_retry = {f.name for f in fields(RetryPolicy)}
+    for domain, override in cfg.callbacks.domain_retry.items():
+        if not isinstance(override, Mapping):
+            problems.append(f"callbacks.domain_retry.{domain}: must be a mapping")
+            continue
+        bad = [k for k in override if k not in known_retry]
+        for k in bad:
+            problems.append(f"callbacks.domain_retry.{domain}.{k}: unknown setting")
+        if not bad:
+            _validate_retry(
+                f"callbacks.domain_retry.{domain}", dataclasses.replace(cfg.callbacks.retry, **override), problems
+            )
+    tokens = []
+    for i, item in enumerate(cfg.api.tokens):
+        sub: list[str] = []
+        tok = _coerce(item, APIToken, f"api.tokens[{i}]", sub)
+        problems.extend(sub)
+        if not sub:
+            if len(tok.token) < 16:
+                problems.append(f"api.tokens[{i}].token: must be at least 16 characters")
+            if not tok.domain:
+                problems.append(f"api.tokens[{i}].domain: required")
+        tokens.append(tok)
+    cfg.api.tokens = tokens
+
+
+def _validate_retry(path: str, policy: RetryPolicy, problems: list[str]) -> None:
+    try:
+        if not 1 <= int(policy.max_attempts) <= 20:
+            problems.append(f"{path}.max_attempts: must be 1-20")
+        for key in ("min_interval_minutes", "busy_retry_minutes", "no_answer_retry_minutes"):
+            if float(getattr(policy, key)) < 0:
+                problems.append(f"{path}.{key}: must be 0 or more")
+        if float(policy.backoff) < 1:
+            problems.append(f"{path}.backoff: must be 1 or more")
+    except (TypeError, ValueError):
+        problems.append(f"{path}: values must be numbers")
+
+
+def _apply_env(data: dict, env: Mapping[str, str]) -> None:
+    for var, (section, key) in ENV_OVERRIDES.items():
+        if var in env and env[var] != "":
+            data.setdefault(section, {})
+            if not isinstance(data[section], dict):
+                continue
+            data[section][key] = env[var]
+    if env.get("VOICEAI_API_TOKENS"):
+        # "domain:token,domain2:token2"
+        items = []
+        for pair in env["VOICEAI_API_TOKENS"].split(","):
+            domain, _, token = pair.strip().partition(":")
+            items.append({"domain": domain, "token": token})
+        data.setdefault("api", {})["tokens"] = items
+
+
+def config_path(explicit: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> Optional[Path]:
+    env = os.environ if env is None else env
+    chosen = explicit or env.get("VOICEAI_CONFIG")
+    return Path(chosen).expanduser() if chosen else None
+
+
+def check_config(
+    path: Optional[Union[str, Path]] = None, env: Optional[Mapping[str, str]] = None
+) -> tuple[Config, list[str]]:
+    """Load and validate; return the config and every problem found (never raises)."""
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    data: Any = {}
+    source = ""
+    if path is not None:
+        p = Path(path)
+        source = str(p)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            return Config(), [f"{p}: cannot read ({exc.strerror or exc})"]
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            return Config(), [f"{p}: not valid YAML{where}"]
+        if not isinstance(data, dict):
+            return Config(), [f"{p}: top level must be a mapping"]
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    _apply_env(data, env)
+    cfg = _build(Config, data, "", problems)
+    cfg.source = source
+    _validate(cfg, problems)
+    return cfg, problems
+
+
+def load_config(path: Optional[Union[str, Path]] = None, env: Optional[Mapping[str, str]] = None) -> Config:
+    """The one way to get a ``Config``: file (``--config``/``VOICEAI_CONFIG``) + env."""
+    chosen = config_path(str(path) if path else None, env)
+    cfg, problems = check_config(chosen, env)
+    if problems:
+        raise ConfigError(problems)
+    return cfg

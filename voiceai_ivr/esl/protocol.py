@@ -1,0 +1,341 @@
+"""Event Socket framing: bytes in, frames out. Never touches a socket.
+
+The grammar, as mod_event_socket.c speaks it (and as the capture in
+shared/fixtures/freeswitch-1.11 shows byte for byte):
+
+* a frame is ``Name: value`` lines ending in one blank line (``\\n\\n``);
+* a body follows only when a ``Content-Length`` header is present; header order
+  is not fixed (events put Content-Length before Content-Type);
+* ``text/event-plain`` bodies are header blocks of their own whose values are
+  URL-encoded; an event may carry its own body (its own Content-Length);
+* commands sent to FreeSWITCH use the same block form, the first line being the
+  command itself (``api status``, ``sendmsg``...).
+
+``FrameParser`` is used in both directions: our clients read FreeSWITCH's
+frames with it, and the simulator reads our commands with it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Optional, Union
+from urllib.parse import unquote
+
+from voiceai_ivr.errors import ProtocolError
+
+MAX_HEADER_BYTES = 256 * 1024
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+# switch_utils.c: SWITCH_URL_UNSAFE, plus control and non-ASCII bytes.
+_URL_UNSAFE = frozenset(b'\r\n "#%&+:;<=>?@[\\]^`{|}')
+_ENCODE_TABLE = [
+    (chr(b) if (32 < b < 127 and b not in _URL_UNSAFE) else f"%{b:02X}") for b in range(256)
+]
+
+
+def url_encode(value: str) -> str:
+    """Encode a header value the way FreeSWITCH's ``switch_url_encode`` does."""
+    raw = value.encode("utf-8")
+    if all(32 < b < 127 and b not in _URL_UNSAFE for b in raw):
+        return value
+    return "".join(_ENCODE_TABLE[b] for b in raw)
+
+
+def url_decode(value: str) -> str:
+    if "%" not in value:
+        return value
+    return unquote(value, encoding="utf-8", errors="replace")
+
+
+@dataclass
+class Frame:
+    """One Event Socket frame: raw header lines (values as sent) and an optional body."""
+
+    headers: list[tuple[str, str]]
+    body: str = ""
+    first_line: str = ""  # for command frames: the line with no colon (``api status``)
+
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return default
+
+    @property
+    def content_type(self) -> str:
+        return self.get("Content-Type", "") or ""
+
+    @property
+    def reply_text(self) -> str:
+        return self.get("Reply-Text", "") or ""
+
+    @property
+    def is_event(self) -> bool:
+        return self.content_type.startswith("text/event-")
+
+
+class Event:
+    """A FreeSWITCH event: decoded headers (a header may repeat) and an optional body."""
+
+    __slots__ = ("_multi", "body", "headers")
+
+    def __init__(self, pairs: Iterable[tuple[str, str]], body: str = "") -> None:
+        self.headers: dict[str, str] = {}
+        self._multi: dict[str, list[str]] = {}
+        for key, value in pairs:
+            if key in self.headers:
+                self._multi.setdefault(key, [self.headers[key]]).append(value)
+            else:
+                self.headers[key] = value
+        self.body = body
+
+    @property
+    def name(self) -> str:
+        return self.headers.get("Event-Name", "")
+
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        return self.headers.get(name, default)
+
+    def get_all(self, name: str) -> list[str]:
+        if name in self._multi:
+            return list(self._multi[name])
+        return [self.headers[name]] if name in self.headers else []
+
+    def __repr__(self) -> str:
+        return f"Event({self.name!r}, {len(self.headers)} headers, body={len(self.body)}B)"
+
+
+def _split_header(line: str) -> tuple[str, str]:
+    key, sep, value = line.partition(":")
+    if not sep:
+        raise ProtocolError(f"header line without colon: {line[:80]!r}")
+    if value.startswith(" "):
+        value = value[1:]
+    return key.strip(), value
+
+
+def _parse_content_length(value: str) -> int:
+    value = value.strip()
+    if not value.isdigit() or len(value) > 12:
+        raise ProtocolError(f"bad Content-Length: {value[:40]!r}")
+    length = int(value)
+    if length > MAX_BODY_BYTES:
+        raise ProtocolError(f"Content-Length {length} exceeds {MAX_BODY_BYTES}")
+    return length
+
+
+class FrameParser:
+    """Incremental parser. ``feed(data)`` returns every frame completed so far.
+
+    With ``commands=True`` the first line of a block may be a bare command
+    (the app-to-FreeSWITCH direction). A protocol error leaves the parser
+    unusable: the connection it serves must be closed.
+    """
+
+    def __init__(
+        self,
+        *,
+        commands: bool = False,
+        max_header_bytes: int = MAX_HEADER_BYTES,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        self._buf = bytearray()
+        self._commands = commands
+        self._max_header = max_header_bytes
+        self._max_body = max_body_bytes
+        self._pending: Optional[Frame] = None  # headers read, waiting for body
+        self._need = 0
+        self._broken: Optional[str] = None
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[Frame]:
+        if self._broken:
+            raise ProtocolError(self._broken)
+        self._buf += data
+        try:
+            return list(self._drain())
+        except ProtocolError as exc:
+            self._broken = str(exc)
+            raise
+
+    def _drain(self) -> Iterator[Frame]:
+        buf = self._buf
+        while True:
+            if self._pending is not None:
+                if len(buf) < self._need:
+                    return
+                frame = self._pending
+                frame.body = bytes(buf[: self._need]).decode("utf-8", errors="replace")
+                del buf[: self._need]
+                self._pending = None
+                yield frame
+                continue
+            # FreeSWITCH never sends blank lines between frames, but a peer may.
+            while buf[:1] == b"\n" or buf[:2] == b"\r\n":
+                del buf[: 1 if buf[:1] == b"\n" else 2]
+            end = buf.find(b"\n\n")
+            sep = 2
+            crlf = buf.find(b"\r\n\r\n")
+            if crlf != -1 and (end == -1 or crlf < end):
+                end, sep = crlf, 4
+            if end == -1:
+                if len(buf) > self._max_header:
+                    raise ProtocolError(f"header block exceeds {self._max_header} bytes")
+                return
+            if end > self._max_header:
+                raise ProtocolError(f"header block exceeds {self._max_header} bytes")
+            block = bytes(buf[:end])
+            del buf[: end + sep]
+            frame = self._parse_block(block)
+            length_value = frame.get("Content-Length")
+            if length_value is not None:
+                length = _parse_content_length(length_value)
+                if length > self._max_body:
+                    raise ProtocolError(f"body of {length} bytes exceeds {self._max_body}")
+                if length:
+                    self._pending = frame
+                    self._need = length
+                    continue
+            yield frame
+
+    def _parse_block(self, block: bytes) -> Frame:
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(f"header block is not UTF-8 at byte {exc.start}") from exc
+        lines = text.replace("\r\n", "\n").split("\n")
+        first = ""
+        if self._commands and lines and ":" not in lines[0].split(" ", 1)[0]:
+            first = lines.pop(0).strip()
+        headers = [_split_header(line) for line in lines if line]
+        return Frame(headers=headers, first_line=first)
+
+
+def parse_event_plain(text: str) -> Event:
+    """Parse a ``text/event-plain`` body: split into lines first, then URL-decode each value."""
+    head, sep, rest = text.partition("\n\n")
+    pairs = []
+    length: Optional[int] = None
+    for line in head.split("\n"):
+        if not line:
+            continue
+        key, value = _split_header(line)
+        value = url_decode(value)
+        if key == "Content-Length":
+            length = _parse_content_length(value)
+        pairs.append((key, value))
+    body = ""
+    if sep and length:
+        encoded = rest.encode("utf-8")
+        body = encoded[:length].decode("utf-8", errors="replace")
+    return Event(pairs, body)
+
+
+def parse_event_json(text: str) -> Event:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ProtocolError(f"text/event-json body is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ProtocolError("text/event-json body is not an object")
+    body = str(data.pop("_body", ""))
+    pairs: list[tuple[str, str]] = []
+    for key, value in data.items():
+        if isinstance(value, list):
+            pairs.extend((key, str(item)) for item in value)
+        else:
+            pairs.append((key, str(value)))
+    return Event(pairs, body)
+
+
+def frame_to_event(frame: Frame) -> Event:
+    """Decode an event frame (plain or JSON), or the header-only ``connect`` reply."""
+    ctype = frame.content_type
+    if ctype == "text/event-plain":
+        return parse_event_plain(frame.body)
+    if ctype == "text/event-json":
+        return parse_event_json(frame.body)
+    # The outbound ``connect`` reply: one block of URL-encoded channel headers.
+    return Event(((k, url_decode(v)) for k, v in frame.headers), frame.body)
+
+
+# ---------------------------------------------------------------- encoding
+
+HeaderItems = Union[Sequence[tuple[str, str]], dict]
+
+
+def _check_line(value: str, what: str) -> None:
+    if "\n" in value or "\r" in value:
+        raise ProtocolError(f"{what} contains a line break")
+
+
+def encode_command(command: str, headers: Optional[HeaderItems] = None, body: Optional[str] = None) -> bytes:
+    """Encode one command for FreeSWITCH. Line breaks in any part are refused:
+    they would inject a second command onto the socket."""
+    _check_line(command, "command")
+    parts = [command]
+    items = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+    for key, value in items:
+        _check_line(key, "header name")
+        _check_line(str(value), f"header {key}")
+        parts.append(f"{key}: {value}")
+    payload = b""
+    if body:
+        payload = body.encode("utf-8")
+        parts.append(f"content-length: {len(payload)}")
+    return ("\n".join(parts) + "\n\n").encode("utf-8") + payload
+
+
+def encode_frame(headers: Sequence[tuple[str, str]], body: str = "") -> bytes:
+    """Encode a FreeSWITCH-side frame. Headers are written in the order given; when a
+    body is present and no Content-Length is given, one is appended."""
+    data = body.encode("utf-8")
+    lines = []
+    has_length = False
+    for key, value in headers:
+        if key == "Content-Length":
+            has_length = True
+            value = str(len(data))
+        lines.append(f"{key}: {value}")
+    if data and not has_length:
+        lines.append(f"Content-Length: {len(data)}")
+    return ("\n".join(lines) + "\n\n").encode("utf-8") + data
+
+
+def serialize_event_plain(pairs: Sequence[tuple[str, str]], body: str = "") -> str:
+    """Serialise an event as FreeSWITCH's ``switch_event_serialize`` does."""
+    lines = [f"{key}: {url_encode(str(value))}" for key, value in pairs]
+    if body:
+        lines.append(f"Content-Length: {len(body.encode('utf-8'))}")
+        return "\n".join(lines) + "\n\n" + body
+    return "\n".join(lines) + "\n\n"
+
+
+def encode_event_frame(pairs: Sequence[tuple[str, str]], body: str = "") -> bytes:
+    """A complete ``text/event-plain`` frame, with FreeSWITCH's header order."""
+    text = serialize_event_plain(pairs, body)
+    return encode_frame([("Content-Length", ""), ("Content-Type", "text/event-plain")], text)
+
+
+@dataclass
+class Reply:
+    """A ``command/reply`` or ``api/response`` reduced to ok/text."""
+
+    ok: bool
+    text: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_frame(cls, frame: Frame) -> Reply:
+        if frame.content_type == "api/response":
+            text = frame.body
+        else:
+            text = url_decode(frame.reply_text)
+        stripped = text.strip()
+        return cls(ok=not stripped.startswith("-ERR"), text=stripped, headers=dict(frame.headers))
