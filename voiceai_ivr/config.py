@@ -54,6 +54,12 @@ class ServerConfig:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9184  # 0 disables /metrics on serve
     busy_message: str = ""  # played when max_calls is reached; default prompt otherwise
+    # Address FreeSWITCH uses to reach this server for agent legs (``&socket(...)``);
+    # empty: host:port above.
+    agent_socket_address: str = ""
+    # Honour the ``voiceai_clock`` channel variable (simulated wall clock). Only for
+    # the simulator and tests: a real PBX must never set this.
+    allow_clock_override: bool = False
 
 
 @dataclass
