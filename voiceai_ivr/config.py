@@ -130,6 +130,9 @@ class CallbacksConfig:
     agent_answer_timeout: int = 25
     customer_answer_timeout: int = 30
     missed_call_tickets: bool = True
+    # Gateway for customer legs (``sofia/gateway/GW/E164``); empty: the domain's
+    # outbound routes through the dialplan (``loopback/E164/DOMAIN``).
+    gateway: str = ""
 
 
 @dataclass
@@ -139,6 +142,14 @@ class DispatcherConfig:
     textfile_path: str = ""  # node-exporter textfile; empty disables
     availability_cache_seconds: float = 10.0
     dnd_query: str = ""  # optional SQL over the FusionPBX DSN returning one bool for (extension, domain)
+    concurrency: int = 8  # attempts one dispatcher process runs at once
+    # The dispatcher's own outbound-socket listener for agent legs (whisper);
+    # port 0 picks a free port. agent_socket_address is what FreeSWITCH dials
+    # (``&socket(ADDR async full)``); empty: the bound host:port.
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8086
+    agent_socket_address: str = ""
+    whisper_timeout: float = 45.0  # bound on the agent's answer to the whisper once the leg is up
 
 
 @dataclass
@@ -153,6 +164,11 @@ class APIConfig:
     port: int = 8085
     tokens: list = field(default_factory=list, repr=False)  # list[APIToken]
     threads: int = 8
+    max_body_bytes: int = 65536
+    call_workers: int = 4  # click-to-call attempts run at once; more get 503
+    agent_listen_host: str = "127.0.0.1"  # outbound-socket listener for click-to-call agent legs
+    agent_listen_port: int = 8087  # 0: any free port
+    agent_socket_address: str = ""  # what FreeSWITCH dials; empty: the bound host:port
 
 
 @dataclass
@@ -319,6 +335,16 @@ def _validate(cfg: Config, problems: list[str]) -> None:
     port("server.metrics_port", cfg.server.metrics_port, allow_zero=True)
     port("api.port", cfg.api.port)
     port("dialplan.socket_port", cfg.dialplan.socket_port)
+    port("dispatcher.listen_port", cfg.dispatcher.listen_port, allow_zero=True)
+    port("api.agent_listen_port", cfg.api.agent_listen_port, allow_zero=True)
+    if not 1 <= cfg.dispatcher.concurrency <= 1000:
+        problems.append("dispatcher.concurrency: must be 1-1000")
+    if not 1 <= cfg.dispatcher.batch_size <= 10000:
+        problems.append("dispatcher.batch_size: must be 1-10000")
+    if not 1 <= cfg.api.call_workers <= 200:
+        problems.append("api.call_workers: must be 1-200")
+    if not 1024 <= cfg.api.max_body_bytes <= 16 * 1024 * 1024:
+        problems.append("api.max_body_bytes: must be 1024-16777216")
     for path, value in (
         ("esl.timeout", cfg.esl.timeout),
         ("database.connect_timeout", cfg.database.connect_timeout),
@@ -329,6 +355,7 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         ("callbacks.lease_seconds", cfg.callbacks.lease_seconds),
         ("callbacks.max_age_hours", cfg.callbacks.max_age_hours),
         ("dispatcher.loop_interval", cfg.dispatcher.loop_interval),
+        ("dispatcher.whisper_timeout", cfg.dispatcher.whisper_timeout),
     ):
         positive(path, value)
     if not 1 <= cfg.server.max_calls <= 100000:
