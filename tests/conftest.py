@@ -9,6 +9,7 @@ Fixtures
 - ``db_dsn`` (function): DSN of a fresh database cloned from the template, dropped
   after the test.
 - ``db`` (function): a ``Database`` on ``db_dsn``.
+- ``empty_db_dsn`` (function): DSN of a fresh database with no schema (not migrated).
 - ``config`` (function): a ``Config`` whose ``database.dsn`` is ``db_dsn`` and whose
   ``database.data_dir`` is a per-test temp dir (so ``default`` paths stay private).
 - ``cli_env`` (function): environment for ``CliRunner.invoke(..., env=cli_env)`` or a
@@ -145,6 +146,19 @@ def db_dsn(
     name = f"voiceai_t_{secrets.token_hex(6)}"
     with _pg_admin_conn.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    try:
+        yield _with_dbname(pg_admin_uri, name)
+    finally:
+        with _pg_admin_conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_db_dsn(pg_admin_uri: str, _pg_admin_conn: psycopg2.extensions.connection) -> Iterator[str]:
+    """DSN of a fresh database with no schema at all (for migration tests)."""
+    name = f"voiceai_e_{secrets.token_hex(6)}"
+    with _pg_admin_conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
     try:
         yield _with_dbname(pg_admin_uri, name)
     finally:
