@@ -15,7 +15,9 @@ thread. Its API is deliberately small and stable:
 * time: ``now()`` (timezone-aware; the ``voiceai_clock`` channel variable is honoured
   only when ``config.server.allow_clock_override`` is on), ``timezone``;
 * record: ``log_event(event, **data)``, ``note_intent(...)``, ``events``, ``intents``,
-  ``outcome``; ``hungup`` is a ``threading.Event`` set the moment the caller leaves.
+  ``outcome``;
+* hangup: ``hungup`` is a ``threading.Event`` set the moment the caller leaves;
+  ``add_hangup_listener(fn) -> remove`` runs ``fn`` from the channel's thread then.
 """
 
 from __future__ import annotations
@@ -158,6 +160,9 @@ class CallContext:
         self._clock_lock = threading.Lock()
         self.prompt_defaults: dict[str, Any] = {}
         self._clock_checked = False
+        self._hangup_listeners: list[Callable[[], None]] = []
+        self._listeners_lock = threading.Lock()
+        channel.on_hangup(self._on_hangup)
 
     # ------------------------------------------------------------------ identity
 
@@ -193,6 +198,33 @@ class CallContext:
     @property
     def caller_withheld(self) -> bool:
         return self.identity.caller_withheld
+
+    # ------------------------------------------------------------------ hangup
+
+    def _on_hangup(self) -> None:
+        self.hungup.set()
+        with self._listeners_lock:
+            listeners = list(self._hangup_listeners)
+        for fn in listeners:
+            try:
+                fn()
+            except Exception:  # one listener's bug must not hide the hangup from others
+                log.exception("hangup listener failed on call %s", self.call_uuid)
+
+    def add_hangup_listener(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """Call ``fn`` (from any thread) when the caller hangs up; at once if they
+        already have. Returns a function that removes the listener."""
+        with self._listeners_lock:
+            self._hangup_listeners.append(fn)
+        if self.hungup.is_set():
+            fn()
+
+        def remove() -> None:
+            with self._listeners_lock:
+                if fn in self._hangup_listeners:
+                    self._hangup_listeners.remove(fn)
+
+        return remove
 
     # ------------------------------------------------------------------ time
 
