@@ -52,9 +52,9 @@ def test_edited_applied_migration_is_refused(empty_db: Database, sql_dir: Path) 
     assert migrate(empty_db, sql_dir) == ["001_first.sql", "002_second.sql"]
     (sql_dir / "001_first.sql").write_text("CREATE TABLE t1 (id bigint PRIMARY KEY);\n")
     (sql_dir / "003_third.sql").write_text("CREATE TABLE t3 (id int);\n")
-    with pytest.raises(MigrationError, match="001_first.sql"):
+    with pytest.raises(MigrationError, match=r"001_first\.sql"):
         migrate(empty_db, sql_dir)
-    with pytest.raises(MigrationError, match="001_first.sql"):
+    with pytest.raises(MigrationError, match=r"001_first\.sql"):
         pending(empty_db, sql_dir)
     assert status(empty_db, sql_dir).changed == ["001_first.sql"]
     # nothing after the edited file was applied either
@@ -77,7 +77,7 @@ def test_failing_migration_is_rolled_back_and_named(empty_db: Database, sql_dir:
 
 def test_misnamed_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "1_x.sql").write_text("SELECT 1;")
-    with pytest.raises(MigrationError, match="1_x.sql"):
+    with pytest.raises(MigrationError, match=r"1_x\.sql"):
         discover(tmp_path)
 
 

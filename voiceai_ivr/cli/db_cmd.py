@@ -115,7 +115,8 @@ def _render_status(info: dict[str, Any]) -> str:
         if not info["initialized"]:
             lines.append("running:        no (not created yet; `voiceai-ivr db migrate` creates it)")
         else:
-            lines.append(f"running:        yes (pid {info['pid']})" if info["running"] else "running:        no")
+            running = f"yes (pid {info['pid']})" if info["running"] else "no"
+            lines.append(f"running:        {running}")
     else:
         lines.append("database:       external (database.dsn)")
         lines.append("running:        " + ("yes" if info["running"] else "no (unreachable)"))
