@@ -1,0 +1,756 @@
+"""The callback dispatcher: replay the spool, expire, recover dead leases, claim
+due callbacks and run their attempts (agent first), report every outcome to
+the helpdesk through the outbox.
+
+Safety (see ``stores.dispatch`` for the lease protocol):
+
+* a claim commits before anything is dialled; each leg's uuid is recorded
+  (under the lease) before it is dialled; leases are renewed while calls run;
+* an attempt that ends normally commits its outcome, the callback's next state
+  and the outbox rows in one transaction;
+* the PBX failing before anything was dialled gives the callback back at once
+  (attempt row removed); failing after an originate went out leaves the lease
+  to run out, and whoever takes it over asks the PBX whether the old legs are
+  still up before dialling again. Either way the run stops claiming and exits
+  non-zero (``Summary.infrastructure_error``). The database failing leaves
+  the leases to run out: nothing is lost, nothing is dialled twice at once.
+
+``Dispatcher`` is also the engine of the API's click-to-call (``call_now``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Optional
+
+from voiceai_ivr.config import Config, RetryPolicy
+from voiceai_ivr.errors import DatabaseUnavailable, ESLError, StoreError, ValidationError
+from voiceai_ivr.flows.callback_dispatch import (
+    AgentDesk,
+    AttemptPlan,
+    AttemptResult,
+    WhisperInfo,
+    run_attempt,
+)
+from voiceai_ivr.stores import dispatch as store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+KIND_ATTEMPT = "callback.attempt"
+KIND_RESULT = "callback.result"
+KIND_UPDATED = "callback.updated"
+
+
+def new_owner() -> str:
+    """``host:pid:random``: unique per dispatcher process (and per restart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --------------------------------------------------------------------------- retry policy
+
+
+def retry_delay(outcome: str, attempts: int, policy: RetryPolicy) -> timedelta:
+    """How long to wait before the next attempt after ``outcome`` (``attempts``
+    counted so far, this one included). A busy customer is tried again sooner
+    than one who did not answer; everything else waits the minimum interval.
+    Each further attempt multiplies the wait by ``backoff``."""
+    if outcome == "customer_busy":
+        base = float(policy.busy_retry_minutes)
+    elif outcome in ("customer_no_answer", "agent_no_answer"):
+        base = float(policy.no_answer_retry_minutes)
+    else:
+        base = float(policy.min_interval_minutes)
+    factor = float(policy.backoff) ** max(0, attempts - 1)
+    return timedelta(minutes=base * factor)
+
+
+def resolve(outcome: str, attempts: int, policy: RetryPolicy, now: datetime) -> store.Resolution:
+    """What becomes of a callback after an attempt ended with ``outcome``."""
+    if outcome == "completed":
+        return store.Resolution("completed")
+    if outcome == "invalid_number":
+        return store.Resolution("failed")  # never retried
+    if attempts >= int(policy.max_attempts):
+        return store.Resolution("failed")
+    return store.Resolution("pending", now + retry_delay(outcome, attempts, policy))
+
+
+# --------------------------------------------------------------------------- summary
+
+
+@dataclass
+class Summary:
+    claimed: int = 0
+    completed: int = 0
+    retried: int = 0
+    expired: int = 0
+    failed: int = 0  # final failures (max attempts, invalid number)
+    released: int = 0  # given back untouched (infrastructure)
+    recovered: int = 0  # dead dispatchers' leases made due again
+    spool_replayed: int = 0
+    outcomes: dict = field(default_factory=dict)
+    infrastructure_error: str = ""
+    attempt_ids: list = field(default_factory=list)
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+    def merge(self, other: Summary) -> None:
+        for name in ("claimed", "completed", "retried", "expired", "failed", "released", "recovered", "spool_replayed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for k, v in other.outcomes.items():
+            self.outcomes[k] = self.outcomes.get(k, 0) + v
+        self.infrastructure_error = self.infrastructure_error or other.infrastructure_error
+
+    def as_dict(self) -> dict:
+        return {
+            "claimed": self.claimed,
+            "completed": self.completed,
+            "retried": self.retried,
+            "expired": self.expired,
+            "failed": self.failed,
+            "released": self.released,
+            "recovered": self.recovered,
+            "spool_replayed": self.spool_replayed,
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "infrastructure_error": self.infrastructure_error,
+        }
+
+    def line(self) -> str:
+        return (
+            f"claimed {self.claimed}, completed {self.completed}, retried {self.retried}, "
+            f"expired {self.expired}, failed {self.failed}"
+            + (f", released {self.released}" if self.released else "")
+            + (f", recovered {self.recovered}" if self.recovered else "")
+        )
+
+
+# --------------------------------------------------------------------------- helpdesk events
+
+
+def _iso(value: Optional[datetime]) -> Optional[str]:
+    return value.isoformat() if value is not None else None
+
+
+def attempt_event(
+    claimed: store.Claimed,
+    outcome: str,
+    cause: Optional[str],
+    resolution: store.Resolution,
+    now: datetime,
+    details: Optional[dict] = None,
+) -> store.OutboxEvent:
+    cb = claimed.callback
+    payload = {
+        "callback_id": cb.public_id,
+        "domain": cb.domain,
+        "ticket_id": cb.ticket_id,
+        "attempt": {
+            "id": claimed.attempt_id,
+            "number": claimed.attempt_no,
+            "trigger": claimed.trigger,
+            "agent_extension": claimed.agent_extension,
+            "outcome": outcome,
+            "hangup_cause": cause,
+            "ended_at": now.isoformat(),
+            "details": {k: v for k, v in (details or {}).items() if k in ("reason", "agent_choice", "leg")},
+        },
+        "status": resolution.status,
+        "attempts": claimed.attempts if resolution.counted else claimed.attempts - 1,
+        "next_attempt_at": _iso(resolution.next_attempt_at) if resolution.status == "pending" else None,
+    }
+    return store.OutboxEvent(KIND_ATTEMPT, payload, f"callback.attempt:{cb.public_id}:{claimed.attempt_no}")
+
+
+def result_event(
+    public_id: str,
+    domain: str,
+    ticket_id: Optional[str],
+    status: str,
+    outcome: str,
+    attempts: int,
+    now: datetime,
+) -> store.OutboxEvent:
+    payload = {
+        "callback_id": public_id,
+        "domain": domain,
+        "ticket_id": ticket_id,
+        "status": status,
+        "outcome": outcome,
+        "attempts": attempts,
+        "at": now.isoformat(),
+    }
+    return store.OutboxEvent(KIND_RESULT, payload, f"callback.result:{public_id}:{status}")
+
+
+def whatsapp_event(cur: Any, callback_id: int, event: str, config: Config) -> Optional[store.OutboxEvent]:
+    """The customer's WhatsApp notice for ``event`` (failed / expired), when the
+    domain has WhatsApp on."""
+    from voiceai_ivr.integrations import whatsapp
+    from voiceai_ivr.stores import callbacks
+
+    row = callbacks.get_callback(cur, callback_id)
+    if row is None:
+        return None
+    settings = callbacks.domain_settings(cur, row.domain)
+    if not whatsapp.enabled_for(settings, config):
+        return None
+    tz = str(settings.get("timezone") or "")
+    payload = whatsapp.build(event, row, config=config, timezone_name=tz)
+    return store.OutboxEvent(whatsapp.KIND, payload, f"whatsapp.{event}:{row.public_id}")
+
+
+# --------------------------------------------------------------------------- dispatcher
+
+
+class _Guard:
+    """``LegGuard`` for one claimed attempt: records leg uuids under the lease."""
+
+    def __init__(self, db: Any, claimed: store.Claimed) -> None:
+        self._db = db
+        self._claimed = claimed
+
+    def before_dial(self, *, agent_uuid: Optional[str] = None, customer_uuid: Optional[str] = None) -> bool:
+        with self._db.transaction() as cur:
+            return store.record_legs(cur, self._claimed, agent_uuid=agent_uuid, customer_uuid=customer_uuid)
+
+
+class Dispatcher:
+    """One dispatcher process's engine. ``start()`` opens the agent-leg listener;
+    ``run_once()`` does one pass; ``close()`` stops everything (bounded)."""
+
+    def __init__(
+        self,
+        config: Config,
+        db: Any,
+        switch: Any,
+        *,
+        owner: Optional[str] = None,
+        clock: Optional[Clock] = None,
+        availability: Any = None,
+        whisper: Any = None,
+        notice: Any = None,
+        listen: Optional[tuple[str, int]] = None,
+        advertise: str = "",
+        concurrency: Optional[int] = None,
+        server_factory: Any = None,
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.switch = switch
+        self.owner = owner or new_owner()
+        self._clock = clock
+        self.availability = availability
+        self.concurrency = int(concurrency or config.dispatcher.concurrency)
+        if whisper is None or notice is None:
+            from voiceai_ivr.flows import callback_dispatch
+
+            whisper = whisper or callback_dispatch.whisper_for(config)
+            notice = notice or callback_dispatch.notice_for(config)
+        self.desk = AgentDesk(whisper, notice, decision_timeout=config.callbacks.customer_answer_timeout + 30.0)
+        self._listen = listen or (config.dispatcher.listen_host, config.dispatcher.listen_port)
+        self._advertise = advertise or config.dispatcher.agent_socket_address
+        self._server_factory = server_factory
+        self._server: Any = None
+        self.socket_app = ""
+        self._held: dict[int, store.Claimed] = {}
+        self._held_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._infra = threading.Event()
+        self._infra_reason = ""
+        self._renewer: Optional[threading.Thread] = None
+        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dispatch")
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def now(self) -> datetime:
+        return self._clock() if self._clock is not None else utcnow()
+
+    def _sql_now(self) -> Optional[datetime]:
+        # Leases and due times follow the database clock unless a clock was injected.
+        return self._clock() if self._clock is not None else None
+
+    def start(self) -> Dispatcher:
+        from voiceai_ivr.switch import socket_app
+
+        factory = self._server_factory
+        if factory is None:
+            from voiceai_ivr.esl.outbound import OutboundServer
+
+            factory = OutboundServer
+        host, port = self._listen
+        self._server = factory(host, port, self.desk.handle, max_calls=max(16, self.concurrency * 2))
+        self._server.start()
+        bound_host, bound_port = self._server.address[:2]
+        address = self._advertise or f"{bound_host}:{bound_port}"
+        self.socket_app = socket_app(address)
+        self._renewer = threading.Thread(target=self._renew_loop, name="lease-renewer", daemon=True)
+        self._renewer.start()
+        log.info("dispatcher %s listening for agent legs on %s", self.owner, address)
+        return self
+
+    def stop(self) -> None:
+        """Ask a running pass to stop claiming (SIGTERM): attempts in progress finish."""
+        self._stop.set()
+
+    def close(self, timeout: float = 60.0) -> None:
+        self._stop.set()
+        self._pool.shutdown(wait=True)
+        if self._server is not None:
+            self._server.stop(timeout=min(timeout, 10.0))
+            self._server = None
+        if self._renewer is not None:
+            self._renewer.join(timeout=5.0)
+
+    def __enter__(self) -> Dispatcher:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def _infrastructure(self, reason: str) -> None:
+        if not self._infra.is_set():
+            self._infra_reason = reason
+            self._infra.set()
+            log.error("dispatcher %s: infrastructure failure: %s", self.owner, reason)
+
+    # ------------------------------------------------------------------ leases
+
+    def _renew_loop(self) -> None:
+        interval = max(0.5, float(self.config.callbacks.lease_seconds) / 3.0)
+        while not self._stop.wait(interval):
+            self.renew()
+
+    def renew(self) -> None:
+        with self._held_lock:
+            ids = list(self._held)
+        if not ids:
+            return
+        try:
+            with self.db.transaction() as cur:
+                kept = store.renew_leases(cur, self.owner, ids, self.config.callbacks.lease_seconds, self._sql_now())
+        except StoreError as exc:
+            self._infrastructure(f"database: {exc}")
+            return
+        lost = set(ids) - kept
+        if lost:
+            log.warning("dispatcher %s lost the lease of %d callback(s)", self.owner, len(lost))
+
+    def _hold(self, claimed: store.Claimed) -> None:
+        with self._held_lock:
+            self._held[claimed.id] = claimed
+
+    def _drop(self, claimed: store.Claimed) -> None:
+        with self._held_lock:
+            self._held.pop(claimed.id, None)
+
+    # ------------------------------------------------------------------ one pass
+
+    def run_once(self, limit: Optional[int] = None, progress: Optional[Callable[[int], None]] = None) -> Summary:
+        """Spool, expiry, lease recovery, then claim and dial until nothing is due
+        (or ``limit`` claims). Never raises for PBX/database failures: see
+        ``Summary.infrastructure_error``."""
+        summary = Summary()
+        self._infra.clear()
+        self._infra_reason = ""
+        try:
+            summary.spool_replayed = self.replay_spool()
+            summary.expired = self.expire()
+            summary.recovered = self.recover()
+            self._claim_and_run(summary, limit, progress)
+        except DatabaseUnavailable as exc:
+            self._infrastructure(f"database: {exc}")
+        except StoreError as exc:
+            self._infrastructure(f"database: {exc}")
+        except ESLError as exc:
+            self._infrastructure(f"PBX: {exc}")
+        summary.infrastructure_error = self._infra_reason
+        return summary
+
+    def replay_spool(self) -> int:
+        """Replay callbacks spooled while PostgreSQL was down (exactly once)."""
+        from voiceai_ivr.stores.spool import replay_spool, spool_path
+
+        path = spool_path(self.config)
+        if not path.exists() and not any(path.parent.glob(path.name + "*")):
+            return 0
+        report = replay_spool(self.db, path, config=self.config)
+        if report.database_unavailable:
+            raise DatabaseUnavailable("spool replay: " + "; ".join(report.errors[:1]))
+        return int(report.replayed)
+
+    def expire(self, max_rounds: int = 100) -> int:
+        """Expire pending callbacks past their window or max age (helpdesk told,
+        WhatsApp notice queued). Bounded: ``max_rounds`` batches of 500."""
+        total = 0
+        for _ in range(max_rounds):
+            now = self.now()
+            with self.db.transaction() as cur:
+                items = store.select_expirable(
+                    cur, max_age_hours=self.config.callbacks.max_age_hours, limit=500, now=self._sql_now()
+                )
+                for item in items:
+                    events = [
+                        result_event(
+                            item.public_id, item.domain, item.ticket_id, "expired", item.why, item.attempts, now
+                        )
+                    ]
+                    notice = whatsapp_event(cur, item.id, "expired", self.config)
+                    if notice is not None:
+                        events.append(notice)
+                    store.mark_expired(cur, item, events=events, now=self._sql_now())
+            total += len(items)
+            if len(items) < 500:
+                break
+        return total
+
+    def recover(self, limit: int = 200) -> int:
+        """Take over leases that ran out; make them due again once the PBX says
+        no leg of the old attempt is still up."""
+        with self.db.transaction() as cur:
+            stale = store.take_stale(
+                cur,
+                self.owner,
+                lease_seconds=self.config.callbacks.lease_seconds,
+                limit=limit,
+                now=self._sql_now(),
+            )
+        recovered = 0
+        for item in stale:
+            uuids = [u for u in (item.agent_uuid, item.customer_uuid) if u]
+            try:
+                alive = [u for u in uuids if self.switch.exists(u)]
+            except ESLError as exc:
+                self._infrastructure(f"PBX: {exc}")
+                return recovered  # the leases we took run out again; nothing changes
+            if alive:
+                log.info("callback %s: old legs %s still up; checking again after the lease", item.public_id, alive)
+                continue
+            policy = self.config.retry_policy(item.domain)
+            now = self.now()
+            with self.db.transaction() as cur:
+                event = store.OutboxEvent(
+                    KIND_ATTEMPT,
+                    {
+                        "callback_id": item.public_id,
+                        "domain": item.domain,
+                        "attempt": {
+                            "id": item.attempt_id,
+                            "outcome": "failed",
+                            "hangup_cause": None,
+                            "ended_at": now.isoformat(),
+                            "details": {"reason": "lease_expired"},
+                        },
+                        "status": "pending",
+                        "previous_owner": item.previous_owner,
+                    },
+                    f"callback.attempt:{item.public_id}:lease:{item.attempt_id}",
+                )
+                status = store.resolve_stale(
+                    cur,
+                    item,
+                    self.owner,
+                    max_attempts=int(policy.max_attempts),
+                    events=[event],
+                    now=self._sql_now(),
+                )
+                if status == "failed":
+                    ev = [result_event(item.public_id, item.domain, None, "failed", "failed", 0, now)]
+                    notice = whatsapp_event(cur, item.id, "failed", self.config)
+                    if notice is not None:
+                        ev.append(notice)
+                    from voiceai_ivr.stores import outbox
+
+                    for e in ev:
+                        outbox.enqueue(cur, item.domain, e.kind, e.payload, e.idempotency_key, callback_id=item.id)
+            if status:
+                recovered += 1
+        return recovered
+
+    def _hours_check(self, cand: store.Candidate) -> Optional[datetime]:
+        from voiceai_ivr.domain.hours import BusinessHours
+
+        hours = cand.destination_hours if cand.destination_hours is not None else cand.domain_hours
+        if hours is None and not cand.domain_holidays:
+            return None
+        try:
+            bh = BusinessHours.from_spec(
+                hours, timezone=cand.domain_timezone or "America/Sao_Paulo", holidays=cand.domain_holidays
+            )
+        except ValidationError as exc:
+            log.warning("callback %s: bad business hours (%s); treating as open", cand.public_id, exc)
+            return None
+        now = self.now()
+        if bh.is_open(now):
+            return None
+        opening = bh.next_opening(now)
+        if opening is None or opening >= cand.window_end:
+            return cand.window_end  # nothing opens inside the window: expiry will take it
+        return opening
+
+    def _claim_and_run(self, summary: Summary, limit: Optional[int], progress: Optional[Callable[[int], None]]) -> None:
+        in_flight: set[Future] = set()
+        batch_size = int(self.config.dispatcher.batch_size)
+        remaining = limit if limit is not None else None
+        try:
+            while not self._stop.is_set() and not self._infra.is_set():
+                if remaining is not None and remaining <= 0:
+                    break
+                free = self.concurrency - len(in_flight)
+                if free <= 0:
+                    done, in_flight = wait(in_flight, timeout=5.0, return_when=FIRST_COMPLETED)
+                    self._harvest(done, summary, progress)
+                    continue
+                n = min(free, batch_size)
+                if remaining is not None:
+                    n = min(n, remaining)
+                with self.db.transaction() as cur:
+                    batch = store.claim_due(
+                        cur,
+                        self.owner,
+                        limit=n,
+                        lease_seconds=self.config.callbacks.lease_seconds,
+                        hours_check=self._hours_check,
+                        now=self._sql_now(),
+                    )
+                    for claimed in batch:
+                        self._hold(claimed)
+                if not batch:
+                    break
+                summary.claimed += len(batch)
+                if remaining is not None:
+                    remaining -= len(batch)
+                for claimed in batch:
+                    in_flight.add(self._pool.submit(self.attempt, claimed))
+                done = {f for f in in_flight if f.done()}
+                in_flight -= done
+                self._harvest(done, summary, progress)
+        finally:
+            while in_flight:  # attempts in progress always finish (each is bounded)
+                done, in_flight = wait(in_flight, timeout=5.0, return_when=FIRST_COMPLETED)
+                self._harvest(done, summary, progress)
+
+    def _harvest(self, done: set, summary: Summary, progress: Optional[Callable[[int], None]]) -> None:
+        for fut in done:
+            try:
+                kind, outcome = fut.result()
+            except Exception as exc:  # an attempt thread must never take the run down silently
+                log.exception("attempt crashed")
+                self._infrastructure(f"attempt crashed: {exc!r}")
+                continue
+            summary.count(outcome)
+            if kind == "completed":
+                summary.completed += 1
+            elif kind == "pending":
+                summary.retried += 1
+            elif kind == "failed":
+                summary.failed += 1
+            elif kind == "released":
+                summary.released += 1
+            if progress is not None:
+                progress(1)
+
+    # ------------------------------------------------------------------ one attempt
+
+    def plan(self, claimed: store.Claimed, customer_uuid: str) -> AttemptPlan:
+        """Dial strings and whisper text for one claimed attempt (``ValidationError``
+        names the bad field)."""
+        from voiceai_ivr.switch import build_dial_string, check_e164, dial_target, new_uuid
+
+        cb = claimed.callback
+        cfg = self.config.callbacks
+        check_e164("number_e164", cb.number_e164)
+        agent_ext = claimed.agent_extension
+        if agent_ext:
+            agent = dial_target("extension", agent_ext, cb.domain)
+        elif cb.destination_type and cb.destination_target:
+            agent = dial_target(cb.destination_type, cb.destination_target, cb.domain, cb.destination_gateway or "")
+            agent_ext = cb.destination_target if cb.destination_type == "extension" else None
+        else:
+            raise ValidationError("agent_extension", "the callback has no responsible agent or destination")
+        if cfg.gateway:
+            customer = dial_target("external", cb.number_e164, cb.domain, cfg.gateway)
+        else:
+            customer = dial_target("outbound", cb.number_e164, cb.domain)
+        info = WhisperInfo(
+            callback_id=cb.public_id,
+            attempt_id=claimed.attempt_id,
+            number_e164=cb.number_e164,
+            caller_name=cb.caller_name or "",
+            reason=cb.reason or "",
+            language=cb.language or "pt-BR",
+            domain=cb.domain,
+        )
+        return AttemptPlan(
+            info=info,
+            agent_uuid=claimed.agent_uuid,
+            agent_dial_string=build_dial_string(agent),
+            agent_extension=agent_ext,
+            customer_dial_string=build_dial_string(customer),
+            customer_uuid=customer_uuid or new_uuid(),
+            caller_id_number=cfg.caller_id_number,
+            caller_id_name=cfg.caller_id_name,
+            agent_timeout_s=int(cfg.agent_answer_timeout),
+            customer_timeout_s=int(cfg.customer_answer_timeout),
+            whisper_timeout_s=float(self.config.dispatcher.whisper_timeout),
+        )
+
+    def attempt(self, claimed: store.Claimed) -> tuple[str, str]:
+        """Run one claimed attempt and commit its outcome. Returns (kind, outcome):
+        kind is completed / pending / failed / released / kept / lost."""
+        from voiceai_ivr.switch import new_uuid
+
+        try:
+            try:
+                plan = self.plan(claimed, new_uuid())
+            except ValidationError as exc:
+                outcome = "invalid_number" if exc.field == "number_e164" else "failed"
+                result = AttemptResult(outcome, details={"error": str(exc)})
+            else:
+                if self._infra.is_set() or (self._stop.is_set() and claimed.trigger == "cron"):
+                    return self._release(claimed, "stopping")
+                result = run_attempt(
+                    plan,
+                    switch=self.switch,
+                    desk=self.desk,
+                    socket_app=self.socket_app,
+                    guard=_Guard(self.db, claimed),
+                    availability=self.availability,
+                )
+            return self._finish(claimed, result)
+        except StoreError as exc:
+            # The lease runs out and a successor recovers the callback.
+            self._infrastructure(f"database: {exc}")
+            return "lost", "failed"
+        finally:
+            self._drop(claimed)
+
+    def _release(self, claimed: store.Claimed, reason: str) -> tuple[str, str]:
+        with self.db.transaction() as cur:
+            store.release(cur, claimed, reason=reason)
+        return "released", "released"
+
+    def _finish(self, claimed: store.Claimed, result: AttemptResult) -> tuple[str, str]:
+        now = self.now()
+        if result.infrastructure:
+            self._infrastructure(str(result.details.get("error", "PBX failure")))
+            if not result.legs_may_be_up:
+                return self._release(claimed, "infrastructure")
+            # An originate went out and its fate is unknown: keep the lease until
+            # it runs out; the successor checks the PBX before dialling again.
+            resolution = store.Resolution("in_progress", counted=False, keep_lease=True)
+            with self.db.transaction() as cur:
+                store.finish_attempt(
+                    cur,
+                    claimed,
+                    outcome="failed",
+                    resolution=resolution,
+                    hangup_cause=result.hangup_cause,
+                    customer_uuid=result.customer_uuid,
+                    details=dict(result.details, infrastructure=True),
+                    now=self._sql_now(),
+                )
+            return "kept", "failed"
+        policy = self.config.retry_policy(claimed.domain)
+        resolution = resolve(result.outcome, claimed.attempts, policy, now)
+        cb = claimed.callback
+        with self.db.transaction() as cur:
+            events = [attempt_event(claimed, result.outcome, result.hangup_cause, resolution, now, result.details)]
+            if resolution.status in ("completed", "failed"):
+                events.append(
+                    result_event(
+                        cb.public_id, cb.domain, cb.ticket_id, resolution.status, result.outcome, claimed.attempts, now
+                    )
+                )
+            if resolution.status == "failed":
+                notice = whatsapp_event(cur, cb.id, "failed", self.config)
+                if notice is not None:
+                    events.append(notice)
+            ok = store.finish_attempt(
+                cur,
+                claimed,
+                outcome=result.outcome,
+                resolution=resolution,
+                hangup_cause=result.hangup_cause,
+                customer_uuid=result.customer_uuid,
+                details=result.details,
+                events=events,
+                now=self._sql_now(),
+            )
+        if self.availability is not None and claimed.agent_extension:
+            self.availability.forget(claimed.agent_extension, cb.domain)
+        if not ok:
+            log.warning("callback %s: lease lost before the outcome %s was recorded", cb.public_id, result.outcome)
+            return "lost", result.outcome
+        return resolution.status, result.outcome
+
+    # ------------------------------------------------------------------ click-to-call
+
+    def call_now(self, public_id: str, domain: str, agent_extension: str) -> tuple[str, Optional[int]]:
+        """Claim one callback for an immediate attempt by ``agent_extension`` and
+        run it in the background. Returns ``(state, attempt_id)``: state is
+        ``started`` / ``not_found`` / ``busy`` / ``closed`` / ``overloaded``."""
+        from voiceai_ivr.switch import check_extension
+
+        check_extension("agent_extension", agent_extension)
+        with self.db.transaction() as cur:
+            state, claimed = store.claim_one(
+                cur,
+                public_id,
+                domain,
+                self.owner,
+                lease_seconds=self.config.callbacks.lease_seconds,
+                agent_extension=agent_extension,
+                now=self._sql_now(),
+                trigger="api",
+            )
+            if claimed is not None:
+                self._hold(claimed)
+        if claimed is None:
+            return state, None
+        self._pool.submit(self.attempt, claimed)
+        return "started", claimed.attempt_id
+
+
+def socket_address(server: Any) -> str:
+    host, port = server.address[:2]
+    return f"{host}:{port}"
+
+
+def sleep_bounded(event: threading.Event, seconds: float) -> bool:
+    """Sleep up to ``seconds`` or until ``event`` is set; True when set."""
+    return event.wait(max(0.0, min(seconds, 3600.0)))
+
+
+__all__ = [
+    "KIND_ATTEMPT",
+    "KIND_RESULT",
+    "KIND_UPDATED",
+    "Dispatcher",
+    "Summary",
+    "attempt_event",
+    "new_owner",
+    "resolve",
+    "result_event",
+    "retry_delay",
+    "sleep_bounded",
+    "utcnow",
+    "whatsapp_event",
+]

@@ -1,0 +1,834 @@
+"""SQL for dispatching callbacks: claim with ``FOR UPDATE SKIP LOCKED`` and a
+lease, record attempts, release, expire, recover leases left by dead dispatchers.
+
+Every function takes an open cursor; the caller owns the (short) transaction,
+so a claim commits before anything is dialled and a result commits together
+with the helpdesk outbox rows that report it.
+
+Lease protocol (what makes several dispatchers on several hosts safe):
+
+* a claim moves a ``pending`` row to ``in_progress`` with ``lease_owner`` and
+  ``lease_until`` and inserts its ``callback_attempts`` row (outcome NULL, a
+  known ``agent_uuid``) in the same transaction; rows locked by another claimer
+  are skipped, so two dispatchers never get the same row;
+* the owner renews its leases while calls are up; every later write is
+  conditional on ``lease_owner`` still being the owner;
+* a lease that runs out (the owner died or lost the database) is taken over by
+  ``take_stale``; the new owner checks on the PBX that no leg of the old attempt
+  is still up before ``resolve_stale`` makes the row due again, so a callback is
+  never dialled twice at once.
+
+Times: every function takes ``now`` (``None`` means the database clock), so
+tests and the simulator's scaled clock can drive them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Optional
+
+# Outcomes an attempt can end with (the ``callback_attempts.outcome`` column).
+OUTCOMES = (
+    "completed",
+    "agent_unavailable",
+    "agent_no_answer",
+    "agent_declined",
+    "customer_no_answer",
+    "customer_busy",
+    "invalid_number",
+    "failed",
+)
+
+_CLAIM_COLUMNS = """
+    c.id, c.public_id::text AS public_id, c.domain, c.number_e164, c.caller_name,
+    c.window_start, c.window_end, c.reason, c.category, c.language,
+    c.destination_id, c.destination_name, c.agent_extension, c.call_uuid,
+    c.attempts, c.max_attempts, c.next_attempt_at, c.created_at, c.ticket_id,
+    d.type AS destination_type, d.target AS destination_target, d.gateway AS destination_gateway,
+    d.hours AS destination_hours, dom.hours AS domain_hours, dom.holidays AS domain_holidays,
+    dom.timezone AS domain_timezone, dom.region AS domain_region,
+    COALESCE(dom.settings, '{}'::jsonb) AS domain_settings
+"""
+
+_CLAIM_FROM = """
+    FROM callbacks c
+    LEFT JOIN destinations d ON d.id = c.destination_id
+    LEFT JOIN domains dom ON dom.domain = c.domain
+"""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A due callback, locked but not yet leased (what the hours check sees)."""
+
+    id: int
+    public_id: str
+    domain: str
+    number_e164: str
+    caller_name: Optional[str]
+    window_start: datetime
+    window_end: datetime
+    reason: str
+    category: Optional[str]
+    language: str
+    destination_id: Optional[int]
+    destination_name: Optional[str]
+    agent_extension: Optional[str]
+    call_uuid: Optional[str]
+    attempts: int
+    max_attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    ticket_id: Optional[str]
+    destination_type: Optional[str]
+    destination_target: Optional[str]
+    destination_gateway: Optional[str]
+    destination_hours: Any
+    domain_hours: Any
+    domain_holidays: Any
+    domain_timezone: Optional[str]
+    domain_region: Optional[str]
+    domain_settings: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A leased callback with its open attempt row."""
+
+    callback: Candidate
+    attempt_id: int
+    attempt_no: int
+    attempts: int  # counted attempts including this one
+    agent_uuid: str
+    lease_owner: str
+    lease_until: datetime
+    trigger: str = "cron"
+    agent_extension: Optional[str] = None  # who is called for this attempt
+
+    @property
+    def id(self) -> int:
+        return self.callback.id
+
+    @property
+    def public_id(self) -> str:
+        return self.callback.public_id
+
+    @property
+    def domain(self) -> str:
+        return self.callback.domain
+
+
+@dataclass(frozen=True)
+class Stale:
+    """An in-progress callback whose lease ran out, now leased to the caller of
+    ``take_stale`` while it checks that no leg of the old attempt is still up."""
+
+    id: int
+    domain: str
+    public_id: str
+    previous_owner: Optional[str]
+    attempt_id: Optional[int]
+    agent_uuid: Optional[str]
+    customer_uuid: Optional[str]
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """One helpdesk message written with a result (``stores.outbox.enqueue``)."""
+
+    kind: str
+    payload: dict
+    idempotency_key: str
+
+
+def _rows(cur: Any) -> list[dict]:
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def _candidate(row: dict) -> Candidate:
+    values: dict[str, Any] = {k: row.get(k) for k in Candidate.__dataclass_fields__}
+    values["domain_settings"] = row.get("domain_settings") or {}
+    return Candidate(**values)
+
+
+def _enqueue(cur: Any, domain: str, callback_id: int, events: Iterable[OutboxEvent]) -> None:
+    events = list(events)
+    if not events:
+        return
+    from voiceai_ivr.stores import outbox
+
+    for event in events:
+        outbox.enqueue(cur, domain, event.kind, event.payload, event.idempotency_key, callback_id=callback_id)
+
+
+# --------------------------------------------------------------------------- claiming
+
+# Decides, for one locked candidate, whether it may be dialled now. Returns None
+# when it may; otherwise the time it should next be looked at (next opening).
+HoursCheck = Callable[[Candidate], Optional[datetime]]
+
+
+def claim_due(
+    cur: Any,
+    owner: str,
+    *,
+    limit: int,
+    lease_seconds: float,
+    hours_check: Optional[HoursCheck] = None,
+    now: Optional[datetime] = None,
+    domains: Optional[Sequence[str]] = None,
+) -> list[Claimed]:
+    """Lock up to ``limit`` due callbacks (pending, next attempt due, window
+    open) skipping rows other claimers hold, lease those inside business hours
+    to ``owner`` and open their attempt rows. Candidates outside business hours
+    get ``next_attempt_at`` moved to the next opening instead."""
+    if limit <= 0:
+        return []
+    params: dict[str, Any] = {"now": now, "limit": int(limit), "domains": list(domains) if domains else None}
+    cur.execute(
+        f"""
+        SELECT {_CLAIM_COLUMNS}
+        {_CLAIM_FROM}
+        WHERE c.status = 'pending'
+          AND c.next_attempt_at <= COALESCE(%(now)s, now())
+          AND c.window_start <= COALESCE(%(now)s, now())
+          AND c.window_end > COALESCE(%(now)s, now())
+          AND (%(domains)s::text[] IS NULL OR c.domain = ANY(%(domains)s::text[]))
+        ORDER BY c.next_attempt_at, c.id
+        LIMIT %(limit)s
+        FOR UPDATE OF c SKIP LOCKED
+        """,
+        params,
+    )
+    candidates = [_candidate(r) for r in _rows(cur)]
+    take: list[Candidate] = []
+    for cand in candidates:
+        reopen = hours_check(cand) if hours_check else None
+        if reopen is None:
+            take.append(cand)
+        else:
+            cur.execute(
+                "UPDATE callbacks SET next_attempt_at = %(at)s, updated_at = now() WHERE id = %(id)s",
+                {"at": reopen, "id": cand.id},
+            )
+    return _lease(cur, take, owner, lease_seconds, now, trigger="cron")
+
+
+def claim_one(
+    cur: Any,
+    public_id: str,
+    domain: str,
+    owner: str,
+    *,
+    lease_seconds: float,
+    agent_extension: Optional[str] = None,
+    now: Optional[datetime] = None,
+    trigger: str = "api",
+) -> tuple[str, Optional[Claimed]]:
+    """Claim one callback by its public id for an immediate attempt (click-to-call).
+
+    Returns ``(state, claimed)``: ``("claimed", Claimed)``, or ``("not_found", None)``
+    (unknown, or another domain's), ``("busy", None)`` (leased or being claimed by
+    someone else), ``("closed", None)`` (completed/failed/expired/cancelled)."""
+    cur.execute(
+        f"""
+        SELECT {_CLAIM_COLUMNS}, c.status, c.lease_until
+        {_CLAIM_FROM}
+        WHERE c.public_id = %(pid)s::uuid AND c.domain = %(domain)s
+        """,
+        {"pid": public_id, "domain": domain},
+    )
+    found = _rows(cur)
+    if not found:
+        return "not_found", None
+    cur.execute(
+        f"""
+        SELECT {_CLAIM_COLUMNS}, c.status, c.lease_until
+        {_CLAIM_FROM}
+        WHERE c.public_id = %(pid)s::uuid AND c.domain = %(domain)s
+        FOR UPDATE OF c SKIP LOCKED
+        """,
+        {"pid": public_id, "domain": domain},
+    )
+    locked = _rows(cur)
+    if not locked:
+        return "busy", None
+    row = locked[0]
+    if row["status"] == "in_progress":
+        return "busy", None
+    if row["status"] != "pending":
+        return "closed", None
+    claimed = _lease(
+        cur, [_candidate(row)], owner, lease_seconds, now, trigger=trigger, agent_extension=agent_extension
+    )
+    return "claimed", claimed[0]
+
+
+def _lease(
+    cur: Any,
+    cands: Sequence[Candidate],
+    owner: str,
+    lease_seconds: float,
+    now: Optional[datetime],
+    *,
+    trigger: str,
+    agent_extension: Optional[str] = None,
+) -> list[Claimed]:
+    if not cands:
+        return []
+    ids = [c.id for c in cands]
+    cur.execute(
+        """
+        UPDATE callbacks
+           SET status = 'in_progress', lease_owner = %(owner)s,
+               lease_until = COALESCE(%(now)s, now()) + make_interval(secs => %(lease)s),
+               attempts = attempts + 1, updated_at = now()
+         WHERE id = ANY(%(ids)s)
+        RETURNING id, attempts, lease_until
+        """,
+        {"owner": owner, "lease": float(lease_seconds), "ids": ids, "now": now},
+    )
+    leased = {r[0]: (r[1], r[2]) for r in cur.fetchall()}
+    cur.execute(
+        """
+        INSERT INTO callback_attempts
+               (callback_id, attempt_no, domain, dispatcher, trigger, agent_extension, agent_uuid, started_at)
+        SELECT c.id,
+               COALESCE((SELECT max(a.attempt_no) FROM callback_attempts a
+                          WHERE a.callback_id = c.id), 0) + 1,
+               c.domain, %(owner)s, %(trigger)s, COALESCE(%(agent)s, c.agent_extension),
+               gen_random_uuid()::text, COALESCE(%(now)s, now())
+          FROM callbacks c
+         WHERE c.id = ANY(%(ids)s)
+        RETURNING callback_id, id, attempt_no, agent_uuid, agent_extension
+        """,
+        {"owner": owner, "trigger": trigger, "agent": agent_extension, "ids": ids, "now": now},
+    )
+    attempts = {r[0]: r[1:] for r in cur.fetchall()}
+    out = []
+    for cand in cands:
+        count, until = leased[cand.id]
+        attempt_id, attempt_no, agent_uuid, agent_ext = attempts[cand.id]
+        out.append(
+            Claimed(
+                callback=cand,
+                attempt_id=attempt_id,
+                attempt_no=attempt_no,
+                attempts=count,
+                agent_uuid=agent_uuid,
+                lease_owner=owner,
+                lease_until=until,
+                trigger=trigger,
+                agent_extension=agent_ext,
+            )
+        )
+    return out
+
+
+def renew_leases(
+    cur: Any, owner: str, ids: Sequence[int], lease_seconds: float, now: Optional[datetime] = None
+) -> set[int]:
+    """Extend ``owner``'s leases on ``ids``; returns the ids still held."""
+    if not ids:
+        return set()
+    cur.execute(
+        """
+        UPDATE callbacks SET lease_until = COALESCE(%(now)s, now()) + make_interval(secs => %(lease)s)
+         WHERE id = ANY(%(ids)s) AND lease_owner = %(owner)s AND status = 'in_progress'
+        RETURNING id
+        """,
+        {"ids": list(ids), "owner": owner, "lease": float(lease_seconds), "now": now},
+    )
+    return {r[0] for r in cur.fetchall()}
+
+
+def record_legs(
+    cur: Any,
+    claimed: Claimed,
+    *,
+    agent_uuid: Optional[str] = None,
+    customer_uuid: Optional[str] = None,
+    details: Optional[dict] = None,
+) -> bool:
+    """Note a leg's uuid on the open attempt BEFORE dialling it (so a successor can
+    check it on the PBX), only while the lease is still ours. False: lease lost,
+    do not dial."""
+    cur.execute(
+        """
+        UPDATE callback_attempts a
+           SET agent_uuid = COALESCE(%(agent)s, a.agent_uuid),
+               customer_uuid = COALESCE(%(customer)s, a.customer_uuid),
+               details = a.details || %(details)s::jsonb
+          FROM callbacks c
+         WHERE a.id = %(attempt)s AND c.id = a.callback_id AND a.outcome IS NULL
+           AND c.lease_owner = %(owner)s AND c.status = 'in_progress'
+        RETURNING a.id
+        """,
+        {
+            "agent": agent_uuid,
+            "customer": customer_uuid,
+            "details": json.dumps(details or {}),
+            "attempt": claimed.attempt_id,
+            "owner": claimed.lease_owner,
+        },
+    )
+    return cur.fetchone() is not None
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What becomes of the callback after an attempt."""
+
+    status: str  # pending (retry) | completed | failed
+    next_attempt_at: Optional[datetime] = None
+    counted: bool = True  # False: the attempt does not use one of max_attempts (infrastructure)
+    keep_lease: bool = False  # True: leave the lease to run out (a leg may still be up)
+
+
+def finish_attempt(
+    cur: Any,
+    claimed: Claimed,
+    *,
+    outcome: str,
+    resolution: Resolution,
+    hangup_cause: Optional[str] = None,
+    sip_status: Optional[str] = None,
+    customer_uuid: Optional[str] = None,
+    details: Optional[dict] = None,
+    events: Sequence[OutboxEvent] = (),
+    now: Optional[datetime] = None,
+) -> bool:
+    """Close the attempt and move the callback on, with its outbox rows, in the
+    caller's transaction. The callback is only touched while ``claimed`` still
+    holds the lease; returns False (attempt closed, callback untouched, no
+    events) when the lease was lost."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    cur.execute(
+        """
+        UPDATE callback_attempts
+           SET outcome = %(outcome)s, hangup_cause = %(cause)s, sip_status = %(sip)s,
+               customer_uuid = COALESCE(%(customer)s, customer_uuid),
+               ended_at = COALESCE(%(now)s, now()), details = details || %(details)s::jsonb
+         WHERE id = %(attempt)s AND outcome IS NULL
+        """,
+        {
+            "outcome": outcome,
+            "cause": hangup_cause,
+            "sip": sip_status,
+            "customer": customer_uuid,
+            "details": json.dumps(dict(details or {}, counted=resolution.counted)),
+            "attempt": claimed.attempt_id,
+            "now": now,
+        },
+    )
+    if resolution.keep_lease:
+        cur.execute(
+            """
+            UPDATE callbacks SET last_outcome = %(outcome)s, updated_at = now()
+             WHERE id = %(id)s AND lease_owner = %(owner)s AND status = 'in_progress'
+            RETURNING id
+            """,
+            {"outcome": outcome, "id": claimed.id, "owner": claimed.lease_owner},
+        )
+    else:
+        cur.execute(
+            """
+            UPDATE callbacks
+               SET status = %(status)s,
+                   next_attempt_at = COALESCE(%(next)s, next_attempt_at),
+                   attempts = attempts - %(uncount)s,
+                   lease_owner = NULL, lease_until = NULL,
+                   last_outcome = %(outcome)s, updated_at = now(),
+                   completed_at = CASE WHEN %(status)s = 'completed'
+                                       THEN COALESCE(%(now)s, now()) ELSE completed_at END
+             WHERE id = %(id)s AND lease_owner = %(owner)s AND status = 'in_progress'
+            RETURNING id
+            """,
+            {
+                "status": resolution.status,
+                "next": resolution.next_attempt_at,
+                "uncount": 0 if resolution.counted else 1,
+                "outcome": outcome,
+                "id": claimed.id,
+                "owner": claimed.lease_owner,
+                "now": now,
+            },
+        )
+    if cur.fetchone() is None:
+        return False
+    _enqueue(cur, claimed.domain, claimed.id, events)
+    return True
+
+
+def release(cur: Any, claimed: Claimed, *, reason: str, now: Optional[datetime] = None) -> bool:
+    """Give a claimed callback back untouched (nothing was dialled): the attempt
+    row is removed, the attempt count restored, the callback due again."""
+    cur.execute(
+        """
+        UPDATE callbacks
+           SET status = 'pending', lease_owner = NULL, lease_until = NULL,
+               attempts = GREATEST(attempts - 1, 0), updated_at = now()
+         WHERE id = %(id)s AND lease_owner = %(owner)s AND status = 'in_progress'
+        RETURNING id
+        """,
+        {"id": claimed.id, "owner": claimed.lease_owner},
+    )
+    if cur.fetchone() is None:
+        return False
+    cur.execute(
+        "DELETE FROM callback_attempts WHERE id = %(attempt)s AND outcome IS NULL",
+        {"attempt": claimed.attempt_id},
+    )
+    return True
+
+
+# --------------------------------------------------------------------------- stale leases
+
+
+def take_stale(
+    cur: Any, owner: str, *, lease_seconds: float, limit: int = 100, now: Optional[datetime] = None
+) -> list[Stale]:
+    """Take over in-progress callbacks whose lease ran out (their owner died or
+    lost the database). They stay ``in_progress`` under ``owner``'s lease until
+    ``resolve_stale`` decides, after the PBX was asked about the old legs."""
+    cur.execute(
+        """
+        WITH stale AS (
+            SELECT id, lease_owner FROM callbacks
+             WHERE status = 'in_progress' AND lease_until < COALESCE(%(now)s, now())
+             ORDER BY lease_until
+             LIMIT %(limit)s
+             FOR UPDATE SKIP LOCKED
+        )
+        UPDATE callbacks c
+           SET lease_owner = %(owner)s,
+               lease_until = COALESCE(%(now)s, now()) + make_interval(secs => %(lease)s),
+               updated_at = now()
+          FROM stale
+         WHERE c.id = stale.id
+        RETURNING c.id, c.domain, c.public_id::text, stale.lease_owner
+        """,
+        {"owner": owner, "lease": float(lease_seconds), "limit": int(limit), "now": now},
+    )
+    taken = cur.fetchall()
+    if not taken:
+        return []
+    cur.execute(
+        """
+        SELECT DISTINCT ON (callback_id) callback_id, id, agent_uuid, customer_uuid
+          FROM callback_attempts
+         WHERE callback_id = ANY(%(ids)s) AND outcome IS NULL
+         ORDER BY callback_id, attempt_no DESC
+        """,
+        {"ids": [t[0] for t in taken]},
+    )
+    open_attempts = {r[0]: r[1:] for r in cur.fetchall()}
+    out = []
+    for cid, domain, public_id, previous in taken:
+        attempt_id, agent_uuid, customer_uuid = open_attempts.get(cid, (None, None, None))
+        out.append(Stale(cid, domain, public_id, previous, attempt_id, agent_uuid, customer_uuid))
+    return out
+
+
+def resolve_stale(
+    cur: Any,
+    stale: Stale,
+    owner: str,
+    *,
+    max_attempts: int,
+    events: Sequence[OutboxEvent] = (),
+    now: Optional[datetime] = None,
+) -> str:
+    """Make a taken-over callback due again (no leg of its old attempt is up).
+
+    The lost attempt is closed as ``failed`` (``details.reason = lease_expired``)
+    and does not use up one of ``max_attempts``, unless the callback has already
+    lost ``max_attempts`` attempts that way (a callback that kills every
+    dispatcher must stop somewhere): then it is ``failed``. Returns the new
+    status, or ``""`` when the lease is no longer ``owner``'s."""
+    cur.execute(
+        """
+        SELECT count(*) FROM callback_attempts
+         WHERE callback_id = %(id)s AND details->>'reason' = 'lease_expired'
+        """,
+        {"id": stale.id},
+    )
+    lost_before = int(cur.fetchone()[0])
+    cur.execute(
+        """
+        UPDATE callback_attempts
+           SET outcome = 'failed', ended_at = COALESCE(%(now)s, now()),
+               details = details || '{"reason": "lease_expired", "infrastructure": true}'::jsonb
+         WHERE callback_id = %(id)s AND outcome IS NULL
+        """,
+        {"id": stale.id, "now": now},
+    )
+    cur.execute(
+        """
+        UPDATE callbacks
+           SET status = CASE WHEN %(lost)s + 1 >= %(max)s THEN 'failed' ELSE 'pending' END,
+               attempts = CASE WHEN %(lost)s + 1 >= %(max)s THEN attempts
+                               ELSE GREATEST(attempts - 1, 0) END,
+               next_attempt_at = COALESCE(%(now)s, now()), lease_owner = NULL, lease_until = NULL,
+               last_outcome = 'failed', updated_at = now()
+         WHERE id = %(id)s AND lease_owner = %(owner)s AND status = 'in_progress'
+        RETURNING status
+        """,
+        {"id": stale.id, "owner": owner, "lost": lost_before, "max": int(max_attempts), "now": now},
+    )
+    row = cur.fetchone()
+    if row is None:
+        return ""
+    _enqueue(cur, stale.domain, stale.id, events)
+    return str(row[0])
+
+
+# --------------------------------------------------------------------------- expiry
+
+
+@dataclass(frozen=True)
+class Expired:
+    id: int
+    public_id: str
+    domain: str
+    number_e164: str
+    caller_name: Optional[str]
+    language: str
+    window_start: datetime
+    window_end: datetime
+    reason: str
+    attempts: int
+    ticket_id: Optional[str]
+    why: str  # window_passed | max_age
+    domain_settings: dict = field(default_factory=dict)
+
+
+def select_expirable(
+    cur: Any, *, max_age_hours: float, limit: int = 500, now: Optional[datetime] = None
+) -> list[Expired]:
+    """Lock pending callbacks whose window has passed or that are older than
+    ``max_age_hours`` (skipping rows others hold). ``mark_expired`` finishes them
+    in the same transaction."""
+    cur.execute(
+        """
+        SELECT c.id, c.public_id::text, c.domain, c.number_e164, c.caller_name, c.language,
+               c.window_start, c.window_end, c.reason, c.attempts, c.ticket_id,
+               CASE WHEN c.window_end <= COALESCE(%(now)s, now()) THEN 'window_passed' ELSE 'max_age' END,
+               COALESCE(dom.settings, '{}'::jsonb)
+          FROM callbacks c
+          LEFT JOIN domains dom ON dom.domain = c.domain
+         WHERE c.status = 'pending'
+           AND (c.window_end <= COALESCE(%(now)s, now())
+                OR c.created_at + make_interval(secs => %(max_age)s) <= COALESCE(%(now)s, now()))
+         ORDER BY c.id
+         LIMIT %(limit)s
+         FOR UPDATE OF c SKIP LOCKED
+        """,
+        {"now": now, "max_age": float(max_age_hours) * 3600.0, "limit": int(limit)},
+    )
+    return [Expired(*row) for row in cur.fetchall()]
+
+
+def mark_expired(
+    cur: Any, item: Expired, *, events: Sequence[OutboxEvent] = (), now: Optional[datetime] = None
+) -> None:
+    cur.execute(
+        """
+        UPDATE callbacks SET status = 'expired', last_outcome = %(why)s, updated_at = now(),
+               completed_at = COALESCE(%(now)s, now())
+         WHERE id = %(id)s AND status = 'pending'
+        """,
+        {"id": item.id, "why": item.why, "now": now},
+    )
+    if cur.rowcount:
+        _enqueue(cur, item.domain, item.id, events)
+
+
+# --------------------------------------------------------------------------- API helpers
+
+
+def snooze(
+    cur: Any, public_id: str, domain: str, until: datetime, *, events: Sequence[OutboxEvent] = ()
+) -> tuple[str, Optional[int]]:
+    """Move a pending callback's next attempt to ``until``; when that is past
+    the window's end the window moves with it (same length). Returns
+    ``(state, id)`` with state ``ok`` / ``not_found`` / ``busy`` / ``closed``;
+    ``events`` are built by the caller (they may read the row first)."""
+    state, row = _lock_for_change(cur, public_id, domain)
+    if state != "ok":
+        return state, None
+    assert row is not None
+    cur.execute(
+        """
+        UPDATE callbacks
+           SET next_attempt_at = %(until)s,
+               window_start = CASE WHEN %(until)s >= window_end THEN %(until)s ELSE window_start END,
+               window_end = CASE WHEN %(until)s >= window_end
+                                 THEN %(until)s + (window_end - window_start) ELSE window_end END,
+               updated_at = now()
+         WHERE id = %(id)s
+        """,
+        {"until": until, "id": row["id"]},
+    )
+    _enqueue(cur, domain, row["id"], events)
+    return "ok", int(row["id"])
+
+
+def cancel(cur: Any, public_id: str, domain: str, *, events: Sequence[OutboxEvent] = ()) -> tuple[str, Optional[int]]:
+    """Cancel a pending callback. ``(state, id)`` as for ``snooze``."""
+    state, row = _lock_for_change(cur, public_id, domain)
+    if state != "ok":
+        return state, None
+    assert row is not None
+    cur.execute(
+        """
+        UPDATE callbacks SET status = 'cancelled', last_outcome = 'cancelled', completed_at = now(),
+               updated_at = now()
+         WHERE id = %(id)s
+        """,
+        {"id": row["id"]},
+    )
+    _enqueue(cur, domain, row["id"], events)
+    return "ok", int(row["id"])
+
+
+def _lock_for_change(cur: Any, public_id: str, domain: str) -> tuple[str, Optional[dict]]:
+    cur.execute(
+        "SELECT id FROM callbacks WHERE public_id = %(pid)s::uuid AND domain = %(domain)s",
+        {"pid": public_id, "domain": domain},
+    )
+    if cur.fetchone() is None:
+        return "not_found", None
+    cur.execute(
+        """
+        SELECT id, status FROM callbacks
+         WHERE public_id = %(pid)s::uuid AND domain = %(domain)s
+         FOR UPDATE SKIP LOCKED
+        """,
+        {"pid": public_id, "domain": domain},
+    )
+    rows = _rows(cur)
+    if not rows:
+        return "busy", None
+    row = rows[0]
+    if row["status"] == "in_progress":
+        return "busy", None
+    if row["status"] != "pending":
+        return "closed", None
+    return "ok", row
+
+
+def attempt_summary(cur: Any, attempt_id: int, domain: str) -> Optional[dict]:
+    cur.execute(
+        """
+        SELECT a.id, c.public_id::text AS callback_id, a.attempt_no, a.trigger, a.agent_extension,
+               a.outcome, a.hangup_cause, a.started_at, a.ended_at
+          FROM callback_attempts a JOIN callbacks c ON c.id = a.callback_id
+         WHERE a.id = %(id)s AND a.domain = %(domain)s
+        """,
+        {"id": attempt_id, "domain": domain},
+    )
+    rows = _rows(cur)
+    return rows[0] if rows else None
+
+
+def status_counts(cur: Any) -> dict[str, int]:
+    """Callbacks per status, every domain (for metrics)."""
+    cur.execute("SELECT status, count(*) FROM callbacks GROUP BY status")
+    return {r[0]: int(r[1]) for r in cur.fetchall()}
+
+
+# --------------------------------------------------------------------------- FusionPBX DND
+
+# FusionPBX keeps do-not-disturb per extension in its own database. A typical
+# ``dispatcher.dnd_query`` (named parameters only; never formatted):
+#   SELECT e.do_not_disturb = 'true' FROM v_extensions e
+#     JOIN v_domains d ON d.domain_uuid = e.domain_uuid
+#    WHERE e.extension = %(extension)s AND d.domain_name = %(domain)s
+FUSIONPBX_DND_QUERY = (
+    "SELECT e.do_not_disturb = 'true' FROM v_extensions e "
+    "JOIN v_domains d ON d.domain_uuid = e.domain_uuid "
+    "WHERE e.extension = %(extension)s AND d.domain_name = %(domain)s"
+)
+
+
+class FusionPBXDnd:
+    """Runs the configured DND query (parameters ``%(extension)s``, ``%(domain)s``)
+    on the FusionPBX database; no row means DND off. One connection, reopened
+    after errors; thread-safe."""
+
+    def __init__(self, dsn: str, query: str, *, connect_timeout: float = 5.0) -> None:
+        import threading
+
+        if "%(extension)s" not in query:
+            raise ValueError("dispatcher.dnd_query: must use the %(extension)s parameter")
+        self._dsn = dsn
+        self._query = query
+        self._timeout = connect_timeout
+        self._lock = threading.Lock()
+        self._conn: Any = None
+
+    def __call__(self, extension: str, domain: str) -> bool:
+        import psycopg2
+
+        from voiceai_ivr.errors import DatabaseUnavailable
+
+        with self._lock:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = psycopg2.connect(
+                        self._dsn,
+                        connect_timeout=max(1, int(self._timeout)),
+                        options=f"-c statement_timeout={int(self._timeout * 1000)}",
+                    )
+                    self._conn.set_session(readonly=True, autocommit=True)
+                with self._conn.cursor() as cur:
+                    cur.execute(self._query, {"extension": extension, "domain": domain})
+                    row = cur.fetchone()
+            except psycopg2.Error as exc:
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = None
+                raise DatabaseUnavailable(f"FusionPBX DND query failed: {exc}") from exc
+        return bool(row and row[0])
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+__all__ = [
+    "FUSIONPBX_DND_QUERY",
+    "OUTCOMES",
+    "Candidate",
+    "Claimed",
+    "Expired",
+    "FusionPBXDnd",
+    "OutboxEvent",
+    "Resolution",
+    "Stale",
+    "attempt_summary",
+    "cancel",
+    "claim_due",
+    "claim_one",
+    "finish_attempt",
+    "mark_expired",
+    "record_legs",
+    "release",
+    "renew_leases",
+    "resolve_stale",
+    "select_expirable",
+    "snooze",
+    "status_counts",
+    "take_stale",
+]
