@@ -178,6 +178,10 @@ class DialplanConfig:
     socket_host: str = "127.0.0.1"
     socket_port: int = 8084
     fusionpbx_dsn: str = _secret()
+    # FusionPBX's dialplan cache, cleared after --fusionpbx installs: file | memcache | none
+    fusionpbx_cache: str = "file"
+    fusionpbx_cache_dir: str = "/var/cache/fusionpbx"
+    fusionpbx_context: str = "public"
 
 
 @dataclass
@@ -259,7 +263,7 @@ def _coerce(value: Any, typ: Any, path: str, problems: list[str]) -> Any:
     if dataclasses.is_dataclass(typ):
         if not isinstance(value, Mapping):
             problems.append(f"{path}: must be a mapping")
-            return typ()
+            return _build(typ, {}, path, problems)
         return _build(typ, value, path, problems)
     if typ is bool:
         if isinstance(value, bool):
@@ -368,6 +372,8 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         problems.append("database.statement_timeout_ms: must be 0 or more")
     if cfg.dialplan.mode not in ("socket", "python"):
         problems.append("dialplan.mode: must be socket or python")
+    if cfg.dialplan.fusionpbx_cache not in ("file", "memcache", "none"):
+        problems.append("dialplan.fusionpbx_cache: must be file, memcache or none")
     if cfg.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         problems.append("logging.level: must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
     for name in ("helpdesk.url", "llm.url"):

@@ -1,0 +1,97 @@
+"""Report queries over callbacks and their attempts (parameterised SQL only).
+
+Listing and streaming live in ``stores.callbacks``; this module adds the
+aggregates an administrator asks for: counts by status, median time from the
+request to the completed callback, completion rate per destination, and the
+attempts of one callback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from voiceai_ivr.stores.callbacks import CallbackFilter, counts_by_status
+
+
+@dataclass(frozen=True)
+class DestinationRate:
+    destination: str
+    total: int
+    completed: int
+    failed: int
+    expired: int
+
+    @property
+    def completion_rate(self) -> Optional[float]:
+        finished = self.completed + self.failed + self.expired
+        return round(self.completed / finished, 4) if finished else None
+
+
+@dataclass(frozen=True)
+class CallbackStats:
+    total: int
+    by_status: dict[str, int]
+    median_seconds_to_callback: Optional[float]
+    p90_seconds_to_callback: Optional[float]
+    completion_rate: Optional[float]
+    per_destination: list[DestinationRate] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "by_status": self.by_status,
+            "median_seconds_to_callback": self.median_seconds_to_callback,
+            "p90_seconds_to_callback": self.p90_seconds_to_callback,
+            "completion_rate": self.completion_rate,
+            "per_destination": [
+                {
+                    "destination": d.destination,
+                    "total": d.total,
+                    "completed": d.completed,
+                    "failed": d.failed,
+                    "expired": d.expired,
+                    "completion_rate": d.completion_rate,
+                }
+                for d in self.per_destination
+            ],
+        }
+
+
+def callback_stats(cur: Any, filters: Optional[CallbackFilter] = None) -> CallbackStats:
+    """Aggregates for the callbacks matching ``filters`` (by ``created_at``)."""
+    filters = filters or CallbackFilter()
+    by_status = counts_by_status(cur, filters)
+    where, args = filters.where()
+    elapsed = "extract(epoch FROM completed_at - created_at)"
+    # ``where`` is built by CallbackFilter from fixed column names; values are parameters.
+    query = f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {elapsed}), percentile_cont(0.9) WITHIN GROUP (ORDER BY {elapsed}) FROM callbacks WHERE {where} AND status = 'completed' AND completed_at IS NOT NULL"  # noqa: S608, E501
+    cur.execute(query, args)
+    median, p90 = cur.fetchone()
+    counts = ", ".join(f"count(*) FILTER (WHERE status = '{s}')" for s in ("completed", "failed", "expired"))
+    query = f"SELECT coalesce(destination_name, '(none)'), count(*), {counts} FROM callbacks WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1"  # noqa: S608, E501
+    cur.execute(query, args)
+    per_destination = [
+        DestinationRate(str(name), int(total), int(done), int(failed), int(expired))
+        for name, total, done, failed, expired in cur.fetchall()
+    ]
+    finished = by_status["completed"] + by_status["failed"] + by_status["expired"]
+    return CallbackStats(
+        total=sum(by_status.values()),
+        by_status=by_status,
+        median_seconds_to_callback=round(float(median), 1) if median is not None else None,
+        p90_seconds_to_callback=round(float(p90), 1) if p90 is not None else None,
+        completion_rate=round(by_status["completed"] / finished, 4) if finished else None,
+        per_destination=per_destination,
+    )
+
+
+def callback_attempts(cur: Any, callback_id: int) -> list[dict[str, Any]]:
+    """Every dispatch attempt of one callback, oldest first."""
+    cur.execute(
+        "SELECT attempt_no, trigger, dispatcher, agent_extension, outcome, hangup_cause, sip_status,"
+        " started_at, ended_at FROM callback_attempts WHERE callback_id = %s ORDER BY attempt_no",
+        (callback_id,),
+    )
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
