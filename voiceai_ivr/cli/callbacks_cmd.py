@@ -157,7 +157,7 @@ def list_cmd(
     filters = _filters(domain, since, until, status)
     db = _database(app)
     try:
-        with db.cursor(dict_rows=True) as cur:
+        with db.cursor() as cur:
             rows = list_callbacks(cur, filters, limit=limit, offset=offset)
     except _stream_errors() as exc:
         raise click.ClickException(str(exc)) from exc
@@ -191,7 +191,7 @@ def show_cmd(app: AppContext, callback_id: str, domain: Optional[str], as_json: 
 
     db = _database(app)
     try:
-        with db.cursor(dict_rows=True) as cur:
+        with db.cursor() as cur:
             try:
                 cb = get_callback_by_public_id(cur, callback_id, domain=domain)
             except ValidationError as exc:
