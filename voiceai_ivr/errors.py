@@ -5,7 +5,8 @@ Every error the package raises on purpose derives from ``VoiceAIError``::
     VoiceAIError
     ├── ConfigError             configuration file or environment is invalid
     ├── ValidationError         one input field is refused (CLI, API, YAML, caller input)
-    │   └── DialStringError     a value would alter a FreeSWITCH dial string
+    │   ├── DialStringError     a value would alter a FreeSWITCH dial string
+    │   └── DirectoryError      an import document has problems (``problems`` lists all)
     ├── ESLError                Event Socket problems
     │   ├── ProtocolError       malformed or oversized frame; that connection is closed
     │   ├── ESLTimeout          a reply or event did not arrive in time
@@ -51,6 +52,21 @@ class ValidationError(VoiceAIError):
 
 class DialStringError(ValidationError):
     """A value would alter a FreeSWITCH dial string and was refused."""
+
+
+class DirectoryError(ValidationError):
+    """A destinations/secretaries document was refused as a whole. ``problems`` lists
+    every ``path: reason`` found (``destinations[2].target: ...``), so an import is
+    all-or-nothing and the admin sees every mistake at once."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        first_field, _, first_reason = (self.problems[0] if self.problems else "document: invalid").partition(": ")
+        super().__init__(first_field, first_reason)
+        self.args = ("; ".join(self.problems) or "invalid document",)
+
+    def __str__(self) -> str:
+        return "\n".join(self.problems) or "invalid document"
 
 
 class ESLError(VoiceAIError):
