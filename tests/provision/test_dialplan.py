@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import os
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from voiceai_ivr.errors import ValidationError
+from voiceai_ivr.provision.dialplan import (
+    MANAGED_MARKER,
+    DialplanSpec,
+    install_dialplan_file,
+    is_managed,
+    render_dialplan,
+    validate_spec,
+)
+
+SECRETARIES = [
+    {"domain": "demo.local", "did": "8000", "secretary_id": 1, "secretary_name": "Recepção", "language": "pt-BR"},
+    {
+        "domain": "acme.example.com",
+        "did": "+551130000000",
+        "secretary_id": 42,
+        "secretary_name": "Front desk (main)",
+        "language": "en-US",
+        "recording": True,
+        "host": "ivr-pool.internal",
+        "port": 9000,
+    },
+    {"domain": "xn--bcher-kva.example", "did": "5511987654321", "mode": "python", "secretary_id": "7"},
+    {"domain": "192.0.2.10", "did": "+15550100", "language": "en-US"},
+]
+
+
+def _parse(xml: str) -> ET.Element:
+    root = ET.fromstring(xml)
+    assert root.tag == "include"
+    return root
+
+
+def _variables(cond: ET.Element) -> dict[str, str]:
+    out = {}
+    for action in cond.findall("action"):
+        if action.get("application") == "set":
+            name, _, value = action.get("data", "").partition("=")
+            out[name] = value
+    return out
+
+
+@pytest.mark.parametrize("raw", SECRETARIES)
+def test_rendered_xml_has_freeswitch_structure(raw: dict) -> None:
+    spec = validate_spec(raw)
+    xml = render_dialplan(raw)
+    root = _parse(xml)
+    # The header comment marks the file as ours (ElementTree drops comments).
+    assert xml.startswith(f"<!-- {MANAGED_MARKER} domain=")
+    (ext,) = root.findall("extension")
+    assert ext.get("name") == f"voiceai_{spec.domain}_{spec.did_digits}"
+    assert ext.get("continue") == "false"
+    (cond,) = ext.findall("condition")
+    assert cond.get("field") == "destination_number"
+    assert cond.get("expression") == rf"^\+?{spec.did_digits}$"
+    for action in cond:
+        assert action.tag == "action"
+        assert set(action.attrib) == {"application", "data"}
+    variables = _variables(cond)
+    assert variables["voiceai_domain"] == spec.domain
+    assert variables["domain_name"] == spec.domain
+    assert variables["voiceai_language"] == spec.language
+    assert variables["voiceai_recording"] == ("true" if spec.recording else "false")
+    if spec.secretary_id is None:
+        assert "voiceai_secretary_id" not in variables
+    else:
+        assert variables["voiceai_secretary_id"] == str(spec.secretary_id)
+    last = cond.findall("action")[-1]
+    if spec.mode == "socket":
+        assert last.get("application") == "socket"
+        assert last.get("data") == f"{spec.host}:{spec.port} async full"
+    else:
+        assert last.get("application") == "python"
+        assert last.get("data") == "voiceai_ivr.modpython"
+
+
+def test_expression_matches_the_did_only() -> None:
+    xml = render_dialplan({"domain": "demo.local", "did": "+551130000000"})
+    expr = _parse(xml).find("extension/condition").get("expression")  # type: ignore[union-attr]
+    pattern = re.compile(expr)  # FreeSWITCH uses PCRE; this subset means the same in Python
+    assert pattern.search("551130000000")
+    assert pattern.search("+551130000000")
+    for other in ("5511300000001", "1551130000000", "++551130000000", "55113000000", ""):
+        assert not pattern.search(other), other
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("domain", 'demo.local"/><action application="bridge" data="x'),
+        ("domain", "demo.local<evil/>"),
+        ("domain", "demo.*"),
+        ("domain", "demo.local|other"),
+        ("domain", "${domain}"),
+        ("domain", "-bad.example"),
+        ("domain", "a..b"),
+        ("domain", "demo local"),
+        ("domain", ""),
+        ("did", "8000|9000"),
+        ("did", "80.0"),
+        ("did", "^8000$"),
+        ("did", "8000&amp;"),
+        ("did", "(8000)"),
+        ("did", "+"),
+        ("did", "8000\n"),
+        ("did", "++8000"),
+        ("did", "1" * 21),
+        ("host", "127.0.0.1 async full;"),
+        ("host", "::1"),
+        ("host", "host:8084"),
+        ("port", 0),
+        ("port", 70000),
+        ("port", "80a"),
+        ("secretary_id", "1 OR 1=1"),
+        ("secretary_id", -3),
+        ("secretary_name", "<script>"),
+        ("secretary_name", "a -- b"),
+        ("secretary_name", "${sofia_contact(1000)}"),
+        ("secretary_name", 'Quote"d'),
+        ("language", "fr-FR"),
+        ("mode", "lua"),
+        ("recording", "maybe"),
+    ],
+)
+def test_malicious_or_invalid_values_are_refused_naming_the_field(field: str, value: object) -> None:
+    raw: dict = {"domain": "demo.local", "did": "8000", field: value}
+    with pytest.raises(ValidationError) as err:
+        render_dialplan(raw)
+    assert err.value.field == field
+
+
+def test_unknown_setting_is_refused() -> None:
+    with pytest.raises(ValidationError) as err:
+        render_dialplan({"domain": "demo.local", "did": "8000", "context": "default"})
+    assert err.value.field == "context"
+
+
+@settings(max_examples=300, deadline=None)
+@given(domain=st.text(max_size=40), did=st.text(max_size=25), name=st.text(max_size=30))
+def test_any_input_is_refused_or_renders_well_formed_xml(domain: str, did: str, name: str) -> None:
+    try:
+        xml = render_dialplan({"domain": domain, "did": did, "secretary_name": name})
+    except ValidationError:
+        return
+    root = _parse(xml)
+    assert len(root) == 1
+    cond = root.find("extension/condition")
+    assert cond is not None
+    assert re.fullmatch(r"\^\\\+\?[0-9]{2,20}\$", cond.get("expression", ""))
+    assert "$" not in "".join(a.get("data", "") for a in cond)
+
+
+def test_dataclass_spec_is_accepted() -> None:
+    xml = render_dialplan(DialplanSpec(domain="Demo.Local", did="8000", mode="python"))
+    assert 'data="voiceai_domain=demo.local"' in xml
+
+
+# --------------------------------------------------------------------------- install
+
+
+def test_install_creates_then_leaves_unchanged_then_updates(tmp_path: Path) -> None:
+    spec = {"domain": "demo.local", "did": "8000", "secretary_id": 1}
+    first = install_dialplan_file(tmp_path, spec)
+    assert first.created and first.changed
+    assert first.path == tmp_path / "voiceai_demo.local_8000.xml"
+    assert is_managed(first.path)
+    assert oct(first.path.stat().st_mode & 0o777) == "0o644"
+    _parse(first.path.read_text())
+
+    again = install_dialplan_file(tmp_path, spec)
+    assert not again.created and not again.changed
+
+    updated = install_dialplan_file(tmp_path, {**spec, "mode": "python"})
+    assert not updated.created and updated.changed
+    assert 'application="python"' in updated.path.read_text()
+    # no temp files left behind, and nothing else matches FreeSWITCH's *.xml glob
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["voiceai_demo.local_8000.xml"]
+
+
+def test_install_refuses_a_file_it_did_not_write(tmp_path: Path) -> None:
+    target = tmp_path / "voiceai_demo.local_8000.xml"
+    foreign = '<include><extension name="hand-made"/></include>\n'
+    target.write_text(foreign)
+    with pytest.raises(ValidationError) as err:
+        install_dialplan_file(tmp_path, {"domain": "demo.local", "did": "8000"})
+    assert err.value.field == "path"
+    assert target.read_text() == foreign
+
+
+def test_install_refuses_a_symlink_even_to_our_file(tmp_path: Path) -> None:
+    real = install_dialplan_file(tmp_path, {"domain": "demo.local", "did": "8000"}).path
+    link = tmp_path / "voiceai_demo.local_9000.xml"
+    os.symlink(real, link)
+    with pytest.raises(ValidationError):
+        install_dialplan_file(tmp_path, {"domain": "demo.local", "did": "9000"})
+    assert link.is_symlink()
+
+
+def test_install_needs_an_existing_directory(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as err:
+        install_dialplan_file(tmp_path / "missing", {"domain": "demo.local", "did": "8000"})
+    assert err.value.field == "dialplan.directory"

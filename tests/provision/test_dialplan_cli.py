@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Optional
+
+import psycopg2
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+from doubles.fake_esl import FakeFreeSwitch
+
+from voiceai_ivr.cli import cli
+
+# Explicit secretary options: no database lookup.
+SECRETARY = ["--secretary-id", "3", "--language", "en-US", "--no-recording"]
+
+
+def _config(tmp_path: Path, **dialplan: object) -> Path:
+    data = {"dialplan": {"directory": str(tmp_path / "public"), **dialplan}, "esl": {"timeout": 3}}
+    path = tmp_path / "voiceai.yaml"
+    path.write_text(yaml.safe_dump(data))
+    (tmp_path / "public").mkdir(exist_ok=True)
+    return path
+
+
+def _run(config: Path, *args: str, env: Optional[dict] = None) -> Result:
+    return CliRunner().invoke(cli, ["--config", str(config), "dialplan", *args], env=env or {}, catch_exceptions=False)
+
+
+def test_render_prints_parseable_xml(tmp_path: Path) -> None:
+    result = _run(_config(tmp_path), "render", "--domain", "demo.local", "--did", "8000", *SECRETARY,
+                  "--host", "10.0.0.5", "--port", "9001")
+    assert result.exit_code == 0, result.output
+    cond = ET.fromstring(result.output).find("extension/condition")
+    assert cond is not None
+    assert cond[-1].attrib == {"application": "socket", "data": "10.0.0.5:9001 async full"}
+    assert 'data="voiceai_secretary_id=3"' in result.output
+    assert 'data="voiceai_language=en-US"' in result.output
+
+
+def test_render_uses_configured_mode(tmp_path: Path) -> None:
+    result = _run(_config(tmp_path, mode="python"), "render", "--domain", "demo.local", "--did", "8000", *SECRETARY)
+    assert result.exit_code == 0, result.output
+    assert '<action application="python" data="voiceai_ivr.modpython"/>' in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["--domain", "demo.local</x>", "--did", "8000"], "--domain"),
+        (["--domain", "demo.local", "--did", "80|00"], "--did"),
+        (["--domain", "demo.local", "--did", "8000", "--host", "a b"], "--host"),
+    ],
+)
+def test_render_refuses_bad_values_naming_the_option(tmp_path: Path, args: list[str], hint: str) -> None:
+    result = _run(_config(tmp_path), "render", *args, *SECRETARY)
+    assert result.exit_code == 2
+    assert hint in result.output
+    assert "<include>" not in result.output
+
+
+def test_install_writes_and_reloads_over_esl(tmp_path: Path) -> None:
+    with FakeFreeSwitch() as fs:
+        config = _config(tmp_path)
+        env = {"VOICEAI_ESL_PORT": str(fs.port)}
+        result = _run(config, "install", "--domain", "demo.local", "--did", "+5511", *SECRETARY, env=env)
+        assert result.exit_code == 0, result.output
+        target = tmp_path / "public" / "voiceai_demo.local_5511.xml"
+        assert f"{target}: created" in result.output
+        assert "reloadxml: +OK [Success]" in result.output
+        assert "api reloadxml" in fs.commands
+        ET.fromstring(target.read_text())
+
+        again = _run(config, "install", "--domain", "demo.local", "--did", "+5511", *SECRETARY, env=env)
+        assert f"{target}: unchanged" in again.output
+
+
+def test_install_refuses_foreign_file_and_does_not_reload(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    target = tmp_path / "public" / "voiceai_demo.local_8000.xml"
+    target.write_text("<include/>")
+    with FakeFreeSwitch() as fs:
+        result = _run(config, "install", "--domain", "demo.local", "--did", "8000", *SECRETARY,
+                      env={"VOICEAI_ESL_PORT": str(fs.port)})
+    assert result.exit_code == 1
+    assert "not written by voiceai-ivr" in result.output
+    assert target.read_text() == "<include/>"
+    assert "api reloadxml" not in fs.commands
+
+
+def test_install_reports_refused_reload(tmp_path: Path) -> None:
+    with FakeFreeSwitch(api=lambda cmd: "-ERR [Failed to load XML]\n") as fs:
+        result = _run(_config(tmp_path), "install", "--domain", "demo.local", "--did", "8000", *SECRETARY,
+                      env={"VOICEAI_ESL_PORT": str(fs.port)})
+    assert result.exit_code == 1
+    assert "refused reloadxml" in result.output
+
+
+def test_install_without_freeswitch_says_the_file_is_written(tmp_path: Path) -> None:
+    with FakeFreeSwitch(password="other") as fs:
+        result = _run(_config(tmp_path), "install", "--domain", "demo.local", "--did", "8000", *SECRETARY,
+                      env={"VOICEAI_ESL_PORT": str(fs.port)})
+    assert result.exit_code == 1
+    assert "is written, but reloadxml over ESL failed" in result.output
+    assert (tmp_path / "public" / "voiceai_demo.local_8000.xml").exists()
+
+
+def test_install_no_reload(tmp_path: Path) -> None:
+    result = _run(_config(tmp_path), "install", "--domain", "demo.local", "--did", "8000", *SECRETARY, "--no-reload")
+    assert result.exit_code == 0, result.output
+    assert "--no-reload" in result.output
+
+
+def test_install_fusionpbx_round_trip_with_memcache(tmp_path: Path, fusion_dsn: str) -> None:
+    conn = psycopg2.connect(fusion_dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO v_domains (domain_uuid, domain_name, domain_enabled) "
+            "VALUES ('5e2f1a7c-3b4d-4e6f-8a9b-0c1d2e3f4a5b', 'demo.local', true)"
+        )
+    config = _config(tmp_path, fusionpbx_cache="memcache")
+    with FakeFreeSwitch(api=lambda cmd: "+OK\n") as fs:
+        env = {"VOICEAI_ESL_PORT": str(fs.port), "VOICEAI_FUSIONPBX_DSN": fusion_dsn}
+        first = _run(config, "install", "--fusionpbx", "--domain", "demo.local", "--did", "8000", *SECRETARY, env=env)
+        second = _run(config, "install", "--fusionpbx", "--domain", "demo.local", "--did", "8000", *SECRETARY,
+                      "--mode", "python", env=env)
+    assert first.exit_code == 0, first.output
+    assert ": created" in first.output
+    assert second.exit_code == 0, second.output
+    assert ": updated" in second.output
+    assert "api memcache delete dialplan:public" in fs.commands
+    assert {
+        "Event-Name": "CUSTOM",
+        "Event-Subclass": "fusion::memcache",
+        "API-Command": "memcache",
+        "API-Command-Argument": "delete dialplan:public",
+    } in fs.events
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT dialplan_xml FROM v_dialplans WHERE dialplan_number = '8000'")
+        rows = cur.fetchall()
+    conn.close()
+    assert len(rows) == 1
+    assert 'application="python"' in rows[0][0]
+    assert not list((tmp_path / "public").iterdir())  # FusionPBX mode writes no file
+
+
+def test_install_fusionpbx_needs_a_dsn(tmp_path: Path) -> None:
+    result = _run(_config(tmp_path), "install", "--fusionpbx", "--domain", "demo.local", "--did", "8000", *SECRETARY)
+    assert result.exit_code == 1
+    assert "fusionpbx_dsn" in result.output

@@ -1,0 +1,394 @@
+"""FreeSWITCH dialplan XML for one secretary's DID: validate, render, install.
+
+Every value is validated *before* rendering (``validate_spec``) and the jinja2
+templates (``voiceai_ivr/templates/*.j2``) autoescape XML on top of that, so a
+domain, DID, host or name can never add an element, an attribute, a regex
+alternative or a ``${...}`` expansion to the dialplan.
+
+The file layout follows FreeSWITCH's ``conf/dialplan/public/*.xml`` includes::
+
+    <include>
+      <extension name="voiceai_demo.local_8000" continue="false">
+        <condition field="destination_number" expression="^\\+?8000$">
+          <action application="set" data="voiceai_domain=demo.local"/>
+          ...
+          <action application="socket" data="127.0.0.1:8084 async full"/>
+        </condition>
+      </extension>
+    </include>
+
+``install_dialplan_file`` writes it atomically (temp file, fsync, rename) and
+refuses to replace a file that does not carry our ``MANAGED_MARKER`` comment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import jinja2
+
+from voiceai_ivr.config import LANGUAGES
+from voiceai_ivr.errors import ValidationError
+
+MANAGED_MARKER = "voiceai-ivr:managed"
+MODES = ("socket", "python")
+PYTHON_ENTRY = "voiceai_ivr.modpython"
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
+_DID_RE = re.compile(r"^\+?[0-9]{2,20}$")
+# Letters (any script), digits, space and a little punctuation: no XML (<>&"'),
+# no regex or FreeSWITCH expansion characters ($ { } \ | ^ * ? [ ]), no "--"
+# (it would end the header comment).
+_NAME_RE = re.compile(r"^[^\W_][\w .,()/-]{0,79}$", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class DialplanSpec:
+    """What one rendered extension needs. ``did`` keeps its leading ``+`` if given;
+    the condition matches it with or without ``+``."""
+
+    domain: str
+    did: str
+    secretary_id: Optional[int] = None
+    secretary_name: str = ""
+    language: str = "pt-BR"
+    recording: bool = False
+    mode: str = "socket"  # socket | python
+    host: str = "127.0.0.1"
+    port: int = 8084
+
+    @property
+    def did_digits(self) -> str:
+        return self.did.lstrip("+")
+
+    @property
+    def extension_name(self) -> str:
+        return f"voiceai_{self.domain}_{self.did_digits}"
+
+    @property
+    def expression(self) -> str:
+        # Anchored on both ends; ``+`` escaped. DIDs are digits only (validated).
+        return rf"^\+?{self.did_digits}$"
+
+    @property
+    def file_name(self) -> str:
+        return f"voiceai_{self.domain}_{self.did_digits}.xml"
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_domain(value: Any, field: str = "domain") -> str:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(field, "required (a hostname such as pbx.example.com)")
+    if not _HOSTNAME_RE.fullmatch(value):
+        raise ValidationError(
+            field, f"must be a hostname (letters, digits, '-' and '.'; no other characters): {value!r}"
+        )
+    return value.lower()
+
+
+def validate_did(value: Any, field: str = "did") -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value:
+        raise ValidationError(field, "required (digits with an optional leading +)")
+    if not _DID_RE.fullmatch(value):
+        raise ValidationError(field, f"must be 2-20 digits with an optional leading + : {value!r}")
+    return value
+
+
+def validate_host(value: Any, field: str = "host") -> str:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(field, "required (hostname or IPv4 address of the voiceai-ivr server)")
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(value).version == 6:
+            # "socket" takes HOST:PORT; an IPv6 literal would be split at its colons.
+            raise ValidationError(field, "IPv6 literals are not supported by the socket application; use a hostname")
+    if not _HOSTNAME_RE.fullmatch(value):
+        raise ValidationError(field, f"must be a hostname or IPv4 address: {value!r}")
+    return value
+
+
+def validate_port(value: Any, field: str = "port") -> int:
+    if isinstance(value, bool):
+        raise ValidationError(field, "must be a whole number 1-65535")
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError(field, f"must be a whole number 1-65535: {value!r}") from None
+    if str(value).strip() != str(port) or not 1 <= port <= 65535:
+        raise ValidationError(field, f"must be a whole number 1-65535: {value!r}")
+    return port
+
+
+def validate_secretary_id(value: Any, field: str = "secretary_id") -> Optional[int]:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValidationError(field, "must be a positive whole number")
+    if isinstance(value, str):
+        if not value.isdigit() or not value.isascii():
+            raise ValidationError(field, f"must be a positive whole number: {value!r}")
+        value = int(value)
+    if not isinstance(value, int) or value < 1 or value > 2**63 - 1:
+        raise ValidationError(field, f"must be a positive whole number: {value!r}")
+    return value
+
+
+def validate_secretary_name(value: Any, field: str = "secretary_name") -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be text")
+    if "--" in value or not _NAME_RE.fullmatch(value):
+        raise ValidationError(
+            field,
+            "may contain letters, digits, spaces and . , ( ) / - only (at most 80 characters, "
+            f"no '--'): {value!r}",
+        )
+    return value
+
+
+def validate_language(value: Any, field: str = "language") -> str:
+    if value not in LANGUAGES:
+        raise ValidationError(field, f"must be one of {', '.join(LANGUAGES)}: {value!r}")
+    return str(value)
+
+
+def validate_mode(value: Any, field: str = "mode") -> str:
+    if value not in MODES:
+        raise ValidationError(field, f"must be socket or python: {value!r}")
+    return str(value)
+
+
+def _validate_bool(value: Any, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+        return value.lower() in ("true", "yes", "on", "1")
+    raise ValidationError(field, f"must be true or false: {value!r}")
+
+
+def validate_spec(spec: Union[DialplanSpec, Mapping[str, Any]]) -> DialplanSpec:
+    """Check every field and return a normalised spec. Raises ``ValidationError``
+    naming the first field refused."""
+    if isinstance(spec, DialplanSpec):
+        data: dict[str, Any] = {f.name: getattr(spec, f.name) for f in fields(DialplanSpec)}
+    elif isinstance(spec, Mapping):
+        known = {f.name for f in fields(DialplanSpec)}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise ValidationError(str(unknown[0]), "unknown dialplan setting")
+        data = dict(spec)
+    else:
+        raise ValidationError("spec", "must be a DialplanSpec or a mapping")
+    defaults = DialplanSpec(domain="x", did="00")
+    get = lambda name: data.get(name, getattr(defaults, name))  # noqa: E731
+    if "domain" not in data:
+        raise ValidationError("domain", "required")
+    if "did" not in data:
+        raise ValidationError("did", "required")
+    return DialplanSpec(
+        domain=validate_domain(data["domain"]),
+        did=validate_did(data["did"]),
+        secretary_id=validate_secretary_id(get("secretary_id")),
+        secretary_name=validate_secretary_name(get("secretary_name")),
+        language=validate_language(get("language")),
+        recording=_validate_bool(get("recording"), "recording"),
+        mode=validate_mode(get("mode")),
+        host=validate_host(get("host")),
+        port=validate_port(get("port")),
+    )
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def dialplan_variables(spec: DialplanSpec) -> list[tuple[str, str]]:
+    """The channel variables the call handler reads, in the order they are set."""
+    variables = [("voiceai_domain", spec.domain), ("voiceai_did", spec.did)]
+    if spec.secretary_id is not None:
+        variables.append(("voiceai_secretary_id", str(spec.secretary_id)))
+    variables.append(("voiceai_language", spec.language))
+    variables.append(("voiceai_recording", "true" if spec.recording else "false"))
+    return variables
+
+
+def handoff_action(spec: DialplanSpec) -> tuple[str, str]:
+    """The action that hands the call to voiceai-ivr."""
+    if spec.mode == "python":
+        return ("python", PYTHON_ENTRY)
+    # async full: the handler drives the call with sendmsg and may use api/bgapi/linger.
+    return ("socket", f"{spec.host}:{spec.port} async full")
+
+
+def dialplan_actions(spec: DialplanSpec, *, set_domain_name: bool = True) -> list[tuple[str, str]]:
+    """``(application, data)`` pairs in order: variables, then the hand-off."""
+    actions = [("set", f"{name}={value}") for name, value in dialplan_variables(spec)]
+    if set_domain_name:
+        actions.insert(1, ("set", f"domain_name={spec.domain}"))
+    actions.append(handoff_action(spec))
+    return actions
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _comment_safe(text: str) -> str:
+    # "--" may not appear inside an XML comment (punycode domains contain it).
+    while "--" in text:
+        text = text.replace("--", "- -")
+    return text
+
+
+def render_dialplan(spec: Union[DialplanSpec, Mapping[str, Any]]) -> str:
+    """The ``<include>`` file for ``conf/dialplan/public/`` (validated first)."""
+    s = validate_spec(spec)
+    comment_spec = replace(
+        s, domain=_comment_safe(s.domain), secretary_name=_comment_safe(s.secretary_name)
+    )
+    return _environment().get_template("dialplan.xml.j2").render(
+        marker=MANAGED_MARKER,
+        spec=comment_spec,
+        extension_name=s.extension_name,
+        expression=s.expression,
+        actions=dialplan_actions(s),
+    )
+
+
+def fusionpbx_actions(
+    spec: DialplanSpec, *, domain_uuid: str, public_context: bool = True
+) -> list[tuple[str, str, bool]]:
+    """``(application, data, inline)`` as FusionPBX's dialplan class renders an
+    inbound route: in the public context it prepends ``export call_direction``,
+    ``set domain_uuid`` and ``set domain_name`` (inline) to the first action."""
+    injected: list[tuple[str, str, bool]] = []
+    if public_context:
+        injected = [
+            ("export", "call_direction=inbound", True),
+            ("set", f"domain_uuid={domain_uuid}", True),
+            ("set", f"domain_name={spec.domain}", True),
+        ]
+    own = [(app, data, False) for app, data in dialplan_actions(spec, set_domain_name=not public_context)]
+    return injected + own
+
+
+def render_fusionpbx_extension(
+    spec: Union[DialplanSpec, Mapping[str, Any]],
+    *,
+    dialplan_uuid: str,
+    domain_uuid: str,
+    public_context: bool = True,
+) -> str:
+    """The ``<extension>`` fragment FusionPBX keeps in ``v_dialplans.dialplan_xml``."""
+    s = validate_spec(spec)
+    _check_uuid("dialplan_uuid", dialplan_uuid)
+    _check_uuid("domain_uuid", domain_uuid)
+    return _environment().get_template("fusionpbx_extension.xml.j2").render(
+        extension_name=s.extension_name,
+        dialplan_uuid=dialplan_uuid,
+        expression=s.expression,
+        actions=fusionpbx_actions(s, domain_uuid=domain_uuid, public_context=public_context),
+    )
+
+
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _check_uuid(field: str, value: str) -> None:
+    if not isinstance(value, str) or not _UUID_RE.fullmatch(value.lower()):
+        raise ValidationError(field, f"not a UUID: {value!r}")
+
+
+# --------------------------------------------------------------------------- install
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    path: Path
+    created: bool  # False: an earlier file of ours was replaced
+    changed: bool  # False: the file already had exactly this content
+
+
+def is_managed(path: Path) -> bool:
+    """True when ``path`` is a dialplan file written by voiceai-ivr (its first
+    comment carries ``MANAGED_MARKER``)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(512)
+    except OSError:
+        return False
+    return head.lstrip().startswith(f"<!-- {MANAGED_MARKER} ")
+
+
+def dialplan_path(directory: Union[str, Path], spec: Union[DialplanSpec, Mapping[str, Any]]) -> Path:
+    return Path(directory) / validate_spec(spec).file_name
+
+
+def install_dialplan_file(
+    directory: Union[str, Path], spec: Union[DialplanSpec, Mapping[str, Any]]
+) -> InstallResult:
+    """Render and write ``<directory>/voiceai_<domain>_<did>.xml`` atomically.
+
+    Refuses (``ValidationError`` on ``path``) to replace a file that voiceai-ivr
+    did not write. The directory must exist (it is FreeSWITCH's, not ours)."""
+    s = validate_spec(spec)
+    text = render_dialplan(s)
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise ValidationError("dialplan.directory", f"{folder} is not a directory")
+    target = folder / s.file_name
+    exists = target.exists() or target.is_symlink()
+    if exists:
+        if target.is_symlink() or not target.is_file() or not is_managed(target):
+            raise ValidationError(
+                "path", f"{target} exists and was not written by voiceai-ivr; refusing to overwrite it"
+            )
+        with contextlib.suppress(OSError):
+            if target.read_text(encoding="utf-8") == text:
+                return InstallResult(path=target, created=False, changed=False)
+    _atomic_write(target, text)
+    return InstallResult(path=target, created=not exists, changed=True)
+
+
+def _atomic_write(target: Path, text: str) -> None:
+    # The temp name must not match FreeSWITCH's "public/*.xml" include glob.
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=str(target.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(str(target.parent), os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
