@@ -128,6 +128,28 @@ class Services:
 # --------------------------------------------------------------------------- context
 
 
+class TransferSlot:
+    """At most one transfer in flight per call: ``try_enter`` never blocks."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.current: Optional[str] = None
+
+    def try_enter(self, transfer_id: str) -> bool:
+        if not self._lock.acquire(blocking=False):
+            return False
+        self.current = transfer_id
+        return True
+
+    def leave(self) -> None:
+        self.current = None
+        self._lock.release()
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+
 class CallContext:
     """Everything one call's flows need. Used by one handler thread only."""
 
@@ -160,6 +182,7 @@ class CallContext:
         self._clock_lock = threading.Lock()
         self.prompt_defaults: dict[str, Any] = {}
         self._clock_checked = False
+        self.transfer_slot = TransferSlot()
         self._hangup_listeners: list[Callable[[], None]] = []
         self._listeners_lock = threading.Lock()
         channel.on_hangup(self._on_hangup)
@@ -360,6 +383,7 @@ __all__ = [
     "CallIdentity",
     "MetricsHook",
     "Services",
+    "TransferSlot",
     "call_identity",
     "parse_clock",
 ]

@@ -1,0 +1,166 @@
+"""The LLM client against real local HTTP servers: good tool calls, slow, broken."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+import pytest
+
+from voiceai_ivr.config import LLMConfig
+from voiceai_ivr.integrations.llm import LLMClient, LLMUnavailable, client_from_config
+
+DESTS = [{"name": "Financeiro", "aliases": ["boleto"]}, {"name": "Suporte Técnico", "aliases": []}]
+
+
+def tool_reply(name: str, arguments: Any) -> dict:
+    args = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": "call_1", "type": "function", "function": {"name": name, "arguments": args}}
+                    ],
+                },
+                "finish_reason": "tool_calls",
+            }
+        ],
+    }
+
+
+class Server:
+    def __init__(self, respond: Callable[[dict], tuple[int, bytes, float]]) -> None:
+        self.requests: list[dict] = []
+        self.headers: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length))
+                outer.requests.append(body)
+                outer.headers.append(dict(self.headers))
+                status, payload, delay = respond(body)
+                if delay:
+                    time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    servers: list[Server] = []
+
+    def make(respond: Callable[[dict], tuple[int, bytes, float]]) -> Server:
+        s = Server(respond)
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.close()
+
+
+def client(url: str, timeout: float = 1.0) -> LLMClient:
+    return LLMClient(LLMConfig(enabled=True, url=url, model="test-model", api_key="sk-test", timeout=timeout))
+
+
+def test_tool_calls_become_decisions(serve) -> None:
+    replies = iter(
+        [
+            tool_reply("request_handoff", {"destination": "financeiro", "reason": "segunda via de boleto"}),
+            tool_reply("schedule_callback", {"reason": "orçamento", "when": "amanhã de manhã"}),
+            tool_reply("end_call", {}),
+        ]
+    )
+    srv = serve(lambda body: (200, json.dumps(next(replies)).encode(), 0.0))
+    llm = client(srv.url)
+    d = llm.decide("preciso da segunda via do boleto", language="pt-BR", destinations=DESTS)
+    assert (d.kind, d.destination, d.reason) == ("handoff", "Financeiro", "segunda via de boleto")
+    d = llm.decide("me liga amanhã de manhã", destinations=DESTS)
+    assert (d.kind, d.when) == ("callback", "amanhã de manhã")
+    assert llm.decide("tchau", destinations=DESTS).kind == "end_call"
+    sent = srv.requests[0]
+    assert sent["model"] == "test-model"
+    assert {t["function"]["name"] for t in sent["tools"]} == {"request_handoff", "schedule_callback", "end_call"}
+    assert "Financeiro (boleto)" in sent["messages"][0]["content"]
+    assert sent["messages"][1] == {"role": "user", "content": "preciso da segunda via do boleto"}
+    assert srv.headers[0]["Authorization"] == "Bearer sk-test"
+    llm.close()
+
+
+def test_slow_server_is_cut_at_the_timeout(serve) -> None:
+    srv = serve(lambda body: (200, json.dumps(tool_reply("end_call", {})).encode(), 3.0))
+    llm = client(srv.url, timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(LLMUnavailable, match="no answer within"):
+        llm.decide("oi", destinations=DESTS)
+    assert time.monotonic() - started < 1.0
+    llm.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "message"),
+    [
+        (500, b'{"error": "boom"}', "HTTP 500"),
+        (200, b"<html>not json</html>", "not JSON"),
+        (200, json.dumps({"choices": [{"message": {"content": "Financeiro"}}]}).encode(), "no tool call"),
+        (200, json.dumps(tool_reply("transfer_money", {})).encode(), "unknown tool"),
+        (200, json.dumps(tool_reply("request_handoff", {"destination": "Diretoria"})).encode(), "unknown destination"),
+        (200, json.dumps(tool_reply("request_handoff", "{not json")).encode(), "not JSON"),
+        (200, json.dumps(tool_reply("request_handoff", {"destination": 7})).encode(), "must be text"),
+        (200, json.dumps([1, 2]).encode(), "not a JSON object"),
+    ],
+)
+def test_broken_answers_are_unavailable(serve, status: int, body: bytes, message: str) -> None:
+    srv = serve(lambda _req: (status, body, 0.0))
+    llm = client(srv.url)
+    with pytest.raises(LLMUnavailable, match=message):
+        llm.decide("quero falar com a diretoria", destinations=DESTS)
+    llm.close()
+
+
+def test_refused_connection_and_disabled_config() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    llm = client(f"http://127.0.0.1:{port}/v1")
+    with pytest.raises(LLMUnavailable, match="request failed"):
+        llm.decide("oi", destinations=DESTS)
+    llm.close()
+    assert client_from_config(LLMConfig(enabled=False)) is None
+    with pytest.raises(LLMUnavailable, match="url and model"):
+        LLMClient(LLMConfig(enabled=True))

@@ -1,0 +1,654 @@
+"""The conversation: greet, understand, transfer or capture a callback, never strand.
+
+One ``Conversation`` runs per call on the handler's thread. It is a small state
+machine whose transitions are logged ``A -> event -> B`` and saved with the call
+log (``calls.details.states``)::
+
+    start -> answered -> greeting
+    greeting|asking -> heard(transfer)  -> transferring
+                    -> heard(ambiguous) -> clarifying -> picked -> transferring
+                    -> heard(operator)  -> transferring (the secretary's fallback)
+                    -> heard(repeat)    -> greeting
+                    -> heard(callback)  -> callback
+                    -> heard(goodbye)   -> ended
+                    -> no_input|no_match (reprompted speech.reprompts times) -> fallback
+    transferring -> accepted -> transferred (handler returns, the bridge lives on)
+                 -> out_of_hours -> offering_callback -> yes -> callback | no -> asking
+                 -> failed -> after_failure -> (another name | 1 callback | 2 voicemail | 9 end)
+                 -> caller_hangup -> caller_gone
+
+Each listen turn hears speech and DTMF at once (``Channel.listen``) and names its
+slot (``intent``, ``clarify``, ``yes_no``, ``after_failure``). Keys in the main
+turn: 1-9 a destination's ``menu_key``, 0 the operator (fallback destination),
+``*`` repeat.
+
+Understanding a turn: the optional LLM first (``integrations.llm``; any failure,
+timeout or invalid tool call falls back), then DOMAIN's offline intent rules and
+the fuzzy ``Resolver``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from voiceai_ivr.channel.base import DTMF, SILENCE, ListenResult
+from voiceai_ivr.errors import CallGone, StoreError, VoiceAIError
+from voiceai_ivr.flows.context import CallContext
+from voiceai_ivr.flows.transfer import (
+    ACCEPTED_STATUS,
+    CALLER_HANGUP,
+    IN_PROGRESS,
+    OUT_OF_HOURS,
+    Attempt,
+    AttendedTransfer,
+    TransferTarget,
+    target_from,
+)
+
+log = logging.getLogger("voiceai_ivr.conversation")
+
+#: Transfers one call may attempt before the conversation stops offering more.
+MAX_TRANSFERS = 4
+#: Listen turns one call may take at most (a loop guard, far above real calls).
+MAX_TURNS = 40
+
+TRANSFER_PROMPTS = frozenset(
+    {"busy", "no_answer", "offline", "rejected", "unavailable", "invalid_destination", "network_failure", "dnd"}
+)
+
+
+# --------------------------------------------------------------------------- directory view
+
+
+@dataclass
+class CallDirectory:
+    """What one secretary's conversation needs to know about its domain."""
+
+    secretary: Any
+    destinations: Mapping[str, Any]  # name -> destination object
+    resolver: Any  # domain.resolve.Resolver
+    hours_for: Callable[[str], Any]  # name -> BusinessHours or None (always open)
+    timezone: Any = None  # tzinfo of the secretary/domain
+
+    def by_name(self, name: str) -> Optional[Any]:
+        return self.destinations.get(name)
+
+    def by_menu_key(self, key: str) -> Optional[Any]:
+        for dest in self.destinations.values():
+            value = _attr(dest, "menu_key")
+            if value is not None and str(value) == key and _attr(dest, "enabled", True) is not False:
+                return dest
+        return None
+
+    def menu(self) -> list[dict[str, Any]]:
+        items = []
+        for dest in self.destinations.values():
+            key = _attr(dest, "menu_key")
+            if key is not None and _attr(dest, "enabled", True) is not False:
+                items.append({"key": int(key), "name": _attr(dest, "name")})
+        return sorted(items, key=lambda i: i["key"])
+
+    @property
+    def fallback(self) -> Optional[str]:
+        name = _attr(self.secretary, "fallback_destination") or _attr(self.secretary, "fallback")
+        return str(name) if name else None
+
+
+def _attr(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        value = obj.get(name, default)
+    else:
+        value = getattr(obj, name, default)
+    return default if value is None else value
+
+
+# --------------------------------------------------------------------------- understanding
+
+
+@dataclass
+class Understanding:
+    """What one caller turn meant."""
+
+    kind: str  # transfer | ambiguous | operator | repeat | callback | goodbye | yes | no | no_match
+    destination: Optional[str] = None
+    options: list[str] = field(default_factory=list)
+    reason: str = ""
+    source: str = "rules"  # rules | dtmf | llm
+
+
+def understand_with_rules(text: str, language: str, directory: CallDirectory) -> Understanding:
+    """DOMAIN's intent rules first (repeat, operator, callback, goodbye, yes/no), then
+    the fuzzy resolver for a destination name."""
+    from voiceai_ivr.domain import intent as intent_rules
+
+    found = intent_rules.classify(text, language)
+    kind = str(getattr(found, "kind", None) or getattr(found, "name", None) or found or "")
+    if kind in ("repeat", "operator", "callback", "goodbye", "yes", "no"):
+        return Understanding(kind, reason=text)
+    resolution = directory.resolver.resolve(text)
+    if resolution.match:
+        return Understanding("transfer", destination=resolution.match, reason=text)
+    if resolution.ambiguous:
+        tied = [name for name, _score in resolution.alternatives][:3]
+        return Understanding("ambiguous", options=tied, reason=text)
+    return Understanding("no_match", reason=text)
+
+
+# --------------------------------------------------------------------------- conversation
+
+
+class Conversation:
+    """Drives one caller from greeting to an outcome. ``run`` returns the outcome:
+    ``transferred``, ``callback_created``, ``caller_hangup``, ``ended``, ``voicemail``
+    or ``error``."""
+
+    def __init__(self, ctx: CallContext, directory: CallDirectory) -> None:
+        self.ctx = ctx
+        self.directory = directory
+        self.state = "start"
+        self.states: list[str] = []
+        self.attempts: list[Attempt] = []
+        self.misses = 0
+        self.turns = 0
+        self.failed_destinations: set[str] = set()
+        self.callback_result: Any = None
+        self._last_failed = ""
+
+    # ------------------------------------------------------------------ plumbing
+
+    def go(self, event: str, nxt: str) -> None:
+        line = f"{self.state} -> {event} -> {nxt}"
+        log.info("call %s: %s", self.ctx.call_uuid, line)
+        self.states.append(line)
+        self.ctx.log_event("state", transition=line)
+        self.state = nxt
+
+    @property
+    def max_misses(self) -> int:
+        return int(self.ctx.config.speech.reprompts)
+
+    def _listen(self, key: str, slot: str, **variables: Any) -> ListenResult:
+        self.turns += 1
+        if self.turns > MAX_TURNS:
+            raise _EndCall("ended", "too many turns")
+        return self.ctx.listen(key, slot=slot, **variables)
+
+    # ------------------------------------------------------------------ run
+
+    def run(self) -> str:
+        ctx = self.ctx
+        try:
+            ctx.channel.answer()
+            voice = ctx.services.prompts.voice(ctx.language)
+            ctx.channel.set_tts(ctx.config.speech.tts_engine, voice)
+            self.go("answered", "greeting")
+            outcome = self._main_loop()
+        except CallGone:
+            outcome = CALLER_HANGUP
+            self.go("caller_hangup", "caller_gone")
+        except _EndCall as end:
+            outcome = end.outcome
+            self._goodbye_and_hangup()
+        ctx.outcome = outcome
+        return outcome
+
+    def _goodbye_and_hangup(self) -> None:
+        try:
+            if self.ctx.channel.is_up():
+                self.ctx.say("goodbye")
+        except (CallGone, VoiceAIError) as exc:
+            log.debug("call %s: goodbye not played: %s", self.ctx.call_uuid, exc)
+        self.ctx.channel.hangup("NORMAL_CLEARING")
+
+    def _main_loop(self) -> str:
+        prompt = "greeting"
+        while True:
+            variables: dict[str, Any] = {}
+            if prompt == "greeting":
+                variables["menu"] = self.directory.menu()
+            result = self._listen(prompt, "intent", **variables)
+            what = self._understand_main(result)
+            if what is None:  # no input / no match
+                outcome = self._miss(result)
+                if outcome is not None:
+                    return outcome
+                prompt = "ask_again"
+                continue
+            self.misses = 0
+            outcome = self._act(what)
+            if outcome is not None:
+                return outcome
+            prompt = "greeting" if what.kind == "repeat" else "ask_again"
+
+    def _miss(self, result: ListenResult) -> Optional[str]:
+        """Count a no-input/no-match turn; past the limit take the fallback."""
+        event = "no_input" if result.kind == SILENCE or not result.heard else "no_match"
+        self.misses += 1
+        if self.misses <= self.max_misses:
+            self.go(event, "asking")
+            self.ctx.say(event)
+            return None
+        self.go(event, "fallback")
+        self.misses = 0
+        return self._fallback("fallback")
+
+    def _fallback(self, prompt: str) -> str:
+        name = self.directory.fallback
+        if not name or name in self.failed_destinations or self.directory.by_name(name) is None:
+            self.ctx.say("no_fallback")
+            raise _EndCall("ended", "no fallback")
+        self.ctx.say(prompt, destination=name)
+        outcome = self._transfer(name, reason="fallback")
+        if outcome is not None:
+            return outcome
+        return self._after_failure_loop()
+
+    # ------------------------------------------------------------------ understanding
+
+    def _understand_main(self, result: ListenResult) -> Optional[Understanding]:
+        if not result.heard:
+            return None
+        if result.kind == DTMF:
+            return self._understand_keys(result.text.strip())
+        what = self._understand_speech(result.text)
+        if what.kind == "no_match":
+            self.ctx.note_intent("no_match", source=what.source, text=result.text)
+            return None
+        return what
+
+    def _understand_keys(self, keys: str) -> Optional[Understanding]:
+        key = keys[:1]
+        if key == "*":
+            self.ctx.note_intent("repeat", source="dtmf", text=keys)
+            return Understanding("repeat", source="dtmf")
+        if key == "0":
+            self.ctx.note_intent("operator", source="dtmf", text=keys)
+            return Understanding("operator", source="dtmf")
+        if key.isdigit():
+            dest = self.directory.by_menu_key(key)
+            if dest is not None:
+                name = str(_attr(dest, "name"))
+                self.ctx.note_intent("transfer", source="dtmf", text=keys, destination=name)
+                return Understanding("transfer", destination=name, source="dtmf", reason="")
+        self.ctx.note_intent("no_match", source="dtmf", text=keys)
+        return None
+
+    def _understand_speech(self, text: str) -> Understanding:
+        llm = self.ctx.services.llm
+        if llm is not None:
+            decided = self._ask_llm(llm, text)
+            if decided is not None:
+                self.ctx.note_intent(
+                    decided.kind, source="llm", text=text, destination=decided.destination
+                )
+                return decided
+        what = understand_with_rules(text, self.ctx.language, self.directory)
+        self.ctx.note_intent(what.kind, source="rules", text=text, destination=what.destination,
+                             options=what.options or None)
+        return what
+
+    def _ask_llm(self, llm: Any, text: str) -> Optional[Understanding]:
+        try:
+            decision = llm.decide(
+                text,
+                language=self.ctx.language,
+                destinations=[
+                    {"name": n, "aliases": list(_attr(d, "aliases", []) or [])}
+                    for n, d in self.directory.destinations.items()
+                ],
+            )
+        except VoiceAIError as exc:
+            log.info("call %s: LLM not used this turn: %s", self.ctx.call_uuid, exc)
+            self.ctx.services.emit("llm_fallback", reason=type(exc).__name__)
+            return None
+        if decision is None:
+            self.ctx.services.emit("llm_fallback", reason="no_decision")
+            return None
+        if decision.kind == "handoff":
+            name = self._known_destination(decision.destination or "")
+            if name is None:
+                self.ctx.services.emit("llm_fallback", reason="unknown_destination")
+                return None
+            return Understanding("transfer", destination=name, reason=decision.reason or text, source="llm")
+        if decision.kind == "callback":
+            return Understanding("callback", reason=decision.reason or text, source="llm")
+        if decision.kind == "end_call":
+            return Understanding("goodbye", reason=text, source="llm")
+        return None
+
+    def _known_destination(self, name: str) -> Optional[str]:
+        if name in self.directory.destinations:
+            return name
+        resolution = self.directory.resolver.resolve(name)
+        return resolution.match if resolution.match else None
+
+    # ------------------------------------------------------------------ acting
+
+    def _act(self, what: Understanding) -> Optional[str]:
+        """Carry out one understood request; an outcome ends the call."""
+        if what.kind == "repeat":
+            self.go("heard(repeat)", "greeting")
+            return None
+        if what.kind == "goodbye":
+            self.go("heard(goodbye)", "ended")
+            raise _EndCall("ended", "caller said goodbye")
+        if what.kind == "callback":
+            self.go("heard(callback)", "callback")
+            return self._callback(destination=None, reason=what.reason)
+        if what.kind == "operator":
+            self.go("heard(operator)", "transferring")
+            name = self.directory.fallback
+            if not name or self.directory.by_name(name) is None:
+                self.ctx.say("no_fallback")
+                return self._after_failure_loop()
+            self.ctx.say("operator", destination=name)
+            outcome = self._transfer(name, reason="operator")
+            return outcome if outcome is not None else self._after_failure_loop()
+        if what.kind == "ambiguous":
+            self.go("heard(ambiguous)", "clarifying")
+            picked = self._clarify(what.options)
+            if picked is None:
+                self.go("unclear", "asking")
+                self.ctx.say("clarify_failed")
+                return None
+            self.go("picked", "transferring")
+            what = Understanding("transfer", destination=picked, reason=what.reason, source=what.source)
+        if what.kind == "transfer" and what.destination:
+            if self.state != "transferring":
+                self.go("heard(transfer)", "transferring")
+            self.ctx.say("connecting", destination=what.destination)
+            outcome = self._transfer(what.destination, reason=what.reason)
+            return outcome if outcome is not None else self._after_failure_loop()
+        if what.kind in ("yes", "no"):  # a yes/no with nothing pending means nothing here
+            return None
+        return None
+
+    def _clarify(self, options: Sequence[str]) -> Optional[str]:
+        """"X ou Y?": a key (1..n) or words that resolve among the options only."""
+        opts = list(options)
+        for _ in range(self.max_misses + 1):
+            result = self._listen("clarify", "clarify", options=opts)
+            if not result.heard:
+                continue
+            if result.kind == DTMF:
+                key = result.text.strip()[:1]
+                if key.isdigit() and 1 <= int(key) <= len(opts):
+                    self.ctx.note_intent("transfer", source="dtmf", text=result.text, destination=opts[int(key) - 1])
+                    return opts[int(key) - 1]
+                continue
+            from voiceai_ivr.domain.resolve import Resolver
+
+            subset = [self.directory.destinations[n] for n in opts if n in self.directory.destinations]
+            resolution = Resolver(subset).resolve(result.text)
+            if resolution.match:
+                self.ctx.note_intent("transfer", source="rules", text=result.text, destination=resolution.match)
+                return str(resolution.match)
+            # "the first one" / "a primeira" are not worth a rule set of their own: ask again.
+        return None
+
+    def _ask_yes_no(self, key: str, **variables: Any) -> Optional[bool]:
+        """A yes/no turn (keys 1/2 or words); None when nothing usable was heard."""
+        from voiceai_ivr.domain import intent as intent_rules
+
+        for _ in range(self.max_misses + 1):
+            result = self._listen(key, "yes_no", **variables)
+            if not result.heard:
+                continue
+            if result.kind == DTMF:
+                k = result.text.strip()[:1]
+                if k in ("1", "2"):
+                    return k == "1"
+                continue
+            found = intent_rules.classify(result.text, self.ctx.language)
+            kind = str(getattr(found, "kind", None) or getattr(found, "name", None) or found or "")
+            if kind in ("yes", "no"):
+                self.ctx.note_intent(kind, source="rules", text=result.text)
+                return kind == "yes"
+        return None
+
+    # ------------------------------------------------------------------ transfer
+
+    def _target(self, name: str, *, kind: Optional[str] = None) -> Optional[TransferTarget]:
+        dest = self.directory.by_name(name)
+        if dest is None:
+            return None
+        default_timeout = int(_attr(self.ctx.secretary, "ring_timeout", 25) or 25)
+        target = target_from(dest, domain=self.ctx.domain, default_timeout=default_timeout,
+                             hours=self.directory.hours_for(name))
+        if kind is not None:
+            from dataclasses import replace
+
+            target = replace(target, kind=kind, hours=None)
+        return target
+
+    def _transfer(self, name: str, *, reason: str, voicemail: bool = False) -> Optional[str]:
+        """Run one transfer; returns an outcome when the call is decided, else None
+        (the caller has been told what happened and what else they can do)."""
+        target = self._target(name, kind="voicemail" if voicemail else None)
+        if target is None:
+            self.ctx.say("transfer.invalid_destination", destination=name)
+            self.failed_destinations.add(name)
+            return None
+        if len(self.attempts) >= MAX_TRANSFERS:
+            raise _EndCall("ended", "too many transfers")
+        transfer = AttendedTransfer(self.ctx, target, reason=reason, announce=False if voicemail else None)
+        attempt = transfer.run()
+        self.attempts.append(attempt)
+        if attempt.status == IN_PROGRESS:
+            self.ctx.say("transfer_in_progress")
+            return None
+        if attempt.status == ACCEPTED_STATUS:
+            self.go("accepted", "transferred")
+            return "voicemail" if voicemail else "transferred"
+        if attempt.status == CALLER_HANGUP:
+            self.go("caller_hangup", "caller_gone")
+            return CALLER_HANGUP
+        self.failed_destinations.add(name)
+        if attempt.status == OUT_OF_HOURS:
+            self.go("out_of_hours", "offering_callback")
+            opens = self._when(attempt)
+            self.ctx.say("out_of_hours", destination=name, opens=opens)
+            return self._offer_callback(name, reason)
+        self.go(f"failed({attempt.status})", "after_failure")
+        key = f"transfer.{attempt.status}" if attempt.status in TRANSFER_PROMPTS else "transfer.failed"
+        self.ctx.say(key, destination=name)
+        self._last_failed = name
+        return None
+
+    def _when(self, attempt: Attempt) -> str:
+        if attempt.opens_at is None:
+            return ""
+        local = attempt.opens_at.astimezone(self.ctx.timezone)
+        today = self.ctx.now().date()
+        hhmm = local.strftime("%H:%M")
+        if self.ctx.language == "pt-BR":
+            if local.date() == today:
+                return f"hoje às {hhmm}"
+            days = (local.date() - today).days
+            if days == 1:
+                return f"amanhã às {hhmm}"
+            return f"no dia {local.day:02d}/{local.month:02d} às {hhmm}"
+        if local.date() == today:
+            return f"today at {hhmm}"
+        if (local.date() - today).days == 1:
+            return f"tomorrow at {hhmm}"
+        return f"on {local.strftime('%B')} {local.day} at {hhmm}"
+
+    def _offer_callback(self, destination: Optional[str], reason: str) -> Optional[str]:
+        if not self._callback_enabled:
+            self.ctx.say("callback_unavailable")
+            self.go("no_callback", "asking")
+            return None
+        answer = self._ask_yes_no("offer_callback")
+        if answer:
+            self.go("yes", "callback")
+            return self._callback(destination=destination, reason=reason)
+        self.go("no" if answer is False else "no_input", "asking")
+        if answer is None:
+            raise _EndCall("ended", "no answer to the callback offer")
+        return None
+
+    @property
+    def _callback_enabled(self) -> bool:
+        value = _attr(self.ctx.secretary, "callback_enabled", None)
+        if value is None:
+            value = _attr(self.ctx.secretary, "callback", True)
+        return bool(value)
+
+    def _voicemail_for(self, name: str) -> bool:
+        dest = self.directory.by_name(name)
+        return dest is not None and str(_attr(dest, "type", "")) == "extension"
+
+    def _after_failure_loop(self) -> Optional[str]:
+        """After a failed transfer: another name, 1 callback, 2 voicemail, 9 end."""
+        misses = 0
+        while True:
+            last = self._last_failed
+            voicemail = bool(last) and self._voicemail_for(last)
+            result = self._listen(
+                "transfer.next_options", "after_failure",
+                callback=self._callback_enabled, voicemail=voicemail,
+            )
+            if not result.heard:
+                misses += 1
+                if misses > self.max_misses:
+                    self.go("no_input", "ended")
+                    raise _EndCall("ended", "no choice after a failed transfer")
+                self.ctx.say("no_input")
+                continue
+            if result.kind == DTMF:
+                key = result.text.strip()[:1]
+                if key == "1" and self._callback_enabled:
+                    self.ctx.note_intent("callback", source="dtmf", text=result.text)
+                    self.go("pressed(1)", "callback")
+                    return self._callback(destination=last or None, reason="")
+                if key == "2" and voicemail:
+                    self.ctx.note_intent("voicemail", source="dtmf", text=result.text)
+                    self.go("pressed(2)", "voicemail")
+                    self.ctx.say("voicemail", destination=last)
+                    outcome = self._transfer(last, reason="voicemail", voicemail=True)
+                    if outcome is not None:
+                        return outcome
+                    continue
+                if key == "9":
+                    self.go("pressed(9)", "ended")
+                    raise _EndCall("ended", "caller ended after a failed transfer")
+                what = self._understand_keys(result.text.strip())
+            else:
+                what = self._understand_speech(result.text)
+                if what.kind == "no_match":
+                    what = None
+            if what is None:
+                misses += 1
+                if misses > self.max_misses:
+                    self.go("no_match", "ended")
+                    raise _EndCall("ended", "no usable choice after a failed transfer")
+                self.ctx.say("no_match")
+                continue
+            misses = 0
+            if what.kind == "repeat":
+                continue
+            outcome = self._act(what)
+            if outcome is not None:
+                return outcome
+
+    # ------------------------------------------------------------------ callback
+
+    def _callback(self, *, destination: Optional[str], reason: str) -> str:
+        if not self._callback_enabled:
+            self.ctx.say("callback_unavailable")
+            raise _EndCall("ended", "callbacks disabled")
+        from voiceai_ivr.flows import callback as callback_flow
+
+        dest_obj = self.directory.by_name(destination) if destination else None
+        result = callback_flow.capture_callback(
+            self.ctx,
+            destination=dest_obj,
+            destination_name=destination,
+            reason=reason,
+        )
+        self.callback_result = result
+        status = str(getattr(result, "status", None) or getattr(result, "outcome", None) or "")
+        if status in ("created", "updated", "spooled", "callback_created", "confirmed"):
+            self.go("callback_created", "ended")
+            raise _EndCall("callback_created", "callback captured")
+        if status in ("caller_hangup", "abandoned") or self.ctx.hungup.is_set():
+            self.go("caller_hangup", "caller_gone")
+            return CALLER_HANGUP
+        self.go(f"callback_{status or 'failed'}", "ended")
+        raise _EndCall("ended", "callback not captured")
+
+
+class _EndCall(Exception):
+    """Internal: the conversation decided to say goodbye and hang up."""
+
+    def __init__(self, outcome: str, why: str) -> None:
+        self.outcome = outcome
+        self.why = why
+        super().__init__(why)
+
+
+# --------------------------------------------------------------------------- call log
+
+
+def open_call_log(ctx: CallContext) -> None:
+    db = ctx.services.db
+    if db is None:
+        return
+    from voiceai_ivr.stores import calls
+
+    try:
+        with db.transaction() as cur:
+            calls.start_call(
+                cur,
+                call_uuid=ctx.call_uuid,
+                domain=ctx.domain,
+                secretary_id=_attr(ctx.secretary, "id"),
+                did=ctx.did or None,
+                caller_number=ctx.caller_number or None,
+                caller_name=ctx.caller_name or None,
+                language=ctx.language,
+                mode=ctx.mode,
+                details={"clock": ctx.now().isoformat()} if ctx.config.server.allow_clock_override else {},
+            )
+    except StoreError as exc:
+        log.error("call %s: call log not opened: %s", ctx.call_uuid, exc)
+
+
+def close_call_log(
+    ctx: CallContext, outcome: str, *, states: Sequence[str] = (), attempts: Sequence[Attempt] = (),
+    hangup_cause: Optional[str] = None,
+) -> None:
+    db = ctx.services.db
+    if db is None:
+        return
+    from voiceai_ivr.stores import calls
+
+    details = {
+        "states": list(states),
+        "transfers": [a.to_json() for a in attempts],
+        "events": ctx.events[-200:],
+    }
+    try:
+        with db.transaction() as cur:
+            calls.start_call(cur, call_uuid=ctx.call_uuid, domain=ctx.domain, mode=ctx.mode)
+            calls.finish_call(
+                cur, ctx.call_uuid, outcome=outcome, hangup_cause=hangup_cause, intents=ctx.intents,
+                details=details,
+            )
+    except StoreError as exc:
+        log.error("call %s: call log not closed (%s): %s", ctx.call_uuid, outcome, exc)
+
+
+__all__ = [
+    "MAX_TRANSFERS",
+    "CallDirectory",
+    "Conversation",
+    "Understanding",
+    "close_call_log",
+    "open_call_log",
+    "understand_with_rules",
+]
