@@ -62,9 +62,11 @@ class SpoolBusy(StoreError):
 
 
 def spool_path(config: Optional[Config] = None) -> Path:
-    """``callbacks.spool_path``, or ``<data dir>/callback-spool.jsonl``."""
+    """``callbacks.spool_path``, else ``<database.data_dir or default data dir>/callback-spool.jsonl``."""
     if config is not None and config.callbacks.spool_path:
         return Path(config.callbacks.spool_path).expanduser()
+    if config is not None and config.database.data_dir:
+        return Path(config.database.data_dir).expanduser() / DEFAULT_NAME
     from voiceai_ivr.config import default_data_dir
 
     return default_data_dir() / DEFAULT_NAME
