@@ -57,10 +57,14 @@ STOPWORDS = frozenset(
     favor obrigado obrigada oi ola alo bom boa dia tarde noite tudo bem ta to ja entao pode
     poderia podia consegue conseguir senhor senhora moca moco ne tipo assim agora hoje ver
     saber sim nao so mais muito pouco por ai hein hum uhm eh ah
+    pessoa atendente humano operador operadora telefonista nome ligando porque desde ontem
+    problema ajuda informacao
     i id im ive ill like would want wanna need needed to talk speak speaking with someone
     somebody anyone in the an of for please can could you your me my is it its get put
     through connect transfer department dept team office hi hello hey about this that there
     on at and or some okay ok um uh er thanks thank just be do does
+    person human operator agent representative real live name calling because since yesterday
+    problem help information regarding
     """.split()
 )
 
