@@ -152,25 +152,26 @@ def attempt_event(
     resolution: store.Resolution,
     now: datetime,
     details: Optional[dict] = None,
+    started_at: Optional[datetime] = None,
 ) -> store.OutboxEvent:
+    """``callback.attempt`` (docs/helpdesk-api.md), plus the attempt id, trigger
+    and the callback's new status."""
     cb = claimed.callback
     payload = {
         "callback_id": cb.public_id,
         "domain": cb.domain,
-        "ticket_id": cb.ticket_id,
-        "attempt": {
-            "id": claimed.attempt_id,
-            "number": claimed.attempt_no,
-            "trigger": claimed.trigger,
-            "agent_extension": claimed.agent_extension,
-            "outcome": outcome,
-            "hangup_cause": cause,
-            "ended_at": now.isoformat(),
-            "details": {k: v for k, v in (details or {}).items() if k in ("reason", "agent_choice", "leg")},
-        },
-        "status": resolution.status,
-        "attempts": claimed.attempts if resolution.counted else claimed.attempts - 1,
+        "attempt_no": claimed.attempt_no,
+        "attempt_id": claimed.attempt_id,
+        "trigger": claimed.trigger,
+        "outcome": outcome,
+        "hangup_cause": cause,
+        "agent_extension": claimed.agent_extension,
+        "started_at": _iso(started_at or now),
+        "ended_at": now.isoformat(),
         "next_attempt_at": _iso(resolution.next_attempt_at) if resolution.status == "pending" else None,
+        "status": resolution.status,
+        "ticket_id": cb.ticket_id,
+        "detail": str((details or {}).get("reason") or (details or {}).get("agent_choice") or ""),
     }
     return store.OutboxEvent(KIND_ATTEMPT, payload, f"callback.attempt:{cb.public_id}:{claimed.attempt_no}")
 
@@ -183,15 +184,18 @@ def result_event(
     outcome: str,
     attempts: int,
     now: datetime,
+    detail: str = "",
 ) -> store.OutboxEvent:
+    """``callback.result``: the final status (completed / failed / expired / cancelled)."""
     payload = {
         "callback_id": public_id,
         "domain": domain,
-        "ticket_id": ticket_id,
         "status": status,
-        "outcome": outcome,
         "attempts": attempts,
-        "at": now.isoformat(),
+        "last_outcome": outcome,
+        "completed_at": now.isoformat(),
+        "detail": detail,
+        "ticket_id": ticket_id,
     }
     return store.OutboxEvent(KIND_RESULT, payload, f"callback.result:{public_id}:{status}")
 
@@ -241,8 +245,7 @@ class Dispatcher:
         owner: Optional[str] = None,
         clock: Optional[Clock] = None,
         availability: Any = None,
-        whisper: Any = None,
-        notice: Any = None,
+        services: Any = None,
         listen: Optional[tuple[str, int]] = None,
         advertise: str = "",
         concurrency: Optional[int] = None,
@@ -255,12 +258,12 @@ class Dispatcher:
         self._clock = clock
         self.availability = availability
         self.concurrency = int(concurrency or config.dispatcher.concurrency)
-        if whisper is None or notice is None:
-            from voiceai_ivr.flows import callback_dispatch
+        if services is None:
+            from voiceai_ivr.flows.context import Services
+            from voiceai_ivr.flows.prompts import PromptBook
 
-            whisper = whisper or callback_dispatch.whisper_for(config)
-            notice = notice or callback_dispatch.notice_for(config)
-        self.desk = AgentDesk(whisper, notice, decision_timeout=config.callbacks.customer_answer_timeout + 30.0)
+            services = Services(config=config, prompts=PromptBook.from_config(config), db=db, switch=switch)
+        self.desk = AgentDesk(services)
         self._listen = listen or (config.dispatcher.listen_host, config.dispatcher.listen_port)
         self._advertise = advertise or config.dispatcher.agent_socket_address
         self._server_factory = server_factory
@@ -273,6 +276,7 @@ class Dispatcher:
         self._infra_reason = ""
         self._renewer: Optional[threading.Thread] = None
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dispatch")
+        self._api_slots = threading.BoundedSemaphore(self.concurrency)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -451,17 +455,17 @@ class Dispatcher:
                     {
                         "callback_id": item.public_id,
                         "domain": item.domain,
-                        "attempt": {
-                            "id": item.attempt_id,
-                            "outcome": "failed",
-                            "hangup_cause": None,
-                            "ended_at": now.isoformat(),
-                            "details": {"reason": "lease_expired"},
-                        },
-                        "status": "pending",
-                        "previous_owner": item.previous_owner,
+                        "attempt_no": item.attempt_no,
+                        "attempt_id": item.attempt_id,
+                        "outcome": "failed",
+                        "hangup_cause": None,
+                        "agent_extension": item.agent_extension,
+                        "started_at": _iso(item.started_at),
+                        "ended_at": now.isoformat(),
+                        "next_attempt_at": None,
+                        "detail": "lease_expired",
                     },
-                    f"callback.attempt:{item.public_id}:lease:{item.attempt_id}",
+                    f"callback.attempt:{item.public_id}:{item.attempt_no}",
                 )
                 status = store.resolve_stale(
                     cur,
@@ -705,28 +709,38 @@ class Dispatcher:
 
     def call_now(self, public_id: str, domain: str, agent_extension: str) -> tuple[str, Optional[int]]:
         """Claim one callback for an immediate attempt by ``agent_extension`` and
-        run it in the background. Returns ``(state, attempt_id)``: state is
-        ``started`` / ``not_found`` / ``busy`` / ``closed`` / ``overloaded``."""
+        run it in the background (at most ``concurrency`` at once). Returns
+        ``(state, attempt_id)``: state is ``started`` / ``not_found`` / ``busy`` /
+        ``closed`` / ``overloaded``."""
         from voiceai_ivr.switch import check_extension
 
         check_extension("agent_extension", agent_extension)
-        with self.db.transaction() as cur:
-            state, claimed = store.claim_one(
-                cur,
-                public_id,
-                domain,
-                self.owner,
-                lease_seconds=self.config.callbacks.lease_seconds,
-                agent_extension=agent_extension,
-                now=self._sql_now(),
-                trigger="api",
-            )
-            if claimed is not None:
-                self._hold(claimed)
-        if claimed is None:
-            return state, None
-        self._pool.submit(self.attempt, claimed)
-        return "started", claimed.attempt_id
+        if not self._api_slots.acquire(blocking=False):
+            return "overloaded", None
+        started = False
+        try:
+            with self.db.transaction() as cur:
+                state, claimed = store.claim_one(
+                    cur,
+                    public_id,
+                    domain,
+                    self.owner,
+                    lease_seconds=self.config.callbacks.lease_seconds,
+                    agent_extension=agent_extension,
+                    now=self._sql_now(),
+                    trigger="api",
+                )
+                if claimed is not None:
+                    self._hold(claimed)
+            if claimed is None:
+                return state, None
+            future = self._pool.submit(self.attempt, claimed)
+            started = True
+            future.add_done_callback(lambda _f: self._api_slots.release())
+            return "started", claimed.attempt_id
+        finally:
+            if not started:
+                self._api_slots.release()
 
 
 def socket_address(server: Any) -> str:

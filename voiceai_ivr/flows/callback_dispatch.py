@@ -23,28 +23,21 @@ Errors reaching the PBX are not outcomes: they come back as
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Protocol
 
-from voiceai_ivr.errors import CallGone, CommandError, ESLError, ValidationError
+from voiceai_ivr.errors import CommandError, ESLError, ValidationError
 
 log = logging.getLogger(__name__)
 
 AGENT_ROLE = "callback_agent"
 
-# What the agent did with the whisper (the agent flow's words).
+# The agent's answer to the whisper: flows.agent's decisions, plus ours for a
+# leg that answered but never reached our socket (or never decided in time).
 ACCEPTED = "accepted"
-DECLINED = "declined"
 NO_KEY = "no_key"
-HUNG_UP = "hung_up"
-NOT_CONNECTED = "not_connected"  # the leg answered but never reached our socket
-
-# What the dispatcher tells the agent leg after the customer was tried.
-BRIDGED = "bridged"
-CUSTOMER_FAILED = "customer_failed"
-ABORTED = "aborted"
+NOT_CONNECTED = "not_connected"
 
 
 @dataclass(frozen=True)
@@ -95,115 +88,61 @@ class LegGuard(Protocol):
 # --------------------------------------------------------------------------- the agent leg side
 
 
-class AgentSlot:
-    """Rendezvous between the attempt (originate side) and the agent's socket leg."""
-
-    def __init__(self, info: WhisperInfo) -> None:
-        self.info = info
-        self._choice: Optional[str] = None
-        self._choice_set = threading.Event()
-        self._decision: Optional[str] = None
-        self._decision_detail = ""
-        self._decision_set = threading.Event()
-
-    # the agent leg reports, the attempt waits
-    def report_choice(self, choice: str) -> None:
-        if not self._choice_set.is_set():
-            self._choice = choice
-            self._choice_set.set()
-
-    def wait_choice(self, timeout: float) -> str:
-        if not self._choice_set.wait(max(0.0, timeout)):
-            return NOT_CONNECTED
-        return self._choice or NOT_CONNECTED
-
-    # the attempt decides, the agent leg waits
-    def decide(self, decision: str, detail: str = "") -> None:
-        if not self._decision_set.is_set():
-            self._decision = decision
-            self._decision_detail = detail
-            self._decision_set.set()
-
-    def wait_decision(self, timeout: float) -> tuple[str, str]:
-        if not self._decision_set.wait(max(0.0, timeout)):
-            return ABORTED, "timeout"
-        return self._decision or ABORTED, self._decision_detail
-
-
-# The whisper: plays the announcement to the agent leg and returns the agent's
-# choice (ACCEPTED / DECLINED / NO_KEY / HUNG_UP). ``flows.agent`` provides it.
-Whisper = Callable[[Any, WhisperInfo], str]
-# Tells the agent the customer could not be reached (after CUSTOMER_FAILED).
-Notice = Callable[[Any, WhisperInfo, str], None]
+def transfer_key(attempt_id: int) -> str:
+    """The rendezvous key the agent leg carries (``voiceai_transfer_id``)."""
+    return f"callback-{int(attempt_id)}"
 
 
 class AgentDesk:
     """The outbound-server handler for callback agent legs of one process.
 
-    ``expect`` registers an attempt before its agent leg is originated; FreeSWITCH
-    then connects the answered leg to our listener and ``handle`` pairs it with
-    the attempt through ``voiceai_attempt_id``. Unknown legs are hung up."""
+    The whisper itself is ``flows.agent.run_agent`` (the same announcement and
+    rendezvous as an attended transfer): ``expect`` registers the attempt's
+    ``Rendezvous`` before the agent leg is originated; FreeSWITCH connects the
+    answered leg to our listener and ``handle`` runs the agent flow on it.
+    Legs that are not callback agent legs, or that nobody waits for, are hung up."""
 
-    def __init__(self, whisper: Whisper, notice: Optional[Notice] = None, *, decision_timeout: float = 60.0):
-        self._whisper = whisper
-        self._notice = notice
-        self._decision_timeout = decision_timeout
-        self._lock = threading.Lock()
-        self._slots: dict[str, AgentSlot] = {}
+    def __init__(self, services: Any) -> None:
+        from voiceai_ivr.flows.agent import AgentRegistry
 
-    def expect(self, info: WhisperInfo) -> AgentSlot:
-        slot = AgentSlot(info)
-        with self._lock:
-            self._slots[str(info.attempt_id)] = slot
-        return slot
+        if getattr(services, "agents", None) is None:
+            services.agents = AgentRegistry()
+        self.services = services
+
+    def expect(self, info: WhisperInfo) -> Any:
+        from voiceai_ivr.flows.agent import Rendezvous
+
+        prompts = self.services.prompts
+        lang = info.language if info.language in prompts.languages else prompts.languages[0]
+        caller = " ".join(p for p in (info.caller_name, _spell(info.number_e164)) if p)
+        rv = Rendezvous(
+            transfer_id=transfer_key(info.attempt_id),
+            caller=caller,
+            destination=prompts.render(lang, "dispatch.destination"),
+            reason=info.reason[:200],
+            language=lang,
+        )
+        self.services.agents.register(rv)
+        return rv
 
     def forget(self, attempt_id: int) -> None:
-        with self._lock:
-            self._slots.pop(str(attempt_id), None)
-
-    def _var(self, channel: Any, name: str) -> str:
-        data = channel.data
-        value = data.get(f"variable_{name}") if hasattr(data, "get") else None
-        if value in (None, "", "_undef_"):
-            try:
-                value = channel.get_var(name)
-            except (CallGone, ESLError):
-                value = None
-        return str(value or "")
+        self.services.agents.unregister(transfer_key(attempt_id))
 
     def handle(self, channel: Any) -> None:
-        """Run one agent leg to the end (called by the outbound server, one thread per leg)."""
-        attempt_id = self._var(channel, "voiceai_attempt_id")
-        role = self._var(channel, "voiceai_role")
-        with self._lock:
-            slot = self._slots.get(attempt_id) if role == AGENT_ROLE else None
-        if slot is None:
-            log.warning(
-                "agent leg %s: no attempt %r waiting here (role %r); hanging up", channel.uuid, attempt_id, role
-            )
+        """Run one agent leg to the end (the outbound server calls this, one thread per leg)."""
+        from voiceai_ivr.flows.agent import run_agent
+
+        role = channel.data.get("variable_voiceai_role", "")
+        if role != AGENT_ROLE:
+            log.warning("leg %s: role %r is not a callback agent leg; hanging up", channel.uuid, role)
             channel.hangup("NORMAL_CLEARING")
             return
-        try:
-            choice = self._whisper(channel, slot.info)
-        except CallGone:
-            choice = HUNG_UP
-        except ESLError as exc:
-            log.warning("agent leg %s: whisper failed: %s", channel.uuid, exc)
-            choice = HUNG_UP
-        slot.report_choice(choice)
-        if choice != ACCEPTED:
-            channel.hangup("NORMAL_CLEARING")
-            return
-        decision, detail = slot.wait_decision(self._decision_timeout)
-        if decision == BRIDGED:
-            return  # uuid_bridge took the leg; the socket app has ended
-        try:
-            if decision == CUSTOMER_FAILED and self._notice is not None and channel.is_up():
-                self._notice(channel, slot.info, detail)
-        except (CallGone, ESLError):
-            pass
-        finally:
-            channel.hangup("NORMAL_CLEARING")
+        run_agent(channel, self.services)
+
+
+def _spell(number: str) -> str:
+    """Digits spaced so TTS reads them one by one."""
+    return " ".join(number.lstrip("+"))
 
 
 # --------------------------------------------------------------------------- the attempt
@@ -242,16 +181,20 @@ def run_attempt(
 
     if not guard.before_dial(agent_uuid=plan.agent_uuid):
         return AttemptResult("failed", details=dict(details, reason="lease_lost"))
-    slot = desk.expect(plan.info)
+    rv = desk.expect(plan.info)
+    bridged = False
     try:
-        return _agent_then_customer(plan, slot, switch, socket_app, guard, details, clock, t0)
+        result = _agent_then_customer(plan, rv, switch, socket_app, guard, details, clock, t0)
+        bridged = result.outcome == "completed"
+        return result
     finally:
+        rv.finish(bridged=bridged)  # wakes the agent leg's handler either way
         desk.forget(plan.info.attempt_id)
 
 
 def _agent_then_customer(
     plan: AttemptPlan,
-    slot: AgentSlot,
+    rv: Any,
     switch: Any,
     socket_app: str,
     guard: LegGuard,
@@ -263,6 +206,7 @@ def _agent_then_customer(
         "voiceai_role": AGENT_ROLE,
         "voiceai_callback_id": plan.info.callback_id,
         "voiceai_attempt_id": str(plan.info.attempt_id),
+        "voiceai_transfer_id": transfer_key(plan.info.attempt_id),
     }
     try:
         job = switch.originate(
@@ -285,22 +229,20 @@ def _agent_then_customer(
         )
     details["agent_answer_s"] = round(clock() - t0, 3)
     if not agent.ok:
-        slot.decide(ABORTED)
         outcome = _outcome("agent", agent.cause)
         return AttemptResult(outcome, hangup_cause=agent.cause, details=dict(details, leg="agent"))
 
-    choice = slot.wait_choice(plan.whisper_timeout_s)
+    choice = rv.decision if rv.decided.wait(plan.whisper_timeout_s) else NOT_CONNECTED
     details["agent_choice"] = choice
     if choice != ACCEPTED:
-        slot.decide(ABORTED)
         _kill_quietly(switch, plan.agent_uuid)
         if choice == NOT_CONNECTED:
             return AttemptResult("failed", details=dict(details, reason="agent_leg_not_connected"))
+        # declined or hung up during the whisper: declined; no key: like no answer
         outcome = "agent_no_answer" if choice == NO_KEY else "agent_declined"
         return AttemptResult(outcome, details=details)
 
     if not guard.before_dial(customer_uuid=plan.customer_uuid):
-        slot.decide(ABORTED, "lease_lost")
         _kill_quietly(switch, plan.agent_uuid)
         return AttemptResult("failed", details=dict(details, reason="lease_lost"))
     try:
@@ -313,10 +255,8 @@ def _agent_then_customer(
         )
         customer = job.wait(plan.customer_timeout_s + 10.0)
     except ValidationError as exc:
-        slot.decide(CUSTOMER_FAILED, "invalid_number")
         return AttemptResult("invalid_number", details=dict(details, error=str(exc)))
     except ESLError as exc:
-        slot.decide(ABORTED, "infrastructure")
         return AttemptResult(
             "failed",
             details=dict(details, error=f"customer originate: {exc}"),
@@ -325,14 +265,12 @@ def _agent_then_customer(
         )
     if not customer.ok:
         outcome = _outcome("customer", customer.cause)
-        slot.decide(CUSTOMER_FAILED, outcome)
         return AttemptResult(outcome, hangup_cause=customer.cause, details=dict(details, leg="customer"))
 
     try:
         switch.bridge(plan.agent_uuid, plan.customer_uuid)
     except CommandError as exc:
         # The agent left while the customer rang: do not leave the customer alone.
-        slot.decide(ABORTED, "bridge_failed")
         _kill_quietly(switch, plan.customer_uuid)
         return AttemptResult(
             "failed",
@@ -341,7 +279,6 @@ def _agent_then_customer(
             details=dict(details, error=f"bridge: {exc.reply}"),
         )
     except ESLError as exc:
-        slot.decide(ABORTED, "infrastructure")
         return AttemptResult(
             "failed",
             customer_uuid=plan.customer_uuid,
@@ -349,7 +286,6 @@ def _agent_then_customer(
             infrastructure=True,
             legs_may_be_up=True,
         )
-    slot.decide(BRIDGED)
     details["bridged_after_s"] = round(clock() - t0, 3)
     return AttemptResult("completed", hangup_cause=None, customer_uuid=plan.customer_uuid, details=details)
 
@@ -364,15 +300,13 @@ def _kill_quietly(switch: Any, uuid: str) -> None:
 __all__ = [
     "ACCEPTED",
     "AGENT_ROLE",
-    "DECLINED",
-    "HUNG_UP",
     "NOT_CONNECTED",
     "NO_KEY",
     "AgentDesk",
-    "AgentSlot",
     "AttemptPlan",
     "AttemptResult",
     "LegGuard",
     "WhisperInfo",
     "run_attempt",
+    "transfer_key",
 ]

@@ -133,6 +133,9 @@ class Stale:
     attempt_id: Optional[int]
     agent_uuid: Optional[str]
     customer_uuid: Optional[str]
+    attempt_no: Optional[int] = None
+    agent_extension: Optional[str] = None
+    started_at: Optional[datetime] = None
 
 
 @dataclass(frozen=True)
@@ -523,7 +526,8 @@ def take_stale(
         return []
     cur.execute(
         """
-        SELECT DISTINCT ON (callback_id) callback_id, id, agent_uuid, customer_uuid
+        SELECT DISTINCT ON (callback_id) callback_id, id, agent_uuid, customer_uuid, attempt_no,
+               agent_extension, started_at
           FROM callback_attempts
          WHERE callback_id = ANY(%(ids)s) AND outcome IS NULL
          ORDER BY callback_id, attempt_no DESC
@@ -533,8 +537,8 @@ def take_stale(
     open_attempts = {r[0]: r[1:] for r in cur.fetchall()}
     out = []
     for cid, domain, public_id, previous in taken:
-        attempt_id, agent_uuid, customer_uuid = open_attempts.get(cid, (None, None, None))
-        out.append(Stale(cid, domain, public_id, previous, attempt_id, agent_uuid, customer_uuid))
+        attempt = open_attempts.get(cid, (None,) * 6)
+        out.append(Stale(cid, domain, public_id, previous, *attempt))
     return out
 
 
