@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Protocol
 
-from voiceai_ivr.errors import DialStringError, ESLTimeout
+from voiceai_ivr.errors import CommandError, DialStringError, ESLError, ESLTimeout, ValidationError
 
 # --------------------------------------------------------------------------- transport
 
@@ -183,20 +183,437 @@ def new_uuid() -> str:
     return str(uuidlib.uuid4())
 
 
+# --------------------------------------------------------------------------- application arguments
+
+_UUID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]{0,63}$")
+_CAUSE_RE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
+_CID_NUMBER_RE = re.compile(r"^(?:anonymous|\+?[0-9A-Za-z*#]{1,32})$")
+_CID_NAME_RE = re.compile(r"^[\w .\-]{0,64}$")
+_HOST_RE = re.compile(r"^(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[A-Za-z0-9](?:[A-Za-z0-9\-.]{0,251}[A-Za-z0-9])?)$")
+_APP_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+MAX_TTS_CHARS = 1000
+
+
+def sanitize_text(text: str, max_chars: int = MAX_TTS_CHARS) -> str:
+    """Make caller- or admin-supplied text safe inside one FreeSWITCH application
+    argument: no line breaks or control characters, no single quote (it would end
+    a quoted argument), no backslash (an escape), no ``${`` (variable expansion),
+    whitespace collapsed, at most ``max_chars`` characters."""
+    text = _CONTROL_RE.sub(" ", str(text))
+    text = text.replace("'", " ").replace("\\", " ").replace("`", " ")
+    while "${" in text:
+        text = text.replace("${", "$ {")
+    text = " ".join(text.split())
+    return text[:max_chars].rstrip()
+
+
+def check_source(source: str, field_name: str = "source") -> str:
+    """A playable source (file, ``tone_stream://``, ``say:TEXT``...) made safe for an
+    application argument. ``say:`` text is sanitised; anything else that could
+    alter the argument is refused."""
+    if not isinstance(source, str) or not source.strip():
+        raise ValidationError(field_name, "must not be empty")
+    if source.startswith("say:"):
+        text = sanitize_text(source[4:])
+        if not text:
+            raise ValidationError(field_name, "say: text is empty after sanitising")
+        return "say:" + text
+    if _CONTROL_RE.search(source) or "'" in source or "${" in source or "\\" in source:
+        raise ValidationError(field_name, f"not a playable source: {source[:80]!r}")
+    if len(source) > 2048:
+        raise ValidationError(field_name, "longer than 2048 characters")
+    return source
+
+
+def quote_arg(value: str) -> str:
+    """Single-quote one argument of a multi-argument application (FreeSWITCH's
+    ``switch_separate_string`` groups quoted text). The value must hold no quote."""
+    if "'" in value or _CONTROL_RE.search(value):
+        raise ValidationError("argument", f"cannot be quoted: {value[:80]!r}")
+    return f"'{value}'"
+
+
+def check_uuid(field_name: str, value: str) -> str:
+    if not isinstance(value, str) or not _UUID_RE.match(value):
+        raise ValidationError(field_name, f"not a channel uuid: {value!r}")
+    return value
+
+
+def check_cause(field_name: str, value: str) -> str:
+    if not isinstance(value, str) or not _CAUSE_RE.match(value):
+        raise ValidationError(field_name, f"not a hangup cause: {value!r}")
+    return value
+
+
+def check_var_name(field_name: str, value: str) -> str:
+    if not isinstance(value, str) or not _VAR_NAME_RE.match(value):
+        raise ValidationError(field_name, f"not a channel variable name: {value!r}")
+    return value
+
+
+def socket_app(host: str, port: int) -> str:
+    """``&socket('HOST:PORT async full')``: the originate application that makes an
+    agent leg dial back into our outbound server. Quoted because ``originate``
+    splits its command line on blanks."""
+    if not isinstance(host, str) or not _HOST_RE.match(host):
+        raise DialStringError("host", f"not a host name or IPv4 address: {host!r}")
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise DialStringError("port", f"must be 1-65535: {port!r}")
+    return f"&socket('{host}:{port} async full')"
+
+
+def parse_socket_address(value: str, field_name: str = "server.agent_socket_address") -> tuple[str, int]:
+    """``HOST:PORT`` -> (host, port), validated as ``socket_app`` needs."""
+    host, sep, port_s = (value or "").rpartition(":")
+    if not sep or not port_s.isdigit():
+        raise DialStringError(field_name, f"expected HOST:PORT, got {value!r}")
+    port = int(port_s)
+    socket_app(host, port)
+    return host, port
+
+
+def _check_app(app: str) -> str:
+    """``&park()``, ``&socket('h:p async full')``, ``&playback(file)`` or an extension."""
+    if not isinstance(app, str) or not app:
+        raise DialStringError("app", "must not be empty")
+    if _CONTROL_RE.search(app) or "${" in app or "\\" in app:
+        raise DialStringError("app", f"not allowed: {app!r}")
+    if app.startswith("&"):
+        m = re.match(r"^&([a-z][a-z0-9_]{0,63})\((.*)\)$", app)
+        if not m:
+            raise DialStringError("app", f"expected &app(args): {app!r}")
+        inner = m.group(2)
+        if inner.startswith("'") and inner.endswith("'") and len(inner) >= 2:
+            inner = inner[1:-1]
+        if "'" in inner or ")" in inner or "(" in inner:
+            raise DialStringError("app", f"arguments not allowed: {app!r}")
+        if " " in m.group(2) and not m.group(2).startswith("'"):
+            raise DialStringError("app", f"arguments with spaces must be quoted: {app!r}")
+        return app
+    return check_extension("app", app)
+
+
+def _check_dial_string(dial_string: str) -> str:
+    if not isinstance(dial_string, str) or not dial_string:
+        raise DialStringError("dial_string", "must not be empty")
+    if re.search(r"[\s'\"`\\]", dial_string.replace("\\,", "")) or "${" in dial_string:
+        raise DialStringError("dial_string", f"not allowed: {dial_string!r}")
+    if len(dial_string) > 4096:
+        raise DialStringError("dial_string", "longer than 4096 characters")
+    return dial_string
+
+
+# --------------------------------------------------------------------------- Switch
+
+
+def _parse_rows_xml(text: str) -> list[dict[str, str]]:
+    import xml.etree.ElementTree as ET
+
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+        raise CommandError("show", "XML with a DOCTYPE refused")
+    try:
+        root = ET.fromstring(text)  # noqa: S314 - no DOCTYPE/entities, checked above
+    except ET.ParseError as exc:
+        raise CommandError("show", f"unreadable XML: {exc}") from exc
+    rows = []
+    for row in root.iter("row"):
+        rows.append({child.tag: (child.text or "") for child in row})
+    return rows
+
+
+def _parse_rows_plain(text: str, delim: str = ",") -> list[dict[str, str]]:
+    """``show ...`` plain output: a header line, rows, a blank line, ``N total.``."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines or re.match(r"^\d+ total\.$", lines[0].strip()):
+        return []
+    header = lines[0].split(delim)
+    rows = []
+    for line in lines[1:]:
+        if re.match(r"^\d+ total\.$", line.strip()):
+            break
+        values = line.split(delim)
+        if len(values) > len(header):  # the last column may hold the delimiter
+            values = [*values[:len(header) - 1], delim.join(values[len(header) - 1:])]
+        rows.append(dict(zip(header, values)))
+    return rows
+
+
+def parse_registrations(text: str) -> list[Registration]:
+    """``show registrations [as xml]`` -> registrations (columns from
+    ``switch_core_add_registration``: reg_user, realm, token, url, expires,
+    network_ip, network_port, network_proto, hostname, metadata)."""
+    text = (text or "").strip()
+    if text.startswith("-ERR"):
+        raise CommandError("show registrations", text)
+    rows = _parse_rows_xml(text) if text.startswith("<") else _parse_rows_plain(text)
+    result = []
+    for row in rows:
+        user = row.get("reg_user", "")
+        if not user:
+            continue
+        extra = {k: v for k, v in row.items() if k not in ("reg_user", "realm", "url", "metadata")}
+        result.append(Registration(user=user, realm=row.get("realm", ""), contact=row.get("url", ""),
+                                   agent=row.get("metadata", ""), extra=extra))
+    return result
+
+
+def parse_channels(text: str) -> list[dict]:
+    """``show channels as json`` -> rows (``{"row_count":0}`` when idle)."""
+    import json
+
+    text = (text or "").strip()
+    if not text or text.startswith("-ERR"):
+        raise CommandError("show channels", text or "empty reply")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise CommandError("show channels", f"not JSON: {exc}") from exc
+    rows = data.get("rows", []) if isinstance(data, dict) else []
+    return [row for row in rows if isinstance(row, dict)]
+
+
+class OriginateJob:
+    """An originate in progress (``bgapi originate``). ``cancel()`` kills the leg."""
+
+    def __init__(self, switch: Switch, job: BackgroundJob, uuid: str, dial_string: str) -> None:
+        self._switch = switch
+        self._job = job
+        self.uuid = uuid
+        self.dial_string = dial_string
+
+    @property
+    def done(self) -> threading.Event:
+        return self._job.done
+
+    @property
+    def job_uuid(self) -> str:
+        return self._job.job_uuid
+
+    def _result(self, text: str) -> OriginateResult:
+        result = parse_originate_reply(text, self.dial_string)
+        if result.ok and not result.uuid:
+            result = OriginateResult(True, self.uuid, None, result.raw, self.dial_string)
+        return result
+
+    def wait(self, timeout: float) -> OriginateResult:
+        """The result; raises ``ESLTimeout`` if it has not come, ``ESLDisconnected``
+        if the connection carrying the job dropped."""
+        return self._result(self._job.wait(timeout))
+
+    @property
+    def result(self) -> Optional[OriginateResult]:
+        if not self._job.done.is_set():
+            return None
+        try:
+            return self.wait(0)
+        except ESLError as exc:
+            return OriginateResult(False, None, "ESL_DISCONNECTED", str(exc), self.dial_string)
+
+    def add_done_callback(self, fn: Callable[[OriginateResult], None]) -> None:
+        """``fn(result)`` when the originate ends; a dropped connection gives
+        ``OriginateResult(ok=False, cause="ESL_DISCONNECTED")``."""
+        self._job.add_done_callback(lambda text: fn(self._result(text)))
+
+    def cancel(self, cause: str = "ORIGINATOR_CANCEL") -> bool:
+        """Kill the leg being originated (ringing or answered)."""
+        return self._switch.kill(self.uuid, cause)
+
+
+class Switch:
+    """FreeSWITCH api commands as typed calls, over an ``ApiTransport``."""
+
+    def __init__(self, transport: ApiTransport, *, timeout: float = 5.0) -> None:
+        self.transport = transport
+        self.timeout = timeout
+
+    def _api(self, command: str, timeout: Optional[float] = None) -> str:
+        return self.transport.api(command, self.timeout if timeout is None else timeout).strip()
+
+    def build_originate(
+        self,
+        dial_string: str,
+        *,
+        uuid: str,
+        timeout_s: int,
+        caller_id_number: str,
+        caller_id_name: str = "",
+        app: str = "&park()",
+        variables: Optional[Mapping[str, str]] = None,
+    ) -> str:
+        """The ``originate`` arguments (after the word ``originate``), validated."""
+        check_uuid("uuid", uuid)
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int) or not 1 <= timeout_s <= 600:
+            raise DialStringError("timeout_s", f"must be a whole number of seconds 1-600: {timeout_s!r}")
+        if not isinstance(caller_id_number, str) or not _CID_NUMBER_RE.match(caller_id_number):
+            raise DialStringError("caller_id_number", f"not a caller id number: {caller_id_number!r}")
+        if not isinstance(caller_id_name, str) or not _CID_NAME_RE.match(caller_id_name):
+            raise DialStringError("caller_id_name", f"not allowed in a caller id name: {caller_id_name!r}")
+        _check_dial_string(dial_string)
+        _check_app(app)
+        ours: dict[str, str] = {
+            "origination_uuid": uuid,
+            "originate_timeout": str(timeout_s),
+            "origination_caller_id_number": caller_id_number,
+        }
+        extra = dict(variables or {})
+        for key in ours:
+            if key in extra:
+                raise DialStringError("variables", f"{key} is set by originate itself")
+        block = variable_block({**ours, **extra})[1:-1]
+        if caller_id_name:
+            name = caller_id_name.strip()
+            block += f",origination_caller_id_name='{name}'" if " " in name else f",origination_caller_id_name={name}"
+        if dial_string.startswith("{"):
+            close = dial_string.find("}")
+            if close == -1:
+                raise DialStringError("dial_string", "unclosed {")
+            inner = dial_string[1:close]
+            dial = "{" + block + ("," + inner if inner else "") + "}" + dial_string[close + 1 :]
+        else:
+            dial = "{" + block + "}" + dial_string
+        return f"{dial} {app}"
+
+    def originate(
+        self,
+        dial_string: str,
+        *,
+        uuid: Optional[str] = None,
+        timeout_s: int,
+        caller_id_number: str,
+        caller_id_name: str = "",
+        app: str = "&park()",
+        variables: Optional[Mapping[str, str]] = None,
+    ) -> OriginateJob:
+        """Start ``bgapi originate``; the leg gets ``uuid`` (new when omitted)."""
+        leg = uuid or new_uuid()
+        args = self.build_originate(dial_string, uuid=leg, timeout_s=timeout_s, caller_id_number=caller_id_number,
+                                    caller_id_name=caller_id_name, app=app, variables=variables)
+        job = self.transport.bgapi(f"originate {args}", self.timeout)
+        return OriginateJob(self, job, leg, dial_string)
+
+    def originate_sync(self, dial_string: str, *, uuid: Optional[str] = None, timeout_s: int,
+                       caller_id_number: str, caller_id_name: str = "", app: str = "&park()",
+                       variables: Optional[Mapping[str, str]] = None) -> OriginateResult:
+        """Originate and wait for the result (ring timeout plus a margin)."""
+        job = self.originate(dial_string, uuid=uuid, timeout_s=timeout_s, caller_id_number=caller_id_number,
+                             caller_id_name=caller_id_name, app=app, variables=variables)
+        return job.wait(timeout_s + self.timeout + 5.0)
+
+    def bridge(self, a: str, b: str) -> None:
+        """``uuid_bridge A B``; raises ``CommandError`` on ``-ERR``."""
+        reply = self._api(f"uuid_bridge {check_uuid('a', a)} {check_uuid('b', b)}")
+        if not reply.startswith("+OK"):
+            raise CommandError("uuid_bridge", reply)
+
+    def kill(self, uuid: str, cause: str = "NORMAL_CLEARING") -> bool:
+        """``uuid_kill``; False when the channel no longer exists."""
+        reply = self._api(f"uuid_kill {check_uuid('uuid', uuid)} {check_cause('cause', cause)}")
+        if reply.startswith("+OK"):
+            return True
+        if "no such channel" in reply.lower():
+            return False
+        raise CommandError("uuid_kill", reply)
+
+    def broadcast(self, uuid: str, source: str, leg: str = "aleg") -> None:
+        """``uuid_broadcast UUID SOURCE LEG`` (hold music, an announcement)."""
+        if leg not in ("aleg", "bleg", "both"):
+            raise ValidationError("leg", f"must be aleg, bleg or both: {leg!r}")
+        src = check_source(source)
+        if " " in src:
+            src = quote_arg(src)
+        reply = self._api(f"uuid_broadcast {check_uuid('uuid', uuid)} {src} {leg}")
+        if not reply.startswith("+OK"):
+            raise CommandError("uuid_broadcast", reply)
+
+    def break_media(self, uuid: str) -> bool:
+        """``uuid_break UUID all``; False when the channel no longer exists."""
+        reply = self._api(f"uuid_break {check_uuid('uuid', uuid)} all")
+        if reply.startswith("+OK"):
+            return True
+        if "no such channel" in reply.lower():
+            return False
+        raise CommandError("uuid_break", reply)
+
+    def exists(self, uuid: str) -> bool:
+        return self._api(f"uuid_exists {check_uuid('uuid', uuid)}") == "true"
+
+    def getvar(self, uuid: str, name: str) -> Optional[str]:
+        """A channel variable; ``None`` when unset (``_undef_``)."""
+        reply = self._api(f"uuid_getvar {check_uuid('uuid', uuid)} {check_var_name('name', name)}")
+        if reply.startswith("-ERR"):
+            raise CommandError("uuid_getvar", reply)
+        return None if reply in ("_undef_", "") else reply
+
+    def setvar(self, uuid: str, name: str, value: str) -> None:
+        clean = sanitize_text(value, 4000)
+        reply = self._api(f"uuid_setvar {check_uuid('uuid', uuid)} {check_var_name('name', name)} {clean}")
+        if not reply.startswith("+OK"):
+            raise CommandError("uuid_setvar", reply)
+
+    def registrations(self, domain: Optional[str] = None) -> list[Registration]:
+        regs = parse_registrations(self._api("show registrations as xml"))
+        if domain is not None:
+            check_domain("domain", domain)
+            regs = [r for r in regs if r.realm.lower() == domain.lower()]
+        return regs
+
+    def sofia_contact(self, user: str, domain: str) -> Optional[str]:
+        """The registered contact of ``user@domain``, or ``None`` when not registered."""
+        reply = self._api(f"sofia_contact {check_extension('user', user)}@{check_domain('domain', domain)}")
+        if not reply or reply.startswith("error/"):
+            return None
+        if reply.startswith("-ERR"):
+            raise CommandError("sofia_contact", reply)
+        return reply
+
+    def channels(self) -> list[dict]:
+        return parse_channels(self._api("show channels as json"))
+
+    def in_call(self, extension: str, domain: str) -> bool:
+        """Whether ``extension@domain`` has a channel up (as caller or callee)."""
+        check_extension("extension", extension)
+        check_domain("domain", domain)
+        aor = f"{extension}@{domain}".lower()
+        for row in self.channels():
+            presence = str(row.get("presence_id") or "").lower()
+            name = str(row.get("name") or "").lower()
+            if presence == aor or name.endswith("/" + aor) or f"/{aor}" in name:
+                return True
+        return False
+
+    def reloadxml(self) -> None:
+        reply = self._api("reloadxml")
+        if not reply.startswith("+OK"):
+            raise CommandError("reloadxml", reply)
+
+
 __all__ = [
     "ApiTransport",
     "BackgroundJob",
     "DialTarget",
     "ESLTimeout",
+    "OriginateJob",
     "OriginateResult",
     "Registration",
+    "Switch",
     "build_dial_string",
+    "check_cause",
     "check_dial_token",
     "check_domain",
     "check_e164",
     "check_extension",
+    "check_source",
+    "check_uuid",
+    "check_var_name",
     "dial_target",
     "new_uuid",
+    "parse_channels",
     "parse_originate_reply",
+    "parse_registrations",
+    "parse_socket_address",
+    "quote_arg",
+    "sanitize_text",
+    "socket_app",
     "variable_block",
 ]

@@ -18,7 +18,7 @@ frames with it, and the simulator reads our commands with it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Optional, Union
 from urllib.parse import unquote
@@ -133,6 +133,9 @@ class FrameParser:
     With ``commands=True`` the first line of a block may be a bare command
     (the app-to-FreeSWITCH direction). A protocol error leaves the parser
     unusable: the connection it serves must be closed.
+
+    The buffer is consumed through an offset and compacted once per ``feed``,
+    so a read holding many frames costs one copy, not one per frame.
     """
 
     def __init__(
@@ -143,6 +146,8 @@ class FrameParser:
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self._buf = bytearray()
+        self._pos = 0
+        self._scan = 0  # where the search for the end of the header block resumes
         self._commands = commands
         self._max_header = max_header_bytes
         self._max_body = max_body_bytes
@@ -152,46 +157,72 @@ class FrameParser:
 
     @property
     def buffered(self) -> int:
-        return len(self._buf)
+        return len(self._buf) - self._pos
+
+    @property
+    def broken(self) -> Optional[str]:
+        """The protocol error that made this parser unusable, if any."""
+        return self._broken
 
     def feed(self, data: bytes) -> list[Frame]:
         if self._broken:
             raise ProtocolError(self._broken)
-        self._buf += data
+        if data:
+            self._buf += data
         try:
-            return list(self._drain())
+            frames = self._drain()
         except ProtocolError as exc:
             self._broken = str(exc)
             raise
+        if self._pos:
+            del self._buf[: self._pos]
+            self._scan = max(0, self._scan - self._pos)
+            self._pos = 0
+        return frames
 
-    def _drain(self) -> Iterator[Frame]:
+    def _drain(self) -> list[Frame]:
         buf = self._buf
+        frames: list[Frame] = []
         while True:
+            pos = self._pos
             if self._pending is not None:
-                if len(buf) < self._need:
-                    return
+                if len(buf) - pos < self._need:
+                    return frames
                 frame = self._pending
-                frame.body = bytes(buf[: self._need]).decode("utf-8", errors="replace")
-                del buf[: self._need]
+                frame.body = bytes(buf[pos : pos + self._need]).decode("utf-8", errors="replace")
+                self._pos = pos + self._need
+                self._scan = self._pos
                 self._pending = None
-                yield frame
+                frames.append(frame)
                 continue
             # FreeSWITCH never sends blank lines between frames, but a peer may.
-            while buf[:1] == b"\n" or buf[:2] == b"\r\n":
-                del buf[: 1 if buf[:1] == b"\n" else 2]
-            end = buf.find(b"\n\n")
+            while True:
+                if buf[pos : pos + 1] == b"\n":
+                    pos += 1
+                elif buf[pos : pos + 2] == b"\r\n":
+                    pos += 2
+                else:
+                    break
+            if pos != self._pos:
+                self._pos = pos
+                self._scan = max(self._scan, pos)
+            scan_from = max(pos, self._scan - 3)
+            end = buf.find(b"\n\n", scan_from)
             sep = 2
-            crlf = buf.find(b"\r\n\r\n")
-            if crlf != -1 and (end == -1 or crlf < end):
-                end, sep = crlf, 4
+            if b"\r" in buf[scan_from : (end if end != -1 else len(buf))]:
+                crlf = buf.find(b"\r\n\r\n", scan_from)
+                if crlf != -1 and (end == -1 or crlf < end):
+                    end, sep = crlf, 4
             if end == -1:
-                if len(buf) > self._max_header:
+                if len(buf) - pos > self._max_header:
                     raise ProtocolError(f"header block exceeds {self._max_header} bytes")
-                return
-            if end > self._max_header:
+                self._scan = len(buf)
+                return frames
+            if end - pos > self._max_header:
                 raise ProtocolError(f"header block exceeds {self._max_header} bytes")
-            block = bytes(buf[:end])
-            del buf[: end + sep]
+            block = bytes(buf[pos:end])
+            self._pos = end + sep
+            self._scan = self._pos
             frame = self._parse_block(block)
             length_value = frame.get("Content-Length")
             if length_value is not None:
@@ -202,7 +233,7 @@ class FrameParser:
                     self._pending = frame
                     self._need = length
                     continue
-            yield frame
+            frames.append(frame)
 
     def _parse_block(self, block: bytes) -> Frame:
         try:

@@ -1,0 +1,58 @@
+"""``voiceai-ivr serve``: take calls from FreeSWITCH's ``socket`` application."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any, Optional
+
+import click
+
+from voiceai_ivr.cli.context import AppContext, pass_app
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Address to listen on (default: server.host).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: server.port).")
+@click.option("--max-calls", type=click.IntRange(1, 100000), default=None,
+              help="Concurrent calls before callers get the busy message (default: server.max_calls).")
+@pass_app
+def command(app: AppContext, host: Optional[str], port: Optional[int], max_calls: Optional[int]) -> None:
+    """Run the outbound Event Socket server until SIGTERM/SIGINT; calls in progress
+    get server.shutdown_grace seconds to finish."""
+    from voiceai_ivr.errors import ConfigError
+    from voiceai_ivr.server import CallServer
+
+    config = app.config
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=config.logging.level.upper(),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        server = CallServer(config, host=host, port=port, max_calls=max_calls)
+        server.start()
+    except ConfigError as exc:
+        raise click.ClickException("; ".join(exc.problems)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host or config.server.host}:"
+                                   f"{config.server.port if port is None else port}: {exc}") from exc
+    bound_host, bound_port = server.address
+    click.echo(f"voiceai-ivr serve: listening on {bound_host}:{bound_port} "
+               f"(max {server.server.max_calls} calls)", err=True)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop.wait(0.5):
+            pass
+        click.echo(f"voiceai-ivr serve: stopping; {server.server.active_calls} calls get "
+                   f"{config.server.shutdown_grace:.0f}s to finish", err=True)
+        server.server.stop_accepting()
+        cut = server.stop()
+        click.echo(f"voiceai-ivr serve: stopped ({cut} calls cut)", err=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,119 @@
+"""``voiceai-ivr serve``: the outbound Event Socket server wired to the call flows.
+
+Per call: an ``ESLChannel`` over the session, handed to the flow returned by
+``voiceai_ivr.app.call_handler(config)`` when that module exists, or to the
+minimal flow otherwise. Exceptions a flow raises are logged by the server and
+never reach the reactor; ``CallGone`` is an ordinary end of call.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from typing import Callable, Optional
+
+from voiceai_ivr.channel.base import Channel
+from voiceai_ivr.channel.esl import ESLChannel
+from voiceai_ivr.config import Config
+from voiceai_ivr.errors import ConfigError
+from voiceai_ivr.esl.outbound import OutboundServer, OutboundSession
+from voiceai_ivr.flows.minimal import minimal_flow
+from voiceai_ivr.switch import check_source
+
+log = logging.getLogger("voiceai_ivr.server")
+
+DEFAULT_BUSY_MESSAGE = "say:Todas as nossas linhas estão ocupadas no momento. Por favor, ligue mais tarde."
+FlowHandler = Callable[[Channel], None]
+
+
+def load_flow(config: Config) -> FlowHandler:
+    """``voiceai_ivr.app.call_handler(config)`` if the module provides it, else the
+    minimal flow. An import error inside ``voiceai_ivr.app`` itself is not hidden."""
+    try:
+        module = importlib.import_module("voiceai_ivr.app")
+    except ModuleNotFoundError as exc:
+        if exc.name != "voiceai_ivr.app":
+            raise
+        module = None
+    factory = getattr(module, "call_handler", None) if module is not None else None
+    if callable(factory):
+        log.info("call flow: voiceai_ivr.app.call_handler")
+        return factory(config)  # type: ignore[no-any-return]
+    log.info("call flow: minimal (voiceai_ivr.app.call_handler not available)")
+    voice = config.speech.tts_voice.get("pt-BR") or next(iter(config.speech.tts_voice.values()), "")
+    return functools.partial(minimal_flow, tts_engine=config.speech.tts_engine, tts_voice=voice)
+
+
+def make_channel(session: OutboundSession, config: Config) -> ESLChannel:
+    return ESLChannel(
+        session,
+        listen_engine=config.speech.asr_engine,
+        grammar=config.speech.asr_grammar,
+        digit_timeout_s=config.speech.digit_timeout,
+        command_timeout=max(config.esl.timeout, 5.0),
+    )
+
+
+def busy_handler(config: Config) -> Callable[[OutboundSession], None]:
+    message = check_source(config.server.busy_message or DEFAULT_BUSY_MESSAGE, "server.busy_message")
+    voice = config.speech.tts_voice.get("pt-BR") or next(iter(config.speech.tts_voice.values()), "")
+
+    def busy(session: OutboundSession) -> None:
+        channel = make_channel(session, config)
+        if message.startswith("say:") and voice:
+            channel.set_tts(config.speech.tts_engine, voice)
+        channel.play(message)
+        channel.hangup("USER_BUSY")
+
+    return busy
+
+
+class CallServer:
+    """The configured outbound server. ``start()`` binds; ``stop(grace)`` drains."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+        max_calls: Optional[int] = None,
+        flow: Optional[FlowHandler] = None,
+    ) -> None:
+        self.config = config
+        problems = []
+        chosen_port = config.server.port if port is None else port
+        if not 0 <= chosen_port <= 65535:
+            problems.append(f"port: must be 0-65535, got {chosen_port}")
+        chosen_max = config.server.max_calls if max_calls is None else max_calls
+        if not 1 <= chosen_max <= 100000:
+            problems.append(f"max_calls: must be 1-100000, got {chosen_max}")
+        if problems:
+            raise ConfigError(problems)
+        self.flow = flow or load_flow(config)
+        self.server = OutboundServer(
+            host or config.server.host,
+            chosen_port,
+            self._handle,
+            max_calls=chosen_max,
+            busy_handler=busy_handler(config),
+            command_timeout=max(config.esl.timeout, 5.0),
+        )
+
+    def _handle(self, session: OutboundSession) -> None:
+        self.flow(make_channel(session, self.config))
+
+    def start(self) -> CallServer:
+        self.server.start()
+        return self
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.server.address
+
+    def stop(self, grace: Optional[float] = None) -> int:
+        return self.server.stop(self.config.server.shutdown_grace if grace is None else grace)
+
+
+__all__ = ["DEFAULT_BUSY_MESSAGE", "CallServer", "busy_handler", "load_flow", "make_channel"]
