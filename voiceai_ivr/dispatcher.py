@@ -275,6 +275,10 @@ class Dispatcher:
         self._infra = threading.Event()
         self._infra_reason = ""
         self._renewer: Optional[threading.Thread] = None
+        # Set when the PBX could not be reached at start: a pass then only does
+        # the database work (spool, expiry) and reports the failure.
+        self._no_switch_reason = ""
+        self.esl_client: Any = None  # the inbound connection behind ``switch`` (closed by its owner)
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dispatch")
         self._api_slots = threading.BoundedSemaphore(self.concurrency)
 
@@ -287,8 +291,25 @@ class Dispatcher:
         # Leases and due times follow the database clock unless a clock was injected.
         return self._clock() if self._clock is not None else None
 
+    def without_pbx(self, reason: str) -> Dispatcher:
+        """Run passes with no PBX: spool replay and expiry only, then report ``reason``."""
+        self.switch = None
+        self._no_switch_reason = reason
+        return self
+
+    def count_due(self) -> int:
+        with self.db.transaction() as cur:
+            return store.count_due(cur, self._sql_now())
+
     def start(self) -> Dispatcher:
-        from voiceai_ivr.switch import socket_app
+        """Open the agent-leg listener and the lease renewer (nothing to open without a PBX)."""
+        if self.switch is None:
+            return self
+        if not self.config.callbacks.caller_id_number:
+            from voiceai_ivr.errors import ConfigError
+
+            raise ConfigError(["callbacks.caller_id_number: required to call customers back"])
+        from voiceai_ivr.switch import parse_socket_address, socket_app
 
         factory = self._server_factory
         if factory is None:
@@ -296,15 +317,26 @@ class Dispatcher:
 
             factory = OutboundServer
         host, port = self._listen
-        self._server = factory(host, port, self.desk.handle, max_calls=max(16, self.concurrency * 2))
+        self._server = factory(host, port, self._agent_leg, max_calls=max(16, self.concurrency * 2))
         self._server.start()
         bound_host, bound_port = self._server.address[:2]
         address = self._advertise or f"{bound_host}:{bound_port}"
-        self.socket_app = socket_app(address)
+        self.socket_app = socket_app(*parse_socket_address(address, "dispatcher.agent_socket_address"))
         self._renewer = threading.Thread(target=self._renew_loop, name="lease-renewer", daemon=True)
         self._renewer.start()
         log.info("dispatcher %s listening for agent legs on %s", self.owner, address)
         return self
+
+    def _agent_leg(self, session: Any) -> None:
+        """Outbound-server handler: one callback agent leg."""
+        from voiceai_ivr.channel.esl import ESLChannel
+
+        speech = self.config.speech
+        channel = ESLChannel(
+            session, listen_engine=speech.asr_engine, grammar=speech.asr_grammar,
+            digit_timeout_s=speech.digit_timeout,
+        )
+        self.desk.handle(channel)
 
     def stop(self) -> None:
         """Ask a running pass to stop claiming (SIGTERM): attempts in progress finish."""
@@ -377,8 +409,11 @@ class Dispatcher:
         try:
             summary.spool_replayed = self.replay_spool()
             summary.expired = self.expire()
-            summary.recovered = self.recover()
-            self._claim_and_run(summary, limit, progress)
+            if self.switch is None:
+                self._infrastructure(self._no_switch_reason or "PBX: not connected")
+            else:
+                summary.recovered = self.recover()
+                self._claim_and_run(summary, limit, progress)
         except DatabaseUnavailable as exc:
             self._infrastructure(f"database: {exc}")
         except StoreError as exc:
@@ -592,7 +627,9 @@ class Dispatcher:
         if cfg.gateway:
             customer = dial_target("external", cb.number_e164, cb.domain, cfg.gateway)
         else:
-            customer = dial_target("outbound", cb.number_e164, cb.domain)
+            # No gateway configured: through the domain's own outbound routes
+            # (``loopback/NUMBER/DOMAIN``, the dialplan-extension form).
+            customer = dial_target("ring_group", cb.number_e164, cb.domain)
         info = WhisperInfo(
             callback_id=cb.public_id,
             attempt_id=claimed.attempt_id,

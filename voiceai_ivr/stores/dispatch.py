@@ -744,6 +744,19 @@ def attempt_summary(cur: Any, attempt_id: int, domain: str) -> Optional[dict]:
     return rows[0] if rows else None
 
 
+def count_due(cur: Any, now: Optional[datetime] = None) -> int:
+    """How many callbacks a pass would try now (for a progress bar)."""
+    cur.execute(
+        """
+        SELECT count(*) FROM callbacks
+         WHERE status = 'pending' AND next_attempt_at <= COALESCE(%(now)s, now())
+           AND window_start <= COALESCE(%(now)s, now()) AND window_end > COALESCE(%(now)s, now())
+        """,
+        {"now": now},
+    )
+    return int(cur.fetchone()[0])
+
+
 def status_counts(cur: Any) -> dict[str, int]:
     """Callbacks per status, every domain (for metrics)."""
     cur.execute("SELECT status, count(*) FROM callbacks GROUP BY status")
@@ -825,6 +838,7 @@ __all__ = [
     "cancel",
     "claim_due",
     "claim_one",
+    "count_due",
     "finish_attempt",
     "mark_expired",
     "record_legs",

@@ -1,0 +1,115 @@
+"""``voiceai-ivr api [--host --port]``: the helpdesk HTTP API, served by waitress.
+
+The process also keeps an inbound Event Socket connection (availability,
+click-to-call) and its own outbound-socket listener for click-to-call agent
+legs (``api.agent_listen_host``/``api.agent_listen_port``). Without a PBX the
+API still serves callbacks; availability and click-to-call answer 503.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import Any, Optional
+
+import click
+
+from voiceai_ivr.cli.context import AppContext, pass_app
+
+log = logging.getLogger("voiceai_ivr.api")
+
+
+def build_services(config: Any, db: Any) -> Any:
+    """``ApiServices`` with a PBX connection when one can be made."""
+    from voiceai_ivr.api import ApiServices
+    from voiceai_ivr.availability import AvailabilityChecker, dnd_lookup_from_config
+    from voiceai_ivr.dispatcher import Dispatcher
+    from voiceai_ivr.errors import ESLError
+    from voiceai_ivr.esl.inbound import InboundClient
+    from voiceai_ivr.switch import Switch
+
+    try:
+        client = InboundClient.from_config(config.esl).connect()
+    except ESLError as exc:
+        log.warning("PBX unreachable (%s): availability and click-to-call disabled", exc)
+        return ApiServices(db=db)
+    switch = Switch(client, timeout=config.esl.timeout)
+    availability = AvailabilityChecker(
+        switch,
+        cache_seconds=config.dispatcher.availability_cache_seconds,
+        dnd_lookup=dnd_lookup_from_config(config.dialplan.fusionpbx_dsn, config.dispatcher.dnd_query),
+    )
+    dispatcher = Dispatcher(
+        config,
+        db,
+        switch,
+        availability=availability,
+        listen=(config.api.agent_listen_host, config.api.agent_listen_port),
+        advertise=config.api.agent_socket_address,
+        concurrency=config.api.call_workers,
+    )
+    dispatcher.esl_client = client
+    dispatcher.start()
+
+    def ping() -> bool:
+        return bool(client.connected)
+
+    return ApiServices(db=db, availability=availability, dispatcher=dispatcher, pbx_ping=ping)
+
+
+@click.command("api")
+@click.option("--host", help="Listen address (default api.host).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Listen port (default api.port).")
+@pass_app
+def command(app: AppContext, host: Optional[str], port: Optional[int]) -> None:
+    """Serve the helpdesk API (click-to-call, callbacks, availability)."""
+    from waitress.server import create_server
+
+    from voiceai_ivr.api import create_app
+    from voiceai_ivr.errors import ConfigError, StoreError
+    from voiceai_ivr.logs import setup_logging
+    from voiceai_ivr.stores.db import Database
+
+    config = app.config
+    setup_logging(
+        config.logging.level,
+        config.logging.json,
+        secrets=[config.esl.password, config.database.dsn, *(t.token for t in config.api.tokens)],
+    )
+    if not config.api.tokens:
+        raise click.ClickException("api.tokens: configure at least one token (VOICEAI_API_TOKENS=domain:token)")
+    try:
+        db = Database.from_config(config)
+    except StoreError as exc:
+        raise click.ClickException(f"database unreachable: {exc}") from exc
+    try:
+        services = build_services(config, db)
+    except ConfigError as exc:
+        raise click.ClickException("; ".join(exc.problems)) from exc
+    server = create_server(
+        create_app(config, services),
+        host=host or config.api.host,
+        port=config.api.port if port is None else port,
+        threads=config.api.threads,
+        channel_timeout=30,
+        max_request_body_size=config.api.max_body_bytes,
+        ident="voiceai-ivr",
+    )
+    click.echo(f"voiceai-ivr api listening on http://{host or config.api.host}:{server.effective_port}")
+
+    def on_term(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt  # waitress's run() leaves its loop on this
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        log.info("stopping: letting click-to-call attempts in progress finish")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.close()
+        if services.dispatcher is not None:
+            services.dispatcher.close()
+            if services.dispatcher.esl_client is not None:
+                services.dispatcher.esl_client.close()
+        db.close()
