@@ -107,3 +107,13 @@ def test_call_identity_and_clock() -> None:
         parse_clock("2026-11-24T10:30:00")
     with pytest.raises(Exception, match="voiceai_clock"):
         parse_clock("tomorrow")
+
+
+def test_every_transfer_status_has_a_prompt_in_both_languages() -> None:
+    from voiceai_ivr.domain.causes import STATUSES, prompt_key
+
+    book = PromptBook.load()
+    for lang in ("pt-BR", "en-US"):
+        for status in (*STATUSES, "accepted"):
+            text = book.render(lang, prompt_key(status), destination="Financeiro")
+            assert text, (lang, status)

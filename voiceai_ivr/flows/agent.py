@@ -17,7 +17,8 @@ and reports one decision back through the rendezvous:
 
 After ``accepted`` the agent handler waits (bounded) for the caller side to say
 the legs are bridged, then returns without hanging up: the bridge carries on in
-FreeSWITCH. In every other case the agent leg is hung up.
+FreeSWITCH. In every other case the agent leg is hung up (by this handler and by
+the caller side's ``uuid_kill``, whichever comes first).
 
 Every wait is bounded; the registry is keyed by transfer id and entries are
 removed by the caller side when its transfer ends.
@@ -192,7 +193,8 @@ def run_agent(channel: Channel, services: Any) -> str:
     if decision == AGENT_HANGUP:
         return decision
     if decision != ACCEPTED:
-        _say_and_hangup(channel, src("agent.declined" if decision == DECLINED else "agent.no_key"))
+        # The caller side kills this leg at once as well; nothing more to say to it.
+        channel.hangup("CALL_REJECTED" if decision == DECLINED else "NO_USER_RESPONSE")
         return decision
     # Accepted: the caller side bridges the legs; the bridge ends this socket app.
     wake = threading.Event()

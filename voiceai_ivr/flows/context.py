@@ -362,7 +362,7 @@ class CallContext:
         entry: dict[str, Any] = {"t": round(self.elapsed(), 3), "event": event}
         entry.update(details)
         self.events.append(entry)
-        log.info("call %s %s %s", self.call_uuid, event, details)
+        log.debug("call %s %s %s", self.call_uuid, event, details)
 
     def note_intent(self, name: str, *, source: str, text: str = "", **data: Any) -> None:
         item = {"intent": name, "source": source, "text": text}

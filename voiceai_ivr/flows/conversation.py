@@ -55,9 +55,6 @@ MAX_TRANSFERS = 4
 #: Listen turns one call may take at most (a loop guard, far above real calls).
 MAX_TURNS = 40
 
-TRANSFER_PROMPTS = frozenset(
-    {"busy", "no_answer", "offline", "rejected", "unavailable", "invalid_destination", "network_failure", "dnd"}
-)
 
 
 # --------------------------------------------------------------------------- directory view
@@ -71,7 +68,20 @@ class CallDirectory:
     destinations: Mapping[str, Any]  # name -> destination object
     resolver: Any  # domain.resolve.Resolver
     hours_for: Callable[[str], Any]  # name -> BusinessHours or None (always open)
-    timezone: Any = None  # tzinfo of the secretary/domain
+    region: str = "BR"  # default phone region of the domain
+    secretary_hours: Callable[[], Any] = lambda: None  # the secretary's/domain's BusinessHours
+
+    @classmethod
+    def from_directory(cls, directory: Any, secretary: Any, resolver: Any = None) -> CallDirectory:
+        """From DOMAIN's ``destinations.Directory`` and one of its secretaries."""
+        return cls(
+            secretary=secretary,
+            destinations={d.name: d for d in directory.destinations if getattr(d, "enabled", True)},
+            resolver=resolver if resolver is not None else directory.resolver(),
+            hours_for=directory.hours_lookup(secretary),
+            region=str(getattr(directory, "region", "") or "BR"),
+            secretary_hours=lambda: directory.business_hours(secretary),
+        )
 
     def by_name(self, name: str) -> Optional[Any]:
         return self.destinations.get(name)
@@ -79,7 +89,7 @@ class CallDirectory:
     def by_menu_key(self, key: str) -> Optional[Any]:
         for dest in self.destinations.values():
             value = _attr(dest, "menu_key")
-            if value is not None and str(value) == key and _attr(dest, "enabled", True) is not False:
+            if value is not None and str(value) == key:
                 return dest
         return None
 
@@ -87,9 +97,13 @@ class CallDirectory:
         items = []
         for dest in self.destinations.values():
             key = _attr(dest, "menu_key")
-            if key is not None and _attr(dest, "enabled", True) is not False:
+            if key is not None:
                 items.append({"key": int(key), "name": _attr(dest, "name")})
         return sorted(items, key=lambda i: i["key"])
+
+    def menu_map(self) -> dict[str, str]:
+        """Key -> destination name, as the intent rules want it."""
+        return {str(item["key"]): str(item["name"]) for item in self.menu()}
 
     @property
     def fallback(self) -> Optional[str]:
@@ -119,22 +133,31 @@ class Understanding:
     source: str = "rules"  # rules | dtmf | llm
 
 
-def understand_with_rules(text: str, language: str, directory: CallDirectory) -> Understanding:
-    """DOMAIN's intent rules first (repeat, operator, callback, goodbye, yes/no), then
-    the fuzzy resolver for a destination name."""
+def understand_with_rules(
+    text: str, directory: CallDirectory, *, keys: str = "", expect: str = "open", at: Any = None
+) -> Understanding:
+    """DOMAIN's intent rules (goodbye, callback, repeat, yes/no, transfer through the
+    resolver, operator; keys: menu, 0, *) turned into one ``Understanding``."""
     from voiceai_ivr.domain import intent as intent_rules
 
-    found = intent_rules.classify(text, language)
-    kind = str(getattr(found, "kind", None) or getattr(found, "name", None) or found or "")
-    if kind in ("repeat", "operator", "callback", "goodbye", "yes", "no"):
-        return Understanding(kind, reason=text)
-    resolution = directory.resolver.resolve(text)
-    if resolution.match:
-        return Understanding("transfer", destination=resolution.match, reason=text)
-    if resolution.ambiguous:
-        tied = [name for name, _score in resolution.alternatives][:3]
-        return Understanding("ambiguous", options=tied, reason=text)
-    return Understanding("no_match", reason=text)
+    found = intent_rules.classify(
+        text, keys=keys, resolver=directory.resolver, menu=directory.menu_map(), expect=expect, at=at
+    )
+    source = "dtmf" if keys else "rules"
+    reason = text if not keys else ""
+    if found.kind == "transfer":
+        if found.destination:
+            return Understanding("transfer", destination=found.destination, reason=reason, source=source)
+        if found.ambiguous:
+            return Understanding("ambiguous", options=found.alternatives[:3], reason=reason, source=source)
+        return Understanding("no_match", reason=reason, source=source)
+    if found.kind in ("yes", "no") and expect != "yes_no":
+        if found.destination:  # "não, o suporte"
+            return Understanding("transfer", destination=found.destination, reason=reason, source=source)
+        return Understanding("no_match", reason=reason, source=source)
+    if found.kind == "unknown":
+        return Understanding("no_match", reason=reason, source=source)
+    return Understanding(found.kind, destination=found.destination, reason=reason, source=source)
 
 
 # --------------------------------------------------------------------------- conversation
@@ -191,13 +214,13 @@ class Conversation:
             self.go("caller_hangup", "caller_gone")
         except _EndCall as end:
             outcome = end.outcome
-            self._goodbye_and_hangup()
+            self._goodbye_and_hangup(say=end.goodbye)
         ctx.outcome = outcome
         return outcome
 
-    def _goodbye_and_hangup(self) -> None:
+    def _goodbye_and_hangup(self, *, say: bool = True) -> None:
         try:
-            if self.ctx.channel.is_up():
+            if say and self.ctx.channel.is_up():
                 self.ctx.say("goodbye")
         except (CallGone, VoiceAIError) as exc:
             log.debug("call %s: goodbye not played: %s", self.ctx.call_uuid, exc)
@@ -249,45 +272,27 @@ class Conversation:
     # ------------------------------------------------------------------ understanding
 
     def _understand_main(self, result: ListenResult) -> Optional[Understanding]:
+        """One main-turn answer; ``None`` for no input or no match."""
         if not result.heard:
             return None
+        what = self._understand(result)
+        return None if what.kind == "no_match" else what
+
+    def _understand(self, result: ListenResult, *, expect: str = "open") -> Understanding:
         if result.kind == DTMF:
-            return self._understand_keys(result.text.strip())
-        what = self._understand_speech(result.text)
-        if what.kind == "no_match":
-            self.ctx.note_intent("no_match", source=what.source, text=result.text)
-            return None
-        return what
-
-    def _understand_keys(self, keys: str) -> Optional[Understanding]:
-        key = keys[:1]
-        if key == "*":
-            self.ctx.note_intent("repeat", source="dtmf", text=keys)
-            return Understanding("repeat", source="dtmf")
-        if key == "0":
-            self.ctx.note_intent("operator", source="dtmf", text=keys)
-            return Understanding("operator", source="dtmf")
-        if key.isdigit():
-            dest = self.directory.by_menu_key(key)
-            if dest is not None:
-                name = str(_attr(dest, "name"))
-                self.ctx.note_intent("transfer", source="dtmf", text=keys, destination=name)
-                return Understanding("transfer", destination=name, source="dtmf", reason="")
-        self.ctx.note_intent("no_match", source="dtmf", text=keys)
-        return None
-
-    def _understand_speech(self, text: str) -> Understanding:
-        llm = self.ctx.services.llm
-        if llm is not None:
-            decided = self._ask_llm(llm, text)
+            keys = result.text.strip()
+            what = understand_with_rules("", self.directory, keys=keys, expect=expect)
+            self.ctx.note_intent(what.kind, source="dtmf", text=keys, destination=what.destination)
+            return what
+        if expect == "open" and self.ctx.services.llm is not None:
+            decided = self._ask_llm(self.ctx.services.llm, result.text)
             if decided is not None:
-                self.ctx.note_intent(
-                    decided.kind, source="llm", text=text, destination=decided.destination
-                )
+                self.ctx.note_intent(decided.kind, source="llm", text=result.text, destination=decided.destination)
                 return decided
-        what = understand_with_rules(text, self.ctx.language, self.directory)
-        self.ctx.note_intent(what.kind, source="rules", text=text, destination=what.destination,
-                             options=what.options or None)
+        what = understand_with_rules(result.text, self.directory, expect=expect, at=self.ctx.now())
+        self.ctx.note_intent(
+            what.kind, source="rules", text=result.text, destination=what.destination, options=what.options or None
+        )
         return what
 
     def _ask_llm(self, llm: Any, text: str) -> Optional[Understanding]:
@@ -337,7 +342,7 @@ class Conversation:
             raise _EndCall("ended", "caller said goodbye")
         if what.kind == "callback":
             self.go("heard(callback)", "callback")
-            return self._callback(destination=None, reason=what.reason)
+            return self._callback(destination=what.destination, reason=what.reason)
         if what.kind == "operator":
             self.go("heard(operator)", "transferring")
             name = self.directory.fallback
@@ -391,22 +396,13 @@ class Conversation:
 
     def _ask_yes_no(self, key: str, **variables: Any) -> Optional[bool]:
         """A yes/no turn (keys 1/2 or words); None when nothing usable was heard."""
-        from voiceai_ivr.domain import intent as intent_rules
-
         for _ in range(self.max_misses + 1):
             result = self._listen(key, "yes_no", **variables)
             if not result.heard:
                 continue
-            if result.kind == DTMF:
-                k = result.text.strip()[:1]
-                if k in ("1", "2"):
-                    return k == "1"
-                continue
-            found = intent_rules.classify(result.text, self.ctx.language)
-            kind = str(getattr(found, "kind", None) or getattr(found, "name", None) or found or "")
-            if kind in ("yes", "no"):
-                self.ctx.note_intent(kind, source="rules", text=result.text)
-                return kind == "yes"
+            what = self._understand(result, expect="yes_no")
+            if what.kind in ("yes", "no"):
+                return what.kind == "yes"
         return None
 
     # ------------------------------------------------------------------ transfer
@@ -429,7 +425,7 @@ class Conversation:
         (the caller has been told what happened and what else they can do)."""
         target = self._target(name, kind="voicemail" if voicemail else None)
         if target is None:
-            self.ctx.say("transfer.invalid_destination", destination=name)
+            self.ctx.say("transfer.status.invalid_destination", destination=name)
             self.failed_destinations.add(name)
             return None
         if len(self.attempts) >= MAX_TRANSFERS:
@@ -453,8 +449,9 @@ class Conversation:
             self.ctx.say("out_of_hours", destination=name, opens=opens)
             return self._offer_callback(name, reason)
         self.go(f"failed({attempt.status})", "after_failure")
-        key = f"transfer.{attempt.status}" if attempt.status in TRANSFER_PROMPTS else "transfer.failed"
-        self.ctx.say(key, destination=name)
+        from voiceai_ivr.domain.causes import prompt_key
+
+        self.ctx.say(prompt_key(attempt.status), destination=name)
         self._last_failed = name
         return None
 
@@ -502,7 +499,7 @@ class Conversation:
         dest = self.directory.by_name(name)
         return dest is not None and str(_attr(dest, "type", "")) == "extension"
 
-    def _after_failure_loop(self) -> Optional[str]:
+    def _after_failure_loop(self) -> str:
         """After a failed transfer: another name, 1 callback, 2 voicemail, 9 end."""
         misses = 0
         while True:
@@ -536,11 +533,9 @@ class Conversation:
                 if key == "9":
                     self.go("pressed(9)", "ended")
                     raise _EndCall("ended", "caller ended after a failed transfer")
-                what = self._understand_keys(result.text.strip())
-            else:
-                what = self._understand_speech(result.text)
-                if what.kind == "no_match":
-                    what = None
+            what: Optional[Understanding] = self._understand(result)
+            if what is not None and what.kind == "no_match":
+                what = None
             if what is None:
                 misses += 1
                 if misses > self.max_misses:
@@ -558,36 +553,41 @@ class Conversation:
     # ------------------------------------------------------------------ callback
 
     def _callback(self, *, destination: Optional[str], reason: str) -> str:
+        """CALLBACK's capture flow; its prompts tell the caller the result."""
         if not self._callback_enabled:
             self.ctx.say("callback_unavailable")
             raise _EndCall("ended", "callbacks disabled")
         from voiceai_ivr.flows import callback as callback_flow
 
-        dest_obj = self.directory.by_name(destination) if destination else None
-        result = callback_flow.capture_callback(
-            self.ctx,
-            destination=dest_obj,
+        dest = self.directory.by_name(destination) if destination else None
+        options = callback_flow.CaptureOptions(
+            hours=self.directory.hours_for(destination) if destination else self.directory.secretary_hours(),
+            region=self.directory.region,
+            destination_id=_attr(dest, "id") if dest is not None else None,
             destination_name=destination,
-            reason=reason,
+            agent_extension=str(_attr(dest, "target")) if dest is not None and _attr(dest, "type") == "extension"
+            else None,
+            max_attempts=int(self.ctx.config.retry_policy(self.ctx.domain).max_attempts),
         )
+        result = callback_flow.capture_callback(self.ctx, options)
         self.callback_result = result
-        status = str(getattr(result, "status", None) or getattr(result, "outcome", None) or "")
-        if status in ("created", "updated", "spooled", "callback_created", "confirmed"):
-            self.go("callback_created", "ended")
-            raise _EndCall("callback_created", "callback captured")
-        if status in ("caller_hangup", "abandoned") or self.ctx.hungup.is_set():
+        if result.confirmed:
+            self.go(f"callback_{result.outcome}", "ended")
+            raise _EndCall("callback_created", "callback captured", goodbye=False)
+        if result.outcome == callback_flow.ABANDONED or self.ctx.hungup.is_set():
             self.go("caller_hangup", "caller_gone")
             return CALLER_HANGUP
-        self.go(f"callback_{status or 'failed'}", "ended")
-        raise _EndCall("ended", "callback not captured")
+        self.go(f"callback_{result.outcome}", "ended")
+        raise _EndCall("ended", "callback not captured", goodbye=False)
 
 
 class _EndCall(Exception):
     """Internal: the conversation decided to say goodbye and hang up."""
 
-    def __init__(self, outcome: str, why: str) -> None:
+    def __init__(self, outcome: str, why: str, *, goodbye: bool = True) -> None:
         self.outcome = outcome
         self.why = why
+        self.goodbye = goodbye
         super().__init__(why)
 
 

@@ -23,9 +23,9 @@ The transfer is a state machine whose every transition is logged as
 Only one transfer may be in flight per call (``TransferSlot``): a second request
 while one runs is refused (status ``in_progress``), never doubled.
 
-Every attempt that reached a destination decision (everything but a refusal) is
-written to ``transfer_attempts`` and queued for the helpdesk
-(``helpdesk_outbox``, kind ``transfer.completed``) in one transaction.
+Every attempt (everything but a refusal) is written to ``transfer_attempts``; an
+accepted one also queues the helpdesk's transfer notice (``helpdesk_outbox``, kind
+``transfer.completed``) in the same transaction.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from voiceai_ivr.flows.agent import (
     Rendezvous,
 )
 from voiceai_ivr.flows.context import CallContext
-from voiceai_ivr.switch import build_dial_string, dial_target
+from voiceai_ivr.switch import build_dial_string, dial_target, parse_socket_address, socket_app
 
 log = logging.getLogger("voiceai_ivr.transfer")
 
@@ -231,12 +231,21 @@ def caller_id_for(ctx: CallContext) -> str:
     return cleaned or "anonymous"
 
 
+def caller_name_for(ctx: CallContext) -> str:
+    """The caller's name as the agent's caller-id name (letters, digits, blanks, . -)."""
+    name = re.sub(r"[^\w .\-]", "", ctx.caller_name, flags=re.UNICODE).strip()[:64]
+    return name or caller_id_for(ctx)
+
+
 def agent_socket_address(ctx: CallContext) -> str:
+    """Where FreeSWITCH reaches our outbound server for agent legs:
+    ``server.agent_socket_address``, else ``server.host:server.port``."""
     server = ctx.config.server
-    address = server.agent_socket_address or f"{server.host}:{server.port}"
-    if not re.match(r"^[A-Za-z0-9.\-\[\]:]{1,200}:[0-9]{1,5}$", address):
-        raise ValidationError("server.agent_socket_address", f"not host:port: {address!r}")
-    return address
+    if server.agent_socket_address:
+        return server.agent_socket_address
+    if not server.port:
+        raise ValidationError("server.agent_socket_address", "required when server.port is 0")
+    return f"{server.host}:{server.port}"
 
 
 def spoken_caller(ctx: CallContext) -> str:
@@ -343,6 +352,7 @@ class AttendedTransfer:
             self._fail("invalid", INVALID_DESTINATION, "INVALID_DIAL_STRING")
             return
         self.attempt.dial_string = dial
+        self.attempt.agent_uuid = str(uuidlib.uuid4())
         self.machine.fire("open")
         self._start_moh()
         if ctx.hungup.is_set():
@@ -366,20 +376,16 @@ class AttendedTransfer:
 
     def _dial_string(self) -> str:
         t = self.target
-        target = dial_target(t.kind, t.target, t.domain, t.gateway)
-        self.attempt.agent_uuid = str(uuidlib.uuid4())
-        variables = {
-            "origination_uuid": self.attempt.agent_uuid,
-            "originate_timeout": str(int(t.timeout)),
-            "origination_caller_id_number": caller_id_for(self.ctx),
-            "origination_caller_id_name": caller_id_for(self.ctx),
+        return build_dial_string(dial_target(t.kind, t.target, t.domain, t.gateway))
+
+    def _variables(self) -> dict[str, str]:
+        return {
             "ignore_early_media": "true",
             "hangup_after_bridge": "true",
             "voiceai_role": "agent",
             "voiceai_transfer_id": self.transfer_id,
             "voiceai_call_uuid": self.ctx.call_uuid,
         }
-        return build_dial_string(target, variables)
 
     @property
     def announce(self) -> bool:
@@ -391,7 +397,8 @@ class AttendedTransfer:
 
     def _app(self) -> str:
         if self.announce:
-            return f"&socket({agent_socket_address(self.ctx)} async full)"
+            host, port = parse_socket_address(agent_socket_address(self.ctx))
+            return socket_app(host, port)
         return "&park()"
 
     def _originate(self, dial: str) -> Any:
@@ -407,7 +414,13 @@ class AttendedTransfer:
             self.ctx.services.agents.register(rv)
             self._rv = rv
         return self.switch.originate(
-            dial, self._app(), timeout=float(self.target.timeout) + ORIGINATE_MARGIN
+            dial,
+            uuid=self.attempt.agent_uuid,
+            timeout_s=int(self.target.timeout),
+            caller_id_number=caller_id_for(self.ctx),
+            caller_id_name=caller_name_for(self.ctx),
+            app=self._app(),
+            variables=self._variables(),
         )
 
     def _start_moh(self) -> None:
@@ -456,7 +469,7 @@ class AttendedTransfer:
                 self._fail("caller_hangup", CALLER_HANGUP)
                 return
             if self._job.done.is_set():
-                result = self._job.wait(0.1)
+                result = self._job.result
                 if result.ok:
                     if result.uuid:
                         self.attempt.agent_uuid = result.uuid
@@ -552,6 +565,23 @@ class AttendedTransfer:
 
     # ------------------------------------------------------------------ record
 
+    def _notice(self) -> dict[str, Any]:
+        """The helpdesk's transfer-completed notice (docs/helpdesk-api.md)."""
+        from voiceai_ivr.integrations.helpdesk import transfer_completed_payload
+
+        a = self.attempt
+        return transfer_completed_payload(
+            call_id=self.ctx.call_uuid,
+            domain=self.ctx.domain,
+            caller_number=None if self.ctx.caller_withheld else self.ctx.caller_number,
+            caller_name=self.ctx.caller_name or None,
+            destination_name=a.destination,
+            destination_id=self.target.destination_id,
+            agent_extension=self.target.target if self.target.kind == "extension" else None,
+            answered_at=self.ctx.now().isoformat(),
+            wait_seconds=round(a.wait_seconds, 3),
+        )
+
     def _record(self) -> None:
         db = self.ctx.services.db
         if db is None:
@@ -559,21 +589,6 @@ class AttendedTransfer:
         from voiceai_ivr.stores import calls, outbox
 
         a = self.attempt
-        secretary_id = getattr(self.ctx.secretary, "id", None)
-        payload = {
-            "call_uuid": self.ctx.call_uuid,
-            "domain": self.ctx.domain,
-            "secretary_id": secretary_id,
-            "caller_number": self.ctx.caller_number,
-            "destination": a.destination,
-            "destination_id": self.target.destination_id,
-            "status": a.status,
-            "hangup_cause": a.hangup_cause,
-            "sip_status": a.sip_status,
-            "wait_seconds": round(a.wait_seconds, 3),
-            "reason": self.reason,
-            "at": self.ctx.now().isoformat(),
-        }
         try:
             with db.transaction() as cur:
                 calls.record_transfer_attempt(
@@ -598,14 +613,15 @@ class AttendedTransfer:
                         },
                     ),
                 )
-                outbox.enqueue(
-                    cur,
-                    self.ctx.domain,
-                    "transfer.completed",
-                    payload,
-                    f"transfer.completed:{a.transfer_id}",
-                    call_uuid=self.ctx.call_uuid,
-                )
+                if a.accepted:
+                    outbox.enqueue(
+                        cur,
+                        self.ctx.domain,
+                        "transfer.completed",
+                        self._notice(),
+                        f"transfer.completed:{a.transfer_id}",
+                        call_uuid=self.ctx.call_uuid,
+                    )
         except StoreError as exc:  # the caller's call goes on; the log says what was lost
             log.error("transfer %s: attempt not recorded: %s (%s)", a.transfer_id, exc, a.to_json())
 

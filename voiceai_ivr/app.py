@@ -1,0 +1,333 @@
+"""The one wiring module: process-wide services and the per-call handler.
+
+``build_services(config)`` builds what every call shares (database, switch,
+prompts, directory cache, agent registry, optional LLM client).
+``call_handler(config)`` returns ``handle(channel)``, which the outbound server
+(``voiceai-ivr serve``), the mod_python3 shim and the simulator call once per call
+leg. It dispatches on the channel variable ``voiceai_role``:
+
+* ``caller`` (default): the conversation (``flows.conversation``);
+* ``agent``: the agent side of an attended transfer (``flows.agent``), reached
+  through ``&socket(...)`` with ``voiceai_transfer_id``.
+
+The handler never raises: a failure is logged, the caller hears an apology, and
+the call log records ``error``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from voiceai_ivr.channel.base import Channel
+from voiceai_ivr.config import LANGUAGES, Config
+from voiceai_ivr.errors import CallGone, StoreError, VoiceAIError
+from voiceai_ivr.flows.agent import AgentRegistry, run_agent
+from voiceai_ivr.flows.context import CallContext, CallIdentity, Services, call_identity
+from voiceai_ivr.flows.prompts import PromptBook
+
+log = logging.getLogger("voiceai_ivr.app")
+
+ROLE_VAR = "voiceai_role"
+LANGUAGE_VAR = "voiceai_language"
+#: Seconds a loaded domain directory is reused before it is read again.
+DIRECTORY_TTL = 30.0
+
+Handler = Callable[[Channel], None]
+
+
+# --------------------------------------------------------------------------- directory cache
+
+
+@dataclass
+class _Entry:
+    directory: Any  # domain.destinations.Directory
+    resolver: Any  # domain.resolve.Resolver (built once per load)
+    loaded: float
+
+
+class DirectoryCache:
+    """Per-domain directories and their resolvers, read from the database and kept
+    ``ttl`` seconds. Thread-safe; one load per domain at a time."""
+
+    def __init__(self, db: Any, *, ttl: float = DIRECTORY_TTL, loader: Optional[Callable[[Any, str], Any]] = None):
+        self.db = db
+        self.ttl = ttl
+        self._loader = loader or _load_directory
+        self._items: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+        self._domain_locks: dict[str, threading.Lock] = {}
+
+    def _domain_lock(self, domain: str) -> threading.Lock:
+        with self._lock:
+            return self._domain_locks.setdefault(domain, threading.Lock())
+
+    def get(self, domain: str) -> Optional[tuple[Any, Any]]:
+        """``(directory, resolver)`` for a domain, or ``None`` when it has none."""
+        now = time.monotonic()
+        with self._lock:
+            entry = self._items.get(domain)
+        if entry is not None and now - entry.loaded < self.ttl:
+            return entry.directory, entry.resolver
+        lock = self._domain_lock(domain)
+        if not lock.acquire(timeout=30.0):
+            raise StoreError(f"directory of {domain}: still loading after 30 s")
+        try:
+            with self._lock:
+                entry = self._items.get(domain)
+            if entry is not None and time.monotonic() - entry.loaded < self.ttl:
+                return entry.directory, entry.resolver
+            directory = self._loader(self.db, domain)
+            if directory is None:
+                return None
+            entry = _Entry(directory, directory.resolver(), time.monotonic())
+            with self._lock:
+                self._items[domain] = entry
+            return entry.directory, entry.resolver
+        finally:
+            lock.release()
+
+    def invalidate(self, domain: Optional[str] = None) -> None:
+        with self._lock:
+            if domain is None:
+                self._items.clear()
+            else:
+                self._items.pop(domain, None)
+
+
+def _load_directory(db: Any, domain: str) -> Any:
+    """STORE's directory reader (``stores.directory.load_directory``)."""
+    from voiceai_ivr.stores import directory as directory_store
+
+    return directory_store.load_directory(db, domain)
+
+
+# --------------------------------------------------------------------------- services
+
+
+def build_services(
+    config: Config,
+    *,
+    db: Any = None,
+    switch: Any = None,
+    mode: str = "socket",
+    prompts: Optional[PromptBook] = None,
+) -> Services:
+    """Everything calls share. ``db``/``switch`` may be given (tests, the simulator,
+    mod_python3); otherwise the database comes from ``config.database`` and the switch
+    from ``config.esl`` (inbound Event Socket)."""
+    if db is None:
+        from voiceai_ivr.stores.db import Database
+
+        db = Database.from_config(config)
+    if switch is None:
+        from voiceai_ivr.esl.inbound import InboundClient
+        from voiceai_ivr.switch import Switch
+
+        switch = Switch(InboundClient.from_config(config.esl).connect(), timeout=config.esl.timeout)
+    llm = None
+    if config.llm.enabled:
+        from voiceai_ivr.integrations.llm import client_from_config
+
+        llm = client_from_config(config.llm)
+    return Services(
+        config=config,
+        prompts=prompts or PromptBook.from_config(config),
+        db=db,
+        switch=switch,
+        resolvers=DirectoryCache(db),
+        agents=AgentRegistry(),
+        llm=llm,
+        mode=mode,
+    )
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+def _role(channel: Channel) -> str:
+    data = channel.data
+    role = str(data.get(f"variable_{ROLE_VAR}") or "").strip().lower()
+    if not role or role == "_undef_":
+        role = (channel.get_var(ROLE_VAR) or "caller").strip().lower()
+    return role
+
+
+def _language_override(data: Mapping[str, str]) -> str:
+    lang = str(data.get(f"variable_{LANGUAGE_VAR}") or "")
+    return lang if lang in LANGUAGES else ""
+
+
+def handle_call(channel: Channel, services: Services) -> None:
+    """One call leg, whatever its role. Never raises."""
+    try:
+        role = _role(channel)
+    except CallGone:
+        return
+    except VoiceAIError as exc:
+        log.warning("call %s: role unknown (%s); treating as caller", getattr(channel, "uuid", "?"), exc)
+        role = "caller"
+    if role == "agent":
+        try:
+            run_agent(channel, services)
+        except Exception:  # the agent leg must never take the process down
+            log.exception("agent leg %s failed", getattr(channel, "uuid", "?"))
+            channel.hangup("NORMAL_TEMPORARY_FAILURE")
+        return
+    if role != "caller":
+        log.warning("call %s: unknown voiceai_role %r; hanging up", getattr(channel, "uuid", "?"), role)
+        channel.hangup("NORMAL_CLEARING")
+        return
+    run_caller(channel, services)
+
+
+def run_caller(channel: Channel, services: Services) -> str:
+    """The caller's conversation from answer to outcome; returns the outcome."""
+    from zoneinfo import ZoneInfo
+
+    from voiceai_ivr.flows.conversation import CallDirectory, Conversation, close_call_log, open_call_log
+
+    ident = call_identity(channel.data, getattr(channel, "uuid", ""))
+    services.emit("call_started", domain=ident.domain or "-")
+    started = time.monotonic()
+    found = _find_secretary(services, ident)
+    if found is None:
+        return _unknown_number(channel, services, ident)
+    directory, resolver, secretary = found
+    hours = directory.business_hours(secretary)
+    ctx = CallContext(
+        channel,
+        services,
+        secretary=secretary,
+        identity=ident,
+        language=_language_override(channel.data) or str(getattr(secretary, "language", "") or ""),
+        tz=ZoneInfo(hours.timezone),
+    )
+    open_call_log(ctx)
+    conversation = Conversation(ctx, CallDirectory.from_directory(directory, secretary, resolver))
+    outcome = "error"
+    try:
+        outcome = conversation.run()
+    except Exception:  # one broken call must not end the others: apologise, log, move on
+        log.exception("call %s: conversation failed", ctx.call_uuid)
+        _apologise(ctx)
+    finally:
+        close_call_log(ctx, outcome, states=conversation.states, attempts=conversation.attempts)
+        _missed_call(ctx, conversation, outcome)
+        services.emit("call_ended", domain=ctx.domain, outcome=outcome)
+        log.info("call %s: %s after %.1fs", ctx.call_uuid, outcome, time.monotonic() - started)
+    return outcome
+
+
+def _find_secretary(services: Services, ident: CallIdentity) -> Optional[tuple[Any, Any, Any]]:
+    if not ident.domain:
+        log.warning("call %s: no domain in the channel data", ident.call_uuid)
+        return None
+    try:
+        loaded = services.resolvers.get(ident.domain)
+    except StoreError as exc:
+        log.error("call %s: directory of %s not loaded: %s", ident.call_uuid, ident.domain, exc)
+        return None
+    if loaded is None:
+        log.warning("call %s: domain %s has no directory", ident.call_uuid, ident.domain)
+        return None
+    directory, resolver = loaded
+    secretary = directory.secretary_for_did(ident.did) if ident.did else None
+    if secretary is None and len(directory.secretaries) == 1 and not ident.did:
+        secretary = directory.secretaries[0]
+    if secretary is None:
+        log.warning("call %s: no secretary for %s in %s", ident.call_uuid, ident.did, ident.domain)
+        return None
+    return directory, resolver, secretary
+
+
+def _unknown_number(channel: Channel, services: Services, ident: CallIdentity) -> str:
+    """No secretary for this domain/number: apologise in the default language."""
+    ctx = CallContext(channel, services, identity=ident, language=_language_override(channel.data) or "pt-BR")
+    from voiceai_ivr.flows.conversation import close_call_log, open_call_log
+
+    open_call_log(ctx)
+    ctx.log_event("no_secretary", domain=ident.domain, did=ident.did)
+    _apologise(ctx)
+    close_call_log(ctx, "error")
+    services.emit("call_ended", domain=ident.domain or "-", outcome="error")
+    return "error"
+
+
+def _apologise(ctx: CallContext) -> None:
+    try:
+        if ctx.channel.is_up():
+            ctx.channel.answer()
+            ctx.channel.set_tts(ctx.config.speech.tts_engine, ctx.services.prompts.voice(ctx.language))
+            ctx.say("error")
+    except (CallGone, VoiceAIError) as exc:
+        log.debug("call %s: apology not played: %s", ctx.call_uuid, exc)
+    ctx.channel.hangup("NORMAL_TEMPORARY_FAILURE")
+
+
+def _missed_call(ctx: CallContext, conversation: Any, outcome: str) -> None:
+    """Caller hung up after a failed transfer without leaving a callback: ticket it."""
+    if outcome != "caller_hangup" or ctx.services.db is None:
+        return
+    failed = [a for a in conversation.attempts if a.status not in ("accepted", "caller_hangup", "in_progress")]
+    if not failed:
+        return
+    from voiceai_ivr.flows.callback import queue_missed_call
+
+    last = failed[-1]
+    try:
+        queue_missed_call(
+            ctx.services.db,
+            ctx.config,
+            domain=ctx.domain,
+            call_uuid=ctx.call_uuid,
+            caller_number=ctx.caller_number,
+            caller_name=ctx.caller_name or None,
+            destination_name=last.destination,
+            status=last.status,
+            language=ctx.language,
+            region=conversation.directory.region,
+        )
+    except VoiceAIError as exc:
+        log.error("call %s: missed-call ticket not queued: %s", ctx.call_uuid, exc)
+
+
+def call_handler(config: Config, *, services: Optional[Services] = None, mode: str = "socket") -> Handler:
+    """``handle(channel)`` for the server, the mod_python3 shim and the simulator.
+    Services are built once, here, and shared by every call of the handler."""
+    shared = services or build_services(config, mode=mode)
+
+    def handle(channel: Channel) -> None:
+        handle_call(channel, shared)
+
+    handle.services = shared  # type: ignore[attr-defined]
+    return handle
+
+
+_SHARED: dict[str, Handler] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_handler(config: Config, *, mode: str = "python") -> Handler:
+    """One handler per configuration file for the whole process (mod_python3 re-imports
+    its module on every call; the services must survive that)."""
+    key = f"{config.source}|{mode}"
+    with _SHARED_LOCK:
+        handler = _SHARED.get(key)
+        if handler is None:
+            handler = _SHARED[key] = call_handler(config, mode=mode)
+        return handler
+
+
+__all__ = [
+    "DirectoryCache",
+    "build_services",
+    "call_handler",
+    "handle_call",
+    "run_caller",
+    "shared_handler",
+]
