@@ -20,7 +20,6 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from voiceai_ivr.channel.base import Channel
@@ -34,76 +33,31 @@ log = logging.getLogger("voiceai_ivr.app")
 
 ROLE_VAR = "voiceai_role"
 LANGUAGE_VAR = "voiceai_language"
-#: Seconds a loaded domain directory is reused before it is read again.
-DIRECTORY_TTL = 30.0
 
 Handler = Callable[[Channel], None]
 
 
-# --------------------------------------------------------------------------- directory cache
+# --------------------------------------------------------------------------- metrics
 
 
-@dataclass
-class _Entry:
-    directory: Any  # domain.destinations.Directory
-    resolver: Any  # domain.resolve.Resolver (built once per load)
-    loaded: float
+def metrics_hook(metrics: Any) -> Callable[..., None]:
+    """Bridge ``Services.emit`` names to OPS's ``voiceai_ivr.metrics.Metrics``."""
 
+    def hook(name: str, **labels: Any) -> None:
+        if name == "call_started":
+            metrics.call_started(str(labels.get("domain", "")))
+        elif name == "call_ended":
+            metrics.call_ended(labels.get("duration"))
+        elif name == "intent":
+            metrics.intent(str(labels.get("intent", "unknown")))
+        elif name == "transfer_attempt":
+            metrics.transfer(str(labels.get("status", "unknown")), labels.get("wait"))
+        elif name == "callback" and labels.get("outcome") in ("saved", "spooled"):
+            metrics.callback("created")
+        elif name == "handler_error":
+            metrics.handler_error(str(labels.get("error", "unknown")))
 
-class DirectoryCache:
-    """Per-domain directories and their resolvers, read from the database and kept
-    ``ttl`` seconds. Thread-safe; one load per domain at a time."""
-
-    def __init__(self, db: Any, *, ttl: float = DIRECTORY_TTL, loader: Optional[Callable[[Any, str], Any]] = None):
-        self.db = db
-        self.ttl = ttl
-        self._loader = loader or _load_directory
-        self._items: dict[str, _Entry] = {}
-        self._lock = threading.Lock()
-        self._domain_locks: dict[str, threading.Lock] = {}
-
-    def _domain_lock(self, domain: str) -> threading.Lock:
-        with self._lock:
-            return self._domain_locks.setdefault(domain, threading.Lock())
-
-    def get(self, domain: str) -> Optional[tuple[Any, Any]]:
-        """``(directory, resolver)`` for a domain, or ``None`` when it has none."""
-        now = time.monotonic()
-        with self._lock:
-            entry = self._items.get(domain)
-        if entry is not None and now - entry.loaded < self.ttl:
-            return entry.directory, entry.resolver
-        lock = self._domain_lock(domain)
-        if not lock.acquire(timeout=30.0):
-            raise StoreError(f"directory of {domain}: still loading after 30 s")
-        try:
-            with self._lock:
-                entry = self._items.get(domain)
-            if entry is not None and time.monotonic() - entry.loaded < self.ttl:
-                return entry.directory, entry.resolver
-            directory = self._loader(self.db, domain)
-            if directory is None:
-                return None
-            entry = _Entry(directory, directory.resolver(), time.monotonic())
-            with self._lock:
-                self._items[domain] = entry
-            return entry.directory, entry.resolver
-        finally:
-            lock.release()
-
-    def invalidate(self, domain: Optional[str] = None) -> None:
-        with self._lock:
-            if domain is None:
-                self._items.clear()
-            else:
-                self._items.pop(domain, None)
-
-
-def _load_directory(db: Any, domain: str) -> Any:
-    """STORE's directory reader (``stores.directory.load_directory``)."""
-    from voiceai_ivr.stores import directory as directory_store
-
-    return directory_store.load_directory(db, domain)
+    return hook
 
 
 # --------------------------------------------------------------------------- services
@@ -116,6 +70,7 @@ def build_services(
     switch: Any = None,
     mode: str = "socket",
     prompts: Optional[PromptBook] = None,
+    metrics: Any = None,
 ) -> Services:
     """Everything calls share. ``db``/``switch`` may be given (tests, the simulator,
     mod_python3); otherwise the database comes from ``config.database`` and the switch
@@ -134,16 +89,22 @@ def build_services(
         from voiceai_ivr.integrations.llm import client_from_config
 
         llm = client_from_config(config.llm)
-    return Services(
+    services = Services(
         config=config,
         prompts=prompts or PromptBook.from_config(config),
         db=db,
         switch=switch,
-        resolvers=DirectoryCache(db),
         agents=AgentRegistry(),
         llm=llm,
         mode=mode,
     )
+    if metrics is None:
+        from voiceai_ivr.metrics import METRICS
+
+        metrics = METRICS
+    if metrics is not False:
+        services.add_metrics_hook(metrics_hook(metrics))
+    return services
 
 
 # --------------------------------------------------------------------------- handlers
@@ -163,7 +124,16 @@ def _language_override(data: Mapping[str, str]) -> str:
 
 
 def handle_call(channel: Channel, services: Services) -> None:
-    """One call leg, whatever its role. Never raises."""
+    """One call leg, whatever its role. Never raises. Every log line of the leg
+    carries its uuid and domain (``logs.call_context``)."""
+    from voiceai_ivr.logs import call_context
+
+    ident = call_identity(channel.data, getattr(channel, "uuid", ""))
+    with call_context(ident.call_uuid, ident.domain):
+        _handle_call(channel, services)
+
+
+def _handle_call(channel: Channel, services: Services) -> None:
     try:
         role = _role(channel)
     except CallGone:
@@ -197,7 +167,8 @@ def run_caller(channel: Channel, services: Services) -> str:
     found = _find_secretary(services, ident)
     if found is None:
         return _unknown_number(channel, services, ident)
-    directory, resolver, secretary = found
+    loaded, record, secretary = found
+    directory = loaded.directory
     hours = directory.business_hours(secretary)
     ctx = CallContext(
         channel,
@@ -207,42 +178,47 @@ def run_caller(channel: Channel, services: Services) -> str:
         language=_language_override(channel.data) or str(getattr(secretary, "language", "") or ""),
         tz=ZoneInfo(hours.timezone),
     )
+    ctx.secretary_id = record.id
     open_call_log(ctx)
-    conversation = Conversation(ctx, CallDirectory.from_directory(directory, secretary, resolver))
+    conversation = Conversation(ctx, CallDirectory.from_directory(directory, secretary, loaded.resolver))
     outcome = "error"
     try:
         outcome = conversation.run()
-    except Exception:  # one broken call must not end the others: apologise, log, move on
+    except Exception as exc:  # one broken call must not end the others: apologise, log, move on
         log.exception("call %s: conversation failed", ctx.call_uuid)
+        services.emit("handler_error", error=type(exc).__name__)
         _apologise(ctx)
     finally:
         close_call_log(ctx, outcome, states=conversation.states, attempts=conversation.attempts)
         _missed_call(ctx, conversation, outcome)
-        services.emit("call_ended", domain=ctx.domain, outcome=outcome)
+        services.emit("call_ended", domain=ctx.domain, outcome=outcome, duration=time.monotonic() - started)
         log.info("call %s: %s after %.1fs", ctx.call_uuid, outcome, time.monotonic() - started)
     return outcome
 
 
 def _find_secretary(services: Services, ident: CallIdentity) -> Optional[tuple[Any, Any, Any]]:
+    """``(domain resolver, secretary record)`` from STORE's cached directory, or None."""
     if not ident.domain:
         log.warning("call %s: no domain in the channel data", ident.call_uuid)
         return None
+    if services.db is None:
+        log.error("call %s: no database configured", ident.call_uuid)
+        return None
+    from voiceai_ivr.stores import directory as directory_store
+
     try:
-        loaded = services.resolvers.get(ident.domain)
+        loaded = directory_store.load_resolver(services.db, ident.domain)
+        record = directory_store.get_secretary_by_did(services.db, ident.domain, ident.did) if ident.did else None
     except StoreError as exc:
         log.error("call %s: directory of %s not loaded: %s", ident.call_uuid, ident.domain, exc)
         return None
     if loaded is None:
         log.warning("call %s: domain %s has no directory", ident.call_uuid, ident.domain)
         return None
-    directory, resolver = loaded
-    secretary = directory.secretary_for_did(ident.did) if ident.did else None
-    if secretary is None and len(directory.secretaries) == 1 and not ident.did:
-        secretary = directory.secretaries[0]
-    if secretary is None:
-        log.warning("call %s: no secretary for %s in %s", ident.call_uuid, ident.did, ident.domain)
+    if record is None:
+        log.warning("call %s: no secretary for %r in %s", ident.call_uuid, ident.did, ident.domain)
         return None
-    return directory, resolver, secretary
+    return loaded, record, record.secretary
 
 
 def _unknown_number(channel: Channel, services: Services, ident: CallIdentity) -> str:
@@ -254,7 +230,7 @@ def _unknown_number(channel: Channel, services: Services, ident: CallIdentity) -
     ctx.log_event("no_secretary", domain=ident.domain, did=ident.did)
     _apologise(ctx)
     close_call_log(ctx, "error")
-    services.emit("call_ended", domain=ident.domain or "-", outcome="error")
+    services.emit("call_ended", domain=ident.domain or "-", outcome="error", duration=None)
     return "error"
 
 
@@ -324,10 +300,10 @@ def shared_handler(config: Config, *, mode: str = "python") -> Handler:
 
 
 __all__ = [
-    "DirectoryCache",
     "build_services",
     "call_handler",
     "handle_call",
+    "metrics_hook",
     "run_caller",
     "shared_handler",
 ]

@@ -106,18 +106,19 @@ class Services:
     prompts: PromptBook
     db: Any = None  # voiceai_ivr.stores.db.Database
     switch: Any = None  # voiceai_ivr.switch.Switch
-    resolvers: Any = None  # voiceai_ivr.app.ResolverCache
     agents: Any = None  # voiceai_ivr.flows.agent.AgentRegistry
     llm: Any = None  # voiceai_ivr.integrations.llm.LLMClient, when enabled
     mode: str = "socket"  # socket | python | sim (goes to calls.mode)
     metrics_hooks: list[MetricsHook] = field(default_factory=list)
 
     def add_metrics_hook(self, hook: MetricsHook) -> None:
-        """``hook(name, **labels)`` is called for call_started, call_ended(outcome),
-        transfer_attempt(status), intent(source, intent), llm_fallback(reason)."""
+        """``hook(name, **labels)`` is called for call_started(domain),
+        call_ended(domain, outcome, duration), transfer_attempt(status, wait, domain),
+        intent(source, intent), llm_fallback(reason), handler_error(error), and
+        callback(outcome) from the capture flow."""
         self.metrics_hooks.append(hook)
 
-    def emit(self, name: str, **labels: str) -> None:
+    def emit(self, name: str, **labels: Any) -> None:
         for hook in list(self.metrics_hooks):
             try:
                 hook(name, **labels)
@@ -166,6 +167,7 @@ class CallContext:
         self.channel = channel
         self.services = services
         self.secretary = secretary
+        self.secretary_id: Optional[int] = None  # secretaries.id, when stored
         ident = identity or call_identity(channel.data, getattr(channel, "uuid", ""))
         self.identity = ident
         lang = language or str(getattr(secretary, "language", "") or "") or DEFAULT_LANGUAGE

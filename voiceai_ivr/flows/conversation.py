@@ -414,11 +414,22 @@ class Conversation:
         default_timeout = int(_attr(self.ctx.secretary, "ring_timeout", 25) or 25)
         target = target_from(dest, domain=self.ctx.domain, default_timeout=default_timeout,
                              hours=self.directory.hours_for(name))
-        if kind is not None:
-            from dataclasses import replace
+        from dataclasses import replace
 
+        if target.destination_id is None and self.ctx.services.db is not None:
+            target = replace(target, destination_id=self._destination_id(name))
+        if kind is not None:
             target = replace(target, kind=kind, hours=None)
         return target
+
+    def _destination_id(self, name: str) -> Optional[int]:
+        from voiceai_ivr.stores.directory import get_destination_id
+
+        try:
+            return get_destination_id(self.ctx.services.db, self.ctx.domain, name)
+        except StoreError as exc:
+            log.warning("call %s: id of destination %s unknown: %s", self.ctx.call_uuid, name, exc)
+            return None
 
     def _transfer(self, name: str, *, reason: str, voicemail: bool = False) -> Optional[str]:
         """Run one transfer; returns an outcome when the call is decided, else None
@@ -563,7 +574,7 @@ class Conversation:
         options = callback_flow.CaptureOptions(
             hours=self.directory.hours_for(destination) if destination else self.directory.secretary_hours(),
             region=self.directory.region,
-            destination_id=_attr(dest, "id") if dest is not None else None,
+            destination_id=self._destination_id(destination) if destination and self.ctx.services.db else None,
             destination_name=destination,
             agent_extension=str(_attr(dest, "target")) if dest is not None and _attr(dest, "type") == "extension"
             else None,
@@ -606,7 +617,7 @@ def open_call_log(ctx: CallContext) -> None:
                 cur,
                 call_uuid=ctx.call_uuid,
                 domain=ctx.domain,
-                secretary_id=_attr(ctx.secretary, "id"),
+                secretary_id=ctx.secretary_id,
                 did=ctx.did or None,
                 caller_number=ctx.caller_number or None,
                 caller_name=ctx.caller_name or None,

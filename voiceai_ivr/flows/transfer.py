@@ -320,7 +320,9 @@ class AttendedTransfer:
             slot.leave()
         self.attempt.wait_seconds = time.monotonic() - self.attempt.started
         self._record()
-        self.ctx.services.emit("transfer_attempt", status=self.attempt.status, domain=self.ctx.domain)
+        self.ctx.services.emit(
+            "transfer_attempt", status=self.attempt.status, wait=self.attempt.wait_seconds, domain=self.ctx.domain
+        )
         return self.attempt
 
     def _fail(self, event: str, status: str, cause: Optional[str] = None, sip: Optional[str] = None) -> None:
