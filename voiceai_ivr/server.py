@@ -41,6 +41,11 @@ def load_flow(config: Config) -> FlowHandler:
         log.info("call flow: voiceai_ivr.app.call_handler")
         return factory(config)  # type: ignore[no-any-return]
     log.info("call flow: minimal (voiceai_ivr.app.call_handler not available)")
+    return minimal_handler(config)
+
+
+def minimal_handler(config: Config) -> FlowHandler:
+    """The minimal flow with the configured TTS engine and pt-BR voice."""
     voice = config.speech.tts_voice.get("pt-BR") or next(iter(config.speech.tts_voice.values()), "")
     return functools.partial(minimal_flow, tts_engine=config.speech.tts_engine, tts_voice=voice)
 
@@ -116,4 +121,4 @@ class CallServer:
         return self.server.stop(self.config.server.shutdown_grace if grace is None else grace)
 
 
-__all__ = ["DEFAULT_BUSY_MESSAGE", "CallServer", "busy_handler", "load_flow", "make_channel"]
+__all__ = ["DEFAULT_BUSY_MESSAGE", "CallServer", "busy_handler", "load_flow", "make_channel", "minimal_handler"]

@@ -17,22 +17,28 @@ from voiceai_ivr.cli.context import AppContext, pass_app
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: server.port).")
 @click.option("--max-calls", type=click.IntRange(1, 100000), default=None,
               help="Concurrent calls before callers get the busy message (default: server.max_calls).")
+@click.option("--flow", type=click.Choice(["auto", "minimal"]), default="auto", show_default=True,
+              help="auto: the conversation flows (voiceai_ivr.app) when installed; minimal: answer, greet, "
+                   "collect digits, hang up (checks the FreeSWITCH path without a database).")
 @pass_app
-def command(app: AppContext, host: Optional[str], port: Optional[int], max_calls: Optional[int]) -> None:
+def command(app: AppContext, host: Optional[str], port: Optional[int], max_calls: Optional[int], flow: str) -> None:
     """Run the outbound Event Socket server until SIGTERM/SIGINT; calls in progress
     get server.shutdown_grace seconds to finish."""
-    from voiceai_ivr.errors import ConfigError
-    from voiceai_ivr.server import CallServer
+    from voiceai_ivr.errors import ConfigError, VoiceAIError
+    from voiceai_ivr.server import CallServer, minimal_handler
 
     config = app.config
     if not logging.getLogger().handlers:
         logging.basicConfig(level=config.logging.level.upper(),
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        server = CallServer(config, host=host, port=port, max_calls=max_calls)
+        server = CallServer(config, host=host, port=port, max_calls=max_calls,
+                            flow=minimal_handler(config) if flow == "minimal" else None)
         server.start()
     except ConfigError as exc:
         raise click.ClickException("; ".join(exc.problems)) from exc
+    except VoiceAIError as exc:
+        raise click.ClickException(f"cannot start the call flows: {exc}") from exc
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host or config.server.host}:"
                                    f"{config.server.port if port is None else port}: {exc}") from exc
