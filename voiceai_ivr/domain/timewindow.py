@@ -438,7 +438,7 @@ def describe_window(window: Window, language: str = "pt-BR", now: Optional[datet
         elif 1 < days < 7:
             day = f"on {_EN_WEEKDAYS[start.weekday()]}"
         else:
-            day = f"on {_EN_WEEKDAYS[start.weekday()]}, {_EN_MONTHS[start.month - 1]} {start.day}"
+            day = f"on {_EN_WEEKDAYS[start.weekday()]}, {_EN_MONTHS[start.month - 1]} {start.day},"
         if not same_day:
             return f"{day} from {_en_time(start)}"
         end_txt = "midnight" if end.time() == time(0) else _en_time(end)
@@ -450,7 +450,7 @@ def describe_window(window: Window, language: str = "pt-BR", now: Optional[datet
     elif 1 < days < 7:
         day = _PT_WEEKDAYS[start.weekday()]
     else:
-        day = f"{_PT_WEEKDAYS[start.weekday()]}, dia {start.day}"
+        day = f"{_PT_WEEKDAYS[start.weekday()]}, dia {start.day},"
     if not same_day:
         return f"{day} a partir das {_pt_time(start)}"
     end_txt = "meia-noite" if end.time() == time(0) else _pt_time(end)
