@@ -13,12 +13,16 @@ if TYPE_CHECKING:
     from voiceai_ivr.stores.db import Database
 
 
-def open_database(app: AppContext) -> Database:
+def open_database(app: AppContext, *, check_schema: bool = False) -> Database:
     """The command's ``Database`` (embedded started if needed), opened once and
-    closed when the command ends; store errors become a clean CLI error."""
+    closed when the command ends; store errors become a clean CLI error.
+
+    ``check_schema``: pending migrations are applied to the embedded database (it is
+    ours), and refused with a hint for an external one (its admin decides when)."""
+    from voiceai_ivr.errors import StoreError
+
     db = app.cache.get("database")
     if db is None:
-        from voiceai_ivr.errors import StoreError
         from voiceai_ivr.stores.db import Database
 
         try:
@@ -29,6 +33,22 @@ def open_database(app: AppContext) -> Database:
         ctx = click.get_current_context(silent=True)
         if ctx is not None:
             ctx.call_on_close(db.close)
+    if check_schema and not app.cache.get("schema_checked"):
+        from voiceai_ivr.stores.migrate import migrate, pending
+
+        try:
+            todo = pending(db)
+            if todo and db.embedded:
+                for name in migrate(db):
+                    click.echo(f"applied {name}", err=True)
+            elif todo:
+                raise click.ClickException(
+                    f"the database schema is not up to date (pending: {', '.join(todo)}); "
+                    "run `voiceai-ivr db migrate`"
+                )
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+        app.cache["schema_checked"] = True
     return db
 
 

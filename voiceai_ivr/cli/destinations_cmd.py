@@ -1,0 +1,423 @@
+"""``voiceai-ivr destinations ...``: the transfer destinations of a tenant domain.
+
+list | show | add | update | remove | import | export | resolve. Validation is the
+domain layer's (``parse_directory``): a refused input lists every problem with its
+field (``destinations[2].target: ...``), exits 1 and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Optional
+
+import click
+
+from voiceai_ivr.cli.context import AppContext, pass_app
+
+if TYPE_CHECKING:
+    from voiceai_ivr.domain.destinations import Destination
+    from voiceai_ivr.stores.db import Database
+
+domain_option = click.option("--domain", "-d", required=True, help="Tenant domain (e.g. demo.local).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Our errors -> a clean message and exit status 1 (every problem listed)."""
+    from voiceai_ivr.errors import DirectoryError, StoreError, ValidationError
+
+    try:
+        yield
+    except DirectoryError as exc:
+        click.echo(f"refused ({len(exc.problems)} problem(s)); nothing was written:", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        click.get_current_context().exit(1)
+    except ValidationError as exc:
+        click.echo(f"refused; nothing was written:\n  {exc.field}: {exc.reason}", err=True)
+        click.get_current_context().exit(1)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _db(app: AppContext) -> Database:
+    from voiceai_ivr.cli.db_cmd import open_database
+
+    return open_database(app, check_schema=True)
+
+
+@click.group("destinations")
+def command() -> None:
+    """Transfer destinations (departments, people, queues) of a domain."""
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _hours_text(d: Destination) -> str:
+    if d.hours is None:
+        return "inherited"
+    spec = d.hours.to_spec()
+    return "; ".join(f"{k} {','.join(v)}" for k, v in spec.items()) or "closed"
+
+
+def render_table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
+    """A plain text table (pure function)."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(out)
+
+
+def _row(d: Destination) -> list[str]:
+    return [
+        d.name,
+        d.type,
+        d.target,
+        d.gateway or "",
+        "" if d.timeout is None else str(d.timeout),
+        str(d.priority),
+        "yes" if d.enabled else "no",
+        _hours_text(d),
+        ", ".join(d.aliases),
+    ]
+
+
+_HEADERS = ("NAME", "TYPE", "TARGET", "GATEWAY", "TIMEOUT", "PRIORITY", "ENABLED", "HOURS", "ALIASES")
+
+
+def _dump_yaml(data: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+# --------------------------------------------------------------------------- list / show
+
+
+@command.command("list")
+@domain_option
+@json_option
+@pass_app
+def list_cmd(app: AppContext, domain: str, as_json: bool) -> None:
+    """List the domain's destinations."""
+    from voiceai_ivr.domain.destinations import destination_to_doc
+    from voiceai_ivr.stores.directory import list_destinations
+
+    with _errors():
+        items = list_destinations(_db(app), domain)
+    if as_json:
+        click.echo(json.dumps([destination_to_doc(d) for d in items], indent=2, ensure_ascii=False))
+    elif not items:
+        click.echo(f"no destinations in {domain}")
+    else:
+        click.echo(render_table([_row(d) for d in items], _HEADERS))
+
+
+@command.command("show")
+@domain_option
+@json_option
+@click.argument("name")
+@pass_app
+def show_cmd(app: AppContext, domain: str, as_json: bool, name: str) -> None:
+    """Show one destination (its document form)."""
+    from voiceai_ivr.domain.destinations import destination_to_doc
+    from voiceai_ivr.stores.directory import get_destination
+
+    with _errors():
+        d = get_destination(_db(app), domain, name)
+    if d is None:
+        raise click.ClickException(f"no destination {name!r} in {domain}")
+    doc = destination_to_doc(d)
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        click.echo(_dump_yaml(doc).rstrip())
+
+
+# --------------------------------------------------------------------------- add / update / remove
+
+
+def _yaml_value(option: str) -> Any:
+    def convert(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Any:
+        if value is None:
+            return None
+        import yaml
+
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise click.BadParameter(f"not valid YAML: {value!r}", ctx=ctx, param=param) from None
+
+    return convert
+
+
+def _field_options(fn: Any) -> Any:
+    options = [
+        click.option("--type", "type_", help="extension | ring_group | queue | external | voicemail"),
+        click.option("--target", help="Extension, ring group or queue number, or a phone number (external)."),
+        click.option("--alias", "aliases", multiple=True, help="Another name callers use (repeatable)."),
+        click.option("--gateway", help="Gateway name (external destinations only)."),
+        click.option("--timeout", type=int, help="Ring timeout in seconds (5-300)."),
+        click.option("--priority", type=int, help="Listing/tie-break priority."),
+        click.option("--enabled/--disabled", default=None, help="Offer this destination to callers."),
+        click.option(
+            "--hours",
+            callback=_yaml_value("--hours"),
+            help='Own business hours as YAML, e.g. \'{mon-fri: ["08:00-18:00"]}\'.',
+        ),
+        click.option(
+            "--holidays",
+            callback=_yaml_value("--holidays"),
+            help="Own holidays as YAML, e.g. '{calendar: BR}'; '{}' ignores holidays.",
+        ),
+        click.option("--fallback", help="callback | voicemail | operator | hangup | destination:<name>"),
+        click.option("--menu-key", type=int, help="Keypad digit 1-9 in the keyed menu."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _changes(**given: Any) -> dict[str, Any]:
+    keys = {"type_": "type", "menu_key": "menu_key"}
+    out: dict[str, Any] = {}
+    for key, value in given.items():
+        if value is None or (key == "aliases" and not value):
+            continue
+        out[keys.get(key, key)] = list(value) if key == "aliases" else value
+    return out
+
+
+@command.command("add")
+@domain_option
+@click.option("--name", required=True, help="Destination name (what callers ask for).")
+@_field_options
+@pass_app
+def add_cmd(app: AppContext, domain: str, name: str, **fields: Any) -> None:
+    """Add a destination (the domain is created if it does not exist)."""
+    from voiceai_ivr.stores.directory import add_destination
+
+    row = {"name": name, **_changes(**fields)}
+    with _errors():
+        d = add_destination(_db(app), domain, row)
+    click.echo(f"added {d.name} ({d.type} {d.target}) to {domain}")
+
+
+@command.command("update")
+@domain_option
+@click.argument("name")
+@click.option("--rename", help="New name (fallbacks that point to it follow).")
+@_field_options
+@click.option(
+    "--clear",
+    multiple=True,
+    type=click.Choice(["aliases", "gateway", "timeout", "priority", "hours", "holidays", "fallback", "menu_key"]),
+    help="Remove an optional field (repeatable).",
+)
+@pass_app
+def update_cmd(
+    app: AppContext, domain: str, name: str, rename: Optional[str], clear: Sequence[str], **fields: Any
+) -> None:
+    """Change fields of a destination; options not given stay as they are."""
+    from voiceai_ivr.stores.directory import update_destination
+
+    changes: dict[str, Any] = _changes(**fields)
+    if rename:
+        changes["name"] = rename
+    for key in clear:
+        if key in changes:
+            raise click.UsageError(f"--clear {key} conflicts with a new value for it")
+        changes[key] = None
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option")
+    with _errors():
+        d = update_destination(_db(app), domain, name, changes)
+    click.echo(f"updated {d.name} in {domain}")
+
+
+@command.command("remove")
+@domain_option
+@click.argument("name")
+@pass_app
+def remove_cmd(app: AppContext, domain: str, name: str) -> None:
+    """Remove a destination (refused while something falls back to it)."""
+    from voiceai_ivr.stores.directory import remove_destination
+
+    with _errors():
+        removed = remove_destination(_db(app), domain, name)
+    if not removed:
+        raise click.ClickException(f"no destination {name!r} in {domain}")
+    click.echo(f"removed {name} from {domain}")
+
+
+# --------------------------------------------------------------------------- import / export
+
+
+def _load_document(path: str) -> Any:
+    import yaml
+
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{path}: cannot read ({exc})") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise click.ClickException(f"{path}: not valid YAML{where}") from exc
+
+
+def _report_text(report: Any) -> str:
+    verb = "would change" if report.dry_run else "changed"
+    lines = [f"{report.domain}: {report.changes} change(s) {'(dry run, nothing written)' if report.dry_run else ''}"]
+    if report.domain_created:
+        lines.append(f"  domain {report.domain}: created")
+    elif report.domain_updated:
+        lines.append(f"  domain {report.domain}: settings updated")
+    for kind in ("secretaries", "destinations"):
+        part = getattr(report, kind)
+        for label, names in (("created", part.created), ("updated", part.updated), ("removed", part.removed)):
+            if names:
+                lines.append(f"  {kind} {label}: {', '.join(names)}")
+        if part.unchanged:
+            lines.append(f"  {kind} unchanged: {len(part.unchanged)}")
+    if not report.changes:
+        lines.append(f"  nothing {verb}: the database already matches the file")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+@command.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--domain", "-d", help="Refuse the file unless it is for this domain.")
+@click.option("--replace", is_flag=True, help="Also remove secretaries and destinations the file does not list.")
+@click.option("--dry-run", is_flag=True, help="Validate and report the changes without writing them.")
+@json_option
+@pass_app
+def import_cmd(
+    app: AppContext, file: str, domain: Optional[str], replace: bool, dry_run: bool, as_json: bool
+) -> None:
+    """Import a directory document (YAML; see docs/directory-format.md). All or
+    nothing: any problem is listed with its row and field and nothing is written."""
+    from voiceai_ivr.domain.destinations import parse_directory
+    from voiceai_ivr.errors import ValidationError
+    from voiceai_ivr.stores.directory import import_directory
+
+    doc = _load_document(file)
+    with _errors():
+        directory = parse_directory(doc)
+        if domain and directory.domain != domain:
+            raise ValidationError("domain", f"the file is for {directory.domain!r}, not {domain!r}")
+        report = import_directory(_db(app), directory, replace=replace, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(_report_text(report))
+
+
+@command.command("export")
+@domain_option
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File (default: stdout).")
+@pass_app
+def export_cmd(app: AppContext, domain: str, output: Optional[str]) -> None:
+    """Export the domain's directory as YAML that imports back unchanged."""
+    import os
+    import tempfile
+
+    from voiceai_ivr.domain.destinations import directory_to_doc
+    from voiceai_ivr.stores.directory import export_directory
+
+    with _errors():
+        directory = export_directory(_db(app), domain)
+    text = _dump_yaml(directory_to_doc(directory))
+    if not output:
+        click.echo(text, nl=False)
+        return
+    # write beside the target and rename: never a half-written file
+    folder = os.path.dirname(os.path.abspath(output))
+    fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".yaml", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, output)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise click.ClickException(f"{output}: cannot write ({exc})") from exc
+    click.echo(f"exported {len(directory.destinations)} destination(s) of {domain} to {output}", err=True)
+
+
+# --------------------------------------------------------------------------- resolve
+
+
+def parse_at(value: Optional[str]) -> Optional[datetime]:
+    """``--at``: ISO-8601; a trailing Z means UTC; naive = the hours' local time."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO-8601 time: {value!r} (e.g. 2026-03-02T10:00-03:00)") from None
+
+
+@command.command("resolve")
+@domain_option
+@click.option("--at", "at_text", help="Evaluate business hours at this ISO-8601 time (default: now).")
+@click.option("--secretary", help="Use this secretary's hours when the destination has none.")
+@click.option("--did", help="Use the hours of the secretary answering this DID.")
+@json_option
+@click.argument("utterance")
+@pass_app
+def resolve_cmd(
+    app: AppContext,
+    domain: str,
+    at_text: Optional[str],
+    secretary: Optional[str],
+    did: Optional[str],
+    as_json: bool,
+    utterance: str,
+) -> None:
+    """Resolve what a caller said to a destination, as the IVR would."""
+    from voiceai_ivr.stores.directory import get_secretary, get_secretary_by_did, load_resolver
+
+    at = parse_at(at_text)
+    with _errors():
+        db = _db(app)
+        resolver = load_resolver(db, domain)
+        if resolver is None:
+            raise click.ClickException(f"no such domain: {domain!r}")
+        sec = None
+        if secretary or did:
+            rec = get_secretary(db, domain, secretary) if secretary else get_secretary_by_did(db, domain, did or "")
+            if rec is None:
+                raise click.ClickException(f"no secretary {secretary or did!r} in {domain}")
+            sec = rec.secretary
+        result = resolver.resolve(utterance, at=at, secretary=sec)
+    data = result.to_json()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    if data["match"]:
+        state = {True: "open", False: "closed", None: "hours unknown"}[data["open"]]
+        click.echo(f"{data['match']} (score {data['score']}, {state})")
+    elif data["ambiguous"]:
+        click.echo("ambiguous: " + ", ".join(f"{a['name']} ({a['score']})" for a in data["alternatives"]))
+    else:
+        click.echo("no match")
+    click.echo(f"reason: {data['reason']}")
