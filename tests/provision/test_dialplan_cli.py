@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 from doubles.fake_esl import FakeFreeSwitch
 
 from voiceai_ivr.cli import cli
+from voiceai_ivr.stores.db import Database
 
 # Explicit secretary options: no database lookup.
 SECRETARY = ["--secretary-id", "3", "--language", "en-US", "--no-recording"]
@@ -149,3 +150,43 @@ def test_install_fusionpbx_needs_a_dsn(tmp_path: Path) -> None:
     result = _run(_config(tmp_path), "install", "--fusionpbx", "--domain", "demo.local", "--did", "8000", *SECRETARY)
     assert result.exit_code == 1
     assert "fusionpbx_dsn" in result.output
+
+
+def test_install_fusionpbx_memcache_without_esl_is_refused_before_writing(tmp_path: Path, fusion_dsn: str) -> None:
+    result = _run(_config(tmp_path, fusionpbx_cache="memcache"), "install", "--fusionpbx", "--no-reload",
+                  "--domain", "demo.local", "--did", "8000", *SECRETARY, env={"VOICEAI_FUSIONPBX_DSN": fusion_dsn})
+    assert result.exit_code == 1
+    assert "drop --no-reload" in result.output
+    conn = psycopg2.connect(fusion_dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM v_dialplans")
+        assert cur.fetchone()[0] == 0
+    conn.close()
+
+
+def test_render_looks_the_secretary_up_by_domain_and_did(tmp_path: Path, db: Database, cli_env: dict) -> None:
+    with db.transaction() as cur:
+        cur.execute("INSERT INTO domains (domain) VALUES ('acme.example.com')")
+        cur.execute(
+            "INSERT INTO secretaries (domain, name, language, recording) "
+            "VALUES ('acme.example.com', 'Recepção', 'en-US', true) RETURNING id"
+        )
+        sid = cur.fetchone()[0]
+        cur.execute(
+            "INSERT INTO secretary_dids (secretary_id, domain, did) VALUES (%s, 'acme.example.com', '+551130000000')",
+            (sid,),
+        )
+    config = _config(tmp_path)
+    found = _run(config, "render", "--domain", "acme.example.com", "--did", "+551130000000", env=cli_env)
+    assert found.exit_code == 0, found.output
+    assert f'data="voiceai_secretary_id={sid}"' in found.output
+    assert 'data="voiceai_language=en-US"' in found.output
+    assert 'data="voiceai_recording=true"' in found.output
+    assert "secretary=Recepção" in found.output
+    # an explicit option wins over the stored value
+    forced = _run(config, "render", "--domain", "acme.example.com", "--did", "+551130000000", "--language", "pt-BR",
+                  env=cli_env)
+    assert 'data="voiceai_language=pt-BR"' in forced.output
+    missing = _run(config, "render", "--domain", "acme.example.com", "--did", "9999", env=cli_env)
+    assert missing.exit_code == 1
+    assert "no secretary answers DID 9999" in missing.output

@@ -240,6 +240,8 @@ def _install_fusionpbx(
             "--fusionpbx needs FusionPBX's database: set dialplan.fusionpbx_dsn or VOICEAI_FUSIONPBX_DSN"
         )
     method = cache or cfg.dialplan.fusionpbx_cache
+    if method == "memcache" and no_reload:
+        raise click.ClickException("--fusionpbx-cache memcache clears the cache over ESL: drop --no-reload")
     db = Database(cfg.dialplan.fusionpbx_dsn, pool_size=1, connect_timeout=cfg.database.connect_timeout)
     try:
         with contextlib.ExitStack() as stack:
