@@ -41,6 +41,9 @@ MAX_ALTERNATIVES = 5
 #: Share of a score that depends on how much of the utterance's content a
 #: destination explains (unrelated words cost at most this much).
 QUERY_COVERAGE_WEIGHT = 0.30
+#: A destination reached only by filler words that are part of its name, and not
+#: by the whole name ("o pessoal" for "Departamento Pessoal"), keeps this share.
+FILLER_ONLY_FACTOR = 0.8
 
 # --------------------------------------------------------------------------- normalisation
 
@@ -320,13 +323,14 @@ class Resolver:
                 if cur is None or v > cur[0]:
                     raw[di] = (v, pi)
         order = sorted((-sc, di, pi) for di, (sc, pi) in raw.items())
-        if len(qtoks) == 1:
-            top = order if limit is None else order[:limit]
-            return [(round(-neg), di, pi) for neg, di, pi in top]
         # Filler words kept only because some name is made of them ("Departamento
-        # Pessoal") count for the destinations they match, never against the others.
+        # Pessoal") count for the destinations they match, never against the others;
+        # and a part of such a name said alone ("o pessoal") is weak evidence.
         qlens = [len(q) for q in qtoks]
         filler = [q in self._stop_vocab for q in qtoks]
+        if len(qtoks) == 1 and not filler[0]:
+            top = order if limit is None else order[:limit]
+            return [(round(-neg), di, pi) for neg, di, pi in top]
         content_total = sum(n for n, f in zip(qlens, filler) if not f)
         final: list[tuple[float, int, int]] = []
         kth = -1.0
@@ -336,11 +340,15 @@ class Resolver:
                 break
             got = 0
             total = content_total
+            content_hit = False
             for n, r, f in zip(qlens, reach, filler):
                 if di in r:
                     got += n
                     total += n if f else 0
+                    content_hit = content_hit or not f
             fsc = rsc * (1.0 - QUERY_COVERAGE_WEIGHT * (1.0 - got / total)) if total else rsc
+            if not content_hit and rsc < 100.0:
+                fsc *= FILLER_ONLY_FACTOR
             final.append((-fsc, di, pi))
             if limit is not None and len(final) >= limit:
                 final.sort()
