@@ -95,7 +95,9 @@ def test_24_hours_and_overnight() -> None:
 
 
 def test_overlapping_keys_merge_and_canonical_spec() -> None:
-    w = parse_weekly({"mon-fri": ["08:00-12:00"], "mon": ["11:00-14:00"], "seg": "13:30-15:00", "sun-mon": ["20:00-21:00"]})
+    w = parse_weekly(
+        {"mon-fri": ["08:00-12:00"], "mon": ["11:00-14:00"], "seg": "13:30-15:00", "sun-mon": ["20:00-21:00"]}
+    )
     assert w.ranges(0) == ((480, 900), (1200, 1260))
     assert w.ranges(6) == ((1200, 1260),)
     assert parse_weekly(w.to_spec()) == w
@@ -107,11 +109,14 @@ def test_dst_timezone() -> None:
     # 2026-03-09 is the Monday after the spring change: 09:00 EDT = 13:00 UTC
     assert ny.is_open(datetime(2026, 3, 9, 13, 0, tzinfo=timezone.utc))
     assert not ny.is_open(datetime(2026, 3, 9, 12, 59, tzinfo=timezone.utc))
-    assert ny.next_opening(datetime(2026, 3, 7, 12, tzinfo=timezone.utc)) == datetime(2026, 3, 9, 13, tzinfo=timezone.utc)
+    monday = datetime(2026, 3, 9, 13, tzinfo=timezone.utc)
+    assert ny.next_opening(datetime(2026, 3, 7, 12, tzinfo=timezone.utc)) == monday
 
 
 def test_subdivision_and_annual_dates() -> None:
-    sp_city = BusinessHours.from_spec(HOURS, timezone="America/Sao_Paulo", holidays={"calendar": "BR-SP", "dates": ["12-31"]})
+    sp_city = BusinessHours.from_spec(
+        HOURS, timezone="America/Sao_Paulo", holidays={"calendar": "BR-SP", "dates": ["12-31"]}
+    )
     assert not sp_city.is_open(sp(2026, 7, 9, 10))  # Revolução Constitucionalista (SP only)
     national = BusinessHours.from_spec(HOURS, timezone="America/Sao_Paulo", holidays={"calendar": "BR"})
     assert national.is_open(sp(2026, 7, 9, 10))
