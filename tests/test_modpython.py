@@ -12,8 +12,10 @@ from doubles.fs_session import FakeAPI, FakeSession
 from voiceai_ivr import modpython
 from voiceai_ivr.channel.base import DTMF, SILENCE, SPEECH
 from voiceai_ivr.channel.modpython import ModPythonChannel
+from voiceai_ivr.config import Config
 from voiceai_ivr.errors import CallGone, ValidationError
 from voiceai_ivr.flows.minimal import GOODBYE, GREETING, NO_DIGITS, minimal_flow
+from voiceai_ivr.stores.db import Database
 
 
 def test_minimal_flow_runs_through_the_adapter() -> None:
@@ -158,3 +160,53 @@ def test_shim_runs_the_minimal_flow_when_the_app_is_absent(
     modpython.handler(session, str(config))
     assert session.played() == [GREETING, "say:Você digitou 7. Obrigado.", GOODBYE]
     assert session.variables["hangup_cause"] == "NORMAL_CLEARING"
+
+
+# --------------------------------------------------------------------------- the real flow
+
+
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+
+
+def test_real_conversation_runs_through_the_adapter(db: Database, config: Config) -> None:
+    """tests/scenarios/out_of_hours.yaml, under mod_python3 instead of the socket."""
+    import yaml
+    from doubles.fake_esl import FakeFreeSwitch
+
+    from voiceai_ivr.app import build_services, call_handler
+    from voiceai_ivr.domain.destinations import parse_directory
+    from voiceai_ivr.esl.inbound import InboundClient
+    from voiceai_ivr.stores import calls
+    from voiceai_ivr.stores.directory import import_directory
+    from voiceai_ivr.switch import Switch
+
+    scenario = yaml.safe_load((SCENARIOS / "out_of_hours.yaml").read_text(encoding="utf-8"))
+    import_directory(db, parse_directory(yaml.safe_load((SCENARIOS / "directory.yaml").read_text(encoding="utf-8"))))
+    config.server.allow_clock_override = True
+    session = FakeSession(
+        scenario["caller_inputs"],
+        variables={
+            "voiceai_domain": scenario["domain"],
+            "voiceai_did": scenario["did"],
+            "destination_number": scenario["did"],
+            "caller_id_number": scenario["caller"],
+            "voiceai_clock": scenario["at"],
+        },
+    )
+    with FakeFreeSwitch() as fs:
+        client = InboundClient("127.0.0.1", fs.port, "ClueCon", timeout=5.0).connect()
+        try:
+            services = build_services(config, db=db, switch=Switch(client, timeout=5.0), mode="python", metrics=False)
+            handle = call_handler(config, services=services)
+            channel = ModPythonChannel(session)
+            handle(channel)
+            channel.close()
+        finally:
+            client.close()
+    assert not [c for c in fs.commands if c.startswith("api originate") or c.startswith("bgapi originate")]
+    assert session.inputs == []  # every scripted input was heard
+    assert not session.ready()
+    with db.cursor() as cur:
+        row = calls.get_call(cur, session.uuid)
+    assert row is not None
+    assert row["outcome"] == scenario["expect"]["outcome"]
