@@ -173,13 +173,13 @@ def _is_asap(text: str) -> bool:
 def _default_parse_window(text: str, at: datetime, language: str, hours: Any) -> Optional[tuple[datetime, datetime]]:
     """Delegate to ``voiceai_ivr.domain.timewindow.parse_window`` (the DOMAIN
     helper's pure parser)."""
-    from voiceai_ivr.domain import timewindow  # type: ignore[attr-defined]
+    from voiceai_ivr.domain import timewindow
 
-    window = timewindow.parse_window(text, at=at, language=language, hours=hours)
+    if hours is None:
+        return None
+    window = timewindow.parse_window(text, now=at, hours=hours, language=language)
     if window is None:
         return None
-    if isinstance(window, tuple):
-        return window[0], window[1]
     return window.start, window.end
 
 
@@ -291,7 +291,8 @@ class CallbackCapture:
                 heard.kind == SPEECH and _is_asap(heard.text)
             ):
                 window = asap_window(now, opt.hours)
-            elif heard.kind == SPEECH and heard.text.strip():
+            elif heard.heard:
+                # Speech, or a key of the documented menu (timewindow.KEYED_OPTIONS).
                 try:
                     window = parse(heard.text, now, ctx.language, opt.hours)
                 except ValidationError:
