@@ -189,3 +189,70 @@ class Peer:
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+
+
+class InboundEsl:
+    """A minimal blocking inbound ESL client for the tests (independent of the
+    package's own client, so the simulator is checked against the protocol)."""
+
+    def __init__(self, address: tuple[str, int], password: str = "ClueCon", timeout: float = 10.0) -> None:
+        import socket
+
+        self.sock = socket.create_connection(address, timeout=timeout)
+        self.sock.settimeout(timeout)
+        self.parser = FrameParser()
+        self.pending: list[Frame] = []
+        self.events: list[Event] = []
+        greeting = self.next_frame()
+        assert greeting.content_type == "auth/request"
+        self.auth_reply = self.command(f"auth {password}")
+
+    def next_frame(self) -> Frame:
+        while not self.pending:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise PeerGone()
+            self.pending.extend(self.parser.feed(chunk))
+        return self.pending.pop(0)
+
+    def _until(self, content_types: tuple[str, ...]) -> Frame:
+        while True:
+            frame = self.next_frame()
+            if frame.content_type in content_types:
+                return frame
+            if frame.is_event:
+                self.events.append(frame_to_event(frame))
+
+    def command(self, text: str) -> Frame:
+        self.sock.sendall(encode_command(text))
+        return self._until(("command/reply", "text/disconnect-notice"))
+
+    def api(self, text: str) -> str:
+        self.sock.sendall(encode_command(f"api {text}"))
+        return self._until(("api/response",)).body
+
+    def bgapi(self, text: str, timeout: float = 20.0) -> str:
+        reply = self.command(f"bgapi {text}")
+        job = reply.get("Job-UUID")
+        return self.wait_event("BACKGROUND_JOB", lambda e: e.get("Job-UUID") == job, timeout).body
+
+    def wait_event(
+        self, name: str, predicate: Optional[Callable[[Event], bool]] = None, timeout: float = 20.0
+    ) -> Event:
+        import time
+
+        deadline = time.monotonic() + timeout
+        for i, event in enumerate(self.events):
+            if event.name == name and (predicate is None or predicate(event)):
+                return self.events.pop(i)
+        while time.monotonic() < deadline:
+            frame = self.next_frame()
+            if frame.is_event:
+                event = frame_to_event(frame)
+                if event.name == name and (predicate is None or predicate(event)):
+                    return event
+                self.events.append(event)
+        raise TimeoutError(f"no {name} event")
+
+    def close(self) -> None:
+        self.sock.close()

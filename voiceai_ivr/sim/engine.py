@@ -205,6 +205,7 @@ class SimSwitch:
         """``uuid_bridge A B``: both legs leave what they run (their socket
         application ends) and are joined, with the events of the capture."""
         now_us = epoch_us(a.now())
+        a.other, b.other = b, a
         for ch in (a, b):
             ch.stop_hold("bridge")
             ch.flush_queue()
