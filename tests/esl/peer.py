@@ -132,7 +132,7 @@ class FakeCall(threading.Thread):
     def __init__(self, address: tuple[str, int], *, inputs: Optional[list[dict]] = None, media_s: float = 0.005,
                  hangup_on: Optional[str] = None, hangup_after: Optional[float] = None, caller: str = "5511998765432",
                  dest: str = "8000", uuid: Optional[str] = None, garbage: Optional[bytes] = None,
-                 idle_limit: float = 15.0) -> None:
+                 garbage_on: Optional[str] = None, idle_limit: float = 15.0) -> None:
         super().__init__(daemon=True, name="fake-call")
         self.address = address
         self.inputs = collections.deque(inputs or [])
@@ -143,6 +143,7 @@ class FakeCall(threading.Thread):
         self.dest = dest
         self.uuid = uuid or str(uuidlib.uuid4())
         self.garbage = garbage
+        self.garbage_on = garbage_on  # send ``garbage`` when this command arrives instead of at once
         self.idle_limit = idle_limit
         self.apps: list[tuple[str, str]] = []
         self.commands: list[str] = []
@@ -184,7 +185,7 @@ class FakeCall(threading.Thread):
     def _run(self) -> None:
         self._sock = socket.create_connection(self.address, timeout=5)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as mod_event_socket does
-        if self.garbage is not None:
+        if self.garbage is not None and self.garbage_on is None:
             self._send(self.garbage)
         parser = FrameParser(commands=True)
         start = time.monotonic()
@@ -231,6 +232,9 @@ class FakeCall(threading.Thread):
     def _command(self, frame: Frame) -> None:
         cmd = frame.first_line
         self.commands.append(cmd)
+        if self.garbage is not None and cmd == self.garbage_on:
+            self._send(self.garbage)
+            return
         if cmd == "connect":
             self._send(templates().connect_reply(self.uuid, self.caller, self.dest))
         elif cmd == "myevents":

@@ -114,6 +114,12 @@ class OutboundSession:
         self._hangup_callbacks: list[Callable[[], None]] = []
         self._event_listeners: list[Callable[[Event], None]] = []
         self._callbacks_fired = False
+        # The descriptor is closed only once the reactor has let go of it AND no
+        # handler thread can write to it any more, so its number is never reused
+        # under a writer's feet.
+        self._unregistered = False
+        self._handler_finished = False
+        self._released = False
 
     # ------------------------------------------------------------------ setup
 
@@ -128,7 +134,11 @@ class OutboundSession:
                 if self._closed:
                     raise CallGone(self.uuid, "ESL_DISCONNECTED")
                 self._slots.extend(slots)
-            self._write(data, limit)
+            try:
+                self._write(data, limit)
+            except (OSError, ESLTimeout) as exc:
+                self.server._request_close(self, f"write failed: {exc}")
+                raise ESLDisconnected(f"connect to {self.address} failed: {exc}") from exc
         deadline = time.monotonic() + limit
         frame = self._wait_slot(slots[0], "connect", deadline)
         event = frame_to_event(frame)
@@ -500,6 +510,17 @@ class OutboundSession:
         for cb in callbacks:
             _safe_call(cb, self.uuid)
 
+    def _maybe_release(self) -> None:
+        with self._lock:
+            if self._released or not (self._unregistered and self._handler_finished):
+                return
+            self._released = True
+        with self._send_lock:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
     def _on_closed(self, reason: str) -> None:
         """The socket is closed (reactor thread): fail every remaining waiter."""
         jobs: list[BgJob] = []
@@ -581,6 +602,7 @@ class OutboundServer:
         self._busy_active = 0
         self._accepting = False
         self._running = False
+        self._stopped = False
         self._reactor: Optional[threading.Thread] = None
 
     # ------------------------------------------------------------------ public
@@ -620,6 +642,10 @@ class OutboundServer:
     def stop(self, grace: float = 30.0) -> int:
         """Stop accepting, let calls finish for up to ``grace`` seconds, then hang up
         what is left and close everything. Returns how many calls were cut."""
+        with self._lock:
+            if self._stopped or self._reactor is None:
+                return 0
+            self._stopped = True
         self._call_soon(self._close_listener)
         deadline = time.monotonic() + max(0.0, grace)
         with self._idle:
@@ -640,7 +666,9 @@ class OutboundServer:
         self._wake()
         if self._reactor is not None:
             self._reactor.join(5.0)
-        for session in list(self._sessions):
+        registered = [key.data for key in list(self._sel.get_map().values())
+                      if isinstance(key.data, OutboundSession)]
+        for session in {*registered, *self._sessions}:
             self._close_now(session, "server stopped")
         self._sel.close()
         self._wake_r.close()
@@ -826,18 +854,23 @@ class OutboundServer:
             self._close_now(session, f"protocol error: {exc}")
 
     def _close_now(self, session: OutboundSession, reason: str) -> None:
-        if session.closed:
+        """Reactor thread (or after the reactor stopped): stop reading, shut the
+        connection down and release the waiters; the descriptor itself is closed
+        once the handler thread has finished too."""
+        if session._unregistered:
             return
         try:
             self._sel.unregister(session.sock)
         except (KeyError, ValueError, OSError):
             pass
         try:
-            session.sock.close()
+            session.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        session._unregistered = True
         log.debug("call %s: socket closed (%s)", session.uuid or session.address, reason)
         session._on_closed(reason)
+        session._maybe_release()
 
     # ------------------------------------------------------------------ handler threads
 
@@ -850,6 +883,10 @@ class OutboundServer:
             except (ESLError, CallGone) as exc:
                 self.calls_failed += 1
                 log.warning("call %s: setup failed from %s: %s", session.uuid or "-", session.address, exc)
+                return
+            except Exception:
+                self.calls_failed += 1
+                log.exception("call %s: setup failed from %s", session.uuid or "-", session.address)
                 return
             log.info("call %s: start%s from %s caller=%s dest=%s", session.uuid, " (busy)" if busy else "",
                      session.address[0], session.data.get("Caller-Caller-ID-Number", "?"),
@@ -884,6 +921,8 @@ class OutboundServer:
                 pass
 
     def _handler_done(self, session: OutboundSession, busy: bool) -> None:
+        session._handler_finished = True
+        session._maybe_release()
         with self._idle:
             self._active -= 1
             if busy:
