@@ -107,7 +107,7 @@ _AMPM = r"(?P<ampm>am|pm|a m|p m|da manha|da tarde|da noite|in the morning|in th
 # numeric: 16:30, 16h30, 16h, 4 pm, 4:30pm, "16 horas"
 _TIME_NUM = re.compile(
     rf"(?:\b{_PREP}\s+)?\b(?P<h>\d{{1,2}})(?:\s*(?::|h)\s*(?P<m>\d{{2}})|\s*(?P<hmark>h|hs|hrs|horas?|o ?clock)\b)?"
-    rf"(?:\s*{_AMPM})?\b"
+    rf"(?:\s+e\s+(?P<mw>{_MIN_ALT}))?(?:\s*{_AMPM})?\b"
 )
 # words: "às três e meia", "depois das duas", "at three thirty", "half past three"
 _TIME_WORD = re.compile(
@@ -187,10 +187,10 @@ def _find_time(t: str) -> Optional[_Time]:
             return _Time(hh * 60 + minute, _prep_mode(m.group("prep")))
     for m in _TIME_NUM.finditer(t):
         # a bare number is a time only with a preposition, minutes, "h"/"horas" or am/pm
-        if not (m.group("prep") or m.group("m") or m.group("hmark") or m.group("ampm")):
+        if not (m.group("prep") or m.group("m") or m.group("hmark") or m.group("ampm") or m.group("mw")):
             continue
         h = int(m.group("h"))
-        minute = int(m.group("m") or 0)
+        minute = int(m.group("m") or 0) or (_MINUTE_WORDS[m.group("mw")] if m.group("mw") else 0)
         if minute > 59:
             continue
         explicit = (bool(m.group("m")) and h >= 10) or h >= 13 or h == 0
