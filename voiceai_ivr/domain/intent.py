@@ -62,11 +62,12 @@ _GOODBYE = _rx(
     r"nothing else", r"you can hang up", r"i m done", r"im done",
 )
 _CALLBACK = _rx(
-    r"me (?:liga|ligue|ligar|retorna|retorne|retornar)", r"(?:pode|podem|poderia|podiam) me (?:ligar|retornar)",
+    r"me (?:liga|ligue|liguem|ligar|retorna|retorne|retornem|retornar)",
+    r"(?:pode|podem|poderia|podiam) me (?:ligar|retornar)",
     r"ligar (?:de volta|depois|mais tarde)", r"liga(?:r)? pra mim", r"retorn(?:o|ar|em) (?:a )?(?:ligacao|chamada)",
     r"(?:quero|queria|prefiro|pode|gostaria de)(?: um| uma)? (?:retorno|receber uma ligacao)", r"retorno",
     r"call me back", r"call me later", r"call back", r"callback", r"ring me back", r"return my call",
-    r"give me a call", r"have (?:someone|somebody|them|him|her) call me",
+    r"give me a call", r"have \w+ call me", r"(?:can|could|would|will|please) (?:\w+ )?call me", r"call me",
 )
 _REPEAT = _rx(
     r"repete", r"repetir", r"repita", r"pode repetir", r"fala de novo", r"nao entendi", r"como e que e",

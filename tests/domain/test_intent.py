@@ -1,0 +1,143 @@
+"""Deterministic intent rules in both languages, with the resolver and the keyed menu."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pytest
+
+from voiceai_ivr.domain.intent import KINDS, classify
+from voiceai_ivr.domain.resolve import Resolver
+
+RESOLVER = Resolver([
+    ("Financeiro", ["boleto", "cobrança"]),
+    ("Suporte Técnico", ["suporte", "internet caiu"]),
+    ("Maria Silva", []),
+    ("Maria Souza", []),
+    ("Billing", ["invoice"]),
+    ("Sales", []),
+])
+MENU = {"1": "Financeiro", "2": "Suporte Técnico", "3": "Billing"}
+
+SPEECH = [
+    # callback
+    ("me liga depois", "callback", None),
+    ("pode me ligar mais tarde", "callback", None),
+    ("me liga amanhã de manhã", "callback", None),
+    ("prefiro que vocês me liguem", "callback", None),
+    ("could you call me tomorrow", "callback", None),
+    ("quero um retorno", "callback", None),
+    ("pede pro financeiro me ligar depois", "callback", "Financeiro"),
+    ("call me back", "callback", None),
+    ("can someone call me back later", "callback", None),
+    ("please have billing call me", "callback", "Billing"),
+    # operator
+    ("atendente", "operator", None),
+    ("quero falar com uma atendente", "operator", None),
+    ("falar com uma pessoa", "operator", None),
+    ("quero falar com um humano", "operator", None),
+    ("operador", "operator", None),
+    ("human", "operator", None),
+    ("operator", "operator", None),
+    ("can I talk to a real person", "operator", None),
+    ("representative", "operator", None),
+    # repeat
+    ("repete", "repeat", None),
+    ("pode repetir por favor", "repeat", None),
+    ("não entendi", "repeat", None),
+    ("repeat", "repeat", None),
+    ("say that again", "repeat", None),
+    ("sorry, come again?", "repeat", None),
+    # goodbye
+    ("tchau", "goodbye", None),
+    ("obrigado, era só isso", "goodbye", None),
+    ("era só isso mesmo obrigada", "goodbye", None),
+    ("goodbye", "goodbye", None),
+    ("that's all, thanks", "goodbye", None),
+    ("bye", "goodbye", None),
+    # bare yes / no
+    ("sim", "yes", None),
+    ("isso", "yes", None),
+    ("pode", "yes", None),
+    ("correto", "yes", None),
+    ("sim, por favor", "yes", None),
+    ("yes", "yes", None),
+    ("yeah", "yes", None),
+    ("não", "no", None),
+    ("nao", "no", None),
+    ("no", "no", None),
+    ("nope", "no", None),
+    # transfer
+    ("quero falar com o financeiro", "transfer", "Financeiro"),
+    ("eu queria falar com o pessoal do financeiro por favor", "transfer", "Financeiro"),
+    ("minha internet caiu de novo", "transfer", "Suporte Técnico"),
+    ("falar com uma pessoa do financeiro", "transfer", "Financeiro"),
+    ("I'd like to talk to someone in billing please", "transfer", "Billing"),
+    ("sales please", "transfer", "Sales"),
+    ("tecnico", "transfer", "Suporte Técnico"),  # part of a name
+    ("quero falar sobre o tempo", "unknown", None),
+    # unknown
+    ("quero pizza de calabresa", "unknown", None),
+    ("", "unknown", None),
+]
+
+
+@pytest.mark.parametrize(("utterance", "kind", "destination"), SPEECH)
+def test_speech(utterance: str, kind: str, destination: Optional[str]) -> None:
+    intent = classify(utterance, resolver=RESOLVER, menu=MENU)
+    assert intent.kind == kind, intent
+    assert intent.destination == destination
+    assert intent.kind in KINDS
+
+
+def test_ambiguous_transfer() -> None:
+    intent = classify("quero falar com a Maria", resolver=RESOLVER)
+    assert intent.kind == "transfer" and intent.destination is None
+    assert intent.ambiguous
+    assert set(intent.alternatives[:2]) == {"Maria Silva", "Maria Souza"}
+
+
+@pytest.mark.parametrize(
+    ("utterance", "kind", "destination"),
+    [
+        ("sim", "yes", None),
+        ("isso mesmo, pode transferir", "yes", None),
+        ("pode ser", "yes", None),
+        ("yes please", "yes", None),
+        ("that's right", "yes", None),
+        ("não é isso", "no", None),
+        ("não, o suporte", "no", "Suporte Técnico"),
+        ("no, billing", "no", "Billing"),
+        ("nope", "no", None),
+        ("errado", "no", None),
+    ],
+)
+def test_yes_no_expected(utterance: str, kind: str, destination: Optional[str]) -> None:
+    intent = classify(utterance, resolver=RESOLVER, expect="yes_no")
+    assert (intent.kind, intent.destination) == (kind, destination)
+
+
+@pytest.mark.parametrize(
+    ("keys", "expect", "kind", "destination"),
+    [
+        ("0", "open", "operator", None),
+        ("*", "open", "repeat", None),
+        ("1", "open", "transfer", "Financeiro"),
+        ("2", "open", "transfer", "Suporte Técnico"),
+        ("3#", "open", "transfer", "Billing"),
+        ("9", "open", "unknown", None),
+        ("1", "yes_no", "yes", None),
+        ("2", "yes_no", "no", None),
+        ("3", "yes_no", "unknown", None),
+        ("0", "yes_no", "operator", None),
+        ("*", "yes_no", "repeat", None),
+    ],
+)
+def test_keys(keys: str, expect: str, kind: str, destination: Optional[str]) -> None:
+    intent = classify("tchau", keys=keys, resolver=RESOLVER, menu=MENU, expect=expect)  # keys win over speech
+    assert (intent.kind, intent.destination, intent.source) == (kind, destination, "dtmf")
+
+
+def test_without_resolver() -> None:
+    assert classify("quero falar com o financeiro").kind == "unknown"
+    assert classify("me liga depois").kind == "callback"
