@@ -88,6 +88,18 @@ def test_install_round_trips_and_second_install_updates(db: Database, tmp_path: 
     assert all(d["domain_uuid"] == DOMAIN_UUID for d in details)
     assert [d["dialplan_detail_order"] for d in details] == sorted(d["dialplan_detail_order"] for d in details)
 
+    dest = store.load_destination(db, first.destination_uuid or "")
+    assert dest is not None
+    assert dest["dialplan_uuid"] == first.dialplan_uuid
+    assert dest["domain_uuid"] == DOMAIN_UUID
+    assert (dest["destination_type"], dest["destination_number"], dest["destination_context"]) == (
+        "inbound", "551130000000", "public"
+    )
+    assert dest["destination_enabled"] is True
+    # what FusionPBX's "single" dialplan mode serves for the number, dialled with or without +
+    assert store.dialplans_for_number(db, "public", "551130000000") == [row["dialplan_xml"]]
+    assert store.dialplans_for_number(db, "public", "+551130000000") == [row["dialplan_xml"]]
+
     second = install_fusionpbx(db, {**SPEC, "mode": "python", "recording": True}, cache_method="none")
     assert not second.created
     assert second.dialplan_uuid == first.dialplan_uuid
@@ -99,6 +111,10 @@ def test_install_round_trips_and_second_install_updates(db: Database, tmp_path: 
     with db.cursor() as cur:
         cur.execute("SELECT count(*) FROM v_dialplan_details")
         assert cur.fetchone()[0] == len(details)
+        cur.execute("SELECT count(*) FROM v_destinations")
+        assert cur.fetchone()[0] == 1
+    assert second.destination_uuid == first.destination_uuid
+    assert store.dialplans_for_number(db, "public", "551130000000") == [row2["dialplan_xml"]]
 
 
 def test_unknown_domain_is_refused(db: Database) -> None:
@@ -121,6 +137,30 @@ def test_someone_elses_route_for_the_same_did_is_left_alone(db: Database) -> Non
     assert store.load_dialplan(db, dialplan_uuid_for(validate_spec(SPEC))) is None
     row = store.load_dialplan(db, foreign)
     assert row is not None and row["dialplan_xml"] == "x"
+
+
+def test_someone_elses_destination_for_the_same_did_is_left_alone(db: Database) -> None:
+    with db.transaction() as cur:
+        cur.execute(
+            "INSERT INTO v_destinations (destination_uuid, domain_uuid, destination_type, destination_number, "
+            "destination_context, destination_enabled) VALUES (%s, %s, 'inbound', '551130000000', 'public', true)",
+            (str(uuid.uuid4()), DOMAIN_UUID),
+        )
+    with pytest.raises(ValidationError) as err:
+        install_fusionpbx(db, SPEC, cache_method="none")
+    assert err.value.field == "did"
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) FROM v_dialplans")
+        assert cur.fetchone()[0] == 0  # the dialplan row was rolled back with it
+
+
+def test_a_non_public_context_gets_no_destination(db: Database) -> None:
+    result = install_fusionpbx(db, SPEC, context="acme.example.com", cache_method="none")
+    assert result.destination_uuid is None
+    row = store.load_dialplan(db, result.dialplan_uuid)
+    assert row is not None and row["dialplan_context"] == "acme.example.com"
+    assert 'data="domain_name=acme.example.com"' in row["dialplan_xml"]
+    assert "call_direction=inbound" not in row["dialplan_xml"]
 
 
 def test_same_did_in_another_domain_is_a_separate_dialplan(db: Database) -> None:

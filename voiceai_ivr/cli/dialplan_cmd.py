@@ -282,6 +282,8 @@ def _install_fusionpbx(
     click.echo(
         f"FusionPBX dialplan {result.dialplan_uuid} ({spec.extension_name}, context {result.context}): {state}"
     )
+    if result.destination_uuid:
+        click.echo(f"FusionPBX destination {result.destination_uuid} ({spec.did_digits}) -> this dialplan")
     for line in result.cache_cleared:
         click.echo(f"cache cleared: {line}")
     if not result.cache_cleared:

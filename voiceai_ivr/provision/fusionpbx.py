@@ -47,11 +47,32 @@ def dialplan_uuid_for(spec: DialplanSpec) -> str:
     return str(uuidlib.uuid5(_NAMESPACE, f"{spec.domain}/{spec.did_digits}"))
 
 
+def destination_uuid_for(spec: DialplanSpec) -> str:
+    return str(uuidlib.uuid5(_NAMESPACE, f"destination:{spec.domain}/{spec.did_digits}"))
+
+
+def is_public(context: str) -> bool:
+    """FusionPBX's test for an inbound (public) context."""
+    return context == PUBLIC_CONTEXT or context.startswith("public@") or context.endswith(".public")
+
+
+def build_destination(spec: DialplanSpec, *, context: str = PUBLIC_CONTEXT) -> store.FusionDestination:
+    spec = validate_spec(spec)
+    label = spec.secretary_name or (f"secretary {spec.secretary_id}" if spec.secretary_id else "")
+    return store.FusionDestination(
+        destination_uuid=destination_uuid_for(spec),
+        number=spec.did_digits,
+        number_regex=spec.expression,
+        context=context,
+        description=f"{store.MANAGED_DESCRIPTION} {label}".strip(),
+    )
+
+
 def build_dialplan(spec: DialplanSpec, domain_uuid: str, *, context: str = PUBLIC_CONTEXT) -> store.FusionDialplan:
     """The rows FusionPBX needs for ``spec``: ``dialplan_xml`` as FusionPBX's own
     generator would produce it, plus the details the Dialplan Manager edits."""
     spec = validate_spec(spec)
-    public = context == PUBLIC_CONTEXT or context.startswith("public@") or context.endswith(".public")
+    public = is_public(context)
     dialplan_uuid = dialplan_uuid_for(spec)
     xml = render_fusionpbx_extension(
         spec, dialplan_uuid=dialplan_uuid, domain_uuid=domain_uuid, public_context=public
@@ -88,6 +109,7 @@ class FusionInstallResult:
     domain_uuid: str
     context: str
     created: bool
+    destination_uuid: Optional[str]  # the v_destinations row (public context only)
     cache_cleared: tuple[str, ...]  # what was removed ("file …", "memcache …")
 
 
@@ -109,7 +131,8 @@ def install_fusionpbx(
     domain_uuid = store.find_domain_uuid(db, s.domain)
     dp = build_dialplan(s, domain_uuid, context=context)
     numbers = sorted({s.did, s.did_digits, "+" + s.did_digits})
-    saved = store.save_dialplan(db, dp, numbers=numbers)
+    destination = build_destination(s, context=context) if is_public(context) else None
+    saved = store.save_dialplan(db, dp, numbers=numbers, destination=destination)
     cleared = clear_dialplan_cache(
         cache_keys(context, s), method=cache_method, cache_dir=cache_dir, api=api, notify=notify
     )
@@ -118,6 +141,7 @@ def install_fusionpbx(
         domain_uuid=domain_uuid,
         context=context,
         created=saved.created,
+        destination_uuid=destination.destination_uuid if destination is not None else None,
         cache_cleared=tuple(cleared),
     )
 

@@ -1,12 +1,15 @@
-"""FusionPBX's own tables (``v_domains``, ``v_dialplans``, ``v_dialplan_details``).
+"""FusionPBX's own tables (``v_domains``, ``v_dialplans``, ``v_dialplan_details``,
+``v_destinations``).
 
-Column names and types follow FusionPBX's ``app/dialplans/app_config.php`` and
-``core/domains/app_config.php``; ``tests/fixtures/fusionpbx_schema.sql`` keeps
+Column names and types follow FusionPBX's ``app/dialplans/app_config.php``,
+``app/destinations/app_config.php`` and ``core/domains/app_config.php``; ``tests/fixtures/fusionpbx_schema.sql`` keeps
 that schema for tests. Parameterised SQL only. A dialplan is written the way
 FusionPBX's Dialplan Manager keeps one: a ``v_dialplans`` row whose
 ``dialplan_xml`` holds the ``<extension>`` fragment FusionPBX's XML handler
 serves, plus one ``v_dialplan_details`` row per condition/action, which the
-Dialplan Manager edits and regenerates ``dialplan_xml`` from.
+Dialplan Manager edits and regenerates ``dialplan_xml`` from. An inbound number
+also gets a ``v_destinations`` row pointing at its dialplan: FusionPBX's XML
+handler looks public dialplans up through it in "single" dialplan mode.
 """
 
 from __future__ import annotations
@@ -53,6 +56,19 @@ class FusionDialplan:
 
 
 @dataclass(frozen=True)
+class FusionDestination:
+    """A ``v_destinations`` row: the inbound number that leads to the dialplan."""
+
+    destination_uuid: str
+    number: str  # digits only: FusionPBX matches "+" || number as well
+    number_regex: str
+    context: str
+    description: str
+    type: str = "inbound"
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class SaveResult:
     dialplan_uuid: str
     created: bool  # False: our existing row was updated
@@ -73,14 +89,35 @@ def find_domain_uuid(db: Database, domain_name: str) -> str:
     return str(row[0])
 
 
-def save_dialplan(db: Database, dp: FusionDialplan, *, numbers: Sequence[str] = ()) -> SaveResult:
-    """Insert or update ``dp`` and replace its details, in one transaction.
+def save_dialplan(
+    db: Database,
+    dp: FusionDialplan,
+    *,
+    numbers: Sequence[str] = (),
+    destination: Optional[FusionDestination] = None,
+) -> SaveResult:
+    """Insert or update ``dp``, replace its details and, with ``destination``,
+    insert or update that ``v_destinations`` row, all in one transaction.
 
-    Refuses (``ValidationError`` on ``did``) when another dialplan in the same
-    domain and context already answers one of ``numbers`` (``dialplan_number``):
-    that route belongs to someone else."""
+    Refuses (``ValidationError`` on ``did``) when another dialplan or destination
+    in the same domain and context already answers one of ``numbers``: that route
+    belongs to someone else, and nothing is written."""
     numbers = tuple(numbers) or (dp.number,)
     with db.transaction() as cur:
+        if destination is not None:
+            cur.execute(
+                "SELECT destination_uuid::text, destination_description FROM v_destinations "
+                "WHERE domain_uuid = %s AND destination_context = %s AND destination_number = ANY(%s) "
+                "AND destination_uuid <> %s",
+                (dp.domain_uuid, destination.context, list(numbers), destination.destination_uuid),
+            )
+            taken = cur.fetchone()
+            if taken is not None:
+                raise ValidationError(
+                    "did",
+                    f"FusionPBX destination {taken[0]} ({taken[1] or 'no description'}) already receives "
+                    f"{dp.number}; not created by voiceai-ivr, so it is left alone",
+                )
         cur.execute(
             "SELECT dialplan_uuid::text, dialplan_name FROM v_dialplans "
             "WHERE domain_uuid = %s AND dialplan_context = %s AND dialplan_number = ANY(%s) "
@@ -157,7 +194,65 @@ def save_dialplan(db: Database, dp: FusionDialplan, *, numbers: Sequence[str] = 
                     True,
                 ),
             )
+        if destination is not None:
+            _save_destination(cur, dp, destination)
     return SaveResult(dialplan_uuid=dp.dialplan_uuid, created=existing is None)
+
+
+def _save_destination(cur: Any, dp: FusionDialplan, d: FusionDestination) -> None:
+    row = {
+        "destination_uuid": d.destination_uuid,
+        "domain_uuid": dp.domain_uuid,
+        "dialplan_uuid": dp.dialplan_uuid,
+        "destination_type": d.type,
+        "destination_number": d.number,
+        "destination_number_regex": d.number_regex,
+        "destination_context": d.context,
+        "destination_enabled": d.enabled,
+        "destination_description": d.description,
+    }
+    cur.execute(
+        "UPDATE v_destinations SET domain_uuid = %(domain_uuid)s, dialplan_uuid = %(dialplan_uuid)s, "
+        "destination_type = %(destination_type)s, destination_number = %(destination_number)s, "
+        "destination_number_regex = %(destination_number_regex)s, destination_context = %(destination_context)s, "
+        "destination_enabled = %(destination_enabled)s, destination_description = %(destination_description)s, "
+        "update_date = now() WHERE destination_uuid = %(destination_uuid)s",
+        row,
+    )
+    if cur.rowcount == 0:
+        cur.execute(
+            "INSERT INTO v_destinations (destination_uuid, domain_uuid, dialplan_uuid, destination_type, "
+            "destination_number, destination_number_regex, destination_context, destination_enabled, "
+            "destination_description, insert_date) VALUES (%(destination_uuid)s, %(domain_uuid)s, "
+            "%(dialplan_uuid)s, %(destination_type)s, %(destination_number)s, %(destination_number_regex)s, "
+            "%(destination_context)s, %(destination_enabled)s, %(destination_description)s, now())",
+            row,
+        )
+
+
+def load_destination(db: Database, destination_uuid: str) -> Optional[dict[str, Any]]:
+    with db.cursor(dict_rows=True) as cur:
+        cur.execute(
+            "SELECT destination_uuid::text, domain_uuid::text, dialplan_uuid::text, destination_type, "
+            "destination_number, destination_number_regex, destination_context, destination_enabled, "
+            "destination_description FROM v_destinations WHERE destination_uuid = %s",
+            (destination_uuid,),
+        )
+        row = cur.fetchone()
+    return dict(row) if row is not None else None
+
+
+def dialplans_for_number(db: Database, context: str, number: str) -> list[str]:
+    """``dialplan_xml`` of the enabled dialplans a destination routes ``number`` to
+    (what FusionPBX's "single" dialplan mode serves for it; ``+`` optional)."""
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT p.dialplan_xml FROM v_dialplans p WHERE p.dialplan_enabled = true AND p.dialplan_uuid IN ("
+            "SELECT dialplan_uuid FROM v_destinations WHERE destination_context = %s "
+            "AND (destination_number = %s OR '+' || destination_number = %s)) ORDER BY p.dialplan_order",
+            (context, number, number),
+        )
+        return [r[0] for r in cur.fetchall()]
 
 
 def load_dialplan(db: Database, dialplan_uuid: str) -> Optional[dict[str, Any]]:
