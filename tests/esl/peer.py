@@ -132,7 +132,8 @@ class FakeCall(threading.Thread):
     def __init__(self, address: tuple[str, int], *, inputs: Optional[list[dict]] = None, media_s: float = 0.005,
                  hangup_on: Optional[str] = None, hangup_after: Optional[float] = None, caller: str = "5511998765432",
                  dest: str = "8000", uuid: Optional[str] = None, garbage: Optional[bytes] = None,
-                 garbage_on: Optional[str] = None, idle_limit: float = 15.0) -> None:
+                 garbage_on: Optional[str] = None, idle_limit: float = 15.0,
+                 press_during_playback: str = "") -> None:
         super().__init__(daemon=True, name="fake-call")
         self.address = address
         self.inputs = collections.deque(inputs or [])
@@ -145,6 +146,7 @@ class FakeCall(threading.Thread):
         self.garbage = garbage
         self.garbage_on = garbage_on  # send ``garbage`` when this command arrives instead of at once
         self.idle_limit = idle_limit
+        self.press_during_playback = press_during_playback
         self.apps: list[tuple[str, str]] = []
         self.commands: list[str] = []
         self.vars: dict[str, str] = {}
@@ -303,6 +305,11 @@ class FakeCall(threading.Thread):
             cur["deadline"] = time.monotonic()
         elif app == "answer":
             self._event("CHANNEL_ANSWER")
+        elif app == "playback" and self.press_during_playback:
+            for key in self.press_during_playback:
+                self._event("DTMF", [("DTMF-Digit", key), ("DTMF-Duration", "1500"), ("DTMF-Source", "RTP")])
+            self.press_during_playback = ""
+            cur["deadline"] = time.monotonic() + 5.0  # until uuid_break
         elif app in ("play_and_get_digits", "play_and_detect_speech"):
             step = self.inputs.popleft() if self.inputs else {"silence": True}
             if step.get("hangup"):

@@ -1,0 +1,165 @@
+"""ESLChannel: the verbs as the simulator expects them on the wire, over real sockets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Callable
+
+import pytest
+
+from esl.peer import FakeCall
+from voiceai_ivr.channel.base import DTMF, SILENCE, SPEECH, Channel, ListenResult
+from voiceai_ivr.channel.esl import ESLChannel, parse_nlsml
+from voiceai_ivr.errors import ValidationError
+from voiceai_ivr.esl.outbound import OutboundServer
+
+
+@pytest.fixture
+def run_flow() -> Iterator[Callable[..., tuple[FakeCall, dict[str, Any]]]]:
+    servers: list[OutboundServer] = []
+
+    def run(flow: Callable[[Channel, dict[str, Any]], None], **call_kwargs: Any) -> tuple[FakeCall, dict[str, Any]]:
+        out: dict[str, Any] = {}
+
+        def handler(session: Any) -> None:
+            ch = ESLChannel(session, listen_engine="unimrcp", grammar="builtin:speech/transcribe",
+                            digit_timeout_s=0.3)
+            try:
+                flow(ch, out)
+            except BaseException as exc:
+                out["error"] = exc
+                raise
+
+        server = OutboundServer("127.0.0.1", 0, handler, max_calls=10).start()
+        servers.append(server)
+        call = FakeCall(server.address, **call_kwargs)
+        call.start()
+        call.join(15)
+        assert not call.is_alive() and call.error is None, call.error
+        return call, out
+
+    yield run
+    for s in servers:
+        s.stop(1)
+
+
+def test_listen_speech_follows_the_convention(run_flow: Callable[..., Any]) -> None:
+    def flow(ch: Channel, out: dict) -> None:
+        out["r"] = ch.listen("say:Como posso ajudar?", timeout_s=4, slot="intent")
+
+    call, out = run_flow(flow, inputs=[{"speech": "quero falar com o financeiro"}])
+    assert out["r"] == ListenResult(SPEECH, "quero falar com o financeiro", 0.87)
+    assert call.apps[0] == ("set", "voiceai_slot=intent")
+    assert call.apps[1] == ("play_and_detect_speech", "'say:Como posso ajudar?' detect:unimrcp "
+                            "{no-input-timeout=4000,recognition-timeout=15000}builtin:speech/transcribe")
+
+
+def test_listen_dtmf_breaks_the_prompt_and_collects_keys(run_flow: Callable[..., Any]) -> None:
+    def flow(ch: Channel, out: dict) -> None:
+        out["r"] = ch.listen("say:Digite", max_digits=2, grammar="builtin:grammar/boolean", slot="yes_no")
+
+    call, out = run_flow(flow, inputs=[{"digits": "12"}])
+    assert out["r"] == ListenResult(DTMF, "12")
+    assert any(c.startswith("api uuid_break ") and c.endswith(" all") for c in call.commands)
+
+
+def test_listen_silence_and_then_speech(run_flow: Callable[..., Any]) -> None:
+    def flow(ch: Channel, out: dict) -> None:
+        out["first"] = ch.listen("say:Oi", slot="intent")
+        out["second"] = ch.listen("say:De novo", slot="intent")
+
+    _, out = run_flow(flow, inputs=[{"silence": True}, {"speech": "sim"}])
+    assert out["first"] == ListenResult(SILENCE) and not out["first"].heard
+    assert out["second"].text == "sim"
+
+
+def test_collect_digits_and_no_input(run_flow: Callable[..., Any]) -> None:
+    def flow(ch: Channel, out: dict) -> None:
+        out["d"] = ch.collect_digits("say:Ramal", min_digits=1, max_digits=4, timeout_s=2.5,
+                                     terminators="#", digit_timeout_s=1.5)
+        out["none"] = ch.collect_digits("/sounds/ramal.wav", max_digits=4, terminators="")
+
+    call, out = run_flow(flow, inputs=[{"digits": "1002"}, {"silence": True}])
+    assert out["d"] == "1002" and out["none"] == ""
+    assert call.apps[0] == ("play_and_get_digits",
+                            "1 4 1 2500 # 'say:Ramal' silence_stream://250 voiceai_digits \\d+ 1500")
+    assert call.apps[1][1].split(" ")[4] == "none"
+
+
+def test_say_text_is_sanitised(run_flow: Callable[..., Any]) -> None:
+    def flow(ch: Channel, out: dict) -> None:
+        ch.play("say:Olá 'João'\n${system rm -rf}\\ fim " + "x" * 2000)
+
+    call, _ = run_flow(flow)
+    app, arg = call.apps[0]
+    assert app == "playback"
+    assert "'" not in arg and "\n" not in arg and "${" not in arg and "\\" not in arg
+    assert arg.startswith("say:Olá João $ {system rm -rf} fim")
+    assert len(arg) <= 4 + 1000
+
+
+def test_vars_tts_answer_execute_hangup(run_flow: Callable[..., Any]) -> None:
+    def flow(ch: Channel, out: dict) -> None:
+        ch.answer()
+        ch.set_tts("flite", "kal")
+        ch.set_var("voiceai_note", "linha1\nlinha2 ${x}")
+        out["note"] = ch.get_var("voiceai_note")
+        out["unset"] = ch.get_var("never_set")
+        out["resp"] = ch.execute("sleep", "10")
+        out["data"] = ch.data.get("Caller-Caller-ID-Number")
+        ch.hangup("USER_BUSY")
+        out["up"] = ch.is_up()
+
+    call, out = run_flow(flow, caller="+5511998765432")
+    assert call.apps[:4] == [("answer", ""), ("set", "tts_engine=flite"), ("set", "tts_voice=kal"),
+                             ("set", "voiceai_note=linha1 linha2 $ {x}")]
+    assert out["note"] == "linha1 linha2 $ {x}" and out["unset"] is None
+    assert out["resp"] == "FILE PLAYED" and out["data"] == "+5511998765432"
+    assert out["up"] is False and call.hangup_cause == "USER_BUSY"
+
+
+def test_interruptible_play_returns_the_key(run_flow: Callable[..., Any]) -> None:
+    def flow(ch: Channel, out: dict) -> None:
+        out["key"] = ch.play("say:Aperte uma tecla", interruptible=True)
+
+    call, out = run_flow(flow, press_during_playback="5")
+    assert out["key"] == "5"
+    assert any(c.startswith("api uuid_break ") and not c.endswith(" all") for c in call.commands)
+    _, out = run_flow(flow)  # nobody presses: the prompt plays to the end
+    assert out["key"] == ""
+
+
+@pytest.mark.parametrize("bad", [
+    lambda ch: ch.set_var("bad name", "x"),
+    lambda ch: ch.set_tts("flite; rm", "kal"),
+    lambda ch: ch.listen("say:x", grammar="a b"),
+    lambda ch: ch.listen("say:x", slot="no spaces please"),
+    lambda ch: ch.collect_digits("/a.wav", terminators="x"),
+    lambda ch: ch.play("/tmp/it's.wav"),
+    lambda ch: ch.play("say:   "),
+    lambda ch: ch.hangup("normal clearing"),
+    lambda ch: ch.execute("bad app"),
+])
+def test_bad_input_is_refused_before_the_wire(run_flow: Callable[..., Any], bad: Callable[[Channel], Any]) -> None:
+    def flow(ch: Channel, out: dict) -> None:
+        with pytest.raises(ValidationError):
+            bad(ch)
+        out["ok"] = True
+
+    call, out = run_flow(flow)
+    assert out.get("ok") and call.apps == []
+
+
+def test_parse_nlsml_defensively() -> None:
+    good = ('<?xml version="1.0"?><result xmlns="http://www.ietf.org/xml/ns/mrcpv2"><interpretation '
+            'confidence="87"><instance/><input mode="speech">  falar  com\nvendas </input></interpretation></result>')
+    assert parse_nlsml(good) == ListenResult(SPEECH, "falar com vendas", 0.87)
+    dtmf = '<result><interpretation confidence="1.0"><input mode="dtmf">1 2</input></interpretation></result>'
+    assert parse_nlsml(dtmf) == ListenResult(DTMF, "1 2", 1.0)
+    nomatch = '<result><interpretation><input><nomatch/></input></interpretation></result>'
+    for text in (None, "", "_undef_", "ERROR", nomatch, "<result><unclosed>", "not xml at all",
+                 '<!DOCTYPE x [<!ENTITY a "aaaa">]><result>&a;</result>',
+                 "<result>" + "<interpretation><input>x</input></interpretation>" * 3000 + "</result>"):
+        assert parse_nlsml(text) is None
+    weird = '<result><interpretation confidence="abc"><input>ok</input></interpretation></result>'
+    assert parse_nlsml(weird) == ListenResult(SPEECH, "ok", None)
