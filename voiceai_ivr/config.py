@@ -19,7 +19,7 @@ import yaml
 
 from voiceai_ivr.errors import ConfigError
 
-SECRET_FIELDS = {"password", "token", "api_key", "dsn", "tokens"}
+SECRET_FIELDS = {"password", "token", "api_key", "dsn", "tokens", "fusionpbx_dsn"}
 LANGUAGES = ("pt-BR", "en-US")
 
 
