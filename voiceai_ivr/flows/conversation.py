@@ -263,11 +263,8 @@ class Conversation:
         if not name or name in self.failed_destinations or self.directory.by_name(name) is None:
             self.ctx.say("no_fallback")
             raise _EndCall("ended", "no fallback")
-        self.ctx.say(prompt, destination=name)
-        outcome = self._transfer(name, reason="fallback")
-        if outcome is not None:
-            return outcome
-        return self._after_failure_loop()
+        outcome = self._transfer(name, reason="fallback", prompt=prompt)
+        return self._after_transfer(outcome) or self._main_loop()
 
     # ------------------------------------------------------------------ understanding
 
@@ -324,6 +321,18 @@ class Conversation:
             return Understanding("goodbye", reason=text, source="llm")
         return None
 
+    def _reason_for(self, text: str, destination: str) -> str:
+        """The caller's words as the "about ..." the agent hears, unless they only
+        named the destination ("quero falar com o financeiro" says nothing more)."""
+        from voiceai_ivr.domain.resolve import tokenize
+
+        dest = self.directory.by_name(destination)
+        named: set[str] = set(tokenize(destination))
+        for alias in _attr(dest, "aliases", ()) or ():
+            named.update(tokenize(str(alias)))
+        rest = [t for t in tokenize(text) if t not in named]
+        return text.strip() if rest else ""
+
     def _known_destination(self, name: str) -> Optional[str]:
         if name in self.directory.destinations:
             return name
@@ -349,9 +358,8 @@ class Conversation:
             if not name or self.directory.by_name(name) is None:
                 self.ctx.say("no_fallback")
                 return self._after_failure_loop()
-            self.ctx.say("operator", destination=name)
-            outcome = self._transfer(name, reason="operator")
-            return outcome if outcome is not None else self._after_failure_loop()
+            outcome = self._transfer(name, reason="operator", prompt="operator")
+            return self._after_transfer(outcome)
         if what.kind == "ambiguous":
             self.go("heard(ambiguous)", "clarifying")
             picked = self._clarify(what.options)
@@ -364,9 +372,9 @@ class Conversation:
         if what.kind == "transfer" and what.destination:
             if self.state != "transferring":
                 self.go("heard(transfer)", "transferring")
-            self.ctx.say("connecting", destination=what.destination)
-            outcome = self._transfer(what.destination, reason=what.reason)
-            return outcome if outcome is not None else self._after_failure_loop()
+            reason = what.reason if what.source == "llm" else self._reason_for(what.reason, what.destination)
+            outcome = self._transfer(what.destination, reason=reason, prompt="connecting")
+            return self._after_transfer(outcome)
         if what.kind in ("yes", "no"):  # a yes/no with nothing pending means nothing here
             return None
         return None
@@ -431,9 +439,19 @@ class Conversation:
             log.warning("call %s: id of destination %s unknown: %s", self.ctx.call_uuid, name, exc)
             return None
 
-    def _transfer(self, name: str, *, reason: str, voicemail: bool = False) -> Optional[str]:
+    def _after_transfer(self, outcome: Optional[str]) -> Optional[str]:
+        """A decided call ends here; after a failure the caller chooses what next;
+        after a declined callback offer (state ``asking``) the main menu resumes."""
+        if outcome is not None:
+            return outcome
+        if self.state == "asking":
+            return None
+        return self._after_failure_loop()
+
+    def _transfer(self, name: str, *, reason: str, voicemail: bool = False, prompt: str = "") -> Optional[str]:
         """Run one transfer; returns an outcome when the call is decided, else None
-        (the caller has been told what happened and what else they can do)."""
+        (the caller has been told what happened and what else they can do).
+        ``prompt`` ("connecting") is said once the destination is open and dialable."""
         target = self._target(name, kind="voicemail" if voicemail else None)
         if target is None:
             self.ctx.say("transfer.status.invalid_destination", destination=name)
@@ -441,7 +459,10 @@ class Conversation:
             return None
         if len(self.attempts) >= MAX_TRANSFERS:
             raise _EndCall("ended", "too many transfers")
-        transfer = AttendedTransfer(self.ctx, target, reason=reason, announce=False if voicemail else None)
+        on_open = (lambda: self.ctx.say(prompt, destination=name)) if prompt else None
+        transfer = AttendedTransfer(
+            self.ctx, target, reason=reason, announce=False if voicemail else None, on_open=on_open
+        )
         attempt = transfer.run()
         self.attempts.append(attempt)
         if attempt.status == IN_PROGRESS:
@@ -536,8 +557,7 @@ class Conversation:
                 if key == "2" and voicemail:
                     self.ctx.note_intent("voicemail", source="dtmf", text=result.text)
                     self.go("pressed(2)", "voicemail")
-                    self.ctx.say("voicemail", destination=last)
-                    outcome = self._transfer(last, reason="voicemail", voicemail=True)
+                    outcome = self._transfer(last, reason="voicemail", voicemail=True, prompt="voicemail")
                     if outcome is not None:
                         return outcome
                     continue
@@ -560,6 +580,8 @@ class Conversation:
             outcome = self._act(what)
             if outcome is not None:
                 return outcome
+            if self.state == "asking":
+                return self._main_loop()
 
     # ------------------------------------------------------------------ callback
 

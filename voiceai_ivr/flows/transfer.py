@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Optional
 
-from voiceai_ivr.errors import StoreError, ValidationError, VoiceAIError
+from voiceai_ivr.errors import CallGone, StoreError, ValidationError, VoiceAIError
 from voiceai_ivr.flows.agent import (
     ACCEPTED,
     AGENT_HANGUP,
@@ -265,16 +265,24 @@ def spoken_caller(ctx: CallContext) -> str:
 class AttendedTransfer:
     """One attended transfer for one caller. ``run`` returns the finished ``Attempt``.
 
-    It never raises for PBX-side failures (they become a failed attempt) and never
-    plays prompts: the conversation tells the caller what happened. It raises
-    ``CallGone`` only if the caller's channel is already gone before anything starts.
+    It never raises for PBX-side failures (they become a failed attempt) and plays
+    no prompt itself: ``on_open`` (called once the destination is known to be open
+    and dialable, before the hold music) lets the conversation say "one moment", and
+    the conversation tells the caller what happened afterwards.
     """
 
     def __init__(
-        self, ctx: CallContext, target: TransferTarget, *, reason: str = "", announce: Optional[bool] = None
+        self,
+        ctx: CallContext,
+        target: TransferTarget,
+        *,
+        reason: str = "",
+        announce: Optional[bool] = None,
+        on_open: Optional[Callable[[], None]] = None,
     ) -> None:
         self.ctx = ctx
         self._announce = announce
+        self._on_open = on_open
         self.target = target
         self.reason = reason
         self.transfer_id = uuidlib.uuid4().hex
@@ -356,6 +364,12 @@ class AttendedTransfer:
         self.attempt.dial_string = dial
         self.attempt.agent_uuid = str(uuidlib.uuid4())
         self.machine.fire("open")
+        if self._on_open is not None:
+            try:
+                self._on_open()  # "one moment, transferring you to ..." once we know we will dial
+            except CallGone:
+                self._fail("caller_hangup", CALLER_HANGUP)
+                return
         self._start_moh()
         if ctx.hungup.is_set():
             self._fail("caller_hangup", CALLER_HANGUP)

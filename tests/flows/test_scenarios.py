@@ -1,0 +1,206 @@
+"""Scenario tests: tests/scenarios/*.yaml run through the real stack — the simulator
+(a FreeSWITCH stand-in on real sockets), the outbound server, the inbound ESL client,
+the conversation and transfer flows, and PostgreSQL — asserted on the result object
+and on the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pytest
+import yaml
+
+from voiceai_ivr.app import build_services, call_handler
+from voiceai_ivr.domain.destinations import parse_directory
+from voiceai_ivr.esl.inbound import InboundClient
+from voiceai_ivr.server import CallServer
+from voiceai_ivr.sim.scenario import load_scenario
+from voiceai_ivr.sim.simulator import Simulator, run_scenario
+from voiceai_ivr.stores import calls
+from voiceai_ivr.stores.directory import import_directory
+from voiceai_ivr.switch import Switch
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+@dataclass
+class Stack:
+    sim: Simulator
+    server: CallServer
+    db: Any
+
+    def run(self, name: str) -> dict[str, Any]:
+        sc = load_scenario(SCENARIOS / name)
+        return run_scenario(sc, self.server.address, simulator=self.sim, timeout=60)
+
+    def attempts(self, call_uuid: str) -> list[dict[str, Any]]:
+        with self.db.cursor() as cur:
+            return calls.list_transfer_attempts(cur, call_uuid)
+
+    def call(self, call_uuid: str) -> dict[str, Any]:
+        with self.db.cursor() as cur:
+            row = calls.get_call(cur, call_uuid)
+        assert row is not None, f"no call log row for {call_uuid}"
+        return row
+
+    def outbox(self, call_uuid: str) -> list[tuple[str, dict]]:
+        with self.db.cursor() as cur:
+            cur.execute("SELECT kind, payload FROM helpdesk_outbox WHERE call_uuid = %s ORDER BY id", (call_uuid,))
+            return [(r[0], r[1]) for r in cur.fetchall()]
+
+
+@pytest.fixture
+def stack(db, config) -> Iterator[Stack]:
+    doc = yaml.safe_load((SCENARIOS / "directory.yaml").read_text(encoding="utf-8"))
+    import_directory(db, parse_directory(doc))
+    config.server.allow_clock_override = True
+    sim = Simulator(scale=0.05).start()
+    host, port = sim.inbound_address
+    client = InboundClient(host, port, "ClueCon", timeout=5.0).connect()
+    services = build_services(config, db=db, switch=Switch(client, timeout=5.0), mode="sim", metrics=False)
+    server = CallServer(config, host="127.0.0.1", port=0, flow=call_handler(config, services=services)).start()
+    config.server.agent_socket_address = "{}:{}".format(*server.address)
+    try:
+        yield Stack(sim, server, db)
+    finally:
+        server.stop(5.0)
+        client.close()
+        sim.stop()
+
+
+def _slots(result: dict[str, Any]) -> list[str]:
+    return [e["slot"] for e in result["transcript"] if e.get("from") == "ivr" and e.get("slot")]
+
+
+def _ivr_text(result: dict[str, Any]) -> str:
+    return " | ".join(str(e.get("text", "")) for e in result["transcript"] if e.get("from") == "ivr")
+
+
+def _check_out_of_hours(stack: Stack, result: dict[str, Any]) -> None:
+    assert [o for o in result["originates"] if o["kind"] == "agent"] == []
+    assert "yes_no" in _slots(result)
+    text = _ivr_text(result)
+    assert "O atendimento volta hoje às 14:00" in text
+    assert "vou transferir" not in text  # nothing promised that cannot happen
+    assert result["holds"] == []
+
+
+def _check_hold_hangup(stack: Stack, result: dict[str, Any]) -> None:
+    assert result["live_legs"] == []
+    (agent,) = [o for o in result["originates"] if o["kind"] == "agent"]
+    assert agent["answered"] is False and agent["bridged"] is False
+    assert agent["ended_s"] is not None
+    # the agent leg went down within 1 s (real) of the caller's hangup: 20 simulated s at scale 0.05
+    hangup_t = max(e["t"] for e in result["transcript"] if e.get("from") == "caller")
+    assert agent["ended_s"] - hangup_t < 20.0, (agent, hangup_t)
+    assert result["holds"] and result["holds"][0]["stop_s"] is not None
+
+
+def _check_no_input(stack: Stack, result: dict[str, Any]) -> None:
+    assert _slots(result)[:3] == ["intent", "intent", "intent"]
+    assert "Vou transferir você para Financeiro" in _ivr_text(result)
+    row = stack.call(result["call_uuid"])
+    assert any("no_input -> fallback" in s for s in row["details"]["states"])
+
+
+def _check_ambiguous(stack: Stack, result: dict[str, Any]) -> None:
+    assert _slots(result)[:2] == ["intent", "clarify"]
+    text = _ivr_text(result)
+    assert "Ana Lima" in text and "Ana Souza" in text
+
+
+def _check_announcement(stack: Stack, result: dict[str, Any]) -> None:
+    agent_lines = [e["text"] for e in result["transcript"] if e.get("leg") == "agent" and e.get("from") == "ivr"]
+    assert agent_lines and agent_lines[0].startswith("Ligação de 5 5 1 1 9 9 8 7 6 5 4 3 2")
+    assert "Tecle 1 para aceitar ou 2 para recusar" in agent_lines[0]
+    assert "sobre" not in agent_lines[0]  # the caller only named the destination
+
+
+def _check_menu(stack: Stack, result: dict[str, Any]) -> None:
+    assert [i["source"] for i in stack.call(result["call_uuid"])["intents"]] == ["dtmf"]
+
+
+def _check_english(stack: Stack, result: dict[str, Any]) -> None:
+    assert "One moment, I am transferring your call to Financeiro." in _ivr_text(result)
+    assert stack.call(result["call_uuid"])["language"] == "en-US"
+
+
+Check = Optional[Callable[[Stack, dict[str, Any]], None]]
+
+# name -> (call outcome, [(destination, status, hangup cause)], text the caller must hear, extra check)
+CASES: dict[str, tuple[str, list[tuple[str, str, Optional[str]]], str, Check]] = {
+    "transfer_accepted.yaml": (
+        "transferred", [("Financeiro", "accepted", None)], "transferir sua ligação", _check_announcement,
+    ),
+    "transfer_declined.yaml": ("ended", [("Financeiro", "rejected", None)], "Financeiro não pode atender agora", None),
+    "transfer_agent_hangup.yaml": (
+        "ended", [("Financeiro", "rejected", "AGENT_HANGUP")], "Financeiro não pode atender agora", None,
+    ),
+    "transfer_busy.yaml": ("ended", [("Financeiro", "busy", "USER_BUSY")], "Financeiro está em outra ligação", None),
+    "transfer_no_answer.yaml": ("ended", [("Financeiro", "no_answer", "NO_ANSWER")], "Financeiro não atendeu", None),
+    "transfer_offline.yaml": (
+        "ended", [("Financeiro", "offline", "USER_NOT_REGISTERED")], "Financeiro não está disponível", None,
+    ),
+    "transfer_rejected.yaml": (
+        "ended", [("Financeiro", "rejected", "CALL_REJECTED")], "não pode atender agora", None,
+    ),
+    "transfer_invalid_destination.yaml": (
+        "ended", [("Arquivo", "invalid_destination", "UNALLOCATED_NUMBER")], "Não foi possível completar", None,
+    ),
+    "out_of_hours.yaml": (
+        "ended", [("Jurídico", "out_of_hours", None)], "não está atendendo neste horário", _check_out_of_hours,
+    ),
+    "caller_hangup_on_hold.yaml": (
+        "caller_hangup", [("Diretoria", "caller_hangup", None)], "Diretoria", _check_hold_hangup,
+    ),
+    "no_input_fallback.yaml": (
+        "transferred", [("Financeiro", "accepted", None)], "Desculpe, não ouvi nada", _check_no_input,
+    ),
+    "ambiguous_name.yaml": ("transferred", [("Ana Lima", "accepted", None)], "Você quis dizer Ana", _check_ambiguous),
+    "menu_key.yaml": ("transferred", [("Comercial", "accepted", None)], "3 para Comercial", _check_menu),
+    "english_secretary.yaml": (
+        "transferred", [("Financeiro", "accepted", None)], "Who would you like to speak to", _check_english,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_scenario(stack: Stack, name: str) -> None:
+    outcome, expected, heard, check = CASES[name]
+    result = stack.run(name)
+    context = yaml.safe_dump({k: result[k] for k in ("transcript", "originates", "errors")}, allow_unicode=True)
+    assert result["legs_left_up"] == 0, context
+    assert result["expect_failures"] == [], context
+    assert result["errors"] == [], context
+    assert heard in _ivr_text(result), context
+    row = stack.call(result["call_uuid"])
+    assert row["outcome"] == outcome, context
+    assert row["ended_at"] is not None and row["domain"] == "demo.local" and row["mode"] == "sim"
+    attempts = stack.attempts(result["call_uuid"])
+    got = [(a["destination_name"], a["status"], a["hangup_cause"]) for a in attempts]
+    assert got == expected, context
+    originated = [o for o in result["originates"] if o["kind"] == "agent"]
+    for attempt in attempts:
+        if attempt["status"] == "out_of_hours":
+            assert attempt["dial_string"] is None
+            continue
+        assert attempt["dial_string"], attempt
+        assert attempt["wait_seconds"] is not None
+        # the dial string we recorded is the one FreeSWITCH got, with our origination uuid
+        assert any(
+            attempt["dial_string"] in o["dial_string"] and attempt["agent_uuid"] in o["dial_string"]
+            for o in originated
+        ), (attempt, originated)
+    kinds = [k for k, _ in stack.outbox(result["call_uuid"])]
+    if outcome == "transferred":
+        assert kinds == ["transfer.completed"]
+        assert any(h["stopped_by"] in ("bridge", "uuid_break") for h in result["holds"]), result["holds"]
+    else:
+        assert "transfer.completed" not in kinds
+    for hold in result["holds"]:
+        assert hold["stop_s"] is not None, result["holds"]  # the music always stops
+    if check is not None:
+        check(stack, result)
