@@ -47,7 +47,10 @@ class ApiTransport(Protocol):
 # ; and whitespace, and ${...} expansion.
 _FORBIDDEN = re.compile(r"[,|{}\[\]<>^&'\";\s`$\\]|:_:")
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.@+\-/:#*=]{1,128}$")
-_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$")
+_DOMAIN_RE = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$"
+)
 _EXT_RE = re.compile(r"^[0-9A-Za-z_.\-*#+]{1,32}$")
 _VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -273,6 +276,11 @@ def parse_socket_address(value: str, field_name: str = "server.agent_socket_addr
     return host, port
 
 
+# Applications an originated leg may be handed to (``&app(...)``); anything else
+# (``system``, ``lua``...) is refused.
+_ORIGINATE_APPS = frozenset({"park", "socket", "playback", "echo", "hangup", "sleep", "conference", "bridge"})
+
+
 def _check_app(app: str) -> str:
     """``&park()``, ``&socket('h:p async full')``, ``&playback(file)`` or an extension."""
     if not isinstance(app, str) or not app:
@@ -283,6 +291,8 @@ def _check_app(app: str) -> str:
         m = re.match(r"^&([a-z][a-z0-9_]{0,63})\((.*)\)$", app)
         if not m:
             raise DialStringError("app", f"expected &app(args): {app!r}")
+        if m.group(1) not in _ORIGINATE_APPS:
+            raise DialStringError("app", f"application not allowed for originate: {m.group(1)!r}")
         inner = m.group(2)
         if inner.startswith("'") and inner.endswith("'") and len(inner) >= 2:
             inner = inner[1:-1]

@@ -1,0 +1,253 @@
+"""Switch: typed PBX commands over the inbound client, against a FreeSWITCH-like peer."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+from esl.peer import FakeInbound
+
+from voiceai_ivr.errors import CommandError, DialStringError, ValidationError
+from voiceai_ivr.esl.inbound import InboundClient
+from voiceai_ivr.sim.args import parse_originate, separate_string
+from voiceai_ivr.switch import (
+    OriginateResult,
+    Switch,
+    build_dial_string,
+    dial_target,
+    parse_registrations,
+    parse_socket_address,
+    socket_app,
+)
+
+LEG = "127f8c19-0fc4-4ec4-92b7-d5a4727d9904"
+CALLER = "a4584fba-42ba-4e2b-bafa-e4382cc8825e"
+
+REG_XML = """<result row_count="2">
+  <row row_id="1">
+    <reg_user>1001</reg_user>
+    <realm>demo.local</realm>
+    <token>3c5a1b2e</token>
+    <url>sofia/internal/sip:1001@192.0.2.10:5060;fs_nat=yes</url>
+    <expires>1795536999</expires>
+    <network_ip>192.0.2.10</network_ip>
+    <network_port>5060</network_port>
+    <network_proto>udp</network_proto>
+    <hostname>vm</hostname>
+    <metadata>Yealink SIP-T46S</metadata>
+  </row>
+  <row row_id="2">
+    <reg_user>2001</reg_user>
+    <realm>other.local</realm>
+    <token>x</token>
+    <url>sofia/internal/sip:2001@192.0.2.11:5060</url>
+    <expires>1795536999</expires>
+    <network_ip>192.0.2.11</network_ip>
+    <network_port>5060</network_port>
+    <network_proto>tcp</network_proto>
+    <hostname>vm</hostname>
+    <metadata></metadata>
+  </row>
+</result>
+"""
+
+CHANNELS = {"row_count": 1, "rows": [{
+    "uuid": CALLER, "direction": "inbound", "name": "sofia/internal/1002@demo.local", "state": "CS_EXECUTE",
+    "cid_num": "1002", "presence_id": "1002@demo.local", "callstate": "ACTIVE",
+}]}
+
+
+class Answers:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, cmd: str) -> str:
+        self.seen.append(cmd)
+        name, _, rest = cmd.partition(" ")
+        if name == "originate":
+            if "user_busy" in rest or "1001@" in rest:
+                return "-ERR USER_BUSY\n"
+            return f"+OK {LEG}\n"
+        if name == "uuid_kill":
+            return "+OK\n" if rest.startswith(LEG) else "-ERR No such channel!\n"
+        if name == "uuid_bridge":
+            return f"+OK {rest.split()[1]}\n" if LEG in rest else "-ERR Invalid uuid\n"
+        if name in ("uuid_broadcast",):
+            return "+OK Message sent\n"
+        if name == "uuid_break":
+            return "+OK\n" if LEG in rest else "-ERR no such channel\n"
+        if name == "uuid_exists":
+            return "true" if LEG in rest else "false"
+        if name == "uuid_getvar":
+            return "agent" if rest.endswith("role") else "_undef_"
+        if name == "uuid_setvar":
+            return "+OK\n"
+        if cmd == "show registrations as xml":
+            return REG_XML
+        if cmd == "show channels as json":
+            return json.dumps(CHANNELS)
+        if name == "sofia_contact":
+            if rest.startswith("1001@"):
+                return "sofia/internal/sip:1001@192.0.2.10:5060"
+            return "error/user_not_registered"
+        if name == "reloadxml":
+            return "+OK [Success]\n"
+        return f"-ERR {name} Command not found!\n"
+
+
+@pytest.fixture
+def fs() -> Iterator[tuple[Switch, Answers, FakeInbound]]:
+    answers = Answers()
+    peer = FakeInbound(api=answers)
+    client = InboundClient("127.0.0.1", peer.port, "ClueCon", timeout=3).connect()
+    yield Switch(client, timeout=3), answers, peer
+    client.close()
+    peer.close()
+
+
+def test_originate_busy_and_ok(fs: tuple[Switch, Answers, FakeInbound]) -> None:
+    switch, answers, _ = fs
+    dial = build_dial_string(dial_target("extension", "1001", "demo.local"))
+    busy = switch.originate_sync(dial, uuid=LEG, timeout_s=20, caller_id_number="+5511998765432")
+    assert busy == OriginateResult(False, None, "USER_BUSY", "-ERR USER_BUSY", dial)
+    job = switch.originate(build_dial_string(dial_target("extension", "1002", "demo.local")), uuid=LEG,
+                           timeout_s=25, caller_id_number="8000", caller_id_name="Secretária Virtual",
+                           variables={"voiceai_role": "agent"})
+    got: list[OriginateResult] = []
+    done = threading.Event()
+    job.add_done_callback(lambda r: (got.append(r), done.set()))
+    result = job.wait(3)
+    assert result.ok and result.uuid == LEG
+    assert done.wait(1) and got == [result]
+    name, _, line = answers.seen[-1].partition(" ")
+    assert name == "originate"
+    parsed = parse_originate(line)  # read back the way FreeSWITCH would
+    assert parsed.variables["origination_uuid"] == LEG
+    assert parsed.variables["originate_timeout"] == "25"
+    assert parsed.variables["origination_caller_id_number"] == "8000"
+    assert parsed.variables["origination_caller_id_name"] == "Secretária Virtual"
+    assert parsed.variables["voiceai_role"] == "agent"
+    assert parsed.app == "park"
+
+
+def test_agent_leg_dials_back_into_the_outbound_server(fs: tuple[Switch, Answers, FakeInbound]) -> None:
+    switch, answers, _ = fs
+    app = socket_app("127.0.0.1", 8084)
+    assert app == "&socket('127.0.0.1:8084 async full')"
+    dial = build_dial_string(dial_target("extension", "1002", "demo.local"), {"voiceai_transfer": "t-1"})
+    switch.originate(dial, uuid=LEG, timeout_s=25, caller_id_number="8000", app=app).wait(3)
+    parsed = parse_originate(answers.seen[-1].partition(" ")[2])
+    assert (parsed.app, parsed.app_arg) == ("socket", "127.0.0.1:8084 async full")
+    assert parsed.variables["voiceai_transfer"] == "t-1"  # the dial string's own block is merged
+    assert parse_socket_address("192.0.2.5:8084") == ("192.0.2.5", 8084)
+    for bad in ("nohost", "h:0", "h:99999", "a b:1", "x;y:8084"):
+        with pytest.raises(DialStringError):
+            parse_socket_address(bad)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"dial_string": "user/1002@demo.local &park()"},
+    {"dial_string": "user/1002@demo.local,user/${evil}"},
+    {"dial_string": "user/1002@demo.local'"},
+    {"caller_id_number": "123,origination_uuid=x"},
+    {"caller_id_number": "+55 11"},
+    {"caller_id_name": "Ana'}user/9999"},
+    {"caller_id_name": "x,y"},
+    {"app": "&socket(127.0.0.1:8084 async full)"},
+    {"app": "&system('rm -rf /')"},
+    {"app": "&bridge(user/1)\nx"},
+    {"timeout_s": 0},
+    {"uuid": "not a uuid"},
+    {"variables": {"origination_uuid": "x"}},
+    {"variables": {"bad name": "x"}},
+    {"variables": {"a": "x}user/9"}},
+])
+def test_injection_attempts_are_refused_before_the_wire(fs: tuple[Switch, Answers, FakeInbound],
+                                                         kwargs: dict) -> None:
+    switch, answers, _ = fs
+    args = {"dial_string": "user/1002@demo.local", "uuid": LEG, "timeout_s": 20, "caller_id_number": "8000",
+            "caller_id_name": "", "app": "&park()", "variables": None}
+    args.update(kwargs)
+    before = len(answers.seen)
+    with pytest.raises(ValidationError):  # DialStringError is one
+        switch.originate(args.pop("dial_string"), **args)
+    assert len(answers.seen) == before
+
+
+def test_channel_commands(fs: tuple[Switch, Answers, FakeInbound]) -> None:
+    switch, answers, _ = fs
+    switch.bridge(CALLER, LEG)
+    with pytest.raises(CommandError):
+        switch.bridge(CALLER, CALLER)
+    assert switch.kill(LEG) is True
+    assert switch.kill(CALLER, "USER_BUSY") is False
+    assert switch.exists(LEG) and not switch.exists(CALLER)
+    assert switch.getvar(LEG, "voiceai_role") == "agent"
+    assert switch.getvar(LEG, "nothing") is None
+    switch.setvar(LEG, "voiceai_note", "a\nb ${x}")
+    switch.broadcast(CALLER, "say:Aguarde na linha, por favor", "aleg")
+    switch.broadcast(CALLER, "local_stream://moh")
+    assert switch.break_media(LEG) and not switch.break_media(CALLER)
+    switch.reloadxml()
+    assert f"uuid_setvar {LEG} voiceai_note a b $ {{x}}" in answers.seen
+    assert f"uuid_broadcast {CALLER} 'say:Aguarde na linha, por favor' aleg" in answers.seen
+    assert separate_string(f"{CALLER} 'say:Aguarde na linha, por favor' aleg")[1] == "say:Aguarde na linha, por favor"
+    assert f"uuid_kill {CALLER} USER_BUSY" in answers.seen
+    assert f"uuid_break {LEG} all" in answers.seen
+    with pytest.raises(ValidationError):
+        switch.kill("x;y")
+    with pytest.raises(ValidationError):
+        switch.broadcast(CALLER, "/tmp/a.wav", "everyone")
+
+
+def test_originate_cancel_kills_the_leg(fs: tuple[Switch, Answers, FakeInbound]) -> None:
+    switch, answers, _ = fs
+    job = switch.originate("user/1002@demo.local", uuid=LEG, timeout_s=20, caller_id_number="8000")
+    assert job.cancel() is True
+    assert f"uuid_kill {LEG} ORIGINATOR_CANCEL" in answers.seen
+
+
+def test_registrations_contacts_channels(fs: tuple[Switch, Answers, FakeInbound]) -> None:
+    switch, _, _ = fs
+    regs = switch.registrations()
+    assert [(r.user, r.realm) for r in regs] == [("1001", "demo.local"), ("2001", "other.local")]
+    assert regs[0].contact == "sofia/internal/sip:1001@192.0.2.10:5060;fs_nat=yes"
+    assert regs[0].agent == "Yealink SIP-T46S" and regs[0].extra["network_proto"] == "udp"
+    assert [r.user for r in switch.registrations("demo.local")] == ["1001"]
+    assert switch.sofia_contact("1001", "demo.local") == "sofia/internal/sip:1001@192.0.2.10:5060"
+    assert switch.sofia_contact("1003", "demo.local") is None
+    assert switch.channels()[0]["uuid"] == CALLER
+    assert switch.in_call("1002", "demo.local") and not switch.in_call("1001", "demo.local")
+
+
+def test_registration_plain_forms() -> None:
+    assert parse_registrations("\n0 total.\n") == []
+    plain = ("reg_user,realm,token,url,expires,network_ip,network_port,network_proto,hostname,metadata\n"
+             "1001,demo.local,abc,sofia/internal/sip:1001@192.0.2.10:5060,1795536999,192.0.2.10,5060,udp,vm,"
+             "Agent, with comma\n\n1 total.\n")
+    regs = parse_registrations(plain)
+    assert len(regs) == 1 and regs[0].user == "1001" and regs[0].agent == "Agent, with comma"
+    assert parse_registrations('<result row_count="0">\n</result>\n') == []
+    with pytest.raises(CommandError):
+        parse_registrations('<!DOCTYPE x [<!ENTITY a "b">]><result/>')
+    with pytest.raises(CommandError):
+        parse_registrations("-ERR no reply")
+
+
+def test_disconnect_reaches_originate_callbacks() -> None:
+    answers = Answers()
+    peer = FakeInbound(api=answers, bg_delay=2.0)
+    client = InboundClient("127.0.0.1", peer.port, "ClueCon", timeout=3, reconnect_max_delay=0.2).connect()
+    try:
+        job = Switch(client).originate("user/1002@demo.local", uuid=LEG, timeout_s=20, caller_id_number="8000")
+        got: list[OriginateResult] = []
+        done = threading.Event()
+        job.add_done_callback(lambda r: (got.append(r), done.set()))
+        peer.drop()
+        assert done.wait(2)
+        assert not got[0].ok and got[0].cause == "ESL_DISCONNECTED"
+    finally:
+        client.close()
+        peer.close()
