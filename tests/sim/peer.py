@@ -93,11 +93,11 @@ class PeerCall:
                 if frame.is_event:
                     event = frame_to_event(frame)
                     self.events_seen.append(event)
-                    if event.name == name and (predicate is None or predicate(event)):
+                    if (name == "*" or event.name == name) and (predicate is None or predicate(event)):
                         return event
                 stash.append(frame)
         finally:
-            self.pending[:0] = [f for f in stash if not f.is_event]
+            self.pending[:0] = stash
 
     async def wait_content(self, content_type: str, timeout: float = 10.0) -> Frame:
         while True:
@@ -184,7 +184,11 @@ class Peer:
         async def stop() -> None:
             if self.server is not None:
                 self.server.close()
-                await self.server.wait_closed()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=5)
 
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)

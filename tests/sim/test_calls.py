@@ -1,0 +1,310 @@
+"""Scripted callers and agents end to end over real sockets: DTMF, speech, silence,
+hangups (at a listen, after N seconds on hold), agents on a socket leg."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from sim.peer import Peer, PeerCall, PeerGone
+from voiceai_ivr.sim import Simulator
+
+DETECT = "detect:unimrcp {no-input-timeout=4000,recognition-timeout=8000}builtin:grammar/boolean"
+PAGD = "1 5 1 3000 # say:Digite silence_stream://250 {var} \\d+ 2000"
+
+
+def run_one(script, scenario, *, agents=None, scale=0.01, sim_kwargs=None):
+    with Simulator(scale=scale, agents=agents or {}, **(sim_kwargs or {})) as sim, Peer(script) as peer:
+        result = sim.place_call(scenario, peer.address, timeout=30)
+        deadline = time.monotonic() + 5
+        while peer.done < len(peer.calls) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert not peer.failures, peer.failures
+    return result, peer
+
+
+async def listen_script(call: PeerCall) -> None:
+    await call.standard_start()
+    await call.execute("answer")
+    await call.execute("set", "voiceai_slot=menu")
+    got = await call.execute("play_and_get_digits", PAGD.format(var="menu_digits"))
+    call.results = {"digits": got.get("variable_menu_digits"), "read": got.get("variable_read_result")}
+    await call.execute("set", "voiceai_slot=intent")
+    got = await call.execute("play_and_detect_speech", f"'say:Com quem deseja falar?' {DETECT}")
+    call.results["speech"] = got.get("variable_detect_speech_result")
+    await call.execute("set", "voiceai_slot=yes_no")
+    got = await call.execute("play_and_get_digits", PAGD.format(var="confirm"))
+    call.results["confirm"] = got.get("variable_confirm")
+    call.results["confirm_read"] = got.get("variable_read_result")
+    await call.send("sendmsg", [("call-command", "hangup"), ("hangup-cause", "NORMAL_CLEARING")])
+    await call.finish()
+
+
+def test_dtmf_speech_and_silence_inputs():
+    result, peer = run_one(
+        listen_script,
+        {"caller_inputs": [{"dtmf": "123#"}, {"say": "quero falar com o financeiro"}, {"silence": True}]},
+    )
+    r = peer.calls[0].results
+    assert r["digits"] == "123" and r["read"] == "success"
+    assert r["speech"] == (
+        '<result><interpretation grammar="builtin:grammar/boolean" confidence="0.90">'
+        '<input mode="speech">quero falar com o financeiro</input></interpretation></result>'
+    )
+    assert r["confirm"] is None and r["confirm_read"] == "failure"
+    caller_turns = [e for e in result.transcript if e["from"] == "caller"]
+    assert [(e["kind"], e["text"], e["slot"]) for e in caller_turns] == [
+        ("dtmf", "123#", "menu"),
+        ("say", "quero falar com o financeiro", "intent"),
+        ("silence", "", "yes_no"),
+    ]
+    prompts = [e for e in result.transcript if e["from"] == "ivr" and e.get("slot") == "intent"]
+    assert prompts[0]["text"] == "Com quem deseja falar?"
+    assert result.outcome == "ended" and result.hangup_by == "application"
+
+
+async def detect_with_keys(call: PeerCall) -> None:
+    """The channel adapter's way: uuid_break on the first DTMF, then read the rest."""
+    await call.standard_start()
+    await call.execute("answer")
+    event_uuid = "d7b0c3a2-1111-4111-8111-111111111111"
+    await call.reply_to(
+        "sendmsg",
+        [
+            ("call-command", "execute"),
+            ("execute-app-name", "play_and_detect_speech"),
+            ("execute-app-arg", f"say:Diga {DETECT}"),
+            ("event-lock", "true"),
+            ("Event-UUID", event_uuid),
+        ],
+    )
+    first = await call.wait_event("DTMF")
+    assert await call.api(f"uuid_break {call.uuid} all") == "+OK\n"
+    done = await call.wait_event("CHANNEL_EXECUTE_COMPLETE", lambda e: e.get("Application-UUID") == event_uuid)
+    keys = first.get("DTMF-Digit")
+    while not keys.endswith("#"):
+        keys += (await call.wait_event("DTMF")).get("DTMF-Digit")
+    call.results = {"keys": keys, "speech": done.get("variable_detect_speech_result")}
+    await call.send("sendmsg", [("call-command", "hangup")])
+    await call.finish()
+
+
+def test_dtmf_during_detect_speech_is_broken_by_uuid_break():
+    result, peer = run_one(detect_with_keys, {"caller_inputs": [{"dtmf": "42#"}]})
+    assert peer.calls[0].results == {"keys": "42#", "speech": None}
+    assert result.errors == []
+
+
+async def keeps_listening(call: PeerCall) -> None:
+    await call.standard_start()
+    await call.execute("answer")
+    for _ in range(20):
+        await call.execute("play_and_detect_speech", f"say:Alo {DETECT}")
+        if any(e.name == "CHANNEL_HANGUP" for e in call.events_seen):
+            break
+    await call.finish()
+
+
+async def finish_on_hangup(call: PeerCall) -> None:
+    await call.standard_start()
+    await call.execute("answer")
+    await call.execute("playback", "say:Bem-vindo")
+    got = await call.execute("play_and_get_digits", PAGD.format(var="d"))
+    call.results = {"cause": got.get("Hangup-Cause")}
+    await call.finish()
+
+
+def test_hangup_true_at_next_listen():
+    result, peer = run_one(finish_on_hangup, {"caller_inputs": [{"hangup": True}]})
+    assert result.outcome == "caller_hangup"
+    assert result.hangup_by == "caller"
+    assert result.socket_end == "exit"
+    assert peer.calls[0].results == {"cause": "NORMAL_CLEARING"}
+    assert result.transcript[-1]["kind"] == "hangup"
+
+
+def test_when_inputs_run_out_the_caller_hangs_up_after_a_bounded_number_of_listens():
+    result, peer = run_one(keeps_listening, {"caller_inputs": [{"say": "oi"}]}, sim_kwargs={"extra_listens": 2})
+    listens = [e for e in result.transcript if e["from"] == "caller"]
+    assert [e["kind"] for e in listens] == ["say", "silence", "silence", "hangup"]
+    assert result.outcome == "caller_hangup"
+
+
+# --------------------------------------------------------------------------- transfers with agent socket legs
+
+AGENT_VARS = "voiceai_role=agent"
+
+
+def transfer_script(kill_agent_on_hangup: bool = True, ring_timeout: int = 20):
+    """A small attended transfer: hold music, agent leg on our socket with an
+    announcement (1 accept / 2 decline), bridge on accept."""
+    shared: dict[str, asyncio.Future] = {}
+
+    async def script(call: PeerCall) -> None:
+        data = await call.connect()
+        if data.get("variable_voiceai_role") == "agent":
+            await agent_side(call, data)
+        else:
+            await caller_side(call)
+
+    async def agent_side(call: PeerCall, data) -> None:
+        await call.reply_to("myevents")
+        await call.reply_to("linger")
+        caller_uuid = data.get("variable_voiceai_caller")
+        answer = shared.setdefault(caller_uuid, asyncio.get_running_loop().create_future())
+        try:
+            got = await call.execute("play_and_get_digits", "1 1 1 3000 # 'say:Ligação para você' '' key \\d 1000")
+            if not answer.done():
+                answer.set_result(got.get("variable_key"))
+        except PeerGone:
+            if not answer.done():
+                answer.set_result("gone")
+            return
+        await call.finish(timeout=30)
+
+    async def caller_side(call: PeerCall) -> None:
+        await call.reply_to("myevents")
+        await call.reply_to("event plain BACKGROUND_JOB")
+        await call.reply_to("linger")
+        await call.execute("answer")
+        await call.execute("set", "voiceai_slot=intent")
+        await call.execute("play_and_detect_speech", f"'say:Com quem?' {DETECT}")
+        agent = "a9e0c8a4-2222-4222-8222-222222222222"
+        host, port = call.writer.get_extra_info("sockname")[:2]
+        answer = shared.setdefault(call.uuid, asyncio.get_running_loop().create_future())
+        await call.api(f"uuid_broadcast {call.uuid} local_stream://moh aleg")
+        reply = await call.reply_to(
+            f"bgapi originate {{origination_uuid={agent},originate_timeout={ring_timeout},{AGENT_VARS},"
+            f"voiceai_caller={call.uuid}}}user/1002@demo.local &socket('{host}:{port} async full')"
+        )
+        job = reply.get("Job-UUID")
+        result = await call.wait_event(
+            "BACKGROUND_JOB" if not kill_agent_on_hangup else "*",
+            None if not kill_agent_on_hangup else (
+                lambda e: (e.name == "BACKGROUND_JOB" and e.get("Job-UUID") == job) or e.name == "CHANNEL_HANGUP"
+            ),
+            60,
+        )
+        if result.name == "CHANNEL_HANGUP":
+            # the caller left while the agent rings: kill the agent leg, then exit
+            call.results = {"killed": (await call.api(f"uuid_kill {agent}")).strip()}
+            await call.finish()
+            return
+        if not result.body.startswith("+OK"):
+            call.results = {"originate": result.body.strip()}
+            await call.api(f"uuid_break {call.uuid} all")
+            await call.send("sendmsg", [("call-command", "hangup")])
+            await call.finish()
+            return
+        try:
+            key = await asyncio.wait_for(asyncio.shield(answer), 30)
+        except PeerGone:
+            return
+        call.results = {"originate": "+OK", "key": key}
+        await call.api(f"uuid_break {call.uuid} all")
+        if key == "1":
+            await call.api(f"uuid_bridge {call.uuid} {agent}")
+        else:
+            await call.api(f"uuid_kill {agent}")
+            await call.send("sendmsg", [("call-command", "hangup")])
+        await call.finish(timeout=30)
+
+    return script, shared
+
+
+def test_hangup_after_n_seconds_while_on_hold_leaves_the_ringing_agent_up_when_the_app_forgets():
+    # a ring longer than the simulator's 1 s (real) grace for legs after the call
+    script, _ = transfer_script(kill_agent_on_hangup=False, ring_timeout=600)
+    result, peer = run_one(
+        script,
+        {"caller_inputs": [{"say": "financeiro"}, {"hangup": {"after": 5}}]},
+        agents={"1002": {"behavior": "no_answer"}},
+    )
+    assert result.outcome == "caller_hangup"
+    hold = result.holds[0]
+    assert hold["source"] == "local_stream://moh" and hold["stopped_by"] == "hangup"
+    assert 4.0 <= hold["stop_s"] - hold["start_s"] <= 7.0
+    # the application did not kill the ringing agent leg: the simulator reports it
+    assert result.legs_left_up == 1
+    assert result.live_legs[0]["target"] == "1002"
+
+
+def test_hangup_after_n_seconds_while_on_hold_and_the_app_kills_the_ringing_agent():
+    script, _ = transfer_script(kill_agent_on_hangup=True, ring_timeout=600)
+    result, peer = run_one(
+        script,
+        {"caller_inputs": [{"say": "financeiro"}, {"hangup": {"after": 5}}]},
+        agents={"1002": {"behavior": "no_answer"}},
+    )
+    caller = next(c for c in peer.calls if getattr(c, "results", None))
+    assert caller.results == {"killed": "+OK"}
+    assert result.outcome == "caller_hangup" and result.hangup_by == "caller"
+    assert result.legs_left_up == 0 and result.live_legs == []
+    assert result.socket_end == "exit"
+    assert result.originates[0]["result"] == "-ERR NORMAL_CLEARING"  # killed while ringing
+    hold = result.holds[0]
+    assert hold["stopped_by"] == "hangup" and 4.0 <= hold["stop_s"] - hold["start_s"] <= 7.0
+
+
+@pytest.mark.parametrize(
+    ("agent", "key", "outcome", "bridged"),
+    [
+        ({"behavior": "answer", "answer_after": 2, "accept": True, "talk_for": 4}, "1", "transferred", True),
+        ({"behavior": "answer", "answer_after": 2, "accept": False}, "2", "ended", False),
+        ({"behavior": "answer", "answer_after": 2, "accept": None}, None, "ended", False),
+    ],
+)
+def test_agent_on_a_socket_leg_accepts_declines_or_says_nothing(agent, key, outcome, bridged):
+    script, _ = transfer_script()
+    result, peer = run_one(script, {"caller_inputs": [{"say": "financeiro"}]}, agents={"1002": agent})
+    caller = next(c for c in peer.calls if getattr(c, "results", None))
+    assert caller.results == {"originate": "+OK", "key": key}
+    assert result.outcome == outcome
+    assert result.transfers[0]["destination"] == "1002"
+    assert result.transfers[0]["status"] == ("bridged" if bridged else "answered")
+    assert result.legs_left_up == 0
+    announcement = [e for e in result.transcript if e.get("leg") == "agent" and e["from"] == "ivr"]
+    assert announcement and announcement[0]["text"] == "Ligação para você"
+    hold = result.holds[0]
+    assert hold["stopped_by"] in ("uuid_break", "bridge")
+
+
+def test_agent_hangs_up_during_the_announcement():
+    script, _ = transfer_script()
+    result, peer = run_one(
+        script,
+        {"caller_inputs": [{"say": "financeiro"}]},
+        agents={"1002": {"behavior": "answer", "answer_after": 1, "hangup_after": 0.5}},
+    )
+    caller = next(c for c in peer.calls if getattr(c, "results", None))
+    assert caller.results["key"] in (None, "gone")
+    assert result.legs_left_up == 0
+    assert any(e["from"] == "agent" and e["kind"] == "hangup" for e in result.transcript)
+
+
+def test_agent_busy_via_socket_originate():
+    script, _ = transfer_script()
+    result, peer = run_one(script, {"caller_inputs": [{"say": "financeiro"}]}, agents={"1002": {"behavior": "busy"}})
+    caller = next(c for c in peer.calls if getattr(c, "results", None))
+    assert caller.results == {"originate": "-ERR USER_BUSY"}
+    assert result.transfers == [
+        {
+            "destination": "1002",
+            "dial_string": result.transfers[0]["dial_string"],
+            "status": "failed",
+            "hangup_cause": "USER_BUSY",
+            "leg_uuid": None,
+        }
+    ]
+    assert "user/1002@demo.local" in result.transfers[0]["dial_string"]
+
+
+def test_socket_app_unquoted_gets_only_host_port_like_freeswitch():
+    from voiceai_ivr.sim.args import parse_originate
+
+    spec = parse_originate("{a=1}user/1002@demo.local &socket(127.0.0.1:8084 async full)")
+    assert (spec.app, spec.app_arg) == ("socket", "127.0.0.1:8084")
+    spec = parse_originate("{a=1}user/1002@demo.local &socket('127.0.0.1:8084 async full')")
+    assert (spec.app, spec.app_arg) == ("socket", "127.0.0.1:8084 async full")
