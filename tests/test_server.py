@@ -1,0 +1,91 @@
+"""``voiceai-ivr serve``: the configured server, the busy message, SIGTERM draining."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+from esl.peer import FakeCall
+
+from voiceai_ivr.cli import cli
+from voiceai_ivr.config import Config
+from voiceai_ivr.errors import ConfigError, ValidationError
+from voiceai_ivr.server import CallServer, minimal_handler
+
+
+def test_minimal_flow_and_busy_message_from_config() -> None:
+    config = Config()
+    config.server.busy_message = "say:Estamos ocupados, ligue depois"
+    config.speech.tts_engine = "flite"
+    config.speech.tts_voice = {"pt-BR": "kal"}
+    server = CallServer(config, host="127.0.0.1", port=0, max_calls=1, flow=minimal_handler(config)).start()
+    try:
+        first = FakeCall(server.address, inputs=[{"digits": "1002"}], media_s=0.4)
+        first.start()
+        time.sleep(0.2)
+        busy = FakeCall(server.address, media_s=0.01)
+        busy.start()
+        busy.join(10)
+        first.join(10)
+    finally:
+        server.stop(2)
+    assert first.error is None and busy.error is None
+    assert [a for a, _ in first.apps] == ["answer", "set", "set", "play_and_get_digits", "playback", "playback"]
+    assert first.apps[1:3] == [("set", "tts_engine=flite"), ("set", "tts_voice=kal")]
+    assert first.apps[4] == ("playback", "say:Você digitou 1 0 0 2. Obrigado.")
+    assert busy.apps == [("set", "tts_engine=flite"), ("set", "tts_voice=kal"),
+                         ("playback", "say:Estamos ocupados, ligue depois")]
+    assert busy.hangup_cause == "USER_BUSY" and busy.exited
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ConfigError, match="max_calls"):
+        CallServer(Config(), port=0, max_calls=0, flow=minimal_handler(Config()))
+    config = Config()
+    config.server.busy_message = "/sounds/it's.wav"
+    with pytest.raises(ValidationError, match=r"server\.busy_message"):
+        CallServer(config, port=0, flow=minimal_handler(config))
+    result = CliRunner().invoke(cli, ["serve", "--max-calls", "0"])
+    assert result.exit_code == 2 and "max-calls" in result.output
+
+
+def test_serve_drains_calls_on_sigterm() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEAI_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from voiceai_ivr.cli import main; main()", "serve", "--host", "127.0.0.1",
+         "--port", "0", "--max-calls", "5", "--flow", "minimal"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        address = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and address is None:
+            line = proc.stderr.readline()
+            m = re.search(r"listening on ([\d.]+):(\d+)", line)
+            if m:
+                address = (m.group(1), int(m.group(2)))
+        assert address is not None
+        call = FakeCall(address, inputs=[{"digits": "7"}], media_s=0.5)
+        call.start()
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        with pytest.raises(OSError):  # no longer accepting
+            socket.create_connection(address, timeout=1).close()
+        call.join(15)
+        assert call.error is None and call.hangup_cause == "NORMAL_CLEARING" and call.exited
+        rest = proc.communicate(timeout=15)[1]
+        assert proc.returncode == 0, rest
+        assert "stopped (0 calls cut)" in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
