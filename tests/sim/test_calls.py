@@ -126,7 +126,7 @@ def test_hangup_true_at_next_listen():
 
 
 def test_when_inputs_run_out_the_caller_hangs_up_after_a_bounded_number_of_listens():
-    result, peer = run_one(keeps_listening, {"caller_inputs": [{"say": "oi"}]}, sim_kwargs={"extra_listens": 2})
+    result, _peer = run_one(keeps_listening, {"caller_inputs": [{"say": "oi"}]}, sim_kwargs={"extra_listens": 2})
     listens = [e for e in result.transcript if e["from"] == "caller"]
     assert [e["kind"] for e in listens] == ["say", "silence", "silence", "hangup"]
     assert result.outcome == "caller_hangup"
@@ -217,7 +217,7 @@ def transfer_script(kill_agent_on_hangup: bool = True, ring_timeout: int = 20):
 def test_hangup_after_n_seconds_while_on_hold_leaves_the_ringing_agent_up_when_the_app_forgets():
     # a ring longer than the simulator's 1 s (real) grace for legs after the call
     script, _ = transfer_script(kill_agent_on_hangup=False, ring_timeout=600)
-    result, peer = run_one(
+    result, _peer = run_one(
         script,
         {"caller_inputs": [{"say": "financeiro"}, {"hangup": {"after": 5}}]},
         agents={"1002": {"behavior": "no_answer"}},
