@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 KIND_ATTEMPT = "callback.attempt"
+# A callback whose agent this process is already calling waits this long.
+DEFER_SECONDS = 60.0
 KIND_RESULT = "callback.result"
 KIND_UPDATED = "callback.updated"
 
@@ -99,6 +101,7 @@ class Summary:
     expired: int = 0
     failed: int = 0  # final failures (max attempts, invalid number)
     released: int = 0  # given back untouched (infrastructure)
+    deferred: int = 0  # given back untouched: this process was already calling that agent
     recovered: int = 0  # dead dispatchers' leases made due again
     spool_replayed: int = 0
     outcomes: dict = field(default_factory=dict)
@@ -109,7 +112,17 @@ class Summary:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
     def merge(self, other: Summary) -> None:
-        for name in ("claimed", "completed", "retried", "expired", "failed", "released", "recovered", "spool_replayed"):
+        for name in (
+            "claimed",
+            "completed",
+            "retried",
+            "expired",
+            "failed",
+            "released",
+            "deferred",
+            "recovered",
+            "spool_replayed",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for k, v in other.outcomes.items():
             self.outcomes[k] = self.outcomes.get(k, 0) + v
@@ -123,6 +136,7 @@ class Summary:
             "expired": self.expired,
             "failed": self.failed,
             "released": self.released,
+            "deferred": self.deferred,
             "recovered": self.recovered,
             "spool_replayed": self.spool_replayed,
             "outcomes": dict(sorted(self.outcomes.items())),
@@ -134,6 +148,7 @@ class Summary:
             f"claimed {self.claimed}, completed {self.completed}, retried {self.retried}, "
             f"expired {self.expired}, failed {self.failed}"
             + (f", released {self.released}" if self.released else "")
+            + (f", deferred {self.deferred}" if self.deferred else "")
             + (f", recovered {self.recovered}" if self.recovered else "")
         )
 
@@ -271,6 +286,7 @@ class Dispatcher:
         self.socket_app = ""
         self._held: dict[int, store.Claimed] = {}
         self._held_lock = threading.Lock()
+        self._agents_busy: set[tuple[str, str]] = set()
         self._stop = threading.Event()
         self._infra = threading.Event()
         self._infra_reason = ""
@@ -333,7 +349,9 @@ class Dispatcher:
 
         speech = self.config.speech
         channel = ESLChannel(
-            session, listen_engine=speech.asr_engine, grammar=speech.asr_grammar,
+            session,
+            listen_engine=speech.asr_engine,
+            grammar=speech.asr_grammar,
             digit_timeout_s=speech.digit_timeout,
         )
         self.desk.handle(channel)
@@ -346,7 +364,7 @@ class Dispatcher:
         self._stop.set()
         self._pool.shutdown(wait=True)
         if self._server is not None:
-            self._server.stop(timeout=min(timeout, 10.0))
+            self._server.stop(grace=min(timeout, 10.0))
             self._server = None
         if self._renewer is not None:
             self._renewer.join(timeout=5.0)
@@ -603,6 +621,8 @@ class Dispatcher:
                 summary.failed += 1
             elif kind == "released":
                 summary.released += 1
+            elif kind == "deferred":
+                summary.deferred += 1
             if progress is not None:
                 progress(1)
 
@@ -655,7 +675,39 @@ class Dispatcher:
 
     def attempt(self, claimed: store.Claimed) -> tuple[str, str]:
         """Run one claimed attempt and commit its outcome. Returns (kind, outcome):
-        kind is completed / pending / failed / released / kept / lost."""
+        kind is completed / pending / failed / released / deferred / kept / lost."""
+
+        agent_key = (claimed.agent_extension or "", claimed.domain)
+        per_agent = bool(claimed.agent_extension) and claimed.trigger == "cron"
+        if per_agent:
+            with self._held_lock:
+                busy = agent_key in self._agents_busy
+                if not busy:
+                    self._agents_busy.add(agent_key)
+            if busy:
+                # This process is already calling that agent for another callback:
+                # give this one back (not an attempt) and look at it again shortly.
+                return self._defer(claimed)
+        try:
+            return self._attempt(claimed)
+        finally:
+            if per_agent:
+                with self._held_lock:
+                    self._agents_busy.discard(agent_key)
+
+    def _defer(self, claimed: store.Claimed) -> tuple[str, str]:
+        try:
+            retry_at = self.now() + timedelta(seconds=DEFER_SECONDS)
+            with self.db.transaction() as cur:
+                store.release(cur, claimed, reason="agent_busy_here", retry_at=retry_at)
+        except StoreError as exc:
+            self._infrastructure(f"database: {exc}")
+            return "lost", "failed"
+        finally:
+            self._drop(claimed)
+        return "deferred", "deferred"
+
+    def _attempt(self, claimed: store.Claimed) -> tuple[str, str]:
         from voiceai_ivr.switch import new_uuid
 
         try:

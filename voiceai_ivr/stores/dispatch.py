@@ -471,18 +471,22 @@ def finish_attempt(
     return True
 
 
-def release(cur: Any, claimed: Claimed, *, reason: str, now: Optional[datetime] = None) -> bool:
+def release(
+    cur: Any, claimed: Claimed, *, reason: str, retry_at: Optional[datetime] = None, now: Optional[datetime] = None
+) -> bool:
     """Give a claimed callback back untouched (nothing was dialled): the attempt
-    row is removed, the attempt count restored, the callback due again."""
+    row is removed, the attempt count restored, the callback due again (at
+    ``retry_at`` when given)."""
     cur.execute(
         """
         UPDATE callbacks
            SET status = 'pending', lease_owner = NULL, lease_until = NULL,
-               attempts = GREATEST(attempts - 1, 0), updated_at = now()
+               attempts = GREATEST(attempts - 1, 0), updated_at = now(),
+               next_attempt_at = COALESCE(%(retry_at)s, next_attempt_at)
          WHERE id = %(id)s AND lease_owner = %(owner)s AND status = 'in_progress'
         RETURNING id
         """,
-        {"id": claimed.id, "owner": claimed.lease_owner},
+        {"id": claimed.id, "owner": claimed.lease_owner, "retry_at": retry_at},
     )
     if cur.fetchone() is None:
         return False
