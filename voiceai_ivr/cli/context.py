@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+import logging
+import sys
+from typing import IO, TYPE_CHECKING, Any, Optional, cast
 
 import click
 
@@ -30,10 +32,36 @@ class AppContext:
             except ConfigError as exc:
                 lines = "\n".join(f"  {p}" for p in exc.problems)
                 raise click.ClickException(f"invalid configuration:\n{lines}") from exc
+            self.setup_logging(daemon=False)
         return self._config
 
     def set_config(self, config: Config) -> None:
         self._config = config
+
+    def setup_logging(self, *, daemon: bool) -> None:
+        """Logs to stderr, one line per event (JSON when configured), secrets
+        redacted. One-shot commands log warnings and worse only, so their own
+        output stays readable; daemons (serve, api, dispatch --loop) log at the
+        configured level."""
+        from voiceai_ivr.logs import setup_logging
+
+        cfg = self.config
+        level = logging.getLevelName(cfg.logging.level.upper())
+        if not daemon:
+            level = max(int(level), logging.WARNING)
+        secrets = (cfg.esl.password, cfg.helpdesk.token, cfg.llm.api_key, cfg.database.dsn,
+                   cfg.dialplan.fusionpbx_dsn, *(t.token for t in cfg.api.tokens))
+        setup_logging(level, cfg.logging.json, stream=cast(IO[str], _Stderr()), secrets=[s for s in secrets if s])
+
+
+class _Stderr:
+    """Writes to whatever ``sys.stderr`` is at the time (click's test runner swaps it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
