@@ -5,6 +5,7 @@ and on the database."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from voiceai_ivr.sim.simulator import Simulator, run_scenario
 from voiceai_ivr.stores import calls
 from voiceai_ivr.stores.directory import import_directory
 from voiceai_ivr.switch import Switch
+
+from .llm_server import tool_reply
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -54,6 +57,10 @@ class Stack:
 
 @pytest.fixture
 def stack(db, config) -> Iterator[Stack]:
+    yield from _stack(db, config)
+
+
+def _stack(db: Any, config: Any) -> Iterator[Stack]:
     doc = yaml.safe_load((SCENARIOS / "directory.yaml").read_text(encoding="utf-8"))
     import_directory(db, parse_directory(doc))
     config.server.allow_clock_override = True
@@ -204,3 +211,50 @@ def test_scenario(stack: Stack, name: str) -> None:
         assert hold["stop_s"] is not None, result["holds"]  # the music always stops
     if check is not None:
         check(stack, result)
+
+
+# --------------------------------------------------------------------------- LLM intent in a call
+
+LLM_CALLER = {
+    "domain": "demo.local",
+    "did": "8000",
+    "caller": "+5511998765432",
+    "at": "2026-11-24T10:30:00-03:00",
+    "caller_inputs": [{"say": "tenho uma dúvida sobre um pedido grande de financeiro"}],
+    "agents": {
+        "1001": {"behavior": "answer", "answer_after": 1, "accept": True},
+        "1003": {"behavior": "answer", "answer_after": 1, "accept": True},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("reply", "destination", "source"),
+    [
+        # the model hands off to Comercial: the LLM decides this turn
+        ((200, tool_reply("request_handoff", {"destination": "Comercial", "reason": "pedido grande"}), 0.0),
+         "Comercial", "llm"),
+        # the model is slow, broken, or names a destination that does not exist: the rules decide
+        ((200, tool_reply("end_call", {}), 5.0), "Financeiro", "rules"),
+        ((500, {"error": "overloaded"}, 0.0), "Financeiro", "rules"),
+        ((200, tool_reply("request_handoff", {"destination": "Diretoria Geral"}), 0.0), "Financeiro", "rules"),
+    ],
+)
+def test_llm_intent_with_fallback_to_rules(db, config, serve, reply, destination: str, source: str) -> None:
+    status, body, delay = reply
+    srv = serve(lambda _req: (status, json.dumps(body).encode(), delay))
+    config.llm.enabled = True
+    config.llm.url = srv.url
+    config.llm.model = "test-model"
+    config.llm.timeout = 0.5
+    for st in _stack(db, config):
+        result = run_scenario(dict(LLM_CALLER), st.server.address, simulator=st.sim, timeout=60)
+        assert result["legs_left_up"] == 0
+        attempts = st.attempts(result["call_uuid"])
+        assert [(a["destination_name"], a["status"]) for a in attempts] == [(destination, "accepted")]
+        intents = st.call(result["call_uuid"])["intents"]
+        assert [(i["intent"], i["source"]) for i in intents] == [("transfer", source)]
+        if source == "llm":
+            agent = [e["text"] for e in result["transcript"] if e.get("leg") == "agent" and e.get("from") == "ivr"]
+            assert "sobre pedido grande" in agent[0]
+    assert len(srv.requests) == 1

@@ -1,0 +1,79 @@
+"""The transfer state machine's rules that no scenario can reach: one transfer in
+flight per call, and events a state does not accept."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from doubles.fs_session import FakeSession
+
+from voiceai_ivr.channel.modpython import ModPythonChannel
+from voiceai_ivr.config import Config
+from voiceai_ivr.flows.context import CallContext, Services
+from voiceai_ivr.flows.prompts import PromptBook
+from voiceai_ivr.flows.transfer import (
+    FINAL,
+    IN_PROGRESS,
+    TRANSITIONS,
+    AttendedTransfer,
+    TransferMachine,
+    TransferTarget,
+    TransitionError,
+)
+
+
+def _ctx(switch: object = None) -> CallContext:
+    session = FakeSession([], variables={"domain_name": "demo.local"})
+    cfg = Config()
+    services = Services(config=cfg, prompts=PromptBook.from_config(cfg), switch=switch)
+    return CallContext(ModPythonChannel(session), services)
+
+
+class _RecordingSwitch:
+    """Records PBX commands; a second transfer must not send any."""
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        def record(*args: object, **kwargs: object) -> None:
+            self.commands.append(name)
+            raise AssertionError(f"switch.{name} called by a refused transfer")
+
+        return record
+
+
+def test_a_second_transfer_while_one_runs_is_refused_not_doubled() -> None:
+    switch = _RecordingSwitch()
+    ctx = _ctx(switch)
+    target = TransferTarget(name="Financeiro", kind="extension", target="1001", domain="demo.local")
+    assert ctx.transfer_slot.try_enter("first")  # one transfer in flight
+    results: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(AttendedTransfer(ctx, target).run().status))
+        for _ in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert results == [IN_PROGRESS] * 3
+    assert switch.commands == []
+    ctx.transfer_slot.leave()
+    assert not ctx.transfer_slot.busy
+
+
+def test_machine_logs_transitions_and_refuses_unknown_events() -> None:
+    seen: list[str] = []
+    m = TransferMachine("t1", lambda a, e, b: seen.append(f"{a} -> {e} -> {b}"))
+    for event in ("request", "open", "dialing", "answered_announce", "agent_accepted", "bridged"):
+        m.fire(event)
+    assert m.state == "accepted" and m.final
+    assert seen[0] == "idle -> request -> checking" and seen[-1] == "bridging -> bridged -> accepted"
+    with pytest.raises(TransitionError, match="not allowed in state 'accepted'"):
+        m.fire("request")
+    # every non-final state can see the caller hang up, so nobody is left ringing
+    for state in {a for a, _ in TRANSITIONS} - {"idle"}:
+        assert (state, "caller_hangup") in TRANSITIONS, state
+    assert set(TRANSITIONS.values()) - {a for a, _ in TRANSITIONS} == set(FINAL)
