@@ -216,7 +216,7 @@ def transfer_script(kill_agent_on_hangup: bool = True, ring_timeout: int = 20):
 
 def test_hangup_after_n_seconds_while_on_hold_leaves_the_ringing_agent_up_when_the_app_forgets():
     # a ring longer than the simulator's 1 s (real) grace for legs after the call
-    script, _ = transfer_script(kill_agent_on_hangup=False, ring_timeout=600)
+    script, _ = transfer_script(kill_agent_on_hangup=False, ring_timeout=400)
     result, _peer = run_one(
         script,
         {"caller_inputs": [{"say": "financeiro"}, {"hangup": {"after": 5}}]},
