@@ -1,12 +1,11 @@
-"""Scenario tests: tests/scenarios/*.yaml run through the real stack — the simulator
-(a FreeSWITCH stand-in on real sockets), the outbound server, the inbound ESL client,
-the conversation and transfer flows, and PostgreSQL — asserted on the result object
-and on the database."""
+"""Scenario tests: tests/scenarios/*.yaml run through ``voiceai-ivr simulate``'s real
+stack — the simulator (a FreeSWITCH stand-in on real sockets), the outbound server,
+the inbound ESL client, the conversation and transfer flows, and PostgreSQL —
+asserted on the ``--json`` object and on the database."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -14,15 +13,9 @@ from typing import Any, Callable, Optional
 import pytest
 import yaml
 
-from voiceai_ivr.app import build_services, call_handler
-from voiceai_ivr.domain.destinations import parse_directory
-from voiceai_ivr.esl.inbound import InboundClient
-from voiceai_ivr.server import CallServer
-from voiceai_ivr.sim.scenario import load_scenario
-from voiceai_ivr.sim.simulator import Simulator, run_scenario
+from voiceai_ivr.sim.scenario import load_scenario, parse_scenario
+from voiceai_ivr.sim.stack import simulate
 from voiceai_ivr.stores import calls
-from voiceai_ivr.stores.directory import import_directory
-from voiceai_ivr.switch import Switch
 
 from .llm_server import tool_reply
 
@@ -31,13 +24,16 @@ SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 @dataclass
 class Stack:
-    sim: Simulator
-    server: CallServer
+    config: Any
     db: Any
 
     def run(self, name: str) -> dict[str, Any]:
-        sc = load_scenario(SCENARIOS / name)
-        return run_scenario(sc, self.server.address, simulator=self.sim, timeout=60)
+        """The ``voiceai-ivr simulate --json`` object of one scenario file."""
+        return simulate(self.config, load_scenario(SCENARIOS / name), scale=0.05, timeout=60).to_json()
+
+    def run_doc(self, doc: dict[str, Any]) -> dict[str, Any]:
+        sc = parse_scenario(doc, name="inline", source_dir=SCENARIOS)
+        return simulate(self.config, sc, scale=0.05, timeout=60).to_json()
 
     def attempts(self, call_uuid: str) -> list[dict[str, Any]]:
         with self.db.cursor() as cur:
@@ -56,26 +52,10 @@ class Stack:
 
 
 @pytest.fixture
-def stack(db, config) -> Iterator[Stack]:
-    yield from _stack(db, config)
-
-
-def _stack(db: Any, config: Any) -> Iterator[Stack]:
-    doc = yaml.safe_load((SCENARIOS / "directory.yaml").read_text(encoding="utf-8"))
-    import_directory(db, parse_directory(doc))
-    config.server.allow_clock_override = True
-    sim = Simulator(scale=0.05).start()
-    host, port = sim.inbound_address
-    client = InboundClient(host, port, "ClueCon", timeout=5.0).connect()
-    services = build_services(config, db=db, switch=Switch(client, timeout=5.0), mode="sim", metrics=False)
-    server = CallServer(config, host="127.0.0.1", port=0, flow=call_handler(config, services=services)).start()
-    config.server.agent_socket_address = "{}:{}".format(*server.address)
-    try:
-        yield Stack(sim, server, db)
-    finally:
-        server.stop(5.0)
-        client.close()
-        sim.stop()
+def stack(db, config) -> Stack:
+    """``voiceai-ivr simulate``'s stack (simulator, inbound ESL, call server, the
+    application) on the test's database; each scenario imports tests/scenarios/directory.yaml."""
+    return Stack(config, db)
 
 
 def _slots(result: dict[str, Any]) -> list[str]:
@@ -182,6 +162,8 @@ def test_scenario(stack: Stack, name: str) -> None:
     assert result["legs_left_up"] == 0, context
     assert result["expect_failures"] == [], context
     assert result["errors"] == [], context
+    assert result["source"] == "database" and result["outcome"] == outcome, context
+    assert [(t["destination"], t["status"], t["hangup_cause"]) for t in result["transfers"]] == expected
     assert heard in _ivr_text(result), context
     row = stack.call(result["call_uuid"])
     assert row["outcome"] == outcome, context
@@ -220,6 +202,7 @@ LLM_CALLER = {
     "did": "8000",
     "caller": "+5511998765432",
     "at": "2026-11-24T10:30:00-03:00",
+    "directory": "directory.yaml",
     "caller_inputs": [{"say": "tenho uma dúvida sobre um pedido grande de financeiro"}],
     "agents": {
         "1001": {"behavior": "answer", "answer_after": 1, "accept": True},
@@ -240,21 +223,37 @@ LLM_CALLER = {
         ((200, tool_reply("request_handoff", {"destination": "Diretoria Geral"}), 0.0), "Financeiro", "rules"),
     ],
 )
-def test_llm_intent_with_fallback_to_rules(db, config, serve, reply, destination: str, source: str) -> None:
+def test_llm_intent_with_fallback_to_rules(stack: Stack, serve, reply, destination: str, source: str) -> None:
     status, body, delay = reply
     srv = serve(lambda _req: (status, json.dumps(body).encode(), delay))
-    config.llm.enabled = True
-    config.llm.url = srv.url
-    config.llm.model = "test-model"
-    config.llm.timeout = 0.5
-    for st in _stack(db, config):
-        result = run_scenario(dict(LLM_CALLER), st.server.address, simulator=st.sim, timeout=60)
-        assert result["legs_left_up"] == 0
-        attempts = st.attempts(result["call_uuid"])
-        assert [(a["destination_name"], a["status"]) for a in attempts] == [(destination, "accepted")]
-        intents = st.call(result["call_uuid"])["intents"]
-        assert [(i["intent"], i["source"]) for i in intents] == [("transfer", source)]
-        if source == "llm":
-            agent = [e["text"] for e in result["transcript"] if e.get("leg") == "agent" and e.get("from") == "ivr"]
-            assert "sobre pedido grande" in agent[0]
+    stack.config.llm.enabled = True
+    stack.config.llm.url = srv.url
+    stack.config.llm.model = "test-model"
+    stack.config.llm.timeout = 0.5
+    result = stack.run_doc(dict(LLM_CALLER))
+    assert result["legs_left_up"] == 0
+    assert [(t["destination"], t["status"]) for t in result["transfers"]] == [(destination, "accepted")]
+    intents = stack.call(result["call_uuid"])["intents"]
+    assert [(i["intent"], i["source"]) for i in intents] == [("transfer", source)]
+    if source == "llm":
+        agent = [e["text"] for e in result["transcript"] if e.get("leg") == "agent" and e.get("from") == "ivr"]
+        assert "sobre pedido grande" in agent[0]
     assert len(srv.requests) == 1
+
+
+def test_simulate_command_json(cli_env) -> None:
+    """The CLI itself: ``voiceai-ivr simulate SCENARIO --json`` prints the contract object."""
+    from click.testing import CliRunner
+
+    from voiceai_ivr.cli import cli
+
+    out = CliRunner().invoke(
+        cli, ["simulate", str(SCENARIOS / "transfer_busy.yaml"), "--json"], env=cli_env, catch_exceptions=False
+    )
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output.strip().splitlines()[-1])
+    assert data["outcome"] == "ended" and data["legs_left_up"] == 0 and data["source"] == "database"
+    assert data["transfers"][0]["status"] == "busy" and data["transfers"][0]["hangup_cause"] == "USER_BUSY"
+    assert data["transfers"][0]["dial_string"] == "user/1001@demo.local"
+    slots = [e.get("slot") for e in data["transcript"] if e["from"] == "ivr" and e.get("slot")]
+    assert slots == ["intent", "after_failure"]
