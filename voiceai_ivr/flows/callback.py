@@ -412,7 +412,7 @@ class CallbackCapture:
             transcript=self.reason,
             category=self.category,
             language=ctx.language,
-            caller_name=ctx.caller_name or None,
+            caller_name=contact_name(ctx.caller_name),
             destination_id=opt.destination_id,
             destination_name=opt.destination_name,
             agent_extension=opt.agent_extension,
@@ -421,6 +421,16 @@ class CallbackCapture:
             max_attempts=opt.max_attempts,
             timezone=tz,
         )
+
+
+def contact_name(caller_id_name: Optional[str]) -> Optional[str]:
+    """The caller-id name as the ticket's contact name, or None when it names no one:
+    withheld ("Anonymous", "unknown"), or only the number again (switches copy the
+    number into the name when there is none)."""
+    name = (caller_id_name or "").strip()
+    if not name or phone.is_withheld(name) or not any(c.isalpha() for c in name):
+        return None
+    return name
 
 
 def capture_callback(ctx: CallContext, options: Optional[CaptureOptions] = None) -> CaptureResult:
@@ -534,6 +544,7 @@ __all__ = [
     "CaptureResult",
     "asap_window",
     "capture_callback",
+    "contact_name",
     "describe_window",
     "queue_missed_call",
     "store_confirmed",
