@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from typing import Any, Optional
@@ -17,20 +16,22 @@ from voiceai_ivr.cli.context import AppContext, pass_app
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: server.port).")
 @click.option("--max-calls", type=click.IntRange(1, 100000), default=None,
               help="Concurrent calls before callers get the busy message (default: server.max_calls).")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve /metrics on server.metrics_host:PORT (default: server.metrics_port; 0 disables).")
 @click.option("--flow", type=click.Choice(["auto", "minimal"]), default="auto", show_default=True,
               help="auto: the conversation flows (voiceai_ivr.app) when installed; minimal: answer, greet, "
                    "collect digits, hang up (checks the FreeSWITCH path without a database).")
 @pass_app
-def command(app: AppContext, host: Optional[str], port: Optional[int], max_calls: Optional[int], flow: str) -> None:
+def command(app: AppContext, host: Optional[str], port: Optional[int], max_calls: Optional[int],
+            metrics_port: Optional[int], flow: str) -> None:
     """Run the outbound Event Socket server until SIGTERM/SIGINT; calls in progress
     get server.shutdown_grace seconds to finish."""
     from voiceai_ivr.errors import ConfigError, VoiceAIError
     from voiceai_ivr.server import CallServer, minimal_handler
 
     config = app.config
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=config.logging.level.upper(),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app.setup_logging(daemon=True)
+    metrics_server = _start_metrics(config, metrics_port)
     try:
         server = CallServer(config, host=host, port=port, max_calls=max_calls,
                             flow=minimal_handler(config) if flow == "minimal" else None)
@@ -62,3 +63,22 @@ def command(app: AppContext, host: Optional[str], port: Optional[int], max_calls
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()
+
+
+def _start_metrics(config: Any, port: Optional[int]) -> Any:
+    """``/metrics`` for Prometheus on its own small HTTP server (None when disabled)."""
+    from voiceai_ivr.metrics import METRICS, start_metrics_server
+
+    port = config.server.metrics_port if port is None else port
+    if not port:
+        return None
+    try:
+        server, _thread = start_metrics_server(config.server.metrics_host, port, METRICS)
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve /metrics on {config.server.metrics_host}:{port}: {exc}") from exc
+    click.echo(f"voiceai-ivr serve: metrics on http://{config.server.metrics_host}:{server.server_port}/metrics",
+               err=True)
+    return server
