@@ -59,7 +59,7 @@ def _setup(sim, db_dsn, n=1, *, agent="answer", customer="answer", settings=None
     numbers = [callback_row(db_dsn, pid)["number_e164"] for pid in ids]
     behaviour = agent if isinstance(agent, dict) else {"behavior": agent}
     sim.set_endpoints(
-        agents={ext: behaviour for ext in (agents or [AGENT])},
+        agents=dict.fromkeys(agents or [AGENT], behaviour),
         customers={num: customer if isinstance(customer, dict) else {"behavior": customer} for num in numbers},
     )
     return ids, numbers
@@ -110,7 +110,7 @@ def test_completed_agent_first_then_customer(sim, db_dsn, make_dispatcher):
 
 
 def test_one_agent_one_callback_at_a_time(sim, db_dsn, make_dispatcher, clock):
-    ids, numbers = _setup(sim, db_dsn, 2)
+    ids, _numbers = _setup(sim, db_dsn, 2)
     d = make_dispatcher()
     summary = d.run_once()
     assert (summary.claimed, summary.completed, summary.deferred) == (2, 1, 1)

@@ -29,7 +29,9 @@ def build_services(config: Any, db: Any) -> Any:
     from voiceai_ivr.switch import Switch
 
     try:
-        client = InboundClient.from_config(config.esl).connect()
+        # Only BACKGROUND_JOB (originate results): agent legs report on their own
+        # outbound socket, so every channel event of the PBX need not reach us.
+        client = InboundClient.from_config(config.esl, events=()).connect()
     except ESLError as exc:
         log.warning("PBX unreachable (%s): availability and click-to-call disabled", exc)
         return ApiServices(db=db)

@@ -39,7 +39,9 @@ def build_dispatcher(config: Any, db: Any) -> Any:
 
     client: Optional[Any] = None
     try:
-        client = InboundClient.from_config(config.esl).connect()
+        # Only BACKGROUND_JOB (originate results): agent legs report on their own
+        # outbound socket, so every channel event of the PBX need not reach us.
+        client = InboundClient.from_config(config.esl, events=()).connect()
     except ESLError as exc:
         dispatcher = Dispatcher(config, db, None)
         return dispatcher.without_pbx(f"PBX unreachable at {config.esl.host}:{config.esl.port}: {exc}")
