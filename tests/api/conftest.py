@@ -90,7 +90,9 @@ class Served:
     def __init__(self, app: Any) -> None:
         from waitress.server import create_server
 
-        self.server = create_server(app, host="127.0.0.1", port=0, threads=4, channel_timeout=10)
+        self.server = create_server(
+            app, host="127.0.0.1", port=0, threads=4, channel_timeout=10, asyncore_loop_timeout=0.05
+        )
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self._stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
