@@ -120,7 +120,7 @@ def test_loop_stops_cleanly_on_sigterm(sim, db_dsn, dconfig, tmp_path):
             assert time.monotonic() < deadline
             time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
