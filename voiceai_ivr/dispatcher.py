@@ -288,6 +288,7 @@ class Dispatcher:
         self._held_lock = threading.Lock()
         self._agents_busy: set[tuple[str, str]] = set()
         self._stop = threading.Event()
+        self._closed = threading.Event()
         self._infra = threading.Event()
         self._infra_reason = ""
         self._renewer: Optional[threading.Thread] = None
@@ -361,8 +362,10 @@ class Dispatcher:
         self._stop.set()
 
     def close(self, timeout: float = 60.0) -> None:
+        """Stop claiming, let attempts in progress finish (each is bounded), stop the listener."""
         self._stop.set()
         self._pool.shutdown(wait=True)
+        self._closed.set()
         if self._server is not None:
             self._server.stop(grace=min(timeout, 10.0))
             self._server = None
@@ -388,8 +391,9 @@ class Dispatcher:
     # ------------------------------------------------------------------ leases
 
     def _renew_loop(self) -> None:
+        # Runs until close(): after SIGTERM (stop) attempts still in progress keep their leases.
         interval = max(0.5, float(self.config.callbacks.lease_seconds) / 3.0)
-        while not self._stop.wait(interval):
+        while not self._closed.wait(interval):
             self.renew()
 
     def renew(self) -> None:
@@ -717,7 +721,10 @@ class Dispatcher:
                 outcome = "invalid_number" if exc.field == "number_e164" else "failed"
                 result = AttemptResult(outcome, details={"error": str(exc)})
             else:
-                if self._infra.is_set() or (self._stop.is_set() and claimed.trigger == "cron"):
+                # A cron pass that hit an infrastructure failure, or is stopping, gives
+                # back what it claimed but has not started. (Click-to-call attempts
+                # always run: each reports its own failure.)
+                if claimed.trigger == "cron" and (self._infra.is_set() or self._stop.is_set()):
                     return self._release(claimed, "stopping")
                 result = run_attempt(
                     plan,

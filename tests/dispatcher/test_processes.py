@@ -42,6 +42,7 @@ def _population(sim, db_dsn, n: int, *, agent_answer_after: float = 0.5):
     return ids, agents, numbers
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_four_processes_dial_each_callback_exactly_once(sim, db_dsn, dconfig, tmp_path):
     n = 2000

@@ -251,6 +251,7 @@ def _agent_then_customer(
             uuid=plan.customer_uuid,
             timeout_s=plan.customer_timeout_s,
             caller_id_number=plan.caller_id_number,
+            caller_id_name=plan.caller_id_name,
             variables={"voiceai_role": "callback_customer", "voiceai_callback_id": plan.info.callback_id},
         )
         customer = job.wait(plan.customer_timeout_s + 10.0)
