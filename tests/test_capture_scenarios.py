@@ -224,6 +224,7 @@ PHRASINGS = [
     ("when_phrasing.yaml", "hoje à tarde", "2026-11-24T13:00", "2026-11-24T18:00", "hoje entre 13h e 18h"),
     ("when_phrasing.yaml", "depois das três", "2026-11-24T15:00", "2026-11-24T18:00", "hoje entre 15h e 18h"),
     ("when_phrasing.yaml", "às 16h30", "2026-11-24T16:30", "2026-11-24T17:30", "hoje entre 16h30 e 17h30"),
+    ("when_phrasing.yaml", "key 3", "2026-11-24T13:00", "2026-11-24T18:00", "hoje entre 13h e 18h"),  # keyed menu
     (
         "english_when.yaml", "tomorrow morning", "2026-11-25T08:00", "2026-11-25T12:00",
         "tomorrow between 8 AM and 12 PM",
@@ -238,7 +239,7 @@ def test_time_phrasing_lands_in_the_right_window(
 ) -> None:
     doc = yaml.safe_load((CAPTURE / base).read_text(encoding="utf-8"))
     assert "say" in doc["caller_inputs"][2]  # the answer to "when?"
-    doc["caller_inputs"][2] = {"say": said}
+    doc["caller_inputs"][2] = {"dtmf": said[4:]} if said.startswith("key ") else {"say": said}
     doc["directory"] = str(SCENARIOS / "directory.yaml")
     result = run(stack, doc)
     language = "en-US" if base.startswith("english") else "pt-BR"
