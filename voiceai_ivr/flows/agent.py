@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -67,6 +68,10 @@ class Rendezvous:
     decision: Optional[str] = None
     agent_uuid: str = ""
     bridged: bool = False
+    # How long an accepting agent waits for the other side to bridge: a callback
+    # dispatch rings the customer only after the agent accepted, so it needs the
+    # customer's ring time, not just a bridge command's.
+    bridge_wait: float = BRIDGE_WAIT
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _listeners: list[Callable[[], None]] = field(default_factory=list)
 
@@ -200,8 +205,13 @@ def run_agent(channel: Channel, services: Any) -> str:
     wake = threading.Event()
     rv.on_change(wake.set)
     channel.on_hangup(wake.set)
-    if not rv.finished.is_set():
-        wake.wait(BRIDGE_WAIT)
+    deadline = time.monotonic() + rv.bridge_wait
+    while not rv.finished.is_set() and channel.is_up():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        wake.wait(remaining)
+        wake.clear()
     if not rv.bridged:
         _say_and_hangup(channel, src("agent.gone"))
     return decision

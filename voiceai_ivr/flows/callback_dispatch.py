@@ -121,6 +121,8 @@ class AgentDesk:
             destination=prompts.render(lang, "dispatch.destination"),
             reason=info.reason[:200],
             language=lang,
+            # the customer is dialled only once the agent accepted
+            bridge_wait=float(self.services.config.callbacks.customer_answer_timeout) + 10.0,
         )
         self.services.agents.register(rv)
         return rv
