@@ -328,11 +328,6 @@ def test_caller_hangs_up_before_confirming_stores_nothing(stack: Stack) -> None:
     assert not any("confirmado" in line for line in ivr_lines(result))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flows/conversation.py Conversation._callback maps an abandoned capture to 'caller_hangup';"
-    " the call log has an 'abandoned' outcome for it (reported to the lead)",
-)
 def test_abandoned_capture_is_counted_as_abandoned_in_the_call_log(stack: Stack) -> None:
     result = run(stack, "hangup_before_confirm.yaml")
     assert stack.call(result["call_uuid"])["outcome"] == "abandoned"

@@ -247,7 +247,7 @@ def _apologise(ctx: CallContext) -> None:
 
 def _missed_call(ctx: CallContext, conversation: Any, outcome: str) -> None:
     """Caller hung up after a failed transfer without leaving a callback: ticket it."""
-    if outcome != "caller_hangup" or ctx.services.db is None:
+    if outcome not in ("caller_hangup", "abandoned") or ctx.services.db is None:
         return
     failed = [a for a in conversation.attempts if a.status not in ("accepted", "caller_hangup", "in_progress")]
     if not failed:

@@ -200,11 +200,12 @@ MAX_TTS_CHARS = 1000
 
 def sanitize_text(text: str, max_chars: int = MAX_TTS_CHARS) -> str:
     """Make caller- or admin-supplied text safe inside one FreeSWITCH application
-    argument: no line breaks or control characters, no single quote (it would end
-    a quoted argument), no backslash (an escape), no ``${`` (variable expansion),
-    whitespace collapsed, at most ``max_chars`` characters."""
+    argument: no line breaks or control characters, no ASCII single quote (it would
+    end a quoted argument: apostrophes become the typographic ``’`` so "I'll" is
+    still read as one word), no backslash (an escape), no ``${`` (variable
+    expansion), whitespace collapsed, at most ``max_chars`` characters."""
     text = _CONTROL_RE.sub(" ", str(text))
-    text = text.replace("'", " ").replace("\\", " ").replace("`", " ")
+    text = text.replace("'", "\u2019").replace("\\", " ").replace("`", " ")
     while "${" in text:
         text = text.replace("${", "$ {")
     text = " ".join(text.split())

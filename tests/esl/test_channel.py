@@ -94,7 +94,7 @@ def test_say_text_is_sanitised(run_flow: Callable[..., Any]) -> None:
     app, arg = call.apps[0]
     assert app == "playback"
     assert "'" not in arg and "\n" not in arg and "${" not in arg and "\\" not in arg
-    assert arg.startswith("say:Olá João $ {system rm -rf} fim")
+    assert arg.startswith("say:Olá \u2019João\u2019 $ {system rm -rf} fim")
     assert len(arg) <= 4 + 1000
 
 

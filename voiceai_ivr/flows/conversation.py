@@ -50,6 +50,9 @@ from voiceai_ivr.flows.transfer import (
 
 log = logging.getLogger("voiceai_ivr.conversation")
 
+#: Call outcome when the caller hangs up before confirming a callback request.
+ABANDONED = "abandoned"
+
 #: Transfers one call may attempt before the conversation stops offering more.
 MAX_TRANSFERS = 4
 #: Listen turns one call may take at most (a loop guard, far above real calls).
@@ -608,8 +611,9 @@ class Conversation:
             self.go(f"callback_{result.outcome}", "ended")
             raise _EndCall("callback_created", "callback captured", goodbye=False)
         if result.outcome == callback_flow.ABANDONED or self.ctx.hungup.is_set():
-            self.go("caller_hangup", "caller_gone")
-            return CALLER_HANGUP
+            # The caller left in the middle of the capture: nothing was stored.
+            self.go("callback_abandoned", "caller_gone")
+            return ABANDONED
         self.go(f"callback_{result.outcome}", "ended")
         raise _EndCall("ended", "callback not captured", goodbye=False)
 
