@@ -54,7 +54,18 @@ def test_one_pass_prints_summary_and_textfile(sim, db_dsn, dconfig, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "claimed 1, completed 1, retried 0, expired 0, failed 0"
-    assert 'voiceai_ivr_callbacks_total{event="completed"} 1.0' in prom.read_text()
+    text = prom.read_text()
+    assert 'voiceai_ivr_callbacks_total{event="completed"} 1.0' in text
+    # valid node-exporter exposition: prometheus-client's own parser reads it back
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert samples[("voiceai_ivr_callbacks_total", (("event", "completed"),))] == 1.0
+    assert samples[("voiceai_ivr_callbacks_total", (("event", "dispatched"),))] == 1.0
     assert callback_row(db_dsn, pid)["status"] == "completed"
 
 
