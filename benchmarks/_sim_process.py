@@ -1,0 +1,293 @@
+"""Benchmark-only: the simulator (voiceai_ivr.sim) in its own process, driven by
+JSON lines on stdin, answering JSON lines on stdout.
+
+    python benchmarks/_sim_process.py --scale 1.0
+    -> {"ready": true, "inbound": [host, port], "pid": N}
+    <- {"op": "load", "server": [host, port], "scenario": {...}, "count": N, "rate": R,
+        "expect": "transferred" | "first_prompt", "timeout": S}
+    -> {"ok": .., "failed": .., "failures": [...], "latency_ms": {...}, ...}
+    <- {"op": "quit"}
+
+Latency probe (the "time the handler adds per ESL command"): on every outbound
+socket the simulator remembers when it last WROTE a frame a handler waits on
+(a command/reply, an api/response, a CHANNEL_EXECUTE_COMPLETE, a DTMF,
+DETECTED_SPEECH or BACKGROUND_JOB event). When the next command arrives on that
+socket, and that frame was written after the previous command arrived (the
+handler was waiting, not pipelining), the sample is ``arrival - write``. The
+simulator's own event-loop lag is measured alongside (a 10 ms ticker) because it
+inflates every sample taken on this side of the socket.
+
+Only this process patches the simulator (two methods, wrapped, behaviour unchanged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import resource
+import sys
+import time
+from typing import Any, Optional
+
+from voiceai_ivr.esl.protocol import Frame
+from voiceai_ivr.sim import outbound as sim_outbound
+from voiceai_ivr.sim.scenario import parse_scenario
+from voiceai_ivr.sim.session import ConnectionBase
+from voiceai_ivr.sim.simulator import Simulator
+
+_AWAITED = (
+    b"command/reply",
+    b"api/response",
+    b"CHANNEL_EXECUTE_COMPLETE",
+    b"Event-Name: DTMF",
+    b"DETECTED_SPEECH",
+    b"BACKGROUND_JOB",
+)
+
+
+class Probe:
+    """Per-command latency samples, collected on the simulator's loop thread."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self.by_command: dict[str, list[float]] = {}
+        self.enabled = False
+
+    def reset(self) -> None:
+        self.samples = []
+        self.by_command = {}
+
+
+PROBE = Probe()
+
+
+def _command_name(frame: Frame) -> str:
+    line = frame.first_line.strip()
+    word = line.split(" ", 1)[0].lower()
+    if word == "sendmsg":
+        app = frame.get("execute-app-name")
+        return f"execute {app}" if app else f"sendmsg {frame.get('call-command') or ''}".strip()
+    if word in ("api", "bgapi"):
+        parts = line.split(" ", 2)
+        return f"{word} {parts[1] if len(parts) > 1 else ''}"
+    return word
+
+
+def install_probe() -> None:
+    original_write = ConnectionBase.write
+    original_handle = sim_outbound.OutboundSession.handle
+
+    def write(self: ConnectionBase, data: bytes) -> bool:
+        ok = original_write(self, data)
+        if ok and PROBE.enabled and isinstance(self, sim_outbound.OutboundSession):
+            head = data[:400]
+            if any(marker in head for marker in _AWAITED):
+                self._bench_sent = time.perf_counter()  # type: ignore[attr-defined]
+        return ok
+
+    async def handle(self: sim_outbound.OutboundSession, frame: Frame) -> None:
+        if PROBE.enabled:
+            now = time.perf_counter()
+            sent: Optional[float] = getattr(self, "_bench_sent", None)
+            last_cmd: float = getattr(self, "_bench_cmd", 0.0)
+            if sent is not None and sent > last_cmd:
+                delta = now - sent
+                PROBE.samples.append(delta)
+                PROBE.by_command.setdefault(_command_name(frame), []).append(delta)
+            self._bench_cmd = now  # type: ignore[attr-defined]
+        await original_handle(self, frame)
+
+    ConnectionBase.write = write  # type: ignore[method-assign]
+    sim_outbound.OutboundSession.handle = handle  # type: ignore[method-assign]
+
+
+def pct(values: list[float], q: float) -> Optional[float]:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100.0 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary_ms(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"n": 0}
+    return {
+        "n": len(values),
+        "p50": round(pct(values, 50) * 1000, 3),  # type: ignore[operator]
+        "p99": round(pct(values, 99) * 1000, 3),  # type: ignore[operator]
+        "max": round(max(values) * 1000, 3),
+    }
+
+
+def _first_prompt_s(result: Any, scale: float) -> Optional[float]:
+    """Real seconds from the dial to the first thing the IVR says."""
+    for entry in result.transcript:
+        if entry.get("from") == "ivr":
+            return float(entry.get("t", 0.0)) * scale
+    return None
+
+
+def judge(result: Any, expect: str) -> Optional[str]:
+    """None when the call went as the load expects, else why it failed."""
+    if isinstance(result, BaseException):
+        return f"exception: {type(result).__name__}: {result}"
+    if result.errors:
+        return "sim errors: " + "; ".join(result.errors)[:300]
+    if result.legs_left_up:
+        return f"{result.legs_left_up} legs left up"
+    if result.socket_end != "exit":
+        return f"socket ended by {result.socket_end!r} (handler did not send exit)"
+    if expect == "first_prompt":
+        if not any(e.get("from") == "ivr" and e.get("slot") for e in result.transcript):
+            return "never reached the first prompt"
+        return None
+    if expect and result.outcome != expect:
+        return f"outcome {result.outcome!r}, wanted {expect!r}"
+    return None
+
+
+async def run_load(sim: Simulator, spec: dict[str, Any]) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    scenario = parse_scenario(spec["scenario"])
+    server = (spec["server"][0], int(spec["server"][1]))
+    count = int(spec["count"])
+    rate = float(spec.get("rate") or 0) or float("inf")
+    expect = str(spec.get("expect", ""))
+    switch = sim.switch
+    PROBE.reset()
+    PROBE.enabled = bool(spec.get("probe", True))
+    lags: list[float] = []
+    peaks = {"sockets": 0, "caller_sockets": 0, "channels": 0}
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        tick = 0.01
+        while not stop.is_set():
+            before = loop.time()
+            await asyncio.sleep(tick)
+            lags.append(max(0.0, loop.time() - before - tick))
+            sessions = switch.sessions
+            callers = sum(1 for s in sessions if s.channel.role == "caller")
+            peaks["sockets"] = max(peaks["sockets"], len(sessions))
+            peaks["caller_sockets"] = max(peaks["caller_sockets"], callers)
+            peaks["channels"] = max(peaks["channels"], len(switch.channels))
+
+    ticking = asyncio.ensure_future(ticker())
+    started = loop.time()
+    tasks: list[asyncio.Task[Any]] = []
+    for i in range(count):
+        due = started + i / rate
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.ensure_future(sim.place_call_async(scenario, server)))
+    offered_s = loop.time() - started
+    _done, pending = await asyncio.wait(tasks, timeout=float(spec.get("timeout", 300)))
+    for task in pending:
+        task.cancel()
+    elapsed = loop.time() - started
+    stop.set()
+    await ticking
+    PROBE.enabled = False
+    failures: dict[str, int] = {}
+    ok = 0
+    first: list[float] = []
+    outcomes: dict[str, int] = {}
+    failed_samples: list[dict[str, Any]] = []
+    last_end = started
+    for task in tasks:
+        if task in pending:
+            reason: Optional[str] = "still running at the load timeout"
+            result: Any = None
+        else:
+            exc = task.exception()
+            result = exc if exc is not None else task.result()
+            reason = judge(result, expect)
+        if result is not None and not isinstance(result, BaseException):
+            outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+            fp = _first_prompt_s(result, sim.clock.scale)
+            if fp is not None:
+                first.append(fp)
+        if reason is None:
+            ok += 1
+        else:
+            if len(failed_samples) < 2 and result is not None and not isinstance(result, BaseException):
+                data = result.to_json()
+                failed_samples.append({k: data[k] for k in ("transcript", "originates", "holds", "hangup_cause",
+                                                             "hangup_by", "socket_end", "errors")})
+            key = reason[:160]
+            failures[key] = failures.get(key, 0) + 1
+    last_end = loop.time()
+    sample = next((t.result().transcript[:8] for t in tasks if t.done() and not t.cancelled()
+                   and t.exception() is None), [])
+    by_command = {name: summary_ms(values) for name, values in sorted(PROBE.by_command.items())}
+    return {
+        "count": count,
+        "ok": ok,
+        "failed": count - ok,
+        "failures": dict(sorted(failures.items(), key=lambda kv: -kv[1])[:8]),
+        "outcomes": outcomes,
+        "offered_rate": round(count / offered_s, 1) if offered_s > 0 else None,
+        "offered_s": round(offered_s, 3),
+        "elapsed_s": round(elapsed, 3),
+        "drain_s": round(last_end - started - offered_s, 3),
+        "peak_sockets": peaks["sockets"],
+        "peak_caller_sockets": peaks["caller_sockets"],
+        "peak_channels": peaks["channels"],
+        "latency_ms": summary_ms(PROBE.samples),
+        "latency_by_command_ms": by_command,
+        "sim_loop_lag_ms": summary_ms(lags),
+        "first_prompt_s": {
+            "n": len(first),
+            "p50": round(pct(first, 50) or 0.0, 4),
+            "p99": round(pct(first, 99) or 0.0, 4),
+        },
+        "sample_transcript": sample,
+        "failed_samples": failed_samples,
+        "lost_events": switch.stats.get("lost_events", 0),
+        "sim_cpu_s": round(sum(os.times()[:2]), 3),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    install_probe()
+    sim = Simulator(scale=args.scale, max_call_seconds=600.0).start()
+    print(json.dumps({"ready": True, "inbound": list(sim.inbound_address), "password": sim.password,
+                      "pid": os.getpid()}), flush=True)
+    try:
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            request = json.loads(line)
+            op = request.get("op")
+            if op == "quit":
+                break
+            if op == "load":
+                bound = float(request.get("timeout", 300)) + 30.0
+                try:
+                    reply = sim.call_soon(run_load(sim, request), bound)
+                except Exception as exc:  # reported to the driver, which decides
+                    reply = {"error": f"{type(exc).__name__}: {exc}"}
+            elif op == "stats":
+                reply = sim.stats()
+                reply.pop("originate_counts", None)
+            else:
+                reply = {"error": f"unknown op {op!r}"}
+            print(json.dumps(reply), flush=True)
+    finally:
+        sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,741 @@
+"""Load benchmark: one ``voiceai-ivr serve`` process driven by the simulator in
+ANOTHER process, over loopback sockets only.
+
+    python benchmarks/load_bench.py [--quick] [--out FILE]
+
+Prints one JSON object; every figure carries the machine's core count. Figures
+(see benchmarks/README.md for the method behind each):
+
+* ``capacity``: the highest number of simultaneous calls one serve process held
+  with zero failed calls; each call: answer, greeting, one speech turn,
+  destination resolution, announced transfer accepted by the agent, bridge,
+  hangup. Steps up until a step fails or the cap.
+* ``setup_rate``: calls/s accepted and carried through the first prompt,
+  sustained for 60 s (``--quick``: shorter, and says so).
+* ``latency``: p50/p99 of the time the handler adds per ESL command, measured on
+  the simulator's side, at 100 and 1,000 simultaneous calls.
+* ``memory``: serve's RSS per simultaneous call above its idle baseline.
+* ``peer_ratio``: serve's CPU seconds per call over greenswitch's, same call
+  script, same simulated load, same run.
+
+Bounded: the whole run stops by itself (~10 min full, ~2 min --quick). Uses a
+throw-away embedded PostgreSQL (pgserver) in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import queue
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from voiceai_ivr.domain.destinations import parse_directory  # noqa: E402
+from voiceai_ivr.stores.db import Database, ensure_embedded, stop_embedded_at  # noqa: E402
+from voiceai_ivr.stores.directory import import_directory  # noqa: E402
+from voiceai_ivr.stores.migrate import migrate  # noqa: E402
+
+TARGETS = {
+    "capacity_calls": 2000,
+    "setup_rate_per_s": 300,
+    "latency_p99_ms_at_1000": 5.0,
+    "memory_kib_per_call": 256,
+    "peer_ratio": 1.0,
+}
+BUSINESS_HOURS_AT = "2026-11-24T10:30:00-03:00"  # a Tuesday morning in Sao Paulo
+
+DIRECTORY = {
+    "domain": "demo.local",
+    "timezone": "America/Sao_Paulo",
+    "hours": {"mon-sun": ["00:00-24:00"]},
+    "secretaries": [
+        {
+            "name": "Recepção",
+            "dids": ["8000"],
+            "language": "pt-BR",
+            "announce": True,
+            "music_on_hold": "local_stream://moh",
+            "fallback": "Financeiro",
+            "callback": True,
+            "ring_timeout": 60,
+        }
+    ],
+    "destinations": [
+        {"name": "Financeiro", "aliases": ["boleto", "cobrança"], "type": "extension", "target": "1001",
+         "timeout": 60, "menu_key": 1},
+        {"name": "Comercial", "aliases": ["vendas"], "type": "extension", "target": "1003", "menu_key": 3},
+    ],
+}
+
+
+def transfer_scenario(answer_after: float, talk_for: float) -> dict[str, Any]:
+    """The realistic call: greeting, one speech turn, announced transfer accepted, bridge, hangup."""
+    return {
+        "domain": "demo.local",
+        "did": "8000",
+        "caller": "+5511998765432",
+        "at": BUSINESS_HOURS_AT,
+        "caller_inputs": [{"say": "eu queria falar com o financeiro por favor"}],
+        "agents": {"1001": {"behavior": "answer", "answer_after": answer_after, "accept": True,
+                            "talk_for": talk_for}},
+    }
+
+
+FIRST_PROMPT_SCENARIO = {
+    "domain": "demo.local",
+    "did": "8000",
+    "caller": "+5511998765432",
+    "at": BUSINESS_HOURS_AT,
+    "caller_inputs": [{"hangup": True}],  # hangs up as the first prompt listens
+}
+
+MINIMAL_SCENARIO = {"domain": "demo.local", "did": "8000", "caller": "+5511998765432",
+                    "caller_inputs": [{"dtmf": "1#"}]}
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def raise_nofile() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    out = {"rss_kib": 0, "threads": 0}
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        if line.startswith("VmRSS:"):
+            out["rss_kib"] = int(line.split()[1])
+        elif line.startswith("Threads:"):
+            out["threads"] = int(line.split()[1])
+    return out
+
+
+def proc_cpu_s(pid: int) -> float:
+    """user + system CPU seconds of ``pid`` (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+class LineReader:
+    """Reads a pipe continuously in a thread (so no child ever blocks on a full pipe)."""
+
+    def __init__(self, stream: Any, keep: int = 400) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.tail: list[str] = []
+        self.keep = keep
+        self.counts = {"error": 0, "warning": 0, "traceback": 0}
+        self.thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _run(self, stream: Any) -> None:
+        for raw in stream:
+            line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            if " ERROR " in line or "CRITICAL" in line:
+                self.counts["error"] += 1
+            elif " WARNING " in line:
+                self.counts["warning"] += 1
+            if line.startswith("Traceback"):
+                self.counts["traceback"] += 1
+            self.tail.append(line.rstrip())
+            if len(self.tail) > self.keep:
+                del self.tail[: len(self.tail) - self.keep]
+            self.lines.put(line)
+
+    def wait_for(self, needle: str, timeout: float) -> Optional[str]:
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return None
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                return None
+            if needle in line:
+                return line
+
+
+class SimProcess:
+    def __init__(self, scale: float) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "_sim_process.py"), "--scale", str(scale)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=raise_nofile, cwd=str(ROOT),
+        )
+        self.out = LineReader(self.proc.stdout, keep=50)
+        self.err = LineReader(self.proc.stderr, keep=100)
+        ready = self.out.wait_for('"ready"', 30.0)
+        if ready is None:
+            self.stop()
+            raise RuntimeError("simulator process did not start: " + "\n".join(self.err.tail[-20:]))
+        info = json.loads(ready)
+        self.inbound = (info["inbound"][0], int(info["inbound"][1]))
+        self.password = info["password"]
+
+    def request(self, obj: dict[str, Any], timeout: float) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(obj) + "\n")
+        self.proc.stdin.flush()
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"simulator did not answer {obj.get('op')} within {timeout:.0f}s")
+            try:
+                line = self.out.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line.strip().startswith("{"):
+                return json.loads(line)  # type: ignore[no-any-return]
+
+    def load(self, server: tuple[str, int], scenario: dict[str, Any], count: int, rate: float, expect: str,
+             timeout: float, probe: bool = True) -> dict[str, Any]:
+        spec = {"op": "load", "server": list(server), "scenario": scenario, "count": count, "rate": rate,
+                "expect": expect, "timeout": timeout, "probe": probe}
+        return self.request(spec, timeout + 60.0)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write('{"op": "quit"}\n')
+                self.proc.stdin.flush()
+                self.proc.wait(15)
+            except (OSError, subprocess.TimeoutExpired, BrokenPipeError):
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class ServerProcess:
+    """``voiceai-ivr serve`` (or the greenswitch peer) as a child process."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], ready_text: str, name: str) -> None:
+        self.name = name
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, env=env, preexec_fn=raise_nofile, cwd=str(ROOT))
+        self.err = LineReader(self.proc.stderr)
+        if self.err.wait_for(ready_text, 60.0) is None:
+            self.stop()
+            raise RuntimeError(f"{name} did not start:\n" + "\n".join(self.err.tail[-30:]))
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class Sampler:
+    """Samples a process's RSS and thread count every 50 ms while a load runs."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_rss_kib = 0
+        self.peak_threads = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            st = proc_status(self.pid)
+            self.peak_rss_kib = max(self.peak_rss_kib, st["rss_kib"])
+            self.peak_threads = max(self.peak_threads, st["threads"])
+
+
+class Profiler:
+    """py-spy on a process for the length of a block (sampling, no slowdown of the target
+    beyond the sampling itself); summarises the collapsed stacks into the hottest frames."""
+
+    def __init__(self, pid: int, seconds: float, out: Path) -> None:
+        self.out = out
+        exe = Path(sys.executable).parent / "py-spy"
+        self.proc: Optional[subprocess.Popen[bytes]] = None
+        if exe.exists() or shutil.which("py-spy"):
+            self.proc = subprocess.Popen(
+                [str(exe) if exe.exists() else "py-spy", "record", "--pid", str(pid), "--duration",
+                 str(int(seconds)), "--rate", "50", "--format", "raw", "--nonblocking", "-o", str(out)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def summary(self, top: int = 12) -> dict[str, Any]:
+        if self.proc is None:
+            return {"error": "py-spy not installed"}
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        if not self.out.exists():
+            return {"error": "py-spy wrote nothing (permissions?)"}
+        self_time: dict[str, int] = {}
+        inclusive: dict[str, int] = {}
+        total = 0
+        for line in self.out.read_text(encoding="utf-8", errors="replace").splitlines():
+            stack, _, count_text = line.rpartition(" ")
+            if not count_text.isdigit():
+                continue
+            count = int(count_text)
+            frames = [f for f in stack.split(";") if f]
+            if not frames:
+                continue
+            total += count
+            leaf = frames[-1]
+            self_time[leaf] = self_time.get(leaf, 0) + count
+            for frame in set(frames):
+                if "voiceai_ivr" in frame or "psycopg2" in frame or "threading" in frame:
+                    inclusive[frame] = inclusive.get(frame, 0) + count
+
+        def pct_rows(table: dict[str, int]) -> list[list[Any]]:
+            rows = sorted(table.items(), key=lambda kv: -kv[1])[:top]
+            return [[frame, round(100.0 * n / total, 1)] for frame, n in rows]
+
+        return {"samples": total, "self_pct": pct_rows(self_time), "inclusive_pct": pct_rows(inclusive)}
+
+
+def serve_command() -> list[str]:
+    script = Path(sys.executable).parent / "voiceai-ivr"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from voiceai_ivr.cli import main; main()"]
+
+
+# --------------------------------------------------------------------------- phases
+
+
+def percent_over(value: float, target: float) -> float:
+    return round((value - target) / target * 100.0, 1)
+
+
+def run_capacity(sim: SimProcess, serve: ServerProcess, address: tuple[str, int], steps: list[int],
+                 ramp_rate: float, answer_after: float, scale: float, deadline: float, idle: dict[str, int],
+                 log: Any, profile_at: tuple[int, ...] = (), profile_dir: Path = Path(".")) -> dict[str, Any]:
+    results: list[dict[str, Any]] = []
+    best = 0
+    best_step: Optional[dict[str, Any]] = None
+    stopped = ""
+    for n in steps:
+        # one call lasts ~25 simulated seconds plus the agent's ring
+        est = n / ramp_rate + (30.0 + answer_after) * scale * 1.3 + 10.0
+        if time.monotonic() + est > deadline:
+            stopped = f"time budget: step {n} skipped"
+            break
+        errors_before = serve.err.counts["error"] + serve.err.counts["traceback"]
+        profiler = Profiler(serve.pid, est * 0.6, profile_dir / f"serve-{n}.txt") if n in profile_at else None
+        with Sampler(serve.pid) as sampler:
+            reply = sim.load(address, transfer_scenario(answer_after, 5.0), n, ramp_rate, "transferred",
+                             timeout=est)
+        if "error" in reply:
+            raise RuntimeError(f"simulator: {reply['error']}")
+        serve_errors = serve.err.counts["error"] + serve.err.counts["traceback"] - errors_before
+        step = {
+            "calls": n,
+            "ok": reply["ok"],
+            "failed": reply["failed"],
+            "serve_error_lines": serve_errors,
+            "failures": reply["failures"],
+            "failed_samples": reply.get("failed_samples", []),
+            "peak_simultaneous_calls": reply["peak_caller_sockets"],
+            "peak_sockets_into_serve": reply["peak_sockets"],
+            "serve_peak_rss_kib": sampler.peak_rss_kib,
+            "serve_peak_threads": sampler.peak_threads,
+            "ramp_rate_per_s": reply["offered_rate"],
+            "latency_ms": reply["latency_ms"],
+            "sim_loop_lag_ms": reply["sim_loop_lag_ms"],
+            "lost_events": reply["lost_events"],
+            "elapsed_s": reply["elapsed_s"],
+            "latency_by_command_ms": reply["latency_by_command_ms"],
+        }
+        if profiler is not None:
+            step["profile"] = profiler.summary()
+        results.append(step)
+        log(f"capacity step {n}: ok={reply['ok']} failed={reply['failed']} "
+            f"peak={reply['peak_caller_sockets']} rss={sampler.peak_rss_kib}KiB "
+            f"p99={reply['latency_ms'].get('p99')}ms lag_p99={reply['sim_loop_lag_ms'].get('p99')}ms")
+        if reply["failed"] or serve_errors:
+            stopped = f"step {n} had {reply['failed']} failed calls and {serve_errors} serve error lines"
+            break
+        best = max(best, reply["peak_caller_sockets"])
+        best_step = step
+    memory = None
+    if best_step is not None and best_step["peak_simultaneous_calls"]:
+        per_call = (best_step["serve_peak_rss_kib"] - idle["rss_kib"]) / best_step["peak_simultaneous_calls"]
+        memory = {
+            "idle_rss_kib": idle["rss_kib"],
+            "peak_rss_kib": best_step["serve_peak_rss_kib"],
+            "simultaneous_calls": best_step["peak_simultaneous_calls"],
+            "kib_per_call": round(per_call, 1),
+            "target_kib_per_call": TARGETS["memory_kib_per_call"],
+            "met": per_call <= TARGETS["memory_kib_per_call"],
+        }
+    return {"max_simultaneous_calls": best, "steps": results, "stopped": stopped or "all steps passed",
+            "memory": memory}
+
+
+def run_setup_rate(sim: SimProcess, address: tuple[str, int], probes: list[float], probe_s: float,
+                   sustain_s: float, deadline: float, log: Any) -> dict[str, Any]:
+    def attempt(rate: float, seconds: float) -> dict[str, Any]:
+        count = max(1, int(rate * seconds))
+        reply = sim.load(address, FIRST_PROMPT_SCENARIO, count, rate, "first_prompt", timeout=seconds + 60.0,
+                         probe=False)
+        if "error" in reply:
+            raise RuntimeError(f"simulator: {reply['error']}")
+        kept_up = (reply["failed"] == 0 and reply["offered_rate"] is not None
+                   and reply["offered_rate"] >= 0.97 * rate and reply["first_prompt_s"]["p99"] < 1.0)
+        out = {"offered_per_s": rate, "achieved_offer_per_s": reply["offered_rate"], "calls": count,
+               "ok": reply["ok"], "failed": reply["failed"], "failures": reply["failures"],
+               "first_prompt_s": reply["first_prompt_s"], "sim_loop_lag_ms": reply["sim_loop_lag_ms"],
+               "completed_per_s": round(reply["ok"] / max(reply["elapsed_s"], 1e-6), 1),
+               "kept_up": kept_up}
+        log(f"setup rate {rate}/s for {seconds:.0f}s: ok={reply['ok']} failed={reply['failed']} "
+            f"first_prompt_p99={reply['first_prompt_s']['p99']}s kept_up={kept_up}")
+        return out
+
+    tried = []
+    best_rate = 0.0
+    for rate in probes:
+        if time.monotonic() + probe_s + 30 > deadline:
+            break
+        result = attempt(rate, probe_s)
+        tried.append(result)
+        if not result["kept_up"]:
+            break
+        best_rate = rate
+    sustained = None
+    if best_rate and time.monotonic() + sustain_s + 30 < deadline:
+        sustained = attempt(best_rate, sustain_s)
+        sustained["seconds"] = sustain_s
+    return {"probes": tried, "best_probe_per_s": best_rate, "sustained": sustained}
+
+
+def run_peer(sim: SimProcess, ours: ServerProcess, our_addr: tuple[str, int], peer: ServerProcess,
+             peer_addr: tuple[str, int], calls: int, rounds: int, log: Any) -> dict[str, Any]:
+    totals = {"serve": [0.0, 0], "greenswitch": [0.0, 0]}
+    failures = {"serve": 0, "greenswitch": 0}
+    for r in range(rounds):
+        for name, proc, addr in (("serve", ours, our_addr), ("greenswitch", peer, peer_addr)):
+            before = proc_cpu_s(proc.pid)
+            reply = sim.load(addr, MINIMAL_SCENARIO, calls, 100.0, "", timeout=calls / 100.0 + 60, probe=False)
+            used = proc_cpu_s(proc.pid) - before
+            totals[name][0] += used
+            totals[name][1] += reply["ok"]
+            failures[name] += reply["failed"]
+            log(f"peer round {r + 1} {name}: {reply['ok']} ok, {reply['failed']} failed, cpu {used:.2f}s")
+    per = {k: (v[0] / v[1] if v[1] else None) for k, v in totals.items()}
+    ratio = per["serve"] / per["greenswitch"] if per["serve"] and per["greenswitch"] else None
+    return {
+        "calls_each": calls * rounds,
+        "cpu_s_per_call": {k: (round(v * 1000, 3) if v else None) for k, v in per.items()},
+        "cpu_unit": "ms per call",
+        "failed": failures,
+        "ratio": round(ratio, 3) if ratio else None,
+        "target": TARGETS["peer_ratio"],
+        "met": ratio is not None and ratio <= TARGETS["peer_ratio"],
+    }
+
+
+class Ctx:
+    def __init__(self, tmp: Path, config: dict[str, Any], procs: list[Any], log: Any, quick: bool, cores: int,
+                 started: float, budget: float) -> None:
+        self.tmp = tmp
+        self.config = config
+        self.procs = procs
+        self.log = log
+        self.quick = quick
+        self.cores = cores
+        self.started = started
+        self.budget = budget
+        self.profile_at: tuple[int, ...] = ()
+        self.keep = False
+
+    def at(self, fraction: float) -> float:
+        return self.started + fraction * self.budget
+
+    def sim(self, scale: float) -> SimProcess:
+        sim = SimProcess(scale=scale)
+        self.procs.append(sim)
+        return sim
+
+    def serve(self, sim: SimProcess, extra: Optional[list[str]] = None) -> tuple[ServerProcess, tuple[str, int]]:
+        port = free_port()
+        cfg = dict(self.config)
+        cfg["esl"] = {"host": sim.inbound[0], "port": sim.inbound[1], "password": sim.password}
+        cfg["server"] = dict(cfg["server"], port=port, agent_socket_address=f"127.0.0.1:{port}")
+        path = self.tmp / f"config-{port}.yaml"
+        path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+        env = dict(os.environ, VOICEAI_CONFIG=str(path), PYTHONUNBUFFERED="1")
+        proc = ServerProcess(serve_command() + ["serve"] + (extra or []), env, "listening on", "serve")
+        self.procs.append(proc)
+        return proc, ("127.0.0.1", port)
+
+    def stop(self, proc: Any) -> None:
+        proc.stop()
+        if proc in self.procs:
+            self.procs.remove(proc)
+
+
+def phase_capacity(ctx: Ctx, report: dict[str, Any], cap: int) -> None:
+    log, cores = ctx.log, ctx.cores
+    scale = 0.5 if ctx.quick else 1.0
+    sim = ctx.sim(scale)
+    serve, address = ctx.serve(sim)
+    # warm-up: imports, directory cache, database pool, first threads
+    warm = sim.load(address, transfer_scenario(1.0, 1.0), 20, 20.0, "transferred", timeout=60)
+    log(f"warm-up: {warm.get('ok')} ok, {warm.get('failed')} failed {warm.get('failures')}")
+    time.sleep(1.0)
+    idle = proc_status(serve.pid)
+    report["serve_idle"] = idle
+    log(f"serve idle: {idle}")
+    steps = [100, 400] if ctx.quick else [100, 1000, 2000, 3000]
+    steps = [s for s in steps if s <= cap]
+    ramp = 100.0
+    answer_after = 10.0 if ctx.quick else 40.0
+    capacity = run_capacity(sim, serve, address, steps, ramp, answer_after, scale, ctx.at(0.62), idle, log,
+                            profile_at=ctx.profile_at, profile_dir=ctx.tmp.parent if ctx.keep else ctx.tmp)
+    steps_by_n = {s["calls"]: s for s in capacity["steps"]}
+    report["capacity"] = {
+        "max_simultaneous_calls": capacity["max_simultaneous_calls"],
+        "target": TARGETS["capacity_calls"],
+        "met": capacity["max_simultaneous_calls"] >= TARGETS["capacity_calls"],
+        "stopped": capacity["stopped"],
+        "ramp_rate_per_s": ramp,
+        "agent_answers_after_s": answer_after,
+        "sim_clock_scale": scale,
+        "cores": cores,
+        "steps": [{k: v for k, v in s.items() if k not in ("latency_by_command_ms", "profile")}
+                  for s in capacity["steps"]],
+    }
+    report["memory"] = dict(capacity["memory"] or {}, cores=cores)
+    profiles = {str(s["calls"]): s["profile"] for s in capacity["steps"] if "profile" in s}
+    if profiles:
+        report["profile_serve"] = profiles
+    latency: dict[str, Any] = {"cores": cores, "method": "simulator side; see README"}
+    for n in (100, 1000):
+        step = steps_by_n.get(n)
+        if step is not None:
+            latency[f"at_{n}"] = {"calls": n, "peak_simultaneous_calls": step["peak_simultaneous_calls"],
+                                  **step["latency_ms"], "sim_loop_lag_ms": step["sim_loop_lag_ms"],
+                                  "by_command": step["latency_by_command_ms"]}
+    if "at_1000" in latency:
+        p99 = latency["at_1000"].get("p99")
+        latency["target_p99_ms_at_1000"] = TARGETS["latency_p99_ms_at_1000"]
+        latency["met"] = p99 is not None and p99 < TARGETS["latency_p99_ms_at_1000"]
+    else:
+        latency["met"] = None
+        latency["note"] = "1,000-call step not run (--quick, --cap or time budget)"
+    report["latency"] = latency
+    report["serve_log_counts"] = dict(serve.err.counts)
+    ctx.stop(serve)
+    ctx.stop(sim)
+
+
+def phase_setup(ctx: Ctx, report: dict[str, Any]) -> None:
+    # A fresh serve, and a simulator on a 10x clock so the greeting does not take
+    # several real seconds per call.
+    fast = ctx.sim(0.1)
+    serve, address = ctx.serve(fast)
+    fast.load(address, FIRST_PROMPT_SCENARIO, 50, 50.0, "first_prompt", timeout=30, probe=False)
+    if ctx.quick:
+        probes, probe_s, sustain_s = [100.0, 200.0, 300.0], 3.0, 10.0
+    else:
+        probes, probe_s, sustain_s = [100.0, 200.0, 300.0, 400.0, 500.0], 6.0, 60.0
+    setup = run_setup_rate(fast, address, probes, probe_s, sustain_s, ctx.at(0.85), ctx.log)
+    sustained = setup["sustained"]
+    kept = bool(sustained and sustained["kept_up"])
+    report["setup_rate"] = {
+        "calls_per_s": sustained["offered_per_s"] if sustained and kept else 0.0,
+        "completed_per_s": sustained["completed_per_s"] if sustained and kept else 0.0,
+        "sustained_s": sustained["seconds"] if sustained else 0,
+        "full_60s": bool(sustained and sustained["seconds"] >= 60),
+        "target": TARGETS["setup_rate_per_s"],
+        "met": bool(kept and sustained and sustained["offered_per_s"] >= 300 and sustained["seconds"] >= 60),
+        "sim_clock_scale": 0.1,
+        "cores": ctx.cores,
+        "probes": setup["probes"],
+        "sustained": sustained,
+    }
+    if ctx.quick:
+        report["notes"].append(f"--quick: setup rate sustained for {sustain_s:.0f}s, not 60s; fewer capacity steps")
+    ctx.stop(serve)
+    ctx.stop(fast)
+
+
+def phase_peer(ctx: Ctx, report: dict[str, Any]) -> None:
+    """Our serve (minimal flow) and greenswitch: same script, same load, same simulator."""
+    fast = ctx.sim(0.1)
+    ours, our_addr = ctx.serve(fast, ["--flow", "minimal"])
+    port = free_port()
+    peer = ServerProcess([sys.executable, str(HERE / "_greenswitch_peer.py"), "--port", str(port)],
+                         dict(os.environ), "listening on", "greenswitch peer")
+    ctx.procs.append(peer)
+    calls = 200 if ctx.quick else 500
+    rounds = 1 if ctx.quick else 2
+    remaining = ctx.at(1.0) - time.monotonic()
+    if remaining > 20:
+        calls = max(50, min(calls, int(remaining * 100 / (rounds * 2) * 0.5)))
+        result = run_peer(fast, ours, our_addr, peer, ("127.0.0.1", port), calls, rounds, ctx.log)
+    else:
+        result = {"ratio": None, "met": None, "note": "skipped: time budget spent"}
+    result["cores"] = ctx.cores
+    report["peer_ratio"] = result
+    ctx.stop(peer)
+    ctx.stop(ours)
+    ctx.stop(fast)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="voiceai-ivr load benchmark (see benchmarks/README.md)")
+    parser.add_argument("--quick", action="store_true", help="~2 minutes: fewer steps, shorter runs")
+    parser.add_argument("--out", default="", help="also write the JSON here")
+    parser.add_argument("--cap", type=int, default=3000, help="highest capacity step (default 3000)")
+    parser.add_argument("--only", default="capacity,setup,peer", help="phases to run (comma-separated)")
+    parser.add_argument("--profile", type=int, action="append", default=[],
+                        help="run py-spy on serve during this capacity step (repeatable, e.g. --profile 1000)")
+    parser.add_argument("--pg-dir", default="", help="reuse (and keep running) an embedded PostgreSQL here")
+    args = parser.parse_args()
+    started = time.monotonic()
+    budget = 130.0 if args.quick else 570.0
+    cores = os.cpu_count() or 1
+
+    def log(msg: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    raise_nofile()
+    tmp = Path(tempfile.mkdtemp(prefix="voiceai-load-"))
+    procs: list[Any] = []
+    report: dict[str, Any] = {
+        "benchmark": "load_bench",
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "cores": cores,
+        "quick": args.quick,
+        "python": sys.version.split()[0],
+        "targets": TARGETS,
+        "notes": [],
+    }
+    pg_path = Path(args.pg_dir) if args.pg_dir else tmp / "pg"
+    phases = set(args.only.split(","))
+    try:
+        log("starting embedded PostgreSQL")
+        dsn = ensure_embedded(pg_path, connect_timeout=10)
+        db = Database(dsn, pool_size=2, connect_timeout=10, statement_timeout_ms=0)
+        migrate(db)
+        import_directory(db, parse_directory(DIRECTORY))
+        db.close()
+
+        config: dict[str, Any] = {
+            "database": {"dsn": dsn, "data_dir": str(tmp / "data"), "pool_size": 16},
+            "server": {"host": "127.0.0.1", "max_calls": 20000, "allow_clock_override": True,
+                       "metrics_port": 0, "shutdown_grace": 5},
+            "logging": {"level": "WARNING"},
+        }
+        (tmp / "data").mkdir(exist_ok=True)
+        ctx = Ctx(tmp, config, procs, log, args.quick, cores, started, budget)
+        ctx.profile_at = tuple(args.profile)
+        if "capacity" in phases:
+            phase_capacity(ctx, report, args.cap)
+        if "setup" in phases:
+            phase_setup(ctx, report)
+        if "peer" in phases:
+            phase_peer(ctx, report)
+        add_notes(report)
+    except Exception as exc:  # report what we have, with the reason
+        report["error"] = f"{type(exc).__name__}: {exc}"
+        log(f"benchmark aborted: {report['error']}")
+    finally:
+        for proc in reversed(procs):
+            try:
+                proc.stop()
+            except Exception as exc:  # keep stopping the others
+                log(f"stop failed: {exc}")
+        if not args.pg_dir:
+            try:
+                stop_embedded_at(pg_path, timeout=30)
+            except Exception as exc:
+                log(f"PostgreSQL stop failed: {exc}")
+        shutil.rmtree(tmp, ignore_errors=True)
+    report["elapsed_s"] = round(time.monotonic() - started, 1)
+    report["loadavg"] = list(os.getloadavg())
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    return 1 if "error" in report else 0
+
+
+def add_notes(report: dict[str, Any]) -> None:
+    notes = report["notes"]
+    cap = report.get("capacity", {})
+    if cap and not cap.get("met"):
+        got = cap.get("max_simultaneous_calls", 0)
+        notes.append(f"capacity: {got} simultaneous calls, {TARGETS['capacity_calls'] - got} short of the target "
+                     f"({percent_over(got, TARGETS['capacity_calls'])}%); stopped: {cap.get('stopped')}")
+    lat = report.get("latency", {})
+    at = lat.get("at_1000")
+    if at and not lat.get("met"):
+        notes.append(f"latency: p99 {at.get('p99')} ms at 1,000 calls, target < 5 ms "
+                     f"({percent_over(at.get('p99') or 0, 5.0)}% over); the simulator's own loop lag p99 was "
+                     f"{at['sim_loop_lag_ms'].get('p99')} ms and is included in every sample")
+    mem = report.get("memory", {})
+    if mem and mem.get("met") is False:
+        notes.append(f"memory: {mem['kib_per_call']} KiB per call, target 256 "
+                     f"({percent_over(mem['kib_per_call'], 256)}% over)")
+    setup = report.get("setup_rate", {})
+    if setup and not setup.get("met"):
+        notes.append(f"setup rate: {setup.get('calls_per_s')} calls/s sustained, target 300")
+    peer = report.get("peer_ratio", {})
+    if peer and peer.get("met") is False:
+        notes.append(f"peer ratio: {peer.get('ratio')}, target <= 1.0 "
+                     f"({percent_over(peer.get('ratio') or 0, 1.0)}% over)")
+    load = os.getloadavg()[0]
+    if load > (os.cpu_count() or 1):
+        notes.append(f"machine load average {load:.1f} on {os.cpu_count()} cores during the run: other "
+                     f"processes competed for CPU; figures are lower bounds")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

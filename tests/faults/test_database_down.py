@@ -1,0 +1,163 @@
+"""PostgreSQL unreachable at call start, in the middle of a callback capture and at
+the confirmation: the caller still hears a confirmation (the request is spooled,
+fsync'd), and once PostgreSQL is back the replay puts every request in the
+database exactly once; calls after the outage are stored directly again.
+
+This uses its OWN embedded PostgreSQL, stopped and restarted here (stopping the
+shared test server would break every other test).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from voiceai_ivr.config import Config
+from voiceai_ivr.stores.db import Database, ensure_embedded, stop_embedded_at
+from voiceai_ivr.stores.migrate import migrate
+from voiceai_ivr.stores.spool import replay_spool, spool_path, spool_status
+
+from .conftest import Ledger, SlotHooks, build_fault_stack, ivr_text, scenario
+
+CALLBACK_CALL = [{"say": "me liga depois por favor"}, {"say": "sim"}, {"say": "amanhã de manhã"},
+                 {"say": "segunda via do boleto"}, {"say": "sim"}]
+
+
+def _restart(path: Path) -> str:
+    # pgserver caches its server object per process: start the cluster again from a
+    # fresh interpreter, as the next voiceai-ivr command would after an outage.
+    code = ("import sys; from pathlib import Path; from voiceai_ivr.stores.db import ensure_embedded; "
+            "print(ensure_embedded(Path(sys.argv[1]), connect_timeout=5))")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-1000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def own_pg() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="faultpg", dir=tempfile.gettempdir()))
+    try:
+        yield root / "pg"
+    finally:
+        try:
+            stop_embedded_at(root / "pg", timeout=30)
+        except Exception:
+            pass
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _stop(path: Path) -> None:
+    assert stop_embedded_at(path, timeout=60), "PostgreSQL did not stop"
+
+
+def _stack_on_own_pg(own_pg: Path, tmp_path: Path) -> tuple[Database, Config]:
+    dsn = ensure_embedded(own_pg, connect_timeout=10)
+    db = Database(dsn, pool_size=4, connect_timeout=2, statement_timeout_ms=5000)
+    migrate(db)
+    config = Config()
+    config.database.dsn = dsn
+    config.database.data_dir = str(tmp_path)
+    return db, config
+
+
+def test_postgres_down_mid_capture_and_at_confirmation(own_pg: Path, tmp_path: Path, ledger: Ledger,
+                                                       on_slot: SlotHooks) -> None:
+    db, config = _stack_on_own_pg(own_pg, tmp_path)
+    spool = spool_path(config)
+    try:
+        with build_fault_stack(db, config) as fs:
+            warm = fs.run(scenario(CALLBACK_CALL))  # directory cached, pool connected, one callback stored
+            assert "confirmad" in ivr_text(warm).lower(), warm["transcript"]
+
+            # down when the IVR asks "when" (mid-capture)
+            on_slot["when"] = lambda: _stop(own_pg)
+            mid = fs.run_wire(scenario(CALLBACK_CALL, caller="+5511998760001"))
+            ledger.fault("postgres_down:mid_capture")
+            assert on_slot.fired == ["when"] and not on_slot.errors, on_slot.errors
+
+            # back; then down when the IVR reads the request back for confirmation
+            _restart(own_pg)
+            on_slot["confirm_callback"] = lambda: _stop(own_pg)
+            confirm = fs.run_wire(scenario(CALLBACK_CALL, caller="+5511998760003"))
+            ledger.fault("postgres_down:confirmation")
+            assert "confirm_callback" in on_slot.fired and not on_slot.errors, on_slot.errors
+
+            for result in (mid, confirm):
+                assert result["legs_left_up"] == 0 and result["errors"] == [], result["transcript"]
+                assert result["socket_end"] == "exit", result["socket_end"]
+                # the caller heard the confirmation: the promise is kept in the spool
+                assert "confirmad" in ivr_text(result).lower(), result["transcript"]
+                ledger.call(result["call_uuid"])
+            assert fs.server.server.calls_failed == 0
+            assert not fs.handlers.escaped, fs.handlers.escaped
+            assert spool_status(spool).entries == 2
+
+            # back again: replay once; a second replay changes nothing
+            dsn = _restart(own_pg)
+            fresh = Database(dsn, pool_size=2, connect_timeout=5)
+            try:
+                first = replay_spool(fresh, spool, config=config)
+                replay_spool(fresh, spool, config=config)
+                rows = _callbacks(fresh)
+            finally:
+                fresh.close()
+            numbers = sorted(r[0] for r in rows)
+            expected = ["+5511998760001", "+5511998760003", "+5511998765432"]
+            ledger.callbacks(3, len(set(numbers) & set(expected)), "postgres outage")
+            assert numbers == expected, (rows, first)
+            assert all(r[1] == 1 for r in rows), rows  # one helpdesk ticket each
+
+            # and the running server stores the next one directly, through its old pool
+            after = fs.run(scenario(CALLBACK_CALL, caller="+5511998760004"))
+            assert "confirmad" in ivr_text(after).lower(), after["transcript"]
+            assert len(fs.stack.callbacks(call_uuid=after["call_uuid"])) == 1
+            ledger.callbacks(1, 1, "after the outage")
+            ledger.call(after["call_uuid"])
+    finally:
+        db.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="app.py _find_secretary / stores/directory.py load_resolver + get_secretary_by_did query "
+    "PostgreSQL on every call and have no cached fallback: with the database down at call start the caller "
+    "only hears the technical-problem apology and cannot leave a callback through the spool (reported to "
+    "the lead)",
+)
+def test_postgres_down_at_call_start_still_takes_a_callback(own_pg: Path, tmp_path: Path,
+                                                            ledger: Ledger) -> None:
+    db, config = _stack_on_own_pg(own_pg, tmp_path)
+    try:
+        with build_fault_stack(db, config) as fs:
+            warm = fs.run(scenario(CALLBACK_CALL))  # the directory is cached by now
+            assert "confirmad" in ivr_text(warm).lower()
+            _stop(own_pg)
+            result = fs.run_wire(scenario(CALLBACK_CALL, caller="+5511998760002"))
+            ledger.fault("postgres_down:call_start")
+            assert result["legs_left_up"] == 0 and result["errors"] == [], result["transcript"]
+            assert fs.server.server.calls_failed == 0 and not fs.handlers.escaped
+            ledger.call(result["call_uuid"])
+            heard = ivr_text(result).lower()
+            if "confirmad" not in heard:
+                # no callback was lost (none was promised), but the caller was not served
+                ledger.note("postgres down at call start: apology only, no callback offered (xfail)")
+            assert "confirmad" in heard, heard
+            assert spool_status(spool_path(config)).entries == 1
+    finally:
+        db.close()
+
+
+def _callbacks(db: Database) -> list[Any]:
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT c.number_e164, (SELECT count(*) FROM helpdesk_outbox o WHERE o.callback_id = c.id"
+            " AND o.kind = 'callback.created') FROM callbacks c ORDER BY c.number_e164"
+        )
+        return list(cur.fetchall())
