@@ -158,7 +158,7 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
 
     def export_csv(req: Request) -> Response:
         check_query(req.query, ("status", "from", "to"))
-        from voiceai_ivr.cli.callbacks_cmd import csv_rows
+        from voiceai_ivr.exports import csv_rows
 
         flt = _filter(req, cbstore)
         services.db.ping()  # fail with 503 before the 200 header goes out
