@@ -29,7 +29,17 @@ from voiceai_ivr.cli import cli
 from voiceai_ivr.config import APIToken
 from voiceai_ivr.sim.scenario import CallerInput, Scenario, parse_scenario
 
-from .conftest import DIRECTORY, FaultStack, Ledger, SlotHooks, assert_clean_end, ivr_text, scenario, slots
+from .conftest import (
+    DIRECTORY,
+    FaultStack,
+    Ledger,
+    SlotHooks,
+    assert_clean_end,
+    build_fault_stack,
+    ivr_text,
+    scenario,
+    slots,
+)
 
 # --------------------------------------------------------------------------- ESL fuzz
 
@@ -77,10 +87,10 @@ def _is_utf8(data: bytes) -> bool:
 
 def _throw(address: tuple[str, int], payload: bytes, *, half_close: bool) -> float:
     """Send ``payload`` as FreeSWITCH would send frames; return how long the server took
-    to close the connection (it must, within 5 s)."""
+    to close the connection (it must, within 10 s)."""
     started = time.monotonic()
-    with socket.create_connection(address, timeout=5) as sock:
-        sock.settimeout(5)
+    with socket.create_connection(address, timeout=10) as sock:
+        sock.settimeout(10)
         try:
             sock.sendall(payload)
             if half_close:
@@ -93,7 +103,7 @@ def _throw(address: tuple[str, int], payload: bytes, *, half_close: bool) -> flo
             except ConnectionResetError:
                 break
             except socket.timeout:
-                raise AssertionError(f"server kept a bad connection open >5 s: {payload[:80]!r}") from None
+                raise AssertionError(f"server kept a bad connection open >10 s: {payload[:80]!r}") from None
             if not data:
                 break
     return time.monotonic() - started
@@ -110,9 +120,7 @@ def _agent_leg_up(fs: FaultStack, timeout: float) -> bool:
 
 @pytest.fixture
 def slow_stack(db: Any, config: Any) -> Any:
-    from .conftest import build_fault_stack
-
-    with build_fault_stack(db, config, scale=0.05) as fs:
+    with build_fault_stack(db, config, scale=0.1) as fs:
         yield fs
 
 
@@ -120,7 +128,7 @@ def test_fuzzed_frames_while_a_real_call_is_on_hold(slow_stack: FaultStack, ledg
                                                      caplog: pytest.LogCaptureFixture) -> None:
     fs = slow_stack
     box: dict[str, Any] = {}
-    real = scenario([{"say": "diretoria"}], agents={"1008": {"behavior": "answer", "answer_after": 100,
+    real = scenario([{"say": "diretoria"}], agents={"1008": {"behavior": "answer", "answer_after": 80,
                                                              "accept": True}})
     caller = threading.Thread(target=lambda: box.update(result=fs.run(real, timeout=90)), daemon=True)
     caller.start()
@@ -131,22 +139,38 @@ def test_fuzzed_frames_while_a_real_call_is_on_hold(slow_stack: FaultStack, ledg
     @settings(max_examples=60, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                      HealthCheck.data_too_large, HealthCheck.filter_too_much])
-    @given(payload=FUZZ, half_close=st.booleans())
-    def throw(payload: bytes, half_close: bool) -> None:
-        took = _throw(address, payload, half_close=half_close)
+    @given(payload=FUZZ)
+    def throw(payload: bytes) -> None:
+        took = _throw(address, payload, half_close=True)
         tried["n"] += 1
         tried["slowest"] = max(tried["slowest"], took)
 
+    # left open (FreeSWITCH keeps writing nothing): dropped within the command timeout, never a hang
+    stuck = [b"Content-Type: command/reply\nContent-Length: 900\n\nabc", b"\xff\xfe\x00garbage",
+             b"Content-Type: api/response\n", b"Unique-ID: x\n" + b"B" * 1000]
+    took_open: list[float] = []
+    threads = [threading.Thread(target=lambda p=p: took_open.append(_throw(address, p, half_close=False)))
+               for p in stuck]
+    for t in threads:
+        t.start()
+    # with FreeSWITCH's side done writing, the server must drop the connection at once
     throw()
+    assert tried["slowest"] < 2.0, tried
+    for t in threads:
+        t.join(15)
+    assert len(took_open) == len(stuck) and max(took_open) < 8.0, took_open
+    tried["n"] += len(stuck)
     assert any(leg["role"] == "agent" for leg in fs.sim.live_legs()), "the fuzz outlasted the call: not concurrent"
     ledger.bad_input("esl_fuzzed_frame", tried["n"])
+    dropped = fs.server.server.connections_dropped + fs.server.server.calls_failed  # the bad connections
     caller.join(90)
     assert not caller.is_alive()
     result = box["result"]
     assert result["outcome"] == "transferred", result["transcript"]
     assert result["errors"] == []
-    assert_clean_end(fs, result, ledger, caplog, within=float("inf"), allow_errors=True)
-    assert fs.server.server.connections_dropped + fs.server.server.calls_failed >= 1
+    assert_clean_end(fs, result, ledger, caplog, within=float("inf"), allow_errors=True,
+                     failed_calls_allowed=tried["n"])
+    assert dropped >= tried["n"] * 0.5, (dropped, tried)
     # still serving
     again = fs.run(scenario([{"say": "financeiro"}], agents={"1001": {"behavior": "answer", "answer_after": 1}}))
     assert again["outcome"] == "transferred", again["transcript"]
@@ -180,9 +204,17 @@ def test_dtmf_flood_during_a_listen(fault_stack: FaultStack, on_slot: SlotHooks,
 CALLBACK_TAIL = [{"say": "sim"}, {"say": "amanhã de manhã"}]
 
 
+@pytest.fixture
+def fast_stack(db: Any, config: Any) -> Any:
+    # the simulated caller SPEAKS a 10 KB result (~12 simulated minutes): a faster clock
+    with build_fault_stack(db, config, scale=0.001, max_call_seconds=20_000) as fs:
+        yield fs
+
+
 @pytest.mark.parametrize("size", [10_000, 70_000])
-def test_huge_speech_results(size: int, fault_stack: FaultStack, ledger: Ledger,
+def test_huge_speech_results(size: int, fast_stack: FaultStack, ledger: Ledger,
                              caplog: pytest.LogCaptureFixture) -> None:
+    fault_stack = fast_stack
     words = ("quero o financeiro por favor " * (size // 20 + 1))[:size]
     sc = parse_scenario(scenario([], agents={"1001": {"behavior": "answer", "answer_after": 1}}))
     sc.caller_inputs = [CallerInput("say", words), CallerInput("say", "financeiro")]
@@ -228,7 +260,7 @@ def test_odd_caller_ids(caller: str, fault_stack: FaultStack, ledger: Ledger,
     ledger.callbacks(1, len(rows), f"caller id {caller!r}")
     assert len(rows) == 1, info
     assert rows[0]["number_e164"] == "+5511987654321", rows
-    if caller.startswith("+5511998765432"):
+    if caller.replace(" ", "") == "+5511998765432":  # a real number, spaces or not: offered back
         assert "confirm_caller_id" in slots(result)
     else:
         assert "confirm_caller_id" not in slots(result), "an unusable caller id was offered back"
@@ -354,8 +386,8 @@ def test_injection_through_dialplan_render(option: str, value: str, cli_env: dic
     result = CliRunner().invoke(cli, argv, env=cli_env)
     ledger.bad_input("dialplan_render")
     assert result.exit_code != 0, result.output
-    assert "<action application='system'" not in result.output
-    assert option.lstrip("-") in result.output.lower(), result.output
+    assert "<extension" not in result.output and "<?xml" not in result.output  # nothing rendered
+    assert f"invalid value for {option}" in result.output.lower(), result.output
 
 
 TOKEN = "token-for-faults-0123456789"
