@@ -34,6 +34,7 @@ from typing import Any, Optional
 
 from voiceai_ivr.esl.protocol import Frame
 from voiceai_ivr.sim import outbound as sim_outbound
+from voiceai_ivr.sim.engine import SimSwitch
 from voiceai_ivr.sim.scenario import parse_scenario
 from voiceai_ivr.sim.session import ConnectionBase
 from voiceai_ivr.sim.simulator import Simulator
@@ -62,6 +63,8 @@ class Probe:
 
 
 PROBE = Probe()
+BRIDGE_REQUESTED: set[str] = set()  # call uuids the application asked to bridge (uuid_bridge)
+SIM_RACE = "simulator bridge race"
 
 
 def _command_name(frame: Frame) -> str:
@@ -100,6 +103,15 @@ def install_probe() -> None:
             self._bench_cmd = now  # type: ignore[attr-defined]
         await original_handle(self, frame)
 
+    original_bridge = SimSwitch.bridge
+
+    def bridge(self: SimSwitch, a: Any, b: Any) -> None:
+        for ch in (a, b):
+            if ch.call is not None:
+                BRIDGE_REQUESTED.add(ch.call.call_uuid)
+        original_bridge(self, a, b)
+
+    SimSwitch.bridge = bridge  # type: ignore[method-assign]
     ConnectionBase.write = write  # type: ignore[method-assign]
     sim_outbound.OutboundSession.handle = handle  # type: ignore[method-assign]
 
@@ -146,6 +158,10 @@ def judge(result: Any, expect: str) -> Optional[str]:
             return "never reached the first prompt"
         return None
     if expect and result.outcome != expect:
+        if expect == "transferred" and result.call_uuid in BRIDGE_REQUESTED:
+            # uuid_bridge answered +OK, then the handler's ``exit`` reached the simulator before
+            # its asynchronous bridge finished, and the simulator hung the caller up (README).
+            return f"{SIM_RACE}: bridge requested, caller hung up by the simulator on 'exit'"
         return f"outcome {result.outcome!r}, wanted {expect!r}"
     return None
 
@@ -159,6 +175,7 @@ async def run_load(sim: Simulator, spec: dict[str, Any]) -> dict[str, Any]:
     expect = str(spec.get("expect", ""))
     switch = sim.switch
     PROBE.reset()
+    BRIDGE_REQUESTED.clear()
     PROBE.enabled = bool(spec.get("probe", True))
     lags: list[float] = []
     peaks = {"sockets": 0, "caller_sockets": 0, "channels": 0}
@@ -194,6 +211,7 @@ async def run_load(sim: Simulator, spec: dict[str, Any]) -> dict[str, Any]:
     await ticking
     PROBE.enabled = False
     failures: dict[str, int] = {}
+    races = 0
     ok = 0
     first: list[float] = []
     outcomes: dict[str, int] = {}
@@ -219,16 +237,19 @@ async def run_load(sim: Simulator, spec: dict[str, Any]) -> dict[str, Any]:
                 data = result.to_json()
                 failed_samples.append({k: data[k] for k in ("transcript", "originates", "holds", "hangup_cause",
                                                              "hangup_by", "socket_end", "errors")})
+            if reason.startswith(SIM_RACE):
+                races += 1
             key = reason[:160]
             failures[key] = failures.get(key, 0) + 1
     last_end = loop.time()
-    sample = next((t.result().transcript[:8] for t in tasks if t.done() and not t.cancelled()
+    sample: list[Any] = next((t.result().transcript[:8] for t in tasks if t.done() and not t.cancelled()
                    and t.exception() is None), [])
     by_command = {name: summary_ms(values) for name, values in sorted(PROBE.by_command.items())}
     return {
         "count": count,
         "ok": ok,
         "failed": count - ok,
+        "failed_sim_bridge_race": races,
         "failures": dict(sorted(failures.items(), key=lambda kv: -kv[1])[:8]),
         "outcomes": outcomes,
         "offered_rate": round(count / offered_s, 1) if offered_s > 0 else None,

@@ -145,6 +145,39 @@ def proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [float(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    return sum(fields) - idle, sum(fields)
+
+
+class CpuMeter:
+    """CPU used by serve, the simulator and the whole machine over a block, as a
+    fraction of ONE core (1.0 = one core busy; the machine figure is out of ``cores``)."""
+
+    def __init__(self, serve_pid: int, sim_pid: int) -> None:
+        self.pids = {"serve": serve_pid, "simulator": sim_pid}
+        self.result: dict[str, float] = {}
+
+    def __enter__(self) -> CpuMeter:
+        self.t0 = time.monotonic()
+        self.cpu0 = {k: proc_cpu_s(p) for k, p in self.pids.items()}
+        self.m0 = machine_cpu()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        elapsed = max(1e-6, time.monotonic() - self.t0)
+        for k, p in self.pids.items():
+            try:
+                self.result[f"{k}_cores"] = round((proc_cpu_s(p) - self.cpu0[k]) / elapsed, 2)
+            except OSError:
+                self.result[f"{k}_cores"] = -1.0
+        busy, total = machine_cpu()
+        cores = os.cpu_count() or 1
+        self.result["machine_busy_cores"] = round((busy - self.m0[0]) / max(1e-6, total - self.m0[1]) * cores, 2)
+
+
 class LineReader:
     """Reads a pipe continuously in a thread (so no child ever blocks on a full pipe)."""
 
@@ -297,7 +330,7 @@ class Profiler:
         if exe.exists() or shutil.which("py-spy"):
             self.proc = subprocess.Popen(
                 [str(exe) if exe.exists() else "py-spy", "record", "--pid", str(pid), "--duration",
-                 str(int(seconds)), "--rate", "50", "--format", "raw", "--nonblocking", "-o", str(out)],
+                 str(int(seconds)), "--rate", "50", "--format", "raw", "--nonblocking", "--gil", "-o", str(out)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def summary(self, top: int = 12) -> dict[str, Any]:
@@ -364,7 +397,7 @@ def run_capacity(sim: SimProcess, serve: ServerProcess, address: tuple[str, int]
             break
         errors_before = serve.err.counts["error"] + serve.err.counts["traceback"]
         profiler = Profiler(serve.pid, est * 0.6, profile_dir / f"serve-{n}.txt") if n in profile_at else None
-        with Sampler(serve.pid) as sampler:
+        with Sampler(serve.pid) as sampler, CpuMeter(serve.pid, sim.proc.pid) as meter:
             reply = sim.load(address, transfer_scenario(answer_after, 5.0), n, ramp_rate, "transferred",
                              timeout=est)
         if "error" in reply:
@@ -374,6 +407,7 @@ def run_capacity(sim: SimProcess, serve: ServerProcess, address: tuple[str, int]
             "calls": n,
             "ok": reply["ok"],
             "failed": reply["failed"],
+            "failed_sim_bridge_race": reply.get("failed_sim_bridge_race", 0),
             "serve_error_lines": serve_errors,
             "failures": reply["failures"],
             "failed_samples": reply.get("failed_samples", []),
@@ -385,6 +419,7 @@ def run_capacity(sim: SimProcess, serve: ServerProcess, address: tuple[str, int]
             "latency_ms": reply["latency_ms"],
             "sim_loop_lag_ms": reply["sim_loop_lag_ms"],
             "lost_events": reply["lost_events"],
+            "cpu": meter.result,
             "elapsed_s": reply["elapsed_s"],
             "latency_by_command_ms": reply["latency_by_command_ms"],
         }
@@ -394,8 +429,9 @@ def run_capacity(sim: SimProcess, serve: ServerProcess, address: tuple[str, int]
         log(f"capacity step {n}: ok={reply['ok']} failed={reply['failed']} "
             f"peak={reply['peak_caller_sockets']} rss={sampler.peak_rss_kib}KiB "
             f"p99={reply['latency_ms'].get('p99')}ms lag_p99={reply['sim_loop_lag_ms'].get('p99')}ms")
-        if reply["failed"] or serve_errors:
-            stopped = f"step {n} had {reply['failed']} failed calls and {serve_errors} serve error lines"
+        real_failures = reply["failed"] - reply.get("failed_sim_bridge_race", 0)
+        if real_failures or serve_errors:
+            stopped = f"step {n} had {real_failures} failed calls and {serve_errors} serve error lines"
             break
         best = max(best, reply["peak_caller_sockets"])
         best_step = step
@@ -414,12 +450,13 @@ def run_capacity(sim: SimProcess, serve: ServerProcess, address: tuple[str, int]
             "memory": memory}
 
 
-def run_setup_rate(sim: SimProcess, address: tuple[str, int], probes: list[float], probe_s: float,
-                   sustain_s: float, deadline: float, log: Any) -> dict[str, Any]:
+def run_setup_rate(sim: SimProcess, serve: ServerProcess, address: tuple[str, int], probes: list[float],
+                   probe_s: float, sustain_s: float, deadline: float, log: Any) -> dict[str, Any]:
     def attempt(rate: float, seconds: float) -> dict[str, Any]:
         count = max(1, int(rate * seconds))
-        reply = sim.load(address, FIRST_PROMPT_SCENARIO, count, rate, "first_prompt", timeout=seconds + 60.0,
-                         probe=False)
+        with CpuMeter(serve.pid, sim.proc.pid) as meter:
+            reply = sim.load(address, FIRST_PROMPT_SCENARIO, count, rate, "first_prompt", timeout=seconds + 60.0,
+                             probe=False)
         if "error" in reply:
             raise RuntimeError(f"simulator: {reply['error']}")
         kept_up = (reply["failed"] == 0 and reply["offered_rate"] is not None
@@ -428,9 +465,9 @@ def run_setup_rate(sim: SimProcess, address: tuple[str, int], probes: list[float
                "ok": reply["ok"], "failed": reply["failed"], "failures": reply["failures"],
                "first_prompt_s": reply["first_prompt_s"], "sim_loop_lag_ms": reply["sim_loop_lag_ms"],
                "completed_per_s": round(reply["ok"] / max(reply["elapsed_s"], 1e-6), 1),
-               "kept_up": kept_up}
+               "cpu": meter.result, "kept_up": kept_up}
         log(f"setup rate {rate}/s for {seconds:.0f}s: ok={reply['ok']} failed={reply['failed']} "
-            f"first_prompt_p99={reply['first_prompt_s']['p99']}s kept_up={kept_up}")
+            f"first_prompt_p99={reply['first_prompt_s']['p99']}s kept_up={kept_up} cpu={meter.result}")
         return out
 
     tried = []
@@ -444,9 +481,14 @@ def run_setup_rate(sim: SimProcess, address: tuple[str, int], probes: list[float
             break
         best_rate = rate
     sustained = None
-    if best_rate and time.monotonic() + sustain_s + 30 < deadline:
-        sustained = attempt(best_rate, sustain_s)
+    rate = best_rate
+    # a short probe can pass on queues alone: sustain, stepping down by a quarter until it holds
+    while rate >= 10 and time.monotonic() + sustain_s + 30 < deadline:
+        sustained = attempt(rate, sustain_s)
         sustained["seconds"] = sustain_s
+        if sustained["kept_up"]:
+            break
+        rate = round(rate * 0.75)
     return {"probes": tried, "best_probe_per_s": best_rate, "sustained": sustained}
 
 
@@ -518,7 +560,7 @@ class Ctx:
 
 def phase_capacity(ctx: Ctx, report: dict[str, Any], cap: int) -> None:
     log, cores = ctx.log, ctx.cores
-    scale = 0.5 if ctx.quick else 1.0
+    scale = 0.25 if ctx.quick else 1.0
     sim = ctx.sim(scale)
     serve, address = ctx.serve(sim)
     # warm-up: imports, directory cache, database pool, first threads
@@ -528,11 +570,12 @@ def phase_capacity(ctx: Ctx, report: dict[str, Any], cap: int) -> None:
     idle = proc_status(serve.pid)
     report["serve_idle"] = idle
     log(f"serve idle: {idle}")
-    steps = [100, 400] if ctx.quick else [100, 1000, 2000, 3000]
+    steps = [100, 300] if ctx.quick else [100, 1000, 2000, 3000]
     steps = [s for s in steps if s <= cap]
-    ramp = 100.0
-    answer_after = 10.0 if ctx.quick else 40.0
-    capacity = run_capacity(sim, serve, address, steps, ramp, answer_after, scale, ctx.at(0.62), idle, log,
+    ramp = 100.0 if ctx.quick else 150.0
+    answer_after = 10.0 if ctx.quick else 25.0
+    capacity = run_capacity(sim, serve, address, steps, ramp, answer_after, scale,
+                            ctx.at(0.6 if ctx.quick else 0.55), idle, log,
                             profile_at=ctx.profile_at, profile_dir=ctx.tmp.parent if ctx.keep else ctx.tmp)
     steps_by_n = {s["calls"]: s for s in capacity["steps"]}
     report["capacity"] = {
@@ -580,8 +623,8 @@ def phase_setup(ctx: Ctx, report: dict[str, Any]) -> None:
     if ctx.quick:
         probes, probe_s, sustain_s = [100.0, 200.0, 300.0], 3.0, 10.0
     else:
-        probes, probe_s, sustain_s = [100.0, 200.0, 300.0, 400.0, 500.0], 6.0, 60.0
-    setup = run_setup_rate(fast, address, probes, probe_s, sustain_s, ctx.at(0.85), ctx.log)
+        probes, probe_s, sustain_s = [50.0, 100.0, 200.0, 300.0, 400.0], 8.0, 60.0
+    setup = run_setup_rate(fast, serve, address, probes, probe_s, sustain_s, ctx.at(0.9), ctx.log)
     sustained = setup["sustained"]
     kept = bool(sustained and sustained["kept_up"])
     report["setup_rate"] = {
@@ -639,7 +682,7 @@ def main() -> int:
     parser.add_argument("--pg-dir", default="", help="reuse (and keep running) an embedded PostgreSQL here")
     args = parser.parse_args()
     started = time.monotonic()
-    budget = 130.0 if args.quick else 570.0
+    budget = 140.0 if args.quick else 570.0
     cores = os.cpu_count() or 1
 
     def log(msg: str) -> None:
@@ -714,6 +757,11 @@ def add_notes(report: dict[str, Any]) -> None:
         got = cap.get("max_simultaneous_calls", 0)
         notes.append(f"capacity: {got} simultaneous calls, {TARGETS['capacity_calls'] - got} short of the target "
                      f"({percent_over(got, TARGETS['capacity_calls'])}%); stopped: {cap.get('stopped')}")
+    races = sum(st.get("failed_sim_bridge_race", 0) for st in cap.get("steps", []))
+    if races:
+        notes.append(f"capacity: {races} calls counted as failed by the simulator were its own bridge race "
+                     "(uuid_bridge answered +OK, the handler's exit arrived before the simulator finished the "
+                     "bridge and it hung the caller up); not counted against serve, see README")
     lat = report.get("latency", {})
     at = lat.get("at_1000")
     if at and not lat.get("met"):

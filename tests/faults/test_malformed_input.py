@@ -134,7 +134,7 @@ def test_fuzzed_frames_while_a_real_call_is_on_hold(slow_stack: FaultStack, ledg
     caller.start()
     assert _agent_leg_up(fs, 20.0), "the real call never reached the hold"
     address = fs.server.address
-    tried = {"n": 0, "slowest": 0.0}
+    tried: dict[str, Any] = {"n": 0, "slowest": 0.0}
 
     @settings(max_examples=60, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -190,7 +190,10 @@ def test_dtmf_flood_during_a_listen(fault_stack: FaultStack, on_slot: SlotHooks,
                 ch.press("0123456789*#"[i % 12])
         return len(callers)
 
-    on_slot["intent"] = lambda: sim.call_soon(flood(), 10.0)
+    def run_flood() -> None:
+        assert sim.call_soon(flood(), 10.0) == 1
+
+    on_slot["intent"] = run_flood
     keys = [{"dtmf": "9" * 64}, {"dtmf": "*#" * 32}, {"say": "financeiro"}]
     result = fault_stack.run(scenario(keys, agents={"1001": {"behavior": "answer", "answer_after": 1}}))
     ledger.bad_input("dtmf_flood", 2000 + 128)
