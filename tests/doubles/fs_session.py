@@ -30,16 +30,46 @@ is consumed each time the IVR listens (``playAndGetDigits`` with a prompt, or
                                double's clock by ``media_seconds`` per prompt)
 
 Everything the IVR did is in ``session.log`` as ``(method, detail)`` tuples.
+
+Media is serviced by the session thread only, as in FreeSWITCH. ``uuid_broadcast
+UUID SRC`` (through ``FakeAPI(sessions=[...])``, or ``queue_broadcast``) only
+queues the source, like ``switch_ivr_broadcast``'s private event; it is played,
+and recorded in ``session.heard`` with real start/stop times, when the session
+next services media (``switch_ivr_parse_all_events``): in ``sleep``, and before a
+prompt of ``streamFile``/``playAndGetDigits``/``execute``. A ``local_stream://``
+source plays until ``uuid_break`` or hangup, blocking the call that runs it;
+other sources last ``media_seconds``. ``uuid_break`` with nothing playing leaves
+a pending break (``CF_BREAK``) that ends the next ``sleep`` at once and cuts the
+next ``streamFile``/``playAndGetDigits`` prompt (recorded in ``session.cut``);
+``execute`` clears it first, as ``switch_core_session_exec`` does. ``sleep`` and
+music count as call time for ``{"hangup": {"after": ...}}``.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 import uuid as uuidlib
+from collections import deque
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 from xml.sax.saxutils import escape
+
+
+@dataclass
+class Heard:
+    """One broadcast the caller really heard (``time.monotonic()`` seconds)."""
+
+    source: str
+    started: float
+    stopped: Optional[float] = None
+    stopped_by: str = ""  # uuid_break | hangup | end | limit
+
+    @property
+    def seconds(self) -> float:
+        return (self.stopped if self.stopped is not None else time.monotonic()) - self.started
 
 
 class FakeSession:
@@ -51,6 +81,7 @@ class FakeSession:
         uuid: Optional[str] = None,
         media_seconds: float = 1.0,
         confidence: int = 90,
+        max_music_s: float = 30.0,
     ) -> None:
         self.uuid = uuid or str(uuidlib.uuid4())
         self.inputs = list(inputs)
@@ -76,6 +107,15 @@ class FakeSession:
         self._hook_lock = threading.Lock()
         self._clock = 0.0
         self._hangup_at: Optional[float] = None
+        # media state shared with the api threads (uuid_broadcast / uuid_break)
+        self._media = threading.Condition(threading.RLock())
+        self._private: deque[str] = deque()  # queued broadcasts, not yet heard
+        self._break = 0  # CF_BREAK: 0, 1, or 2 (uuid_break ... all)
+        self.max_music_s = max_music_s  # a music nobody breaks ends here (a test fails, never hangs)
+        self.broadcasts: list[tuple[float, str]] = []  # when each uuid_broadcast arrived
+        self.heard: list[Heard] = []
+        self.breaks: list[float] = []  # when each uuid_break arrived
+        self.cut: list[str] = []  # prompts a pending break stopped at their first frame
         self._arm_timed_hangup()
 
     # ------------------------------------------------------------------ script
@@ -105,10 +145,12 @@ class FakeSession:
         return item
 
     def _drop(self, cause: str) -> None:
-        if self._up:
-            self._up = False
-            self.variables["hangup_cause"] = cause.upper()
-            self.log.append(("hangup", cause.upper()))
+        with self._media:
+            if self._up:
+                self._up = False
+                self.variables["hangup_cause"] = cause.upper()
+                self.log.append(("hangup", cause.upper()))
+            self._media.notify_all()
 
     def _run_hook(self) -> None:
         with self._hook_lock:
@@ -120,6 +162,79 @@ class FakeSession:
             hook(self, "hangup")
         else:
             hook(self, "hangup", arg)
+
+    # ------------------------------------------------------------------ media (session thread)
+
+    def _pass_real_time(self, seconds: float) -> None:
+        """Wait up to ``seconds`` for news (a broadcast, a break, a hangup), counting the
+        time waited as call time. Caller holds ``_media``."""
+        if self._hangup_at is not None:
+            seconds = min(seconds, max(0.0, self._hangup_at - self._clock))
+        started = time.monotonic()
+        self._media.wait(max(0.0, seconds))
+        self._advance(time.monotonic() - started)
+
+    def _play_queued(self) -> None:
+        """``switch_ivr_parse_all_events``: play the queued broadcasts on this thread.
+        Caller holds ``_media``."""
+        while self._private and self._up:
+            source = self._private.popleft()
+            self._break = 0  # the broadcast runs as an application: switch_core_session_exec clears CF_BREAK
+            heard = Heard(source, time.monotonic())
+            self.heard.append(heard)
+            self.log.append(("broadcast", source))
+            endless = source.startswith("local_stream://")
+            end = heard.started + (self.max_music_s if endless else self.media_seconds)
+            while True:
+                now = time.monotonic()
+                if not self._up:
+                    heard.stopped_by = "hangup"
+                elif self._break:
+                    # a stopped broadcast leaves CF_BREAK set: the call running it returns too
+                    heard.stopped_by = "uuid_break"
+                elif now >= end:
+                    heard.stopped_by = "limit" if endless else "end"
+                if heard.stopped_by:
+                    heard.stopped = now
+                    break
+                self._pass_real_time(end - now)
+            if heard.stopped_by != "end":
+                return
+
+    def _prompt_may_play(self, what: str) -> bool:
+        """Before a prompt's first frame (``switch_ivr_play_file``): a pending break cuts
+        it, else queued broadcasts play first (a broken one ends the prompt too). False
+        when the prompt must not play."""
+        with self._media:
+            if not self._break:
+                self._play_queued()
+            if self._break:
+                self._break = 0
+                self.cut.append(what)
+                return False
+            return self._up
+
+    def queue_broadcast(self, source: str) -> bool:
+        """``uuid_broadcast UUID SOURCE aleg`` from any thread: queued, not yet heard."""
+        with self._media:
+            if not self._up:
+                return False
+            self.broadcasts.append((time.monotonic(), source))
+            self._private.append(source)
+            self._media.notify_all()
+            return True
+
+    def break_media(self, flush: bool = False) -> bool:
+        """``uuid_break UUID [all]`` from any thread."""
+        with self._media:
+            if not self._up:
+                return False
+            self.breaks.append(time.monotonic())
+            if flush:
+                self._private.clear()
+            self._break = 2 if flush else 1
+            self._media.notify_all()
+            return True
 
     # ------------------------------------------------------------------ CoreSession API
 
@@ -166,7 +281,32 @@ class FakeSession:
     def streamFile(self, file: str, starting_sample_count: int = 0) -> int:
         self.log.append(("streamFile", file))
         try:
+            if not self._prompt_may_play(file):
+                return 0
             return 1 if self._advance(self.media_seconds) else 0
+        finally:
+            self._run_hook()
+
+    def sleep(self, ms: int, sync: int = 0) -> int:
+        """``switch_ivr_sleep``: 1 after ``ms``, 0 when broken or hung up. Queued
+        broadcasts play INSIDE it, so a music on hold blocks it until ``uuid_break``."""
+        self.log.append(("sleep", str(ms)))
+        try:
+            end = time.monotonic() + max(0, int(ms)) / 1000.0
+            with self._media:
+                while True:
+                    if not self._up:
+                        return 0
+                    if self._break:
+                        self._break = 0
+                        return 0
+                    now = time.monotonic()
+                    if now >= end:
+                        return 1
+                    if self._private:
+                        self._play_queued()
+                        continue
+                    self._pass_real_time(end - now)
         finally:
             self._run_hook()
 
@@ -186,6 +326,7 @@ class FakeSession:
     ) -> str:
         self.log.append(("playAndGetDigits", audio_files))
         try:
+            self._prompt_may_play(audio_files)  # a cut prompt still collects keys
             digits = ""
             for _ in range(max(1, max_tries)):
                 if not self._advance(self.media_seconds):
@@ -218,7 +359,12 @@ class FakeSession:
         data = data or ""
         self.log.append(("execute", f"{app} {data}".strip()))
         try:
+            with self._media:
+                self._break = 0  # switch_core_session_exec clears CF_BREAK before the application
             if not self._up:
+                return
+            if app in ("playback", "play_and_detect_speech") and not self._prompt_may_play(f"{app} {data}"):
+                self.variables["current_application_response"] = "_none_"
                 return
             response = ""
             if app in ("set", "export"):
@@ -271,13 +417,28 @@ class FakeSession:
 
 
 class FakeAPI:
-    """``freeswitch.API()``: ``executeString("cmd args")`` answers from ``replies``."""
+    """``freeswitch.API()``: ``executeString("cmd args")`` answers from ``replies``;
+    ``uuid_broadcast``/``uuid_break`` of one of ``sessions`` act on that session
+    (from whatever thread calls, as FreeSWITCH's api does)."""
 
-    def __init__(self, replies: Optional[Mapping[str, str]] = None) -> None:
+    def __init__(self, replies: Optional[Mapping[str, str]] = None, sessions: Iterable[FakeSession] = ()) -> None:
         self.replies = dict(replies or {})
+        self.sessions = {s.uuid: s for s in sessions}
         self.commands: list[str] = []
+        self._lock = threading.Lock()
 
     def executeString(self, command: str) -> str:
-        self.commands.append(command)
-        name = command.split(" ", 1)[0]
+        with self._lock:
+            self.commands.append(command)
+        argv = command.split()
+        name = argv[0] if argv else ""
+        session = self.sessions.get(argv[1]) if len(argv) > 1 else None
+        if session is not None and name == "uuid_broadcast" and len(argv) >= 3:
+            source = argv[2].strip("'")
+            if len(argv) > 3 and argv[3] not in ("aleg", "both"):
+                return "+OK Message sent\n"  # only the other leg hears it
+            session.queue_broadcast(source)
+            return "+OK Message sent\n"  # switch_ivr_broadcast's result is not checked
+        if session is not None and name == "uuid_break":
+            return "+OK\n" if session.break_media(flush="all" in argv[2:]) else "-ERR No such channel!\n"
         return self.replies.get(command, self.replies.get(name, "-ERR no reply"))

@@ -17,6 +17,7 @@ Contract for every adapter:
 from __future__ import annotations
 
 import abc
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -111,3 +112,16 @@ class Channel(abc.ABC):
         """Call ``callback`` (from any thread) as soon as the leg hangs up; at once if
         it already has. Lets flows wait on other things (an originate) and still
         react to the caller leaving without polling."""
+
+    def wait_event(self, event: threading.Event, timeout: float, *, music: str = "") -> bool:
+        """Wait up to ``timeout`` seconds for ``event`` (set by other threads) while the
+        leg keeps servicing its media, so a ``uuid_broadcast`` queued for it (music on
+        hold) is really heard meanwhile; returns ``event.is_set()``. ``music`` names the
+        hold source the caller should be hearing, for adapters that must interrupt
+        it to hand control back (and start it again on the next wait).
+
+        This default suits the Event Socket: FreeSWITCH parks the channel and its own
+        session thread plays broadcasts while the handler thread just waits. An
+        adapter whose handler runs on the session thread (mod_python3) overrides it
+        and may raise ``CallGone`` when the leg hangs up during the wait."""
+        return event.wait(max(0.0, timeout))

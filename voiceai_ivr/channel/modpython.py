@@ -29,6 +29,8 @@ plus ``freeswitch.API().executeString("cmd args")`` for api commands. Notes:
   gets no DTMF events while an application runs.
 * ``execute`` returns ``current_application_response`` (FreeSWITCH sets it after
   each application).
+* ``wait_event`` keeps servicing media while a flow waits (music on hold); see
+  ``ModPythonChannel.wait_event`` for the FreeSWITCH facts behind it.
 """
 
 from __future__ import annotations
@@ -36,12 +38,13 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Callable, Optional
 
 from voiceai_ivr.channel.base import DTMF, SILENCE, Channel, ListenResult
-from voiceai_ivr.errors import CallGone, ValidationError
-from voiceai_ivr.switch import check_cause, check_source, check_var_name, quote_arg, sanitize_text
+from voiceai_ivr.errors import CallGone, ValidationError, VoiceAIError
+from voiceai_ivr.switch import check_cause, check_source, check_uuid, check_var_name, quote_arg, sanitize_text
 
 log = logging.getLogger("voiceai_ivr.channel.modpython")
 
@@ -54,6 +57,9 @@ _DIGITS_VAR = "voiceai_digits"
 _UNDEF = "_undef_"
 # What a SWIG call on a destroyed or broken session raises.
 _SWIG_ERRORS = (RuntimeError, TypeError, AttributeError, ValueError, SystemError)
+# Longest ``session.sleep`` slice of a wait: bounds how long a wake whose
+# uuid_break raced with the end of a slice can go unnoticed.
+_SLEEP_SLICE_MS = 200
 
 # Event Socket header names -> channel variables, so flows read ``channel.data``
 # the same way under both adapters.
@@ -141,6 +147,14 @@ class ModPythonChannel(Channel):
         self._gone = threading.Event()
         self._closed = threading.Event()
         self._watcher: Optional[threading.Thread] = None
+        self._api_lock = threading.Lock()
+        # A uuid_break that found nothing playing leaves CF_BREAK set, and the next
+        # streamFile/playAndGetDigits would stop at its first frame: after a wait,
+        # the next prompt first lets a short sleep consume it.
+        self._stale_break = False
+        # The hold music our last wait interrupted to hand control back: the next
+        # wait of the same hold starts it again.
+        self._music_broken = ""
         session.setHangupHook(self._hangup_hook)
 
     # ------------------------------------------------------------------ hangup plumbing
@@ -221,6 +235,7 @@ class ModPythonChannel(Channel):
     def play(self, source: str, *, interruptible: bool = False) -> str:
         src = check_source(source)
         self._check()
+        self._settle()
         if not interruptible:
             self.session.streamFile(src)
             self._check()
@@ -248,6 +263,7 @@ class ModPythonChannel(Channel):
         timeout_ms = _ms(timeout_s, "timeout_s")
         digit_ms = _ms(digit_timeout_s, "digit_timeout_s")
         self._check()
+        self._settle()
         digits = self.session.playAndGetDigits(
             min_digits,
             max_digits,
@@ -283,6 +299,7 @@ class ModPythonChannel(Channel):
         no_input_ms = _ms(timeout_s, "timeout_s")
         recognition_ms = _ms(self.recognition_timeout_s, "recognition_timeout_s")
         self._check()
+        self._settle()
         self.session.setVariable("voiceai_slot", slot)
         self.session.setVariable("detect_speech_result", "")  # never read a previous turn's result
         arg = (f"{src} detect:{self.listen_engine} "
@@ -312,6 +329,7 @@ class ModPythonChannel(Channel):
         if not _APP_RE.match(app or ""):
             raise ValidationError("app", f"not an application name: {app!r}")
         self._check()
+        self._settle()
         self.session.execute(app, arg)
         self._check()
         return _get(self.session, "current_application_response") or ""
@@ -352,11 +370,121 @@ class ModPythonChannel(Channel):
         """``freeswitch.API().executeString(command)``: a FreeSWITCH api command."""
         if "\n" in command or "\r" in command:
             raise ValidationError("command", "must be one line")
-        if self._api is None:
-            import freeswitch  # type: ignore[import-not-found]  # only inside FreeSWITCH
+        # One API object keeps its last reply in a member: never share it between threads at once.
+        with self._api_lock:
+            if self._api is None:
+                import freeswitch  # type: ignore[import-not-found]  # only inside FreeSWITCH
 
-            self._api = freeswitch.API()
-        return str(self._api.executeString(command) or "")
+                self._api = freeswitch.API()
+            return str(self._api.executeString(command) or "")
+
+    # ------------------------------------------------------------------ waiting on hold
+
+    def wait_event(self, event: threading.Event, timeout: float, *, music: str = "") -> bool:
+        """Wait for ``event`` while FreeSWITCH keeps servicing this leg's media.
+
+        Why (signalwire/freeswitch sources): ``uuid_broadcast UUID SRC aleg`` does not
+        play anything itself. ``switch_ivr_broadcast`` (src/switch_ivr_async.c) only
+        queues a private ``execute playback`` event on the session
+        (``switch_core_session_queue_private_event``); the event runs when the
+        session thread next calls ``switch_ivr_parse_all_events`` /
+        ``switch_ivr_parse_next_event`` (src/switch_ivr.c), as ``switch_ivr_park``,
+        ``switch_ivr_sleep`` and ``switch_ivr_play_file`` do while they run. Under the
+        Event Socket the channel is parked, so music plays at once; under mod_python3
+        this handler IS the session thread, and while it waits in pure Python
+        (``Event.wait``) nothing parses the queue: the caller hears silence.
+
+        So the wait loops on ``session.sleep`` (``CoreSession::sleep`` in
+        src/switch_cpp.cpp calls ``switch_ivr_sleep`` between
+        ``begin_allow_threads``/``end_allow_threads``, which release the GIL, see
+        mod_python3/freeswitch_python.cpp): the queued music starts and plays INSIDE
+        the sleep. A playing ``local_stream`` never ends, so that sleep only returns
+        when the music is broken: a watcher thread sends ``uuid_break UUID all``
+        (mod_commands ``break_function``: flush the queue, stop the broadcast; the
+        broadcast's end sets ``CF_BREAK``, which ``switch_ivr_sleep`` turns into its
+        return) as soon as ``event`` is set or the timeout passes. A hangup makes
+        ``switch_ivr_sleep`` return by itself (``switch_channel_ready`` is false) and
+        raises ``CallGone`` here.
+
+        A wake does not always end the hold (the agent answered and is hearing the
+        announcement): ``music`` names the hold source, and when this wait broke
+        it, the next wait broadcasts it again so the caller keeps hearing it."""
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout == timeout:
+            raise ValidationError("timeout", f"not a number of seconds: {timeout!r}")
+        if event.is_set():
+            return True
+        self._check()
+        deadline = time.monotonic() + min(max(0.0, float(timeout)), 3600.0)
+        if music and self._music_broken == music:
+            self._broadcast(music)
+        self._music_broken = ""
+        over = threading.Event()
+        broke = threading.Event()
+        watcher = threading.Thread(
+            target=self._hand_back,
+            args=(event, deadline, over, broke),
+            name=f"modpython-hold-{self.uuid[:8]}",
+            daemon=True,
+        )
+        self._stale_break = True
+        watcher.start()
+        try:
+            while not event.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.session.sleep(max(1, min(_SLEEP_SLICE_MS, int(left * 1000))))
+                self._check()
+        finally:
+            over.set()
+            watcher.join(self.watch_interval + 1.0)
+        if broke.is_set() and music:
+            self._music_broken = music
+        return event.is_set()
+
+    def _hand_back(
+        self, event: threading.Event, deadline: float, over: threading.Event, broke: threading.Event
+    ) -> None:
+        """Watcher of one wait: break the session's media once the wait is over, so
+        the sleep blocked in the music returns control to the flow."""
+        while not over.is_set():
+            if self._gone.is_set():
+                return  # FreeSWITCH stops the media of a hung-up leg itself
+            left = deadline - time.monotonic()
+            # in slices, so a wait that ended on its own (hangup) stops this thread soon
+            if event.wait(max(0.0, min(left, self.watch_interval))) or left <= 0:
+                break
+        if over.is_set() or self._gone.is_set():
+            return
+        broke.set()
+        try:
+            reply = self.api(f"uuid_break {check_uuid('uuid', self.uuid)} all")
+        except (VoiceAIError, ImportError, *_SWIG_ERRORS) as exc:
+            log.error("call %s: hold music not broken, the wait may overrun: %s", self.uuid, exc)
+            return
+        if not reply.startswith("+OK"):
+            log.info("call %s: uuid_break: %s", self.uuid, reply.strip())
+
+    def _broadcast(self, music: str) -> None:
+        src = check_source(music, "music")
+        if " " in src:
+            src = quote_arg(src)
+        try:
+            reply = self.api(f"uuid_broadcast {check_uuid('uuid', self.uuid)} {src} aleg")
+        except (ImportError, *_SWIG_ERRORS) as exc:
+            reply = f"-ERR {exc}"
+        if not reply.startswith("+OK"):  # no music is bad; the wait itself still works
+            log.warning("call %s: hold music not restarted: %s", self.uuid, reply.strip())
+
+    def _settle(self) -> None:
+        """Before a prompt: the hold (if any) is over; consume a stale CF_BREAK
+        (``switch_ivr_sleep`` clears it and returns at once; without one it lasts
+        one frame)."""
+        self._music_broken = ""
+        if self._stale_break:
+            self._stale_break = False
+            self.session.sleep(1)
+            self._check()
 
 
 def _ms(seconds: float, field_name: str) -> int:

@@ -468,11 +468,23 @@ class AttendedTransfer:
             log.info("transfer %s: kill agent leg %s: %s", self.transfer_id, self.attempt.agent_uuid, exc)
 
     def _wait(self, deadline: float) -> bool:
-        """Sleep until something happens or the deadline; False once past it."""
+        """Sleep until something happens or the deadline; False once past it.
+
+        The caller is on hold meanwhile: the wait goes through the channel, which
+        keeps the leg servicing media so the music is really heard (under
+        mod_python3 this thread is the session's own, and a pure-Python wait would
+        leave the queued ``uuid_broadcast`` unplayed)."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return False
-        self._wake.wait(remaining)
+        music = str(self._secretary_attr("music_on_hold", "local_stream://moh")) if self._moh_on else ""
+        try:
+            self.ctx.channel.wait_event(self._wake, remaining, music=music)
+        except CallGone:
+            # ctx.hungup is set with the hangup (on_hangup); the caller's loop records
+            # caller_hangup and kills the agent leg. The bounded wait only guards a
+            # channel that broke that promise from a busy loop.
+            self.ctx.hungup.wait(max(0.0, deadline - time.monotonic()))
         self._wake.clear()
         return True
 
