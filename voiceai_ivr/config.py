@@ -60,6 +60,9 @@ class ServerConfig:
     # Honour the ``voiceai_clock`` channel variable (simulated wall clock). Only for
     # the simulator and tests: a real PBX must never set this.
     allow_clock_override: bool = False
+    # Where FreeSWITCH writes call recordings (record_session) for secretaries with
+    # recording on: <dir>/<domain>/<YYYY-MM-DD>/<call uuid>.wav on the FreeSWITCH host.
+    call_recordings_dir: str = "/var/lib/freeswitch/recordings/voiceai"
 
 
 @dataclass
@@ -370,6 +373,10 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         problems.append("database.pool_size: must be 1-200")
     if cfg.database.statement_timeout_ms < 0:
         problems.append("database.statement_timeout_ms: must be 0 or more")
+    if not cfg.server.call_recordings_dir.startswith("/") or any(
+        c in cfg.server.call_recordings_dir for c in " '\"${}\\\n"
+    ):
+        problems.append("server.call_recordings_dir: must be an absolute path without spaces, quotes or ${")
     if cfg.dialplan.mode not in ("socket", "python"):
         problems.append("dialplan.mode: must be socket or python")
     if cfg.dialplan.fusionpbx_cache not in ("file", "memcache", "none"):

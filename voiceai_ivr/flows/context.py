@@ -178,6 +178,7 @@ class CallContext:
         self.events: list[dict[str, Any]] = []
         self.intents: list[dict[str, Any]] = []
         self.outcome: Optional[str] = None
+        self.recording_path: Optional[str] = None  # set once record_session started
         self.hungup = threading.Event()
         self._started_mono = time.monotonic()
         self._clock_base: Optional[datetime] = None

@@ -30,12 +30,14 @@ the fuzzy ``Resolver``.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Optional
 
 from voiceai_ivr.channel.base import DTMF, SILENCE, ListenResult
-from voiceai_ivr.errors import CallGone, StoreError, VoiceAIError
+from voiceai_ivr.errors import CallGone, StoreError, ValidationError, VoiceAIError
 from voiceai_ivr.flows.context import CallContext
 from voiceai_ivr.flows.transfer import (
     ACCEPTED_STATUS,
@@ -210,6 +212,7 @@ class Conversation:
             ctx.channel.answer()
             voice = ctx.services.prompts.voice(ctx.language)
             ctx.channel.set_tts(ctx.config.speech.tts_engine, voice)
+            self._start_recording()
             self.go("answered", "greeting")
             outcome = self._main_loop()
         except CallGone:
@@ -220,6 +223,25 @@ class Conversation:
             self._goodbye_and_hangup(say=end.goodbye)
         ctx.outcome = outcome
         return outcome
+
+    def _start_recording(self) -> None:
+        """Record the call when the dialplan (``voiceai_recording``) or, failing that,
+        the secretary asks for it. The path goes with any callback ticket."""
+        ctx = self.ctx
+        wanted = str(ctx.channel.data.get("variable_voiceai_recording") or "").lower()
+        enabled = wanted == "true" if wanted in ("true", "false") else bool(getattr(ctx.secretary, "recording", False))
+        if not enabled:
+            return
+        try:
+            path = recording_path(ctx.config.server.call_recordings_dir, ctx.domain, ctx.now(), ctx.call_uuid)
+            ctx.channel.execute("record_session", path)
+        except CallGone:
+            raise
+        except VoiceAIError as exc:  # no recording is bad; a dropped call would be worse
+            log.error("call %s: recording not started: %s", ctx.call_uuid, exc)
+            return
+        ctx.recording_path = path
+        ctx.log_event("recording", path=path)
 
     def _goodbye_and_hangup(self, *, say: bool = True) -> None:
         try:
@@ -604,6 +626,7 @@ class Conversation:
             agent_extension=str(_attr(dest, "target")) if dest is not None and _attr(dest, "type") == "extension"
             else None,
             max_attempts=int(self.ctx.config.retry_policy(self.ctx.domain).max_attempts),
+            recording_path=self.ctx.recording_path,
         )
         result = callback_flow.capture_callback(self.ctx, options)
         self.callback_result = result
@@ -616,6 +639,18 @@ class Conversation:
             return ABANDONED
         self.go(f"callback_{result.outcome}", "ended")
         raise _EndCall("ended", "callback not captured", goodbye=False)
+
+
+def recording_path(base: str, domain: str, day: datetime, call_uuid: str) -> str:
+    """``<base>/<domain>/<YYYY-MM-DD>/<call uuid>.wav``; every part is checked, as
+    the path is an application argument FreeSWITCH expands."""
+    if not re.fullmatch(r"/[A-Za-z0-9._/-]*", base or "") or ".." in base:
+        raise ValidationError("server.call_recordings_dir", f"not a safe absolute path: {base!r}")
+    if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", domain or "") or ".." in domain:
+        raise ValidationError("domain", f"not a domain name: {domain!r}")
+    if not re.fullmatch(r"[0-9A-Fa-f-]{8,64}", call_uuid or ""):
+        raise ValidationError("call_uuid", f"not a call uuid: {call_uuid!r}")
+    return f"{base.rstrip('/')}/{domain}/{day.date().isoformat()}/{call_uuid}.wav"
 
 
 class _EndCall(Exception):

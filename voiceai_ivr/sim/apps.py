@@ -389,6 +389,14 @@ async def app_play_and_detect_speech(ch: SimChannel, run: AppRun) -> None:
     _listen_done(ch)
 
 
+async def app_record_session(ch: SimChannel, run: AppRun) -> None:
+    """``record_session PATH``: FreeSWITCH attaches a media bug and returns at once;
+    the simulator notes the path (no audio is written)."""
+    path = run.arg.strip()
+    ch.set_var("voiceai_sim_recording", path)
+    ch.record({"from": "ivr", "kind": "record", "text": path})
+
+
 APPLICATIONS: dict[str, AppFunc] = {
     "answer": app_answer,
     "pre_answer": app_noop,
@@ -406,6 +414,7 @@ APPLICATIONS: dict[str, AppFunc] = {
     "play_and_detect_speech": app_play_and_detect_speech,
     "hangup": app_hangup,
     "park": app_park,
+    "record_session": app_record_session,
 }
 
 
