@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 
 from voiceai_ivr.channel.base import Channel
 from voiceai_ivr.config import LANGUAGES, Config
-from voiceai_ivr.errors import CallGone, StoreError, VoiceAIError
+from voiceai_ivr.errors import CallGone, DatabaseUnavailable, StoreError, VoiceAIError
 from voiceai_ivr.flows.agent import AgentRegistry, run_agent
 from voiceai_ivr.flows.context import CallContext, CallIdentity, Services, call_identity
 from voiceai_ivr.flows.prompts import PromptBook
@@ -209,6 +209,16 @@ def _find_secretary(services: Services, ident: CallIdentity) -> Optional[tuple[A
     try:
         loaded = directory_store.load_resolver(services.db, ident.domain)
         record = directory_store.get_secretary_by_did(services.db, ident.domain, ident.did) if ident.did else None
+    except DatabaseUnavailable as exc:
+        # Serve the caller from what this process last read: they can still be
+        # transferred, or leave a callback (spooled until the database is back).
+        cached = directory_store.cached_directory(services.db, ident.domain, ident.did) if ident.did else None
+        if cached is None:
+            log.error("call %s: directory of %s not loaded and none cached: %s", ident.call_uuid, ident.domain, exc)
+            return None
+        log.warning("call %s: database unreachable (%s); using the cached directory of %s",
+                    ident.call_uuid, exc, ident.domain)
+        loaded, record = cached
     except StoreError as exc:
         log.error("call %s: directory of %s not loaded: %s", ident.call_uuid, ident.domain, exc)
         return None

@@ -124,13 +124,6 @@ def test_postgres_down_mid_capture_and_at_confirmation(own_pg: Path, tmp_path: P
         db.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app.py _find_secretary / stores/directory.py load_resolver + get_secretary_by_did query "
-    "PostgreSQL on every call and have no cached fallback: with the database down at call start the caller "
-    "only hears the technical-problem apology and cannot leave a callback through the spool (reported to "
-    "the lead)",
-)
 def test_postgres_down_at_call_start_still_takes_a_callback(own_pg: Path, tmp_path: Path,
                                                             ledger: Ledger) -> None:
     db, config = _stack_on_own_pg(own_pg, tmp_path)

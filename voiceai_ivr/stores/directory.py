@@ -333,7 +333,10 @@ def get_secretary_by_did(db: Database, domain: str, did: str) -> Optional[Secret
         srow = cur.fetchone()
     if srow is None:
         return None
-    return SecretaryRecord(int(sid), domain, _secretary_from_row(srow, dids))
+    record = SecretaryRecord(int(sid), domain, _secretary_from_row(srow, dids))
+    with _cache_lock:
+        _last_secretaries.setdefault(db, {})[(domain, clean)] = record
+    return record
 
 
 def get_secretary(db: Database, domain: str, name: str) -> Optional[SecretaryRecord]:
@@ -626,6 +629,11 @@ class DomainResolver:
 
 _cache_lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary[Database, dict[str, DomainResolver]] = weakref.WeakKeyDictionary()
+# The last secretary read per (domain, DID): with ``cached_directory`` it lets calls
+# go on (and callbacks be spooled) while PostgreSQL is unreachable.
+_last_secretaries: weakref.WeakKeyDictionary[Database, dict[tuple[str, str], SecretaryRecord]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def invalidate(db: Database, domain: Optional[str] = None) -> None:
@@ -668,6 +676,19 @@ def load_resolver(db: Database, domain: str) -> Optional[DomainResolver]:
     return fresh
 
 
+def cached_directory(db: Database, domain: str, did: str) -> Optional[tuple[DomainResolver, SecretaryRecord]]:
+    """The resolver and secretary this process last read for ``domain``/``did``,
+    without touching the database: the fallback while PostgreSQL is unreachable
+    (possibly stale; never used when the database answers)."""
+    clean = "".join(ch for ch in str(did) if ch.isdigit() or ch == "+")
+    with _cache_lock:
+        resolver = _cache.get(db, {}).get(domain)
+        record = _last_secretaries.get(db, {}).get((domain, clean))
+    if resolver is None or record is None:
+        return None
+    return resolver, record
+
+
 def load_directory(db: Database, domain: str) -> Optional[Directory]:
     """The cached directory of ``domain`` (see ``load_resolver``)."""
     found = load_resolver(db, domain)
@@ -681,6 +702,7 @@ __all__ = [
     "KindReport",
     "SecretaryRecord",
     "add_destination",
+    "cached_directory",
     "export_directory",
     "get_destination",
     "get_destination_id",
