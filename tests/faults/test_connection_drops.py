@@ -78,13 +78,6 @@ def short_stack(db: Any, config: Any) -> Iterator[FaultStack]:
         yield fs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flows/transfer.py Transfer._stop_moh (line ~452) stops the hold music only through the inbound "
-    "Switch (uuid_break); with the inbound connection gone the uuid_broadcast music keeps playing, the "
-    "caller's next prompt queues behind it and the handler waits up to media_max_s (300 s): the caller "
-    "hears music instead of being told (reported to the lead)",
-)
 def test_inbound_esl_drops_during_transfer(short_stack: FaultStack, ledger: Ledger,
                                            caplog: pytest.LogCaptureFixture,
                                            monkeypatch: pytest.MonkeyPatch) -> None:

@@ -125,3 +125,11 @@ class Channel(abc.ABC):
         adapter whose handler runs on the session thread (mod_python3) overrides it
         and may raise ``CallGone`` when the leg hangs up during the wait."""
         return event.wait(max(0.0, timeout))
+
+    def break_media(self) -> bool:
+        """Stop whatever is playing to this leg (``uuid_break UUID all``) through the
+        leg's own control path, not the PBX API connection: flows use it when that
+        connection is gone (music on hold must never outlive a failed transfer).
+        Returns True when FreeSWITCH accepted it; False when this adapter has no
+        such path or it failed."""
+        return False

@@ -257,6 +257,15 @@ class ESLChannel(Channel):
     def is_up(self) -> bool:
         return self.session.is_up()
 
+    def break_media(self) -> bool:
+        # ``api`` works on the call's own outbound socket in ``async full`` mode.
+        try:
+            reply = self.session.api(f"uuid_break {self.uuid} all", timeout=2.0)
+        except ESLError as exc:
+            log.info("call %s: uuid_break on the call socket failed: %s", self.uuid, exc)
+            return False
+        return reply.strip().startswith("+OK")
+
     def on_hangup(self, callback: Callable[[], None]) -> None:
         self.session.on_hangup(callback)
 

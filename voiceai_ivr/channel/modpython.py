@@ -366,6 +366,15 @@ class ModPythonChannel(Channel):
 
     # ------------------------------------------------------------------ api
 
+    def break_media(self) -> bool:
+        # freeswitch.API runs inside FreeSWITCH: no network connection to lose.
+        try:
+            reply = self.api(f"uuid_break {self.uuid} all")
+        except Exception as exc:  # noqa: BLE001 - the embedded API raises whatever SWIG gives it
+            log.info("call %s: uuid_break failed: %s", self.uuid, exc)
+            return False
+        return reply.strip().startswith("+OK")
+
     def api(self, command: str) -> str:
         """``freeswitch.API().executeString(command)``: a FreeSWITCH api command."""
         if "\n" in command or "\r" in command:

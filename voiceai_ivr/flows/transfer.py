@@ -456,7 +456,12 @@ class AttendedTransfer:
         try:
             self.switch.break_media(self.ctx.call_uuid)
         except VoiceAIError as exc:
-            log.warning("transfer %s: music on hold not stopped: %s", self.transfer_id, exc)
+            # The PBX API connection may be the thing that failed: stop the music
+            # through the call's own control path, or the caller hears it forever.
+            if self.ctx.channel.break_media():
+                log.warning("transfer %s: music stopped through the call leg (%s)", self.transfer_id, exc)
+            else:
+                log.error("transfer %s: music on hold not stopped: %s", self.transfer_id, exc)
 
     def _kill_agent(self, cause: str = "ORIGINATOR_CANCEL") -> None:
         if self._agent_killed or not self.attempt.agent_uuid:
