@@ -308,3 +308,37 @@ def test_socket_app_unquoted_gets_only_host_port_like_freeswitch():
     assert (spec.app, spec.app_arg) == ("socket", "127.0.0.1:8084")
     spec = parse_originate("{a=1}user/1002@demo.local &socket('127.0.0.1:8084 async full')")
     assert (spec.app, spec.app_arg) == ("socket", "127.0.0.1:8084 async full")
+
+
+def test_exit_right_after_uuid_bridge_keeps_the_bridged_call_up():
+    """uuid_bridge answers +OK before the legs are joined; a handler that sends
+    ``exit`` at once must not hang the caller up (FreeSWITCH ends the socket app
+    and the bridge goes on)."""
+
+    async def script(call: PeerCall) -> None:
+        await call.standard_start()
+        await call.execute("answer")
+        await call.api(f"uuid_broadcast {call.uuid} local_stream://moh aleg")  # on hold while it rings
+        reply = await call.api(
+            "originate {origination_uuid=5b2a0e84-1111-4c44-9a55-0123456789ab,originate_timeout=10}"
+            "user/1002@demo.local &park()"
+        )
+        bridged = await call.api(f"uuid_bridge {call.uuid} 5b2a0e84-1111-4c44-9a55-0123456789ab")
+        call.results = {"originate": reply.strip().split(" ")[0], "bridge": bridged.strip().split(" ")[0]}
+        await call.send("exit")  # at once: no wait for CHANNEL_BRIDGE
+        try:
+            while True:
+                await call._next_frame(5.0)
+        except PeerGone:
+            pass
+
+    result, peer = run_one(
+        script,
+        {"caller_inputs": [{"say": "financeiro"}]},
+        agents={"1002": {"behavior": "answer", "answer_after": 0.5, "talk_for": 3}},
+    )
+    caller = next(c for c in peer.calls if getattr(c, "results", None))
+    assert caller.results == {"originate": "+OK", "bridge": "+OK"}
+    assert result.transfers[0]["status"] == "bridged"
+    assert result.hangup_by == "bridge-peer"  # the agent ended the bridged call, not the socket exit
+    assert result.legs_left_up == 0

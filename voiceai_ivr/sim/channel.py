@@ -144,6 +144,9 @@ class SimChannel:
         self.profile.created_us = self.created_us
         self.socket: Optional[SocketLink] = None
         self.bridge: Optional[Bridge] = None
+        # uuid_bridge answered +OK but the legs are not joined yet (their apps are
+        # stopping): like FreeSWITCH, the end of the socket app must not hang up now.
+        self.bridge_pending = False
         self.other: Optional[SimChannel] = None  # for Other-Leg-* headers after a bridge
         self.queue: deque[AppRun] = deque()
         self.running: Optional[AppRun] = None

@@ -206,6 +206,7 @@ class SimSwitch:
         application ends) and are joined, with the events of the capture."""
         now_us = epoch_us(a.now())
         a.other, b.other = b, a
+        a.bridge_pending = b.bridge_pending = True
         for ch in (a, b):
             ch.stop_hold("bridge")
             ch.flush_queue()
@@ -213,6 +214,12 @@ class SimSwitch:
                 ch.request_break("bridge")
 
         async def run() -> None:
+            try:
+                await join()
+            finally:
+                a.bridge_pending = b.bridge_pending = False
+
+        async def join() -> None:
             for ch in (a, b):
                 if ch.running is not None:
                     try:

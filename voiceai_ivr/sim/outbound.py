@@ -133,7 +133,7 @@ class OutboundSession(ConnectionBase):
             link = ch.socket
             was_active = link is not None and link.active
             ch.end_socket_app()
-            if was_active and ch.bridge is None:
+            if was_active and ch.bridge is None and not ch.bridge_pending:
                 # The dialplan has nothing after ``socket``: the call ends.
                 ch.hangup("NORMAL_CLEARING", by="application")
 
