@@ -208,23 +208,22 @@ def _find_secretary(services: Services, ident: CallIdentity) -> Optional[tuple[A
 
     try:
         loaded = directory_store.load_resolver(services.db, ident.domain)
-        record = directory_store.get_secretary_by_did(services.db, ident.domain, ident.did) if ident.did else None
     except DatabaseUnavailable as exc:
         # Serve the caller from what this process last read: they can still be
         # transferred, or leave a callback (spooled until the database is back).
-        cached = directory_store.cached_directory(services.db, ident.domain, ident.did) if ident.did else None
-        if cached is None:
+        loaded = directory_store.cached_resolver(services.db, ident.domain)
+        if loaded is None:
             log.error("call %s: directory of %s not loaded and none cached: %s", ident.call_uuid, ident.domain, exc)
             return None
         log.warning("call %s: database unreachable (%s); using the cached directory of %s",
                     ident.call_uuid, exc, ident.domain)
-        loaded, record = cached
     except StoreError as exc:
         log.error("call %s: directory of %s not loaded: %s", ident.call_uuid, ident.domain, exc)
         return None
     if loaded is None:
         log.warning("call %s: domain %s has no directory", ident.call_uuid, ident.domain)
         return None
+    record = loaded.secretary_record(ident.did) if ident.did else None
     if record is None:
         log.warning("call %s: no secretary for %r in %s", ident.call_uuid, ident.did, ident.domain)
         return None

@@ -253,7 +253,9 @@ def _read_destinations(cur: Cursor, domain: str) -> list[tuple[int, Destination]
     return [(row[0], _destination_from_row(row)) for row in cur.fetchall()]
 
 
-def _read_directory(cur: Cursor, domain: str, *, lock: bool = False) -> Optional[Directory]:
+def _read_directory(
+    cur: Cursor, domain: str, *, lock: bool = False, secretary_ids: Optional[dict[str, int]] = None
+) -> Optional[Directory]:
     if lock:
         rec = _lock_domain(cur, domain)
     else:
@@ -268,9 +270,15 @@ def _read_directory(cur: Cursor, domain: str, *, lock: bool = False) -> Optional
         region=rec.region,
         holidays=rec.holidays,
         hours=rec.hours,
-        secretaries=tuple(s for _, s in _read_secretaries(cur, domain)),
+        secretaries=tuple(_remember_id(secretary_ids, sid, s) for sid, s in _read_secretaries(cur, domain)),
         destinations=tuple(d for _, d in _read_destinations(cur, domain)),
     )
+
+
+def _remember_id(ids: Optional[dict[str, int]], sid: int, secretary: Secretary) -> Secretary:
+    if ids is not None:
+        ids[secretary.name] = int(sid)
+    return secretary
 
 
 def get_domain(db: Database, domain: str) -> Optional[DomainRecord]:
@@ -333,10 +341,7 @@ def get_secretary_by_did(db: Database, domain: str, did: str) -> Optional[Secret
         srow = cur.fetchone()
     if srow is None:
         return None
-    record = SecretaryRecord(int(sid), domain, _secretary_from_row(srow, dids))
-    with _cache_lock:
-        _last_secretaries.setdefault(db, {})[(domain, clean)] = record
-    return record
+    return SecretaryRecord(int(sid), domain, _secretary_from_row(srow, dids))
 
 
 def get_secretary(db: Database, domain: str, name: str) -> Optional[SecretaryRecord]:
@@ -603,10 +608,21 @@ def remove_destination(db: Database, domain: str, name: str) -> bool:
 class DomainResolver:
     """A domain's directory with its ``Resolver``; immutable, shared between calls."""
 
-    def __init__(self, directory: Directory, version: datetime) -> None:
+    def __init__(
+        self, directory: Directory, version: datetime, secretary_ids: Optional[dict[str, int]] = None
+    ) -> None:
         self.directory = directory
         self.version = version
         self.resolver = Resolver(directory.destinations)
+        self._secretary_ids = dict(secretary_ids or {})
+
+    def secretary_record(self, did: str) -> Optional[SecretaryRecord]:
+        """The secretary answering ``did``, from this loaded directory (no query:
+        a call start costs one version check, not a lookup per call)."""
+        secretary = self.directory.secretary_for_did(did)
+        if secretary is None or secretary.name not in self._secretary_ids:
+            return None
+        return SecretaryRecord(self._secretary_ids[secretary.name], self.directory.domain, secretary)
 
     @property
     def domain(self) -> str:
@@ -629,11 +645,6 @@ class DomainResolver:
 
 _cache_lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary[Database, dict[str, DomainResolver]] = weakref.WeakKeyDictionary()
-# The last secretary read per (domain, DID): with ``cached_directory`` it lets calls
-# go on (and callbacks be spooled) while PostgreSQL is unreachable.
-_last_secretaries: weakref.WeakKeyDictionary[Database, dict[tuple[str, str], SecretaryRecord]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 def invalidate(db: Database, domain: Optional[str] = None) -> None:
@@ -665,28 +676,24 @@ def load_resolver(db: Database, domain: str) -> Optional[DomainResolver]:
         return cached
     with db.transaction() as cur:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        directory = _read_directory(cur, domain)
+        ids: dict[str, int] = {}
+        directory = _read_directory(cur, domain, secretary_ids=ids)
         cur.execute("SELECT updated_at FROM domains WHERE domain = %s", (domain,))
         vrow = cur.fetchone()
     if directory is None or vrow is None:
         return None
-    fresh = DomainResolver(directory, vrow[0])
+    fresh = DomainResolver(directory, vrow[0], ids)
     with _cache_lock:
         _cache.setdefault(db, {})[domain] = fresh
     return fresh
 
 
-def cached_directory(db: Database, domain: str, did: str) -> Optional[tuple[DomainResolver, SecretaryRecord]]:
-    """The resolver and secretary this process last read for ``domain``/``did``,
-    without touching the database: the fallback while PostgreSQL is unreachable
-    (possibly stale; never used when the database answers)."""
-    clean = "".join(ch for ch in str(did) if ch.isdigit() or ch == "+")
+def cached_resolver(db: Database, domain: str) -> Optional[DomainResolver]:
+    """The directory this process last loaded for ``domain``, without touching the
+    database: the fallback while PostgreSQL is unreachable (possibly stale; never
+    used when the database answers)."""
     with _cache_lock:
-        resolver = _cache.get(db, {}).get(domain)
-        record = _last_secretaries.get(db, {}).get((domain, clean))
-    if resolver is None or record is None:
-        return None
-    return resolver, record
+        return _cache.get(db, {}).get(domain)
 
 
 def load_directory(db: Database, domain: str) -> Optional[Directory]:
@@ -702,7 +709,7 @@ __all__ = [
     "KindReport",
     "SecretaryRecord",
     "add_destination",
-    "cached_directory",
+    "cached_resolver",
     "export_directory",
     "get_destination",
     "get_destination_id",
