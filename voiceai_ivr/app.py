@@ -111,11 +111,10 @@ def build_services(
 
 
 def _role(channel: Channel) -> str:
-    data = channel.data
-    role = str(data.get(f"variable_{ROLE_VAR}") or "").strip().lower()
-    if not role or role == "_undef_":
-        role = (channel.get_var(ROLE_VAR) or "caller").strip().lower()
-    return role
+    # The channel data (the connect reply, or mod_python3's variables) already holds
+    # every variable set before the hand-off, voiceai_role included: no round trip.
+    role = str(channel.data.get(f"variable_{ROLE_VAR}") or "").strip().lower()
+    return "caller" if not role or role == "_undef_" else role
 
 
 def _language_override(data: Mapping[str, str]) -> str:
