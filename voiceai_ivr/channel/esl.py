@@ -22,11 +22,16 @@ Conventions shared with the simulator (it implements the FreeSWITCH side):
 from __future__ import annotations
 
 import logging
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Callable, Optional
 
+from voiceai_ivr.channel.apps import APP_RE as _APP_RE
+from voiceai_ivr.channel.apps import DIGITS_VAR as _DIGITS_VAR
+from voiceai_ivr.channel.apps import ENGINE_RE as _ENGINE_RE
+from voiceai_ivr.channel.apps import GRAMMAR_RE as _GRAMMAR_RE
+from voiceai_ivr.channel.apps import check_digit_request, clean_digits, detect_speech_arg
+from voiceai_ivr.channel.apps import ms as _ms
 from voiceai_ivr.channel.base import DTMF, SILENCE, SPEECH, Channel, ListenResult
 from voiceai_ivr.errors import ESLError, ESLTimeout, ValidationError
 from voiceai_ivr.esl.outbound import Execution, OutboundSession
@@ -34,12 +39,6 @@ from voiceai_ivr.switch import check_cause, check_source, check_var_name, quote_
 
 log = logging.getLogger("voiceai_ivr.channel.esl")
 
-_ENGINE_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
-_GRAMMAR_RE = re.compile(r"^[A-Za-z0-9_:/.\-?=;&+%]{1,512}$")
-_SLOT_RE = re.compile(r"^[A-Za-z0-9_\-]{0,64}$")
-_TERMINATORS_RE = re.compile(r"^[0-9*#]{0,12}$")
-_APP_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_DIGITS_VAR = "voiceai_digits"
 MAX_NLSML_BYTES = 64 * 1024
 _NO_RESULT = ("", "_undef_", "ERROR", "NO_MATCH", "NO_INPUT")
 
@@ -170,11 +169,7 @@ class ESLChannel(Channel):
         terminators: str = "#",
         digit_timeout_s: float = 3.0,
     ) -> str:
-        if not (isinstance(min_digits, int) and isinstance(max_digits, int) and 0 <= min_digits <= max_digits <= 128):
-            raise ValidationError("max_digits",
-                                  f"need 0 <= min_digits <= max_digits <= 128: {min_digits}, {max_digits}")
-        if not _TERMINATORS_RE.match(terminators or ""):
-            raise ValidationError("terminators", f"only digits, * and #: {terminators!r}")
+        check_digit_request(min_digits, max_digits, terminators)
         src = quote_arg(check_source(source))
         timeout_ms = _ms(timeout_s, "timeout_s")
         digit_ms = _ms(digit_timeout_s, "digit_timeout_s")
@@ -187,7 +182,7 @@ class ESLChannel(Channel):
         digits = event.get(f"variable_{_DIGITS_VAR}") or ""
         if result is not None and result != "success":
             return ""
-        return "".join(c for c in digits if c.isdigit() or c in "*#ABCDabcd")
+        return clean_digits(digits)
 
     def listen(
         self,
@@ -198,18 +193,10 @@ class ESLChannel(Channel):
         grammar: str = "",
         slot: str = "",
     ) -> ListenResult:
-        if not _SLOT_RE.match(slot or ""):
-            raise ValidationError("slot", f"not a slot name: {slot!r}")
-        chosen = grammar or self.grammar
-        if not _GRAMMAR_RE.match(chosen):
-            raise ValidationError("grammar", f"not a grammar reference: {chosen!r}")
-        src = quote_arg(check_source(source))
-        no_input_ms = _ms(timeout_s, "timeout_s")
-        recognition_ms = _ms(self.recognition_timeout_s, "recognition_timeout_s")
+        arg = detect_speech_arg(source, engine=self.listen_engine, grammar=grammar or self.grammar, slot=slot,
+                                timeout_s=timeout_s, recognition_timeout_s=self.recognition_timeout_s)
         self.session.flush_dtmf()
         self.session.execute_async("set", f"voiceai_slot={slot}")
-        arg = (f"{src} detect:{self.listen_engine} "
-               f"{{no-input-timeout={no_input_ms},recognition-timeout={recognition_ms}}}{chosen}")
         ex = self.session.execute_async("play_and_detect_speech", arg)
         bound = self.media_max_s + timeout_s + self.recognition_timeout_s
         outcome = self.session.wait_execution_or_dtmf(ex, bound)
@@ -292,11 +279,6 @@ class ESLChannel(Channel):
         except ESLTimeout:
             log.info("call %s: %s did not report completion after uuid_break", self.uuid, ex.app)
 
-
-def _ms(seconds: float, field_name: str) -> int:
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= 3600:
-        raise ValidationError(field_name, f"must be between 0 and 3600 seconds: {seconds!r}")
-    return round(seconds * 1000)
 
 
 __all__ = ["ESLChannel", "parse_nlsml"]

@@ -36,24 +36,23 @@ plus ``freeswitch.API().executeString("cmd args")`` for api commands. Notes:
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Callable, Optional
 
+from voiceai_ivr.channel.apps import APP_RE as _APP_RE
+from voiceai_ivr.channel.apps import DIGITS_VAR as _DIGITS_VAR
+from voiceai_ivr.channel.apps import ENGINE_RE as _ENGINE_RE
+from voiceai_ivr.channel.apps import GRAMMAR_RE as _GRAMMAR_RE
+from voiceai_ivr.channel.apps import check_digit_request, clean_digits, detect_speech_arg
+from voiceai_ivr.channel.apps import ms as _ms
 from voiceai_ivr.channel.base import DTMF, SILENCE, Channel, ListenResult
 from voiceai_ivr.errors import CallGone, ValidationError, VoiceAIError
 from voiceai_ivr.switch import check_cause, check_source, check_uuid, check_var_name, quote_arg, sanitize_text
 
 log = logging.getLogger("voiceai_ivr.channel.modpython")
 
-_ENGINE_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
-_GRAMMAR_RE = re.compile(r"^[A-Za-z0-9_:/.\-?=;&+%]{1,512}$")
-_SLOT_RE = re.compile(r"^[A-Za-z0-9_\-]{0,64}$")
-_TERMINATORS_RE = re.compile(r"^[0-9*#]{0,12}$")
-_APP_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_DIGITS_VAR = "voiceai_digits"
 _UNDEF = "_undef_"
 # What a SWIG call on a destroyed or broken session raises.
 _SWIG_ERRORS = (RuntimeError, TypeError, AttributeError, ValueError, SystemError)
@@ -255,10 +254,7 @@ class ModPythonChannel(Channel):
         terminators: str = "#",
         digit_timeout_s: float = 3.0,
     ) -> str:
-        if not (isinstance(min_digits, int) and isinstance(max_digits, int) and 0 <= min_digits <= max_digits <= 128):
-            raise ValidationError("max_digits", f"need 0 <= min <= max <= 128 digits: {min_digits}, {max_digits}")
-        if not _TERMINATORS_RE.match(terminators or ""):
-            raise ValidationError("terminators", f"only digits, * and #: {terminators!r}")
+        check_digit_request(min_digits, max_digits, terminators)
         src = check_source(source)
         timeout_ms = _ms(timeout_s, "timeout_s")
         digit_ms = _ms(digit_timeout_s, "digit_timeout_s")
@@ -277,7 +273,7 @@ class ModPythonChannel(Channel):
             digit_ms,
         )
         self._check()
-        return "".join(c for c in str(digits or "") if c.isdigit() or c in "*#ABCDabcd")
+        return clean_digits(digits)
 
     def listen(
         self,
@@ -290,20 +286,12 @@ class ModPythonChannel(Channel):
     ) -> ListenResult:
         from voiceai_ivr.channel.esl import parse_nlsml
 
-        if not _SLOT_RE.match(slot or ""):
-            raise ValidationError("slot", f"not a slot name: {slot!r}")
-        chosen = grammar or self.grammar
-        if not _GRAMMAR_RE.match(chosen):
-            raise ValidationError("grammar", f"not a grammar reference: {chosen!r}")
-        src = quote_arg(check_source(source))
-        no_input_ms = _ms(timeout_s, "timeout_s")
-        recognition_ms = _ms(self.recognition_timeout_s, "recognition_timeout_s")
+        arg = detect_speech_arg(source, engine=self.listen_engine, grammar=grammar or self.grammar, slot=slot,
+                                timeout_s=timeout_s, recognition_timeout_s=self.recognition_timeout_s)
         self._check()
         self._settle()
         self.session.setVariable("voiceai_slot", slot)
         self.session.setVariable("detect_speech_result", "")  # never read a previous turn's result
-        arg = (f"{src} detect:{self.listen_engine} "
-               f"{{no-input-timeout={no_input_ms},recognition-timeout={recognition_ms}}}{chosen}")
         self.session.execute("play_and_detect_speech", arg)
         self._check()
         result = parse_nlsml(_get(self.session, "detect_speech_result"))
@@ -495,11 +483,6 @@ class ModPythonChannel(Channel):
             self.session.sleep(1)
             self._check()
 
-
-def _ms(seconds: float, field_name: str) -> int:
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= 3600:
-        raise ValidationError(field_name, f"must be between 0 and 3600 seconds: {seconds!r}")
-    return round(seconds * 1000)
 
 
 __all__ = ["ModPythonChannel", "SessionData"]
