@@ -37,6 +37,8 @@ import psycopg2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _pg import admin_uri, fresh_database  # noqa: E402
+
 from voiceai_ivr.config import RetryPolicy  # noqa: E402
 from voiceai_ivr.dispatcher import attempt_event, resolve, result_event  # noqa: E402
 from voiceai_ivr.stores import dispatch as store  # noqa: E402
@@ -54,24 +56,6 @@ FROM generate_series(1, %(n)s) AS i
 """
 
 
-def _admin_uri(tmp: Path) -> str:
-    if os.environ.get("VOICEAI_BENCH_DSN"):
-        return os.environ["VOICEAI_BENCH_DSN"]
-    import pgserver
-
-    return str(pgserver.get_server(str(tmp / "pg"), cleanup_mode="stop").get_uri())
-
-
-def _fresh_db(admin_uri: str) -> str:
-    name = f"voiceai_bench_{secrets.token_hex(4)}"
-    conn = psycopg2.connect(admin_uri)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    base, _, query = admin_uri.partition("?")
-    head = base.rsplit("/", 1)[0]
-    return f"{head}/{name}" + (f"?{query}" if query else "")
 
 
 def _worker(dsn: str, index: int, batch: int, start: Any, out: Any) -> None:
@@ -131,8 +115,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50, help="claims per transaction (dispatcher.batch_size)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmpdir:
-        admin = _admin_uri(Path(tmpdir))
-        dsn = _fresh_db(admin)
+        admin = admin_uri(Path(tmpdir))
+        dsn = fresh_database(admin)
         db = Database(dsn, pool_size=1, statement_timeout_ms=0)
         migrate(db)
         with db.transaction() as cur:

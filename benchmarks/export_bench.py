@@ -14,17 +14,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import psycopg2
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _pg import admin_uri, fresh_database  # noqa: E402
 
 from voiceai_ivr.config import Config  # noqa: E402
 from voiceai_ivr.stores.db import Database  # noqa: E402
@@ -45,24 +44,6 @@ FROM generate_series(1, %(n)s) AS i
 """
 
 
-def _admin_uri(tmp: Path) -> str:
-    if os.environ.get("VOICEAI_BENCH_DSN"):
-        return os.environ["VOICEAI_BENCH_DSN"]
-    import pgserver
-
-    return str(pgserver.get_server(str(tmp / "pg"), cleanup_mode="stop").get_uri())
-
-
-def _fresh_db(admin_uri: str) -> str:
-    name = f"voiceai_bench_{secrets.token_hex(4)}"
-    conn = psycopg2.connect(admin_uri)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    base, _, query = admin_uri.partition("?")
-    head = base.rsplit("/", 1)[0]
-    return f"{head}/{name}" + (f"?{query}" if query else "")
 
 
 def _export(dsn: str, out: Path) -> dict:
@@ -94,10 +75,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        admin = _admin_uri(tmp)
+        admin = admin_uri(tmp)
         results = {}
         for label, n in (("small", args.small), ("large", args.rows)):
-            dsn = _fresh_db(admin)
+            dsn = fresh_database(admin)
             cfg = Config()
             cfg.database.dsn = dsn
             db = Database.from_config(cfg)
