@@ -54,8 +54,10 @@ def test_outbound_socket_drops_mid_command(command: str, how: str, fault_stack: 
         await original(self, frame)
 
     monkeypatch.setattr(sim_outbound.OutboundSession, "handle", handle)
-    result = fault_stack.run(scenario([{"say": "financeiro"}],
-                                      agents={"1001": {"behavior": "answer", "answer_after": 2}}))
+    # The caller's own socket carries an api command when a key interrupts a listen
+    # (``api uuid_break``): the api case presses one.
+    first = {"dtmf": "1"} if command == "api" else {"say": "financeiro"}
+    result = fault_stack.run(scenario([first], agents={"1001": {"behavior": "answer", "answer_after": 2}}))
     ledger.fault(f"outbound_drop:{command}:{how}")
     assert dropped, f"the {command} command never came"
     info = {k: result.get(k) for k in ("transcript", "socket_end", "errors", "hangup_by")}
