@@ -80,24 +80,10 @@ class InboundConnection(ConnectionBase):
                 return
             # FreeSWITCH ignores anything else before auth (no reply).
             return
-        if lower.startswith("api "):
-            # api blocks this connection until done, as in FreeSWITCH.
-            await self.cmd_api(cmd[4:], None)
-            return
-        if lower.startswith("bgapi "):
-            self.cmd_bgapi(cmd[6:], None, frame.get("Job-UUID"))
-            return
         if lower.startswith("filter "):
             self.reply(self.cmd_filter(cmd[7:]))
             return
-        if lower.startswith("nixevent"):
-            self.reply(self.cmd_nixevent(cmd[8:]))
-            return
-        if lower.startswith("noevents"):
-            self.reply(self.cmd_noevents())
-            return
-        if lower.startswith("event"):
-            self.reply(self.cmd_event(cmd[5:]))
+        if await self.handle_shared(cmd, frame, None):
             return
         if lower.startswith("myevents"):
             uuid = cmd[8:].strip().split(" ")[0]

@@ -253,11 +253,7 @@ class OutboundSession(ConnectionBase):
         if not self.full:
             self.reply("-ERR command not found")
             return
-        if lower.startswith("api "):
-            await self.cmd_api(cmd[4:], self.channel)
-            return
-        if lower.startswith("bgapi "):
-            self.cmd_bgapi(cmd[6:], self.channel, frame.get("Job-UUID"))
+        if await self.handle_shared(cmd, frame, self.channel):
             return
         if lower.startswith("linger"):
             rest = cmd[6:].strip()
@@ -275,15 +271,6 @@ class OutboundSession(ConnectionBase):
         if lower.startswith("nolinger"):
             self.linger = False
             self.reply("+OK will not linger")
-            return
-        if lower.startswith("nixevent"):
-            self.reply(self.cmd_nixevent(cmd[8:]))
-            return
-        if lower.startswith("noevents"):
-            self.reply(self.cmd_noevents())
-            return
-        if lower.startswith("event"):
-            self.reply(self.cmd_event(cmd[5:]))
             return
         self.reply("-ERR command not found")
 

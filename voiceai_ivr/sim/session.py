@@ -259,6 +259,25 @@ class ConnectionBase:
         if not self.myevents:
             self.switch.add_sink(self)
 
+    async def handle_shared(self, cmd: str, frame: Any, owner: Any) -> bool:
+        """The commands inbound and ``full`` outbound connections accept alike (api,
+        bgapi, event subscriptions); False when ``cmd`` is none of them."""
+        lower = cmd.lower()
+        if lower.startswith("api "):
+            # api blocks this connection until done, as in FreeSWITCH.
+            await self.cmd_api(cmd[4:], owner)
+        elif lower.startswith("bgapi "):
+            self.cmd_bgapi(cmd[6:], owner, frame.get("Job-UUID"))
+        elif lower.startswith("nixevent"):
+            self.reply(self.cmd_nixevent(cmd[8:]))
+        elif lower.startswith("noevents"):
+            self.reply(self.cmd_noevents())
+        elif lower.startswith("event"):
+            self.reply(self.cmd_event(cmd[5:]))
+        else:
+            return False
+        return True
+
     async def cmd_api(self, command: str, owner: Any) -> None:
         from voiceai_ivr.sim.api import execute_api
 
