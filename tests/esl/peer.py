@@ -1,5 +1,5 @@
 """FreeSWITCH stand-ins on real sockets for the ESL tests, built from the frames of
-the real 1.11.1 capture (``shared/fixtures/freeswitch-1.11/esl-capture.jsonl``).
+the real 1.11.1 capture (``tests/fixtures/freeswitch-1.11/esl-capture.jsonl``).
 
 * ``FakeCall`` dials into an outbound server the way ``socket HOST:PORT async
   full`` does: answers ``connect`` with the CHANNEL_DATA block, ``myevents``,
@@ -38,13 +38,15 @@ from voiceai_ivr.esl.protocol import (
 
 Pairs = list[tuple[str, str]]
 
+#: the capture lives in the repository (see tests/fixtures/freeswitch-1.11/README.md)
+CAPTURE = Path(__file__).resolve().parents[1] / "fixtures" / "freeswitch-1.11" / "esl-capture.jsonl"
+
 
 def capture_path() -> Path:
     env = os.environ.get("VOICEAI_FS_CAPTURE")
     if env:
         return Path(env)
-    root = Path(__file__).resolve().parents[2]
-    return root.parent / "shared" / "fixtures" / "freeswitch-1.11" / "esl-capture.jsonl"
+    return CAPTURE
 
 
 def load_capture() -> list[dict]:

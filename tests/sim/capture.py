@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 from voiceai_ivr.esl.protocol import Frame, FrameParser, frame_to_event
 
-CAPTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "freeswitch-1.11" / "esl-capture.jsonl"
+#: the capture lives in the repository (see tests/fixtures/freeswitch-1.11/README.md)
+CAPTURE = Path(__file__).resolve().parents[1] / "fixtures" / "freeswitch-1.11" / "esl-capture.jsonl"
 
 
-def capture_path() -> Optional[Path]:
-    for candidate in (CAPTURE, Path("/work/shared/fixtures/freeswitch-1.11/esl-capture.jsonl")):
-        if candidate.exists():
-            return candidate
-    return None
+def capture_path() -> Path:
+    return CAPTURE
 
 
 def load(call: str) -> list[tuple[str, object]]:
     """[("app", command_text) | ("fs", Frame)] for one ``call`` of the capture, in order."""
     path = capture_path()
-    assert path is not None, "capture file not found"
     items: list[tuple[str, object]] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         obj = json.loads(line)

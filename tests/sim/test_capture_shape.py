@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
-from sim.capture import capture_path, header_names, load, shape
+from sim.capture import header_names, load, shape
 from sim.peer import Peer, PeerCall
 from voiceai_ivr.esl.protocol import frame_to_event
 from voiceai_ivr.sim import Simulator
-
-pytestmark = pytest.mark.skipif(capture_path() is None, reason="FreeSWITCH capture not available")
 
 AGENT = "127f8c19-0fc4-4ec4-92b7-d5a4727d9904"
 BROADCAST_DONE = ("text/event-plain", "CHANNEL_EXECUTE_COMPLETE", "playback")
