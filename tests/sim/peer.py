@@ -46,6 +46,10 @@ class PeerCall:
                 chunk = await asyncio.wait_for(self.reader.read(65536), timeout)
             except asyncio.TimeoutError as exc:
                 raise TimeoutError("no frame from the simulator in time") from exc
+            except ConnectionError as exc:
+                # a close with our command still unread on its side arrives as a reset
+                self.closed = True
+                raise PeerGone() from exc
             if not chunk:
                 self.closed = True
                 raise PeerGone()
@@ -56,8 +60,12 @@ class PeerCall:
 
     async def send(self, command: str, headers: Optional[list[tuple[str, str]]] = None) -> None:
         self.sent.append(command)
-        self.writer.write(encode_command(command, headers))
-        await self.writer.drain()
+        try:
+            self.writer.write(encode_command(command, headers))
+            await self.writer.drain()
+        except ConnectionError as exc:
+            self.closed = True
+            raise PeerGone() from exc
 
     async def reply_to(
         self, command: str, headers: Optional[list[tuple[str, str]]] = None, timeout: float = 10.0
@@ -115,9 +123,16 @@ class PeerCall:
         headers += [("event-lock", "true"), ("Event-UUID", event_uuid)]
         reply = await self.reply_to("sendmsg", headers)
         assert reply.reply_text == "+OK", reply.headers
-        return await self.wait_event(
-            "CHANNEL_EXECUTE_COMPLETE", lambda e: e.get("Application-UUID") == event_uuid, timeout
-        )
+
+        # An application sent once the leg has hung up never runs (FreeSWITCH still
+        # answers +OK): like a correct handler, stop waiting at CHANNEL_HANGUP_COMPLETE,
+        # which comes after the completion of an application the hangup interrupted.
+        def done(e: Event) -> bool:
+            if e.name == "CHANNEL_EXECUTE_COMPLETE":
+                return e.get("Application-UUID") == event_uuid
+            return e.name == "CHANNEL_HANGUP_COMPLETE"
+
+        return await self.wait_event("*", done, timeout)
 
     async def api(self, command: str, timeout: float = 30.0) -> str:
         frame = await self.reply_to(f"api {command}", timeout=timeout)

@@ -139,29 +139,47 @@ AGENT_VARS = "voiceai_role=agent"
 
 def transfer_script(kill_agent_on_hangup: bool = True, ring_timeout: int = 20):
     """A small attended transfer: hold music, agent leg on our socket with an
-    announcement (1 accept / 2 decline), bridge on accept."""
+    announcement (1 accept / 2 decline), bridge on accept.
+
+    The agent side tells the caller side what the agent keyed through a future
+    keyed by the agent leg's uuid, and "gone" when the leg hangs up at any step:
+    before ``connect`` is answered (FreeSWITCH then sends only the disconnect
+    notice, which names the leg), during ``myevents``/``linger`` (no linger yet:
+    FreeSWITCH disconnects at once), after ``linger`` but before the announcement
+    runs (the ``sendmsg`` gets +OK, the application never runs) or during it."""
     shared: dict[str, asyncio.Future] = {}
 
+    def answer_for(agent_uuid: str) -> asyncio.Future:
+        return shared.setdefault(agent_uuid, asyncio.get_running_loop().create_future())
+
+    def settle(agent_uuid: str, key: object) -> None:
+        answer = answer_for(agent_uuid)
+        if not answer.done():
+            answer.set_result(key)
+
     async def script(call: PeerCall) -> None:
-        data = await call.connect()
+        try:
+            data = await call.connect()
+        except PeerGone:
+            notices = [f for f in call.received if f.content_type == "text/disconnect-notice"]
+            if notices:
+                settle(notices[0].get("Controlled-Session-UUID") or "", "gone")
+            raise
         if data.get("variable_voiceai_role") == "agent":
-            await agent_side(call, data)
+            await agent_side(call)
         else:
             await caller_side(call)
 
-    async def agent_side(call: PeerCall, data) -> None:
-        await call.reply_to("myevents")
-        await call.reply_to("linger")
-        caller_uuid = data.get("variable_voiceai_caller")
-        answer = shared.setdefault(caller_uuid, asyncio.get_running_loop().create_future())
+    async def agent_side(call: PeerCall) -> None:
         try:
+            await call.reply_to("myevents")
+            await call.reply_to("linger")
             got = await call.execute("play_and_get_digits", "1 1 1 3000 # 'say:Ligação para você' '' key \\d 1000")
-            if not answer.done():
-                answer.set_result(got.get("variable_key"))
         except PeerGone:
-            if not answer.done():
-                answer.set_result("gone")
+            settle(call.uuid, "gone")
             return
+        # CHANNEL_HANGUP_COMPLETE instead of the completion: hung up before it ran
+        settle(call.uuid, "gone" if got.name == "CHANNEL_HANGUP_COMPLETE" else got.get("variable_key"))
         await call.finish(timeout=30)
 
     async def caller_side(call: PeerCall) -> None:
@@ -173,7 +191,7 @@ def transfer_script(kill_agent_on_hangup: bool = True, ring_timeout: int = 20):
         await call.execute("play_and_detect_speech", f"'say:Com quem?' {DETECT}")
         agent = "a9e0c8a4-2222-4222-8222-222222222222"
         host, port = call.writer.get_extra_info("sockname")[:2]
-        answer = shared.setdefault(call.uuid, asyncio.get_running_loop().create_future())
+        answer = answer_for(agent)
         await call.api(f"uuid_broadcast {call.uuid} local_stream://moh aleg")
         reply = await call.reply_to(
             f"bgapi originate {{origination_uuid={agent},originate_timeout={ring_timeout},{AGENT_VARS},"
@@ -342,3 +360,21 @@ def test_exit_right_after_uuid_bridge_keeps_the_bridged_call_up():
     assert result.transfers[0]["status"] == "bridged"
     assert result.hangup_by == "bridge-peer"  # the agent ended the bridged call, not the socket exit
     assert result.legs_left_up == 0
+
+
+def test_agent_hangs_up_before_its_socket_application_is_connected():
+    """The agent leg hangs up while the ``socket`` application is still opening its
+    connection: the application gets the disconnect notice (naming the leg) and the
+    socket closes, as FreeSWITCH does with no linger asked for yet; no leg is left up."""
+    script, _ = transfer_script()
+    result, peer = run_one(
+        script,
+        {"caller_inputs": [{"say": "financeiro"}]},
+        agents={"1002": {"behavior": "answer", "answer_after": 1, "hangup_after": 0}},
+    )
+    caller = next(c for c in peer.calls if getattr(c, "results", None))
+    assert caller.results == {"originate": "+OK", "key": "gone"}
+    assert result.legs_left_up == 0 and result.errors == []
+    agent_conn = next(c for c in peer.calls if c is not caller)
+    notices = [f for f in agent_conn.received if f.content_type == "text/disconnect-notice"]
+    assert notices and notices[0].get("Controlled-Session-UUID") == "a9e0c8a4-2222-4222-8222-222222222222"

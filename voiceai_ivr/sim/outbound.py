@@ -355,4 +355,9 @@ async def dial_socket(switch: Any, ch: SimChannel, app_arg: str) -> bool:
         return False
     ch.socket = link
     ch.spawn(session.run())
+    if ch.hungup:
+        # The leg hung up while the TCP connection was being opened: FreeSWITCH's
+        # socket application finds the channel gone and, with no linger asked for
+        # yet, sends the disconnect notice and closes.
+        session.channel_hungup()
     return True
