@@ -14,6 +14,7 @@ Every error the package raises on purpose derives from ``VoiceAIError``::
     │   ├── AuthError           FreeSWITCH refused the password or the ACL rejected us
     │   └── CommandError        FreeSWITCH answered -ERR to a command
     ├── CallGone                the call leg hung up; raised out of any channel wait
+    ├── SpeechUnavailable       the PBX has no such speech-recognition engine (ASR INIT ERROR)
     ├── StoreError              database problems
     │   ├── DatabaseUnavailable cannot reach PostgreSQL (caller-facing paths spool instead)
     │   └── MigrationError      a migration cannot be applied (edited file, SQL error)
@@ -107,6 +108,16 @@ class CallGone(VoiceAIError):
         super().__init__(f"call {uuid or '?'} is gone ({cause or 'hangup'})")
 
 
+class SpeechUnavailable(VoiceAIError):
+    """The PBX could not start speech recognition with the configured engine
+    (``play_and_detect_speech`` answered ``ASR INIT ERROR``): the turn must be keyed."""
+
+    def __init__(self, engine: str, detail: str = "") -> None:
+        self.engine = engine
+        self.detail = detail
+        super().__init__(f"speech recognition engine {engine!r} unavailable{': ' + detail if detail else ''}")
+
+
 class StoreError(VoiceAIError):
     """Database failure."""
 
@@ -126,3 +137,13 @@ class HelpdeskError(VoiceAIError):
         self.status = status
         self.permanent = permanent
         super().__init__(message)
+
+
+def not_utf8(exc: UnicodeDecodeError) -> str:
+    """What to tell a user whose file is not UTF-8: ``not UTF-8 text (byte 0xe9 at
+    line 2); save it as UTF-8`` (``exc.object`` is the whole file's bytes when it
+    was decoded in one piece, as every reader of user files here does)."""
+    data = bytes(exc.object)
+    line = data.count(b"\n", 0, exc.start) + 1
+    byte = f"byte 0x{data[exc.start]:02x} " if exc.start < len(data) else ""
+    return f"not UTF-8 text ({byte}at line {line}); save it as UTF-8"

@@ -10,7 +10,7 @@ import pytest
 from esl.peer import FakeCall
 from voiceai_ivr.channel.base import DTMF, SILENCE, SPEECH, Channel, ListenResult
 from voiceai_ivr.channel.esl import ESLChannel, parse_nlsml
-from voiceai_ivr.errors import ValidationError
+from voiceai_ivr.errors import SpeechUnavailable, ValidationError
 from voiceai_ivr.esl.outbound import OutboundServer
 
 
@@ -50,17 +50,84 @@ def test_listen_speech_follows_the_convention(run_flow: Callable[..., Any]) -> N
     call, out = run_flow(flow, inputs=[{"speech": "quero falar com o financeiro"}])
     assert out["r"] == ListenResult(SPEECH, "quero falar com o financeiro", 0.87)
     assert call.apps[0] == ("set", "voiceai_slot=intent")
-    assert call.apps[1] == ("play_and_detect_speech", "'say:Como posso ajudar?' detect:unimrcp "
+    # The file part unquoted: FreeSWITCH hands everything before "detect:" to the
+    # file layer verbatim (quotes would become part of the file name).
+    assert call.apps[1] == ("play_and_detect_speech", "say:Como posso ajudar? detect:unimrcp "
                             "{no-input-timeout=4000,recognition-timeout=15000}builtin:speech/transcribe")
 
 
-def test_listen_dtmf_breaks_the_prompt_and_collects_keys(run_flow: Callable[..., Any]) -> None:
+def test_listen_reads_json_results(run_flow: Callable[..., Any]) -> None:
     def flow(ch: Channel, out: dict) -> None:
+        out["r"] = ch.listen("say:Como posso ajudar?", slot="intent")
+
+    _, out = run_flow(flow, inputs=[{"speech": "falar com o suporte"}], asr_format="json")
+    assert out["r"] == ListenResult(SPEECH, "falar com o suporte", 0.873)
+
+
+def test_listen_dtmf_ends_the_prompt_and_collects_keys(run_flow: Callable[..., Any]) -> None:
+    def flow(ch: Channel, out: dict) -> None:
+        ch.answer()
         out["r"] = ch.listen("say:Digite", max_digits=2, grammar="builtin:grammar/boolean", slot="yes_no")
 
     call, out = run_flow(flow, inputs=[{"digits": "12"}])
     assert out["r"] == ListenResult(DTMF, "12")
-    assert any(c.startswith("api uuid_break ") and c.endswith(" all") for c in call.commands)
+    assert call.apps[1] == ("set", "playback_terminators=any")
+    # FreeSWITCH ends the prompt on the key itself: no uuid_break races its end.
+    assert not any(c.startswith("api uuid_break") for c in call.commands)
+
+
+def test_asr_init_error_raises_speech_unavailable(run_flow: Callable[..., Any]) -> None:
+    def flow(ch: Channel, out: dict) -> None:
+        try:
+            ch.listen("say:Oi", slot="intent")
+        except SpeechUnavailable as exc:
+            out["engine"] = exc.engine
+        out["keyed"] = ch.listen("say:Tecle", slot="intent", speech=False, timeout_s=2)
+
+    call, out = run_flow(flow, inputs=[{"digits": "3"}], asr_engines=())
+    assert out["engine"] == "unimrcp" and out["keyed"] == ListenResult(DTMF, "3")
+    assert [a for a, _ in call.apps] == ["set", "play_and_detect_speech", "set", "playback", "set"]
+
+
+def test_keyed_listen_and_no_input(run_flow: Callable[..., Any]) -> None:
+    def flow(ch: Channel, out: dict) -> None:
+        ch.answer()
+        out["keys"] = ch.listen("say:Tecle o ramal", slot="intent", speech=False, max_digits=4, timeout_s=2)
+        out["none"] = ch.listen("say:De novo", slot="intent", speech=False, timeout_s=0.3)
+
+    call, out = run_flow(flow, inputs=[{"digits": "12#"}, {"silence": True}])
+    assert out["keys"] == ListenResult(DTMF, "12") and out["none"] == ListenResult(SILENCE)
+    assert call.apps[2:5] == [("set", "voiceai_slot=intent"), ("playback", "say:Tecle o ramal"),
+                              ("set", "voiceai_slot=")]
+
+
+def test_keys_pressed_during_a_prompt_are_the_next_turn(run_flow: Callable[..., Any]) -> None:
+    """Type-ahead: the caller keyed during an announcement; the next question is
+    answered at once (and not played), nothing is thrown away."""
+
+    def flow(ch: Channel, out: dict) -> None:
+        ch.answer()
+        ch.play("say:Desculpe, não ouvi nada.")
+        out["r"] = ch.listen("say:Com quem deseja falar?", slot="intent")
+
+    call, out = run_flow(flow, press_during_playback="2")
+    assert out["r"] == ListenResult(DTMF, "2")
+    assert not any(app == "play_and_detect_speech" for app, _ in call.apps)
+
+
+def test_hold_music_stop_is_verified(run_flow: Callable[..., Any]) -> None:
+    def flow(ch: Channel, out: dict) -> None:
+        ch.answer()
+        out["own"] = ch.start_hold("local_stream://moh")
+        out["stopped"] = ch.stop_hold()
+        ch.play("say:Ocupado")
+
+    call, out = run_flow(flow)
+    assert out == {"own": True, "stopped": True}
+    apps = list(call.apps)
+    assert apps[2:6] == [("set", "playback_terminators=none"), ("playback", "local_stream://moh"),
+                         ("set", "playback_terminators=any"), ("playback", "say:Ocupado")]
+    assert any(c.startswith("api uuid_break ") for c in call.commands)
 
 
 def test_listen_silence_and_then_speech(run_flow: Callable[..., Any]) -> None:
@@ -81,9 +148,8 @@ def test_collect_digits_and_no_input(run_flow: Callable[..., Any]) -> None:
 
     call, out = run_flow(flow, inputs=[{"digits": "1002"}, {"silence": True}])
     assert out["d"] == "1002" and out["none"] == ""
-    assert call.apps[0] == ("play_and_get_digits",
-                            "1 4 1 2500 # 'say:Ramal' silence_stream://250 voiceai_digits \\d+ 1500")
-    assert call.apps[1][1].split(" ")[4] == "none"
+    assert call.apps[:3] == [("set", "voiceai_slot=digits"), ("playback", "say:Ramal"), ("set", "voiceai_slot=")]
+    assert call.apps[4] == ("playback", "/sounds/ramal.wav")
 
 
 def test_say_text_is_sanitised(run_flow: Callable[..., Any]) -> None:
@@ -111,7 +177,8 @@ def test_vars_tts_answer_execute_hangup(run_flow: Callable[..., Any]) -> None:
         out["up"] = ch.is_up()
 
     call, out = run_flow(flow, caller="+5511998765432")
-    assert call.apps[:4] == [("answer", ""), ("set", "tts_engine=flite"), ("set", "tts_voice=kal"),
+    assert call.apps[:5] == [("answer", ""), ("set", "playback_terminators=any"),
+                             ("set", "tts_engine=flite"), ("set", "tts_voice=kal"),
                              ("set", "voiceai_note=linha1 linha2 $ {x}")]
     assert out["note"] == "linha1 linha2 $ {x}" and out["unset"] is None
     assert out["resp"] == "FILE PLAYED" and out["data"] == "+5511998765432"
@@ -120,11 +187,12 @@ def test_vars_tts_answer_execute_hangup(run_flow: Callable[..., Any]) -> None:
 
 def test_interruptible_play_returns_the_key(run_flow: Callable[..., Any]) -> None:
     def flow(ch: Channel, out: dict) -> None:
+        ch.answer()
         out["key"] = ch.play("say:Aperte uma tecla", interruptible=True)
 
     call, out = run_flow(flow, press_during_playback="5")
     assert out["key"] == "5"
-    assert any(c.startswith("api uuid_break ") and not c.endswith(" all") for c in call.commands)
+    assert not any(c.startswith("api uuid_break ") for c in call.commands)
     _, out = run_flow(flow)  # nobody presses: the prompt plays to the end
     assert out["key"] == ""
 

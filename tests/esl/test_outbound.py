@@ -54,9 +54,9 @@ def test_fifty_concurrent_calls_none_failing(serve: Callable[..., OutboundServer
         assert c.hangup_cause == "NORMAL_CLEARING"
         assert c.exited, "the handler must send exit after the linger disconnect-notice"
         apps = [a for a, _ in c.apps]
-        assert apps == ["answer", "set", "set", "play_and_get_digits", "playback", "playback"]
+        assert apps == ["answer", "set", "set", "set", "set", "playback", "set", "playback", "playback"]
         assert c.commands[:4] == ["connect", "myevents", "event plain BACKGROUND_JOB", "linger"]
-    said = {c.apps[4][1] for c in calls}
+    said = {c.apps[7][1] for c in calls}
     assert len(said) == 50  # each call heard its own digits
     assert server.wait_idle(5.0)
     assert server.calls_total == 50 and server.calls_failed == 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from voiceai_ivr.errors import ValidationError
-from voiceai_ivr.switch import check_source, quote_arg
+from voiceai_ivr.switch import check_source
 
 ENGINE_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 GRAMMAR_RE = re.compile(r"^[A-Za-z0-9_:/.\-?=;&+%]{1,512}$")
@@ -52,18 +52,36 @@ def clean_digits(value: object) -> str:
     return "".join(c for c in str(value or "") if c in _KEYS)
 
 
+_DETECT_RE = re.compile(r"detect:", re.IGNORECASE)
+
+
+def detect_source(source: str) -> str:
+    """The file part of ``play_and_detect_speech`` exactly as FreeSWITCH reads it
+    (mod_dptools ``play_and_detect_speech_function``): everything before the first
+    ``detect:``, trailing blanks trimmed, passed to the file layer verbatim, so it
+    is never quoted, and ``say:`` text must not contain ``detect:`` (a colon after
+    the word is replaced by a blank-separated one). Commas, colons and accents in
+    ``say:`` text are played as they are."""
+    src = check_source(source)
+    if src.startswith("say:"):
+        src = "say:" + _DETECT_RE.sub(lambda m: m.group(0)[:-1] + " :", src[4:])
+    elif _DETECT_RE.search(src):
+        raise ValidationError("source", f"a file name cannot contain 'detect:': {src[:80]!r}")
+    return src.rstrip()
+
+
 def detect_speech_arg(
     source: str, *, engine: str, grammar: str, slot: str, timeout_s: float, recognition_timeout_s: float
 ) -> str:
-    """``'SOURCE' detect:ENGINE {no-input-timeout=MS,recognition-timeout=MS}GRAMMAR``
+    """``SOURCE detect:ENGINE {no-input-timeout=MS,recognition-timeout=MS}GRAMMAR``
     for ``play_and_detect_speech``; every part checked (the slot too: it is set on
-    the channel just before)."""
+    the channel just before). The source is not quoted (see ``detect_source``)."""
     if not SLOT_RE.match(slot or ""):
         raise ValidationError("slot", f"not a slot name: {slot!r}")
     if not GRAMMAR_RE.match(grammar or ""):
         raise ValidationError("grammar", f"not a grammar reference: {grammar!r}")
     check_engine("listen_engine", engine)
-    src = quote_arg(check_source(source))
+    src = detect_source(source)
     no_input_ms = ms(timeout_s, "timeout_s")
     recognition_ms = ms(recognition_timeout_s, "recognition_timeout_s")
     return f"{src} detect:{engine} {{no-input-timeout={no_input_ms},recognition-timeout={recognition_ms}}}{grammar}"

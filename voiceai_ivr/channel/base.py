@@ -84,10 +84,21 @@ class Channel(abc.ABC):
         max_digits: int = 1,
         grammar: str = "",
         slot: str = "",
+        speech: bool = True,
     ) -> ListenResult:
         """Play ``source`` and listen for speech and DTMF at once
         (``play_and_detect_speech``). ``slot`` names what was asked for (logs and
-        the simulator's transcript read it from the ``voiceai_slot`` variable)."""
+        the simulator's transcript read it from the ``voiceai_slot`` variable).
+
+        With ``speech=False`` (the PBX has no speech recognition) the turn is keyed:
+        the prompt plays, a key stops it, and up to ``max_digits`` keys are
+        collected (the first within ``timeout_s`` of the prompt's end).
+
+        Keys the caller pressed before the turn (during an earlier prompt, while
+        nothing played) are never thrown away: they are this turn's first keys
+        (type-ahead), and the prompt is not played when keys are already waiting.
+        Raises ``SpeechUnavailable`` when the PBX refuses to start recognition
+        (``ASR INIT ERROR``); the caller then runs the turn again keyed."""
 
     @abc.abstractmethod
     def get_var(self, name: str) -> Optional[str]:
@@ -125,6 +136,20 @@ class Channel(abc.ABC):
         adapter whose handler runs on the session thread (mod_python3) overrides it
         and may raise ``CallGone`` when the leg hangs up during the wait."""
         return event.wait(max(0.0, timeout))
+
+    def start_hold(self, source: str) -> bool:
+        """Start music on hold (``source``, e.g. ``local_stream://moh``) on this leg
+        through the leg's own control path. Returns False when this adapter has
+        none; the flow then uses the PBX API (``uuid_broadcast``) and ``wait_event``
+        with ``music``. Keys pressed while on hold are not type-ahead: they are
+        dropped when the hold stops (nobody asked the caller anything)."""
+        return False
+
+    def stop_hold(self) -> bool:
+        """Stop the music ``start_hold`` started, verified: returns only once the
+        music has really ended (True) or a bound of about 1 s has passed (False,
+        logged). A no-op returning True when no hold is playing."""
+        return True
 
     def break_media(self) -> bool:
         """Stop whatever is playing to this leg (``uuid_break UUID all``) through the

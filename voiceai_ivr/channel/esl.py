@@ -2,98 +2,63 @@
 
 Conventions shared with the simulator (it implements the FreeSWITCH side):
 
+* ``answer``: ``answer``, then ``set playback_terminators=any``: FreeSWITCH itself
+  ends a prompt (``playback``, ``play_and_detect_speech``) on the caller's first key,
+  so no ``uuid_break`` races the prompt's end;
+* keys: every key reaches us as a DTMF event and waits in the session's queue until
+  a turn reads it. Keys pressed during a prompt or between prompts are the next
+  turn's input (type-ahead): a turn that finds keys waiting plays nothing. Only
+  keys pressed while the caller was on hold music are dropped (nobody asked);
 * ``play``: ``playback SOURCE``; ``say:TEXT`` sources are sanitised
-  (``switch.check_source``) and single-quoted where they are one argument of a
-  multi-argument application;
+  (``switch.check_source``);
 * ``set_tts``: ``set tts_engine=X`` and ``set tts_voice=Y`` (pipelined);
 * ``set_var``: ``set name=value`` (value sanitised); ``get_var``:
   ``api uuid_getvar UUID NAME`` on the session (``_undef_`` -> ``None``);
-* ``collect_digits``: ``play_and_get_digits MIN MAX 1 TIMEOUT_MS TERMINATORS 'FILE'
-  silence_stream://250 voiceai_digits \\d+ DIGIT_TIMEOUT_MS``; the digits are
-  ``variable_voiceai_digits`` of the EXECUTE_COMPLETE (absent, or
-  ``variable_read_result`` other than ``success``: no input);
-* ``listen``: ``set voiceai_slot=SLOT``, then ``play_and_detect_speech 'SOURCE'
-  detect:ENGINE {no-input-timeout=MS,recognition-timeout=MS}GRAMMAR``; the result is
-  the NLSML in ``variable_detect_speech_result``. A DTMF key during the listen
-  sends ``api uuid_break UUID all`` and keys are collected from DTMF events.
+* ``collect_digits`` and keyed ``listen``: ``set voiceai_slot=SLOT``,
+  ``playback SOURCE``, ``set voiceai_slot=`` (pipelined), then keys from the DTMF
+  events (first key within the timeout after the prompt, then the inter-digit
+  timeout; ``#`` ends);
+* ``listen`` with speech: ``set voiceai_slot=SLOT``, then ``play_and_detect_speech
+  SOURCE detect:ENGINE {no-input-timeout=MS,recognition-timeout=MS}GRAMMAR`` (the
+  source unquoted, as FreeSWITCH parses it); the result is
+  ``variable_detect_speech_result`` (NLSML or JSON, ``channel.asr_result``);
+  Application-Response ``ASR INIT ERROR`` raises ``SpeechUnavailable``;
+* hold music: ``set playback_terminators=none`` + ``playback local_stream://…`` on
+  the caller's own leg; stopped with ``api uuid_break UUID`` until that playback's
+  EXECUTE_COMPLETE arrives (re-sent every 250 ms, 1 s at most), then
+  ``set playback_terminators=any``: a stop can never be lost, and nothing we send
+  later can queue behind the music;
 * ``hangup``: ``sendmsg call-command: hangup`` with ``hangup-cause``.
 """
 
 from __future__ import annotations
 
 import logging
-import xml.etree.ElementTree as ET
+import time
 from collections.abc import Mapping
 from typing import Callable, Optional
 
 from voiceai_ivr.channel.apps import APP_RE as _APP_RE
-from voiceai_ivr.channel.apps import DIGITS_VAR as _DIGITS_VAR
 from voiceai_ivr.channel.apps import ENGINE_RE as _ENGINE_RE
 from voiceai_ivr.channel.apps import GRAMMAR_RE as _GRAMMAR_RE
-from voiceai_ivr.channel.apps import check_digit_request, clean_digits, detect_speech_arg
+from voiceai_ivr.channel.apps import SLOT_RE as _SLOT_RE
+from voiceai_ivr.channel.apps import check_digit_request, detect_speech_arg
 from voiceai_ivr.channel.apps import ms as _ms
-from voiceai_ivr.channel.base import DTMF, SILENCE, SPEECH, Channel, ListenResult
-from voiceai_ivr.errors import ESLError, ESLTimeout, ValidationError
+from voiceai_ivr.channel.asr_result import parse_asr_result, parse_nlsml
+from voiceai_ivr.channel.base import DTMF, SILENCE, Channel, ListenResult
+from voiceai_ivr.errors import CallGone, ESLError, ESLTimeout, SpeechUnavailable, ValidationError
 from voiceai_ivr.esl.outbound import Execution, OutboundSession
-from voiceai_ivr.switch import check_cause, check_source, check_var_name, quote_arg, sanitize_text
+from voiceai_ivr.switch import check_cause, check_source, check_var_name, sanitize_text
 
 log = logging.getLogger("voiceai_ivr.channel.esl")
 
-MAX_NLSML_BYTES = 64 * 1024
-_NO_RESULT = ("", "_undef_", "ERROR", "NO_MATCH", "NO_INPUT")
-
-
-def parse_nlsml(text: Optional[str]) -> Optional[ListenResult]:
-    """Read an NLSML result defensively: ``None`` for no result, no match, no input,
-    anything unparseable or oversized."""
-    if text is None or text.strip() in _NO_RESULT:
-        return None
-    if len(text.encode("utf-8", errors="replace")) > MAX_NLSML_BYTES:
-        log.warning("speech result of %d bytes ignored (limit %d)", len(text), MAX_NLSML_BYTES)
-        return None
-    if "<!DOCTYPE" in text or "<!ENTITY" in text:
-        log.warning("speech result with a DOCTYPE ignored")
-        return None
-    try:
-        root = ET.fromstring(text.strip())  # noqa: S314 - DOCTYPE/entities refused above
-    except ET.ParseError:
-        log.warning("speech result is not XML: %r", text[:80])
-        return None
-    for interp in root.iter():
-        if _local(interp.tag) != "interpretation":
-            continue
-        confidence = _confidence(interp.get("confidence"))
-        for node in interp.iter():
-            if _local(node.tag) != "input":
-                continue
-            if any(_local(child.tag) in ("nomatch", "noinput") for child in node):
-                continue
-            words = " ".join("".join(node.itertext()).split())
-            if not words:
-                continue
-            node_conf = _confidence(node.get("confidence"))
-            kind = DTMF if (node.get("mode") or "").lower() == "dtmf" else SPEECH
-            return ListenResult(kind, words[:1000], node_conf if node_conf is not None else confidence)
-    return None
-
-
-def _local(tag: object) -> str:
-    name = tag if isinstance(tag, str) else ""
-    return name.rsplit("}", 1)[-1].lower()
-
-
-def _confidence(value: Optional[str]) -> Optional[float]:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    if number != number or number < 0:  # NaN or negative
-        return None
-    if number > 1.0:  # MRCPv1 engines report 0-100
-        number = number / 100.0
-    return min(number, 1.0)
+#: How long a stopped hold playback may take to report its end before the break is re-sent.
+HOLD_BREAK_RETRY_S = 0.25
+#: The hold music must be gone within this long after ``stop_hold``.
+HOLD_STOP_BOUND_S = 1.0
+#: After a key ended a prompt, how long FreeSWITCH may take to report the prompt's end.
+PROMPT_END_AFTER_KEY_S = 2.0
+ASR_INIT_ERROR = "ASR INIT ERROR"
 
 
 class ESLChannel(Channel):
@@ -122,6 +87,7 @@ class ESLChannel(Channel):
         self.digit_timeout_s = digit_timeout_s
         self.command_timeout = command_timeout
         self.media_max_s = media_max_s
+        self._hold: Optional[Execution] = None
 
     # ------------------------------------------------------------------ Channel
 
@@ -130,7 +96,10 @@ class ESLChannel(Channel):
         return self.session.data
 
     def answer(self) -> None:
-        self.session.execute("answer", timeout=self.command_timeout)
+        first = self.session.execute_async("answer")
+        second = self.session.execute_async("set", "playback_terminators=any")
+        self.session.wait(first, self.command_timeout)
+        self.session.wait(second, self.command_timeout)
 
     def set_tts(self, engine: str, voice: str) -> None:
         if not _ENGINE_RE.match(engine or ""):
@@ -143,20 +112,14 @@ class ESLChannel(Channel):
         self.session.wait(second, self.command_timeout)
 
     def play(self, source: str, *, interruptible: bool = False) -> str:
+        """Play to the end, or until the caller presses a key (FreeSWITCH's
+        ``playback_terminators``). The key stays queued for the next turn; with
+        ``interruptible`` it is also taken and returned."""
         src = check_source(source)
-        if not interruptible:
-            self.session.execute("playback", src, timeout=self.media_max_s)
-            return ""
-        self.session.flush_dtmf()
         ex = self.session.execute_async("playback", src)
-        outcome = self.session.wait_execution_or_dtmf(ex, self.media_max_s)
-        if outcome == "timeout":
-            raise ESLTimeout(f"call {self.uuid}: playback did not complete within {self.media_max_s:.0f}s")
-        if outcome == "dtmf":
-            key = self.session.next_dtmf(0) or ""
-            self.session.api_nowait(f"uuid_break {self.uuid}")
-            self._settle(ex)
-            return key
+        self._wait_prompt(ex, "playback")
+        if interruptible:
+            return self.session.next_dtmf(0) or ""
         return ""
 
     def collect_digits(
@@ -170,19 +133,11 @@ class ESLChannel(Channel):
         digit_timeout_s: float = 3.0,
     ) -> str:
         check_digit_request(min_digits, max_digits, terminators)
-        src = quote_arg(check_source(source))
-        timeout_ms = _ms(timeout_s, "timeout_s")
-        digit_ms = _ms(digit_timeout_s, "digit_timeout_s")
-        arg = (f"{min_digits} {max_digits} 1 {timeout_ms} {terminators or 'none'} {src} "
-               f"silence_stream://250 {_DIGITS_VAR} \\d+ {digit_ms}")
-        self.session.flush_dtmf()
-        event = self.session.execute("play_and_get_digits", arg,
-                                     timeout=self.media_max_s + timeout_s + digit_timeout_s * max(1, max_digits))
-        result = event.get("variable_read_result")
-        digits = event.get(f"variable_{_DIGITS_VAR}") or ""
-        if result is not None and result != "success":
-            return ""
-        return clean_digits(digits)
+        _ms(timeout_s, "timeout_s")
+        _ms(digit_timeout_s, "digit_timeout_s")
+        keys = self._keyed_turn(source, "digits", max_digits=max_digits, first_timeout=timeout_s,
+                                digit_timeout=digit_timeout_s, terminators=terminators)
+        return keys if len(keys) >= min_digits else ""
 
     def listen(
         self,
@@ -192,10 +147,20 @@ class ESLChannel(Channel):
         max_digits: int = 1,
         grammar: str = "",
         slot: str = "",
+        speech: bool = True,
     ) -> ListenResult:
+        if not _SLOT_RE.match(slot or ""):
+            raise ValidationError("slot", f"not a slot name: {slot!r}")
+        limit = max(1, max_digits)
+        if not speech:
+            _ms(timeout_s, "timeout_s")
+            keys = self._keyed_turn(source, slot, max_digits=limit, first_timeout=timeout_s,
+                                    digit_timeout=self.digit_timeout_s, terminators="#")
+            return ListenResult(DTMF, keys) if keys else ListenResult(SILENCE)
         arg = detect_speech_arg(source, engine=self.listen_engine, grammar=grammar or self.grammar, slot=slot,
                                 timeout_s=timeout_s, recognition_timeout_s=self.recognition_timeout_s)
-        self.session.flush_dtmf()
+        if self.session.has_dtmf():  # type-ahead: the caller already answered
+            return ListenResult(DTMF, self._collect_keys(limit, "#", self.digit_timeout_s, first_timeout=0.0))
         self.session.execute_async("set", f"voiceai_slot={slot}")
         ex = self.session.execute_async("play_and_detect_speech", arg)
         bound = self.media_max_s + timeout_s + self.recognition_timeout_s
@@ -203,17 +168,59 @@ class ESLChannel(Channel):
         if outcome == "timeout":
             raise ESLTimeout(f"call {self.uuid}: play_and_detect_speech did not complete within {bound:.0f}s")
         if outcome == "dtmf":
-            self.session.api_nowait(f"uuid_break {self.uuid} all")
-            keys = self._collect_keys(max(1, max_digits))
+            # FreeSWITCH ends the application on the key itself (playback_terminators).
             self._settle(ex)
+            keys = self._collect_keys(limit, "#", self.digit_timeout_s, first_timeout=0.0)
             return ListenResult(DTMF, keys) if keys else ListenResult(SILENCE)
         assert ex.event is not None
-        result = parse_nlsml(ex.event.get("variable_detect_speech_result"))
-        if result is None:
-            # A key may have landed together with the completion.
-            keys = self._collect_keys(max(1, max_digits), first_timeout=0.0)
+        if (ex.event.get("Application-Response") or "").strip().upper() == ASR_INIT_ERROR:
+            raise SpeechUnavailable(self.listen_engine, ASR_INIT_ERROR)
+        result = parse_asr_result(ex.event.get("variable_detect_speech_result"))
+        if result is None or result.kind == DTMF:
+            # No speech; a key may have landed together with the completion.
+            keys = self._collect_keys(limit, "#", self.digit_timeout_s, first_timeout=0.0)
+            if result is not None and not keys:
+                keys = result.text
             return ListenResult(DTMF, keys) if keys else ListenResult(SILENCE)
         return result
+
+    # ------------------------------------------------------------------ hold music
+
+    def start_hold(self, source: str) -> bool:
+        src = check_source(source)
+        if self._hold is None:
+            self.session.execute_async("set", "playback_terminators=none")
+            self._hold = self.session.execute_async("playback", src)
+        return True
+
+    def stop_hold(self) -> bool:
+        ex, self._hold = self._hold, None
+        if ex is None:
+            return True
+        deadline = time.monotonic() + HOLD_STOP_BOUND_S
+        stopped = False
+        try:
+            while not stopped:
+                if not self.session.api_ok(f"uuid_break {self.uuid}", timeout=HOLD_BREAK_RETRY_S * 2):
+                    log.info("call %s: uuid_break for hold music refused", self.uuid)
+                try:
+                    self.session.wait(ex, min(HOLD_BREAK_RETRY_S, max(0.01, deadline - time.monotonic())))
+                    stopped = True
+                except ESLTimeout:
+                    if time.monotonic() >= deadline:
+                        break
+            if not stopped:
+                log.error("call %s: hold music still playing %.1fs after the stop", self.uuid, HOLD_STOP_BOUND_S)
+            self.session.execute("set", "playback_terminators=any", timeout=self.command_timeout)
+        except CallGone:
+            return True
+        finally:
+            dropped = self.session.flush_dtmf()
+            if dropped:
+                log.info("call %s: keys pressed on hold ignored: %s", self.uuid, dropped)
+        return stopped
+
+    # ------------------------------------------------------------------ others
 
     def get_var(self, name: str) -> Optional[str]:
         check_var_name("name", name)
@@ -258,27 +265,48 @@ class ESLChannel(Channel):
 
     # ------------------------------------------------------------------ helpers
 
-    def _collect_keys(self, max_digits: int, first_timeout: Optional[float] = None) -> str:
+    def _keyed_turn(self, source: str, slot: str, *, max_digits: int, first_timeout: float,
+                    digit_timeout: float, terminators: str) -> str:
+        """Play the prompt unless keys are already waiting, then collect keys."""
+        if not self.session.has_dtmf():
+            src = check_source(source)
+            self.session.execute_async("set", f"voiceai_slot={slot}")
+            ex = self.session.execute_async("playback", src)
+            unset = self.session.execute_async("set", "voiceai_slot=")
+            self._wait_prompt(ex, "playback")
+            self._settle(unset)
+        return self._collect_keys(max_digits, terminators, digit_timeout, first_timeout=first_timeout)
+
+    def _wait_prompt(self, ex: Execution, what: str) -> None:
+        """Until the prompt ends (by itself, or on a key through playback_terminators)."""
+        outcome = self.session.wait_execution_or_dtmf(ex, self.media_max_s)
+        if outcome == "timeout":
+            raise ESLTimeout(f"call {self.uuid}: {what} did not complete within {self.media_max_s:.0f}s")
+        if outcome == "dtmf":
+            self._settle(ex)
+
+    def _collect_keys(self, max_digits: int, terminators: str, digit_timeout: float,
+                      first_timeout: Optional[float] = None) -> str:
         keys = ""
-        timeout = self.digit_timeout_s if first_timeout is None else first_timeout
+        timeout = digit_timeout if first_timeout is None else first_timeout
         while len(keys) < max_digits:
             key = self.session.next_dtmf(timeout)
             if key is None:
                 break
-            if key == "#" and keys:
+            if key in terminators and (keys or max_digits > 1):
                 break
             keys += key
-            timeout = self.digit_timeout_s
+            timeout = digit_timeout
         return keys
 
     def _settle(self, ex: Execution) -> None:
-        """Give a broken application a moment to report completion, so the next
-        command does not race it; a missing completion is not an error."""
+        """Give an application ended by a key a moment to report completion, so the
+        next command does not race it; a missing completion is not an error."""
         try:
-            self.session.wait(ex, 2.0)
+            self.session.wait(ex, PROMPT_END_AFTER_KEY_S)
         except ESLTimeout:
-            log.info("call %s: %s did not report completion after uuid_break", self.uuid, ex.app)
+            log.info("call %s: %s did not report completion after a key; breaking it", self.uuid, ex.app)
+            self.session.api_nowait(f"uuid_break {self.uuid}")
 
 
-
-__all__ = ["ESLChannel", "parse_nlsml"]
+__all__ = ["ESLChannel", "parse_asr_result", "parse_nlsml"]

@@ -56,11 +56,12 @@ _DEFAULT_BUSY_SOURCE = "tone_stream://%(500,500,480,620);loops=3"
 class Execution:
     """One ``sendmsg execute`` in flight; completed by its CHANNEL_EXECUTE_COMPLETE."""
 
-    __slots__ = ("app", "arg", "done", "error", "event", "event_uuid")
+    __slots__ = ("app", "arg", "done", "dtmf_mark", "error", "event", "event_uuid")
 
     def __init__(self, app: str, arg: str) -> None:
         self.app = app
         self.arg = arg
+        self.dtmf_mark = 0  # keys the session had received when this was sent
         self.event_uuid = str(uuidlib.uuid4())
         self.done = False
         self.event: Optional[Event] = None
@@ -107,6 +108,7 @@ class OutboundSession:
         self._execs: dict[str, Execution] = {}
         self._jobs: dict[str, BgJob] = {}
         self._dtmf: collections.deque[str] = collections.deque()
+        self._dtmf_seen = 0  # keys received so far (marks which keys came after a command)
         self._gone = False
         self._closed = False
         self._close_reason = ""
@@ -190,6 +192,7 @@ class OutboundSession:
         if not _APP_RE.match(app or ""):
             raise ValueError(f"application name not allowed: {app!r}")
         ex = Execution(app, arg)
+        ex.dtmf_mark = self._dtmf_seen
         headers = [("call-command", "execute"), ("execute-app-name", app)]
         body: Optional[str] = None
         if arg:
@@ -250,11 +253,12 @@ class OutboundSession:
         return self.wait(self.execute_async(app, arg, event_lock=event_lock, loops=loops), timeout)
 
     def wait_execution_or_dtmf(self, ex: Execution, timeout: float) -> str:
-        """``"done"`` when ``ex`` completed, ``"dtmf"`` when a key is queued first,
-        ``"timeout"`` otherwise. Raises ``CallGone``."""
+        """``"done"`` when ``ex`` completed, ``"dtmf"`` when a key arrived after ``ex``
+        was sent (keys already queued before it do not count), ``"timeout"``
+        otherwise. Raises ``CallGone``."""
         with self._cond:
-            self._cond.wait_for(lambda: ex.done or bool(self._dtmf) or self._gone, timeout)
-            if self._dtmf:
+            self._cond.wait_for(lambda: ex.done or self._dtmf_seen > ex.dtmf_mark or self._gone, timeout)
+            if self._dtmf_seen > ex.dtmf_mark and self._dtmf:
                 return "dtmf"
             if ex.done:
                 if ex.error is not None:
@@ -274,6 +278,10 @@ class OutboundSession:
                 raise CallGone(self.uuid, self.hangup_cause)
             return None
 
+    def has_dtmf(self) -> bool:
+        with self._lock:
+            return bool(self._dtmf)
+
     def flush_dtmf(self) -> str:
         with self._lock:
             keys = "".join(self._dtmf)
@@ -290,6 +298,14 @@ class OutboundSession:
         slot = _Slot()
         self._send(encode_command(f"api {command}"), slot)
         return self._wait_slot(slot, command, time.monotonic() + self._limit(timeout)).body
+
+    def api_ok(self, command: str, timeout: Optional[float] = None) -> bool:
+        """``api COMMAND`` on this call's socket: True on ``+OK``, False on ``-ERR``,
+        a timeout or a lost socket (logged by the caller as it sees fit)."""
+        try:
+            return self.api(command, timeout).strip().startswith("+OK")
+        except ESLError:
+            return False
 
     def api_nowait(self, command: str) -> None:
         """Fire ``api COMMAND`` without waiting; a ``-ERR`` answer is only logged."""
@@ -468,6 +484,7 @@ class OutboundSession:
                 if len(self._dtmf) >= _MAX_DTMF_QUEUE:
                     self._dtmf.popleft()
                 self._dtmf.append(digit[:1])
+                self._dtmf_seen += 1
         elif name == "BACKGROUND_JOB":
             job = self._jobs.pop(event.get("Job-UUID") or "", None)
             if job is not None:

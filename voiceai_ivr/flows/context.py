@@ -32,7 +32,8 @@ from typing import Any, Callable, Optional
 
 from voiceai_ivr.channel.base import Channel, ListenResult
 from voiceai_ivr.config import LANGUAGES, Config
-from voiceai_ivr.errors import ValidationError
+from voiceai_ivr.errors import SpeechUnavailable, ValidationError
+from voiceai_ivr.flows.asr_support import SpeechSupport
 from voiceai_ivr.flows.prompts import PromptBook
 
 log = logging.getLogger("voiceai_ivr.call")
@@ -110,6 +111,11 @@ class Services:
     llm: Any = None  # voiceai_ivr.integrations.llm.LLMClient, when enabled
     mode: str = "socket"  # socket | python | sim (goes to calls.mode)
     metrics_hooks: list[MetricsHook] = field(default_factory=list)
+    asr: Optional[SpeechSupport] = None  # can the PBX recognise speech? (None: assume it can)
+
+    @property
+    def speech_available(self) -> bool:
+        return self.asr is None or self.asr.available
 
     def add_metrics_hook(self, hook: MetricsHook) -> None:
         """``hook(name, **labels)`` is called for call_started(domain),
@@ -294,6 +300,8 @@ class CallContext:
         merged: dict[str, Any] = {
             "company": str(getattr(self.secretary, "name", "") or self.domain),
             "greeting": str(getattr(self.secretary, "greeting", "") or ""),
+            # No speech recognition: prompts say only what can be keyed.
+            "keyed": not self.services.speech_available,
         }
         merged.update(self.prompt_defaults)
         merged.update(variables)
@@ -321,16 +329,28 @@ class CallContext:
         grammar: Optional[str] = None,
         **variables: Any,
     ) -> ListenResult:
-        """Play a prompt while listening for speech and DTMF at once."""
+        """Play a prompt while listening for speech and DTMF at once; a keyed turn
+        when the PBX cannot recognise speech (found out at start, or by this very
+        turn's ``ASR INIT ERROR``: the turn is then played again, keyed)."""
+        speech = self.services.speech_available
         src = self.source(key, **variables)
-        self.log_event("listen", key=key, slot=slot, text=_text_of(src, self, key, variables))
-        result = self.channel.listen(
-            src,
-            timeout_s=timeout_s if timeout_s is not None else self.config.speech.listen_timeout,
-            max_digits=max_digits,
-            grammar=self.config.speech.asr_grammar if grammar is None else grammar,
-            slot=slot,
-        )
+        self.log_event("listen", key=key, slot=slot, text=_text_of(src, self, key, variables),
+                       keyed=None if speech else True)
+        kwargs: dict[str, Any] = {
+            "timeout_s": timeout_s if timeout_s is not None else self.config.speech.listen_timeout,
+            "max_digits": max_digits,
+            "grammar": self.config.speech.asr_grammar if grammar is None else grammar,
+            "slot": slot,
+        }
+        try:
+            result = self.channel.listen(src, speech=speech, **kwargs)
+        except SpeechUnavailable as exc:
+            if self.services.asr is None:
+                self.services.asr = SpeechSupport(exc.engine)
+            self.services.asr.mark_unavailable(f"{exc.detail or exc} on call {self.call_uuid}")
+            src = self.source(key, **variables)
+            self.log_event("listen", key=key, slot=slot, text=_text_of(src, self, key, variables), keyed=True)
+            result = self.channel.listen(src, speech=False, **kwargs)
         self.log_event("heard", slot=slot, kind=result.kind, text=result.text, confidence=result.confidence)
         return result
 

@@ -37,6 +37,10 @@ PACKAGED_DIR = Path(__file__).resolve().parent.parent / "conf" / "prompts"
 RECORDING_EXTENSIONS = (".wav", ".mp3")
 
 
+#: Template variables that select a wording rather than fill in content
+#: (``keyed``: the PBX cannot recognise speech, say only what can be keyed).
+MODE_VARIABLES = frozenset({"keyed"})
+
 class PromptError(ValidationError):
     """A prompt file or a prompt key is wrong (missing, bad YAML, bad template)."""
 
@@ -113,7 +117,8 @@ class PromptBook:
             for key, text in items.items():
                 try:
                     compiled[key] = self._env.from_string(text)
-                    variables[key] = frozenset(meta.find_undeclared_variables(self._env.parse(text)))
+                    found = meta.find_undeclared_variables(self._env.parse(text))
+                    variables[key] = frozenset(found - MODE_VARIABLES)
                 except TemplateError as exc:
                     raise PromptError(f"prompts.{lang}.{key}", f"bad template: {exc}") from exc
             self._compiled[lang] = compiled
@@ -187,8 +192,9 @@ class PromptBook:
     def render(self, language: str, key: str, **variables: Any) -> str:
         """The prompt's text with ``variables`` filled in, whitespace collapsed."""
         template = self._template(language, key)
+        values = {"keyed": False, **variables}
         try:
-            text = template.render(**variables)
+            text = template.render(**values)
         except TemplateError as exc:
             raise PromptError(f"prompts.{language}.{key}", f"cannot render: {exc}") from exc
         return " ".join(text.split())
@@ -196,16 +202,21 @@ class PromptBook:
     def voice(self, language: str) -> str:
         return self.tts_voice.get(language) or "kal"
 
-    def recording(self, language: str, key: str) -> Optional[str]:
-        """The recorded file for a variable-free prompt, when one exists."""
+    def recording(self, language: str, key: str, *, keyed: bool = False) -> Optional[str]:
+        """The recorded file for a variable-free prompt, when one exists. In keyed
+        mode (no speech recognition) ``<key>.keyed.wav`` wins over ``<key>.wav``."""
         if not self.recordings_dir:
             return None
+        if keyed:
+            found_keyed = self.recording(language, f"{key}.keyed")
+            if found_keyed:
+                return found_keyed
         cache_key = (language, key)
         with self._lock:
             if cache_key in self._recording_cache:
                 return self._recording_cache[cache_key]
         found: Optional[str] = None
-        if not self._variables.get(language, {}).get(key):
+        if not self._variables.get(language, {}).get(key.removesuffix(".keyed")):
             base = Path(self.recordings_dir).expanduser() / language
             for ext in RECORDING_EXTENSIONS:
                 candidate = base / f"{key}{ext}"
@@ -219,10 +230,10 @@ class PromptBook:
     def source(self, language: str, key: str, **variables: Any) -> str:
         """What ``Channel.play`` gets: a recorded file, or ``say:TEXT``."""
         text = self.render(language, key, **variables)
-        recorded = self.recording(language, key)
+        recorded = self.recording(language, key, keyed=bool(variables.get("keyed")))
         if recorded:
             return recorded
         return "say:" + text
 
 
-__all__ = ["PACKAGED_DIR", "PromptBook", "PromptError", "load_prompt_file"]
+__all__ = ["MODE_VARIABLES", "PACKAGED_DIR", "PromptBook", "PromptError", "load_prompt_file"]
