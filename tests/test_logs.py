@@ -148,3 +148,13 @@ def test_setup_replaces_only_its_own_handler(logger: logging.Logger) -> None:
     with pytest.raises(ValueError):
         setup_logging("LOUD", logger=logger)
     register_secrets()  # no-op
+
+
+def test_a_password_in_a_malformed_dsn_libpq_echoes_is_masked_but_sip_uris_are_not() -> None:
+    # libpq quotes the DSN it could not parse; without "://" the URL rule does not apply
+    assert redact('missing "=" after "postgresql//u:Pw123456@h/db" in connection info string') == (
+        'missing "=" after "postgresql//u:***@h/db" in connection info string'
+    )
+    assert redact("postgresql://u:Pw123456@db.example:5432/x") == "postgresql://u:***@db.example:5432/x"
+    for text in ("sofia/internal/sip:1001@10.0.0.1", "user/1001@demo.local", "mailto:ana@example.com"):
+        assert redact(text) == text

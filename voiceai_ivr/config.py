@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-from voiceai_ivr.errors import ConfigError
+from voiceai_ivr.errors import ConfigError, not_utf8
 
 SECRET_FIELDS = {"password", "token", "api_key", "dsn", "tokens", "fusionpbx_dsn"}
 LANGUAGES = ("pt-BR", "en-US")
@@ -219,14 +220,69 @@ class Config:
         return _redact(dataclasses.asdict(self))
 
 
+DSN_FIELDS = {"dsn", "fusionpbx_dsn"}
+
+
 def _redact(value: Any, key: str = "") -> Any:
+    from voiceai_ivr.logs import MASK, redact
+
     if isinstance(value, dict):
         return {k: _redact(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact(v, key) for v in value]
+    if key in DSN_FIELDS and value:
+        return redact_dsn(value)
     if key in SECRET_FIELDS and value:
-        return "***"
+        return MASK
+    if isinstance(value, str):
+        return redact(value)  # passwords inside URLs, ``token=…`` pairs
     return value
+
+
+def redact_dsn(dsn: str) -> str:
+    """A PostgreSQL DSN (URI or ``key=value``) with its passwords masked, so the
+    host and database stay readable; ``***`` whole when it cannot be parsed or a
+    password would still show."""
+    from voiceai_ivr.logs import MASK, redact_patterns
+
+    params, problem = _parse_dsn(dsn)
+    if params is None or problem:
+        return MASK
+    shown = redact_patterns(dsn)
+    if any(v and v in shown for k, v in params.items() if k in ("password", "sslpassword")):
+        return MASK
+    return shown
+
+
+def dsn_problem(dsn: str) -> Optional[str]:
+    """Why ``dsn`` is not a PostgreSQL connection string (None when it parses),
+    worded without any part of the DSN itself: libpq quotes the text it stopped
+    at, which may be the password."""
+    return _parse_dsn(dsn)[1] if dsn else None
+
+
+_QUOTED = re.compile(r'([^"]*?)"([^"]*)"')
+
+
+def _parse_dsn(dsn: str) -> tuple[Optional[dict], Optional[str]]:
+    import psycopg2
+    from psycopg2.extensions import parse_dsn
+
+    try:
+        return parse_dsn(dsn), None
+    except psycopg2.Error as exc:
+        text = (str(exc).strip().splitlines() or ["invalid"])[0]
+        text = re.sub(r"^invalid dsn:\s*", "", text)
+
+        def keep(m: re.Match[str]) -> str:
+            before, fragment = m.group(1), m.group(2)
+            if (len(fragment) == 1 and not fragment.isalnum()) or (
+                re.search(r"(option|parameter:?)\s*$", before) and re.fullmatch(r"[a-z_]{1,40}", fragment)
+            ):
+                return m.group(0)
+            return f'{before}"***"'
+
+        return None, _QUOTED.sub(keep, text)
 
 
 # --------------------------------------------------------------------------- loading
@@ -377,6 +433,13 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         c in cfg.server.call_recordings_dir for c in " '\"${}\\\n"
     ):
         problems.append("server.call_recordings_dir: must be an absolute path without spaces, quotes or ${")
+    for path, dsn in (("database.dsn", cfg.database.dsn), ("dialplan.fusionpbx_dsn", cfg.dialplan.fusionpbx_dsn)):
+        why = dsn_problem(dsn)
+        if why:
+            problems.append(
+                f"{path}: not a PostgreSQL connection string ({why}); "
+                "use postgresql://USER:PASSWORD@HOST:PORT/DATABASE or key=value pairs"
+            )
     if cfg.dialplan.mode not in ("socket", "python"):
         problems.append("dialplan.mode: must be socket or python")
     if cfg.dialplan.fusionpbx_cache not in ("file", "memcache", "none"):
@@ -467,9 +530,11 @@ def check_config(
         p = Path(path)
         source = str(p)
         try:
-            text = p.read_text(encoding="utf-8")
+            text = p.read_bytes().decode("utf-8")
         except OSError as exc:
             return Config(), [f"{p}: cannot read ({exc.strerror or exc})"]
+        except UnicodeDecodeError as exc:
+            return Config(), [f"{p}: {not_utf8(exc)}"]
         try:
             data = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
@@ -483,7 +548,36 @@ def check_config(
     cfg = _build(Config, data, "", problems)
     cfg.source = source
     _validate(cfg, problems)
-    return cfg, problems
+    return cfg, _name_sources(_first_per_setting(problems), env)
+
+
+def _first_per_setting(problems: list[str]) -> list[str]:
+    """One problem per setting: a value that is not a number is not also out of range."""
+    seen: set[str] = set()
+    out = []
+    for problem in problems:
+        path = problem.split(": ", 1)[0]
+        if path not in seen:
+            seen.add(path)
+            out.append(problem)
+    return out
+
+
+def _name_sources(problems: list[str], env: Mapping[str, str]) -> list[str]:
+    """``esl.port: …`` -> ``VOICEAI_ESL_PORT (esl.port): …`` when the value came
+    from that environment variable: name what the user typed."""
+    sources = {f"{section}.{key}": var for var, (section, key) in ENV_OVERRIDES.items() if env.get(var)}
+    if env.get("VOICEAI_API_TOKENS"):
+        sources["api.tokens"] = "VOICEAI_API_TOKENS"
+    out = []
+    for problem in problems:
+        path = problem.split(": ", 1)[0]
+        for setting, var in sources.items():
+            if path == setting or path.startswith((setting + ".", setting + "[")):
+                problem = f"{var} ({problem.split(': ', 1)[0]}): {problem.split(': ', 1)[1]}"
+                break
+        out.append(problem)
+    return out
 
 
 def load_config(path: Optional[Union[str, Path]] = None, env: Optional[Mapping[str, str]] = None) -> Config:

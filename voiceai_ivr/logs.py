@@ -46,6 +46,11 @@ _KV_RE = re.compile(
 _AUTH_HEADER_RE = re.compile(r"(?i)\b((?:proxy-)?authorization\s*[:=]\s*)(?:\"[^\"]*\"|'[^']*'|[^\r\n,;}]+)")
 _BEARER_RE = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}")
 _URL_PASSWORD_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)([^@\s/]+)(@)")
+# ``user:password@host`` without a well-formed scheme (``postgresql//u:pw@h/db``, a
+# DSN libpq echoes back); ``sip:1001@host``-style URIs are not credentials.
+_USERINFO_RE = re.compile(
+    r"(?i)(?<![\w.%+-])(?!(?:sips?|tel|mailto|urn):)([a-z0-9._%+-]{1,64}:)([^@\s/\"':]+)(@(?=[\w\[]))"
+)
 _ESL_AUTH_RE = re.compile(r"(?i)(\bauth\s+)(?!request\b)\S+")  # ESL "auth PASSWORD"
 
 
@@ -85,7 +90,16 @@ def redact(text: str) -> str:
     for value in _SECRETS.values():
         if value in text:
             text = text.replace(value, MASK)
+    return redact_patterns(text)
+
+
+def redact_patterns(text: str) -> str:
+    """``redact`` by the patterns only (not the registered values): URL and DSN
+    passwords, ``Authorization`` and bearer credentials, ``token=…`` pairs."""
+    if not text:
+        return text
     text = _URL_PASSWORD_RE.sub(rf"\g<1>{MASK}\g<3>", text)
+    text = _USERINFO_RE.sub(rf"\g<1>{MASK}\g<3>", text)
     text = _AUTH_HEADER_RE.sub(rf"\g<1>{MASK}", text)
     text = _BEARER_RE.sub(rf"\g<1> {MASK}", text)
     text = _ESL_AUTH_RE.sub(rf"\g<1>{MASK}", text)

@@ -168,3 +168,33 @@ def test_concurrent_replays_from_several_processes(db, tmp_path, cli_env):
     assert sum(r["created"] for r in reports) == 60
     assert count(db) == 60
     assert spool_status(path).entries == 0
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077])
+def test_spool_folder_and_files_are_private_whatever_the_umask(db, tmp_path, umask):
+    path = tmp_path / "new" / "deeper" / "cb.jsonl"
+    old = os.umask(umask)
+    try:
+        append_to_spool(path, req(1))
+        with open(path, "ab") as fh:
+            fh.write(b'{"v":1,"spool_id":"tor')  # a torn line: replay rejects it to a file of its own
+        append_to_spool(path, req(2))
+        modes = {p.name: stat.S_IMODE(os.stat(p).st_mode) for p in (path, path.with_name("cb.jsonl.lock"))}
+        report = replay_spool(db, path)
+    finally:
+        os.umask(old)
+    assert report.created == 2 and report.rejected == 1
+    assert modes == {"cb.jsonl": 0o600, "cb.jsonl.lock": 0o600}
+    assert stat.S_IMODE(os.stat(tmp_path / "new").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path / "new" / "deeper").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(path.with_name("cb.jsonl.rejected")).st_mode) == 0o600
+
+
+def test_an_open_spool_file_left_by_an_older_version_is_narrowed(tmp_path):
+    path = tmp_path / "cb.jsonl"
+    path.write_bytes(b"")
+    os.chmod(path, 0o644)
+    os.chmod(tmp_path, 0o755)
+    append_to_spool(path, req(1))
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path).st_mode) == 0o755  # a folder the admin made is left as it is

@@ -92,7 +92,7 @@ def test_config_check_ok_and_show_redacts(tmp_path: Path) -> None:
     data = json.loads(shown.output)
     assert data["esl"]["password"] == "***"
     assert data["helpdesk"]["token"] == "***"
-    assert data["database"]["dsn"] == "***"
+    assert data["database"]["dsn"] == "postgresql://u:***@h/db"  # the password only
     assert data["helpdesk"]["url"] == "http://hd.example"
     for secret in ("S3cr3t-esl-pass", "Tok123456", "DbPw999"):
         assert secret not in shown.output

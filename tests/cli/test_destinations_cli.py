@@ -9,29 +9,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner, Result
 
-from voiceai_ivr.cli import cli
 from voiceai_ivr.stores.db import Database
 
 SAMPLE = Path(__file__).resolve().parents[2] / "conf" / "directory.sample.yaml"
 D = ["--domain", "demo.local"]
-
-
-@pytest.fixture
-def run(cli_env: dict[str, str]):
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(cli, list(args), env=cli_env, catch_exceptions=False)
-
-    return invoke
-
-
-@pytest.fixture
-def imported(run) -> None:
-    result = run("destinations", "import", str(SAMPLE))
-    assert result.exit_code == 0, result.output
 
 
 def snapshot(db: Database) -> list:
@@ -183,7 +165,7 @@ def test_add_update_remove(run, imported, db: Database) -> None:
     assert shown["target"] == "3001" and "hours" not in shown and shown["enabled"] is False
     assert run("destinations", "update", *D, "Comercial").exit_code == 2  # nothing to change
     refused = run("destinations", "remove", *D, "Financeiro")  # the secretary falls back to it
-    assert refused.exit_code == 1 and "secretaries[0].fallback" in refused.stderr
+    assert refused.exit_code == 1 and "secretary 'Recepção' falls back to it" in refused.stderr
     assert run("destinations", "remove", *D, "Comercial").exit_code == 0
     assert run("destinations", "remove", *D, "Comercial").exit_code == 1
 

@@ -19,7 +19,35 @@ from voiceai_ivr import __version__
 from voiceai_ivr.cli.context import AppContext, pass_app
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "VOICEAI"})
+class _Cli(click.Group):
+    """Whatever a command fails with reaches the user as ``Error: …`` with its
+    secrets masked (a DSN or URL password libpq or requests echoed, a token),
+    and a package error a command did not catch is such a line too, not a
+    traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from voiceai_ivr.errors import VoiceAIError
+
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            # click marks ``message`` Final for its own code; a masked copy keeps the
+            # exception's type (usage errors still print their usage line)
+            exc.message = _redact(exc.message)  # type: ignore[misc]
+            raise
+        except VoiceAIError as exc:
+            raise click.ClickException(_redact(str(exc))) from exc
+
+
+def _redact(text: str) -> str:
+    from voiceai_ivr.logs import redact
+
+    return redact(text)
+
+
+@click.group(
+    cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "VOICEAI"}
+)
 @click.option(
     "--config",
     "config_file",

@@ -6,6 +6,7 @@ the row count; a progress bar goes to stderr when it is a terminal.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterable, Iterator
@@ -40,6 +41,8 @@ def _filters(domain: Optional[str], since: Optional[datetime], until: Optional[d
     from voiceai_ivr.errors import ValidationError
     from voiceai_ivr.stores.callbacks import CallbackFilter
 
+    if since is not None and until is not None and until <= since:
+        raise click.UsageError(f"--to must be after --from (got --from {since.isoformat()} --to {until.isoformat()})")
     try:
         return CallbackFilter(domain=domain, status=tuple(status) or None, since=since, until=until)
     except ValidationError as exc:
@@ -219,27 +222,29 @@ def export_cmd(
     status: tuple,
     output: Optional[str],
 ) -> None:
-    """Stream every matching callback as CSV or JSON (constant memory)."""
+    """Stream every matching callback as CSV or JSON (constant memory). With
+    --output the file is readable by its owner only (0600) and appears complete or
+    not at all."""
+    from voiceai_ivr.cli.output import atomic_output, check_output
     from voiceai_ivr.stores.callbacks import count_callbacks, iter_callbacks
 
     filters = _filters(domain, since, until, status)
+    if output:
+        check_output(output)  # before any work: a typo in the path costs nothing
     db = _database(app)
-    out: IO[str]
-    out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
     try:
-        show_progress = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
-        total = 0
-        if show_progress:
-            with db.cursor() as cur:
-                total = count_callbacks(cur, filters)
-        counter = _Counter(iter_callbacks(db, filters))
-        chunks = csv_rows(counter) if fmt == "csv" else json_rows(counter)
-        _write(out, chunks, counter, total if show_progress else 0)
+        with atomic_output(output) if output else contextlib.nullcontext(sys.stdout) as out:
+            show_progress = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
+            total = 0
+            if show_progress:
+                with db.cursor() as cur:
+                    total = count_callbacks(cur, filters)
+            counter = _Counter(iter_callbacks(db, filters))
+            chunks = csv_rows(counter) if fmt == "csv" else json_rows(counter)
+            _write(out, chunks, counter, total if show_progress else 0)
     except _stream_errors() as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
-        if output:
-            out.close()
         db.close()
     if output:
         click.echo(f"exported {counter.count} callbacks to {output}", err=True)

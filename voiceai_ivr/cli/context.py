@@ -30,6 +30,8 @@ class AppContext:
             try:
                 self._config = load_config(self.config_file)
             except ConfigError as exc:
+                if len(exc.problems) == 1:
+                    raise click.ClickException(f"invalid configuration: {exc.problems[0]}") from exc
                 lines = "\n".join(f"  {p}" for p in exc.problems)
                 raise click.ClickException(f"invalid configuration:\n{lines}") from exc
             self.setup_logging(daemon=False)

@@ -116,7 +116,9 @@ def status_cmd(app: AppContext, as_json: bool) -> None:
                 unknown=mig.unknown,
             )
         except StoreError as exc:
-            info["error"] = str(exc)
+            from voiceai_ivr.logs import redact
+
+            info["error"] = redact(str(exc))
         finally:
             if cfg.database.dsn:
                 db.close()

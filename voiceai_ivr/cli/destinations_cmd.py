@@ -22,7 +22,24 @@ if TYPE_CHECKING:
     from voiceai_ivr.domain.destinations import Destination
     from voiceai_ivr.stores.db import Database
 
-domain_option = click.option("--domain", "-d", required=True, help="Tenant domain (e.g. demo.local).")
+
+
+def _check_domain(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
+    """A domain name as the directory stores them (the rule ``import`` applies)."""
+    from voiceai_ivr.errors import ValidationError
+    from voiceai_ivr.switch import check_domain
+
+    if value is None:
+        return None
+    try:
+        return check_domain("--domain", value)
+    except ValidationError as exc:
+        raise click.BadParameter(exc.reason, ctx=ctx, param=param) from None
+
+
+domain_option = click.option(
+    "--domain", "-d", required=True, callback=_check_domain, help="Tenant domain (e.g. demo.local)."
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
@@ -253,10 +270,39 @@ def remove_cmd(app: AppContext, domain: str, name: str) -> None:
     from voiceai_ivr.stores.directory import remove_destination
 
     with _errors():
-        removed = remove_destination(_db(app), domain, name)
+        db = _db(app)
+        _refuse_if_fallback(db, domain, name)
+        removed = remove_destination(db, domain, name)
     if not removed:
         raise click.ClickException(f"no destination {name!r} in {domain}")
     click.echo(f"removed {name} from {domain}")
+
+
+def _refuse_if_fallback(db: Database, domain: str, name: str) -> None:
+    """Removing what a secretary or destination falls back to would break it:
+    say who, and what to change first (the store refuses it anyway)."""
+    from voiceai_ivr.errors import ValidationError
+    from voiceai_ivr.stores.directory import export_directory
+
+    try:
+        directory = export_directory(db, domain)
+    except ValidationError:
+        return  # no such domain: remove_destination reports "no destination"
+    steps = [
+        f"secretary {s.name!r} falls back to it (give it another fallback in the directory file, "
+        f"then `voiceai-ivr destinations import FILE`)"
+        for s in directory.secretaries
+        if s.fallback == name
+    ]
+    steps += [
+        f"destination {d.name!r} falls back to it (`voiceai-ivr destinations update --domain {domain} "
+        f"{d.name!r} --fallback callback`, or --clear fallback)"
+        for d in directory.destinations
+        if d.fallback_destination == name
+    ]
+    if steps:
+        message = f"cannot remove {name!r} from {domain}: " + "; ".join(steps)
+        raise click.ClickException(message + ". Nothing was written")
 
 
 # --------------------------------------------------------------------------- import / export
@@ -265,14 +311,18 @@ def remove_cmd(app: AppContext, domain: str, name: str) -> None:
 def _load_document(path: str) -> Any:
     import yaml
 
+    from voiceai_ivr.errors import not_utf8
+
     try:
         if path == "-":
             text = sys.stdin.read()
         else:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"{path}: cannot read ({exc})") from exc
+            with open(path, "rb") as fh:
+                text = fh.read().decode("utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{path}: {not_utf8(exc)}") from exc
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -334,29 +384,20 @@ def import_cmd(
 @pass_app
 def export_cmd(app: AppContext, domain: str, output: Optional[str]) -> None:
     """Export the domain's directory as YAML that imports back unchanged."""
-    import os
-    import tempfile
-
+    from voiceai_ivr.cli.output import atomic_output, check_output
     from voiceai_ivr.domain.destinations import directory_to_doc
     from voiceai_ivr.stores.directory import export_directory
 
+    if output:
+        check_output(output)  # before any work: a typo in the path costs nothing
     with _errors():
         directory = export_directory(_db(app), domain)
     text = _dump_yaml(directory_to_doc(directory))
     if not output:
         click.echo(text, nl=False)
         return
-    # write beside the target and rename: never a half-written file
-    folder = os.path.dirname(os.path.abspath(output))
-    fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".yaml", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, output)
-    except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise click.ClickException(f"{output}: cannot write ({exc})") from exc
+    with atomic_output(output) as fh:
+        fh.write(text)
     click.echo(f"exported {len(directory.destinations)} destination(s) of {domain} to {output}", err=True)
 
 
@@ -396,6 +437,8 @@ def resolve_cmd(
     """Resolve what a caller said to a destination, as the IVR would."""
     from voiceai_ivr.stores.directory import get_secretary, get_secretary_by_did, load_resolver
 
+    if not utterance.strip():
+        raise click.BadParameter("is empty: give the words a caller would say", param_hint="UTTERANCE")
     at = parse_at(at_text)
     with _errors():
         db = _db(app)

@@ -31,7 +31,7 @@ def command(app: AppContext, scenario_file: str, as_json: bool, scale: float, ti
     """Run SCENARIO_FILE through the real stack (database, call server, simulated
     FreeSWITCH) and print the transcript. Exits 1 when the scenario's ``expect``
     is not met. See docs/simulator.md for the scenario format."""
-    from voiceai_ivr.errors import VoiceAIError
+    from voiceai_ivr.errors import VoiceAIError, not_utf8
     from voiceai_ivr.sim.result import render_transcript
     from voiceai_ivr.sim.scenario import load_scenario
     from voiceai_ivr.sim.stack import simulate
@@ -40,6 +40,8 @@ def command(app: AppContext, scenario_file: str, as_json: bool, scale: float, ti
         scenario = load_scenario(scenario_file)
     except VoiceAIError as exc:
         raise click.ClickException(f"{scenario_file}: {exc}") from exc
+    except UnicodeDecodeError as exc:  # a binary file, or text in another encoding
+        raise click.ClickException(f"{scenario_file}: {not_utf8(exc)}") from exc
     config = app.config
     try:
         result = simulate(config, scenario, scale=scale, timeout=timeout)

@@ -36,6 +36,7 @@ import fcntl
 import json
 import logging
 import os
+import stat
 import time
 import uuid
 from collections.abc import Iterator
@@ -55,6 +56,10 @@ log = logging.getLogger(__name__)
 SPOOL_VERSION = 1
 DEFAULT_NAME = "callback-spool.jsonl"
 _REPLAY_MARK = ".replay-"
+# Customers' numbers and reasons: the folder the spool creates and every file in
+# it are its owner's only, whatever the umask.
+DIR_MODE = 0o700
+FILE_MODE = 0o600
 
 
 class SpoolBusy(StoreError):
@@ -70,6 +75,39 @@ def spool_path(config: Optional[Config] = None) -> Path:
     from voiceai_ivr.config import default_data_dir
 
     return default_data_dir() / DEFAULT_NAME
+
+
+def _ensure_dir(directory: Path) -> None:
+    """Create ``directory`` and any missing parents as 0700 (``mkdir -p`` would
+    follow the umask). An existing folder is left as its owner set it."""
+    missing = []
+    current = directory
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(folder, DIR_MODE)
+
+
+def _open_private(path: Path, flags: int) -> int:
+    """``os.open`` creating ``path`` as 0600; a file of ours that is more open
+    (an older version, a copy) is narrowed to 0600 too."""
+    fd = os.open(str(path), flags | os.O_CREAT, FILE_MODE)
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) != FILE_MODE:
+            os.fchmod(fd, FILE_MODE)
+    except PermissionError:
+        log.warning("spool file %s: not ours, its permissions stay as they are", path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -101,8 +139,8 @@ def _flock(fd: int, timeout: float, what: str) -> None:
 @contextlib.contextmanager
 def _locked(path: Path, timeout: float) -> Iterator[None]:
     lock = path.with_name(path.name + ".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(str(lock), os.O_RDWR | os.O_CREAT, 0o600)
+    _ensure_dir(lock.parent)
+    fd = _open_private(lock, os.O_RDWR)
     try:
         _flock(fd, timeout, str(lock))
         yield
@@ -154,10 +192,10 @@ def append_to_spool(path: Path, request: CallbackRequest, *, lock_timeout: float
     spooled = dataclasses.replace(request, spool_id=request.request_id, source="spool")
     entry = SpoolEntry(request.request_id, datetime.now(timezone.utc), spooled)
     line = entry.to_line()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_dir(path.parent)
     with _locked(path, lock_timeout):
         created = not path.exists()
-        fd = os.open(str(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = _open_private(path, os.O_WRONLY | os.O_APPEND)
         try:
             size = os.fstat(fd).st_size
             if size > 0:
@@ -226,7 +264,7 @@ def _reject(path: Path, raw: bytes, reason: str) -> None:
         },
         ensure_ascii=False,
     )
-    fd = os.open(str(target), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = _open_private(target, os.O_WRONLY | os.O_APPEND)
     try:
         os.write(fd, (record + "\n").encode("utf-8"))
         os.fsync(fd)
@@ -242,7 +280,7 @@ def _rewrite(target: Path, lines: list[bytes]) -> None:
         _fsync_dir(target.parent)
         return
     tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = _open_private(tmp, os.O_WRONLY | os.O_EXCL)
     try:
         for line in lines:
             data = line if line.endswith(b"\n") else line + b"\n"
