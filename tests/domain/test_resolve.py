@@ -171,7 +171,9 @@ def test_full_name_beats_partial_names(resolver: Resolver) -> None:
 
 def test_json_shape(resolver: Resolver) -> None:
     out = resolver.resolve("Maria").to_json()
-    assert set(out) == {"match", "score", "alternatives", "ambiguous", "open", "reason"}
+    assert set(out) == {"match", "score", "alternatives", "ambiguous", "open", "reason", "matched"}
+    assert {m["name"] for m in out["matched"]} == {"Maria Silva", "Maria Souza"}
+    assert all(m["words"] == ["maria"] and m["evidence"] == "person" for m in out["matched"])
     assert out["match"] is None and out["ambiguous"] is True
     assert all(set(a) == {"name", "score"} for a in out["alternatives"])
     json.dumps(out)

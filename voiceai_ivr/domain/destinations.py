@@ -12,7 +12,11 @@ Document keys (anything else is refused)::
     secretaries[i]:  name, dids, language, timezone, greeting, announce, music_on_hold,
                      fallback, callback, ring_timeout, hours, holidays, recording
     destinations[i]: name, aliases, type, target, gateway, timeout, priority, enabled,
-                     hours, holidays, fallback, menu_key
+                     hours, holidays, fallback, menu_key, category, keywords
+
+``category`` (one of ``lexicon.CATEGORIES``: billing, support, sales, hr, ...) gives
+the resolver the packaged topic words of that kind of department; ``keywords`` adds
+the destination's own topic words.
 
 Effective business hours for a destination (``Directory.hours_for``): its own
 ``hours`` else the secretary's else the domain's (none anywhere: always open); the
@@ -37,6 +41,7 @@ from voiceai_ivr.domain.hours import (
     parse_timezone,
     parse_weekly,
 )
+from voiceai_ivr.domain.lexicon import CATEGORIES
 from voiceai_ivr.domain.phone import normalize_phone
 from voiceai_ivr.domain.resolve import Resolver, normalize_text
 from voiceai_ivr.errors import DirectoryError, ValidationError
@@ -65,7 +70,7 @@ _SECRETARY_KEYS = (
 )
 _DESTINATION_KEYS = (
     "name", "aliases", "type", "target", "gateway", "timeout", "priority", "enabled", "hours",
-    "holidays", "fallback", "menu_key",
+    "holidays", "fallback", "menu_key", "category", "keywords",
 )
 
 
@@ -83,6 +88,8 @@ class Destination:
     holidays: Optional[HolidaySpec] = None  # None: inherited; empty spec: none
     fallback: Optional[str] = None  # callback | voicemail | operator | hangup | destination:<name>
     menu_key: Optional[int] = None  # 1-9
+    category: Optional[str] = None  # a lexicon category (billing, support, ...)
+    keywords: tuple[str, ...] = ()  # the destination's own topic words
 
     @property
     def fallback_destination(self) -> Optional[str]:
@@ -419,25 +426,9 @@ def _parse_destination(
     if kind not in DEST_TYPES:
         c.add(f"{path}.type", f"unknown type {kind!r} (one of {', '.join(DEST_TYPES)})")
         kind = None
-    aliases: list[str] = []
-    raw_aliases = row.get("aliases") or []
-    if isinstance(raw_aliases, str):
-        raw_aliases = [raw_aliases]
-    if not isinstance(raw_aliases, list):
-        c.add(f"{path}.aliases", "must be a list of words or phrases")
-        raw_aliases = []
-    for j, a in enumerate(raw_aliases):
-        ap = f"{path}.aliases[{j}]"
-        try:
-            val: Optional[str] = _str(a, ap)
-        except ValidationError as exc:
-            c.add(ap, exc.reason)
-            val = None
-        if val is not None:
-            if not normalize_text(val):
-                c.add(ap, f"{val!r} has no letters or digits")
-            elif val not in aliases:
-                aliases.append(val)
+    aliases = _phrase_list(c, row, "aliases", path)
+    keywords = _phrase_list(c, row, "keywords", path)
+    category = _opt(c, row, "category", path, _category)
     gateway: Optional[str] = None
     if row.get("gateway") is not None:
         gp = f"{path}.gateway"
@@ -478,7 +469,40 @@ def _parse_destination(
         holidays=holidays,
         fallback=fallback,
         menu_key=menu_key,
+        category=category,
+        keywords=tuple(keywords),
     )
+
+
+def _phrase_list(c: _Collector, row: Mapping[str, Any], key: str, path: str) -> list[str]:
+    """``aliases`` / ``keywords``: a word, or a list of words or phrases (duplicates dropped)."""
+    out: list[str] = []
+    raw = row.get(key) or []
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        c.add(f"{path}.{key}", "must be a list of words or phrases")
+        return out
+    for j, a in enumerate(raw):
+        ap = f"{path}.{key}[{j}]"
+        try:
+            val: Optional[str] = _str(a, ap)
+        except ValidationError as exc:
+            c.add(ap, exc.reason)
+            val = None
+        if val is not None:
+            if not normalize_text(val):
+                c.add(ap, f"{val!r} has no letters or digits")
+            elif val not in out:
+                out.append(val)
+    return out
+
+
+def _category(v: Any, path: str) -> str:
+    s = _str(v, path, max_len=40).lower()
+    if s not in CATEGORIES:
+        raise ValidationError(path, f"unknown category {s!r} (one of {', '.join(CATEGORIES)})")
+    return s
 
 
 def _gateway(v: Any, path: str) -> str:
@@ -581,6 +605,10 @@ def destination_to_doc(d: Destination) -> dict[str, Any]:
         out["fallback"] = d.fallback
     if d.menu_key is not None:
         out["menu_key"] = d.menu_key
+    if d.category is not None:
+        out["category"] = d.category
+    if d.keywords:
+        out["keywords"] = list(d.keywords)
     return out
 
 

@@ -1,18 +1,28 @@
 """Deterministic intent rules (pt-BR and en-US), combined with the destination resolver.
 
-``classify(utterance, keys=..., resolver=..., menu=..., expect=...)`` returns an
-``Intent``. Order of the rules, for speech:
+``classify(utterance, keys=..., resolver=..., menu=..., expect=..., language=...)``
+returns an ``Intent``. Order of the rules, for speech:
 
-1. goodbye ("tchau", "obrigado, era só isso", "goodbye", "that's all");
-2. callback ("me liga depois", "pode me ligar mais tarde", "call me back"), with the
-   destination when one is named ("pede pro financeiro me ligar");
-3. repeat ("repete", "não entendi", "say that again");
-4. yes / no: when a yes/no answer is expected, or the utterance is only yes/no words;
-5. transfer, when the resolver matches (or finds an ambiguity: ``ambiguous`` is set
-   and ``alternatives`` lists the candidates);
-6. operator ("atendente", "falar com uma pessoa", "human", "operator"), only when
-   no destination matched ("someone in billing" is a transfer to Billing);
-7. unknown.
+1. a menu key said aloud ("opção dois", "tecla três", "press one", "zero" = operator),
+   when the sentence is only that;
+2. callback, recognised from its meaning in any common verb form ("me liga",
+   "queria que alguém me retornasse", "seria possível vocês me ligarem", "liguem pra
+   mim", "aguardo retorno", "call me back", "calling me back would be great", "have
+   billing reach out to me"), with the destination when one is named ("pede pro
+   financeiro me ligar"). Not a callback: a negated one ("não precisa me ligar",
+   "don't call me back"), the caller's own calling ("estou retornando a ligação",
+   "i'm returning a call"), or a past call ("vocês me ligaram", "someone called me");
+3. goodbye ("tchau", "foi engano", "era só isso", "wrong number", "that's all"),
+   unless a destination is named;
+4. repeat ("repete", "não entendi", "say that again", "what were the options");
+5. yes / no: when a yes/no answer is expected, or the utterance is only yes/no words;
+6. transfer, when the resolver matches (or finds an ambiguity: ``ambiguous`` is set
+   and ``alternatives`` lists the candidates). ``unsure_which`` is set when the
+   caller said they do not know which one / the surname ("a maria, não sei o
+   sobrenome"): the conversation then offers the choices with their departments;
+7. operator ("recepção", "atendente", "front desk", "falar com uma pessoa", "a real
+   person"), only when no destination matched ("someone in billing" is a transfer);
+8. unknown.
 
 Keys (DTMF): ``0`` operator, ``*`` repeat; with ``expect="yes_no"`` ``1`` yes and
 ``2`` no; otherwise ``1``-``9`` pick the menu destination (``menu`` maps key ->
@@ -22,12 +32,12 @@ name, see ``Directory.menu()``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-from voiceai_ivr.domain.resolve import HoursFor, Resolution, Resolver, normalize_text
+from voiceai_ivr.domain.resolve import HoursFor, Resolution, Resolver, normalize_text, words_of
 
 KINDS = ("transfer", "callback", "operator", "repeat", "goodbye", "yes", "no", "unknown")
 
@@ -40,6 +50,8 @@ class Intent:
     source: str = "speech"  # speech | dtmf | none
     text: str = ""  # the utterance or keys as received
     reason: str = ""
+    #: The caller said they do not know which one (or the surname).
+    unsure_which: bool = False
 
     @property
     def ambiguous(self) -> bool:
@@ -47,7 +59,12 @@ class Intent:
 
     @property
     def alternatives(self) -> list[str]:
-        return [n for n, _ in self.resolution.alternatives] if self.resolution else []
+        if not self.resolution:
+            return []
+        if self.resolution.ambiguous:
+            # the tied candidates first; others only as far as they are as good
+            return [n for n, s in self.resolution.alternatives if s >= self.resolution.score - 8]
+        return [n for n, _ in self.resolution.alternatives]
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
@@ -58,29 +75,34 @@ def _rx(*patterns: str) -> re.Pattern[str]:
 _GOODBYE = _rx(
     r"tchau", r"ate logo", r"ate mais", r"era so isso", r"e so isso", r"so isso mesmo", r"so isso obrigad[oa]",
     r"pode desligar", r"vou desligar", r"nao preciso de mais nada", r"nada mais", r"encerrar",
+    r"(?:foi|e|deve ser) engano", r"engano", r"liguei errado", r"numero errado", r"deixa pra la", r"deixa para la",
+    r"nada nao", r"nao nada", r"esquece",
     r"goodbye", r"good bye", r"bye", r"bye bye", r"that s all", r"thats all", r"that is all",
-    r"nothing else", r"you can hang up", r"i m done", r"im done",
-)
-_CALLBACK = _rx(
-    r"me (?:liga|ligue|liguem|ligar|retorna|retorne|retornem|retornar)",
-    r"(?:pode|podem|poderia|podiam) me (?:ligar|retornar)",
-    r"ligar (?:de volta|depois|mais tarde)", r"liga(?:r)? pra mim", r"retorn(?:o|ar|em) (?:a )?(?:ligacao|chamada)",
-    r"(?:quero|queria|prefiro|pode|gostaria de)(?: um| uma)? (?:retorno|receber uma ligacao)", r"retorno",
-    r"call me back", r"call me later", r"call back", r"callback", r"ring me back", r"return my call",
-    r"give me a call", r"have \w+ call me", r"(?:can|could|would|will|please) (?:\w+ )?call me", r"call me",
+    r"nothing else", r"you can hang up", r"i m done", r"im done", r"wrong number", r"never ?mind",
+    r"nothing thanks?(?: you)?", r"no thanks?(?: you)?$", r"(?:dialed|called|have) the wrong",
 )
 _REPEAT = _rx(
     r"repete", r"repetir", r"repita", r"pode repetir", r"fala de novo", r"nao entendi", r"como e que e",
-    r"o que voce disse", r"de novo por favor", r"mais uma vez",
+    r"o que voce disse", r"de novo por favor", r"mais uma vez", r"quais (?:sao )?as opcoes",
     r"repeat", r"say (?:that|it) again", r"come again", r"pardon", r"what did you say", r"one more time",
-    r"i didn t (?:get|understand)", r"didn t catch",
+    r"i didn t (?:get|understand)", r"didn t catch", r"what (?:were|are) the options", r"options again",
 )
 _OPERATOR = _rx(
-    r"atendente", r"operador(?:a)?", r"telefonista", r"recepcionista", r"humano", r"uma pessoa",
-    r"pessoa de verdade", r"alguem de verdade", r"falar com alguem", r"ser humano",
-    r"human", r"operator", r"representative", r"a person", r"real person", r"live agent",
-    r"an agent", r"someone real", r"talk to someone", r"speak to someone", r"speak with someone",
-    r"talk to somebody",
+    r"atendente", r"operador(?:a)?", r"telefonista", r"recepcionista", r"recepcao", r"humano", r"uma pessoa",
+    r"pessoa de verdade", r"alguem de verdade", r"ser humano", r"qualquer pessoa", r"robo",
+    r"(?:falar|conversar|fala|passa|passe|transfere|transfira|me passa)(?: \w+){0,2} com alguem",
+    r"human", r"operator", r"representative", r"a person", r"real person", r"live person", r"live agent",
+    r"agent", r"someone real", r"front desk", r"reception", r"receptionist", r"switchboard", r"robot",
+    r"(?:talk|speak|speaking|talking)(?: \w+){0,2} (?:to|with) (?:someone|somebody|anyone|anybody)",
+)
+_UNSURE_WHICH = _rx(
+    r"(?:nao sei|nao lembro|esqueci|nao tenho certeza|sem saber|nao faco ideia)(?: \w+){0,3}"
+    r" (?:sobrenome|qual|quais|resto do nome|nome completo|nome todo)",
+    r"(?:nao sei|nao lembro|esqueci)(?: \w+){0,2} sobrenome", r"alguma coisa", r"nao sei qual",
+    r"(?:don t|dont|do not) (?:know|remember)(?: \w+){0,3} (?:last name|surname|which|full name|second name)",
+    r"(?:not sure|forgot|can t remember|cannot remember|no idea)(?: \w+){0,3}"
+    r" (?:last name|surname|which|full name|second name)",
+    r"something",
 )
 _YES_WORDS = frozenset(
     "sim isso isso mesmo pode pode ser correto certo certinho exato exatamente claro com certeza "
@@ -94,6 +116,145 @@ _NO_WORDS = frozenset(
 _YES_NO_FILLER = frozenset(
     "por favor obrigado obrigada e o a esta it is that s thats thank thanks you senhor senhora".split()
 )
+
+# --------------------------------------------------------------------------- spoken menu keys
+
+_DIGITS = {
+    "pt-BR": {"zero": "0", "um": "1", "uma": "1", "dois": "2", "duas": "2", "tres": "3", "quatro": "4",
+              "cinco": "5", "seis": "6", "meia": "6", "sete": "7", "oito": "8", "nove": "9"},
+    "en-US": {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+              "six": "6", "seven": "7", "eight": "8", "nine": "9"},
+}
+_KEY_FILLER = {
+    "pt-BR": frozenset("o a e eu quero queria opcao tecla teclo teclar digito numero aperto apertar "
+                       "escolho a opcao por favor ne pode ser ah eh hum".split()),
+    "en-US": frozenset("the i want option number press key digit choose select pick please uh um er "
+                       "let s go with it s its".split()),
+}
+
+
+def spoken_key(norm: str, language: Optional[str]) -> Optional[str]:
+    """The menu key a sentence made only of a key says ("opção dois" -> "2", "press
+    one" -> "1"), or None. ``language`` None: either language."""
+    langs = [language] if language in _DIGITS else list(_DIGITS)
+    words = norm.split()
+    if not words or len(words) > 5:
+        return None
+    for lang in langs:
+        digits = _DIGITS[lang]
+        filler = _KEY_FILLER[lang]
+        rest = [w for w in words if w not in filler or (w in digits and lang == "pt-BR" and w in ("um", "uma"))]
+        if len(rest) == 1:
+            w = rest[0]
+            if w in digits:
+                return digits[w]
+            if len(w) == 1 and w.isdigit():
+                return w
+    return None
+
+
+# --------------------------------------------------------------------------- callback by meaning
+
+# Verb forms that ask someone else to call the caller (imperative, subjunctive,
+# infinitive, personal infinitive, conditional, gerund, future, present of "vocês").
+_PT_CALL = re.compile(
+    r"^(?:lig|retorn|telefon|contat)(?:a|e|em|am|ar|arem|asse|assem|ando|aria|ariam|ara|arao|ariamos)$"
+    r"|^ligu(?:e|em)$"
+)
+_PT_PAST_OR_MINE = re.compile(r"^(?:lig|retorn|telefon|contat)(?:ou|aram|ei|ava|avam|o)$|^liguei$")
+_PT_ME = frozenset(("me",))
+_PT_TO_ME = (("pra", "mim"), ("para", "mim"), ("comigo",), ("de", "volta"), ("a", "ligacao"),
+             ("minha", "ligacao"), ("o", "contato"), ("a", "chamada"))
+_PT_FIRST_PERSON = frozenset("eu estou to tava estava estamos".split())
+_EN_CALL = frozenset("call calling ring ringing phone phoning contact contacting reach text".split())
+_EN_FIRST_PERSON = frozenset("i im we were ive".split())
+_NEGATORS = frozenset("nao nem nunca ninguem sem no not never nobody dont don didn doesn neither".split())
+_NEGATION_SKIP = frozenset(
+    """precisa precisar preciso precisam quero queria quer querem pode podem vai vao necessario e que se
+    me pra para um uma o a mais de voces vcs vc voce alguem ninguem nao ligar ficar
+    need needs to want wants a an the me t have has any you guys for someone somebody please do does
+    will gonna going should must need""".split()
+)
+_EN_CALLBACK = _rx(
+    r"call ?back", r"callback", r"call me", r"ring me", r"give (?:me|us) a (?:call|ring)", r"get back to (?:me|us)",
+    r"return (?:my|the|our) call", r"reach out to (?:me|us)", r"contact me", r"reach me", r"calling me",
+    r"(?:rather|prefer|wish)(?: that)? (?:you|someone|somebody|they|he|she) (?:called|call|rang) me",
+)
+
+
+def _negated(words: Sequence[str], i: int) -> bool:
+    """A negator governs the word at ``i`` through modal/desire words only
+    ("não precisa me ligar", "no need to call me back", "don't want a callback")."""
+    j = i - 1
+    steps = 0
+    while j >= 0 and steps < 7:
+        w = words[j]
+        if w in _NEGATORS:
+            return True
+        if w not in _NEGATION_SKIP:
+            return False
+        j -= 1
+        steps += 1
+    return False
+
+
+def _pt_callback_at(words: Sequence[str], i: int) -> bool:
+    w = words[i]
+    before = words[max(0, i - 2):i]
+    after = tuple(words[i + 1:i + 4])
+    if _PT_FIRST_PERSON & set(before) and not (i > 0 and words[i - 1] == "me"):
+        return False  # "estou retornando", "tô ligando"
+    if w in ("retorno", "retornos"):
+        if before and before[-1] in ("eu",):
+            return False
+        nxt = words[i + 1:i + 3]
+        if nxt and nxt[0] in ("do", "da", "dos", "das") and not (len(nxt) > 1 and nxt[1] in ("ligacao", "chamada")):
+            return False  # "o retorno do pedido"
+        return True
+    if w in ("receber", "receba") and after[:1] and after[0] in ("uma", "um", "ligacao", "telefonema", "contato"):
+        return True
+    if w in ("entre", "entrem", "entrar", "entrarem", "entrasse", "entrassem") and after[:2] == ("em", "contato"):
+        return (len(after) > 2 and after[2] == "comigo") or (i > 0 and words[i - 1] == "me")
+    if w in ("chama", "chame", "chamem", "chamar", "chamarem", "chamasse", "chamassem"):
+        return "volta" in words[i + 1:i + 4] and i > 0 and words[i - 1] == "me"
+    if not _PT_CALL.match(w) or _PT_PAST_OR_MINE.match(w):
+        return False
+    if i > 0 and words[i - 1] in _PT_ME:
+        return True
+    if any(after[:len(p)] == p for p in _PT_TO_ME):
+        return True
+    if "volta" in words[i + 1:i + 3]:
+        return True
+    if w.endswith("em") and not (after[:1] and after[0] in ("pro", "pra", "para", "no", "na", "ao") and
+                                 after[1:2] != ("mim",)):
+        return True  # "liguem", "retornem": said to "vocês"
+    return False
+
+
+def _en_callback(words: Sequence[str]) -> Optional[int]:
+    norm = " ".join(words)
+    for m in _EN_CALLBACK.finditer(norm):
+        i = len(norm[:m.start()].split())
+        before = set(words[max(0, i - 2):i])
+        if _EN_FIRST_PERSON & before and words[i] in ("call", "calling") and "back" in words[i + 1:i + 2]:
+            continue  # "i'm calling back about"
+        if words[i] == "reach" and i + 1 < len(words) and words[i + 1] == "me":
+            pass
+        return i
+    return None
+
+
+def callback_request(norm: str) -> tuple[bool, bool]:
+    """(asks for a callback, the request is negated) for one normalised sentence."""
+    words = norm.split()
+    cues: list[int] = [i for i in range(len(words)) if _pt_callback_at(words, i)]
+    en = _en_callback(words)
+    if en is not None:
+        cues.append(en)
+    if not cues:
+        return False, False
+    live = [i for i in cues if not _negated(words, i)]
+    return bool(live), not live
 
 
 def _yes_no(norm: str, *, expected: bool) -> Optional[str]:
@@ -121,35 +282,48 @@ def classify(
     expect: str = "open",
     at: Optional[datetime] = None,
     hours_for: Optional[HoursFor] = None,
+    language: Optional[str] = None,
 ) -> Intent:
     """Classify one turn. ``keys`` (DTMF) win over speech when both are present.
-    ``expect`` is ``"open"`` (what can I do for you?) or ``"yes_no"`` (a confirmation)."""
+    ``expect`` is ``"open"`` (what can I do for you?) or ``"yes_no"`` (a confirmation).
+    ``language`` ("pt-BR", "en-US"; None: either) is the language of the call."""
     keys = (keys or "").strip()
     if keys:
         return _from_keys(keys, menu or {}, expect)
     text = utterance or ""
-    norm = normalize_text(text)
+    norm = " ".join(words_of(text))
     if not norm:
         return Intent("unknown", source="none", text=text, reason="no input")
-    if _GOODBYE.search(norm) and not _CALLBACK.search(norm):
-        return Intent("goodbye", text=text, reason="goodbye words")
+    if expect != "yes_no":
+        key = spoken_key(norm, language)
+        if key is not None:
+            found = _from_keys(key, menu or {}, expect)
+            return Intent(found.kind, destination=found.destination, text=text, reason=f"said key {key}")
     res: Optional[Resolution] = None
     if resolver is not None:
         res = resolver.resolve(text, at=at, hours_for=hours_for)
-    if _CALLBACK.search(norm):
+    named = res is not None and (res.match is not None or res.ambiguous)
+    wants_callback, negated = callback_request(norm)
+    if wants_callback:
         dest = res.match if res is not None else None
         return Intent("callback", destination=dest, resolution=res, text=text, reason="callback request")
-    if _REPEAT.search(norm):
+    if _GOODBYE.search(norm) and not named:
+        return Intent("goodbye", text=text, reason="goodbye words")
+    if _REPEAT.search(norm) and not named:
         return Intent("repeat", text=text, reason="asked to repeat")
     yn = _yes_no(norm, expected=(expect == "yes_no"))
     if yn is not None:
         dest = res.match if (res is not None and yn == "no") else None  # "não, o suporte"
         return Intent(yn, destination=dest, resolution=res if dest else None, text=text, reason=f"{yn} words")
-    if res is not None and (res.match is not None or res.ambiguous):
-        return Intent("transfer", destination=res.match, resolution=res, text=text, reason=res.reason)
+    if res is not None and named:
+        unsure = bool(res.ambiguous and _UNSURE_WHICH.search(norm))
+        return Intent("transfer", destination=res.match, resolution=res, text=text, reason=res.reason,
+                      unsure_which=unsure)
     if _OPERATOR.search(norm):
-        return Intent("operator", resolution=res, text=text, reason="asked for a person")
-    return Intent("unknown", resolution=res, text=text, reason=res.reason if res else "no rule matched")
+        why = "asked for a person" + (" (not a callback)" if negated else "")
+        return Intent("operator", resolution=res, text=text, reason=why)
+    why = res.reason if res else "no rule matched"
+    return Intent("unknown", resolution=res, text=text, reason=why + ("; callback declined" if negated else ""))
 
 
 def _from_keys(keys: str, menu: Mapping[str, str], expect: str) -> Intent:
@@ -170,4 +344,4 @@ def _from_keys(keys: str, menu: Mapping[str, str], expect: str) -> Intent:
     return Intent("unknown", source="dtmf", text=keys, reason=f"no menu entry for key {k!r}")
 
 
-__all__ = ["KINDS", "Intent", "classify"]
+__all__ = ["KINDS", "Intent", "callback_request", "classify", "normalize_text", "spoken_key"]

@@ -1,35 +1,69 @@
-"""Fuzzy resolution of what a caller said (as ASR returns it) to a transfer destination.
+"""Resolution of what a caller said (as ASR returns it) to a transfer destination,
+the way a receptionist would: by a person's name, a department's name or alias,
+or the topic of the caller's problem.
 
-How it scores
--------------
-Names and aliases are normalised once (casefold, accents stripped, punctuation
-removed, pt/en filler words dropped, a light plural stemmer) into token phrases,
-and their tokens go into an inverted index. An utterance is normalised the same
-way; each of its tokens is looked up exactly and, when it is not an exact
-vocabulary word, fuzzily with ``rapidfuzz.process.extract`` (``fuzz.ratio`` with a
-length-dependent cut-off, so "finaceiro"/"suport" match but "mario" is not "maria").
+Evidence
+--------
+The utterance is normalised (lower case, no accents, no punctuation; single
+letters spelled out are joined: "r h" -> "rh") into words. Each word is compared
+with the words of every destination's *entries*:
 
-A phrase scores the length-weighted mean similarity of its tokens when every token
-was found anywhere in the utterance (so an alias inside a longer sentence counts in
-full). A *name* with only some of its tokens present ("Maria" for "Maria Silva")
-keeps most of its score; an alias with missing tokens keeps less. A destination
-scores its best phrase.
+* ``name``: the destination's name. A person's name matches by any of its words
+  (first name, surname), by spelling variant or nickname ("luis" = Luiz, "bob" =
+  Robert, lexicon ``names.yaml``) and by sound ("katherine" = Catherine,
+  "thompsen" = Thompson; metaphone and a Portuguese spelling key). A title before
+  a word ("o senhor almeida", "ms connor") marks it as a name.
+* ``alias`` and ``keywords`` from the directory.
+* the destination's ``category`` (declared, or inferred from its name and aliases):
+  the category's department names ("finanças" for billing) and its topic words
+  ("fatura", "double charged", "o modem não liga"), from the packaged lexicon.
 
-Decision: below ``MATCH_MIN`` -> no match (never a wrong guess); a runner-up within
-``AMBIGUITY_GAP`` of the best (and itself above ``MATCH_MIN``) -> ambiguous, with
-both listed and no match; otherwise the best.
+Words are compared whole, on their forms (light plural stem, Snowball stems of
+both languages: "entregaram" = "entrega", "buying" = "buy"), never inside another
+word. A word the lexicon knows as an ordinary word is never taken for a misspelt
+name ("direto" is not "diretor"); unknown words may be ASR slips and are matched
+with ``rapidfuzz`` ("finaceiro"). Phrases match word by word, in order, with at
+most two words between; a phrase claims its words, so "sales tax" is billing, not
+Sales, and idioms ("tá legal") claim theirs for nobody.
+
+Decision
+--------
+Evidence comes in three tiers, and the highest tier present decides:
+
+3. a person named (by name words, not by ordinary words alone);
+2. a destination named explicitly: its name, an alias, or its category's
+   department name;
+1. generic evidence: topic words, aliases that are topic words, keywords.
+
+So a sentence that names one department explicitly and matches another only
+through a generic word goes to the one named. Within the tier, below
+``MATCH_MIN`` nothing matches (never a wrong guess); a runner-up with as much
+evidence and within ``AMBIGUITY_GAP`` makes the result ``ambiguous`` (the caller
+is asked "X or Y?"); otherwise the best matches. A sentence about something no
+company department handles ("pizza", lexicon ``offtopic``) is not routed on
+generic evidence.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from rapidfuzz import fuzz, process
+
+from voiceai_ivr.domain.lexicon import (
+    Lexicon,
+    infer_category,
+    lexicon,
+    normalize_text,
+    similar_names,
+    sound_keys,
+    stem,
+    stem_keys,
+    strip_accents,
+)
 
 if TYPE_CHECKING:
     from voiceai_ivr.domain.hours import BusinessHours
@@ -38,16 +72,22 @@ MATCH_MIN = 72
 AMBIGUITY_GAP = 8
 ALTERNATIVE_MIN = 50
 MAX_ALTERNATIVES = 5
-#: Share of a score that depends on how much of the utterance's content a
-#: destination explains (unrelated words cost at most this much).
-QUERY_COVERAGE_WEIGHT = 0.30
-#: A destination reached only by filler words that are part of its name, and not
-#: by the whole name ("o pessoal" for "Departamento Pessoal"), keeps this share.
-FILLER_ONLY_FACTOR = 0.8
+#: Most words allowed between two words of one phrase ("internet is down").
+PHRASE_GAP = 2
+
+TIER_PERSON = 3
+TIER_EXPLICIT = 2
+TIER_GENERIC = 1
+
+# Similarity of one word to an entry word, by how it matched.
+SIM_EXACT = 100.0
+SIM_VARIANT = 95.0  # a spelling variant or nickname of a first name
+SIM_STEM = 92.0  # another form of the word
+SIM_SOUND = 90.0  # a name that sounds the same
+#: Least Jaro-Winkler similarity for two names that sound alike to count.
+SOUND_MIN = 0.78
 
 # --------------------------------------------------------------------------- normalisation
-
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 STOPWORDS = frozenset(
     """
@@ -70,34 +110,10 @@ STOPWORDS = frozenset(
     problem help information regarding
     """.split()
 )
-
-
-def strip_accents(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-
-
-def normalize_text(text: str) -> str:
-    """casefold, strip accents, punctuation to spaces, collapse: "Suporte Técnico!" -> "suporte tecnico"."""
-    return _NON_ALNUM.sub(" ", strip_accents(text or "").casefold()).strip()
-
-
-def stem(token: str) -> str:
-    """Light plural stemmer for pt-BR and en-US, applied to both sides alike."""
-    if len(token) <= 3 or token.isdigit():
-        return token
-    if token.endswith(("oes", "aes")) and len(token) > 4:
-        return token[:-3] + "ao"
-    if token.endswith("ais") and len(token) > 4:
-        return token[:-3] + "al"
-    if token.endswith("eis") and len(token) > 4:
-        return token[:-3] + "el"
-    if token.endswith("ns") and len(token) > 4:
-        return token[:-2] + "m"
-    if token.endswith("ies") and len(token) > 4:
-        return token[:-3] + "y"
-    if token.endswith("s") and not token.endswith(("ss", "us", "is")):
-        return token[:-1]
-    return token
+#: Words dropped from lexicon phrases (which keep "não", "no", "sem").
+_ARTICLES = frozenset("a o os as um uma uns umas de do da dos das the an of my meu minha meus minhas".split())
+#: Words that introduce whose something is ("o diretor DA escola").
+_OF = frozenset("de da do dos das of at from the".split())
 
 
 def tokenize(
@@ -117,8 +133,28 @@ def tokenize(
     return out
 
 
+def words_of(text: str) -> list[str]:
+    """The utterance's words, normalised; runs of single letters spelled out are
+    joined ("r h" -> "rh", "i t" -> "it") unless they are only vowels ("e o")."""
+    raw = normalize_text(text).split()
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        j = i
+        while j < len(raw) and len(raw[j]) == 1 and raw[j].isalpha():
+            j += 1
+        run = raw[i:j]
+        if len(run) >= 2 and any(c not in "aeiou" for c in run):
+            out.append("".join(run))
+            i = j
+            continue
+        out.append(raw[i])
+        i += 1
+    return out
+
+
 def _token_min(a: str, b: str) -> float:
-    """Minimum ``fuzz.ratio`` for two tokens to count as the same word: short words
+    """Minimum ``fuzz.ratio`` for two words to count as the same word: short words
     must match exactly (a 1-letter slip in a 4-letter name is another name)."""
     n = min(len(a), len(b))
     if n <= 4:
@@ -139,6 +175,8 @@ class Resolution:
     ambiguous: bool = False
     open: Optional[bool] = None
     reason: str = ""
+    #: Per candidate, the caller's words that matched and how (``resolve --json``).
+    matched: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-ready dict ``resolve --json`` prints (``open`` is null when no
@@ -150,6 +188,7 @@ class Resolution:
             "ambiguous": self.ambiguous,
             "open": self.open,
             "reason": self.reason,
+            "matched": [dict(m) for m in self.matched],
         }
 
 
@@ -158,16 +197,75 @@ class DestinationLike(Protocol):
     aliases: Any  # Iterable[str]
 
 
-@dataclass(frozen=True)
-class _Phrase:
-    dest: int
-    text: str  # as configured, for the reason
-    tokens: tuple[str, ...]
-    weights: tuple[int, ...]
-    is_name: bool
-
-
 HoursFor = Callable[[str], "Optional[BusinessHours]"]
+
+# Entry kinds
+_NAME, _ALIAS, _KEYWORD, _CATNAME, _TOPIC, _WEAK, _IDIOM, _OFFTOPIC, _EXTERNAL = (
+    "name", "alias", "keyword", "category", "topic", "weak", "idiom", "offtopic", "external",
+)
+_LEXICON_KINDS = (_CATNAME, _TOPIC, _WEAK, _IDIOM, _OFFTOPIC, _EXTERNAL)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    owners: tuple[int, ...]  # destinations whose name/alias/keyword this is; () for lexicon entries
+    kind: str
+    text: str  # as configured, for explanations
+    words: tuple[str, ...]  # light-stemmed
+    forms: tuple[str, ...]  # as written (normalised), for "said in another form"
+    exact: bool  # forms only (no Snowball stems): "=" terms, names made of filler words
+    category: Optional[str] = None
+    generic: bool = False  # an alias that is a topic word
+    person: bool = False
+
+
+@dataclass
+class _Word:
+    raw: str
+    word: str  # light stem
+    keys: frozenset[str]
+    stop: bool
+    common: bool
+    topical: bool  # a topic word of some category
+    titled: bool  # follows a title ("senhor", "ms")
+    first_name: bool
+    acronym: bool  # spelled out letter by letter ("i t", "r h")
+
+
+@dataclass
+class _Hit:
+    entry: int
+    positions: tuple[int, ...]
+    sim: float  # mean similarity of the matched words
+    matched: int  # entry words matched
+    via_stem: bool  # some word matched only as another form
+
+
+@dataclass
+class _Candidate:
+    dest: int
+    tier: int = 0
+    score: float = 0.0
+    evidence: int = 0
+    notes: list[tuple[int, tuple[int, ...], str]] = field(default_factory=list)  # (entry, positions, remark)
+
+
+def _entry_words(
+    text: str, *, lexical: bool, common: Optional[Callable[[str], bool]] = None
+) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    """Words of an entry (light-stemmed), the same as written, and whether it
+    matches exact forms only."""
+    exact = text.startswith("=")
+    body = text[1:] if exact else text
+    if lexical:
+        forms = tuple(w for w in words_of(body) if w not in _ARTICLES)
+    else:
+        forms = tuple(w for w in words_of(body) if not (len(w) == 1 and not w.isdigit()) and w not in STOPWORDS)
+        if not forms or (common is not None and all(common(w) for w in forms) and len(words_of(body)) > len(forms)):
+            # Made of filler or ordinary words only ("Departamento Pessoal", "On-Call"):
+            # the phrase as said, so "call me" is not On-Call.
+            forms, exact = tuple(words_of(body)), True
+    return tuple(stem(w) for w in forms), forms, exact
 
 
 class Resolver:
@@ -176,70 +274,101 @@ class Resolver:
     false) are left out. On equal scores the destination listed first wins the tie
     in the listing order (it still counts as ambiguous)."""
 
-    def __init__(self, destinations: Iterable[Any]) -> None:
+    def __init__(self, destinations: Iterable[Any], *, lex: Optional[Lexicon] = None) -> None:
+        self._lex = lx = lex or lexicon()
         self._names: list[str] = []
-        self._phrases: list[_Phrase] = []
-        vocab: dict[str, int] = {}
-        # Per vocabulary token: destinations whose one-token phrase it is (with the
-        # phrase index), and (phrase, position) pairs of longer phrases.
-        single: list[list[tuple[int, int]]] = []
-        multi: list[list[tuple[int, int]]] = []
+        self._categories: list[Optional[str]] = []
+        self._persons: list[bool] = []
+        self._declared: list[bool] = []
+        entries: list[_Entry] = []
+        # Identical entries of many destinations (a shared alias) are one entry with many owners.
+        shared: dict[tuple[Any, ...], int] = {}
+        owners: list[list[int]] = []
         seen: set[str] = set()
-        stop_vocab: set[str] = set()
+        cat_names: set[tuple[str, ...]] = set()
+        cat_topics: set[tuple[str, ...]] = set()
+        for cat in lx.categories.values():
+            cat_names.update(_entry_words(t, lexical=True)[0] for t in cat.names)
+            cat_topics.update(_entry_words(t, lexical=True)[0] for t in (*cat.topics, *cat.weak))
+        self._topical: set[str] = set()
+        for words in cat_topics:
+            if len(words) == 1:
+                self._topical.add(words[0])
+                self._topical.update(stem_keys(words[0]))
         for d in destinations:
-            name, aliases = _name_aliases(d)
+            name, aliases, keywords, category = _describe(d)
             if not getattr(d, "enabled", True) or name in seen:
                 continue
             seen.add(name)
             di = len(self._names)
+            person = _is_person(name, lx)
+            if category is None and not person:
+                category = infer_category([name, *aliases], lx)
             self._names.append(name)
-            texts = [(name, True)] + [(a, False) for a in aliases]
-            done: set[tuple[str, ...]] = set()
-            for text, is_name in texts:
-                toks = tokenize(text)
-                if not toks:
-                    # Made of filler words only ("Departamento Pessoal"): keep them,
-                    # and keep them in utterances too.
-                    toks = tokenize(text, keep_stopwords=True)
-                    stop_vocab.update(toks)
-                if not toks or tuple(toks) in done:
-                    continue
-                done.add(tuple(toks))
-                pi = len(self._phrases)
-                self._phrases.append(_Phrase(di, text, tuple(toks), tuple(len(t) for t in toks), is_name))
-                for pos, tok in enumerate(toks):
-                    vid = vocab.get(tok)
-                    if vid is None:
-                        vid = vocab[tok] = len(single)
-                        single.append([])
-                        multi.append([])
-                    if len(toks) == 1:
-                        single[vid].append((di, pi))
-                    else:
-                        multi[vid].append((pi, pos))
-        self._vocab = vocab
-        self._vocab_list = list(vocab)
-        self._total_w = [sum(p.weights) for p in self._phrases]
-        # Per vocabulary token, precomputed so an utterance costs dictionary merges:
-        #   solo[vid]: destination -> (score if this token alone matched exactly, phrase)
-        #   phrases_of[vid]: the multi-token phrases containing it
-        #   dests_of[vid]: the destinations it can reach
-        self._solo: list[dict[int, tuple[float, int]]] = []
-        self._phrases_of: list[frozenset[int]] = []
-        for vid in range(len(single)):
-            solo: dict[int, tuple[float, int]] = {}
-            for pi, pos in multi[vid]:
-                ph = self._phrases[pi]
-                sc = 100.0 * _partial_factor(ph.weights[pos] / self._total_w[pi], ph.is_name)
-                cur = solo.get(ph.dest)
-                if cur is None or sc > cur[0]:
-                    solo[ph.dest] = (sc, pi)
-            for di, pi in single[vid]:
-                solo[di] = (100.0, pi)
-            self._solo.append(solo)
-            self._phrases_of.append(frozenset(pi for pi, _ in multi[vid]))
-        self._dests_of = [frozenset(s) for s in self._solo]
-        self._stop_vocab = frozenset(stop_vocab)
+            self._categories.append(category)
+            self._persons.append(person)
+            done: set[tuple[str, tuple[str, ...]]] = set()
+            for kind, texts in ((_NAME, [name]), (_ALIAS, aliases), (_KEYWORD, keywords)):
+                for text in texts:
+                    words, forms, exact = _entry_words(text, lexical=False, common=None if person else lx.is_common)
+                    if not words or (kind, words) in done:
+                        continue
+                    done.add((kind, words))
+                    generic = kind == _ALIAS and words in cat_topics
+                    key = (kind, words, forms, exact, category, generic, person and kind == _NAME)
+                    if key in shared:
+                        owners[shared[key]].append(di)
+                        continue
+                    shared[key] = len(entries)
+                    owners.append([di])
+                    entries.append(_Entry((), kind, text, words, forms, exact, category, generic,
+                                          person and kind == _NAME))
+        used = {c for c in self._categories if c}
+        for cat in lx.categories.values():
+            if cat.name not in used:
+                continue
+            for kind, terms in ((_CATNAME, cat.names), (_TOPIC, cat.topics), (_WEAK, cat.weak)):
+                for term in terms:
+                    words, forms, exact = _entry_words(term, lexical=True)
+                    if words:
+                        # department names match as said (and plural): "receiving" is not "received"
+                        entries.append(_Entry((), kind, term.lstrip("="), words, forms, exact or kind == _CATNAME,
+                                              cat.name))
+        for kind, terms in ((_IDIOM, lx.idioms), (_OFFTOPIC, lx.offtopic), (_EXTERNAL, lx.external)):
+            for term in terms:
+                words, forms, _ = _entry_words(term, lexical=True)
+                if words:
+                    entries.append(_Entry((), kind, term, words, forms, True))
+        from dataclasses import replace
+
+        self._entries = [replace(e, owners=tuple(owners[i])) if i < len(owners) else e for i, e in enumerate(entries)]
+        entries = self._entries
+        # Indexes: entry words by form, by Snowball stem, person name words by
+        # first-name group and by sound, and the words ASR slips may be matched to.
+        self._by_word: dict[str, list[tuple[int, int]]] = {}
+        self._by_key: dict[str, list[tuple[int, int]]] = {}
+        self._by_group: dict[int, list[tuple[int, int]]] = {}
+        self._by_sound: dict[str, list[tuple[int, int]]] = {}
+        fuzzy: dict[str, list[tuple[int, int]]] = {}
+        for ei, e in enumerate(entries):
+            for pos, w in enumerate(e.words):
+                self._by_word.setdefault(w, []).append((ei, pos))
+                if not e.exact and not e.person:
+                    for k in stem_keys(w):
+                        self._by_key.setdefault(k, []).append((ei, pos))
+                if e.person:
+                    for g in lx.name_groups.get(w, ()):
+                        self._by_group.setdefault(g, []).append((ei, pos))
+                    for k in sound_keys(w):
+                        self._by_sound.setdefault(k, []).append((ei, pos))
+                if e.owners and e.kind in (_NAME, _ALIAS) and len(w) >= 5 and not w.isdigit():
+                    fuzzy.setdefault(w, []).append((ei, pos))
+        self._fuzzy = fuzzy
+        self._fuzzy_vocab = list(fuzzy)
+        self._by_category: dict[str, list[int]] = {}
+        for di, dcat in enumerate(self._categories):
+            if dcat and not self._persons[di]:
+                self._by_category.setdefault(dcat, []).append(di)
 
     @property
     def names(self) -> list[str]:
@@ -248,124 +377,301 @@ class Resolver:
     def __len__(self) -> int:
         return len(self._names)
 
-    # ------------------------------------------------------------------ scoring
+    def category_of(self, name: str) -> Optional[str]:
+        """The destination's category (declared or inferred), or None."""
+        try:
+            return self._categories[self._names.index(name)]
+        except ValueError:
+            return None
 
-    def _token_hits(self, tok: str) -> list[tuple[int, float]]:
-        vid = self._vocab.get(tok)
-        if vid is not None:
-            return [(vid, 100.0)]
-        if len(tok) < 5 or tok.isdigit():
-            return []
-        hits = process.extract(
-            tok, self._vocab_list, scorer=fuzz.ratio, score_cutoff=75.0, limit=None
-        )
-        return [(idx, float(score)) for choice, score, idx in hits if score >= _token_min(tok, choice)]
+    def is_person(self, name: str) -> bool:
+        try:
+            return self._persons[self._names.index(name)]
+        except ValueError:
+            return False
 
-    def _phrase_score(self, pi: int, sim_of: dict[int, float]) -> float:
-        ph = self._phrases[pi]
-        got_w = 0
-        acc = 0.0
-        for tok, w in zip(ph.tokens, ph.weights):
-            sim = sim_of.get(self._vocab[tok], 0.0)
-            if sim > 0:
-                got_w += w
-                acc += w * sim
-        if not got_w:
-            return 0.0
-        total_w = self._total_w[pi]
-        if got_w == total_w:
-            return acc / got_w
-        return acc / got_w * _partial_factor(got_w / total_w, ph.is_name)
+    # ------------------------------------------------------------------ matching
 
-    def _ranked(self, utterance: str, limit: Optional[int]) -> list[tuple[int, int, int]]:
-        """(score, destination index, phrase index), best first, ties in listing order.
+    def _analyse(self, utterance: str) -> list[_Word]:
+        lx = self._lex
+        raw = words_of(utterance)
+        spelled = set(raw) - set(normalize_text(utterance).split())
+        out: list[_Word] = []
+        for i, w in enumerate(raw):
+            lw = stem(w)
+            out.append(_Word(
+                raw=w,
+                word=lw,
+                keys=stem_keys(w),
+                stop=w in STOPWORDS,
+                common=lx.is_common(w),
+                topical=lw in self._topical or bool(stem_keys(w) & self._topical),
+                titled=i > 0 and raw[i - 1] in lx.titles,
+                first_name=lx.is_first_name(w),
+                acronym=w in spelled,
+            ))
+        return out
 
-        A destination's raw score is its best phrase; the final score scales it by
-        how much of the utterance's content the destination explains
-        (``QUERY_COVERAGE_WEIGHT``), so "Júlia Dias" prefers the person with both
-        names over one whose alias is just "Dias". Final <= raw, which lets the
-        ranking stop early once no raw score can beat the ``limit``-th final one."""
-        qtoks = list(dict.fromkeys(tokenize(utterance, keep=self._stop_vocab)))
-        if not qtoks:
-            return []
-        raw: dict[int, tuple[float, int]] = {}
-        sim_of: dict[int, float] = {}  # vocabulary id -> best similarity to any query token
-        reach: list[frozenset[int]] = []  # per query token: destinations it reaches
-        phrase_sets: list[frozenset[int]] = []
-        for q in qtoks:
-            hits = self._token_hits(q)
-            reach.append(frozenset().union(*(self._dests_of[v] for v, _ in hits)))
-            phrase_sets.append(frozenset().union(*(self._phrases_of[v] for v, _ in hits)))
-            for vid, sim in hits:
-                if sim > sim_of.get(vid, 0.0):
-                    sim_of[vid] = sim
-                solo = self._solo[vid]
-                if not raw and sim == 100.0:
-                    raw.update(solo)
+    def _word_hits(self, words: Sequence[_Word]) -> dict[int, dict[int, list[tuple[int, float, bool]]]]:
+        """entry -> entry word position -> [(utterance position, similarity, by stem)]."""
+        lx = self._lex
+        hits: dict[int, dict[int, list[tuple[int, float, bool]]]] = {}
+
+        def add(ei: int, pos: int, i: int, sim: float, by_stem: bool) -> None:
+            hits.setdefault(ei, {}).setdefault(pos, []).append((i, sim, by_stem))
+
+        for i, w in enumerate(words):
+            found: set[tuple[int, int]] = set()
+            for ei, pos in self._by_word.get(w.word, ()):
+                e = self._entries[ei]
+                if w.stop and not e.exact and e.owners:
                     continue
-                f = sim / 100.0
-                for di, (sc, pi) in solo.items():
-                    v = sc * f
-                    cur = raw.get(di)
-                    if cur is None or v > cur[0]:
-                        raw[di] = (v, pi)
-        if len(qtoks) > 1:
-            # Phrases matched by two or more query tokens: score them exactly.
-            seen: set[int] = set()
-            several: set[int] = set()
-            for ps in phrase_sets:
-                several |= seen & ps
-                seen |= ps
-            for pi in several:
-                v = self._phrase_score(pi, sim_of)
-                di = self._phrases[pi].dest
-                cur = raw.get(di)
-                if cur is None or v > cur[0]:
-                    raw[di] = (v, pi)
-        order = sorted((-sc, di, pi) for di, (sc, pi) in raw.items())
-        # Filler words kept only because some name is made of them ("Departamento
-        # Pessoal") count for the destinations they match, never against the others;
-        # and a part of such a name said alone ("o pessoal") is weak evidence.
-        qlens = [len(q) for q in qtoks]
-        filler = [q in self._stop_vocab for q in qtoks]
-        if len(qtoks) == 1 and not filler[0]:
-            top = order if limit is None else order[:limit]
-            return [(round(-neg), di, pi) for neg, di, pi in top]
-        content_total = sum(n for n, f in zip(qlens, filler) if not f)
-        final: list[tuple[float, int, int]] = []
-        kth = -1.0
-        for neg, di, pi in order:
-            rsc = -neg
-            if limit is not None and len(final) >= limit and rsc < kth:
-                break
-            got = 0
-            total = content_total
-            content_hit = False
-            for n, r, f in zip(qlens, reach, filler):
-                if di in r:
-                    got += n
-                    total += n if f else 0
-                    content_hit = content_hit or not f
-            fsc = rsc * (1.0 - QUERY_COVERAGE_WEIGHT * (1.0 - got / total)) if total else rsc
-            if not content_hit and rsc < 100.0:
-                fsc *= FILLER_ONLY_FACTOR
-            final.append((-fsc, di, pi))
-            if limit is not None and len(final) >= limit:
-                final.sort()
-                del final[limit:]
-                kth = -final[-1][0]
-        final.sort()
-        top2 = final if limit is None else final[:limit]
-        return [(round(-neg), di, pi) for neg, di, pi in top2]
+                if w.stop and len(e.words) == 1 and not e.owners and not w.acronym:
+                    continue  # the pronoun "it" is not IT
+                found.add((ei, pos))
+                add(ei, pos, i, SIM_EXACT, w.raw != e.forms[pos])
+            if w.stop and not w.titled:
+                continue
+            # A word that is itself a topic word of the lexicon is not also another
+            # topic's other form ("contratar" is sales, not legal's "contrato").
+            lexical = {self._entries[ei].category for ei, _ in found
+                       if not self._entries[ei].owners and self._entries[ei].kind in (_TOPIC, _WEAK, _CATNAME)}
+            for k in w.keys:
+                for ei, pos in self._by_key.get(k, ()):
+                    if lexical and self._entries[ei].category not in lexical:
+                        continue
+                    if (ei, pos) not in found:
+                        found.add((ei, pos))
+                        add(ei, pos, i, SIM_STEM, True)
+            if w.first_name or w.titled or not w.common:
+                for g in lx.name_groups.get(w.raw, ()):
+                    for ei, pos in self._by_group.get(g, ()):
+                        if (ei, pos) not in found:
+                            found.add((ei, pos))
+                            add(ei, pos, i, SIM_VARIANT, False)
+            if (not w.first_name and not w.common) or w.titled:
+                for k in sound_keys(w.raw):
+                    for ei, pos in self._by_sound.get(k, ()):
+                        target = self._entries[ei].words[pos]
+                        if (ei, pos) in found or (lx.is_first_name(target) and w.first_name):
+                            continue
+                        if similar_names(w.raw, target) >= SOUND_MIN:
+                            found.add((ei, pos))
+                            add(ei, pos, i, SIM_SOUND, False)
+            if not found and not w.common and not w.first_name and len(w.raw) >= 5 and not w.raw.isdigit():
+                for choice, score, _ in process.extract(
+                    w.word, self._fuzzy_vocab, scorer=fuzz.ratio, score_cutoff=75.0, limit=None
+                ):
+                    if score >= _token_min(w.word, choice):
+                        for ei, pos in self._fuzzy[choice]:
+                            add(ei, pos, i, float(score), False)
+        return hits
+
+    def _entry_hit(self, ei: int, by_pos: dict[int, list[tuple[int, float, bool]]]) -> Optional[_Hit]:
+        e = self._entries[ei]
+        n = len(e.words)
+        # A name may be said in part ("Maria" for Maria Silva); an alias of three or
+        # more words by two of them at least; other phrases only whole.
+        partial = (e.kind == _NAME and not e.exact) or (e.kind == _ALIAS and not e.exact and n > 2)
+        if n == 1:
+            i, sim, st = max(by_pos[0], key=lambda h: h[1])
+            return _Hit(ei, (i,), sim, 1, st)
+        if partial:
+            chosen: dict[int, tuple[int, float, bool]] = {}
+            used: set[int] = set()
+            for pos in sorted(by_pos, key=lambda p: -max(h[1] for h in by_pos[p])):
+                best = max((h for h in by_pos[pos] if h[0] not in used), key=lambda h: h[1], default=None)
+                if best is not None:
+                    chosen[pos] = best
+                    used.add(best[0])
+            if not chosen or (e.kind == _ALIAS and len(chosen) < 2):
+                return None
+            sims = [h[1] for h in chosen.values()]
+            return _Hit(ei, tuple(sorted(used)), sum(sims) / len(sims), len(chosen),
+                        any(h[2] for h in chosen.values()))
+        if len(by_pos) < n:
+            return None
+        # Every word, in order, at most PHRASE_GAP words apart: best chain by DP.
+        best_chain: Optional[tuple[float, tuple[int, ...], bool]] = None
+        chains: list[tuple[float, tuple[int, ...], bool]] = [(s, (i,), st) for i, s, st in by_pos[0]]
+        for pos in range(1, n):
+            nxt = []
+            for i, s, st in by_pos[pos]:
+                prev = [c for c in chains if c[1][-1] < i <= c[1][-1] + PHRASE_GAP + 1]
+                if prev:
+                    c = max(prev, key=lambda c: c[0])
+                    nxt.append((c[0] + s, (*c[1], i), c[2] or st))
+            chains = nxt
+            if not chains:
+                return None
+        best_chain = max(chains, key=lambda c: c[0])
+        return _Hit(ei, best_chain[1], best_chain[0] / n, n, best_chain[2])
+
+    def _candidates(self, words: Sequence[_Word]) -> tuple[dict[int, _Candidate], bool]:
+        """Candidates by destination index, and whether the sentence is off-topic."""
+        found = [h for ei, by_pos in self._word_hits(words).items() if (h := self._entry_hit(ei, by_pos))]
+        # Phrases claim their words: single-word evidence of another owner there goes.
+        claims: dict[int, set[Any]] = {}
+        for h in found:
+            if len(h.positions) >= 2 and h.matched == len(self._entries[h.entry].words):
+                fam = self._family(h.entry)
+                for p in h.positions:
+                    claims.setdefault(p, set()).update(fam)
+        own: dict[int, set[int]] = {}  # position -> destinations whose own name/alias/keyword is there
+        kept: list[_Hit] = []
+        for h in found:
+            e = self._entries[h.entry]
+            if len(h.positions) == 1 and h.positions[0] in claims and not (
+                claims[h.positions[0]] & self._family(h.entry)
+            ) and not (e.person and ("p",) in claims[h.positions[0]]):
+                continue
+            if e.owners and self._after_external(h, words, found):
+                continue
+            kept.append(h)
+            if e.owners and not (
+                len(h.positions) == 1 and h.via_stem and words[h.positions[0]].topical
+            ):
+                for p in h.positions:
+                    own.setdefault(p, set()).update(e.owners)
+        offtopic = any(self._entries[h.entry].kind == _OFFTOPIC for h in kept)
+        cands: dict[int, _Candidate] = {}
+        strong: dict[int, list[tuple[int, ...]]] = {}
+        weak: dict[int, list[tuple[int, ...]]] = {}
+        own_generic: set[int] = set()
+        person_words: dict[int, list[_Hit]] = {}
+
+        def note(d: int, h: _Hit, how: str) -> _Candidate:
+            c = cands.get(d)
+            if c is None:
+                c = cands[d] = _Candidate(d)
+            c.notes.append((h.entry, h.positions, how))
+            return c
+
+        for h in kept:
+            e = self._entries[h.entry]
+            demoted = len(h.positions) == 1 and h.via_stem and words[h.positions[0]].topical
+            if not e.owners:
+                if e.kind not in (_CATNAME, _TOPIC, _WEAK) or e.category is None:
+                    continue
+                targets = self._by_category.get(e.category, [])
+                owners = set().union(*(own.get(p, set()) for p in h.positions))
+                if owners:
+                    targets = [d for d in targets if d in owners]
+                for d in targets:
+                    if e.kind == _CATNAME and not demoted:
+                        self._raise(note(d, h, ""), TIER_EXPLICIT, 92.0 * h.sim / 100.0)
+                    else:
+                        note(d, h, " (as a topic word)" if e.kind == _CATNAME else "")
+                        (strong if e.kind == _TOPIC else weak).setdefault(d, []).append(h.positions)
+                continue
+            if e.person:
+                for d in e.owners:
+                    person_words.setdefault(d, []).append(h)
+                continue
+            if demoted and not (e.kind == _KEYWORD or e.generic):
+                # Said in another form that is a topic word ("compra" for Compras,
+                # "bill" for Billing): a hint, not the destination named.
+                for d in e.owners:
+                    note(d, h, " (as a topic word)")
+                    weak.setdefault(d, []).append(h.positions)
+                continue
+            if e.kind == _KEYWORD or e.generic:
+                for d in e.owners:
+                    note(d, h, " (generic)" if e.kind != _KEYWORD else "")
+                    strong.setdefault(d, []).append(h.positions)
+                    own_generic.add(d)
+                continue
+            if h.matched == len(e.words):
+                score = h.sim
+            elif e.kind == _NAME:
+                score = h.sim * (0.80 + 0.15 * _coverage(e, h))
+            else:
+                score = h.sim * (0.50 + 0.30 * _coverage(e, h))
+            for d in e.owners:
+                self._raise(note(d, h, ""), TIER_EXPLICIT, score)
+        for d in set(strong) | set(weak):
+            s = len(_groups(strong.get(d, [])))
+            covered = set().union(*strong.get(d, [()]))
+            w = len(_groups([p for p in weak.get(d, []) if not covered & set(p)]))
+            bonus = 6.0 if d in own_generic else 0.0
+            if s:
+                score = 80.0 + 8.0 * (min(s, 3) - 1) + 3.0 * min(w, 2) + bonus
+            else:
+                score = 56.0 + 6.0 * min(w, 2)
+            c = cands[d]
+            if c.tier <= TIER_GENERIC and not offtopic:
+                c.tier = TIER_GENERIC
+                c.score = min(score, 97.0)
+                c.evidence = s + (1 if d in own_generic else 0)
+        named_categories = {self._categories[c.dest] for c in cands.values() if c.tier}
+        for d, hits in person_words.items():
+            self._score_person(d, hits, words, named_categories, cands)
+        return {d: c for d, c in cands.items() if c.tier}, offtopic
+
+    def _score_person(self, d: int, hits: list[_Hit], words: Sequence[_Word], named_categories: set[Optional[str]],
+                      cands: dict[int, _Candidate]) -> None:
+        hit = max(hits, key=lambda h: (h.matched, h.sim))
+        e = self._entries[hit.entry]
+        ws = [words[p] for p in hit.positions]
+        titled = any(w.titled for w in ws)
+        if not titled and all(w.common or w.topical for w in ws) and hit.matched < len(e.words):
+            return  # "price list" is not Ms Price; "right" is not Wright
+        if hit.matched >= len(e.words):
+            score = hit.sim
+        else:
+            score = (86.0 if hit.matched == 1 else 93.0) * hit.sim / 100.0
+        evidence = hit.matched
+        if titled:
+            score += 4.0
+        cat = self._categories[d]
+        c = cands.get(d) or cands.setdefault(d, _Candidate(d))
+        c.notes.append((hit.entry, hit.positions, ""))
+        if cat and cat in named_categories:
+            score += 4.0  # "a maria do financeiro"
+            evidence += 1
+        c.tier = TIER_PERSON
+        c.score = min(score, 100.0)
+        c.evidence = evidence
+
+    @staticmethod
+    def _raise(c: _Candidate, tier: int, score: float) -> None:
+        if (tier, score) > (c.tier, c.score):
+            c.tier, c.score, c.evidence = tier, score, 1
+
+    def _family(self, ei: int) -> set[Any]:
+        e = self._entries[ei]
+        if e.owners and e.person:
+            return {("p",), *(("d", o) for o in e.owners)}  # a full name leaves other people as alternatives
+        if e.owners:
+            return {("c", e.category), *(("d", o) for o in e.owners)} if e.category else {
+                ("d", o) for o in e.owners}
+        return {("c", e.category)} if e.category else {("x", ei)}
+
+    def _after_external(self, h: _Hit, words: Sequence[_Word], found: list[_Hit]) -> bool:
+        """A destination word followed by "of/at <another organisation>"."""
+        last = max(h.positions)
+        nxt = last + 1
+        while nxt < len(words) and words[nxt].raw in _OF:
+            nxt += 1
+        if nxt == last + 1:
+            return False
+        return any(self._entries[o.entry].kind == _EXTERNAL and min(o.positions) == nxt for o in found)
+
+    # ------------------------------------------------------------------ public
+
+    def _ranked(self, utterance: str) -> tuple[list[_Candidate], list[_Word]]:
+        words = self._analyse(utterance)
+        if not words:
+            return [], words
+        cands, _ = self._candidates(words)
+        return sorted(cands.values(), key=lambda c: (-c.tier, -c.evidence, -c.score, c.dest)), words
 
     def scores(self, utterance: str, limit: Optional[int] = None) -> list[tuple[str, int, str]]:
-        """Destinations with a non-zero score: (name, score 0-100, the name or alias
-        that scored), best first."""
-        return [
-            (self._names[di], sc, self._phrases[pi].text)
-            for sc, di, pi in self._ranked(utterance, limit)
-            if sc > 0
-        ]
+        """Destinations with a non-zero score: (name, score 0-100, how it matched),
+        best first (higher tier, then more evidence, then score)."""
+        ranked, _ = self._ranked(utterance)
+        top = ranked if limit is None else ranked[:limit]
+        return [(self._names[c.dest], round(c.score), self._via(c)[0]) for c in top if c.score > 0]
 
     def resolve(
         self,
@@ -377,28 +683,35 @@ class Resolver:
         """Resolve one utterance. ``hours_for(name)`` gives the destination's effective
         business hours (``None``: always open); ``open`` is evaluated at ``at``
         (default now) only for a single match and only when ``hours_for`` is given."""
-        ranked = self.scores(utterance, limit=MAX_ALTERNATIVES + 1)
-        if not ranked or ranked[0][1] < MATCH_MIN:
-            alts = [(n, s) for n, s, _ in ranked if s >= ALTERNATIVE_MIN][:MAX_ALTERNATIVES]
-            if not ranked and not tokenize(utterance, keep=self._stop_vocab):
+        ranked, words = self._ranked(utterance)
+        matched = [self._explain(c, words) for c in ranked[:MAX_ALTERNATIVES + 1]]
+        good = [c for c in ranked if c.score >= MATCH_MIN]
+        if not good:
+            alts = [(self._names[c.dest], round(c.score)) for c in ranked if c.score >= ALTERNATIVE_MIN]
+            alts = sorted(alts, key=lambda a: -a[1])[:MAX_ALTERNATIVES]
+            if not ranked and not tokenize(utterance):
                 reason = "no destination named"
             elif alts:
                 reason = f"no destination matched well enough (best {alts[0][0]!r} {alts[0][1]} < {MATCH_MIN})"
             else:
                 reason = "no destination matched"
-            return Resolution(None, ranked[0][1] if ranked else 0, alts, False, None, reason)
-        top_name, top_score, top_text = ranked[0]
-        close = [(n, s) for n, s, _ in ranked[1:] if s >= MATCH_MIN and top_score - s < AMBIGUITY_GAP]
+            return Resolution(None, round(ranked[0].score) if ranked else 0, alts, False, None, reason, matched)
+        tier = good[0].tier
+        pool = sorted((c for c in good if c.tier == tier), key=lambda c: (-c.evidence, -c.score, c.dest))
+        top = pool[0]
+        close = [c for c in pool[1:] if c.evidence == top.evidence and top.score - c.score < AMBIGUITY_GAP]
+        skip = {top.dest, *(c.dest for c in close)}
+        others = [c for c in ranked if c.dest not in skip and c.score >= ALTERNATIVE_MIN]
         if close:
-            tied = [(top_name, top_score), *close]
-            rest = [(n, s) for n, s, _ in ranked[len(tied):] if s >= ALTERNATIVE_MIN]
-            alts = (tied + rest)[:MAX_ALTERNATIVES]
+            tied = [top, *close]
+            alts = [(self._names[c.dest], round(c.score)) for c in [*tied, *others][:MAX_ALTERNATIVES]]
             more = " (and others)" if len(tied) > MAX_ALTERNATIVES - 1 else ""
-            reason = "ambiguous: " + " or ".join(f"{n!r} ({s})" for n, s in tied[:MAX_ALTERNATIVES]) + more
-            return Resolution(None, top_score, alts, True, None, reason)
-        alts = [(n, s) for n, s, _ in ranked[1:] if s >= ALTERNATIVE_MIN][:MAX_ALTERNATIVES]
-        how = "name" if normalize_text(top_text) == normalize_text(top_name) else f"alias {top_text!r}"
-        reason = f"matched {how}"
+            reason = "ambiguous: " + " or ".join(
+                f"{self._names[c.dest]!r} ({round(c.score)})" for c in tied[:MAX_ALTERNATIVES]) + more
+            return Resolution(None, round(top.score), alts, True, None, reason, matched)
+        top_name = self._names[top.dest]
+        alts = [(self._names[c.dest], round(c.score)) for c in others[:MAX_ALTERNATIVES]]
+        reason = "matched " + self._via(top)[0]
         is_open: Optional[bool] = None
         if hours_for is not None:
             hours = hours_for(top_name)
@@ -409,21 +722,73 @@ class Resolver:
                 is_open = hours.is_open(when)
                 if not is_open:
                     reason += "; closed at " + hours.local(when).strftime("%Y-%m-%d %H:%M %Z")
-        return Resolution(top_name, top_score, alts, False, is_open, reason)
+        return Resolution(top_name, round(top.score), alts, False, is_open, reason, matched)
+
+    def _via(self, c: _Candidate) -> list[str]:
+        """How a candidate matched, its deciding evidence first ("name: Financeiro",
+        "topic billing: fatura", "alias: contratos (generic)")."""
+        out: list[str] = []
+        for ei, _, remark in sorted(c.notes, key=lambda n: n[2] != ""):
+            e = self._entries[ei]
+            kind = e.kind if e.owners else (f"category {e.category}" if e.kind == _CATNAME
+                                                 else f"{e.kind} {e.category}")
+            text = f"{kind}: {e.text}{remark}"
+            if text not in out:
+                out.append(text)
+        return out or ["name"]
+
+    def _explain(self, c: _Candidate, words: Sequence[_Word]) -> dict[str, Any]:
+        said: list[str] = []
+        for _, positions, _ in c.notes:
+            for p in positions:
+                if words[p].raw not in said:
+                    said.append(words[p].raw)
+        tier = {TIER_PERSON: "person", TIER_EXPLICIT: "named", TIER_GENERIC: "topic"}.get(c.tier, "")
+        return {"name": self._names[c.dest], "score": round(c.score), "evidence": tier,
+                "words": said, "via": self._via(c)}
 
 
-def _partial_factor(coverage: float, is_name: bool) -> float:
-    """Share of a phrase's score kept when only ``coverage`` (by length) of its tokens
-    were said: a first name for a full name keeps most, a fragment of an alias less."""
-    return (0.80 + 0.15 * coverage) if is_name else (0.50 + 0.30 * coverage)
+def _groups(spans: list[tuple[int, ...]]) -> list[set[int]]:
+    """Evidence spans merged where they overlap: one phrase and a word inside it are
+    one piece of evidence, not two."""
+    out: list[set[int]] = []
+    for span in spans:
+        cur = set(span)
+        rest = []
+        for g in out:
+            if g & cur:
+                cur |= g
+            else:
+                rest.append(g)
+        out = [*rest, cur]
+    return out
 
 
-def _name_aliases(d: Any) -> tuple[str, tuple[str, ...]]:
+def _coverage(e: _Entry, h: _Hit) -> float:
+    total = sum(len(w) for w in e.words)
+    return min(1.0, (h.matched / len(e.words)) if not total else
+               sum(len(e.words[i]) for i in range(min(h.matched, len(e.words)))) / total)
+
+
+def _is_person(name: str, lx: Lexicon) -> bool:
+    """A person's name: it starts with a known first name and is not a department's name."""
+    words = normalize_text(name).split()
+    if len(words) < 1 or not lx.is_first_name(words[0]):
+        return False
+    return not (len(words) == 1 and lx.is_common(words[0]))
+
+
+def _describe(d: Any) -> tuple[str, tuple[str, ...], tuple[str, ...], Optional[str]]:
     if isinstance(d, str):
-        return d, ()
+        return d, (), (), None
     if isinstance(d, tuple):
-        return str(d[0]), tuple(d[1]) if len(d) > 1 else ()
-    return str(d.name), tuple(getattr(d, "aliases", ()) or ())
+        return str(d[0]), tuple(d[1]) if len(d) > 1 else (), (), None
+    return (
+        str(d.name),
+        tuple(getattr(d, "aliases", ()) or ()),
+        tuple(getattr(d, "keywords", ()) or ()),
+        getattr(d, "category", None) or None,
+    )
 
 
 __all__ = [
@@ -437,4 +802,5 @@ __all__ = [
     "stem",
     "strip_accents",
     "tokenize",
+    "words_of",
 ]

@@ -136,6 +136,9 @@ class Understanding:
     options: list[str] = field(default_factory=list)
     reason: str = ""
     source: str = "rules"  # rules | dtmf | llm
+    #: ambiguous only: the caller said they do not know which one (or the surname),
+    #: so the choices are offered with their departments instead of "X or Y?".
+    describe: bool = False
 
 
 def understand_with_rules(
@@ -146,7 +149,8 @@ def understand_with_rules(
     from voiceai_ivr.domain import intent as intent_rules
 
     found = intent_rules.classify(
-        text, keys=keys, resolver=directory.resolver, menu=directory.menu_map(), expect=expect, at=at
+        text, keys=keys, resolver=directory.resolver, menu=directory.menu_map(), expect=expect, at=at,
+        language=str(_attr(directory.secretary, "language", "") or "") or None,
     )
     source = "dtmf" if keys else "rules"
     reason = text if not keys else ""
@@ -154,7 +158,8 @@ def understand_with_rules(
         if found.destination:
             return Understanding("transfer", destination=found.destination, reason=reason, source=source)
         if found.ambiguous:
-            return Understanding("ambiguous", options=found.alternatives[:3], reason=reason, source=source)
+            return Understanding("ambiguous", options=found.alternatives[:3], reason=reason, source=source,
+                                 describe=found.unsure_which)
         return Understanding("no_match", reason=reason, source=source)
     if found.kind in ("yes", "no") and expect != "yes_no":
         if found.destination:  # "não, o suporte"
