@@ -464,3 +464,5 @@ def resolve_cmd(
     else:
         click.echo("no match")
     click.echo(f"reason: {data['reason']}")
+    for m in data["matched"]:  # which of the caller's words matched what
+        click.echo(f"  {m['name']} ({m['score']}, {m['evidence']}): {' '.join(m['words'])} <- {'; '.join(m['via'])}")

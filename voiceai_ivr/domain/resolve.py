@@ -274,7 +274,11 @@ class Resolver:
     false) are left out. On equal scores the destination listed first wins the tie
     in the listing order (it still counts as ambiguous)."""
 
-    def __init__(self, destinations: Iterable[Any], *, lex: Optional[Lexicon] = None) -> None:
+    def __init__(
+        self, destinations: Iterable[Any], *, lex: Optional[Lexicon] = None, categories: Iterable[str] = ()
+    ) -> None:
+        """``categories``: lexicon categories to index even when no destination has
+        them (``topics_of`` uses all of them)."""
         self._lex = lx = lex or lexicon()
         self._names: list[str] = []
         self._categories: list[Optional[str]] = []
@@ -323,7 +327,7 @@ class Resolver:
                     owners.append([di])
                     entries.append(_Entry((), kind, text, words, forms, exact, category, generic,
                                           person and kind == _NAME))
-        used = {c for c in self._categories if c}
+        used = {c for c in self._categories if c} | set(categories)
         for cat in lx.categories.values():
             if cat.name not in used:
                 continue
@@ -724,6 +728,38 @@ class Resolver:
                     reason += "; closed at " + hours.local(when).strftime("%Y-%m-%d %H:%M %Z")
         return Resolution(top_name, round(top.score), alts, False, is_open, reason, matched)
 
+    def topics(self, utterance: str) -> list[str]:
+        """The lexicon topic terms heard in ``utterance``, as the lexicon writes them,
+        in the order said ("a segunda via do boleto" -> ["segunda via", "boleto"]);
+        a phrase wins over the words inside it."""
+        words = self._analyse(utterance)
+        found = [h for ei, by_pos in self._word_hits(words).items()
+                 if self._entries[ei].kind == _TOPIC and (h := self._entry_hit(ei, by_pos))]
+        found.sort(key=lambda h: (-len(h.positions), min(h.positions)))
+        taken: set[int] = set()
+        out: list[tuple[int, str]] = []
+        for h in found:
+            if taken & set(h.positions):
+                continue
+            taken.update(h.positions)
+            text = self._entries[h.entry].text
+            if text not in (t for _, t in out):
+                out.append((min(h.positions), text))
+        return [t for _, t in sorted(out)]
+
+    def pick_by_category(self, names: Sequence[str], utterance: str) -> Optional[str]:
+        """Of ``names`` (people offered to the caller), the one whose category the
+        caller named ("a do financeiro" -> the Maria in billing); None unless exactly one."""
+        words = self._analyse(utterance)
+        heard: set[str] = set()
+        for ei, by_pos in self._word_hits(words).items():
+            e = self._entries[ei]
+            if e.kind in (_CATNAME, _TOPIC) or (e.owners and not e.person and e.kind in (_NAME, _ALIAS)):
+                if self._entry_hit(ei, by_pos) is not None and e.category:
+                    heard.add(e.category)
+        fits = [n for n in names if self.category_of(n) in heard]
+        return fits[0] if len(fits) == 1 else None
+
     def _via(self, c: _Candidate) -> list[str]:
         """How a candidate matched, its deciding evidence first ("name: Financeiro",
         "topic billing: fatura", "alias: contratos (generic)")."""
@@ -746,6 +782,19 @@ class Resolver:
         tier = {TIER_PERSON: "person", TIER_EXPLICIT: "named", TIER_GENERIC: "topic"}.get(c.tier, "")
         return {"name": self._names[c.dest], "score": round(c.score), "evidence": tier,
                 "words": said, "via": self._via(c)}
+
+
+_topic_index: Optional[Resolver] = None
+
+
+def topics_of(text: str) -> list[str]:
+    """The topic terms of every lexicon category heard in ``text`` (see ``Resolver.topics``)."""
+    global _topic_index
+    if _topic_index is None:
+        from voiceai_ivr.domain.lexicon import CATEGORIES
+
+        _topic_index = Resolver([], categories=CATEGORIES)
+    return _topic_index.topics(text)
 
 
 def _groups(spans: list[tuple[int, ...]]) -> list[set[int]]:
@@ -802,5 +851,6 @@ __all__ = [
     "stem",
     "strip_accents",
     "tokenize",
+    "topics_of",
     "words_of",
 ]

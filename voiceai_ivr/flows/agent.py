@@ -6,7 +6,11 @@ When a transfer announces the caller, the agent leg is originated with
 FreeSWITCH dials back into our outbound server and ``run_agent`` runs on that leg.
 It finds the caller's ``Rendezvous`` in the process-wide ``AgentRegistry`` by the
 transfer id, plays "call from ... about ..., press 1 to accept, 2 to decline",
-and reports one decision back through the rendezvous:
+and reports one decision back through the rendezvous. The agent hears the caller's
+name when known, else the number as people say it in the call's language
+(national format, grouped: "onze, nove nove oito sete meia, ..."), and a short
+reason (the topic words, "asking for the front desk"), never the caller's whole
+sentence nor an internal code (``spoken_number``, ``spoken_reason``):
 
 * ``accepted``      the agent pressed 1;
 * ``declined``      the agent pressed 2 (or any other key twice);
@@ -27,6 +31,7 @@ removed by the caller side when its transfer ends.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -166,12 +171,13 @@ def run_agent(channel: Channel, services: Any) -> str:
         channel.answer()
         tts_voice = services.config.speech.tts_voice.get(lang, "kal")
         channel.set_tts(services.config.speech.tts_engine, tts_voice)
-        caller = rv.caller or prompts.render(lang, "agent.unknown_caller")
+        caller = spoken_caller_for(rv.caller, lang) or prompts.render(lang, "agent.unknown_caller")
+        reason = spoken_reason(prompts, lang, rv.reason)
         for _ in range(ANNOUNCE_TIMES):
             if rv.finished.is_set():  # the caller left while we were announcing
                 break
             key = channel.collect_digits(
-                src("agent.announce", caller=caller, reason=rv.reason, destination=rv.destination),
+                src("agent.announce", caller=caller, reason=reason, destination=rv.destination),
                 min_digits=1,
                 max_digits=1,
                 timeout_s=KEY_TIMEOUT,
@@ -217,6 +223,98 @@ def run_agent(channel: Channel, services: Any) -> str:
     return decision
 
 
+# --------------------------------------------------------------------------- what the agent hears
+
+_HOME_REGION = {"pt-BR": "BR", "en-US": "US"}
+_PT_DIGITS = ("zero", "um", "dois", "três", "quatro", "cinco", "meia", "sete", "oito", "nove")
+_PT_TEENS = ("dez", "onze", "doze", "treze", "catorze", "quinze", "dezesseis", "dezessete", "dezoito", "dezenove")
+_PT_TENS = ("", "", "vinte", "trinta", "quarenta", "cinquenta", "sessenta", "setenta", "oitenta", "noventa")
+_EN_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+#: Reasons that are the conversation's own codes, not something the caller said.
+_REASON_CODES = ("operator", "fallback")
+#: A reason longer than this many words is a sentence: only its topic words are said.
+_REASON_WORDS = 6
+
+
+def _pt_number(n: int) -> str:
+    """0-99 in Portuguese words ("onze", "vinte e um"): how a DDD is said."""
+    if n < 10:
+        return ("zero", "um", "dois", "três", "quatro", "cinco", "seis", "sete", "oito", "nove")[n]
+    if n < 20:
+        return _PT_TEENS[n - 10]
+    tens, unit = divmod(n, 10)
+    return _PT_TENS[tens] + (f" e {_pt_number(unit)}" if unit else "")
+
+
+def spoken_number(number: str, language: str) -> str:
+    """A phone number as people say it: national format when the number is from the
+    language's country, else international; groups of digits said digit by digit,
+    separated by commas; in pt-BR the area code as a number and 6 as "meia"
+    ("+5511998765432" -> "onze, nove nove oito sete meia, cinco quatro três dois").
+    Not a phone number: its digits, in groups of four."""
+    import phonenumbers
+
+    digits = "".join(c for c in number if c.isdigit())
+    if not digits:
+        return ""
+    home = _HOME_REGION.get(language, "BR")
+    parsed = None
+    for text, region in (("+" + digits, None), (digits, home)):
+        try:
+            candidate = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(candidate):
+            parsed = candidate
+            break
+    words = _PT_DIGITS if language == "pt-BR" else _EN_DIGITS
+    if parsed is None:
+        groups = [digits[i:i + 4] for i in range(0, len(digits), 4)]
+        return ", ".join(" ".join(words[int(d)] for d in g) for g in groups)
+    national = phonenumbers.region_code_for_number(parsed) == home
+    fmt = phonenumbers.PhoneNumberFormat.NATIONAL if national else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    groups = re.findall(r"\d+", phonenumbers.format_number(parsed, fmt))
+    if not national:
+        groups[0] = "+" + groups[0]
+    said: list[str] = []
+    for i, g in enumerate(groups):
+        if g.startswith("+"):
+            plus = "mais" if language == "pt-BR" else "plus"
+            said.append(plus + " " + " ".join(words[int(d)] for d in g[1:]))
+        elif i == 0 and national and language == "pt-BR" and len(g) == 2 and g[0] != "0":
+            said.append(_pt_number(int(g)))  # the DDD: "onze", "vinte e um"
+        else:
+            said.append(" ".join(words[int(d)] for d in g))
+    return ", ".join(said)
+
+
+def spoken_caller_for(caller: str, language: str) -> str:
+    """The caller as the agent hears them: a name as it is; a number (as the
+    transfer gives it, digits possibly spaced) through ``spoken_number``."""
+    text = (caller or "").strip()
+    if text and re.fullmatch(r"[+\d\s().-]+", text):
+        return spoken_number(text, language)
+    return text
+
+
+def spoken_reason(prompts: Any, language: str, reason: str) -> str:
+    """The short "about ..." part of the announcement: the conversation's codes in
+    words ("operator" -> "asking for the front desk"), a short reason as given, a
+    long one (a caller's sentence) cut down to its topic words, else nothing."""
+    text = " ".join((reason or "").split())
+    if not text or text == "voicemail":
+        return ""
+    if text in _REASON_CODES:
+        return str(prompts.render(language, f"agent.reason.{text}"))
+    if len(text.split()) > _REASON_WORDS:
+        from voiceai_ivr.domain.resolve import topics_of
+
+        text = ", ".join(topics_of(text)[:2])
+        if not text:
+            return ""
+    return str(prompts.render(language, "agent.reason.topic", topic=text))
+
+
 def _say_and_hangup(channel: Channel, source: str) -> None:
     try:
         if channel.is_up():
@@ -238,4 +336,7 @@ __all__ = [
     "AgentRegistry",
     "Rendezvous",
     "run_agent",
+    "spoken_caller_for",
+    "spoken_number",
+    "spoken_reason",
 ]

@@ -352,16 +352,12 @@ class Conversation:
         return None
 
     def _reason_for(self, text: str, destination: str) -> str:
-        """The caller's words as the "about ..." the agent hears, unless they only
+        """The short "about ..." the agent hears: the topic words the caller used
+        ("segunda via, boleto"), never their whole sentence; empty when they only
         named the destination ("quero falar com o financeiro" says nothing more)."""
-        from voiceai_ivr.domain.resolve import tokenize
+        from voiceai_ivr.domain.resolve import topics_of
 
-        dest = self.directory.by_name(destination)
-        named: set[str] = set(tokenize(destination))
-        for alias in _attr(dest, "aliases", ()) or ():
-            named.update(tokenize(str(alias)))
-        rest = [t for t in tokenize(text) if t not in named]
-        return text.strip() if rest else ""
+        return ", ".join(topics_of(text)[:2])
 
     def _known_destination(self, name: str) -> Optional[str]:
         if name in self.directory.destinations:
@@ -392,7 +388,7 @@ class Conversation:
             return self._after_transfer(outcome)
         if what.kind == "ambiguous":
             self.go("heard(ambiguous)", "clarifying")
-            picked = self._clarify(what.options)
+            picked = self._clarify(what.options, describe=what.describe)
             if picked is None:
                 self.go("unclear", "asking")
                 self.ctx.say("clarify_failed")
@@ -409,11 +405,15 @@ class Conversation:
             return None
         return None
 
-    def _clarify(self, options: Sequence[str]) -> Optional[str]:
-        """"X ou Y?": a key (1..n) or words that resolve among the options only."""
+    def _clarify(self, options: Sequence[str], *, describe: bool = False) -> Optional[str]:
+        """"X ou Y?": a key (1..n) or words that resolve among the options only.
+        ``describe`` (the caller does not know which one): the choices are offered
+        with their departments, and naming the department picks one."""
         opts = list(options)
+        details = self._departments(opts) if describe else {}
+        key = "clarify_people" if describe else "clarify"
         for _ in range(self.max_misses + 1):
-            result = self._listen("clarify", "clarify", options=opts)
+            result = self._listen(key, "clarify", options=opts, details=details)
             if not result.heard:
                 continue
             if result.kind == DTMF:
@@ -426,11 +426,24 @@ class Conversation:
 
             subset = [self.directory.destinations[n] for n in opts if n in self.directory.destinations]
             resolution = Resolver(subset).resolve(result.text)
-            if resolution.match:
-                self.ctx.note_intent("transfer", source="rules", text=result.text, destination=resolution.match)
-                return str(resolution.match)
+            picked = resolution.match or self.directory.resolver.pick_by_category(opts, result.text)
+            if picked:
+                self.ctx.note_intent("transfer", source="rules", text=result.text, destination=picked)
+                return str(picked)
             # "the first one" / "a primeira" are not worth a rule set of their own: ask again.
         return None
+
+    def _departments(self, names: Sequence[str]) -> dict[str, str]:
+        """Name -> the department a person works in, as said in the call's language."""
+        from voiceai_ivr.domain.lexicon import lexicon
+
+        cats = lexicon().categories
+        out: dict[str, str] = {}
+        for name in names:
+            cat = self.directory.resolver.category_of(name)
+            if cat in cats:
+                out[name] = cats[cat].label_for(self.ctx.language)
+        return out
 
     def _ask_yes_no(self, key: str, **variables: Any) -> Optional[bool]:
         """A yes/no turn (keys 1/2 or words); None when nothing usable was heard."""

@@ -141,7 +141,7 @@ _SELECT_SECRETARIES = (
 )
 _SELECT_DESTINATIONS = (
     "SELECT id, name, aliases, type, target, gateway, ring_timeout, priority, enabled, hours, holidays,"
-    " fallback_action, menu_key FROM destinations"
+    " fallback_action, menu_key, category, keywords FROM destinations"
 )
 
 
@@ -193,6 +193,8 @@ def _destination_from_row(row: tuple) -> Destination:
         holidays=_holidays(row[10]),
         fallback=row[11],
         menu_key=row[12],
+        category=row[13],
+        keywords=tuple(row[14] or ()),
     )
 
 
@@ -225,6 +227,8 @@ def _destination_params(d: Destination) -> tuple:
         _spec(d.holidays),
         d.fallback,
         d.menu_key,
+        d.category,
+        list(d.keywords),
     )
 
 
@@ -398,8 +402,8 @@ def _apply(cur: Cursor, directory: Directory, replace: bool, report: ImportRepor
         if existing is None:
             cur.execute(
                 "INSERT INTO destinations (domain, name, aliases, type, target, gateway, ring_timeout, priority,"
-                " enabled, hours, holidays, fallback_action, menu_key)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " enabled, hours, holidays, fallback_action, menu_key, category, keywords)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (domain, d.name, *_destination_params(d)),
             )
             dreport.created.append(d.name)
@@ -407,7 +411,7 @@ def _apply(cur: Cursor, directory: Directory, replace: bool, report: ImportRepor
             cur.execute(
                 "UPDATE destinations SET aliases = %s, type = %s, target = %s, gateway = %s, ring_timeout = %s,"
                 " priority = %s, enabled = %s, hours = %s, holidays = %s, fallback_action = %s, menu_key = %s,"
-                " updated_at = now() WHERE id = %s",
+                " category = %s, keywords = %s, updated_at = now() WHERE id = %s",
                 (*_destination_params(d), existing[0]),
             )
             if existing[1] != d:
