@@ -53,7 +53,7 @@ def test_listen_speech_follows_the_convention(run_flow: Callable[..., Any]) -> N
     # The file part unquoted: FreeSWITCH hands everything before "detect:" to the
     # file layer verbatim (quotes would become part of the file name).
     assert call.apps[1] == ("play_and_detect_speech", "say:Como posso ajudar? detect:unimrcp "
-                            "{no-input-timeout=4000,recognition-timeout=15000}builtin:speech/transcribe")
+                            "{start-input-timers=false,no-input-timeout=4000,recognition-timeout=15000}builtin:speech/transcribe")
 
 
 def test_listen_reads_json_results(run_flow: Callable[..., Any]) -> None:

@@ -73,7 +73,7 @@ def detect_source(source: str) -> str:
 def detect_speech_arg(
     source: str, *, engine: str, grammar: str, slot: str, timeout_s: float, recognition_timeout_s: float
 ) -> str:
-    """``SOURCE detect:ENGINE {no-input-timeout=MS,recognition-timeout=MS}GRAMMAR``
+    """``SOURCE detect:ENGINE {start-input-timers=false,no-input-timeout=MS,recognition-timeout=MS}GRAMMAR``
     for ``play_and_detect_speech``; every part checked (the slot too: it is set on
     the channel just before). The source is not quoted (see ``detect_source``)."""
     if not SLOT_RE.match(slot or ""):
@@ -84,4 +84,7 @@ def detect_speech_arg(
     src = detect_source(source)
     no_input_ms = ms(timeout_s, "timeout_s")
     recognition_ms = ms(recognition_timeout_s, "recognition_timeout_s")
-    return f"{src} detect:{engine} {{no-input-timeout={no_input_ms},recognition-timeout={recognition_ms}}}{grammar}"
+    # start-input-timers=false: the no-input timer starts when the prompt ends
+    # (play_and_detect_speech starts it then), not while a long greeting still plays.
+    return (f"{src} detect:{engine} {{start-input-timers=false,no-input-timeout={no_input_ms},"
+            f"recognition-timeout={recognition_ms}}}{grammar}")

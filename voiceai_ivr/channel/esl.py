@@ -19,7 +19,7 @@ Conventions shared with the simulator (it implements the FreeSWITCH side):
   events (first key within the timeout after the prompt, then the inter-digit
   timeout; ``#`` ends);
 * ``listen`` with speech: ``set voiceai_slot=SLOT``, then ``play_and_detect_speech
-  SOURCE detect:ENGINE {no-input-timeout=MS,recognition-timeout=MS}GRAMMAR`` (the
+  SOURCE detect:ENGINE {start-input-timers=false,no-input-timeout=MS,…}GRAMMAR`` (the
   source unquoted, as FreeSWITCH parses it); the result is
   ``variable_detect_speech_result`` (NLSML or JSON, ``channel.asr_result``);
   Application-Response ``ASR INIT ERROR`` raises ``SpeechUnavailable``;
