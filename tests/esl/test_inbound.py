@@ -208,3 +208,14 @@ def _wait(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
             return True
         time.sleep(0.02)
     return bool(predicate())
+
+
+def test_close_takes_the_exit_reply_quietly(fs: FakeInbound, caplog: pytest.LogCaptureFixture) -> None:
+    """``+OK bye`` after our own ``exit`` is the expected answer, not a warning
+    (every CLI command that used the Event Socket logged one)."""
+    c = client(fs)
+    assert c.api("status").startswith("UP")
+    with caplog.at_level("DEBUG", logger="voiceai_ivr.esl.inbound"):
+        c.close()
+        time.sleep(0.2)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text

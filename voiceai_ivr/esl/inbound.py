@@ -513,6 +513,8 @@ class InboundClient:
         if ctype in ("command/reply", "api/response"):
             if conn.slots:
                 conn.slots.popleft().resolve(frame, None)
+            elif self._stop.is_set() and (frame.reply_text or "").startswith("+OK bye"):
+                pass  # the answer to our own ``exit`` (close): expected, not a protocol problem
             else:
                 log.warning("esl inbound: unexpected %s: %s", ctype, (frame.reply_text or frame.body)[:80])
             return True
