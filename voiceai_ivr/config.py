@@ -173,6 +173,12 @@ class APIConfig:
     agent_listen_host: str = "127.0.0.1"  # outbound-socket listener for click-to-call agent legs
     agent_listen_port: int = 8087  # 0: any free port
     agent_socket_address: str = ""  # what FreeSWITCH dials; empty: the bound host:port
+    # Against hostile clients (api.server): connections at once in total and per
+    # client address, and absolute deadlines to receive a request head and body.
+    max_connections: int = 100
+    max_connections_per_client: int = 20
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
 
 
 @dataclass
@@ -408,6 +414,13 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         problems.append("api.call_workers: must be 1-200")
     if not 1024 <= cfg.api.max_body_bytes <= 16 * 1024 * 1024:
         problems.append("api.max_body_bytes: must be 1024-16777216")
+    if not 1 <= cfg.api.max_connections <= 10000:
+        problems.append("api.max_connections: must be 1-10000")
+    if not 1 <= cfg.api.max_connections_per_client <= cfg.api.max_connections:
+        problems.append("api.max_connections_per_client: must be 1 to api.max_connections")
+    for path, value in (("api.header_timeout", cfg.api.header_timeout), ("api.body_timeout", cfg.api.body_timeout)):
+        if not 0.1 <= value <= 3600:
+            problems.append(f"{path}: must be 0.1-3600 seconds")
     for path, value in (
         ("esl.timeout", cfg.esl.timeout),
         ("database.connect_timeout", cfg.database.connect_timeout),

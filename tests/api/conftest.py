@@ -1,5 +1,5 @@
-"""The API served by a real waitress server on port 0, and response validation
-against the shipped OpenAPI document."""
+"""The API served by its real server (waitress behind ``api.server``) on port 0,
+and response validation against the shipped OpenAPI document."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from openapi_schema_validator import OAS30Validator
 
 import voiceai_ivr
 from voiceai_ivr.api import ApiServices, create_app
+from voiceai_ivr.api.server import Limits, create_server
 from voiceai_ivr.config import APIToken
 
 SPEC_PATH = Path(voiceai_ivr.__file__).parent / "openapi" / "openapi.yaml"
@@ -85,28 +86,17 @@ class Client:
 
 
 class Served:
-    """A waitress server on port 0 in a thread; ``close`` stops it (bounded)."""
+    """The API's own server (``api.server``: waitress behind the connection limits
+    and read deadlines) on port 0 in a thread; ``close`` stops it (bounded)."""
 
-    def __init__(self, app: Any) -> None:
-        from waitress.server import create_server
-
-        self.server = create_server(
-            app, host="127.0.0.1", port=0, threads=4, channel_timeout=10, asyncore_loop_timeout=0.05
-        )
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self._stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
+    def __init__(self, app: Any, limits: Optional[Limits] = None, host: str = "127.0.0.1") -> None:
+        self.server = create_server(app, host=host, port=0, threads=4, limits=limits, loop_timeout=0.05)
+        self.url = f"http://{host}:{self.server.effective_port}"
+        self.address = (host, int(self.server.effective_port))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
 
-    def _run(self) -> None:
-        try:
-            self.server.run()
-        except OSError:
-            if not self._stopping.is_set():
-                raise
-
     def close(self) -> None:
-        self._stopping.set()
         self.server.close()
         self.thread.join(5)
 

@@ -1,4 +1,5 @@
-"""The helpdesk's HTTP API as a plain WSGI application (served by waitress).
+"""The helpdesk's HTTP API as a plain WSGI application (served by ``api.server``:
+waitress behind connection limits and read deadlines).
 
 Every endpoint but ``/health`` needs ``Authorization: Bearer <token>``; each
 token (``api.tokens``) is scoped to ONE domain and every query is filtered by
@@ -170,20 +171,36 @@ def check_query(query: dict[str, str], allowed: Iterable[str]) -> None:
             raise bad(str(key)[:64], f"unknown query parameter (allowed: {', '.join(sorted(known)) or 'none'})")
 
 
+MAX_OFFSET = 2**31 - 1  # a cursor past this was not made by this API (and would overflow SQL)
+MAX_CURSOR_CHARS = 64
+
+
 def encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"o": int(offset)}).encode()).decode().rstrip("=")
 
 
 def decode_cursor(value: str) -> int:
+    """The offset inside a cursor this API returned; 400 for anything else (a
+    float, a bool, a huge or negative number, another shape, too long)."""
+    not_ours = bad("cursor", "not a cursor returned by this API")
+    if len(value) > MAX_CURSOR_CHARS:
+        raise not_ours
     try:
         padded = value + "=" * (-len(value) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8"))
-        offset = int(data["o"])
-    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
-        raise bad("cursor", "not a cursor returned by this API") from None
-    if offset < 0:
-        raise bad("cursor", "not a cursor returned by this API")
+    except (ValueError, UnicodeError, binascii.Error):
+        raise not_ours from None
+    offset = data.get("o") if isinstance(data, dict) and len(data) == 1 else None
+    if type(offset) is not int or not 0 <= offset <= MAX_OFFSET:
+        raise not_ours
     return offset
+
+
+def parse_whole(name: str, value: str, low: int, high: int) -> int:
+    """An ASCII decimal ``low``..``high`` (``str.isdigit`` also accepts ``²``)."""
+    if not re.fullmatch(r"[0-9]{1,18}", value) or not low <= int(value) <= high:
+        raise bad(name, f"must be a whole number {low}-{high}")
+    return int(value)
 
 
 class Router:
@@ -208,16 +225,73 @@ class Router:
         raise HTTPError(404, "not_found", f"no such endpoint: {path}")
 
 
-class Metrics:
-    """Request counters for ``/metrics`` (Prometheus text format)."""
+class ConnectionEvents:
+    """What the server in front of the app (``api.server``) did with connections,
+    for ``/metrics`` (fixed label values only)."""
+
+    REFUSED = ("per_client", "total")
+    EVICTED = ("per_client", "total")
+    TIMEOUTS = ("idle", "headers", "body")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self.refused = dict.fromkeys(self.REFUSED, 0)
+        self.evicted = dict.fromkeys(self.EVICTED, 0)
+        self.timeouts = dict.fromkeys(self.TIMEOUTS, 0)
+        self.open = 0
+
+    def add(self, table: str, key: str) -> None:
+        with self._lock:
+            getattr(self, table)[key] += 1
+
+    def lines(self) -> list[str]:
+        with self._lock:
+            refused, evicted, timeouts = dict(self.refused), dict(self.evicted), dict(self.timeouts)
+            open_now = self.open
+        out = [
+            "# HELP voiceai_api_connections_open Client connections open now.",
+            "# TYPE voiceai_api_connections_open gauge",
+            f"voiceai_api_connections_open {open_now}",
+            "# HELP voiceai_api_connections_refused_total Connections refused at once (limit reached, all busy).",
+            "# TYPE voiceai_api_connections_refused_total counter",
+        ]
+        out += [f'voiceai_api_connections_refused_total{{limit="{k}"}} {v}' for k, v in sorted(refused.items())]
+        out += [
+            "# HELP voiceai_api_connections_evicted_total Waiting connections closed to make room for a new one.",
+            "# TYPE voiceai_api_connections_evicted_total counter",
+        ]
+        out += [f'voiceai_api_connections_evicted_total{{limit="{k}"}} {v}' for k, v in sorted(evicted.items())]
+        out += [
+            "# HELP voiceai_api_request_timeouts_total Connections closed at a read deadline.",
+            "# TYPE voiceai_api_request_timeouts_total counter",
+        ]
+        out += [f'voiceai_api_request_timeouts_total{{phase="{k}"}} {v}' for k, v in sorted(timeouts.items())]
+        return out
+
+
+# Label values come from these fixed sets only: what a client sends (an invented
+# method, a made-up path) never creates a new series.
+METHOD_LABELS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+UNMATCHED_ROUTE = "unmatched"
+
+
+class Metrics:
+    """Request counters for ``/metrics`` (Prometheus text format), plus what the
+    server in front did with connections (``events``)."""
+
+    def __init__(self, events: Optional[ConnectionEvents] = None) -> None:
+        self._lock = threading.Lock()
         self._requests: dict[tuple[str, str, int], int] = {}
+        self.events = events
 
     def count(self, method: str, route: str, status: int) -> None:
+        """``route`` must be a route template or ``UNMATCHED_ROUTE``; an unknown
+        method is counted as ``other``."""
+        label = method if method in METHOD_LABELS else OTHER_METHOD
+        status = status if status in _REASONS else 500
         with self._lock:
-            key = (method, route, status)
+            key = (label, route, status)
             self._requests[key] = self._requests.get(key, 0) + 1
 
     def lines(self) -> list[str]:
@@ -229,6 +303,8 @@ class Metrics:
             items = sorted(self._requests.items())
         for (method, route, status), n in items:
             out.append(f'voiceai_api_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}')
+        if self.events is not None:
+            out += self.events.lines()
         return out
 
 
@@ -239,7 +315,8 @@ class ApiApp:
         self.config = config
         self.services = services
         self.router = Router()
-        self.metrics = Metrics()
+        self.connection_events = ConnectionEvents()  # filled by api.server
+        self.metrics = Metrics(self.connection_events)
         self.max_body = int(config.api.max_body_bytes)
         self._tokens = [(str(t.token).encode("utf-8"), t.domain) for t in config.api.tokens if t.token]
         from voiceai_ivr.api import resources
@@ -269,7 +346,7 @@ class ApiApp:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET").upper()
         path = environ.get("PATH_INFO", "") or "/"
-        route = "unmatched"
+        route = UNMATCHED_ROUTE
         try:
             handler, params, auth, route = self.router.match(method, path)
             domain = self.authenticate(environ) if auth else ""
@@ -360,4 +437,5 @@ __all__ = [
     "encode_cursor",
     "parse_datetime",
     "parse_public_id",
+    "parse_whole",
 ]

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
@@ -21,6 +22,7 @@ from voiceai_ivr.api.app import (
     encode_cursor,
     parse_datetime,
     parse_public_id,
+    parse_whole,
 )
 from voiceai_ivr.errors import ESLError, StoreError, ValidationError
 
@@ -145,10 +147,7 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
     def list_callbacks(req: Request) -> Response:
         check_query(req.query, ("status", "from", "to", "limit", "cursor"))
         flt = _filter(req, cbstore)
-        limit_raw = req.query.get("limit", "50")
-        if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 500:
-            raise bad("limit", "must be a whole number 1-500")
-        limit = int(limit_raw)
+        limit = parse_whole("limit", req.query.get("limit", "50"), 1, 500)
         offset = decode_cursor(req.query["cursor"]) if req.query.get("cursor") else 0
         with services.db.transaction() as cur:
             rows = cbstore.list_callbacks(cur, flt, limit=limit + 1, offset=offset)
@@ -244,7 +243,7 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
     def attempt(req: Request) -> Response:
         check_query(req.query, ())
         raw = req.params["attempt_id"]
-        if not raw.isdigit() or len(raw) > 18:
+        if not re.fullmatch(r"[0-9]{1,18}", raw) or int(raw) < 1:
             raise bad("attempt_id", "must be a positive whole number")
         with services.db.transaction() as cur:
             row = store.attempt_summary(cur, int(raw), req.domain)

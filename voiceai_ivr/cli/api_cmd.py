@@ -65,9 +65,8 @@ def build_services(config: Any, db: Any) -> Any:
 @pass_app
 def command(app: AppContext, host: Optional[str], port: Optional[int]) -> None:
     """Serve the helpdesk API (click-to-call, callbacks, availability)."""
-    from waitress.server import create_server
-
     from voiceai_ivr.api import create_app
+    from voiceai_ivr.api.server import Limits, create_server
     from voiceai_ivr.errors import ConfigError, StoreError
     from voiceai_ivr.logs import setup_logging
     from voiceai_ivr.stores.db import Database
@@ -88,19 +87,18 @@ def command(app: AppContext, host: Optional[str], port: Optional[int]) -> None:
         services = build_services(config, db)
     except ConfigError as exc:
         raise click.ClickException("; ".join(exc.problems)) from exc
-    server = create_server(
+    server = create_server(  # waitress behind per-client/total limits and absolute read deadlines
         create_app(config, services),
         host=host or config.api.host,
         port=config.api.port if port is None else port,
         threads=config.api.threads,
-        channel_timeout=30,
-        max_request_body_size=config.api.max_body_bytes,
-        ident="voiceai-ivr",
+        limits=Limits.from_config(config.api),
+        max_body_bytes=config.api.max_body_bytes,
     )
     click.echo(f"voiceai-ivr api listening on http://{host or config.api.host}:{server.effective_port}")
 
     def on_term(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt  # waitress's run() leaves its loop on this
+        raise KeyboardInterrupt  # the server's run() leaves its loop on this
 
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
