@@ -141,3 +141,92 @@ def test_keys(keys: str, expect: str, kind: str, destination: Optional[str]) -> 
 def test_without_resolver() -> None:
     assert classify("quero falar com o financeiro").kind == "unknown"
     assert classify("me liga depois").kind == "callback"
+
+
+# --------------------------------------------------------------------------- issue 13: meaning, not wording
+
+
+@pytest.mark.parametrize(
+    "utterance",
+    [
+        "queria que alguém me retornasse amanhã",  # imperfect subjunctive
+        "seria possível vocês me ligarem à tarde",  # personal infinitive
+        "liguem pra mim mais tarde",  # plural imperative, object after
+        "retornem nesse número por favor",  # plural imperative alone
+        "me retornando amanhã tá ótimo",  # gerund
+        "aguardo o retorno de vocês",
+        "tem como me chamarem de volta",
+        "entrem em contato comigo",
+        "gostaria de receber uma ligação",
+        "calling me back tomorrow would be great",
+        "please get back to me",
+        "have someone reach out to me",
+        "i'd rather you called me",
+        "would it be possible to schedule a call back",
+    ],
+)
+def test_callback_in_any_verb_form(utterance: str) -> None:
+    assert classify(utterance, resolver=RESOLVER).kind == "callback", utterance
+
+
+@pytest.mark.parametrize(
+    ("utterance", "kind", "destination"),
+    [
+        ("não precisa me ligar, quero falar agora com o financeiro", "transfer", "Financeiro"),
+        ("não quero retorno, quero falar com alguém", "operator", None),
+        ("não quero que ninguém me retorne", "unknown", None),
+        ("caso ninguém atenda, me liguem", "callback", None),  # the negation governs "atenda" only
+        ("don't call me back, put me through to billing", "transfer", "Billing"),
+        ("i don't want a callback", "unknown", None),
+        ("vocês me ligaram e eu estou retornando", "unknown", None),  # a past call, the caller returning it
+        ("someone called me from this number", "unknown", None),
+        ("i'm returning a call", "unknown", None),
+        ("estou ligando sobre um boleto", "transfer", "Financeiro"),  # the caller's own calling
+    ],
+)
+def test_negated_past_and_own_calls_are_not_callbacks(utterance: str, kind: str, destination: Optional[str]) -> None:
+    intent = classify(utterance, resolver=RESOLVER)
+    assert (intent.kind, intent.destination) == (kind, destination), intent
+
+
+@pytest.mark.parametrize(
+    ("utterance", "language", "kind", "destination"),
+    [
+        ("opção dois", "pt-BR", "transfer", "Suporte Técnico"),
+        ("tecla três", "pt-BR", "transfer", "Billing"),
+        ("um", "pt-BR", "transfer", "Financeiro"),
+        ("zero", "pt-BR", "operator", None),
+        ("quero a opção quatro", "pt-BR", "unknown", None),
+        ("press one", "en-US", "transfer", "Financeiro"),
+        ("option 2", "en-US", "transfer", "Suporte Técnico"),
+        ("um", "en-US", "unknown", None),  # a filler in English
+        ("um atendente", "pt-BR", "operator", None),  # not a key: more than a key was said
+    ],
+)
+def test_spoken_menu_keys(utterance: str, language: str, kind: str, destination: Optional[str]) -> None:
+    intent = classify(utterance, resolver=RESOLVER, menu=MENU, language=language)
+    assert (intent.kind, intent.destination) == (kind, destination), intent
+
+
+@pytest.mark.parametrize(
+    "utterance",
+    ["recepção", "a recepcionista por favor", "telefonista", "front desk", "reception please",
+     "quero falar direto com alguém", "i want to speak directly with someone", "não quero falar com robô"],
+)
+def test_reception_is_the_operator(utterance: str) -> None:
+    assert classify(utterance, resolver=RESOLVER).kind == "operator", utterance
+
+
+@pytest.mark.parametrize(
+    "utterance", ["foi engano, desculpa", "liguei errado", "deixa pra lá, tchau", "sorry, wrong number", "never mind"]
+)
+def test_more_goodbyes(utterance: str) -> None:
+    assert classify(utterance, resolver=RESOLVER).kind == "goodbye", utterance
+
+
+def test_unknown_surname_is_flagged_on_the_ambiguity() -> None:
+    plain = classify("quero falar com a maria", resolver=RESOLVER)
+    unsure = classify("a maria, mas não sei o sobrenome", resolver=RESOLVER)
+    assert plain.ambiguous and not plain.unsure_which
+    assert unsure.ambiguous and unsure.unsure_which
+    assert set(unsure.alternatives) == {"Maria Silva", "Maria Souza"}

@@ -295,10 +295,14 @@ class Resolver:
             cat_names.update(_entry_words(t, lexical=True)[0] for t in cat.names)
             cat_topics.update(_entry_words(t, lexical=True)[0] for t in (*cat.topics, *cat.weak))
         self._topical: set[str] = set()
-        for words in cat_topics:
-            if len(words) == 1:
-                self._topical.add(words[0])
-                self._topical.update(stem_keys(words[0]))
+        self._topic_cats: dict[str, set[str]] = {}  # topic word (and its stems) -> categories
+        for cat in lx.categories.values():
+            for t in (*cat.topics, *cat.weak):
+                words = _entry_words(t, lexical=True)[0]
+                if len(words) == 1:
+                    for k in (words[0], *stem_keys(words[0])):
+                        self._topical.add(k)
+                        self._topic_cats.setdefault(k, set()).add(cat.name)
         for d in destinations:
             name, aliases, keywords, category = _describe(d)
             if not getattr(d, "enabled", True) or name in seen:
@@ -426,6 +430,8 @@ class Resolver:
 
         for i, w in enumerate(words):
             found: set[tuple[int, int]] = set()
+            if w.raw in lx.titles:
+                continue  # "mr", "senhor": they mark a name, they are not one
             for ei, pos in self._by_word.get(w.word, ()):
                 e = self._entries[ei]
                 if w.stop and not e.exact and e.owners:
@@ -529,7 +535,7 @@ class Resolver:
                 claims[h.positions[0]] & self._family(h.entry)
             ) and not (e.person and ("p",) in claims[h.positions[0]]):
                 continue
-            if e.owners and self._after_external(h, words, found):
+            if e.kind not in (_IDIOM, _OFFTOPIC, _EXTERNAL) and self._after_external(h, words, found):
                 continue
             kept.append(h)
             if e.owners and not (
@@ -573,11 +579,19 @@ class Resolver:
                     person_words.setdefault(d, []).append(h)
                 continue
             if demoted and not (e.kind == _KEYWORD or e.generic):
-                # Said in another form that is a topic word ("compra" for Compras,
-                # "bill" for Billing): a hint, not the destination named.
+                # Said in another form that is a topic word: a hint, not the destination
+                # named ("compra" for Compras); the destination's own word when the
+                # topic is of its own kind ("entregaram" for the alias "entregas").
+                w = words[h.positions[0]]
+                cats = set().union(*(self._topic_cats.get(k, set()) for k in (w.word, *w.keys)))
                 for d in e.owners:
-                    note(d, h, " (as a topic word)")
-                    weak.setdefault(d, []).append(h.positions)
+                    if self._categories[d] in cats:
+                        note(d, h, " (generic)")
+                        strong.setdefault(d, []).append(h.positions)
+                        own_generic.add(d)
+                    else:
+                        note(d, h, " (as a topic word)")
+                        weak.setdefault(d, []).append(h.positions)
                 continue
             if e.kind == _KEYWORD or e.generic:
                 for d in e.owners:

@@ -29,8 +29,9 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 LANGUAGES = ("pt-BR", "en-US")
-#: A Snowball stem shorter than this is not used to match ("ped" would join "pedido" and "pedir").
-MIN_STEM = 4
+#: A Snowball stem shorter than this is not used to match: Portuguese "ped" would
+#: join "pedido" and "pedir"; English "buy" is a word of its own.
+MIN_STEM = {"pt": 4, "en": 3}
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
@@ -82,12 +83,12 @@ def snowball(word: str, lang: str) -> str:
 def stem_keys(word: str) -> frozenset[str]:
     """Keys under which two words count as forms of one word: "pt:<stem>" and
     "en:<stem>" (stems of at least ``MIN_STEM`` letters; digits have none)."""
-    if word.isdigit() or len(word) < MIN_STEM:
+    if word.isdigit() or len(word) < 3:
         return frozenset()
     out = set()
     for lang in ("pt", "en"):
         s = snowball(word, lang)
-        if len(s) >= MIN_STEM:
+        if len(s) >= MIN_STEM[lang]:
             out.add(f"{lang}:{s}")
     return frozenset(out)
 
