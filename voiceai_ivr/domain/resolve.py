@@ -582,8 +582,8 @@ class Resolver:
                 # Said in another form that is a topic word: a hint, not the destination
                 # named ("compra" for Compras); the destination's own word when the
                 # topic is of its own kind ("entregaram" for the alias "entregas").
-                w = words[h.positions[0]]
-                cats = set().union(*(self._topic_cats.get(k, set()) for k in (w.word, *w.keys)))
+                heard = words[h.positions[0]]
+                cats = set().union(*(self._topic_cats.get(k, set()) for k in (heard.word, *heard.keys)))
                 for d in e.owners:
                     if self._categories[d] in cats:
                         note(d, h, " (generic)")
