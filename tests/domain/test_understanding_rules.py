@@ -157,3 +157,14 @@ def test_lexicon_files_are_well_formed() -> None:
     assert lx.same_name("bob", "robert") and lx.same_name("zé", "jose") is False  # accents are normalised by callers
     assert lx.same_name("ze", "jose")
     assert lx.is_common("direto") and not lx.is_common("finaceiro")
+
+
+def test_a_destination_heard_only_in_part_is_offered_not_guessed() -> None:
+    """Named, but only two words of a three-word alias: "did you mean Arquivo?"
+    rather than a transfer or a plain re-ask; a topic word alone is never offered."""
+    r = Resolver([D("Arquivo", ("documentos antigos da matriz",)), D("Financeiro", (), "billing")])
+    res = r.resolve("quero os documentos antigos")
+    assert res.match is None and res.ambiguous and [n for n, _ in res.alternatives] == ["Arquivo"]
+    assert res.reason.startswith("unsure:")
+    weak = r.resolve("qual o valor")  # a weak billing word only
+    assert weak.match is None and not weak.ambiguous

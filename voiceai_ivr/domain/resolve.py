@@ -69,6 +69,9 @@ if TYPE_CHECKING:
     from voiceai_ivr.domain.hours import BusinessHours
 
 MATCH_MIN = 72
+#: A destination *named* (not a topic) but heard only this well (a garbled name, a
+#: part of one): the caller is asked "did you mean X (or Y)?" rather than re-asked.
+UNSURE_MIN = 64
 AMBIGUITY_GAP = 8
 ALTERNATIVE_MIN = 50
 MAX_ALTERNATIVES = 5
@@ -704,6 +707,12 @@ class Resolver:
         ranked, words = self._ranked(utterance)
         matched = [self._explain(c, words) for c in ranked[:MAX_ALTERNATIVES + 1]]
         good = [c for c in ranked if c.score >= MATCH_MIN]
+        unsure = [c for c in ranked if c.tier >= TIER_EXPLICIT and c.score >= UNSURE_MIN]
+        if not good and unsure:
+            best = sorted(unsure, key=lambda c: (-c.score, c.dest))[:2]
+            alts = [(self._names[c.dest], round(c.score)) for c in best]
+            reason = "unsure: " + " or ".join(f"{n!r} ({s})" for n, s in alts) + f" below {MATCH_MIN}: ask"
+            return Resolution(None, alts[0][1], alts, True, None, reason, matched)
         if not good:
             alts = [(self._names[c.dest], round(c.score)) for c in ranked if c.score >= ALTERNATIVE_MIN]
             alts = sorted(alts, key=lambda a: -a[1])[:MAX_ALTERNATIVES]
@@ -859,6 +868,7 @@ __all__ = [
     "AMBIGUITY_GAP",
     "MATCH_MIN",
     "STOPWORDS",
+    "UNSURE_MIN",
     "Resolution",
     "Resolver",
     "normalize_text",
