@@ -168,3 +168,11 @@ def test_a_destination_heard_only_in_part_is_offered_not_guessed() -> None:
     assert res.reason.startswith("unsure:")
     weak = r.resolve("qual o valor")  # a weak billing word only
     assert weak.match is None and not weak.ambiguous
+
+
+def test_topics_reach_people_only_without_a_department() -> None:
+    with_dept = Resolver([D("Recursos Humanos", ("rh",)), D("Ana Lima", ("rh do prédio",), "hr")])
+    assert with_dept.resolve("meu salário não caiu").match == "Recursos Humanos"
+    only_people = Resolver([D("Financeiro"), D("Ana Lima", ("recursos humanos", "rh"))])
+    assert only_people.category_of("Ana Lima") == "hr"  # from her aliases
+    assert only_people.resolve("meu salário não caiu").match == "Ana Lima"

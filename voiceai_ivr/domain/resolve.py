@@ -313,8 +313,9 @@ class Resolver:
             seen.add(name)
             di = len(self._names)
             person = _is_person(name, lx)
-            if category is None and not person:
-                category = infer_category([name, *aliases], lx)
+            if category is None:
+                # a person by the aliases only ("Ana Lima", aliases: rh): the contact for that kind
+                category = infer_category(list(aliases) if person else [name, *aliases], lx)
             self._names.append(name)
             self._categories.append(category)
             self._persons.append(person)
@@ -376,10 +377,15 @@ class Resolver:
                     fuzzy.setdefault(w, []).append((ei, pos))
         self._fuzzy = fuzzy
         self._fuzzy_vocab = list(fuzzy)
+        # Topic evidence goes to the departments of its category; to the people of
+        # that category only when the directory has no such department.
         self._by_category: dict[str, list[int]] = {}
+        people: dict[str, list[int]] = {}
         for di, dcat in enumerate(self._categories):
-            if dcat and not self._persons[di]:
-                self._by_category.setdefault(dcat, []).append(di)
+            if dcat:
+                (people if self._persons[di] else self._by_category).setdefault(dcat, []).append(di)
+        for dcat, who in people.items():
+            self._by_category.setdefault(dcat, who)
 
     @property
     def names(self) -> list[str]:
