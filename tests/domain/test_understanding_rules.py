@@ -39,6 +39,7 @@ DIRECTORY = [
     D("Michael Reed"),
     D("Danielle Price"),
     D("Luiz Gomes"),
+    D("Ouvidoria"),
 ]
 
 
@@ -63,6 +64,7 @@ def r() -> Resolver:
         ("mr reid", "Michael Reed"),
         ("luis gomes", "Luiz Gomes"),
         ("o senhor gomes", "Luiz Gomes"),
+        ("o luiz tá", "Luiz Gomes"),  # a first name is a name even where a common word shares its stem
         ("ms price", "Danielle Price"),
         ("a maria do financeiro", "Maria Silva"),
         # explicit beats generic; phrases and idioms
@@ -102,6 +104,7 @@ def test_asks_between_equals(r: Resolver, utterance: str, options: set[str]) -> 
         "vocês entregam pizza",  # off-topic: not routed on a topic word
         "quero falar com o diretor da escola do meu filho",  # another organisation's director
         "the pronoun it is not IT",
+        "alô alô, tá me ouvindo?",  # a verb form is not a misheard Ouvidoria
     ],
 )
 def test_resemblances_do_not_route(r: Resolver, utterance: str) -> None:

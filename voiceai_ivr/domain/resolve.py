@@ -46,6 +46,7 @@ generic evidence.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -115,6 +116,8 @@ STOPWORDS = frozenset(
 )
 #: Words dropped from lexicon phrases (which keep "não", "no", "sem").
 _ARTICLES = frozenset("a o os as um uma uns umas de do da dos das the an of my meu minha meus minhas".split())
+#: Portuguese gerunds ("ouvindo", "ligando") are verbs, never a misheard name.
+_GERUND = re.compile(r"^[a-z]{2,}(?:ando|endo|indo)$")
 #: Words that introduce whose something is ("o diretor DA escola").
 _OF = frozenset("de da do dos das of at from the".split())
 
@@ -421,7 +424,7 @@ class Resolver:
                 word=lw,
                 keys=stem_keys(w),
                 stop=w in STOPWORDS,
-                common=lx.is_common(w),
+                common=lx.is_common(w) or bool(_GERUND.match(w)),
                 topical=lw in self._topical or bool(stem_keys(w) & self._topical),
                 titled=i > 0 and raw[i - 1] in lx.titles,
                 first_name=lx.is_first_name(w),
@@ -641,7 +644,7 @@ class Resolver:
         e = self._entries[hit.entry]
         ws = [words[p] for p in hit.positions]
         titled = any(w.titled for w in ws)
-        if not titled and all(w.common or w.topical for w in ws) and hit.matched < len(e.words):
+        if not titled and all((w.common and not w.first_name) or w.topical for w in ws) and hit.matched < len(e.words):
             return  # "price list" is not Ms Price; "right" is not Wright
         if hit.matched >= len(e.words):
             score = hit.sim
