@@ -20,7 +20,7 @@ import yaml
 
 from voiceai_ivr.errors import ConfigError, not_utf8
 
-SECRET_FIELDS = {"password", "token", "api_key", "dsn", "tokens", "fusionpbx_dsn"}
+SECRET_FIELDS = {"password", "token", "api_key", "dsn", "tokens", "fusionpbx_dsn", "tts_api_key", "asr_api_key"}
 LANGUAGES = ("pt-BR", "en-US")
 
 
@@ -68,8 +68,14 @@ class ServerConfig:
 
 @dataclass
 class SpeechConfig:
+    # Prompt audio (voiceai_ivr/speech): auto | espeak-ng | http | freeswitch
+    synthesizer: str = "auto"
+    # Callers' speech: auto | freeswitch (the PBX's ASR module) | http (recorded, transcribed)
+    recognizer: str = "auto"
+    # FreeSWITCH TTS module and voices: the freeswitch synthesizer, and every
+    # synthesizer's fallback (say:). No default Portuguese voice: flite is English.
     tts_engine: str = "flite"
-    tts_voice: dict = field(default_factory=lambda: {"pt-BR": "kal", "en-US": "kal"})
+    tts_voice: dict = field(default_factory=lambda: {"en-US": "kal"})
     asr_engine: str = "unimrcp"
     asr_grammar: str = "builtin:grammar/boolean"  # grammar passed to play_and_detect_speech
     listen_timeout: float = 6.0
@@ -77,6 +83,25 @@ class SpeechConfig:
     reprompts: int = 2  # no-input / no-match reprompts before the fallback
     prompts_dir: str = ""  # directory of <lang>.yaml overriding the packaged prompts
     recordings_dir: str = ""  # recorded prompt files (<lang>/<key>.wav) used when present
+    audio_dir: str = ""  # synthesized prompts + recorded answers; empty: <data dir>/speech
+    synth_timeout: float = 2.5  # bound on synthesizing one prompt during a call (then say:)
+    espeak_command: str = "espeak-ng"
+    espeak_voice: dict = field(default_factory=lambda: {"pt-BR": "pt-br", "en-US": "en-us"})
+    espeak_speed: int = 160  # words per minute
+    tts_url: str = ""  # OpenAI-compatible base URL (…/v1): POST /audio/speech
+    tts_model: str = ""
+    tts_http_voice: dict = field(default_factory=dict)  # voice per language
+    tts_api_key: str = _secret()
+    tts_timeout: float = 5.0
+    asr_url: str = ""  # OpenAI-compatible base URL (…/v1): POST /audio/transcriptions
+    asr_model: str = ""
+    asr_api_key: str = _secret()
+    asr_timeout: float = 5.0
+    record_max_seconds: int = 10  # FreeSWITCH record: whole seconds
+    record_silence_seconds: int = 2
+    record_silence_threshold: int = 200
+    keep_recordings_hours: float = 24.0  # 0: delete each answer once transcribed
+    keep_synthesized_days: float = 30.0  # unused this long: deleted (0: kept)
 
 
 @dataclass
@@ -110,6 +135,8 @@ class HelpdeskConfig:
     timeout: float = 5.0
     dead_letter_after_hours: float = 72.0
     max_backoff_seconds: float = 900.0
+    # serve and api deliver the outbox in the background every this many seconds
+    delivery_interval: float = 5.0
     whatsapp: WhatsAppConfig = field(default_factory=WhatsAppConfig)
 
 
@@ -137,6 +164,9 @@ class CallbacksConfig:
     # Gateway for customer legs (``sofia/gateway/GW/E164``); empty: the domain's
     # outbound routes through the dialplan (``loopback/E164/DOMAIN``).
     gateway: str = ""
+    # Destination (by name, in the callback's domain) that calls back customers
+    # who named no one; empty: the secretary's fallback destination.
+    default_destination: str = ""
 
 
 @dataclass
@@ -154,6 +184,9 @@ class DispatcherConfig:
     listen_port: int = 8086
     agent_socket_address: str = ""
     whisper_timeout: float = 45.0  # bound on the agent's answer to the whisper once the leg is up
+    # After its dialling work each pass delivers the helpdesk outbox for at most
+    # this many seconds (0: leave it to serve/api/outbox flush).
+    outbox_delivery_seconds: float = 20.0
 
 
 @dataclass
@@ -183,7 +216,9 @@ class APIConfig:
 
 @dataclass
 class DialplanConfig:
-    directory: str = "/etc/freeswitch/dialplan/public"
+    # Empty: ask FreeSWITCH over ESL (``$${conf_dir}/dialplan/public``: /etc/freeswitch
+    # for Debian packages, /usr/local/freeswitch/conf for source installs).
+    directory: str = ""
     mode: str = "socket"  # socket | python
     socket_host: str = "127.0.0.1"
     socket_port: int = 8084
@@ -304,6 +339,8 @@ ENV_OVERRIDES = {
     "VOICEAI_HELPDESK_URL": ("helpdesk", "url"),
     "VOICEAI_HELPDESK_TOKEN": ("helpdesk", "token"),
     "VOICEAI_LLM_API_KEY": ("llm", "api_key"),
+    "VOICEAI_TTS_API_KEY": ("speech", "tts_api_key"),
+    "VOICEAI_ASR_API_KEY": ("speech", "asr_api_key"),
     "VOICEAI_FUSIONPBX_DSN": ("dialplan", "fusionpbx_dsn"),
     "VOICEAI_LOG_LEVEL": ("logging", "level"),
     "VOICEAI_LOG_JSON": ("logging", "json"),
@@ -432,8 +469,13 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         ("callbacks.max_age_hours", cfg.callbacks.max_age_hours),
         ("dispatcher.loop_interval", cfg.dispatcher.loop_interval),
         ("dispatcher.whisper_timeout", cfg.dispatcher.whisper_timeout),
+        ("helpdesk.delivery_interval", cfg.helpdesk.delivery_interval),
     ):
         positive(path, value)
+    if not 0 <= cfg.dispatcher.outbox_delivery_seconds <= 3600:
+        problems.append("dispatcher.outbox_delivery_seconds: must be 0-3600")
+    if len(cfg.callbacks.default_destination) > 200 or "\n" in cfg.callbacks.default_destination:
+        problems.append("callbacks.default_destination: must be a destination name (one line, at most 200 characters)")
     if not 1 <= cfg.server.max_calls <= 100000:
         problems.append("server.max_calls: must be 1-100000")
     if not 0 <= cfg.speech.reprompts <= 10:
@@ -466,9 +508,11 @@ def _validate(cfg: Config, problems: list[str]) -> None:
             problems.append(f"{name}: must start with http:// or https://")
     if cfg.llm.enabled and not (cfg.llm.url and cfg.llm.model):
         problems.append("llm: enabled needs url and model")
-    for lang in cfg.speech.tts_voice:
-        if lang not in LANGUAGES:
-            problems.append(f"speech.tts_voice.{lang}: unknown language (use {', '.join(LANGUAGES)})")
+    for key in ("tts_voice", "espeak_voice", "tts_http_voice"):
+        for lang in getattr(cfg.speech, key):
+            if lang not in LANGUAGES:
+                problems.append(f"speech.{key}.{lang}: unknown language (use {', '.join(LANGUAGES)})")
+    _validate_speech(cfg.speech, problems)
     _validate_retry("callbacks.retry", cfg.callbacks.retry, problems)
     known_retry = {f.name for f in fields(RetryPolicy)}
     for domain, override in cfg.callbacks.domain_retry.items():
@@ -494,6 +538,41 @@ def _validate(cfg: Config, problems: list[str]) -> None:
                 problems.append(f"api.tokens[{i}].domain: required")
         tokens.append(tok)
     cfg.api.tokens = tokens
+
+
+def _validate_speech(sp: SpeechConfig, problems: list[str]) -> None:
+    """voiceai_ivr/speech settings (what is installed is checked by ``config check``)."""
+    if sp.synthesizer not in ("auto", "espeak-ng", "http", "freeswitch"):
+        problems.append("speech.synthesizer: must be auto, espeak-ng, http or freeswitch")
+    if sp.recognizer not in ("auto", "freeswitch", "http"):
+        problems.append("speech.recognizer: must be auto, freeswitch or http")
+    if sp.audio_dir and re.search(r"[\s'\"${}\\;|&<>`]", sp.audio_dir):
+        problems.append("speech.audio_dir: must be a path without spaces, quotes, ${ or shell characters "
+                        "(FreeSWITCH records into it)")
+    for name in ("tts_url", "asr_url"):
+        url = getattr(sp, name)
+        if url and not url.startswith(("http://", "https://")):
+            problems.append(f"speech.{name}: must start with http:// or https://")
+    if sp.synthesizer == "http" and not (sp.tts_url and sp.tts_model):
+        problems.append("speech.synthesizer: http needs speech.tts_url and speech.tts_model")
+    if sp.recognizer == "http" and not (sp.asr_url and sp.asr_model):
+        problems.append("speech.recognizer: http needs speech.asr_url and speech.asr_model")
+    for name, low, high in (("synth_timeout", 0.1, 60), ("tts_timeout", 0.1, 120), ("asr_timeout", 0.1, 120)):
+        if not low <= getattr(sp, name) <= high:
+            problems.append(f"speech.{name}: must be {low}-{high} seconds")
+    if not 80 <= sp.espeak_speed <= 450:
+        problems.append("speech.espeak_speed: must be 80-450 words per minute")
+    if not 1 <= sp.record_max_seconds <= 120:
+        problems.append("speech.record_max_seconds: must be 1-120")
+    if not 1 <= sp.record_silence_seconds <= 10:
+        problems.append("speech.record_silence_seconds: must be 1-10")
+    if not 1 <= sp.record_silence_threshold <= 10000:
+        problems.append("speech.record_silence_threshold: must be 1-10000")
+    for name in ("keep_recordings_hours", "keep_synthesized_days"):
+        if getattr(sp, name) < 0:
+            problems.append(f"speech.{name}: must be 0 or more")
+    if not re.fullmatch(r"[A-Za-z0-9_./+-]{1,200}", sp.espeak_command or ""):
+        problems.append("speech.espeak_command: must be a command name or path")
 
 
 def _validate_retry(path: str, policy: RetryPolicy, problems: list[str]) -> None:

@@ -7,6 +7,11 @@ in FusionPBX's own tables and clears FusionPBX's dialplan cache.
 Secretary details (id, name, language, recording) come from the options; the
 ones not given are looked up in the database by domain and DID when the
 directory store is available.
+
+``--config FILE`` (python mode) names the configuration file mod_python3 loads:
+the action becomes ``python voiceai_ivr.modpython config=FILE``. Without a global
+``--config`` or ``VOICEAI_CONFIG``, the command itself reads its settings
+(database, Event Socket) from that file too.
 """
 
 from __future__ import annotations
@@ -40,6 +45,14 @@ def _spec_options(fn: Any) -> Any:
         click.option("--secretary-name", default=None, help="Secretary name, for the file header and FusionPBX."),
         click.option("--language", type=click.Choice(["pt-BR", "en-US"]), default=None, help="Prompt language."),
         click.option("--recording/--no-recording", default=None, help="Record calls (default: the secretary's)."),
+        click.option(
+            "--config",
+            "config_file",
+            default=None,
+            metavar="FILE",
+            help="python mode: the configuration file mod_python3 loads (rendered as config=FILE); "
+            "also this command's own when no global --config / VOICEAI_CONFIG is given.",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -115,10 +128,12 @@ def _build_spec(
     secretary_name: Optional[str],
     language: Optional[str],
     recording: Optional[bool],
+    config_file: Optional[str],
 ) -> DialplanSpec:
     from voiceai_ivr.errors import ValidationError
     from voiceai_ivr.provision.dialplan import validate_did, validate_domain, validate_spec
 
+    config_path = _config_file(app, config_file)
     cfg = app.config
     try:
         domain = validate_domain(domain)
@@ -139,11 +154,33 @@ def _build_spec(
         "secretary_name": secretary_name if secretary_name is not None else (found.get("name") or ""),
         "language": language or found.get("language") or "pt-BR",
         "recording": recording if recording is not None else bool(found.get("recording") or False),
+        "config_file": config_path,
     }
     try:
         return validate_spec(spec)
     except ValidationError as exc:
-        raise click.BadParameter(exc.reason, param_hint=f"--{exc.field.replace('_', '-')}") from exc
+        hint = "--config" if exc.field == "config_file" else f"--{exc.field.replace('_', '-')}"
+        raise click.BadParameter(exc.reason, param_hint=hint) from exc
+
+
+def _config_file(app: AppContext, value: Optional[str]) -> str:
+    """``--config FILE`` as the absolute path the dialplan will carry; it must exist
+    (mod_python3 reads it inside FreeSWITCH at every call)."""
+    import os
+    from pathlib import Path
+
+    if value is None:
+        return ""
+    path = Path(value).expanduser()
+    try:
+        path = path.resolve()
+    except (OSError, RuntimeError) as exc:
+        raise click.BadParameter(f"{value}: {exc}", param_hint="--config") from exc
+    if not path.is_file():
+        raise click.BadParameter(f"{path}: no such file (mod_python3 reads it at every call)", param_hint="--config")
+    if app.config_file is None and not os.environ.get("VOICEAI_CONFIG") and getattr(app, "_config", None) is None:
+        app.config_file = str(path)  # the command reads the settings mod_python3 will read
+    return str(path)
 
 
 # --------------------------------------------------------------------------- commands
@@ -166,7 +203,8 @@ def render_cmd(app: AppContext, **options: Any) -> None:
 
 @command.command("install")
 @_spec_options
-@click.option("--directory", default=None, help="Dialplan directory (default: dialplan.directory).")
+@click.option("--directory", default=None,
+              help="Dialplan directory (default: dialplan.directory, else FreeSWITCH's conf_dir/dialplan/public).")
 @click.option("--no-reload", is_flag=True, help="Do not contact FreeSWITCH (no reloadxml / cache clearing over ESL).")
 @click.option("--fusionpbx", is_flag=True, help="Store the dialplan in FusionPBX's database (dialplan.fusionpbx_dsn).")
 @click.option(
@@ -193,15 +231,17 @@ def install_cmd(
     """Install the dialplan for one secretary's DID and make FreeSWITCH load it."""
     from voiceai_ivr.errors import ESLError, ValidationError
 
+    spec = _build_spec(app, **options)  # first: --config may choose this command's configuration
     cfg = app.config
-    spec = _build_spec(app, **options)
     if fusionpbx:
         _install_fusionpbx(cfg, spec, no_reload, fusionpbx_cache, fusionpbx_cache_dir, fusion_context)
         return
     from voiceai_ivr.provision.dialplan import install_dialplan_file
 
     try:
-        result = install_dialplan_file(directory or cfg.dialplan.directory, spec)
+        folder = directory or cfg.dialplan.directory or (
+            PACKAGED_DIALPLAN_DIR if no_reload else _freeswitch_dialplan_dir(cfg))
+        result = install_dialplan_file(folder, spec)
     except ValidationError as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:
@@ -221,6 +261,26 @@ def install_cmd(
     if not reply.startswith("+OK"):
         raise click.ClickException(f"{result.path} is written, but FreeSWITCH refused reloadxml: {reply}")
     click.echo(f"reloadxml: {reply}")
+
+
+#: Where packaged FreeSWITCH (Debian/Ubuntu, FusionPBX installs) keeps its public dialplan.
+PACKAGED_DIALPLAN_DIR = "/etc/freeswitch/dialplan/public"
+
+
+def _freeswitch_dialplan_dir(cfg: Config) -> str:
+    """``<conf_dir>/dialplan/public`` of the FreeSWITCH at ``esl.*`` (``global_getvar
+    conf_dir``): right for packaged installs (/etc/freeswitch) and source installs
+    (/usr/local/freeswitch/conf) alike. FreeSWITCH unreachable: the packaged path."""
+    from voiceai_ivr.errors import ESLError
+
+    try:
+        with esl_connection(cfg) as esl:
+            conf_dir = str(esl.api("global_getvar conf_dir")).strip()
+    except (ESLError, OSError):
+        return PACKAGED_DIALPLAN_DIR
+    if not conf_dir.startswith("/") or "\n" in conf_dir:
+        return PACKAGED_DIALPLAN_DIR
+    return f"{conf_dir.rstrip('/')}/dialplan/public"
 
 
 def _install_fusionpbx(
