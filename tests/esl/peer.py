@@ -393,6 +393,17 @@ class FakeInbound:
         self.drop()
         self._thread.join(5)
 
+    def wait_command(self, command: str, timeout: float = 2.0) -> bool:
+        """Whether ``command`` reached this peer within ``timeout`` seconds (the
+        client does not wait for ``+OK bye`` after ``exit``, so its last command
+        may still be on the wire when the client's ``close`` returns)."""
+        deadline = time.monotonic() + timeout
+        while command not in self.commands:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
     def drop(self) -> None:
         with self._lock:
             conns, self._conns = self._conns, []

@@ -45,7 +45,7 @@ def test_auth_api_and_subscription(fs: FakeInbound) -> None:
         assert c.api("status").startswith("UP 0 years")
         assert c.api("nosuchcommand").startswith("-ERR nosuchcommand")
     assert fs.commands[:2] == ["auth ClueCon", "event plain BACKGROUND_JOB CHANNEL_HANGUP_COMPLETE"]
-    assert fs.commands[-1] == "exit"
+    assert fs.wait_command("exit") and fs.commands[-1] == "exit"
 
 
 def test_wrong_password_and_acl_rejection_raise_auth_error(fs: FakeInbound) -> None:
