@@ -244,22 +244,38 @@ def lexicon() -> Lexicon:
 CATEGORIES: tuple[str, ...] = tuple(sorted(p.stem for p in HERE.glob("*.yaml") if p.stem not in ("words", "names")))
 
 
+_category_terms: dict[int, list[tuple[str, list[tuple[int, frozenset[str]]]]]] = {}
+
+
+def _terms_of(lx: Lexicon) -> list[tuple[str, list[tuple[int, frozenset[str]]]]]:
+    """Per category: (weight, the term's normalised forms), computed once per lexicon."""
+    cached = _category_terms.get(id(lx))
+    if cached is None:
+        cached = []
+        for cat in lx.categories.values():
+            terms = []
+            for weight, group in ((3, cat.names), (1, cat.topics)):
+                for term in group:
+                    n = normalize_text(term.lstrip("="))
+                    terms.append((weight, frozenset({n, " ".join(stem(w) for w in n.split())})))
+            cached.append((cat.name, terms))
+        _category_terms[id(lx)] = cached
+    return cached
+
+
 def infer_category(texts: Iterable[str], lex: Optional[Lexicon] = None) -> Optional[str]:
     """The category a destination's name and aliases point to ("Financeiro",
     ["boleto"] -> billing), or None when none or several fit equally."""
     lx = lex or lexicon()
     wanted = {normalize_text(t) for t in texts if normalize_text(t)}
     wanted |= {" ".join(stem(w) for w in t.split()) for t in wanted}
+    if not wanted:
+        return None
     best: dict[str, int] = {}
-    for cat in lx.categories.values():
-        score = 0
-        for weight, terms in ((3, cat.names), (1, cat.topics)):
-            for term in terms:
-                n = normalize_text(term)
-                if n in wanted or " ".join(stem(w) for w in n.split()) in wanted:
-                    score += weight
+    for name, terms in _terms_of(lx):
+        score = sum(weight for weight, forms in terms if forms & wanted)
         if score:
-            best[cat.name] = score
+            best[name] = score
     if not best:
         return None
     ranked = sorted(best.items(), key=lambda kv: -kv[1])
