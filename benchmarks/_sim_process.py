@@ -282,7 +282,9 @@ def main() -> int:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     install_probe()
-    sim = Simulator(scale=args.scale, max_call_seconds=600.0).start()
+    # a PBX that recognises speech with the application's default engine (each call
+    # has a speech turn); the simulator's own default is a stock one without ASR
+    sim = Simulator(scale=args.scale, max_call_seconds=600.0, asr_engines=["unimrcp"]).start()
     print(json.dumps({"ready": True, "inbound": list(sim.inbound_address), "password": sim.password,
                       "pid": os.getpid()}), flush=True)
     try:

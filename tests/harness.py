@@ -17,7 +17,7 @@ Use it from a fixture::
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,11 +111,15 @@ def scenario_stack(
     scale: float = 0.05,
     agents: Optional[Mapping[str, Any]] = None,
     customers: Optional[Mapping[str, Any]] = None,
+    asr_engines: Optional[Sequence[str]] = None,
 ) -> Iterator[Stack]:
-    """The simulator, the inbound ESL client and the outbound server, stopped on exit."""
+    """The simulator, the inbound ESL client and the outbound server, stopped on exit.
+    ``asr_engines``: the speech engines the simulated PBX has; None: the configured
+    ``speech.asr_engine`` (a PBX that recognises speech), ``()`` a stock one."""
     import_directory(db, parse_directory(load_directory_document(directory)))
     config.server.allow_clock_override = True  # scenarios set the call's clock (``at``)
-    sim = Simulator(scale=scale, agents=agents, customers=customers).start()
+    engines = [config.speech.asr_engine] if asr_engines is None else list(asr_engines)
+    sim = Simulator(scale=scale, agents=agents, customers=customers, asr_engines=engines).start()
     client: Optional[InboundClient] = None
     server: Optional[CallServer] = None
     try:

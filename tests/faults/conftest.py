@@ -211,7 +211,8 @@ def build_fault_stack(db: Any, config: Any, *, scale: float = SCALE, directory: 
                       max_call_seconds: float = 900.0) -> Iterator[FaultStack]:
     import_directory(db, parse_directory(load_directory_document(directory)))
     config.server.allow_clock_override = True
-    sim = Simulator(scale=scale, max_call_seconds=max_call_seconds).start()
+    # a PBX that recognises speech (the simulator's default is a stock one: no ASR)
+    sim = Simulator(scale=scale, max_call_seconds=max_call_seconds, asr_engines=[config.speech.asr_engine]).start()
     legs = LegWatch()
     sim.switch.on_channel_gone.append(legs)
     handlers = HandlerWatch()

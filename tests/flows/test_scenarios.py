@@ -204,6 +204,7 @@ LLM_CALLER = {
     "caller": "+5511998765432",
     "at": "2026-11-24T10:30:00-03:00",
     "directory": "directory.yaml",
+    "asr_engines": ["unimrcp"],  # the PBX recognises speech (the simulator's default: none)
     "caller_inputs": [{"say": "tenho uma dúvida sobre um pedido grande de financeiro"}],
     "agents": {
         "1001": {"behavior": "answer", "answer_after": 1, "accept": True},

@@ -47,6 +47,10 @@ async def ivr_call_script(call: PeerCall) -> None:
     assert job.body == f"+OK {AGENT}\n"
     assert job.get("Job-Owner-UUID") == call.uuid
     assert await call.api(f"uuid_broadcast {call.uuid} tone_stream://%(1000,0,350) aleg") == "+OK Message sent\n"
+    # In the capture the broadcast's CHANNEL_EXECUTE precedes uuid_break's reply: the
+    # break came after the broadcast started (FreeSWITCH starts it 180-200 ms after
+    # the api reply, the simulator likewise, scaled). Wait for that start as well.
+    await call.wait_event("CHANNEL_EXECUTE", lambda e: e.get("Application-Data") == "tone_stream://%(1000,0,350)")
     assert await call.api(f"uuid_break {call.uuid} all") == "+OK\n"
     assert await call.api(f"uuid_bridge {call.uuid} {AGENT}") == f"+OK {AGENT}\n"
     await call.api(f"uuid_kill {AGENT}")

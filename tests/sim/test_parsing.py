@@ -104,3 +104,52 @@ def test_expect_checks():
     ok = {"outcome": "transferred", "transcript": [{"text": "Vou transferir para Financeiro"}]}
     assert check_expect(sc, ok) == []
     assert len(check_expect(sc, {"outcome": "ended", "transcript": []})) == 2
+
+
+@pytest.mark.parametrize(
+    ("arg", "expected"),
+    [
+        # everything before the first "detect:", trailing blanks trimmed, verbatim
+        ("say:Olá, tudo bem?  detect:test {a=1}builtin:grammar/boolean",
+         ("say:Olá, tudo bem?", "test", "{a=1}builtin:grammar/boolean")),
+        ("'say:Olá' detect:unimrcp g", ("'say:Olá'", "unimrcp", "g")),  # quotes stay: a file that cannot play
+        ("say:Hi, detect: me  detect:test g", ("say:Hi,", "me", "detect:test g")),  # as FreeSWITCH splits it
+        ("say:x detect:test    g h", ("say:x", "test", "g h")),
+        ("say:x detect:test", None),  # one token: USAGE ERROR
+        ("say:x detect:", None),
+        ("say:x", None),
+        ("", None),
+    ],
+)
+def test_play_and_detect_speech_argument_as_mod_dptools_reads_it(arg, expected):
+    from voiceai_ivr.sim.apps import parse_detect_arg
+
+    assert parse_detect_arg(arg) == expected
+
+
+def test_asr_results_escape_as_the_kit_module_does():
+    from voiceai_ivr.sim.apps import asr_no_input, asr_result
+
+    assert asr_result("json", 'a "b" \\ c\n', "g") == (
+        '{"grammar": "g", "text": "a \\"b\\" \\\\ c\\u000a", "confidence": 87.300000}'
+    )
+    assert asr_result("nlsml", "a & 'b'\x01", "g", 90.0) == (
+        '<?xml version="1.0"?><result><interpretation grammar="g" confidence="0.9">'
+        "<input mode=\"speech\">a &amp; &apos;b&apos; </input><instance>a &amp; &apos;b&apos; </instance>"
+        "</interpretation></result>"
+    )
+    assert asr_no_input("nlsml", "g") == "Completion-Cause: 002"
+    assert asr_no_input("json", "g") == '{"grammar": "g", "text": "", "confidence": 0, "error": "no_input"}'
+
+
+def test_scenario_speech_keys():
+    sc = parse_scenario({"asr_engines": ["unimrcp"], "asr_format": "NLSML"})
+    assert sc.asr_engines == ("unimrcp",) and sc.asr_format == "nlsml"
+    assert parse_scenario({}).asr_engines is None
+    assert parse_scenario({"asr_engines": []}).asr_engines == ()
+    with pytest.raises(ValidationError, match="asr_engines: must be a list"):
+        parse_scenario({"asr_engines": "unimrcp"})
+    with pytest.raises(ValidationError, match=r"asr_engines\[0\]: not an engine name"):
+        parse_scenario({"asr_engines": ["uni mrcp"]})
+    with pytest.raises(ValidationError, match="asr_format: must be one of json, nlsml"):
+        parse_scenario({"asr_format": "xml"})

@@ -81,6 +81,10 @@ def main(argv: Any = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="inbound ESL host")
     parser.add_argument("--port", type=int, default=0, help="inbound ESL port (0: any free port)")
     parser.add_argument("--endpoints", help="YAML file with agents: and customers: mappings")
+    parser.add_argument("--asr-engines", default="",
+                        help="comma-separated speech-recognition engines loaded (default: none, a stock PBX)")
+    parser.add_argument("--asr-format", default="json", choices=("json", "nlsml"),
+                        help="what the engines return (json: mod_test, nlsml: mod_unimrcp)")
     args = parser.parse_args(argv)
     agents: dict[str, Any] = {}
     customers: dict[str, Any] = {}
@@ -89,8 +93,12 @@ def main(argv: Any = None) -> int:
             doc = yaml.safe_load(fh) or {}
         agents = parse_endpoints(doc.get("agents"), "agents")
         customers = parse_endpoints(doc.get("customers"), "customers")
-    sim = Simulator(scale=args.scale, agents=agents, customers=customers, inbound_host=args.host,
-                    inbound_port=args.port).start()
+    engines = [e.strip() for e in args.asr_engines.split(",") if e.strip()]
+    try:
+        sim = Simulator(scale=args.scale, agents=agents, customers=customers, inbound_host=args.host,
+                        inbound_port=args.port, asr_engines=engines, asr_format=args.asr_format).start()
+    except ValidationError as exc:
+        parser.error(str(exc))
     out = sys.stdout
     try:
         host, port = sim.inbound_address

@@ -27,6 +27,7 @@ class CallerActor:
         self.extra = 0
         self.extra_listens = max(0, extra_listens)
         self.timer_armed = False
+        self._taken: Optional[int] = None
 
     def start(self, channel: SimChannel) -> None:
         self._arm_timer(channel)
@@ -51,11 +52,24 @@ class CallerActor:
 
         channel.spawn(later())
 
+    def listens_to_playback(self, channel: SimChannel, slot: str) -> bool:
+        """The first ``playback`` after ``voiceai_slot`` was set is a keyed listen turn."""
+        return bool(slot) and channel.slot_armed
+
+    def put_back(self, channel: SimChannel) -> None:
+        """The input the last listen took was never heard (the recogniser gave up
+        before the caller's turn): it is the next listen's again."""
+        if self._taken is not None and self.index == self._taken + 1:
+            self.index = self._taken
+        self._taken = None
+
     async def on_listen(self, channel: SimChannel, kind: str, prompt: str) -> Listen:
+        self._taken = None
         if self.timer_armed:
             return Listen("silence")
         if self.index < len(self.inputs):
             item = self.inputs[self.index]
+            self._taken = self.index
             self.index += 1
             if item.kind == "say":
                 return Listen("speech", item.text)
@@ -82,9 +96,11 @@ class CallerActor:
 
 class EndpointActor:
     """A dialled agent or customer: answers per ``behavior``; on the first
-    announcement it is asked about, keys 1 (accept: true), 2 (accept: false) or
-    nothing (accept: null); hangs up ``hangup_after`` seconds after answering,
-    and ``talk_for`` seconds after being bridged."""
+    announcement it is asked about (the first ``playback``, ``play_and_get_digits``
+    or ``play_and_detect_speech`` on its leg, or the end of a ``uuid_broadcast`` to
+    its parked leg), keys 1 (accept: true), 2 (accept: false) or nothing (accept:
+    null); hangs up ``hangup_after`` seconds after answering, and ``talk_for``
+    seconds after being bridged."""
 
     def __init__(self, behavior: EndpointBehavior, kind: str, target: str) -> None:
         self.behavior = behavior
@@ -96,6 +112,11 @@ class EndpointActor:
         if self.behavior.accept is None:
             return None
         return "1" if self.behavior.accept else "2"
+
+    def listens_to_playback(self, channel: SimChannel, slot: str) -> bool:
+        """The first prompt played on the leg is the announcement it is asked about
+        (whatever ``voiceai_slot`` says: a person keys on what they hear)."""
+        return not self.keyed
 
     async def on_listen(self, channel: SimChannel, kind: str, prompt: str) -> Listen:
         if self.keyed:

@@ -3,6 +3,7 @@ them (mod_commands.c, mod_sofia; wording checked against the capture)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -144,40 +145,55 @@ async def api_uuid_break(switch: SimSwitch, arg: str, owner: Optional[SimChannel
     uuid, _, flag = arg.partition(" ")
     ch = switch.locate(uuid)
     if ch is None:
-        return "-ERR No Such Channel!\n"
-    if "all" in flag:
-        ch.flush_queue()
+        return "-ERR No such channel!\n"
     targets = [ch]
     if "both" in flag and ch.bridge is not None:
         targets.append(ch.bridge.b if ch.bridge.a is ch else ch.bridge.a)
     for target in targets:
+        if "all" in flag:
+            target.flush_queue()  # switch_core_session_flush_private_events
+        # CF_BREAK (or CF_STOP_BROADCAST): only an application that is running sees
+        # it; the next one clears it when it starts, so with nothing running (parked
+        # between messages, a broadcast still reading its lead frames) it is lost.
         if target.running is not None:
             target.request_break("uuid_break")
     return "+OK\n"
 
 
+#: uuid_broadcast, measured on FreeSWITCH 1.11.1 (simulated seconds, like every media
+#: delay): the message waits up to one 20 ms frame for the leg to take it from its
+#: queue, then ``lead-frames: 5`` are read before the application starts
+#: (CHANNEL_EXECUTE 180-200 ms after the api reply).
+BROADCAST_PICKUP_S = 0.02
+BROADCAST_LEAD_S = 0.18
+
+
 async def api_uuid_broadcast(switch: SimSwitch, arg: str, owner: Optional[SimChannel], via: str) -> str:
+    """``switch_ivr_broadcast``: the application is queued behind what the leg already
+    has queued (FIFO, ``event-lock``), so a running broadcast holds back later
+    messages; it starts after the pickup and lead-frame delays above."""
     argv = separate_string(arg, " ", 4)
     if len(argv) < 2:
         return "-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n"
     ch = switch.locate(argv[0])
+    if ch is None:
+        return "-ERR invalid uuid\n"
     legs = (argv[2].lower() if len(argv) > 2 else "aleg")
-    if ch is not None:
-        targets = []
-        if "aleg" in legs or "both" in legs:
-            targets.append(ch)
-        if ("bleg" in legs or "both" in legs) and ch.bridge is not None:
-            targets.append(ch.bridge.b if ch.bridge.a is ch else ch.bridge.a)
-        for target in targets:
-            path = argv[1]
-            app, sep, app_arg = path.partition("::")
-            run = AppRun(app, app_arg, app_uuid=new_uuid(), internal=True) if sep else AppRun(
-                "playback", path, app_uuid=new_uuid(), internal=True
-            )
-            target.queue.appendleft(run)
-            target._queue_signal.set()
-            target.ensure_executor()
-    # switch_ivr_broadcast's result is not checked: the reply is always this.
+    targets = []
+    if "aleg" in legs or "both" in legs:
+        targets.append(ch)
+    if ("bleg" in legs or "both" in legs) and ch.bridge is not None:
+        targets.append(ch.bridge.b if ch.bridge.a is ch else ch.bridge.a)
+    pickup_at = asyncio.get_running_loop().time() + switch.clock.real(BROADCAST_PICKUP_S)
+    for target in targets:
+        path = argv[1]
+        app, sep, app_arg = path.partition("::")
+        if not sep:
+            app, app_arg = "playback", path
+        target.enqueue(
+            AppRun(app, app_arg, app_uuid=new_uuid(), lock=True, internal=True, pickup_at=pickup_at,
+                   lead=switch.clock.real(BROADCAST_LEAD_S))
+        )
     return "+OK Message sent\n"
 
 
@@ -203,7 +219,7 @@ async def api_uuid_getvar(switch: SimSwitch, arg: str, owner: Optional[SimChanne
         return "-USAGE: <uuid> <var>\n"
     ch = switch.locate(argv[0])
     if ch is None:
-        return "-ERR No Such Channel!\n"
+        return "-ERR No such channel!\n"
     value = ch.get_var(argv[1])
     return value if value is not None else "_undef_"
 
@@ -214,7 +230,7 @@ async def api_uuid_setvar(switch: SimSwitch, arg: str, owner: Optional[SimChanne
         return "-USAGE: <uuid> <var> [value]\n"
     ch = switch.locate(argv[0])
     if ch is None:
-        return "-ERR No Such Channel!\n"
+        return "-ERR No such channel!\n"
     if not argv[1]:
         return "-ERR No variable specified\n"
     ch.set_var(argv[1], argv[2] if len(argv) == 3 else None)
@@ -227,7 +243,7 @@ async def api_uuid_setvar_multi(switch: SimSwitch, arg: str, owner: Optional[Sim
         return "-USAGE: <uuid> <var>=<value>;<var>=<value>...\n"
     ch = switch.locate(uuid)
     if ch is None:
-        return "-ERR No Such Channel!\n"
+        return "-ERR No such channel!\n-USAGE: <uuid> <var>=<value>;<var>=<value>...\n"
     count = 0
     for item in separate_string(rest, ";", 64):
         name, _, value = item.partition("=")
@@ -237,9 +253,10 @@ async def api_uuid_setvar_multi(switch: SimSwitch, arg: str, owner: Optional[Sim
     return "+OK\n" if count else "-USAGE: <uuid> <var>=<value>;<var>=<value>...\n"
 
 
-async def api_uuid_send_dtmf(switch: SimSwitch, arg: str, owner: Optional[SimChannel], via: str) -> str:
+def _press_keys(switch: SimSwitch, arg: str, verb: str) -> str:
+    """``uuid_send_dtmf`` / ``uuid_recv_dtmf UUID KEYS``: the keys are pressed on that leg."""
     argv = separate_string(arg, " ")
-    if len(argv) < 2:
+    if len(argv) < 2 or not argv[0] or not argv[1]:
         return "-USAGE: <uuid> <dtmf_data>\n"
     ch = switch.locate(argv[0])
     if ch is None:
@@ -247,13 +264,22 @@ async def api_uuid_send_dtmf(switch: SimSwitch, arg: str, owner: Optional[SimCha
     for digit in argv[1]:
         if digit.isalnum() or digit in "*#":
             ch.press(digit.upper())
-    return f"+OK {ch.uuid} sent DTMF {argv[1]}.\n"
+    return f"+OK {ch.uuid} {verb} DTMF {argv[1]}.\n"
+
+
+async def api_uuid_recv_dtmf(switch: SimSwitch, arg: str, owner: Optional[SimChannel], via: str) -> str:
+    """Keys received on the leg, as if its far end pressed them."""
+    return _press_keys(switch, arg, "received")
+
+
+async def api_uuid_send_dtmf(switch: SimSwitch, arg: str, owner: Optional[SimChannel], via: str) -> str:
+    return _press_keys(switch, arg, "sent")
 
 
 async def api_uuid_answer(switch: SimSwitch, arg: str, owner: Optional[SimChannel], via: str) -> str:
     ch = switch.locate(arg.split(" ")[0]) if arg else None
     if ch is None:
-        return "-ERR No such channel!\n"
+        return "-ERROR\n"
     ch.mark_answered()
     return "+OK\n"
 
@@ -282,6 +308,14 @@ async def api_reloadxml(switch: SimSwitch, arg: str, owner: Optional[SimChannel]
 
 async def api_version(switch: SimSwitch, arg: str, owner: Optional[SimChannel], via: str) -> str:
     return "FreeSWITCH Version 1.11.1-release~64bit (-release 64bit)\n"
+
+
+async def api_module_exists(switch: SimSwitch, arg: str, owner: Optional[SimChannel], via: str) -> str:
+    """``true`` / ``false`` (no newline); nothing at all (``-ERR no reply``) without a name."""
+    name = arg.strip()
+    if not name:
+        return ""
+    return "true" if name in {row["ikey"] for row in interface_rows(switch)} else "false"
 
 
 # --------------------------------------------------------------------------- registrations / channels
@@ -424,8 +458,59 @@ def render_rows(rows: list[dict[str, str]], columns: tuple[str, ...], fmt: str, 
 
 _SHOW_USAGE = (
     "-USAGE: codec|endpoint|application|api|dialplan|file|timer|calls [count]|"
-    "channels [count|like <match string>]|...\n"
+    "channels [count|like <match string>]|calls|detailed_calls|bridged_calls|detailed_bridged_calls|aliases|"
+    "complete|chat|management|modules|nat_map|say|interfaces|interface_types|tasks|limits|status\n"
 )
+INTERFACE_COLUMNS = ("type", "name", "ikey")
+# show_function: these read the interfaces table for one type ("show codecs" too).
+_TYPE_COMMANDS = ("codec", "dialplan", "file", "timer", "chat", "limit", "say", "management", "endpoint")
+# What a module registers besides its applications and API commands (a trimmed
+# copy of the FreeSWITCH kit's "show interfaces"; speech modules come from the
+# simulator's settings).
+_STATIC_INTERFACES = (
+    ("codec", "G.711 alaw", "CORE_PCM_MODULE"),
+    ("codec", "G.711 ulaw", "CORE_PCM_MODULE"),
+    ("dialplan", "XML", "mod_dialplan_xml"),
+    ("dialplan", "inline", "mod_dptools"),
+    ("endpoint", "error", "mod_dptools"),
+    ("endpoint", "group", "mod_dptools"),
+    ("endpoint", "loopback", "mod_loopback"),
+    ("endpoint", "sofia", "mod_sofia"),
+    ("endpoint", "user", "mod_dptools"),
+    ("file", "file_string", "mod_dptools"),
+    ("file", "local_stream", "mod_local_stream"),
+    ("file", "silence_stream", "mod_tone_stream"),
+    ("file", "tone_stream", "mod_tone_stream"),
+    ("file", "wav", "mod_sndfile"),
+    ("timer", "soft", "CORE_SOFTTIMER_MODULE"),
+)
+# Speech modules that register an engine under another name, or a TTS interface too.
+_SPEECH_MODULES = {"test": ("mod_test", True), "unimrcp": ("mod_unimrcp", True), "flite": ("mod_flite", False),
+                   "tts_commandline": ("mod_tts_commandline", False)}
+
+
+def _speech_module(engine: str) -> str:
+    return _SPEECH_MODULES.get(engine, (f"mod_{engine}", False))[0]
+
+
+def interface_rows(switch: SimSwitch) -> list[dict[str, str]]:
+    """``show interfaces``: (type, name, ikey) sorted as its SQL sorts them."""
+    from voiceai_ivr.sim.apps import APPLICATIONS
+
+    rows = set(_STATIC_INTERFACES)
+    rows.update(("api", name, "mod_sofia" if name.startswith("sofia") else "mod_commands") for name in _HANDLERS)
+    rows.update(("application", name, "mod_dptools") for name in APPLICATIONS)
+    rows.add(("application", "socket", "mod_event_socket"))
+    modules = switch.modules
+    for engine in modules.asr_engines:
+        module = _speech_module(engine)
+        rows.add(("asr", engine, module))
+        if _SPEECH_MODULES.get(engine, ("", False))[1]:
+            rows.add(("speech", engine, module))  # mod_test and mod_unimrcp also speak
+    for engine in modules.tts_engines:
+        rows.add(("speech", engine, _speech_module(engine)))
+    return [dict(zip(INTERFACE_COLUMNS, row)) for row in sorted(rows, key=lambda r: (r[0], r[1]))]
+
 _LIKE_COLUMNS = ("uuid", "name", "cid_name", "cid_num", "presence_id")
 
 
@@ -444,6 +529,18 @@ async def api_show(switch: SimSwitch, arg: str, owner: Optional[SimChannel], via
         return f"-ERR Cannot find format {fmt}\n"
     if what == "registrations":
         return render_rows(registration_rows(switch), REG_COLUMNS, fmt, count_only=count_only)
+    if what == "interfaces":
+        return render_rows(interface_rows(switch), INTERFACE_COLUMNS, fmt)
+    if what == "interface_types":
+        totals: dict[str, int] = {}
+        for row in interface_rows(switch):
+            totals[row["type"]] = totals.get(row["type"], 0) + 1
+        rows = [{"type": k, "total": str(v)} for k, v in sorted(totals.items())]
+        return render_rows(rows, ("type", "total"), fmt)
+    kind = what[:-1] if what.endswith("s") else what
+    if kind in _TYPE_COMMANDS:
+        rows = [row for row in interface_rows(switch) if row["type"] == kind]
+        return render_rows(rows, INTERFACE_COLUMNS, fmt)
     if what in ("channels", "calls"):
         rows = channel_rows(switch)
         if len(argv) > 2 and argv[1].lower() == "like":
@@ -530,6 +627,8 @@ _HANDLERS: dict[str, Any] = {
     "uuid_setvar": api_uuid_setvar,
     "uuid_setvar_multi": api_uuid_setvar_multi,
     "uuid_send_dtmf": api_uuid_send_dtmf,
+    "uuid_recv_dtmf": api_uuid_recv_dtmf,
+    "module_exists": api_module_exists,
     "uuid_answer": api_uuid_answer,
     "uuid_park": api_uuid_park,
     "hupall": api_hupall,

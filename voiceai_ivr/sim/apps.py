@@ -12,7 +12,6 @@ import asyncio
 import re
 from collections.abc import Awaitable
 from typing import Callable, Optional
-from xml.sax.saxutils import escape
 
 from voiceai_ivr.sim.args import separate_string
 from voiceai_ivr.sim.channel import AppRun, Listen, SimChannel
@@ -22,7 +21,7 @@ AppFunc = Callable[[SimChannel, AppRun], Awaitable[None]]
 
 KEY_SPACING = 0.25  # simulated seconds between two keys a caller presses
 FIRST_KEY_DELAY = 0.4  # after the prompt starts
-SPEECH_CONFIDENCE = "0.90"
+_TRUE = ("true", "yes", "on", "1", "enabled", "active", "allow")  # switch_true
 
 
 def _respond(ch: SimChannel, text: str) -> None:
@@ -94,6 +93,7 @@ def _record_answer(ch: SimChannel, listen: Listen, slot: str) -> None:
 
 async def _listen(ch: SimChannel, kind: str, prompt: str) -> Listen:
     ch.listens += 1
+    ch.slot_armed = False
     if ch.actor is None:
         return Listen("silence")
     return await ch.actor.on_listen(ch, kind, prompt)
@@ -103,6 +103,15 @@ def _listen_done(ch: SimChannel) -> None:
     done = getattr(ch.actor, "listen_done", None)
     if callable(done):
         done(ch)
+
+
+def _act(ch: SimChannel, listen: Listen) -> None:
+    """What the party does with its turn on the leg: hang up, or press keys during
+    the prompt (speech is the recogniser's business; silence does nothing)."""
+    if listen.kind == "hangup":
+        _hangup_soon(ch, "caller" if ch.role == "caller" else ch.role)
+    elif listen.kind == "dtmf" and listen.text:
+        _press_later(ch, listen.text, FIRST_KEY_DELAY)
 
 
 def _hangup_soon(ch: SimChannel, who: str) -> None:
@@ -151,11 +160,17 @@ async def app_unset(ch: SimChannel, run: AppRun) -> None:
 
 
 async def app_sleep(ch: SimChannel, run: AppRun) -> None:
+    """``sleep MS``: a key ends it early and stays queued (``switch_ivr_sleep`` with
+    empty input args); with ``sleep_eat_digits`` keys are read as playback reads them."""
     try:
         ms = int(run.arg.strip() or "0")
     except ValueError:
         ms = 0
-    await ch.pause(ms / 1000.0)
+    if (ch.get_var("sleep_eat_digits") or "").lower() in _TRUE:
+        ch.set_var("playback_terminator_used", None)
+        await _play(ch, f"silence_stream://{max(1, ms)}", playback_terminators(ch, default="*"))
+        return
+    await ch.pause(ms / 1000.0, on_dtmf=True)
 
 
 async def app_hangup(ch: SimChannel, run: AppRun) -> None:
@@ -175,54 +190,106 @@ def _playback_vars(ch: SimChannel, seconds: float) -> None:
     ch.set_var("playback_samples", str(ms * 8))
 
 
-async def _play(ch: SimChannel, source: str, *, hold: bool = False) -> str:
-    """Play one source; returns how it ended (timeout | break | hangup | dtmf)."""
+def playback_terminators(ch: SimChannel, *, default: str) -> str:
+    """The keys that end a prompt (``playback_terminators``): ``any`` is
+    ``1234567890*#``, ``none`` nothing. Unset: ``*`` for playback and speak
+    (mod_dptools ``on_dtmf``), nothing for play_and_detect_speech."""
+    value = ch.get_var("playback_terminators")
+    if value is None:
+        return default
+    if value.lower() == "any":
+        return "1234567890*#"
+    if value.lower() == "none":
+        return ""
+    return value
+
+
+def playable(source: str) -> bool:
+    """Whether the file layer can open ``source``. The simulator has no sound
+    files, so any path is taken to exist, except what FreeSWITCH can never open: an
+    empty name, or one in quotes (the quotes are part of the name: ``'say:Olá'``
+    is a file ``'say:Olá'`` under the sound prefix, "Invalid file format")."""
+    return bool(source) and source[0] not in "'\""
+
+
+async def _play(ch: SimChannel, source: str, terminators: str) -> str:
+    """Play one source for its length (``switch_ivr_play_file`` with mod_dptools'
+    ``on_dtmf``): every key that arrives is read (its DTMF event is sent); one of
+    ``terminators`` ends the playback. Returns timeout | break | hangup | terminator."""
     loop = asyncio.get_running_loop()
     started = loop.time()
-    terminators = ch.get_var("playback_terminators") or ""
-    if terminators.lower() == "any":
-        terminators = "0123456789*#"
-    elif terminators.lower() == "none":
-        terminators = ""
     seconds = source_seconds(source)
     while True:
-        why = await ch.pause(seconds - (loop.time() - started) / ch.switch.clock.scale, on_dtmf=bool(terminators))
+        why = await ch.pause(seconds - (loop.time() - started) / ch.switch.clock.scale, on_dtmf=True)
         if why != "dtmf":
             break
-        digit = ch.dtmf.popleft()
-        if digit in terminators:
+        digit = ch.take_dtmf()
+        if digit is not None and digit in terminators:
             ch.set_var("playback_terminator_used", digit)
-            why = "break"
+            why = "terminator"
             break
     played = min(seconds, (loop.time() - started) / ch.switch.clock.scale)
     _playback_vars(ch, played)
     return why
 
 
+def _listens_to_playback(ch: SimChannel, slot: str) -> bool:
+    """A ``playback`` is a listen turn when the party behind the leg takes it as one:
+    the scripted caller on the first prompt after ``voiceai_slot`` was set (a keyed
+    turn; a prompt that follows a listen while the variable is still set is just a
+    prompt), an agent on the announcement it is asked about."""
+    check = getattr(ch.actor, "listens_to_playback", None)
+    return bool(callable(check) and check(ch, slot))
+
+
 async def app_playback(ch: SimChannel, run: AppRun) -> None:
+    """``playback SOURCE`` (mod_dptools ``playback_function``). ``local_stream://``
+    is music on hold (never ends by itself: stopped by ``uuid_break``, a key in
+    ``playback_terminators``, a bridge or the hangup). While ``voiceai_slot`` is set
+    a prompt is a keyed listen turn of the scripted caller: ``dtmf`` keys are pressed
+    during it (the first one ends it through ``playback_terminators``), ``say`` is
+    heard by nobody (no speech recognition runs), ``hangup`` hangs up."""
     source = run.arg.strip()
+    ch.set_var("playback_terminator_used", None)
+    if not playable(source):
+        _respond(ch, "PLAYBACK ERROR" if not source else "FILE NOT FOUND")
+        return
     is_hold = source.startswith("local_stream://")
-    if run.internal and is_hold:
+    slot = _slot(ch)
+    listen: Optional[Listen] = None
+    if is_hold:
         ch.start_hold(source)
         ch.record({"from": "ivr", "kind": "hold", "text": source})
+    elif _listens_to_playback(ch, slot):
+        _say_prompt(ch, source, slot=slot)
+        listen = await _listen(ch, "dtmf", source)
+        _record_answer(ch, listen, slot)
+        _act(ch, listen)
     else:
         _say_prompt(ch, source)
-    why = await _play(ch, source)
+    why = await _play(ch, source, playback_terminators(ch, default="*"))
     if is_hold:
-        ch.stop_hold("hangup" if why == "hangup" else ("uuid_break" if why == "break" else "end"))
+        reason = {"hangup": "hangup", "terminator": "dtmf", "timeout": "end"}.get(why, "")
+        ch.stop_hold(reason or ("bridge" if ch.break_reason == "bridge" else "uuid_break"))
     if why == "hangup" or (why == "break" and ch.break_reason == "bridge"):
         _respond(ch, "PLAYBACK ERROR")
     else:
         _respond(ch, "FILE PLAYED")
+    if listen is not None:
+        _listen_done(ch)
     if run.internal and why == "timeout" and ch.actor is not None:
         ch.actor.on_event(ch, "broadcast_done")
 
 
 async def app_speak(ch: SimChannel, run: AppRun) -> None:
+    """``speak [ENGINE|VOICE|]TEXT``: the text for its length; keys as playback."""
     parts = run.arg.split("|", 2)
-    text = parts[2] if len(parts) == 3 else run.arg
+    text = parts[-1]
+    ch.set_var("playback_terminator_used", None)
     ch.record({"from": "ivr", "kind": "say", "text": text})
-    await ch.pause(speech_seconds(text))
+    why = await _play(ch, "say:" + text, playback_terminators(ch, default="*"))
+    if why == "hangup":
+        _respond(ch, "PLAYBACK ERROR")
 
 
 # --------------------------------------------------------------------------- play_and_get_digits
@@ -237,7 +304,7 @@ def _ms(value: str, default: int) -> int:
 
 async def app_play_and_get_digits(ch: SimChannel, run: AppRun) -> None:
     """``MIN MAX TRIES TIMEOUT TERMINATORS FILE INVALID_FILE VAR REGEXP DIGIT_TIMEOUT [TRANSFER]``
-    (mod_dptools ``play_and_get_digits``)."""
+    (mod_dptools ``play_and_get_digits``). Keys already waiting (type-ahead) count."""
     argv = separate_string(run.arg, " ")
     if len(argv) < 5:
         _respond(ch, "_none_")
@@ -259,14 +326,10 @@ async def app_play_and_get_digits(ch: SimChannel, run: AppRun) -> None:
     ch.set_var("read_result", None)
     slot = _slot(ch)
     for attempt in range(tries):
-        ch.dtmf.clear()
         _say_prompt(ch, prompt, slot=slot)
         listen = await _listen(ch, "dtmf", prompt)
         _record_answer(ch, listen, slot)
-        if listen.kind == "hangup":
-            _hangup_soon(ch, "caller" if ch.role == "caller" else ch.role)
-        elif listen.kind == "dtmf" and listen.text:
-            _press_later(ch, listen.text, FIRST_KEY_DELAY)
+        _act(ch, listen)
         played = await _play_until_key(ch, prompt)
         if played == "hangup":
             return
@@ -310,7 +373,7 @@ async def _collect(
             return digits, "", "hangup"
         if why != "dtmf":
             return digits, "", why
-        digit = ch.dtmf.popleft()
+        digit = ch.take_dtmf() or ""
         if digit in terminators:
             return digits, digit, "terminator"
         digits += digit
@@ -321,17 +384,32 @@ async def _collect(
 # --------------------------------------------------------------------------- play_and_detect_speech
 
 _PARAMS_RE = re.compile(r"^\{([^}]*)\}")
+_C_SPACE = " \t\n\v\f\r"  # switch_isspace
+ASR_CONFIDENCE = 87.3  # mod_test's default (0-100)
+ASR_END_SILENCE = 0.7  # simulated seconds of silence that end an utterance (the kit's VAD)
 
 
-def parse_detect_arg(arg: str) -> Optional[tuple[str, str, dict[str, str], str]]:
-    """``FILE detect:ENGINE {k=v,...}GRAMMAR`` -> (file, engine, params, grammar)."""
-    argv = separate_string(arg, " ", 2)
-    if len(argv) != 2 or not argv[1].startswith("detect:"):
+def parse_detect_arg(arg: str) -> Optional[tuple[str, str, str]]:
+    """``FILE detect:ENGINE GRAMMAR`` as mod_dptools ``play_and_detect_speech_function``
+    reads it -> (file, engine, grammar), or None for "USAGE ERROR". The file is
+    everything before the first ``detect:`` with trailing blanks trimmed, verbatim
+    (quotes are part of it); the rest is split once on blanks
+    (``switch_separate_string``)."""
+    at = arg.find("detect:")
+    if not arg or at < 0:
         return None
-    source = argv[0]
-    rest = argv[1][len("detect:") :]
-    engine, _, grammar = rest.partition(" ")
-    grammar = grammar.strip()
+    source = arg[:at].rstrip(_C_SPACE)
+    rest = arg[at + len("detect:") :]
+    if not rest:
+        return None
+    argv = separate_string(rest, " ", 2)
+    if len(argv) != 2:
+        return None
+    return source, argv[0], argv[1]
+
+
+def split_grammar(grammar: str) -> tuple[dict[str, str], str]:
+    """``{k=v,...}GRAMMAR`` -> (params, grammar) (``switch_core_asr_load_grammar``)."""
     params: dict[str, str] = {}
     match = _PARAMS_RE.match(grammar)
     if match:
@@ -340,52 +418,161 @@ def parse_detect_arg(arg: str) -> Optional[tuple[str, str, dict[str, str], str]]
             if sep:
                 params[key.strip()] = value.strip()
         grammar = grammar[match.end() :]
-    if not engine or not grammar:
-        return None
-    return source, engine, params, grammar
+    return params, grammar
 
 
-def nlsml(text: str, grammar: str, confidence: str = SPEECH_CONFIDENCE) -> str:
-    return (
-        f'<result><interpretation grammar="{escape(grammar, {chr(34): "&quot;"})}" confidence="{confidence}">'
-        f'<input mode="speech">{escape(text)}</input></interpretation></result>'
-    )
+def _json_text(text: str) -> str:
+    out = []
+    for c in text:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif ord(c) < 0x20:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _xml_text(text: str) -> str:
+    table = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"}
+    return "".join(table.get(c, " " if ord(c) < 0x20 and c not in "\t\n\r" else c) for c in text)
+
+
+def asr_result(fmt: str, text: str, grammar: str, confidence: float = ASR_CONFIDENCE) -> str:
+    """What an ASR module hands back for recognised speech, byte for byte as the
+    FreeSWITCH kit's scriptable test module writes it: ``json`` is mod_test's object
+    (confidence 0-100, ``%f``), ``nlsml`` mod_unimrcp's NLSML (MRCPv2 0-1, ``%g``)."""
+    if fmt == "nlsml":
+        t = _xml_text(text)
+        return (
+            f'<?xml version="1.0"?><result><interpretation grammar="{_xml_text(grammar)}" '
+            f'confidence="{confidence / 100.0:g}"><input mode="speech">{t}</input><instance>{t}</instance>'
+            "</interpretation></result>"
+        )
+    return f'{{"grammar": "{_json_text(grammar)}", "text": "{_json_text(text)}", "confidence": {confidence:f}}}'
+
+
+def asr_no_input(fmt: str, grammar: str) -> str:
+    """The no-input result: mod_unimrcp's ``Completion-Cause: 002`` (RECOGNITION-COMPLETE
+    without a body), or mod_test's JSON error object."""
+    if fmt == "nlsml":
+        return "Completion-Cause: 002"
+    return f'{{"grammar": "{_json_text(grammar)}", "text": "", "confidence": 0, "error": "no_input"}}'
+
+
+def _result_style(ch: SimChannel, engine: str) -> tuple[str, float]:
+    """(format, confidence) of this leg's results: the scenario's / switch's format;
+    the ``test`` engine also reads mod_test's ``test_asr_format`` and
+    ``test_asr_confidence`` channel variables, as the kit's module does."""
+    fmt = ch.switch.asr_format_for(ch)
+    confidence = ASR_CONFIDENCE
+    if engine == "test":
+        wanted = (ch.get_var("test_asr_format") or "").lower()
+        if wanted in ("json", "nlsml"):
+            fmt = wanted
+        try:
+            value = float(ch.get_var("test_asr_confidence") or "")
+        except ValueError:
+            value = -1.0
+        if 0.0 <= value <= 100.0:
+            confidence = value
+    return fmt, confidence
+
+
+def _fire_speech(ch: SimChannel, speech_type: str, body: str = "") -> None:
+    """DETECTED_SPEECH reaches event listeners only with ``fire_asr_events=true``
+    (``SWITCH_ASR_FLAG_FIRE_EVENTS``); otherwise the application alone consumes it."""
+    if (ch.get_var("fire_asr_events") or "").lower() in _TRUE:
+        ch.fire("DETECTED_SPEECH", tail=[("Speech-Type", speech_type)], body=body)
 
 
 async def app_play_and_detect_speech(ch: SimChannel, run: AppRun) -> None:
-    parsed = parse_detect_arg(run.arg)
+    """``FILE detect:ENGINE {params}GRAMMAR`` (mod_dptools / ``switch_ivr_play_and_detect_speech``).
+
+    Application-Response: ``USAGE ERROR`` (argument), ``ASR INIT ERROR`` (engine not
+    loaded: at once, nothing played), ``GRAMMAR ERROR`` (empty grammar), ``ERROR``
+    (the file cannot be played: at once), else ``DONE`` with ``detect_speech_result``
+    the engine's result (speech), its no-input result, or ``DIGIT: K`` when a key in
+    ``playback_terminators`` ended it. The no-input timer runs from the start of
+    recognition (during the prompt: a longer prompt is cut) unless
+    ``start-input-timers=false``, then from the prompt's end. ``uuid_break`` cuts the
+    prompt only; recognition goes on."""
     ch.set_var("detect_speech_result", None)
+    parsed = parse_detect_arg(run.arg)
     if parsed is None:
-        if ch.call is not None:
-            ch.call.errors.append(f"play_and_detect_speech: bad arguments {run.arg!r}")
+        _respond(ch, "USAGE ERROR")
         return
-    source, _engine, params, grammar = parsed
+    source, engine, grammar_spec = parsed
+    if engine not in ch.switch.asr_engines_for(ch):
+        _respond(ch, "ASR INIT ERROR")  # switch_core_asr.c: Invalid ASR module [ENGINE]
+        return
+    params, grammar = split_grammar(grammar_spec)
+    if not grammar:
+        _respond(ch, "GRAMMAR ERROR")
+        return
+    if not playable(source):
+        _respond(ch, "ERROR")
+        return
+    fmt, confidence = _result_style(ch, engine)
     no_input = _ms(params.get("no-input-timeout", ""), 5000) / 1000.0
+    timers_at_start = params.get("start-input-timers", "true").lower() in _TRUE
+    prompt_s = source_seconds(source)
+    no_input_at = (0.0 if timers_at_start else prompt_s) + no_input
     slot = _slot(ch)
     _say_prompt(ch, source, slot=slot)
     listen = await _listen(ch, "speech", source)
-    _record_answer(ch, listen, slot)
-    prompt_s = source_seconds(source)
-    if listen.kind == "hangup":
-        _hangup_soon(ch, "caller" if ch.role == "caller" else ch.role)
-        await ch.pause(prompt_s + no_input)
-        return
-    if listen.kind == "dtmf" and listen.text:
-        # The application is expected to uuid_break on the first key and read the
-        # following DTMF events itself; until it does, the detection keeps running.
-        _press_later(ch, listen.text, FIRST_KEY_DELAY)
-        await ch.pause(prompt_s + no_input)
-        _listen_done(ch)
-        return
-    if listen.kind == "speech" and listen.text:
-        why = await ch.pause(prompt_s + speech_seconds(listen.text))
-        if why == "timeout":
-            result = nlsml(listen.text, grammar)
-            ch.set_var("detect_speech_result", result)
-            ch.fire("DETECTED_SPEECH", tail=[("Speech-Type", "detected-speech")], body=result)
-        _listen_done(ch)
-        return
-    await ch.pause(prompt_s + no_input)
+    result_at = no_input_at
+    speech = ""
+    if listen.kind == "speech" and listen.text and prompt_s >= no_input_at:
+        # The recogniser gives up before the caller's turn comes: they speak at the
+        # next listen.
+        put_back = getattr(ch.actor, "put_back", None)
+        if callable(put_back):
+            put_back(ch)
+    else:
+        _record_answer(ch, listen, slot)
+        if listen.kind == "speech" and listen.text:
+            speech = listen.text
+            result_at = prompt_s + speech_seconds(speech) + ASR_END_SILENCE
+        _act(ch, listen)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    def elapsed() -> float:
+        return (loop.time() - started) / ch.switch.clock.scale
+
+    prompt_end = prompt_s
+    result: Optional[str] = None
+    spoke = False
+    while result is None:
+        if speech and not spoke and elapsed() >= prompt_s:
+            spoke = True
+            _fire_speech(ch, "begin-speaking")
+        until = result_at if spoke or not speech else prompt_s
+        why = await ch.pause(until - elapsed(), on_dtmf=True)
+        if why == "hangup" or (why == "break" and ch.break_reason == "bridge"):
+            _playback_vars(ch, min(prompt_end, elapsed()))
+            _respond(ch, "ERROR")
+            _listen_done(ch)
+            return
+        if why == "break":  # uuid_break: the prompt stops, recognition goes on
+            prompt_end = min(prompt_end, elapsed())
+        elif why == "dtmf":
+            digit = ch.take_dtmf()
+            if digit is not None and digit in playback_terminators(ch, default=""):
+                ch.set_var("playback_terminator_used", digit)
+                result = f"DIGIT: {digit}"
+        elif speech and not spoke:
+            continue  # the caller starts speaking
+        elif speech:
+            result = asr_result(fmt, speech, grammar, confidence)
+            _fire_speech(ch, "detected-speech", result)
+        else:
+            result = asr_no_input(fmt, grammar)
+            _fire_speech(ch, "detected-speech", result)
+    _playback_vars(ch, min(prompt_end, elapsed()))
+    ch.set_var("detect_speech_result", result)
+    _respond(ch, "DONE")
     _listen_done(ch)
 
 
@@ -395,6 +582,25 @@ async def app_record_session(ch: SimChannel, run: AppRun) -> None:
     path = run.arg.strip()
     ch.set_var("voiceai_sim_recording", path)
     ch.record({"from": "ivr", "kind": "record", "text": path})
+
+
+async def app_record(ch: SimChannel, run: AppRun) -> None:
+    """``record PATH [LIMIT] [THRESH] [SILENCE_S]`` (mod_dptools ``record``). Minimal:
+    the simulator carries no audio, so nobody speaks into it and it writes no file.
+    It lasts the silence window (``SILENCE_S``, 3 s when only a threshold is given,
+    else ``LIMIT``), a key in ``playback_terminators`` ends it early (left in
+    ``playback_terminator_used``); ``record_samples`` is 0 (nothing recorded)."""
+    argv = separate_string(run.arg, " ")
+    limit = _ms(argv[1].lstrip("+"), 0) if len(argv) > 1 else 0
+    thresh = _ms(argv[2], 0) if len(argv) > 2 else 0
+    silence = _ms(argv[3], 0) if len(argv) > 3 else (3 if thresh else 0)
+    seconds = min([x for x in (limit, silence) if x > 0] or [1])
+    ch.set_var("playback_terminator_used", "")
+    ch.record({"from": "ivr", "kind": "record", "text": argv[0] if argv else ""})
+    why = await _play(ch, f"silence_stream://{seconds * 1000}", playback_terminators(ch, default="*"))
+    for name in ("record_ms", "record_samples"):
+        ch.set_var(name, "0")
+    ch.set_var("silence_hits_exhausted", "true" if why == "timeout" and silence else "false")
 
 
 APPLICATIONS: dict[str, AppFunc] = {
@@ -415,6 +621,7 @@ APPLICATIONS: dict[str, AppFunc] = {
     "hangup": app_hangup,
     "park": app_park,
     "record_session": app_record_session,
+    "record": app_record,
 }
 
 

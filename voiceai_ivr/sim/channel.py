@@ -65,6 +65,11 @@ class AppRun:
     lock: bool = False
     loops: int = 1
     internal: bool = False  # started by the switch (uuid_broadcast), not by a sendmsg
+    # uuid_broadcast only (see ``SimChannel._execute_queue``): the message waits in
+    # the queue until ``pickup_at`` (loop time), then the leg reads ``lead`` (real)
+    # seconds of lead frames before the application starts.
+    pickup_at: float = 0.0
+    lead: float = 0.0
 
 
 @dataclass
@@ -150,6 +155,10 @@ class SimChannel:
         self.other: Optional[SimChannel] = None  # for Other-Leg-* headers after a bridge
         self.queue: deque[AppRun] = deque()
         self.running: Optional[AppRun] = None
+        # A uuid_broadcast taken from the queue whose lead frames are being read: the
+        # application has not started yet, so a uuid_break now is lost (see docs).
+        self.leading: Optional[AppRun] = None
+        self._lead_cancelled = False
         self.broadcast: Optional[AppRun] = None
         self.hold: Optional[HoldLog] = None
         self._wake = asyncio.Event()
@@ -164,6 +173,7 @@ class SimChannel:
         self.parked = False
         self.hangup_by = ""
         self.listens = 0
+        self.slot_armed = False  # voiceai_slot set since the last listen turn
         self.target = ""  # what was dialled to create this leg ("1001")
 
     # ------------------------------------------------------------------ basics
@@ -191,6 +201,10 @@ class SimChannel:
         self.variables.pop(name, None)
         if value is not None and value != "":
             self.variables[name] = str(value)
+        if name == "voiceai_slot":
+            # The scripted caller's convention: setting the slot announces a listen
+            # turn; the first prompt after it is that turn (see apps._listens_to_playback).
+            self.slot_armed = bool(value)
 
     @property
     def is_up(self) -> bool:
@@ -356,19 +370,39 @@ class SimChannel:
             except asyncio.TimeoutError:
                 pass
 
-    def press(self, digit: str, duration_ms: int = 2000) -> None:
-        """A key pressed on this leg: queued for the running application and sent
-        as a DTMF event shaped like the capture's."""
+    def press(self, digit: str) -> None:
+        """A key pressed on this leg. As in FreeSWITCH it waits in the leg's DTMF
+        queue until something reads it, and the DTMF event is sent when it is read
+        (``switch_channel_dequeue_dtmf``): by the running application (playback and
+        friends, see ``take_dtmf``), or, while the leg runs no application (parked
+        in the ``socket`` application between two messages, bridged), at once by
+        ``switch_ivr_park``, which throws the key away."""
         if self.hungup:
             return
         self.dtmf.append(digit)
         digits = self.variables.get("digits_dialed_buffer", "") + digit
         self.variables["digits_dialed_buffer"] = digits
+        if self.running is None and self.leading is None:
+            self.consume_idle_dtmf()
+        else:
+            self.wake()
+
+    def take_dtmf(self) -> Optional[str]:
+        """Read the next queued key (an application reads it): the DTMF event, shaped
+        like the capture's, is sent now."""
+        if not self.dtmf:
+            return None
+        digit = self.dtmf.popleft()
         self.fire(
             "DTMF",
-            tail=[("DTMF-Digit", digit), ("DTMF-Duration", str(duration_ms)), ("DTMF-Source", "UNKNOWN")],
+            tail=[("DTMF-Digit", digit), ("DTMF-Duration", "2000"), ("DTMF-Source", "UNKNOWN")],
         )
-        self.wake()
+        return digit
+
+    def consume_idle_dtmf(self) -> None:
+        """``switch_ivr_park`` reads (and drops) every queued key, each with its event."""
+        while self.dtmf and not self.hungup:
+            self.take_dtmf()
 
     # ------------------------------------------------------------------ answer / park
 
@@ -405,17 +439,59 @@ class SimChannel:
         self.queue.clear()
         return count
 
+    def cancel_lead(self) -> None:
+        """A bridge or hangup: a broadcast still reading its lead frames never starts."""
+        if self.leading is not None:
+            self._lead_cancelled = True
+            self.wake()
+
     async def _execute_queue(self) -> None:
+        loop = asyncio.get_running_loop()
         while not self.hungup:
             if not self.queue:
                 self._queue_signal.clear()
                 await self._queue_signal.wait()
                 continue
+            wait = self.queue[0].pickup_at - loop.time()
+            if wait > 0:
+                # A uuid_broadcast waits for the leg's next frame: still in the queue,
+                # so ``uuid_break UUID all`` flushes it.
+                self._queue_signal.clear()
+                try:
+                    await asyncio.wait_for(self._queue_signal.wait(), wait)
+                except asyncio.TimeoutError:
+                    pass
+                continue
             run = self.queue.popleft()
+            if run.lead > 0 and not await self._read_lead_frames(run):
+                continue
             for loop_no in range(1, max(1, run.loops) + 1):
                 if self.hungup:
                     break
                 await self.execute(run, loop_no)
+
+    async def _read_lead_frames(self, run: AppRun) -> bool:
+        """``switch_ivr_parse_event`` with ``lead-frames``: the message is out of the
+        queue and its application not started. Returns False when a bridge or hangup
+        cancelled it."""
+        loop = asyncio.get_running_loop()
+        self.leading = run
+        self._lead_cancelled = False
+        deadline = loop.time() + run.lead
+        try:
+            while not self.hungup and not self._lead_cancelled:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return True
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), remaining)
+                except asyncio.TimeoutError:
+                    pass
+            return False
+        finally:
+            self.leading = None
+            self._lead_cancelled = False
 
     async def execute(self, run: AppRun, loop_no: int = 1) -> str:
         """Run one application with its EXECUTE / EXECUTE_COMPLETE events."""
@@ -456,6 +532,9 @@ class SimChannel:
         self.fire("CHANNEL_EXECUTE_COMPLETE", tail=[*app_tail, ("Application-Response", response), *uuid_tail])
         self.running = None
         self._idle.set()
+        if not self.queue:
+            # Back in switch_ivr_park: keys the application left unread are read now.
+            self.consume_idle_dtmf()
         return response
 
     # ------------------------------------------------------------------ hold (uuid_broadcast)
@@ -491,6 +570,7 @@ class SimChannel:
             self.socket.session.channel_hungup()
         self.stop_hold("hangup")
         self.flush_queue()
+        self.cancel_lead()
         self._queue_signal.set()
         self.wake()
         if self.actor is not None:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-RING_BEFORE_FAIL = 0.5  # simulated seconds a busy/rejecting phone rings first
+RING_BEFORE_FAIL = 0.02  # simulated seconds before a busy/rejecting phone's answer (486/603 at once)
 
 
 class EventSink(Protocol):
@@ -52,6 +52,20 @@ class Directory:
 
 
 @dataclass
+class Modules:
+    """Speech modules the simulated switch has loaded (``show interfaces``).
+
+    ``asr_engines``: engines ``play_and_detect_speech`` / ``detect:ENGINE`` can open
+    (none, as on a stock FreeSWITCH or FusionPBX); ``asr_format``: what they hand
+    back in ``detect_speech_result`` (``json`` as mod_test, ``nlsml`` as
+    mod_unimrcp); ``tts_engines``: ``speech`` interfaces listed."""
+
+    asr_engines: tuple[str, ...] = ()
+    asr_format: str = "json"
+    tts_engines: tuple[str, ...] = ("flite",)
+
+
+@dataclass
 class RingOutcome:
     ok: bool
     cause: str = ""
@@ -66,12 +80,14 @@ class SimSwitch:
         clock: SimClock,
         *,
         directory: Optional[Directory] = None,
+        modules: Optional[Modules] = None,
         hostname: str = "sim",
         max_write_buffer: int = 16 * 1024 * 1024,
     ) -> None:
         self.clock = clock
         self.core = CoreIdentity(core_uuid=new_uuid(), hostname=hostname)
         self.directory = directory or Directory()
+        self.modules = modules or Modules()
         self.channels: dict[str, SimChannel] = {}
         self.sinks: list[EventSink] = []
         self.calls: dict[str, CallRecord] = {}
@@ -199,6 +215,20 @@ class SimSwitch:
 
         return name in APPLICATIONS
 
+    def asr_engines_for(self, ch: SimChannel) -> tuple[str, ...]:
+        """Engines a ``detect:ENGINE`` on this leg can open: its call's scenario
+        ``asr_engines`` when given, else the switch's."""
+        call = ch.call
+        if call is not None and call.asr_engines is not None:
+            return call.asr_engines
+        return self.modules.asr_engines
+
+    def asr_format_for(self, ch: SimChannel) -> str:
+        call = ch.call
+        if call is not None and call.asr_format:
+            return call.asr_format
+        return self.modules.asr_format
+
     # ------------------------------------------------------------------ bridges
 
     def bridge(self, a: SimChannel, b: SimChannel) -> None:
@@ -210,6 +240,7 @@ class SimSwitch:
         for ch in (a, b):
             ch.stop_hold("bridge")
             ch.flush_queue()
+            ch.cancel_lead()
             if ch.running is not None:
                 ch.request_break("bridge")
 

@@ -89,6 +89,8 @@ class CallRecord:
     agents: dict[str, Any] = field(default_factory=dict)  # target -> EndpointBehavior
     customers: dict[str, Any] = field(default_factory=dict)
     ended_mono: Optional[float] = None
+    asr_engines: Optional[tuple[str, ...]] = None  # the scenario's (None: the switch's)
+    asr_format: str = ""  # the scenario's (empty: the switch's)
 
     def now(self) -> float:
         """Simulated seconds since the call started."""

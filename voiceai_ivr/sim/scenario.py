@@ -19,6 +19,8 @@ customers:                        # optional, for the callback dispatcher
   "+5511999990000": {behavior: answer}
 directory: destinations.yaml      # optional: path, or the document inline
 expect: {outcome: transferred}    # optional, checked by the runner
+asr_engines: [unimrcp]            # optional: speech engines the PBX has (default: none)
+asr_format: nlsml                 # optional: json (default, mod_test) | nlsml (mod_unimrcp)
 ```
 
 Every problem raises ``ValidationError`` naming the field (``caller_inputs[2].dtmf``).
@@ -41,6 +43,8 @@ from voiceai_ivr.errors import ValidationError
 BEHAVIORS = ("answer", "busy", "no_answer", "offline", "reject", "invalid", "gateway_down", "dnd")
 INPUT_KINDS = ("say", "dtmf", "silence", "hangup")
 LANGUAGES = ("pt-BR", "en-US")
+ASR_FORMATS = ("json", "nlsml")
+_ENGINE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _DTMF_RE = re.compile(r"^[0-9*#A-Da-d]{1,64}$")
 _DID_RE = re.compile(r"^\+?[0-9*#]{1,32}$")
 _CALLER_RE = re.compile(r"^\+?[0-9]{1,20}$")
@@ -102,6 +106,10 @@ class Scenario:
     caller_name: str = ""
     name: str = ""  # file name, for messages
     source_dir: Optional[Path] = None
+    # Speech engines the PBX can open for this call (None: the simulator's own,
+    # which are none unless it was started with some) and their result format.
+    asr_engines: Optional[tuple[str, ...]] = None
+    asr_format: Optional[str] = None  # json | nlsml (None: the simulator's, json by default)
 
     @property
     def anonymous(self) -> bool:
@@ -154,6 +162,8 @@ _TOP_KEYS = {
     "variables",
     "caller_name",
     "name",
+    "asr_engines",
+    "asr_format",
 }
 _ENDPOINT_KEYS = {
     "behavior",
@@ -286,6 +296,26 @@ def _parse_at(value: Any) -> datetime:
     return moment
 
 
+def parse_asr_engines(value: Any, where: str = "asr_engines") -> tuple[str, ...]:
+    """A list of ASR engine names (``[unimrcp]``, ``[test]``, ``[]`` for none)."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ValidationError(where, "must be a list of engine names, e.g. [unimrcp] (or [] for none)")
+    engines = []
+    for i, item in enumerate(value):
+        engine = _text(item, f"{where}[{i}]", max_len=64)
+        if not _ENGINE_RE.match(engine):
+            raise ValidationError(f"{where}[{i}]", f"not an engine name: {engine!r}")
+        engines.append(engine)
+    return tuple(engines)
+
+
+def parse_asr_format(value: Any, where: str = "asr_format") -> str:
+    fmt = _text(value, where, max_len=16).lower()
+    if fmt not in ASR_FORMATS:
+        raise ValidationError(where, f"must be one of {', '.join(ASR_FORMATS)}, got {fmt!r}")
+    return fmt
+
+
 def parse_scenario(data: Any, *, name: str = "", source_dir: Optional[Path] = None) -> Scenario:
     """Validate a scenario document (already loaded from YAML/JSON)."""
     if not isinstance(data, Mapping):
@@ -340,6 +370,10 @@ def parse_scenario(data: Any, *, name: str = "", source_dir: Optional[Path] = No
             sc.variables[str(key)] = _text(value, f"variables.{key}", max_len=1024)
     if "name" in data and data["name"] is not None:
         sc.name = _text(data["name"], "name", max_len=256)
+    if data.get("asr_engines") is not None:
+        sc.asr_engines = parse_asr_engines(data["asr_engines"])
+    if data.get("asr_format") is not None:
+        sc.asr_format = parse_asr_format(data["asr_format"])
     return sc
 
 

@@ -23,13 +23,20 @@ from voiceai_ivr.errors import ValidationError
 from voiceai_ivr.sim.actors import DEFAULT_EXTRA_LISTENS, CallerActor
 from voiceai_ivr.sim.channel import CallerProfile, SimChannel
 from voiceai_ivr.sim.clock import SimClock
-from voiceai_ivr.sim.engine import Directory, SimSwitch
+from voiceai_ivr.sim.engine import Directory, Modules, SimSwitch
 from voiceai_ivr.sim.events import new_uuid
 from voiceai_ivr.sim.inbound import InboundServer
 from voiceai_ivr.sim.outbound import dial_socket
 from voiceai_ivr.sim.record import CallRecord
 from voiceai_ivr.sim.result import CallResult, build_result
-from voiceai_ivr.sim.scenario import EndpointBehavior, Scenario, parse_endpoints, parse_scenario
+from voiceai_ivr.sim.scenario import (
+    EndpointBehavior,
+    Scenario,
+    parse_asr_engines,
+    parse_asr_format,
+    parse_endpoints,
+    parse_scenario,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +63,11 @@ class Simulator:
     1.0: real time). ``agents``/``customers`` are endpoints every call can
     dial (a scenario's own ``agents`` take precedence for its call).
     ``gateways`` (name -> up) restricts which gateways exist; None: all do.
+    ``asr_engines`` are the speech-recognition engines loaded (none by default,
+    as on a stock FreeSWITCH or FusionPBX: ``play_and_detect_speech`` answers
+    ``ASR INIT ERROR``), ``asr_format`` what they return (``json`` as mod_test,
+    ``nlsml`` as mod_unimrcp), ``tts_engines`` the TTS engines ``show interfaces``
+    lists.
     """
 
     def __init__(
@@ -72,6 +84,9 @@ class Simulator:
         extra_listens: int = DEFAULT_EXTRA_LISTENS,
         max_call_seconds: float = 900.0,
         hostname: str = "sim",
+        asr_engines: Sequence[str] = (),
+        asr_format: str = "json",
+        tts_engines: Sequence[str] = ("flite",),
     ) -> None:
         self.clock = SimClock(scale)
         self.directory = Directory(
@@ -79,6 +94,11 @@ class Simulator:
             customers=_endpoints(customers, "customers"),
             gateways=dict(gateways) if gateways is not None else None,
             domain=domain,
+        )
+        self.modules = Modules(
+            asr_engines=parse_asr_engines(list(asr_engines)),
+            asr_format=parse_asr_format(asr_format),
+            tts_engines=parse_asr_engines(list(tts_engines), "tts_engines"),
         )
         self.password = password
         self.extra_listens = extra_listens
@@ -133,7 +153,7 @@ class Simulator:
             loop.close()
 
     async def _startup(self) -> None:
-        self._switch = SimSwitch(self.clock, directory=self.directory, hostname=self._hostname)
+        self._switch = SimSwitch(self.clock, directory=self.directory, modules=self.modules, hostname=self._hostname)
         self._switch.on_channel_gone.append(self._leg_gone)
         self._inbound = InboundServer(
             self._switch, host=self._inbound_host, port=self._inbound_port, password=self.password
@@ -271,6 +291,8 @@ class Simulator:
             origin=sc.at,
             agents=dict(sc.agents),
             customers=dict(sc.customers),
+            asr_engines=sc.asr_engines,
+            asr_format=sc.asr_format or "",
         )
         call.finished = asyncio.Event()
         switch.register_call(call)
@@ -423,6 +445,17 @@ class Simulator:
         self.call_soon(run(), 10.0)
 
 
+def speech_settings(sc: Scenario) -> dict[str, Any]:
+    """``Simulator`` arguments for a switch loaded as the scenario says
+    (``asr_engines``, ``asr_format``); empty when it says nothing."""
+    settings: dict[str, Any] = {}
+    if sc.asr_engines is not None:
+        settings["asr_engines"] = sc.asr_engines
+    if sc.asr_format is not None:
+        settings["asr_format"] = sc.asr_format
+    return settings
+
+
 def run_scenario(
     scenario: Union[ScenarioLike, str],
     server_address: Address,
@@ -446,7 +479,7 @@ def run_scenario(
     else:
         sc = parse_scenario(scenario)
     own = simulator is None
-    sim = simulator or Simulator(scale=scale).start()
+    sim = simulator or Simulator(scale=scale, **speech_settings(sc)).start()
     try:
         result = sim.place_call(sc, server_address, timeout=timeout)
     finally:
@@ -461,4 +494,4 @@ def run_scenario(
     return data
 
 
-__all__ = ["Address", "CallResult", "Simulator", "ValidationError", "run_scenario"]
+__all__ = ["Address", "CallResult", "Simulator", "ValidationError", "run_scenario", "speech_settings"]

@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional
 from voiceai_ivr.config import Config
 from voiceai_ivr.sim.result import CallResult
 from voiceai_ivr.sim.scenario import Scenario, check_expect
-from voiceai_ivr.sim.simulator import Simulator
+from voiceai_ivr.sim.simulator import Simulator, speech_settings
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def running_stack(config: Config, scenario: Scenario, *, scale: float = 0.05) ->
             from voiceai_ivr.stores.directory import import_directory
 
             import_directory(db, parse_directory(document))
-        sim = Simulator(scale=scale, domain=scenario.domain).start()
+        sim = Simulator(scale=scale, domain=scenario.domain, **speech_settings(scenario)).start()
         host, port = sim.inbound_address
         client = InboundClient(host, port, sim.password, timeout=cfg.esl.timeout).connect()
         services = build_services(cfg, db=db, switch=Switch(client, timeout=cfg.esl.timeout), mode="sim", metrics=False)
