@@ -211,3 +211,77 @@ def test_install_needs_an_existing_directory(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as err:
         install_dialplan_file(tmp_path / "missing", {"domain": "demo.local", "did": "8000"})
     assert err.value.field == "dialplan.directory"
+
+
+# --------------------------------------------------------------------------- mod_python3 config file
+
+
+def test_python_mode_carries_the_config_file_to_mod_python3() -> None:
+    spec = {"domain": "demo.local", "did": "8000", "mode": "python", "secretary_id": 1,
+            "config_file": "/etc/voiceai-ivr/voiceai.yaml"}
+    last = _parse(render_dialplan(spec)).findall("extension/condition/action")[-1]
+    assert (last.get("application"), last.get("data")) == (
+        "python", "voiceai_ivr.modpython config=/etc/voiceai-ivr/voiceai.yaml")
+    # the shim reads exactly what mod_python3 hands it (everything after the module name)
+    from voiceai_ivr.modpython import parse_args
+
+    assert parse_args(str(last.get("data")).partition(" ")[2]) == "/etc/voiceai-ivr/voiceai.yaml"
+    bare = _parse(render_dialplan({**spec, "config_file": ""})).findall("extension/condition/action")[-1]
+    assert bare.get("data") == "voiceai_ivr.modpython"
+
+
+@pytest.mark.parametrize("value", ["voiceai.yaml", "/etc/voice ai.yaml", "/etc/x'.yaml", "/etc/x).yaml",
+                                   "/etc/${HOME}.yaml", "/etc/../shadow", '/etc/"x".yaml', "/etc/x,y.yaml"])
+def test_a_config_file_that_cannot_travel_in_the_action_is_refused(value: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        validate_spec({"domain": "demo.local", "did": "8000", "mode": "python", "config_file": value})
+    assert err.value.field == "config_file"
+
+
+def test_a_config_file_in_socket_mode_is_refused() -> None:
+    with pytest.raises(ValidationError, match="only for python mode"):
+        validate_spec({"domain": "demo.local", "did": "8000", "mode": "socket", "config_file": "/etc/v.yaml"})
+
+
+def test_cli_renders_and_installs_the_config_file(tmp_path: Path) -> None:
+    """``dialplan render|install --mode python --config FILE``: the file is rendered as
+    ``config=FILE`` (absolute) and, without a global ``--config``, is also the
+    command's own configuration."""
+    import yaml
+    from click.testing import CliRunner
+    from doubles.fake_esl import FakeFreeSwitch
+
+    from voiceai_ivr.cli import cli
+
+    public = tmp_path / "public"
+    public.mkdir()
+    with FakeFreeSwitch() as fs:
+        config = tmp_path / "voiceai.yaml"
+        config.write_text(yaml.safe_dump({"dialplan": {"directory": str(public)},
+                                          "esl": {"port": fs.port, "timeout": 3}}))
+        secretary = ["--domain", "demo.local", "--did", "8000", "--secretary-id", "3", "--language", "pt-BR",
+                     "--no-recording"]
+        runner = CliRunner()
+        rendered = runner.invoke(cli, ["dialplan", "render", *secretary, "--mode", "python", "--config", str(config)],
+                                 env={"VOICEAI_CONFIG": ""}, catch_exceptions=False)
+        assert rendered.exit_code == 0, rendered.output
+        assert f'<action application="python" data="voiceai_ivr.modpython config={config}"/>' in rendered.output
+        cwd = os.getcwd()
+        os.chdir(tmp_path)
+        try:  # a relative name is rendered absolute: FreeSWITCH's working directory is not ours
+            installed = runner.invoke(cli, ["dialplan", "install", *secretary, "--mode", "python",
+                                            "--config", "voiceai.yaml"], env={"VOICEAI_CONFIG": ""},
+                                      catch_exceptions=False)
+        finally:
+            os.chdir(cwd)
+        assert installed.exit_code == 0, installed.output
+        # the directory and the ESL came from --config: the command read that file
+        assert "reloadxml" in " ".join(fs.commands)
+        written = (public / "voiceai_demo.local_8000.xml").read_text()
+        assert f"config={config}" in written
+        missing = runner.invoke(cli, ["dialplan", "render", *secretary, "--mode", "python", "--config",
+                                      str(tmp_path / "nope.yaml")], env={"VOICEAI_CONFIG": ""})
+        assert missing.exit_code == 2 and "--config" in missing.output and "no such file" in missing.output
+        socket_mode = runner.invoke(cli, ["dialplan", "render", *secretary, "--mode", "socket", "--config",
+                                          str(config)], env={"VOICEAI_CONFIG": ""})
+        assert socket_mode.exit_code == 2 and "only for python mode" in socket_mode.output

@@ -17,6 +17,11 @@ The file layout follows FreeSWITCH's ``conf/dialplan/public/*.xml`` includes::
       </extension>
     </include>
 
+In python mode the last action is ``<action application="python"
+data="voiceai_ivr.modpython config=/etc/voiceai-ivr/voiceai.yaml"/>`` (``config=``
+only when a configuration file is given): mod_python3 passes what follows the
+module name to ``voiceai_ivr.modpython.handler`` as its ``args``.
+
 ``install_dialplan_file`` writes it atomically (temp file, fsync, rename) and
 refuses to replace a file that does not carry our ``MANAGED_MARKER`` comment.
 """
@@ -38,10 +43,10 @@ import jinja2
 
 from voiceai_ivr.config import LANGUAGES
 from voiceai_ivr.errors import ValidationError
+from voiceai_ivr.switch import PYTHON_ENTRY, check_config_path
 
 MANAGED_MARKER = "voiceai-ivr:managed"
 MODES = ("socket", "python")
-PYTHON_ENTRY = "voiceai_ivr.modpython"
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -67,6 +72,7 @@ class DialplanSpec:
     mode: str = "socket"  # socket | python
     host: str = "127.0.0.1"
     port: int = 8084
+    config_file: str = ""  # python mode: the configuration file mod_python3 loads (config=FILE)
 
     @property
     def did_digits(self) -> str:
@@ -173,6 +179,15 @@ def validate_mode(value: Any, field: str = "mode") -> str:
     return str(value)
 
 
+def validate_config_file(value: Any, mode: str, field: str = "config_file") -> str:
+    """"" or an absolute path that can be one word of the ``python`` action's data."""
+    if value is None or value == "":
+        return ""
+    if mode != "python":
+        raise ValidationError(field, "only for python mode (socket mode: give voiceai-ivr serve its --config)")
+    return check_config_path(field, value)
+
+
 def _validate_bool(value: Any, field: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -210,6 +225,7 @@ def validate_spec(spec: Union[DialplanSpec, Mapping[str, Any]]) -> DialplanSpec:
         mode=validate_mode(get("mode")),
         host=validate_host(get("host")),
         port=validate_port(get("port")),
+        config_file=validate_config_file(get("config_file"), str(get("mode"))),
     )
 
 
@@ -229,7 +245,8 @@ def dialplan_variables(spec: DialplanSpec) -> list[tuple[str, str]]:
 def handoff_action(spec: DialplanSpec) -> tuple[str, str]:
     """The action that hands the call to voiceai-ivr."""
     if spec.mode == "python":
-        return ("python", PYTHON_ENTRY)
+        # mod_python3 hands what follows the module name to handler(session, args).
+        return ("python", f"{PYTHON_ENTRY} config={spec.config_file}" if spec.config_file else PYTHON_ENTRY)
     # async full: the handler drives the call with sendmsg and may use api/bgapi/linger.
     return ("socket", f"{spec.host}:{spec.port} async full")
 
