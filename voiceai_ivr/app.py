@@ -307,11 +307,30 @@ def shared_handler(config: Config, *, mode: str = "python") -> Handler:
         return handler
 
 
+def release_shared_handlers() -> list[str]:
+    """Forget every ``shared_handler`` and close what it holds (database pool, PBX
+    API connection); calls in progress keep the objects they already have. Returns
+    the keys released (``config file|mode``)."""
+    with _SHARED_LOCK:
+        released = dict(_SHARED)
+        _SHARED.clear()
+    for handler in released.values():
+        services = getattr(handler, "services", None)
+        for closable in (getattr(getattr(services, "switch", None), "transport", None), getattr(services, "db", None)):
+            try:
+                if closable is not None and callable(getattr(closable, "close", None)):
+                    closable.close()
+            except Exception:  # one broken resource must not keep the others open
+                log.exception("closing a released handler's %s failed", type(closable).__name__)
+    return sorted(released)
+
+
 __all__ = [
     "build_services",
     "call_handler",
     "handle_call",
     "metrics_hook",
+    "release_shared_handlers",
     "run_caller",
     "shared_handler",
 ]

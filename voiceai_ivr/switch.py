@@ -277,9 +277,53 @@ def parse_socket_address(value: str, field_name: str = "server.agent_socket_addr
     return host, port
 
 
+#: The mod_python3 entry module (``<action application="python" data="voiceai_ivr.modpython"/>``).
+PYTHON_ENTRY = "voiceai_ivr.modpython"
+_CONFIG_PATH_RE = re.compile(r"^/[A-Za-z0-9_./@%+:\-]{0,4095}$")
+
+
+def check_config_path(field_name: str, value: str) -> str:
+    """An absolute configuration file path that travels as the one word
+    ``config=PATH`` of a FreeSWITCH application argument: no blanks, quotes,
+    parentheses, commas, ``$`` or ``{}`` (FreeSWITCH would split or expand them)."""
+    if not isinstance(value, str) or not _CONFIG_PATH_RE.match(value) or "/../" in f"{value}/":
+        raise ValidationError(
+            field_name,
+            f"must be an absolute path of letters, digits and _ . / @ % + : - only: {value!r}",
+        )
+    return value
+
+
+def python_app(config_path: str = "") -> str:
+    """``&python('voiceai_ivr.modpython config=PATH')`` (``&python(voiceai_ivr.modpython)``
+    without a file): the originate application that runs an agent leg in mod_python3,
+    inside the FreeSWITCH process that runs the caller's leg, so both legs share one
+    ``voiceai_ivr.app`` handler (and its AgentRegistry) for that configuration file."""
+    if not config_path:
+        return f"&python({PYTHON_ENTRY})"
+    return f"&python('{PYTHON_ENTRY} config={check_config_path('config', config_path)}')"
+
+
+def _check_python_arg(arg: str) -> None:
+    """``&python(...)`` may only start our own entry module, with at most ``config=PATH``."""
+    module, _, rest = arg.partition(" ")
+    if module != PYTHON_ENTRY:
+        raise DialStringError("app", f"python may only run {PYTHON_ENTRY}: {module!r}")
+    if rest:
+        key, sep, path = rest.partition("=")
+        if key != "config" or not sep:
+            raise DialStringError("app", f"python argument must be config=PATH: {rest!r}")
+        try:
+            check_config_path("config", path)
+        except ValidationError as exc:
+            raise DialStringError("app", exc.reason) from None
+
+
 # Applications an originated leg may be handed to (``&app(...)``); anything else
-# (``system``, ``lua``...) is refused.
-_ORIGINATE_APPS = frozenset({"park", "socket", "playback", "echo", "hangup", "sleep", "conference", "bridge"})
+# (``system``, ``lua``...) is refused; ``python`` only as ``python_app`` builds it.
+_ORIGINATE_APPS = frozenset(
+    {"park", "socket", "playback", "echo", "hangup", "sleep", "conference", "bridge", "python"}
+)
 
 
 def _check_app(app: str) -> str:
@@ -301,6 +345,8 @@ def _check_app(app: str) -> str:
             raise DialStringError("app", f"arguments not allowed: {app!r}")
         if " " in m.group(2) and not m.group(2).startswith("'"):
             raise DialStringError("app", f"arguments with spaces must be quoted: {app!r}")
+        if m.group(1) == "python":
+            _check_python_arg(inner)
         return app
     return check_extension("app", app)
 
@@ -600,6 +646,7 @@ class Switch:
 
 
 __all__ = [
+    "PYTHON_ENTRY",
     "ApiTransport",
     "BackgroundJob",
     "DialTarget",
@@ -610,6 +657,7 @@ __all__ = [
     "Switch",
     "build_dial_string",
     "check_cause",
+    "check_config_path",
     "check_dial_token",
     "check_domain",
     "check_e164",
@@ -623,6 +671,7 @@ __all__ = [
     "parse_originate_reply",
     "parse_registrations",
     "parse_socket_address",
+    "python_app",
     "quote_arg",
     "sanitize_text",
     "socket_app",

@@ -18,7 +18,9 @@ COMMON = {"domain": "demo.local", "did": "8000", "secretary_id": 1, "secretary_n
     [
         ("voiceai_demo.local_8000.socket.xml", {**COMMON, "mode": "socket", "host": "127.0.0.1", "port": 8084},
          ("socket", "127.0.0.1:8084 async full")),
-        ("voiceai_demo.local_8000.python.xml", {**COMMON, "mode": "python"}, ("python", "voiceai_ivr.modpython")),
+        ("voiceai_demo.local_8000.python.xml",
+         {**COMMON, "mode": "python", "config_file": "/etc/voiceai-ivr/voiceai.yaml"},
+         ("python", "voiceai_ivr.modpython config=/etc/voiceai-ivr/voiceai.yaml")),
     ],
 )
 def test_sample_matches_renderer(name: str, spec: dict, handoff: tuple[str, str]) -> None:

@@ -1,9 +1,11 @@
 """The agent side of an attended transfer, and the rendezvous with the waiting caller.
 
 When a transfer announces the caller, the agent leg is originated with
-``&socket(<agent socket address> async full)`` and the channel variables
-``voiceai_role=agent`` and ``voiceai_transfer_id=<id>``: once the agent answers,
-FreeSWITCH dials back into our outbound server and ``run_agent`` runs on that leg.
+``&socket(<agent socket address> async full)`` (under mod_python3:
+``&python('voiceai_ivr.modpython config=FILE')``, in the same FreeSWITCH) and the
+channel variables ``voiceai_role=agent`` and ``voiceai_transfer_id=<id>``: once the
+agent answers, FreeSWITCH dials back into our outbound server (or runs the shim)
+and ``run_agent`` runs on that leg.
 It finds the caller's ``Rendezvous`` in the process-wide ``AgentRegistry`` by the
 transfer id, plays "call from ... about ..., press 1 to accept, 2 to decline",
 and reports one decision back through the rendezvous. The agent hears the caller's

@@ -49,7 +49,7 @@ from voiceai_ivr.flows.agent import (
     Rendezvous,
 )
 from voiceai_ivr.flows.context import CallContext
-from voiceai_ivr.switch import build_dial_string, dial_target, parse_socket_address, socket_app
+from voiceai_ivr.switch import build_dial_string, dial_target, parse_socket_address, python_app, socket_app
 
 log = logging.getLogger("voiceai_ivr.transfer")
 
@@ -412,10 +412,14 @@ class AttendedTransfer:
         return bool(self._secretary_attr("announce", True))
 
     def _app(self) -> str:
-        if self.announce:
-            host, port = parse_socket_address(agent_socket_address(self.ctx))
-            return socket_app(host, port)
-        return "&park()"
+        if not self.announce:
+            return "&park()"
+        if self.ctx.services.mode == "python":
+            # mod_python3: the agent leg runs in this FreeSWITCH process too, and the
+            # same configuration file gives it this handler's AgentRegistry.
+            return python_app(self.ctx.config.source)
+        host, port = parse_socket_address(agent_socket_address(self.ctx))
+        return socket_app(host, port)
 
     def _originate(self, dial: str) -> Any:
         if self.announce:
