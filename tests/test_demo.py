@@ -11,13 +11,16 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg2
 import pytest
+from doubles.helpdesk import HelpdeskServer
 
-from voiceai_ivr.stores.db import embedded_status_at, stop_embedded_at
+from voiceai_ivr.stores.db import embedded_status_at, ensure_embedded, stop_embedded_at
 
 LIMIT = 60.0  # the issue: "must finish in under a minute"
 TITLES = (
@@ -72,12 +75,17 @@ def _processes_with(marker: str) -> list[int]:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "voiceai-data"
+def data_dir() -> Iterator[Path]:
+    # Not under pytest's tmp_path: as root, pgserver runs the cluster as the
+    # "pgserver" user, and every pytest session (ours or a parallel one) makes
+    # /tmp/pytest-of-root 0700 again, cutting a running cluster off its files.
+    home = Path(tempfile.mkdtemp(prefix="voiceai-demo-test-"))
+    path = home / "voiceai-data"
     try:
         yield path
     finally:
         stop_embedded_at(path / "pg", timeout=20)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_demo_tours_every_flow_on_a_fresh_data_dir(data_dir: Path) -> None:
@@ -103,7 +111,7 @@ def test_demo_tours_every_flow_on_a_fresh_data_dir(data_dir: Path) -> None:
     # the database was created and is meant to keep running; nothing else is left
     status = embedded_status_at(data_dir / "pg")
     assert status.initialized and status.running, status
-    assert f"embedded PostgreSQL at {data_dir / 'pg'}" in out
+    assert f"on the embedded PostgreSQL at {data_dir / 'pg'} (dropped afterwards" in out
     if Path("/proc/self/environ").exists():
         left = [pid for pid in _processes_with(f"VOICEAI_DATA_DIR={data_dir}") if pid != status.pid]
         assert left == [], f"processes left running: {left}"
@@ -115,6 +123,7 @@ def test_demo_tours_every_flow_on_a_fresh_data_dir(data_dir: Path) -> None:
     report = json.loads(proc2.stdout)
     assert report["ok"] is True and report["error"] == ""
     assert report["domain"] == "demo.voiceai.local"
+    assert re.match(r"^database voiceai_demo_\d+_[0-9a-f]{6} of its own on the embedded PostgreSQL", report["database"])
     assert [f["title"] for f in report["flows"]] == list(TITLES)
     assert all(f["ok"] and f["problems"] == [] for f in report["flows"]), report["flows"]
     transfer, capture, closed, dispatch = (f["result"] for f in report["flows"])
@@ -140,3 +149,91 @@ def test_demo_says_clearly_when_the_database_cannot_be_reached(tmp_path: Path) -
     assert "All 4 flows" not in proc.stdout
     assert elapsed < 30
     assert not (tmp_path / "data" / "pg").exists()  # no embedded cluster when a server is configured
+
+
+def _cli(data_dir: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [_script(), *args], env=_env(data_dir, **extra_env), capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, f"{args}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+# The operator's own demo.local: not the scenarios' directory (a re-import would change it).
+OPERATOR_DIRECTORY = """\
+domain: demo.local
+timezone: America/Sao_Paulo
+hours: {mon-fri: ["08:00-18:00"]}
+secretaries:
+  - name: Recepção
+    dids: ["8000"]
+    language: pt-BR
+    fallback: Caixa
+destinations:
+  - name: Caixa
+    aliases: [tesouraria]
+    type: extension
+    target: "1777"
+"""
+
+
+def _operator_state(data_dir: Path) -> dict:
+    status = json.loads(_cli(data_dir, "outbox", "status", "--json").stdout)
+    status.pop("oldest_pending_age_seconds")  # grows by itself
+    listing = _cli(data_dir, "destinations", "list", "--domain", "demo.local").stdout
+    dsn = ensure_embedded(data_dir / "pg")
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM callbacks")
+            callbacks = cur.fetchone()[0]
+            cur.execute("SELECT count(*), coalesce(max(id), 0) FROM helpdesk_outbox")
+            outbox_rows = cur.fetchone()
+    finally:
+        conn.close()
+    return {"outbox": status, "destinations": listing, "callbacks": callbacks, "outbox_rows": outbox_rows}
+
+
+def test_demo_and_simulate_never_touch_the_operators_database(data_dir: Path, tmp_path: Path) -> None:
+    """The issue: demo tickets ended up in the real outbox (and the real helpdesk),
+    and simulating tests/scenarios/*.yaml re-imported demo.local. Now both run in
+    a database of their own: the operator's outbox, directory and callbacks stay
+    as they were, and the configured helpdesk hears nothing."""
+    directory = tmp_path / "operator.yaml"
+    directory.write_text(OPERATOR_DIRECTORY, encoding="utf-8")
+    _cli(data_dir, "db", "migrate")
+    _cli(data_dir, "destinations", "import", str(directory))
+    # one message of the operator's waiting for their helpdesk
+    conn = psycopg2.connect(ensure_embedded(data_dir / "pg"))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO helpdesk_outbox (domain, kind, idempotency_key, payload)"
+                " VALUES ('demo.local', 'call.missed', 'call.missed:operator-1', '{\"call_id\": \"operator-1\"}')"
+            )
+    finally:
+        conn.close()
+    before = _operator_state(data_dir)
+    assert "Caixa" in before["destinations"] and before["outbox"]["pending"] == 1
+
+    with HelpdeskServer() as helpdesk:
+        env = {"VOICEAI_HELPDESK_URL": helpdesk.url, "VOICEAI_HELPDESK_TOKEN": helpdesk.token}
+        proc, _elapsed = _demo(data_dir, "--json", **env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert json.loads(proc.stdout)["ok"] is True
+        scenario = Path(__file__).resolve().parent / "scenarios" / "callback" / "caller_id_accepted.yaml"
+        sim = _cli(data_dir, "simulate", str(scenario), "--json", **env)
+        result = json.loads(sim.stdout.strip().splitlines()[-1])
+        assert result["outcome"] == "callback_created" and result["callback"]["request"] == "created"
+        assert helpdesk.requests == []  # nothing of the demo's or the simulation's reached it
+
+    after = _operator_state(data_dir)
+    assert after == before
+    # and no sandbox database is left behind
+    conn = psycopg2.connect(ensure_embedded(data_dir / "pg"))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT datname FROM pg_database WHERE datname LIKE 'voiceai\\_%'")
+            assert cur.fetchall() == []
+    finally:
+        conn.close()

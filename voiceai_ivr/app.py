@@ -325,12 +325,230 @@ def release_shared_handlers() -> list[str]:
     return sorted(released)
 
 
+# --------------------------------------------------------------------------- composition root
+#
+# Every process builds its services here, once, the same way: ``serve``
+# (``call_handler`` + ``start_outbox_drain``), ``api`` (``build_api_services``),
+# the dispatcher (``build_dispatcher``), and the demo and ``simulate``
+# (``SimStack``: the same call handler against the simulator).
+
+
+def connect_pbx(config: Config, *, events: Optional[tuple] = ()) -> tuple[Any, Any]:
+    """``(inbound ESL client, Switch)`` for ``config.esl``; ``ESLError`` when the
+    PBX cannot be reached. ``events=()``: only BACKGROUND_JOB (originate results:
+    agent legs report on their own outbound socket); ``None``: the client's
+    default subscriptions (the call server's)."""
+    from voiceai_ivr.esl.inbound import InboundClient
+    from voiceai_ivr.switch import Switch
+
+    kwargs = {} if events is None else {"events": events}
+    client = InboundClient.from_config(config.esl, **kwargs).connect()
+    return client, Switch(client, timeout=config.esl.timeout)
+
+
+def availability_checker(config: Config, switch: Any) -> Any:
+    from voiceai_ivr.availability import AvailabilityChecker, dnd_lookup_from_config
+
+    return AvailabilityChecker(
+        switch,
+        cache_seconds=config.dispatcher.availability_cache_seconds,
+        dnd_lookup=dnd_lookup_from_config(config.dialplan.fusionpbx_dsn, config.dispatcher.dnd_query),
+    )
+
+
+def build_dispatcher(
+    config: Config,
+    db: Any,
+    *,
+    listen: Optional[tuple[str, int]] = None,
+    advertise: str = "",
+    concurrency: Optional[int] = None,
+) -> Any:
+    """A started ``Dispatcher`` wired to the configured PBX (agent-leg listener on
+    ``listen``, default ``dispatcher.listen_*``); when the PBX cannot be reached it
+    still replays the spool, expires callbacks and delivers the outbox, then
+    reports it."""
+    from voiceai_ivr.dispatcher import Dispatcher
+    from voiceai_ivr.errors import ESLError
+
+    try:
+        client, switch = connect_pbx(config)
+    except ESLError as exc:
+        dispatcher = Dispatcher(config, db, None, listen=listen, advertise=advertise, concurrency=concurrency)
+        return dispatcher.without_pbx(f"PBX unreachable at {config.esl.host}:{config.esl.port}: {exc}")
+    dispatcher = Dispatcher(
+        config,
+        db,
+        switch,
+        availability=availability_checker(config, switch),
+        listen=listen,
+        advertise=advertise,
+        concurrency=concurrency,
+    )
+    dispatcher.esl_client = client
+    try:
+        return dispatcher.start()
+    except BaseException:
+        client.close()
+        raise
+
+
+def start_outbox_drain(config: Config, db: Any, *, metrics: Any = None) -> Any:
+    """The process's background helpdesk delivery (``outbox_worker.OutboxDrain``):
+    one worker, polling every ``helpdesk.delivery_interval`` seconds, feeding the
+    outbox backlog and oldest-row age into ``metrics`` (default: the process's)."""
+    from voiceai_ivr.integrations.outbox_worker import OutboxDrain
+
+    if metrics is None:
+        from voiceai_ivr.metrics import METRICS
+
+        metrics = METRICS
+    return OutboxDrain(db, config, metrics=metrics or None).start()
+
+
+def build_api_services(config: Config, db: Any, *, drain: bool = True) -> Any:
+    """``ApiServices`` for ``voiceai-ivr api``: the database, the outbox drain, and,
+    when the PBX can be reached, availability and click-to-call (a dispatcher
+    listening on ``api.agent_listen_*``). ``ConfigError`` as ``Dispatcher.start``."""
+    from voiceai_ivr.api import ApiServices
+
+    dispatcher = build_dispatcher(
+        config,
+        db,
+        listen=(config.api.agent_listen_host, config.api.agent_listen_port),
+        advertise=config.api.agent_socket_address,
+        concurrency=config.api.call_workers,
+    )
+    outbox = start_outbox_drain(config, db) if drain else None
+    if dispatcher.switch is None:
+        log.warning("%s: availability and click-to-call disabled", dispatcher.no_pbx_reason)
+        dispatcher.close()
+        return ApiServices(db=db, outbox=outbox)
+    client = dispatcher.esl_client
+
+    def ping() -> bool:
+        return bool(client.connected)
+
+    return ApiServices(
+        db=db, availability=dispatcher.availability, dispatcher=dispatcher, pbx_ping=ping, outbox=outbox
+    )
+
+
+class SimStack:
+    """What the demo and ``voiceai-ivr simulate`` run: the application's call
+    handler (``build_services`` + ``call_handler`` in a ``CallServer`` on a free
+    loopback port) against a simulated FreeSWITCH (``sim.Simulator``, its inbound
+    ESL on port 0), on ``config``'s database, with ``document`` (a directory)
+    imported first. ``config`` is copied with the clock override on (simulated
+    calls carry their own clock) and the server's agent-socket address set to
+    where the server listens. ``stop()`` stops everything but the database server."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        domain: str,
+        scale: float = 0.05,
+        document: Any = None,
+        migrate: bool = False,
+        sim_options: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        import dataclasses
+
+        self.config = dataclasses.replace(
+            config, server=dataclasses.replace(config.server, allow_clock_override=True, agent_socket_address="")
+        )
+        self.domain = domain
+        self.scale = scale
+        self.document = document
+        self._migrate = migrate
+        # Simulator arguments; by default the simulated PBX recognises speech with
+        # ``speech.asr_engine`` (``{"asr_engines": ()}``: a stock PBX without ASR).
+        self.sim_options = dict(sim_options or {})
+        self.db: Any = None
+        self.sim: Any = None
+        self.client: Any = None
+        self.server: Any = None
+        self.services: Optional[Services] = None
+
+    def start(self) -> SimStack:
+        from voiceai_ivr.server import CallServer
+        from voiceai_ivr.sim.simulator import Simulator
+        from voiceai_ivr.stores.db import Database
+
+        cfg = self.config
+        try:
+            self.db = Database.from_config(cfg)
+            if self._migrate:
+                from voiceai_ivr.stores.migrate import migrate
+
+                migrate(self.db)
+            if self.document is not None:
+                from voiceai_ivr.domain.destinations import parse_directory
+                from voiceai_ivr.stores.directory import import_directory
+
+                import_directory(self.db, parse_directory(self.document))
+            options = {"asr_engines": [cfg.speech.asr_engine], **self.sim_options}
+            self.sim = Simulator(scale=self.scale, domain=self.domain, **options).start()
+            host, port = self.sim.inbound_address
+            pbx = dataclasses_replace_esl(cfg, host, port, self.sim.password)
+            self.client, switch = connect_pbx(pbx, events=None)
+            self.services = build_services(cfg, db=self.db, switch=switch, mode="sim", metrics=False)
+            self.server = CallServer(
+                cfg, host="127.0.0.1", port=0, flow=call_handler(cfg, services=self.services)
+            ).start()
+            cfg.server.agent_socket_address = "{}:{}".format(*self.server.address)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def esl_config(self) -> Config:
+        """``config`` with ``esl`` pointing at the simulator (for a dispatcher)."""
+        host, port = self.sim.inbound_address
+        return dataclasses_replace_esl(self.config, host, port, self.sim.password)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop(5.0)
+            self.server = None
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.sim is not None:
+            self.sim.stop()
+            self.sim = None
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    def __enter__(self) -> SimStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def dataclasses_replace_esl(config: Config, host: str, port: int, password: str) -> Config:
+    import dataclasses
+
+    esl = dataclasses.replace(config.esl, host=host, port=int(port), password=password)
+    return dataclasses.replace(config, esl=esl)
+
+
 __all__ = [
+    "SimStack",
+    "availability_checker",
+    "build_api_services",
+    "build_dispatcher",
     "build_services",
     "call_handler",
+    "connect_pbx",
     "handle_call",
     "metrics_hook",
     "release_shared_handlers",
     "run_caller",
     "shared_handler",
+    "start_outbox_drain",
 ]

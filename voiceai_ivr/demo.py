@@ -1,12 +1,17 @@
 """``voiceai-ivr demo``: a short tour of the real call flows on a simulated FreeSWITCH.
 
-Everything is the production code except the switch: the database (embedded
-PostgreSQL unless ``database.dsn`` is configured; it is left running, as
-``voiceai-ivr db`` leaves it), its migrations, the demo directory
-(``conf/demo-directory.yaml``, domain ``demo.voiceai.local``), the outbound call
-server on a free loopback port running ``app.call_handler``, the inbound ESL
-client, and the callback dispatcher. The Simulator plays FreeSWITCH, the callers,
-the agents and the customer over real sockets.
+Everything is the production code except the switch: PostgreSQL, its
+migrations, the demo directory (``conf/demo-directory.yaml``, domain
+``demo.voiceai.local``), the outbound call server on a free loopback port
+running ``app.call_handler``, the inbound ESL client, and the callback
+dispatcher. The Simulator plays FreeSWITCH, the callers, the agents and the
+customer over real sockets.
+
+The demo never touches the operator's data: it runs in a database of its own
+(``stores.sandbox``: created on the configured server, the embedded PostgreSQL
+by default, which is left running as ``voiceai-ivr db`` leaves it; migrated,
+and dropped at the end), with a spool of its own and no helpdesk. After a demo
+the operator's outbox, directory and callbacks are exactly as before.
 
 The tour (each flow checked against what the application wrote to the database):
 
@@ -22,10 +27,8 @@ The tour (each flow checked against what the application wrote to the database):
 
 The demo clock is the next business day at 10:30 in the demo domain's timezone
 (today when today is one), so the tour does not depend on the wall clock. Each
-run uses a fresh customer number, so a request left open by an earlier,
-interrupted run never merges with this one. The dispatcher only ever touches the
-callback this run captured (``Dispatcher.call_now``); other callbacks in the same
-database are never claimed.
+run uses a fresh customer number. The dispatcher only ever touches the callback
+this run captured (``Dispatcher.call_now``).
 """
 
 from __future__ import annotations
@@ -146,10 +149,9 @@ def fresh_mobile_number() -> str:
 
 
 def demo_config(config: Config) -> Config:
-    """The user's configuration with the parts the simulator replaces: clock
-    override on (demo calls carry their own clock), dispatcher listening on a
-    free loopback port, a company caller id when none is configured."""
-    server = dataclasses.replace(config.server, allow_clock_override=True, agent_socket_address="")
+    """The (sandbox) configuration with the parts the simulator replaces:
+    dispatcher listening on a free loopback port, a company caller id when none
+    is configured (``app.SimStack`` turns the clock override on)."""
     callbacks = dataclasses.replace(
         config.callbacks,
         caller_id_number=config.callbacks.caller_id_number or COMPANY_NUMBER,
@@ -158,15 +160,7 @@ def demo_config(config: Config) -> Config:
     dispatcher = dataclasses.replace(
         config.dispatcher, listen_host="127.0.0.1", listen_port=0, agent_socket_address="", textfile_path=""
     )
-    return dataclasses.replace(config, server=server, callbacks=callbacks, dispatcher=dispatcher)
-
-
-def _database_label(config: Config) -> str:
-    if config.database.dsn:
-        return "configured PostgreSQL server (database.dsn)"
-    from voiceai_ivr.stores.db import embedded_path
-
-    return f"embedded PostgreSQL at {embedded_path(config)} (left running; `voiceai-ivr db stop` stops it)"
+    return dataclasses.replace(config, callbacks=callbacks, dispatcher=dispatcher)
 
 
 # --------------------------------------------------------------------------- the tour
@@ -182,7 +176,7 @@ class Tour:
         self.domain = str(self.document["domain"])
         self.db: Any = None
         self.sim: Any = None
-        self.client: Any = None
+        self.stack: Any = None
         self.server: Any = None
         self.clock: Optional[datetime] = None
         self.customer = fresh_mobile_number()
@@ -192,47 +186,25 @@ class Tour:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> Tour:
-        from voiceai_ivr.app import build_services, call_handler
+        """The demo's stack (``app.SimStack``, what ``simulate`` runs too) with the
+        demo directory imported."""
+        from voiceai_ivr.app import SimStack
         from voiceai_ivr.domain.destinations import parse_directory
-        from voiceai_ivr.esl.inbound import InboundClient
-        from voiceai_ivr.server import CallServer
-        from voiceai_ivr.sim.simulator import Simulator
-        from voiceai_ivr.stores.db import Database
-        from voiceai_ivr.stores.directory import import_directory
-        from voiceai_ivr.stores.migrate import migrate
-        from voiceai_ivr.switch import Switch
 
-        cfg = self.config
-        self.db = Database.from_config(cfg)
-        migrate(self.db)
         directory = parse_directory(self.document)
-        import_directory(self.db, directory)
         hours = directory.business_hours(directory.secretaries[0])
         self.clock = demo_clock(hours, datetime.now(hours.tz).date())
-        self.sim = Simulator(scale=self.scale, domain=self.domain).start()
-        host, port = self.sim.inbound_address
-        self.client = InboundClient(host, port, self.sim.password, timeout=cfg.esl.timeout).connect()
-        services = build_services(
-            cfg, db=self.db, switch=Switch(self.client, timeout=cfg.esl.timeout), mode="sim", metrics=False
-        )
-        self.server = CallServer(cfg, host="127.0.0.1", port=0, flow=call_handler(cfg, services=services)).start()
-        cfg.server.agent_socket_address = "{}:{}".format(*self.server.address)
+        self.stack = SimStack(self.config, domain=self.domain, scale=self.scale, document=self.document).start()
+        self.config = self.stack.config
+        self.db, self.sim, self.server = self.stack.db, self.stack.sim, self.stack.server
         return self
 
     def stop(self) -> None:
         """Stop everything the demo started except the database server."""
-        if self.server is not None:
-            self.server.stop(5.0)
-            self.server = None
-        if self.client is not None:
-            self.client.close()
-            self.client = None
-        if self.sim is not None:
-            self.sim.stop()
-            self.sim = None
-        if self.db is not None:
-            self.db.close()
-            self.db = None
+        if self.stack is not None:
+            self.stack.stop()
+            self.stack = None
+        self.db = self.sim = self.server = None
 
     # ------------------------------------------------------------------ calls
 
@@ -542,30 +514,41 @@ class Tour:
 
 
 def run_demo(config: Config, *, scale: float = DEFAULT_SCALE, emit: Optional[Emit] = None) -> DemoReport:
-    """Run the tour; ``emit`` is called with each flow's report as soon as it is done.
-    Never raises for a flow that misbehaves (it is reported); raises
-    ``VoiceAIError`` only when the stack cannot start."""
+    """Run the tour in a database of its own (``stores.sandbox``); ``emit`` is
+    called with each flow's report as soon as it is done. Never raises for a
+    flow that misbehaves (it is reported); raises ``VoiceAIError`` only when the
+    stack cannot start."""
+    from voiceai_ivr.stores.sandbox import describe, sandbox
+
     started = time.monotonic()
-    tour = Tour(config, scale=scale)
     flows: list[FlowReport] = []
-    try:
+    with sandbox(config, "demo") as box:
+        tour = Tour(box.config, scale=scale)
         try:
-            tour.start()
-        except (OSError, RuntimeError, concurrent.futures.TimeoutError) as exc:
-            raise VoiceAIError(f"cannot start the simulated stack: {exc}") from exc
-        for step in (tour.transfer_accepted, tour.busy_then_callback, tour.out_of_hours, tour.dispatcher_calls_back):
-            t0 = time.monotonic()
             try:
-                report = step()
-            except (VoiceAIError, OSError, RuntimeError, concurrent.futures.TimeoutError) as exc:
-                log.exception("demo flow %s failed", step.__name__)
-                report = FlowReport(step.__name__, step.__name__.replace("_", " "), "", problems=[f"error: {exc}"])
-            report.seconds = time.monotonic() - t0
-            flows.append(report)
-            if emit is not None:
-                emit(report)
-    finally:
-        tour.stop()
+                tour.start()
+            except (OSError, RuntimeError, concurrent.futures.TimeoutError) as exc:
+                raise VoiceAIError(f"cannot start the simulated stack: {exc}") from exc
+            for step in (
+                tour.transfer_accepted,
+                tour.busy_then_callback,
+                tour.out_of_hours,
+                tour.dispatcher_calls_back,
+            ):
+                t0 = time.monotonic()
+                try:
+                    report = step()
+                except (VoiceAIError, OSError, RuntimeError, concurrent.futures.TimeoutError) as exc:
+                    log.exception("demo flow %s failed", step.__name__)
+                    report = FlowReport(
+                        step.__name__, step.__name__.replace("_", " "), "", problems=[f"error: {exc}"]
+                    )
+                report.seconds = time.monotonic() - t0
+                flows.append(report)
+                if emit is not None:
+                    emit(report)
+        finally:
+            tour.stop()
     return DemoReport(
         ok=bool(flows) and all(f.ok for f in flows),
         flows=flows,
@@ -573,7 +556,7 @@ def run_demo(config: Config, *, scale: float = DEFAULT_SCALE, emit: Optional[Emi
         domain=tour.domain,
         clock=tour.clock.isoformat() if tour.clock else "",
         scale=scale,
-        database=_database_label(tour.config),
+        database=describe(box),
     )
 
 

@@ -25,6 +25,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -33,23 +34,25 @@ from typing import Any, Callable, Optional
 from voiceai_ivr.config import Config, RetryPolicy
 from voiceai_ivr.errors import DatabaseUnavailable, ESLError, StoreError, ValidationError
 from voiceai_ivr.flows.callback_dispatch import (
+    CUSTOMER_PARK_TIMEOUT_S,
     AgentDesk,
     AttemptPlan,
     AttemptResult,
     WhisperInfo,
     run_attempt,
 )
+from voiceai_ivr.integrations import helpdesk_contract as contract
 from voiceai_ivr.stores import dispatch as store
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-KIND_ATTEMPT = "callback.attempt"
+KIND_ATTEMPT = contract.KIND_ATTEMPT
+KIND_RESULT = contract.KIND_RESULT
+KIND_UPDATED = contract.KIND_UPDATED
 # A callback whose agent this process is already calling waits this long.
 DEFER_SECONDS = 60.0
-KIND_RESULT = "callback.result"
-KIND_UPDATED = "callback.updated"
 
 
 def new_owner() -> str:
@@ -85,6 +88,13 @@ def resolve(outcome: str, attempts: int, policy: RetryPolicy, now: datetime) -> 
         return store.Resolution("completed")
     if outcome == "invalid_number":
         return store.Resolution("failed")  # never retried
+    if outcome == "no_destination":
+        # Nobody to call is a configuration problem, not the customer's: the
+        # request waits (the attempt is not counted) until an admin gives it a
+        # destination, or its window passes.
+        return store.Resolution(
+            "pending", now + timedelta(minutes=float(policy.min_interval_minutes)), counted=False
+        )
     if attempts >= int(policy.max_attempts):
         return store.Resolution("failed")
     return store.Resolution("pending", now + retry_delay(outcome, attempts, policy))
@@ -107,6 +117,12 @@ class Summary:
     outcomes: dict = field(default_factory=dict)
     infrastructure_error: str = ""
     attempt_ids: list = field(default_factory=list)
+    # the helpdesk outbox after the pass (``Dispatcher.deliver_outbox``)
+    outbox_delivered: int = 0
+    outbox_not_delivered: int = 0  # failed (retried later, or dead-lettered) or left for the next worker
+    outbox_backlog: Optional[int] = None
+    outbox_oldest_age_seconds: Optional[float] = None
+    outbox_error: str = ""
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
@@ -141,6 +157,13 @@ class Summary:
             "spool_replayed": self.spool_replayed,
             "outcomes": dict(sorted(self.outcomes.items())),
             "infrastructure_error": self.infrastructure_error,
+            "outbox": {
+                "delivered": self.outbox_delivered,
+                "not_delivered": self.outbox_not_delivered,
+                "backlog": self.outbox_backlog,
+                "oldest_age_seconds": self.outbox_oldest_age_seconds,
+                "error": self.outbox_error,
+            },
         }
 
     def line(self) -> str:
@@ -150,14 +173,21 @@ class Summary:
             + (f", released {self.released}" if self.released else "")
             + (f", deferred {self.deferred}" if self.deferred else "")
             + (f", recovered {self.recovered}" if self.recovered else "")
+            + self._outbox_line()
         )
+
+    def _outbox_line(self) -> str:
+        parts = []
+        if self.outbox_delivered:
+            parts.append(f"delivered {self.outbox_delivered}")
+        if self.outbox_not_delivered:
+            parts.append(f"not delivered {self.outbox_not_delivered}")
+        if self.outbox_backlog:
+            parts.append(f"backlog {self.outbox_backlog}")
+        return "; helpdesk: " + ", ".join(parts) if parts else ""
 
 
 # --------------------------------------------------------------------------- helpdesk events
-
-
-def _iso(value: Optional[datetime]) -> Optional[str]:
-    return value.isoformat() if value is not None else None
 
 
 def attempt_event(
@@ -169,26 +199,27 @@ def attempt_event(
     details: Optional[dict] = None,
     started_at: Optional[datetime] = None,
 ) -> store.OutboxEvent:
-    """``callback.attempt`` (docs/helpdesk-api.md), plus the attempt id, trigger
-    and the callback's new status."""
+    """``callback.attempt`` (``helpdesk_contract.attempt``) for one claimed attempt."""
     cb = claimed.callback
-    payload = {
-        "callback_id": cb.public_id,
-        "domain": cb.domain,
-        "attempt_no": claimed.attempt_no,
-        "attempt_id": claimed.attempt_id,
-        "trigger": claimed.trigger,
-        "outcome": outcome,
-        "hangup_cause": cause,
-        "agent_extension": claimed.agent_extension,
-        "started_at": _iso(started_at or now),
-        "ended_at": now.isoformat(),
-        "next_attempt_at": _iso(resolution.next_attempt_at) if resolution.status == "pending" else None,
-        "status": resolution.status,
-        "ticket_id": cb.ticket_id,
-        "detail": str((details or {}).get("reason") or (details or {}).get("agent_choice") or ""),
-    }
-    return store.OutboxEvent(KIND_ATTEMPT, payload, f"callback.attempt:{cb.public_id}:{claimed.attempt_no}")
+    info = details or {}
+    return contract.attempt(
+        callback_id=cb.public_id,
+        domain=cb.domain,
+        attempt_no=claimed.attempt_no,
+        attempt_id=claimed.attempt_id,
+        trigger=claimed.trigger,
+        outcome=outcome,
+        hangup_cause=cause,
+        agent_extension=claimed.agent_extension,
+        destination=cb.route_name,
+        destination_source=cb.route_source,
+        started_at=started_at or now,
+        ended_at=now,
+        next_attempt_at=resolution.next_attempt_at,
+        status=resolution.status,
+        ticket_id=cb.ticket_id,
+        detail=str(info.get("reason") or info.get("agent_choice") or info.get("error") or ""),
+    )
 
 
 def result_event(
@@ -202,17 +233,16 @@ def result_event(
     detail: str = "",
 ) -> store.OutboxEvent:
     """``callback.result``: the final status (completed / failed / expired / cancelled)."""
-    payload = {
-        "callback_id": public_id,
-        "domain": domain,
-        "status": status,
-        "attempts": attempts,
-        "last_outcome": outcome,
-        "completed_at": now.isoformat(),
-        "detail": detail,
-        "ticket_id": ticket_id,
-    }
-    return store.OutboxEvent(KIND_RESULT, payload, f"callback.result:{public_id}:{status}")
+    return contract.result(
+        callback_id=public_id,
+        domain=domain,
+        status=status,
+        attempts=attempts,
+        last_outcome=outcome,
+        completed_at=now,
+        detail=detail,
+        ticket_id=ticket_id,
+    )
 
 
 def whatsapp_event(cur: Any, callback_id: int, event: str, config: Config) -> Optional[store.OutboxEvent]:
@@ -227,9 +257,27 @@ def whatsapp_event(cur: Any, callback_id: int, event: str, config: Config) -> Op
     settings = callbacks.domain_settings(cur, row.domain)
     if not whatsapp.enabled_for(settings, config):
         return None
-    tz = str(settings.get("timezone") or "")
-    payload = whatsapp.build(event, row, config=config, timezone_name=tz)
-    return store.OutboxEvent(whatsapp.KIND, payload, f"whatsapp.{event}:{row.public_id}")
+    return contract.whatsapp_notice(event, row, config=config, timezone_name=str(settings.get("timezone") or ""))
+
+
+def no_destination_reason(cand: store.Candidate, default_destination: str) -> str:
+    """Why nobody can be called for ``cand``, said so an admin can fix it."""
+    if default_destination:
+        return (
+            f"the caller named no one and callbacks.default_destination {default_destination!r} is not an "
+            f"enabled destination of {cand.domain}, nor has any secretary of {cand.domain} a fallback "
+            "destination that exists: fix callbacks.default_destination or set a secretary's fallback"
+        )
+    if cand.destination_name:
+        return (
+            f"destination {cand.destination_name!r} no longer exists in {cand.domain} and no secretary of "
+            f"{cand.domain} has a fallback destination that exists: set a secretary's fallback "
+            "(destinations import) or callbacks.default_destination"
+        )
+    return (
+        f"the caller named no one and no secretary of {cand.domain} has a fallback destination that exists: "
+        "set a secretary's fallback (destinations import) or callbacks.default_destination"
+    )
 
 
 # --------------------------------------------------------------------------- dispatcher
@@ -307,6 +355,11 @@ class Dispatcher:
     def _sql_now(self) -> Optional[datetime]:
         # Leases and due times follow the database clock unless a clock was injected.
         return self._clock() if self._clock is not None else None
+
+    @property
+    def no_pbx_reason(self) -> str:
+        """Why this dispatcher runs without a PBX ("" when it has one)."""
+        return self._no_switch_reason
 
     def without_pbx(self, reason: str) -> Dispatcher:
         """Run passes with no PBX: spool replay and expiry only, then report ``reason``."""
@@ -421,13 +474,21 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ one pass
 
-    def run_once(self, limit: Optional[int] = None, progress: Optional[Callable[[int], None]] = None) -> Summary:
+    def run_once(
+        self,
+        limit: Optional[int] = None,
+        progress: Optional[Callable[[int], None]] = None,
+        *,
+        deliver: bool = True,
+    ) -> Summary:
         """Spool, expiry, lease recovery, then claim and dial until nothing is due
-        (or ``limit`` claims). Never raises for PBX/database failures: see
-        ``Summary.infrastructure_error``."""
+        (or ``limit`` claims); then, with ``deliver``, the helpdesk outbox
+        (``deliver_outbox``: what this pass queued, and whatever else is due).
+        Never raises for PBX/database failures: see ``Summary.infrastructure_error``."""
         summary = Summary()
         self._infra.clear()
         self._infra_reason = ""
+        database_down = False
         try:
             summary.spool_replayed = self.replay_spool()
             summary.expired = self.expire()
@@ -436,13 +497,45 @@ class Dispatcher:
             else:
                 summary.recovered = self.recover()
                 self._claim_and_run(summary, limit, progress)
-        except DatabaseUnavailable as exc:
-            self._infrastructure(f"database: {exc}")
-        except StoreError as exc:
+        except StoreError as exc:  # DatabaseUnavailable included
+            database_down = True
             self._infrastructure(f"database: {exc}")
         except ESLError as exc:
             self._infrastructure(f"PBX: {exc}")
         summary.infrastructure_error = self._infra_reason
+        if deliver and not database_down and not self.infrastructure_is_database:
+            self.deliver_outbox(summary)
+        return summary
+
+    @property
+    def infrastructure_is_database(self) -> bool:
+        return self._infra_reason.startswith("database:")
+
+    def deliver_outbox(self, summary: Summary, seconds: Optional[float] = None) -> Summary:
+        """Deliver the helpdesk outbox for at most ``seconds``
+        (``dispatcher.outbox_delivery_seconds``) plus one request timeout, and
+        read the backlog into ``summary``. Without ``helpdesk.url`` only the
+        backlog is read. Never raises."""
+        from voiceai_ivr.integrations.outbox_worker import deliver_for
+        from voiceai_ivr.stores import outbox
+
+        budget = float(self.config.dispatcher.outbox_delivery_seconds if seconds is None else seconds)
+        try:
+            if self.config.helpdesk.url and budget > 0:
+                from voiceai_ivr.integrations.helpdesk import HelpdeskClient
+
+                with HelpdeskClient.from_config(self.config) as client:
+                    report = deliver_for(self.db, client, self.config, budget, stop=self._stop)
+                summary.outbox_delivered = report.delivered + report.duplicates
+                summary.outbox_not_delivered = report.retried + report.dead + report.released
+                if report.errors:
+                    summary.outbox_error = report.errors[-1]
+            with self.db.cursor() as cur:
+                summary.outbox_backlog, summary.outbox_oldest_age_seconds = outbox.backlog(cur)
+        except StoreError as exc:
+            summary.outbox_error = f"database: {exc}"
+        except ValidationError as exc:  # a helpdesk.url the client refuses
+            summary.outbox_error = str(exc)
         return summary
 
     def replay_spool(self) -> int:
@@ -483,8 +576,16 @@ class Dispatcher:
         return total
 
     def recover(self, limit: int = 200) -> int:
-        """Take over leases that ran out; make them due again once the PBX says
-        no leg of the old attempt is still up."""
+        """Take over leases that ran out (their dispatcher died or lost the
+        database) and settle them before anything is dialled again:
+
+        * the old attempt's agent and customer are bridged (talking): the
+          callback is ``completed``;
+        * a leg of it is still up on its own (a customer parked, an agent still
+          ringing or hearing a whisper nobody will answer): it is hung up; once
+          the PBX says no leg is left the callback is due again (this pass dials
+          it), the lost attempt not counted;
+        * a leg that will not go away keeps the callback for the next pass."""
         with self.db.transaction() as cur:
             stale = store.take_stale(
                 cur,
@@ -495,55 +596,91 @@ class Dispatcher:
             )
         recovered = 0
         for item in stale:
-            uuids = [u for u in (item.agent_uuid, item.customer_uuid) if u]
             try:
-                alive = [u for u in uuids if self.switch.exists(u)]
+                state, killed = self._stale_legs(item)
             except ESLError as exc:
                 self._infrastructure(f"PBX: {exc}")
                 return recovered  # the leases we took run out again; nothing changes
-            if alive:
-                log.info("callback %s: old legs %s still up; checking again after the lease", item.public_id, alive)
+            if state == "up":
+                log.warning("callback %s: old legs still up after uuid_kill; checking again next pass", item.public_id)
                 continue
-            policy = self.config.retry_policy(item.domain)
-            now = self.now()
-            with self.db.transaction() as cur:
-                event = store.OutboxEvent(
-                    KIND_ATTEMPT,
-                    {
-                        "callback_id": item.public_id,
-                        "domain": item.domain,
-                        "attempt_no": item.attempt_no,
-                        "attempt_id": item.attempt_id,
-                        "outcome": "failed",
-                        "hangup_cause": None,
-                        "agent_extension": item.agent_extension,
-                        "started_at": _iso(item.started_at),
-                        "ended_at": now.isoformat(),
-                        "next_attempt_at": None,
-                        "detail": "lease_expired",
-                    },
-                    f"callback.attempt:{item.public_id}:{item.attempt_no}",
-                )
-                status = store.resolve_stale(
-                    cur,
-                    item,
-                    self.owner,
-                    max_attempts=int(policy.max_attempts),
-                    events=[event],
-                    now=self._sql_now(),
-                )
-                if status == "failed":
-                    ev = [result_event(item.public_id, item.domain, None, "failed", "failed", 0, now)]
-                    notice = whatsapp_event(cur, item.id, "failed", self.config)
-                    if notice is not None:
-                        ev.append(notice)
-                    from voiceai_ivr.stores import outbox
-
-                    for e in ev:
-                        outbox.enqueue(cur, item.domain, e.kind, e.payload, e.idempotency_key, callback_id=item.id)
-            if status:
+            if self._settle_stale(item, bridged=state == "bridged", killed=killed):
                 recovered += 1
         return recovered
+
+    def _stale_legs(self, item: store.Stale) -> tuple[str, list[str]]:
+        """``(state, legs hung up)``: state ``gone`` (no leg of the old attempt is
+        up, after hanging up those that were alone), ``bridged`` (agent and
+        customer talking) or ``up`` (a leg survived uuid_kill)."""
+        legs = [u for u in (item.agent_uuid, item.customer_uuid) if u]
+        alive = [u for u in legs if self.switch.exists(u)]
+        if not alive:
+            return "gone", []
+        if (
+            item.agent_uuid
+            and item.customer_uuid
+            and len(alive) == 2
+            and self.switch.getvar(item.customer_uuid, "bridge_uuid") == item.agent_uuid
+        ):
+            return "bridged", []
+        killed = list(alive)
+        for uuid in killed:
+            log.warning("callback %s: hanging up leg %s of a dead dispatcher's attempt", item.public_id, uuid)
+            self.switch.kill(uuid, "NORMAL_CLEARING")
+        deadline = time.monotonic() + 5.0  # uuid_kill is asynchronous: wait (bounded) for the legs to go
+        while True:
+            alive = [u for u in alive if self.switch.exists(u)]
+            if not alive or time.monotonic() >= deadline:
+                return ("up" if alive else "gone"), killed
+            time.sleep(0.05)
+
+    def _settle_stale(self, item: store.Stale, *, bridged: bool, killed: Optional[list[str]] = None) -> bool:
+        from voiceai_ivr.stores import outbox
+
+        policy = self.config.retry_policy(item.domain)
+        now = self.now()
+        with self.db.transaction() as cur:
+            status = store.resolve_stale(
+                cur,
+                item,
+                self.owner,
+                max_attempts=int(policy.max_attempts),
+                now=self._sql_now(),
+                completed=bridged,
+                details={"hung_up_legs": killed} if killed else None,
+            )
+            if not status:
+                return False
+            ticket_id, attempts = store.stale_ticket(cur, item.id)
+            detail = "recovered_bridged" if bridged else "lease_expired"
+            events = [
+                contract.attempt(
+                    callback_id=item.public_id,
+                    domain=item.domain,
+                    attempt_no=item.attempt_no or 0,
+                    attempt_id=item.attempt_id,
+                    outcome="completed" if bridged else "failed",
+                    agent_extension=item.agent_extension,
+                    started_at=item.started_at,
+                    ended_at=now,
+                    next_attempt_at=now,
+                    status=status,
+                    ticket_id=ticket_id,
+                    detail=detail,
+                )
+            ]
+            if status in ("completed", "failed"):
+                events.append(
+                    result_event(item.public_id, item.domain, ticket_id, status, events[0].payload["outcome"],
+                                 attempts, now, detail=detail)
+                )
+            if status == "failed":
+                notice = whatsapp_event(cur, item.id, "failed", self.config)
+                if notice is not None:
+                    events.append(notice)
+            for e in events:
+                outbox.enqueue(cur, item.domain, e.kind, e.payload, e.idempotency_key, callback_id=item.id)
+        return True
 
     def _hours_check(self, cand: store.Candidate) -> Optional[datetime]:
         from voiceai_ivr.domain.hours import BusinessHours
@@ -590,6 +727,7 @@ class Dispatcher:
                         lease_seconds=self.config.callbacks.lease_seconds,
                         hours_check=self._hours_check,
                         now=self._sql_now(),
+                        default_destination=self.config.callbacks.default_destination,
                     )
                     for claimed in batch:
                         self._hold(claimed)
@@ -647,7 +785,7 @@ class Dispatcher:
             agent = dial_target(cb.destination_type, cb.destination_target, cb.domain, cb.destination_gateway or "")
             agent_ext = cb.destination_target if cb.destination_type == "extension" else None
         else:
-            raise ValidationError("agent_extension", "the callback has no responsible agent or destination")
+            raise ValidationError("destination", no_destination_reason(cb, cfg.default_destination))
         if cfg.gateway:
             customer = dial_target("external", cb.number_e164, cb.domain, cfg.gateway)
         else:
@@ -675,6 +813,7 @@ class Dispatcher:
             agent_timeout_s=int(cfg.agent_answer_timeout),
             customer_timeout_s=int(cfg.customer_answer_timeout),
             whisper_timeout_s=float(self.config.dispatcher.whisper_timeout),
+            customer_park_timeout_s=CUSTOMER_PARK_TIMEOUT_S,
         )
 
     def attempt(self, claimed: store.Claimed) -> tuple[str, str]:
@@ -718,8 +857,12 @@ class Dispatcher:
             try:
                 plan = self.plan(claimed, new_uuid())
             except ValidationError as exc:
-                outcome = "invalid_number" if exc.field == "number_e164" else "failed"
-                result = AttemptResult(outcome, details={"error": str(exc)})
+                if exc.field == "destination":
+                    log.error("callback %s: nobody to call: %s", claimed.public_id, exc.reason)
+                    result = AttemptResult("no_destination", details={"reason": exc.reason})
+                else:
+                    outcome = "invalid_number" if exc.field == "number_e164" else "failed"
+                    result = AttemptResult(outcome, details={"error": str(exc)})
             else:
                 # A cron pass that hit an infrastructure failure, or is stopping, gives
                 # back what it claimed but has not started. (Click-to-call attempts
@@ -771,8 +914,11 @@ class Dispatcher:
         policy = self.config.retry_policy(claimed.domain)
         resolution = resolve(result.outcome, claimed.attempts, policy, now)
         cb = claimed.callback
+        details = dict(result.details)
+        if cb.route_source:
+            details.update(destination=cb.route_name, destination_source=cb.route_source)
         with self.db.transaction() as cur:
-            events = [attempt_event(claimed, result.outcome, result.hangup_cause, resolution, now, result.details)]
+            events = [attempt_event(claimed, result.outcome, result.hangup_cause, resolution, now, details)]
             if resolution.status in ("completed", "failed"):
                 events.append(
                     result_event(
@@ -790,7 +936,7 @@ class Dispatcher:
                 resolution=resolution,
                 hangup_cause=result.hangup_cause,
                 customer_uuid=result.customer_uuid,
-                details=result.details,
+                details=details,
                 events=events,
                 now=self._sql_now(),
             )
@@ -825,6 +971,7 @@ class Dispatcher:
                     agent_extension=agent_extension,
                     now=self._sql_now(),
                     trigger="api",
+                    default_destination=self.config.callbacks.default_destination,
                 )
                 if claimed is not None:
                     self._hold(claimed)
@@ -857,6 +1004,7 @@ __all__ = [
     "Summary",
     "attempt_event",
     "new_owner",
+    "no_destination_reason",
     "resolve",
     "result_event",
     "retry_delay",

@@ -497,8 +497,12 @@ class Switch:
         caller_id_name: str = "",
         app: str = "&park()",
         variables: Optional[Mapping[str, str]] = None,
+        park_timeout_s: Optional[int] = None,
     ) -> str:
-        """The ``originate`` arguments (after the word ``originate``), validated."""
+        """The ``originate`` arguments (after the word ``originate``), validated.
+        ``park_timeout_s`` (with ``&park()``): FreeSWITCH hangs the parked leg up
+        after that many seconds unless something (``uuid_bridge``) takes it out of
+        park first (``park_timeout``, read once when ``park`` starts)."""
         check_uuid("uuid", uuid)
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, int) or not 1 <= timeout_s <= 600:
             raise DialStringError("timeout_s", f"must be a whole number of seconds 1-600: {timeout_s!r}")
@@ -513,6 +517,13 @@ class Switch:
             "originate_timeout": str(timeout_s),
             "origination_caller_id_number": caller_id_number,
         }
+        if park_timeout_s is not None:
+            bad = isinstance(park_timeout_s, bool) or not isinstance(park_timeout_s, int)
+            if bad or not 1 <= park_timeout_s <= 3600:
+                raise DialStringError("park_timeout_s", f"must be a whole number of seconds 1-3600: {park_timeout_s!r}")
+            if app != "&park()":
+                raise DialStringError("park_timeout_s", f"only applies to &park(), not {app!r}")
+            ours["park_timeout"] = f"{park_timeout_s}:NORMAL_CLEARING"
         extra = dict(variables or {})
         for key in ours:
             if key in extra:
@@ -541,11 +552,13 @@ class Switch:
         caller_id_name: str = "",
         app: str = "&park()",
         variables: Optional[Mapping[str, str]] = None,
+        park_timeout_s: Optional[int] = None,
     ) -> OriginateJob:
         """Start ``bgapi originate``; the leg gets ``uuid`` (new when omitted)."""
         leg = uuid or new_uuid()
         args = self.build_originate(dial_string, uuid=leg, timeout_s=timeout_s, caller_id_number=caller_id_number,
-                                    caller_id_name=caller_id_name, app=app, variables=variables)
+                                    caller_id_name=caller_id_name, app=app, variables=variables,
+                                    park_timeout_s=park_timeout_s)
         job = self.transport.bgapi(f"originate {args}", self.timeout)
         return OriginateJob(self, job, leg, dial_string)
 

@@ -90,7 +90,7 @@ def test_completed_agent_first_then_customer(sim, db_dsn, make_dispatcher):
     with LegWatch(sim) as watch:
         summary = d.run_once()
     assert summary.infrastructure_error == ""
-    assert (summary.claimed, summary.completed, summary.retried, summary.failed) == (3, 3, 0, 0)
+    assert (summary.claimed, summary.completed, summary.retried, summary.failed) == (3, 3, 0, 0), summary.outcomes
     counts = sim.originate_counts()
     assert all(counts[a] == 1 for a in agents), counts
     assert all(counts[n] == 1 for n in numbers), counts

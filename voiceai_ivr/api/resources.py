@@ -61,6 +61,7 @@ class ApiServices:
     dispatcher: Any = None  # dispatcher.Dispatcher for click-to-call; None: disabled
     pbx_ping: Optional[Callable[[], bool]] = None
     clock: Callable[[], datetime] = _utcnow
+    outbox: Any = None  # integrations.outbox_worker.OutboxDrain: the helpdesk delivery of this process
 
 
 def public(cb: Any) -> dict:
@@ -112,17 +113,33 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
             except ESLError:
                 checks["pbx"] = "unavailable"
         ok = checks["database"] == "ok" and checks["pbx"] != "unavailable"
-        return Response(200 if ok else 503, {"status": "ok" if ok else "degraded", "checks": checks})
+        body: dict[str, Any] = {"status": "ok" if ok else "degraded", "checks": checks}
+        if services.outbox is not None:
+            # helpdesk delivery: backlog and the oldest message's age (a slow
+            # helpdesk delays tickets; it does not make this process unhealthy)
+            body["outbox"] = services.outbox.health()
+        return Response(200 if ok else 503, body)
 
     def metrics(req: Request) -> Response:
         check_query(req.query, ())
+        from voiceai_ivr.stores import outbox
+
         with services.db.transaction() as cur:
             counts = cbstore.counts_by_status(cur, cbstore.CallbackFilter(domain=req.domain))
+            backlog, oldest = outbox.backlog(cur, domain=req.domain)
         lines = [
             "# HELP voiceai_callbacks Callbacks of this token's domain by status.",
             "# TYPE voiceai_callbacks gauge",
         ]
         lines += [f'voiceai_callbacks{{status="{s}"}} {n}' for s, n in sorted(counts.items())]
+        lines += [
+            "# HELP voiceai_ivr_outbox_backlog Helpdesk outbox rows of this token's domain not yet delivered.",
+            "# TYPE voiceai_ivr_outbox_backlog gauge",
+            f"voiceai_ivr_outbox_backlog {backlog}",
+            "# HELP voiceai_ivr_outbox_oldest_age_seconds Age of this domain's oldest undelivered outbox row.",
+            "# TYPE voiceai_ivr_outbox_oldest_age_seconds gauge",
+            f"voiceai_ivr_outbox_oldest_age_seconds {round(oldest or 0.0, 3)}",
+        ]
         lines += app.metrics.lines()
         return Response(200, "\n".join(lines) + "\n", content_type="text/plain; version=0.0.4; charset=utf-8")
 
@@ -275,14 +292,9 @@ def _filter(req: Request, cbstore: Any) -> Any:
 
 
 def _event(what: str, pid: str, domain: str, extra: dict) -> Any:
-    import secrets
+    from voiceai_ivr.integrations import helpdesk_contract
 
-    from voiceai_ivr.dispatcher import KIND_UPDATED
-    from voiceai_ivr.stores.dispatch import OutboxEvent
-
-    payload = {"callback_id": pid, "domain": domain, "change": what, **extra}
-    # each snooze is its own message: a random suffix keeps two of them apart
-    return OutboxEvent(KIND_UPDATED, payload, f"callback.{what}:{pid}:{secrets.token_hex(6)}")
+    return helpdesk_contract.change(pid, domain, what, **extra)
 
 
 __all__ = ["PUBLIC_FIELDS", "ApiServices", "public", "register"]

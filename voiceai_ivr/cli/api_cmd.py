@@ -3,7 +3,9 @@
 The process also keeps an inbound Event Socket connection (availability,
 click-to-call) and its own outbound-socket listener for click-to-call agent
 legs (``api.agent_listen_host``/``api.agent_listen_port``). Without a PBX the
-API still serves callbacks; availability and click-to-call answer 503.
+API still serves callbacks; availability and click-to-call answer 503. It
+delivers the helpdesk outbox in the background (one worker, every
+``helpdesk.delivery_interval`` seconds); ``/health`` shows its backlog.
 """
 
 from __future__ import annotations
@@ -20,43 +22,10 @@ log = logging.getLogger("voiceai_ivr.api")
 
 
 def build_services(config: Any, db: Any) -> Any:
-    """``ApiServices`` with a PBX connection when one can be made."""
-    from voiceai_ivr.api import ApiServices
-    from voiceai_ivr.availability import AvailabilityChecker, dnd_lookup_from_config
-    from voiceai_ivr.dispatcher import Dispatcher
-    from voiceai_ivr.errors import ESLError
-    from voiceai_ivr.esl.inbound import InboundClient
-    from voiceai_ivr.switch import Switch
+    """``ApiServices`` with a PBX connection when one can be made (``app.build_api_services``)."""
+    from voiceai_ivr.app import build_api_services
 
-    try:
-        # Only BACKGROUND_JOB (originate results): agent legs report on their own
-        # outbound socket, so every channel event of the PBX need not reach us.
-        client = InboundClient.from_config(config.esl, events=()).connect()
-    except ESLError as exc:
-        log.warning("PBX unreachable (%s): availability and click-to-call disabled", exc)
-        return ApiServices(db=db)
-    switch = Switch(client, timeout=config.esl.timeout)
-    availability = AvailabilityChecker(
-        switch,
-        cache_seconds=config.dispatcher.availability_cache_seconds,
-        dnd_lookup=dnd_lookup_from_config(config.dialplan.fusionpbx_dsn, config.dispatcher.dnd_query),
-    )
-    dispatcher = Dispatcher(
-        config,
-        db,
-        switch,
-        availability=availability,
-        listen=(config.api.agent_listen_host, config.api.agent_listen_port),
-        advertise=config.api.agent_socket_address,
-        concurrency=config.api.call_workers,
-    )
-    dispatcher.esl_client = client
-    dispatcher.start()
-
-    def ping() -> bool:
-        return bool(client.connected)
-
-    return ApiServices(db=db, availability=availability, dispatcher=dispatcher, pbx_ping=ping)
+    return build_api_services(config, db)
 
 
 @click.command("api")
@@ -108,6 +77,8 @@ def command(app: AppContext, host: Optional[str], port: Optional[int]) -> None:
     finally:
         signal.signal(signal.SIGTERM, previous)
         server.close()
+        if services.outbox is not None:
+            services.outbox.stop()
         if services.dispatcher is not None:
             services.dispatcher.close()
             if services.dispatcher.esl_client is not None:

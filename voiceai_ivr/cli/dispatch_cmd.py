@@ -5,9 +5,15 @@ Run from cron every minute (``scripts/voiceai-ivr.cron``) or as a daemon with
 dispatchers on any number of hosts may run at once: callbacks are claimed with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` and a lease.
 
+After its dialling work each pass delivers the helpdesk outbox (tickets,
+WhatsApp notices, attempts, results) for at most
+``dispatcher.outbox_delivery_seconds``, so the cron line alone closes the loop
+with the helpdesk; ``serve`` and ``api`` deliver it in the background too.
+
 Exit status: 0 when the pass ran; 1 when the PBX or the database could not be
 reached (so cron reports it) — claimed callbacks are never lost: they are given
-back, or their lease runs out and another pass takes them again.
+back, or their lease runs out and another pass takes them again. Messages the
+helpdesk did not take are retried later (a line on stderr says so).
 """
 
 from __future__ import annotations
@@ -29,31 +35,12 @@ PROGRESS_MIN = 50  # show a progress bar from this many due callbacks (TTY only)
 
 
 def build_dispatcher(config: Any, db: Any) -> Any:
-    """A started ``Dispatcher`` wired to the configured PBX; when the PBX cannot be
-    reached it still replays the spool and expires callbacks, then reports it."""
-    from voiceai_ivr.availability import AvailabilityChecker, dnd_lookup_from_config
-    from voiceai_ivr.dispatcher import Dispatcher
-    from voiceai_ivr.errors import ESLError
-    from voiceai_ivr.esl.inbound import InboundClient
-    from voiceai_ivr.switch import Switch
+    """A started ``Dispatcher`` wired to the configured PBX (``app.build_dispatcher``);
+    when the PBX cannot be reached it still replays the spool, expires callbacks
+    and delivers the outbox, then reports it."""
+    from voiceai_ivr.app import build_dispatcher as build
 
-    client: Optional[Any] = None
-    try:
-        # Only BACKGROUND_JOB (originate results): agent legs report on their own
-        # outbound socket, so every channel event of the PBX need not reach us.
-        client = InboundClient.from_config(config.esl, events=()).connect()
-    except ESLError as exc:
-        dispatcher = Dispatcher(config, db, None)
-        return dispatcher.without_pbx(f"PBX unreachable at {config.esl.host}:{config.esl.port}: {exc}")
-    switch = Switch(client, timeout=config.esl.timeout)
-    availability = AvailabilityChecker(
-        switch,
-        cache_seconds=config.dispatcher.availability_cache_seconds,
-        dnd_lookup=dnd_lookup_from_config(config.dialplan.fusionpbx_dsn, config.dispatcher.dnd_query),
-    )
-    dispatcher = Dispatcher(config, db, switch, availability=availability)
-    dispatcher.esl_client = client
-    return dispatcher.start()
+    return build(config, db)
 
 
 def _write_metrics(config: Any, summary: Any) -> None:
@@ -67,6 +54,8 @@ def _write_metrics(config: Any, summary: Any) -> None:
     METRICS.callback("completed", summary.completed)
     METRICS.callback("expired", summary.expired)
     METRICS.callback("failed", summary.failed)
+    if summary.outbox_backlog is not None:
+        METRICS.set_outbox(summary.outbox_backlog, summary.outbox_oldest_age_seconds)
     try:
         write_textfile(path, METRICS)
     except (OSError, VoiceAIError) as exc:  # metrics must never fail a pass
@@ -139,6 +128,10 @@ def command(app: AppContext, loop: bool, limit: Optional[int], as_json: bool, in
             if summary.infrastructure_error:
                 click.echo(f"dispatch-callbacks: {summary.infrastructure_error}", err=True)
                 failed = True
+            if summary.outbox_error:
+                left = summary.outbox_not_delivered
+                what = f"{left} message(s) not delivered, retried later" if left else "outbox not delivered"
+                click.echo(f"dispatch-callbacks: helpdesk: {what} ({summary.outbox_error})", err=True)
             if not loop or stop.is_set():
                 break
             failed = False

@@ -25,7 +25,8 @@ from voiceai_ivr.cli.context import AppContext, pass_app
 def command(app: AppContext, host: Optional[str], port: Optional[int], max_calls: Optional[int],
             metrics_port: Optional[int], flow: str) -> None:
     """Run the outbound Event Socket server until SIGTERM/SIGINT; calls in progress
-    get server.shutdown_grace seconds to finish."""
+    get server.shutdown_grace seconds to finish. The helpdesk outbox is delivered
+    in the background (helpdesk.delivery_interval)."""
     from voiceai_ivr.errors import ConfigError, VoiceAIError
     from voiceai_ivr.server import CallServer, minimal_handler
 
@@ -46,6 +47,7 @@ def command(app: AppContext, host: Optional[str], port: Optional[int], max_calls
     bound_host, bound_port = server.address
     click.echo(f"voiceai-ivr serve: listening on {bound_host}:{bound_port} "
                f"(max {server.server.max_calls} calls)", err=True)
+    drain = _start_outbox_drain(config, server)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -63,9 +65,26 @@ def command(app: AppContext, host: Optional[str], port: Optional[int], max_calls
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if drain is not None:
+            drain.stop()
         if metrics_server is not None:
             metrics_server.shutdown()
             metrics_server.server_close()
+
+
+def _start_outbox_drain(config: Any, server: Any) -> Any:
+    """The helpdesk outbox, delivered in the background by this process (one
+    worker, every ``helpdesk.delivery_interval`` seconds); None with the
+    minimal flow (no database)."""
+    services = getattr(server.flow, "services", None)
+    if services is None or getattr(services, "db", None) is None:
+        return None
+    from voiceai_ivr.app import start_outbox_drain
+
+    drain = start_outbox_drain(config, services.db)
+    if config.helpdesk.url:
+        click.echo(f"voiceai-ivr serve: delivering the helpdesk outbox every {drain.interval:g}s", err=True)
+    return drain
 
 
 def _start_metrics(config: Any, port: Optional[int]) -> Any:

@@ -30,11 +30,16 @@ from voiceai_ivr.cli.context import AppContext, pass_app
 def command(app: AppContext, scenario_file: str, as_json: bool, scale: float, timeout: float) -> None:
     """Run SCENARIO_FILE through the real stack (database, call server, simulated
     FreeSWITCH) and print the transcript. Exits 1 when the scenario's ``expect``
-    is not met. See docs/simulator.md for the scenario format."""
+    is not met. See docs/simulator.md for the scenario format.
+
+    The call runs in a database of its own (created on the configured server,
+    migrated, dropped afterwards): the scenario's directory and whatever the call
+    stores never reach your own database or helpdesk."""
     from voiceai_ivr.errors import VoiceAIError, not_utf8
     from voiceai_ivr.sim.result import render_transcript
     from voiceai_ivr.sim.scenario import load_scenario
     from voiceai_ivr.sim.stack import simulate
+    from voiceai_ivr.stores.sandbox import sandbox
 
     try:
         scenario = load_scenario(scenario_file)
@@ -42,9 +47,9 @@ def command(app: AppContext, scenario_file: str, as_json: bool, scale: float, ti
         raise click.ClickException(f"{scenario_file}: {exc}") from exc
     except UnicodeDecodeError as exc:  # a binary file, or text in another encoding
         raise click.ClickException(f"{scenario_file}: {not_utf8(exc)}") from exc
-    config = app.config
     try:
-        result = simulate(config, scenario, scale=scale, timeout=timeout)
+        with sandbox(app.config, "sim") as box:
+            result = simulate(box.config, scenario, scale=scale, timeout=timeout)
     except VoiceAIError as exc:
         raise click.ClickException(str(exc)) from exc
     data = result.to_json()

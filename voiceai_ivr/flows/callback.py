@@ -392,7 +392,7 @@ class CallbackCapture:
         self._step("stored", outcome=result.outcome, spool=bool(result.spool_entry))
         ctx.services.emit("callback", outcome=result.outcome)
         try:
-            ctx.say("callback.confirmed" if result.confirmed else "callback.store_failed")
+            ctx.say(confirmation_prompt(result))
         except CallGone:
             pass  # already stored: the promise stands
         if result.confirmed:
@@ -431,6 +431,15 @@ def contact_name(caller_id_name: Optional[str]) -> Optional[str]:
     if not name or phone.is_withheld(name) or not any(c.isalpha() for c in name):
         return None
     return name
+
+
+def confirmation_prompt(result: CaptureResult) -> str:
+    """What the caller hears once the request is stored: "confirmed", or, when it
+    was folded into the request this number already had open (one open request
+    per number), that the existing request was updated."""
+    if not result.confirmed:
+        return "callback.store_failed"
+    return "callback.updated" if result.outcome == SAVED and not result.created else "callback.confirmed"
 
 
 def capture_callback(ctx: CallContext, options: Optional[CaptureOptions] = None) -> CaptureResult:
@@ -485,8 +494,8 @@ def queue_missed_call(
     leaving a callback. Per domain: ``domains.settings.missed_call_tickets``, else
     ``callbacks.missed_call_tickets``. Idempotent per ``call_uuid``. Returns True
     when queued; False when disabled or the database is unreachable (logged)."""
+    from voiceai_ivr.integrations import helpdesk_contract as contract
     from voiceai_ivr.integrations import whatsapp
-    from voiceai_ivr.integrations.helpdesk import missed_call_payload
     from voiceai_ivr.stores import outbox
     from voiceai_ivr.stores.callbacks import domain_settings
 
@@ -502,31 +511,33 @@ def queue_missed_call(
             enabled = settings.get("missed_call_tickets")
             if not (enabled if isinstance(enabled, bool) else config.callbacks.missed_call_tickets):
                 return False
-            payload = missed_call_payload(
-                call_id=call_uuid,
-                domain=domain,
-                number_e164=number,
-                caller_name=caller_name or None,
-                destination_name=destination_name,
-                status=status,
-                language=language,
-                started_at=started_at.isoformat() if started_at else None,
-                ended_at=ended_at.isoformat() if ended_at else None,
-            )
-            outbox.enqueue(cur, domain, "call.missed", payload, f"call.missed:{call_uuid}", call_uuid=call_uuid)
-            if number and whatsapp.enabled_for(settings, config):
-                message = whatsapp.build_missed_call(
+            messages = [
+                contract.missed_call(
+                    call_id=call_uuid,
                     domain=domain,
                     number_e164=number,
-                    language=language,
+                    caller_name=caller_name or None,
                     destination_name=destination_name,
-                    caller_name=caller_name,
-                    call_uuid=call_uuid,
-                    config=config,
+                    status=status,
+                    language=language,
+                    started_at=started_at.isoformat() if started_at else None,
+                    ended_at=ended_at.isoformat() if ended_at else None,
                 )
-                outbox.enqueue(
-                    cur, domain, whatsapp.KIND, message, f"whatsapp.missed_call:{call_uuid}", call_uuid=call_uuid
+            ]
+            if number and whatsapp.enabled_for(settings, config):
+                messages.append(
+                    contract.whatsapp_missed_call(
+                        domain=domain,
+                        number_e164=number,
+                        language=language,
+                        destination_name=destination_name,
+                        caller_name=caller_name,
+                        call_uuid=call_uuid,
+                        config=config,
+                    )
                 )
+            for m in messages:
+                outbox.enqueue(cur, domain, m.kind, m.payload, m.idempotency_key, call_uuid=call_uuid)
     except StoreError:
         log.exception("call %s: missed-call ticket not queued", call_uuid)
         return False
@@ -544,6 +555,7 @@ __all__ = [
     "CaptureResult",
     "asap_window",
     "capture_callback",
+    "confirmation_prompt",
     "contact_name",
     "describe_window",
     "queue_missed_call",

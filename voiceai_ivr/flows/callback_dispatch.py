@@ -11,6 +11,13 @@
    two legs are bridged (``uuid_bridge``): ``completed``. Anything else ends
    with the outcome ``domain.causes.callback_outcome`` gives for the hangup cause.
 
+The customer leg waits for the bridge in ``&park()`` with FreeSWITCH's
+``park_timeout`` (``CUSTOMER_PARK_TIMEOUT_S``): should the dispatcher die
+between the customer's answer and ``uuid_bridge``, FreeSWITCH hangs the
+customer up instead of leaving them in silence (``switch_ivr_park`` reads
+``park_timeout=N[:CAUSE]`` once when park starts and hangs up with CAUSE after
+N seconds; a bridge ends the park first, so a bridged call is never cut).
+
 The flow never touches SQL: the lease is checked and each leg's uuid recorded
 through a ``LegGuard`` (the dispatcher's database side) BEFORE that leg is
 dialled, so a successor can ask the PBX whether it is still up.
@@ -38,6 +45,10 @@ AGENT_ROLE = "callback_agent"
 ACCEPTED = "accepted"
 NO_KEY = "no_key"
 NOT_CONNECTED = "not_connected"
+
+# Seconds an answered customer may wait in park for the bridge to the agent
+# (normally milliseconds: the bridge follows the originate's answer at once).
+CUSTOMER_PARK_TIMEOUT_S = 20
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,7 @@ class AttemptPlan:
     agent_timeout_s: int = 25
     customer_timeout_s: int = 30
     whisper_timeout_s: float = 45.0
+    customer_park_timeout_s: int = CUSTOMER_PARK_TIMEOUT_S
 
 
 @dataclass(frozen=True)
@@ -255,6 +267,7 @@ def _agent_then_customer(
             caller_id_number=plan.caller_id_number,
             caller_id_name=plan.caller_id_name,
             variables={"voiceai_role": "callback_customer", "voiceai_callback_id": plan.info.callback_id},
+            park_timeout_s=plan.customer_park_timeout_s,
         )
         customer = job.wait(plan.customer_timeout_s + 10.0)
     except ValidationError as exc:
@@ -303,6 +316,7 @@ def _kill_quietly(switch: Any, uuid: str) -> None:
 __all__ = [
     "ACCEPTED",
     "AGENT_ROLE",
+    "CUSTOMER_PARK_TIMEOUT_S",
     "NOT_CONNECTED",
     "NO_KEY",
     "AgentDesk",

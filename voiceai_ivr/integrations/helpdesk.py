@@ -11,7 +11,9 @@ timeout. Results map onto our error tree:
 
 ``requests`` exceptions are re-raised ``from`` the original so the cause stays
 visible. Nothing here knows about the outbox: ``outbox_worker`` maps outbox
-rows to calls of ``HelpdeskClient.send``.
+rows to calls of ``HelpdeskClient.send``; routes and payloads are
+``helpdesk_contract``'s. Response and error bodies are redacted
+(``helpdesk_contract.redact_body``) before anyone stores or prints them.
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
-from urllib.parse import quote
 
 import requests
 
 from voiceai_ivr import __version__
 from voiceai_ivr.errors import HelpdeskError, ValidationError
+from voiceai_ivr.integrations import helpdesk_contract as contract
 
 log = logging.getLogger(__name__)
 
@@ -40,36 +42,9 @@ class HelpdeskResponse:
     duplicate: bool = False  # 409: the helpdesk had already processed this key
 
 
-def _segment(value: Any, name: str) -> str:
-    text = str(value or "").strip()
-    if not text or len(text) > 200:
-        raise ValidationError(name, "required, at most 200 characters")
-    return quote(text, safe="")
-
-
-# outbox kind -> (method, path template); path values come from the payload
-ROUTES: dict[str, tuple[str, str]] = {
-    "callback.created": ("POST", "/v1/callbacks"),
-    "callback.updated": ("PATCH", "/v1/callbacks/{callback_id}"),
-    "callback.attempt": ("POST", "/v1/callbacks/{callback_id}/attempts"),
-    "callback.result": ("POST", "/v1/callbacks/{callback_id}/result"),
-    "transfer.completed": ("POST", "/v1/calls/{call_id}/transfer-completed"),
-    "call.missed": ("POST", "/v1/missed-calls"),
-    "whatsapp.send": ("POST", "/v1/whatsapp/messages"),
-}
-
-
 def route(kind: str, payload: Mapping[str, Any]) -> tuple[str, str]:
-    """``(method, path)`` of an outbox message; ``ValidationError`` for an unknown
-    kind or a payload missing the id its path needs."""
-    if kind not in ROUTES:
-        raise ValidationError("kind", f"unknown helpdesk message kind {kind!r}")
-    method, template = ROUTES[kind]
-    if "{callback_id}" in template:
-        return method, template.replace("{callback_id}", _segment(payload.get("callback_id"), "callback_id"))
-    if "{call_id}" in template:
-        return method, template.replace("{call_id}", _segment(payload.get("call_id"), "call_id"))
-    return method, template
+    """``(method, path)`` of an outbox message (``helpdesk_contract.route``)."""
+    return contract.route(kind, payload)
 
 
 class HelpdeskClient:
@@ -135,13 +110,18 @@ class HelpdeskClient:
         except requests.ConnectionError as exc:
             raise HelpdeskError(f"{method} {path}: cannot connect ({type(exc).__name__})") from exc
         except requests.RequestException as exc:
-            raise HelpdeskError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+            text = contract.redact_text(str(exc), (self._token,))
+            raise HelpdeskError(f"{method} {path}: {type(exc).__name__}: {text}") from exc
         status = resp.status_code
+        # What the helpdesk sends back is stored with the outbox row and printed by
+        # `outbox flush`: a helpdesk echoing our Authorization header (or any
+        # token or URL password) must not put it there.
+        answer: dict = contract.redact_body(_json(resp), (self._token,))
         if status == 409:
-            return HelpdeskResponse(status, _json(resp), duplicate=True)
+            return HelpdeskResponse(status, answer, duplicate=True)
         if 200 <= status < 300:
-            return HelpdeskResponse(status, _json(resp))
-        detail = _error_text(resp)
+            return HelpdeskResponse(status, answer)
+        detail = _error_text(answer)
         message = f"{method} {path}: HTTP {status}" + (f" ({detail})" if detail else "")
         permanent = 400 <= status < 500 and status not in RETRYABLE_4XX
         raise HelpdeskError(message, status=status, permanent=permanent)
@@ -188,8 +168,7 @@ def _json(resp: requests.Response) -> dict:
     return data if isinstance(data, dict) else {"data": data}
 
 
-def _error_text(resp: requests.Response) -> str:
-    body = _json(resp)
+def _error_text(body: dict) -> str:
     for key in ("error", "message", "detail", "text"):
         if isinstance(body.get(key), str):
             field_name = body.get("field")
@@ -197,104 +176,8 @@ def _error_text(resp: requests.Response) -> str:
     return ""
 
 
-# --------------------------------------------------------------------------- payloads
-# Payload builders for messages other parts queue (transfer flow, dispatcher).
-
-
-def attempt_payload(
-    *,
-    callback_id: str,
-    domain: str,
-    attempt_no: int,
-    outcome: str,
-    hangup_cause: Optional[str] = None,
-    agent_extension: Optional[str] = None,
-    started_at: Optional[str] = None,
-    ended_at: Optional[str] = None,
-    next_attempt_at: Optional[str] = None,
-) -> dict[str, Any]:
-    """Body of ``POST /v1/callbacks/{id}/attempts`` (times as ISO 8601 text)."""
-    return {
-        "callback_id": callback_id,
-        "domain": domain,
-        "attempt_no": int(attempt_no),
-        "outcome": outcome,
-        "hangup_cause": hangup_cause,
-        "agent_extension": agent_extension,
-        "started_at": started_at,
-        "ended_at": ended_at,
-        "next_attempt_at": next_attempt_at,
-    }
-
-
-def result_payload(
-    *,
-    callback_id: str,
-    domain: str,
-    status: str,
-    attempts: int,
-    last_outcome: Optional[str] = None,
-    completed_at: Optional[str] = None,
-    detail: Optional[str] = None,
-) -> dict[str, Any]:
-    """Body of ``POST /v1/callbacks/{id}/result``."""
-    if status not in ("completed", "failed", "expired", "cancelled"):
-        raise ValidationError("status", "must be completed, failed, expired or cancelled")
-    return {
-        "callback_id": callback_id,
-        "domain": domain,
-        "status": status,
-        "attempts": int(attempts),
-        "last_outcome": last_outcome,
-        "completed_at": completed_at,
-        "detail": detail,
-    }
-
-
-def transfer_completed_payload(
-    *,
-    call_id: str,
-    domain: str,
-    caller_number: Optional[str],
-    caller_name: Optional[str],
-    destination_name: str,
-    destination_id: Optional[int] = None,
-    agent_extension: Optional[str] = None,
-    answered_at: Optional[str] = None,
-    wait_seconds: Optional[float] = None,
-) -> dict[str, Any]:
-    """Body of ``POST /v1/calls/{call_id}/transfer-completed``."""
-    return {
-        "call_id": call_id,
-        "domain": domain,
-        "caller": {"name": caller_name, "number": caller_number},
-        "destination": {"id": destination_id, "name": destination_name},
-        "agent_extension": agent_extension,
-        "answered_at": answered_at,
-        "wait_seconds": wait_seconds,
-    }
-
-
-def missed_call_payload(
-    *,
-    call_id: str,
-    domain: str,
-    number_e164: Optional[str],
-    caller_name: Optional[str],
-    destination_name: Optional[str],
-    status: str,
-    language: str,
-    started_at: Optional[str] = None,
-    ended_at: Optional[str] = None,
-) -> dict[str, Any]:
-    """Body of ``POST /v1/missed-calls``."""
-    return {
-        "call_id": call_id,
-        "domain": domain,
-        "contact": {"name": caller_name, "number": number_e164},
-        "destination": {"name": destination_name},
-        "status": status,
-        "language": language,
-        "started_at": started_at,
-        "ended_at": ended_at,
-    }
+# The payload builders live with the rest of the contract; these names stay
+# importable from here for the flows that queue those messages.
+transfer_completed_payload = contract.transfer_completed_payload
+missed_call_payload = contract.missed_call_payload
+ROUTES = contract.ROUTES

@@ -419,7 +419,23 @@ class SimChannel:
         if self.hungup:
             return
         self.parked = True
+        # As FreeSWITCH's switch_ivr_park: ``park_timeout=N[:CAUSE]`` is read (and
+        # cleared) when park starts; a leg still parked N seconds later is hung up
+        # with CAUSE (default NORMAL_CLEARING). A bridge ends the park first.
+        timeout = self.variables.pop("park_timeout", None)
+        if timeout is not None:
+            self.spawn(self._park_timeout(timeout))
         self.fire("CHANNEL_PARK")
+
+    async def _park_timeout(self, value: str) -> None:
+        seconds, _, cause = value.partition(":")
+        digits = seconds.strip()
+        if digits.startswith("-") and digits[1:].isdigit():
+            return  # a negative timeout never expires
+        n = int(digits) if digits.isdigit() else 0  # atoi()
+        await asyncio.sleep(self.switch.clock.real(float(n)))
+        if not self.hungup and self.parked and self.bridge is None and not self.bridge_pending:
+            self.hangup(cause.strip().upper() or "NORMAL_CLEARING", by="park_timeout")
 
     # ------------------------------------------------------------------ applications
 

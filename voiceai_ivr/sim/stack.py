@@ -11,13 +11,11 @@ when it wrote them (``source: "database"``).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from voiceai_ivr.config import Config
 from voiceai_ivr.sim.result import CallResult
@@ -36,7 +34,7 @@ def _iso(value: Any) -> Any:
 def db_enricher(db: Any, domain: str) -> Callable[[CallResult], None]:
     """Replace wire-derived outcome/transfers/callback with the application's records."""
     from voiceai_ivr.stores import calls
-    from voiceai_ivr.stores.callbacks import CallbackFilter, list_callbacks
+    from voiceai_ivr.stores.callbacks import get_callback
 
     def enrich(result: CallResult) -> None:
         deadline = time.monotonic() + DB_SETTLE_SECONDS
@@ -48,8 +46,15 @@ def db_enricher(db: Any, domain: str) -> Callable[[CallResult], None]:
             time.sleep(0.1)
         with db.cursor() as cur:
             attempts = calls.list_transfer_attempts(cur, result.call_uuid)
-            since = row["started_at"] - timedelta(seconds=1) if row and row.get("started_at") else None
-            recent = list_callbacks(cur, CallbackFilter(domain=domain, since=since), limit=200)
+            # The request this call stored: a new one, or the open request of the
+            # same number it was folded into (its ticket message names this call).
+            cur.execute(
+                "SELECT callback_id, kind FROM helpdesk_outbox WHERE call_uuid = %s AND callback_id IS NOT NULL"
+                " AND kind IN ('callback.created', 'callback.updated') ORDER BY id DESC LIMIT 1",
+                (result.call_uuid,),
+            )
+            ticket = cur.fetchone()
+            callback = get_callback(cur, ticket[0], domain=domain) if ticket else None
         found = False
         if row is not None and row.get("outcome"):
             result.outcome = str(row["outcome"])
@@ -66,14 +71,16 @@ def db_enricher(db: Any, domain: str) -> Callable[[CallResult], None]:
                 for a in attempts
             ]
             found = True
-        callback = next((c for c in recent if c.call_uuid == result.call_uuid), None)
         if callback is not None:
             result.callback = {
+                "id": callback.public_id,
                 "number": callback.number_e164,
                 "window_start": _iso(callback.window_start),
                 "window_end": _iso(callback.window_end),
                 "reason": callback.reason,
                 "status": callback.status,
+                # "updated": this call was folded into the number's open request
+                "request": "created" if ticket[1] == "callback.created" else "updated",
             }
             found = True
         if found:
@@ -84,43 +91,19 @@ def db_enricher(db: Any, domain: str) -> Callable[[CallResult], None]:
 
 @contextmanager
 def running_stack(config: Config, scenario: Scenario, *, scale: float = 0.05) -> Iterator[tuple[Simulator, Any, Any]]:
-    """Start database, simulator, inbound client and call server; yields
-    ``(simulator, call_server, database)`` and stops everything afterwards."""
-    from voiceai_ivr.app import build_services, call_handler
-    from voiceai_ivr.esl.inbound import InboundClient
-    from voiceai_ivr.server import CallServer
-    from voiceai_ivr.stores.db import Database
-    from voiceai_ivr.stores.migrate import migrate
-    from voiceai_ivr.switch import Switch
+    """Start database, simulator, inbound client and call server (``app.SimStack``,
+    the composition the demo uses too); yields ``(simulator, call_server,
+    database)`` and stops everything afterwards."""
+    from voiceai_ivr.app import SimStack
 
-    cfg = dataclasses.replace(config, server=dataclasses.replace(config.server, allow_clock_override=True))
-    db = Database.from_config(cfg)
-    sim: Optional[Simulator] = None
-    client: Any = None
-    server: Any = None
+    stack = SimStack(
+        config, domain=scenario.domain, scale=scale, document=scenario.directory_document(), migrate=True,
+        sim_options={"asr_engines": (), **speech_settings(scenario)},  # the scenario's PBX (default: no ASR)
+    ).start()
     try:
-        migrate(db)
-        document = scenario.directory_document()
-        if document is not None:
-            from voiceai_ivr.domain.destinations import parse_directory
-            from voiceai_ivr.stores.directory import import_directory
-
-            import_directory(db, parse_directory(document))
-        sim = Simulator(scale=scale, domain=scenario.domain, **speech_settings(scenario)).start()
-        host, port = sim.inbound_address
-        client = InboundClient(host, port, sim.password, timeout=cfg.esl.timeout).connect()
-        services = build_services(cfg, db=db, switch=Switch(client, timeout=cfg.esl.timeout), mode="sim", metrics=False)
-        server = CallServer(cfg, host="127.0.0.1", port=0, flow=call_handler(cfg, services=services)).start()
-        cfg.server.agent_socket_address = "{}:{}".format(*server.address)
-        yield sim, server, db
+        yield stack.sim, stack.server, stack.db
     finally:
-        if server is not None:
-            server.stop(5.0)
-        if client is not None:
-            client.close()
-        if sim is not None:
-            sim.stop()
-        db.close()
+        stack.stop()
 
 
 def simulate(config: Config, scenario: Scenario, *, scale: float = 0.05, timeout: float = 120.0) -> CallResult:

@@ -39,7 +39,7 @@ LANGUAGES = ("pt-BR", "en-US")
 _E164_MAX = 16
 _TEXT_MAX = 8000
 
-KIND_CREATED = "callback.created"
+KIND_CREATED = "callback.created"  # the ticket messages (``integrations.helpdesk_contract``)
 KIND_UPDATED = "callback.updated"
 UNIQUE_VIOLATION = "23505"
 
@@ -333,6 +333,7 @@ def save_confirmed_callback(db: Any, request: CallbackRequest, config: Optional[
     ``request.request_id``. Raises ``DatabaseUnavailable`` (from ``db``) when
     PostgreSQL cannot be reached: the caller spools the request then.
     """
+    from voiceai_ivr.integrations import helpdesk_contract as contract
     from voiceai_ivr.integrations import whatsapp
     from voiceai_ivr.stores import outbox
 
@@ -343,17 +344,15 @@ def save_confirmed_callback(db: Any, request: CallbackRequest, config: Optional[
                 return SaveResult(saved, created=False, already_saved=True)
             row, created = create_or_update_callback(cur, request)
             settings = domain_settings(cur, request.domain)
-            kind = KIND_CREATED if created else KIND_UPDATED
-            payload = ticket_payload(
-                row, request, timezone_name=request.timezone or settings.get("timezone", "")
-            )
+            zone = request.timezone or settings.get("timezone", "") or ""
+            ticket = contract.ticket(row, request, created=created, timezone_name=zone)
             ids: list[int] = []
             ticket_id = outbox.enqueue(
                 cur,
                 request.domain,
-                kind,
-                payload,
-                request_key(request.request_id),
+                ticket.kind,
+                ticket.payload,
+                ticket.idempotency_key,
                 callback_id=row.id,
                 call_uuid=request.call_uuid,
                 on_conflict="raise",
@@ -361,15 +360,15 @@ def save_confirmed_callback(db: Any, request: CallbackRequest, config: Optional[
             if ticket_id is not None:
                 ids.append(ticket_id)
             if whatsapp.enabled_for(settings, config):
-                message = whatsapp.build(
-                    "scheduled", row, config=config, timezone_name=payload["window"]["timezone"]
+                notice = contract.whatsapp_notice(
+                    "scheduled", row, config=config, timezone_name=zone, key=request.request_id
                 )
                 wid = outbox.enqueue(
                     cur,
                     request.domain,
-                    whatsapp.KIND,
-                    message,
-                    f"whatsapp.scheduled:{request.request_id}",
+                    notice.kind,
+                    notice.payload,
+                    notice.idempotency_key,
                     callback_id=row.id,
                     call_uuid=request.call_uuid,
                 )
@@ -388,36 +387,6 @@ def save_confirmed_callback(db: Any, request: CallbackRequest, config: Optional[
         if saved is None:
             raise
         return SaveResult(saved, created=False, already_saved=True)
-
-
-def ticket_payload(row: Callback, request: CallbackRequest, *, timezone_name: str = "") -> dict[str, Any]:
-    """The helpdesk outbox payload of a ticket create/update (``docs/helpdesk-api.md``)."""
-    return {
-        "callback_id": row.public_id,
-        "domain": row.domain,
-        "status": row.status,
-        "contact": {"name": row.caller_name, "number": row.number_e164},
-        "window": {
-            "start": row.window_start.isoformat(),
-            "end": row.window_end.isoformat(),
-            "timezone": timezone_name or "",
-        },
-        "reason": row.reason,
-        "transcript": row.transcript,
-        "category": row.category,
-        "language": row.language,
-        "destination": {"id": row.destination_id, "name": row.destination_name},
-        "agent_extension": row.agent_extension,
-        "call_id": request.call_uuid or row.call_uuid,
-        "recording_path": request.recording_path or row.recording_path,
-        "source": request.source,
-        "request": {
-            "request_id": request.request_id,
-            "reason": request.reason,
-            "transcript": request.transcript,
-            "captured_at": request.captured_at.isoformat(),
-        },
-    }
 
 
 # --------------------------------------------------------------------------- reads
@@ -585,5 +554,4 @@ __all__ = [
     "request_key",
     "save_confirmed_callback",
     "set_ticket_id",
-    "ticket_payload",
 ]

@@ -39,24 +39,49 @@ OUTCOMES = (
     "customer_no_answer",
     "customer_busy",
     "invalid_number",
+    "no_destination",
     "failed",
 )
 
+# Where a callback's call goes: the destination the caller named; when they named
+# no one (and no agent is responsible), ``callbacks.default_destination`` (by
+# name) when it is set and exists, else the fallback destination of the
+# secretary that took the call (or, when that is unknown, of the domain's first
+# secretary that has one). ``route_source`` says which; NULL: nobody to call.
 _CLAIM_COLUMNS = """
     c.id, c.public_id::text AS public_id, c.domain, c.number_e164, c.caller_name,
     c.window_start, c.window_end, c.reason, c.category, c.language,
     c.destination_id, c.destination_name, c.agent_extension, c.call_uuid,
     c.attempts, c.max_attempts, c.next_attempt_at, c.created_at, c.ticket_id,
-    d.type AS destination_type, d.target AS destination_target, d.gateway AS destination_gateway,
-    d.hours AS destination_hours, dom.hours AS domain_hours, dom.holidays AS domain_holidays,
+    COALESCE(d.type, dd.type, fb.type) AS destination_type,
+    COALESCE(d.target, dd.target, fb.target) AS destination_target,
+    COALESCE(d.gateway, dd.gateway, fb.gateway) AS destination_gateway,
+    CASE WHEN d.id IS NOT NULL THEN d.hours WHEN dd.id IS NOT NULL THEN dd.hours ELSE fb.hours END
+        AS destination_hours,
+    dom.hours AS domain_hours, dom.holidays AS domain_holidays,
     dom.timezone AS domain_timezone, dom.region AS domain_region,
-    COALESCE(dom.settings, '{}'::jsonb) AS domain_settings
+    COALESCE(dom.settings, '{}'::jsonb) AS domain_settings,
+    CASE WHEN d.id IS NOT NULL THEN 'destination' WHEN dd.id IS NOT NULL THEN 'default_destination'
+         WHEN fb.id IS NOT NULL THEN 'fallback' END AS route_source,
+    COALESCE(d.name, dd.name, fb.name) AS route_name
 """
 
 _CLAIM_FROM = """
     FROM callbacks c
     LEFT JOIN destinations d ON d.id = c.destination_id
     LEFT JOIN domains dom ON dom.domain = c.domain
+    LEFT JOIN destinations dd
+           ON d.id IS NULL AND c.agent_extension IS NULL
+          AND dd.domain = c.domain AND dd.name = %(default_destination)s AND dd.enabled
+    LEFT JOIN LATERAL (
+        SELECT fd.id, fd.name, fd.type, fd.target, fd.gateway, fd.hours
+          FROM secretaries s
+          JOIN destinations fd ON fd.domain = s.domain AND fd.name = s.fallback_destination AND fd.enabled
+         WHERE s.domain = c.domain
+         ORDER BY (s.id IS NOT DISTINCT FROM (SELECT k.secretary_id FROM calls k WHERE k.call_uuid = c.call_uuid))
+                  DESC, s.id
+         LIMIT 1
+    ) fb ON d.id IS NULL AND c.agent_extension IS NULL
 """
 
 
@@ -92,6 +117,18 @@ class Candidate:
     domain_timezone: Optional[str]
     domain_region: Optional[str]
     domain_settings: dict = field(default_factory=dict)
+    route_source: Optional[str] = None  # destination | default_destination | fallback | None (nobody)
+    route_name: Optional[str] = None  # the destination dialled
+
+    @property
+    def route_extension(self) -> Optional[str]:
+        """The extension responsible for this callback: its agent, or the
+        destination it is routed to when that is one extension."""
+        if self.agent_extension:
+            return self.agent_extension
+        if self.destination_type == "extension" and self.destination_target:
+            return self.destination_target
+        return None
 
 
 @dataclass(frozen=True)
@@ -184,14 +221,21 @@ def claim_due(
     hours_check: Optional[HoursCheck] = None,
     now: Optional[datetime] = None,
     domains: Optional[Sequence[str]] = None,
+    default_destination: str = "",
 ) -> list[Claimed]:
     """Lock up to ``limit`` due callbacks (pending, next attempt due, window
     open) skipping rows other claimers hold, lease those inside business hours
     to ``owner`` and open their attempt rows. Candidates outside business hours
-    get ``next_attempt_at`` moved to the next opening instead."""
+    get ``next_attempt_at`` moved to the next opening instead. A callback for no
+    one in particular is routed as ``_CLAIM_COLUMNS`` says."""
     if limit <= 0:
         return []
-    params: dict[str, Any] = {"now": now, "limit": int(limit), "domains": list(domains) if domains else None}
+    params: dict[str, Any] = {
+        "now": now,
+        "limit": int(limit),
+        "domains": list(domains) if domains else None,
+        "default_destination": default_destination or "",
+    }
     cur.execute(
         f"""
         SELECT {_CLAIM_COLUMNS}
@@ -231,6 +275,7 @@ def claim_one(
     agent_extension: Optional[str] = None,
     now: Optional[datetime] = None,
     trigger: str = "api",
+    default_destination: str = "",
 ) -> tuple[str, Optional[Claimed]]:
     """Claim one callback by its public id for an immediate attempt (click-to-call).
 
@@ -243,7 +288,7 @@ def claim_one(
         {_CLAIM_FROM}
         WHERE c.public_id = %(pid)s::uuid AND c.domain = %(domain)s
         """,
-        {"pid": public_id, "domain": domain},
+        {"pid": public_id, "domain": domain, "default_destination": default_destination or ""},
     )
     found = _rows(cur)
     if not found:
@@ -255,7 +300,7 @@ def claim_one(
         WHERE c.public_id = %(pid)s::uuid AND c.domain = %(domain)s
         FOR UPDATE OF c SKIP LOCKED
         """,
-        {"pid": public_id, "domain": domain},
+        {"pid": public_id, "domain": domain, "default_destination": default_destination or ""},
     )
     locked = _rows(cur)
     if not locked:
@@ -296,6 +341,9 @@ def _lease(
         {"owner": owner, "lease": float(lease_seconds), "ids": ids, "now": now},
     )
     leased = {r[0]: (r[1], r[2]) for r in cur.fetchall()}
+    # The attempt's agent: the one asked for (click-to-call), else the callback's
+    # responsible extension (its agent, or the one extension it is routed to).
+    agents = [agent_extension or c.route_extension for c in cands]
     cur.execute(
         """
         INSERT INTO callback_attempts
@@ -303,13 +351,13 @@ def _lease(
         SELECT c.id,
                COALESCE((SELECT max(a.attempt_no) FROM callback_attempts a
                           WHERE a.callback_id = c.id), 0) + 1,
-               c.domain, %(owner)s, %(trigger)s, COALESCE(%(agent)s, c.agent_extension),
+               c.domain, %(owner)s, %(trigger)s, x.agent,
                gen_random_uuid()::text, COALESCE(%(now)s, now())
           FROM callbacks c
-         WHERE c.id = ANY(%(ids)s)
+          JOIN unnest(%(ids)s::bigint[], %(agents)s::text[]) AS x(id, agent) ON x.id = c.id
         RETURNING callback_id, id, attempt_no, agent_uuid, agent_extension
         """,
-        {"owner": owner, "trigger": trigger, "agent": agent_extension, "ids": ids, "now": now},
+        {"owner": owner, "trigger": trigger, "agents": agents, "ids": ids, "now": now},
     )
     attempts = {r[0]: r[1:] for r in cur.fetchall()}
     out = []
@@ -554,14 +602,46 @@ def resolve_stale(
     max_attempts: int,
     events: Sequence[OutboxEvent] = (),
     now: Optional[datetime] = None,
+    completed: bool = False,
+    details: Optional[dict] = None,
 ) -> str:
-    """Make a taken-over callback due again (no leg of its old attempt is up).
+    """Settle a taken-over callback once its old attempt's legs are accounted for.
 
-    The lost attempt is closed as ``failed`` (``details.reason = lease_expired``)
-    and does not use up one of ``max_attempts``, unless the callback has already
-    lost ``max_attempts`` attempts that way (a callback that kills every
-    dispatcher must stop somewhere): then it is ``failed``. Returns the new
-    status, or ``""`` when the lease is no longer ``owner``'s."""
+    No leg up any more: the lost attempt is closed as ``failed``
+    (``details.reason = lease_expired``) and does not use up one of
+    ``max_attempts``, unless the callback has already lost ``max_attempts``
+    attempts that way (a callback that kills every dispatcher must stop
+    somewhere): then it is ``failed``; otherwise it is due again now.
+
+    ``completed``: the old attempt's agent and customer are talking (bridged):
+    the attempt is closed as ``completed`` and so is the callback.
+
+    Returns the new status, or ``""`` when the lease is no longer ``owner``'s."""
+    if completed:
+        cur.execute(
+            """
+            UPDATE callback_attempts
+               SET outcome = 'completed', ended_at = COALESCE(%(now)s, now()),
+                   details = details || '{"reason": "recovered_bridged"}'::jsonb
+             WHERE callback_id = %(id)s AND outcome IS NULL
+            """,
+            {"id": stale.id, "now": now},
+        )
+        cur.execute(
+            """
+            UPDATE callbacks
+               SET status = 'completed', lease_owner = NULL, lease_until = NULL, last_outcome = 'completed',
+                   completed_at = COALESCE(%(now)s, now()), updated_at = now()
+             WHERE id = %(id)s AND lease_owner = %(owner)s AND status = 'in_progress'
+            RETURNING status
+            """,
+            {"id": stale.id, "owner": owner, "now": now},
+        )
+        row = cur.fetchone()
+        if row is None:
+            return ""
+        _enqueue(cur, stale.domain, stale.id, events)
+        return str(row[0])
     cur.execute(
         """
         SELECT count(*) FROM callback_attempts
@@ -574,10 +654,11 @@ def resolve_stale(
         """
         UPDATE callback_attempts
            SET outcome = 'failed', ended_at = COALESCE(%(now)s, now()),
-               details = details || '{"reason": "lease_expired", "infrastructure": true}'::jsonb
+               details = details || %(details)s::jsonb
+                         || '{"reason": "lease_expired", "infrastructure": true}'::jsonb
          WHERE callback_id = %(id)s AND outcome IS NULL
         """,
-        {"id": stale.id, "now": now},
+        {"id": stale.id, "now": now, "details": json.dumps(details or {})},
     )
     cur.execute(
         """
@@ -597,6 +678,13 @@ def resolve_stale(
         return ""
     _enqueue(cur, stale.domain, stale.id, events)
     return str(row[0])
+
+
+def stale_ticket(cur: Any, callback_id: int) -> tuple[Optional[str], int]:
+    """``(ticket_id, attempts)`` of a callback (for the messages recovery sends)."""
+    cur.execute("SELECT ticket_id, attempts FROM callbacks WHERE id = %s", (callback_id,))
+    row = cur.fetchone()
+    return (row[0], int(row[1])) if row else (None, 0)
 
 
 # --------------------------------------------------------------------------- expiry
@@ -851,6 +939,7 @@ __all__ = [
     "resolve_stale",
     "select_expirable",
     "snooze",
+    "stale_ticket",
     "status_counts",
     "take_stale",
 ]

@@ -271,6 +271,22 @@ def stats(cur: Any, *, domain: Optional[str] = None, now: Optional[datetime] = N
     return OutboxStats(int(pending), int(due), int(dead), int(delivered), age, by_kind)
 
 
+def backlog(
+    cur: Any, *, domain: Optional[str] = None, now: Optional[datetime] = None
+) -> tuple[int, Optional[float]]:
+    """``(rows not yet delivered, age in seconds of the oldest one)``, of every
+    domain or one; cheap enough to poll (only pending rows are read)."""
+    at = _now(now)
+    cur.execute(
+        "SELECT count(*), min(created_at) FROM helpdesk_outbox"
+        " WHERE status = 'pending' AND (%(domain)s::text IS NULL OR domain = %(domain)s)",
+        {"domain": domain},
+    )
+    pending, oldest = cur.fetchone()
+    age = None if oldest is None else max(0.0, (at - oldest).total_seconds())
+    return int(pending), age
+
+
 def retry_dead(
     cur: Any,
     *,
