@@ -277,7 +277,7 @@ def test_close_lets_go_of_the_session() -> None:
     referrers = [r for r in gc.get_referrers(session) if r is not session.__dict__]
     assert not [r for r in referrers if isinstance(r, dict) and r.get("session") is session]
     assert channel.session is not session
-    assert not [t for t in threading.enumerate() if t.name.startswith("modpython-hangup") and t.is_alive()]
+    assert not [t for t in threading.enumerate() if t.name == f"modpython-hangup-{session.uuid[:8]}"]
 
 
 # --------------------------------------------------------------------------- the shim
