@@ -161,8 +161,12 @@ def show_cmd(app: AppContext, callback_id: str, domain: Optional[str], as_json: 
     for a in data["attempt_log"]:
         click.echo(
             f"  attempt {a['attempt_no']}: {a['outcome'] or 'in progress'}"
-            f" ({a['hangup_cause'] or '-'}) agent {a['agent_extension'] or '-'} at {a['started_at']}"
+            f" ({a['hangup_cause'] or '-'}) agent {a['agent_extension'] or '-'}"
+            + (f" via {a['destination']}" if a.get("destination") else "")
+            + f" at {a['started_at']}"
         )
+        if a.get("detail"):
+            click.echo(f"    why: {a['detail']}")
 
 
 @command.command("stats")

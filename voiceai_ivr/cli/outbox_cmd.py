@@ -1,4 +1,8 @@
-"""``voiceai-ivr outbox status|flush|retry``: the helpdesk outbox."""
+"""``voiceai-ivr outbox status|flush|retry``: the helpdesk outbox.
+
+Nobody needs to flush it: ``serve`` and ``api`` deliver it in the background and
+every ``dispatch-callbacks`` pass delivers after dialling. ``flush`` is for
+operators who want it now (after a helpdesk outage, say)."""
 
 from __future__ import annotations
 
@@ -63,6 +67,8 @@ def status(app: AppContext, domain: str, as_json: bool) -> None:
         click.echo(f"  {kind:<20} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if not app.config.helpdesk.url:
         click.echo("helpdesk.url is not set: messages are kept until one is configured")
+    elif st.due:
+        click.echo("delivered by serve, api (every helpdesk.delivery_interval) and each dispatcher pass")
 
 
 @command.command("flush")
@@ -121,4 +127,7 @@ def retry(app: AppContext, dead: bool, ids: tuple, domain: str) -> None:
         raise click.ClickException(str(exc)) from exc
     finally:
         db.close()
-    click.echo(f"revived {n} dead message(s); run `voiceai-ivr outbox flush` or wait for the dispatcher")
+    click.echo(
+        f"revived {n} dead message(s); serve, api and every dispatcher pass deliver them"
+        " (or run `voiceai-ivr outbox flush` now)"
+    )

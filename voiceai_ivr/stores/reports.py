@@ -87,10 +87,13 @@ def callback_stats(cur: Any, filters: Optional[CallbackFilter] = None) -> Callba
 
 
 def callback_attempts(cur: Any, callback_id: int) -> list[dict[str, Any]]:
-    """Every dispatch attempt of one callback, oldest first."""
+    """Every dispatch attempt of one callback, oldest first; ``detail`` says why it
+    ended as it did (e.g. why nobody could be called), ``destination`` where it went."""
     cur.execute(
         "SELECT attempt_no, trigger, dispatcher, agent_extension, outcome, hangup_cause, sip_status,"
-        " started_at, ended_at FROM callback_attempts WHERE callback_id = %s ORDER BY attempt_no",
+        " started_at, ended_at, COALESCE(details->>'reason', details->>'error') AS detail,"
+        " details->>'destination' AS destination"
+        " FROM callback_attempts WHERE callback_id = %s ORDER BY attempt_no",
         (callback_id,),
     )
     names = [d[0] for d in cur.description]
