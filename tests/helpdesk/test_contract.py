@@ -160,3 +160,46 @@ def test_echoed_credentials_never_reach_the_outbox_or_the_terminal(db, config, c
     result = CliRunner().invoke(cli, ["outbox", "flush", "--now"], env=env)
     assert result.exit_code == 1  # the attempt is still refused
     assert "HTTP 500" in result.output and TOKEN not in result.output and "pw-in-url-42" not in result.output
+
+
+def test_migration_masks_what_older_versions_stored(empty_db_dsn, tmp_path) -> None:
+    """sql/003: rows stored before redaction existed are masked in place (and a
+    response stays valid JSON)."""
+    import shutil
+
+    from voiceai_ivr.stores.db import Database
+    from voiceai_ivr.stores.migrate import migrate
+
+    sql = Path(__file__).resolve().parents[2] / "sql"
+    older = tmp_path / "sql"
+    older.mkdir()
+    for name in ("001_initial.sql", "002_directory_details.sql"):
+        shutil.copy(sql / name, older / name)
+    db = Database(empty_db_dsn, pool_size=2)
+    try:
+        migrate(db, older)
+        with db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO helpdesk_outbox (domain, kind, idempotency_key, payload, status, last_error, response)"
+                " VALUES ('d', 'callback.attempt', 'k1', '{}', 'pending', %s, NULL),"
+                "        ('d', 'call.missed', 'k2', '{}', 'delivered', NULL, %s),"
+                "        ('d', 'call.missed', 'k3', '{}', 'delivered', 'HTTP 500 (busy)', %s)",
+                (
+                    f"POST /v1/x: HTTP 400 (echo Authorization: Bearer {TOKEN}; see"
+                    " https://svc:pw-in-url-42@helpdesk.example/api?token=abc123xyz)",
+                    json.dumps({"ticket_id": "T-9", "headers": {"Authorization": f"Bearer {TOKEN}"},
+                                "password": 'p"w\\d', "note": "via postgres://u:dbpass77@h/db"}),
+                    json.dumps({"ticket_id": "T-10"}),
+                ),
+            )
+        migrate(db)  # 003 (and whatever follows)
+        with db.cursor() as cur:
+            cur.execute("SELECT idempotency_key, last_error, response FROM helpdesk_outbox ORDER BY id")
+            stored = cur.fetchall()
+    finally:
+        db.close()
+    text = json.dumps(stored)
+    for secret in (TOKEN, "pw-in-url-42", "abc123xyz", "dbpass77", 'p\\"w'):
+        assert secret not in text, secret
+    assert stored[1][2]["ticket_id"] == "T-9" and stored[1][2]["password"] == "***"
+    assert stored[2][1:] == ("HTTP 500 (busy)", {"ticket_id": "T-10"})  # nothing secret: untouched
