@@ -43,10 +43,33 @@ def dconfig(config, sim, tmp_path):
     config.callbacks.spool_path = str(tmp_path / "spool.jsonl")
     config.dispatcher.listen_port = 0
     config.dispatcher.concurrency = 8
-    config.dispatcher.whisper_timeout = 10.0
+    # the agent flow waits for a key twice, KEY_TIMEOUT (6 s) each, in real time
+    config.dispatcher.whisper_timeout = 20.0
     config.dispatcher.availability_cache_seconds = 0.0
     config.helpdesk.whatsapp.enabled = True
     return config
+
+
+@pytest.fixture
+def dispatchers(dconfig, db) -> Iterator[Any]:
+    """``make(**attributes)``: a started dispatcher on ``dconfig`` (attributes set
+    on it, e.g. ``_clock``); every one made is closed after the test."""
+    from voiceai_ivr.cli.dispatch_cmd import build_dispatcher
+
+    made = []
+
+    def make(**attributes: Any) -> Any:
+        d = build_dispatcher(dconfig, db)
+        for key, value in attributes.items():
+            setattr(d, key, value)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.close()
+        if d.esl_client is not None:
+            d.esl_client.close()
 
 
 def write_config(cfg: Any, path: Path) -> Path:

@@ -5,7 +5,6 @@ retries, max attempts, expiry."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
@@ -35,22 +34,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def make_dispatcher(dconfig, db, clock) -> Iterator[Any]:
-    made = []
-
+def make_dispatcher(dispatchers, clock) -> Any:
     def make(**overrides: Any) -> Any:
-        d = build_dispatcher(dconfig, db)
-        d._clock = clock  # the scaled test clock drives due times and leases
-        for key, value in overrides.items():
-            setattr(d, key, value)
-        made.append(d)
-        return d
+        # the scaled test clock drives due times and leases
+        return dispatchers(_clock=clock, **overrides)
 
-    yield make
-    for d in made:
-        d.close()
-        if d.esl_client is not None:
-            d.esl_client.close()
+    return make
 
 
 def _setup(sim, db_dsn, n=1, *, agent="answer", customer="answer", settings=None, agents=None, **cb):

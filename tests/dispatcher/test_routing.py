@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -27,7 +26,6 @@ import pytest
 from click.testing import CliRunner
 
 from voiceai_ivr.cli import cli
-from voiceai_ivr.cli.dispatch_cmd import build_dispatcher
 from voiceai_ivr.domain.destinations import parse_directory
 from voiceai_ivr.stores.directory import import_directory
 
@@ -51,19 +49,8 @@ DIRECTORY: dict[str, Any] = {
 
 
 @pytest.fixture
-def make_dispatcher(dconfig, db) -> Iterator[Any]:
-    made = []
-
-    def make() -> Any:
-        d = build_dispatcher(dconfig, db)
-        made.append(d)
-        return d
-
-    yield make
-    for d in made:
-        d.close()
-        if d.esl_client is not None:
-            d.esl_client.close()
+def make_dispatcher(dispatchers) -> Any:
+    return dispatchers
 
 
 def _import(db, document: dict) -> None:

@@ -189,3 +189,70 @@ def test_claims_do_not_overlap_between_workers(db, config, hd):
     with db.transaction() as cur:
         again = outbox.claim_due(cur, limit=20, lease_seconds=60, now=datetime.now(timezone.utc) + timedelta(minutes=2))
     assert len(again) == 10
+
+
+def test_delivery_for_a_while_is_bounded_and_leaves_the_rest_due(db, config, hd):
+    """What a dispatcher pass does after dialling: deliver for at most N seconds
+    (plus one request timeout) against a slow but healthy helpdesk; the rest
+    stays due, untouched, for the next worker."""
+    import time
+
+    from voiceai_ivr.integrations.outbox_worker import deliver_for
+
+    _configure(config, hd).close()
+    config.helpdesk.timeout = 2.0
+    client = HelpdeskClient.from_config(config)
+    with db.transaction() as cur:
+        for i in range(40):
+            outbox.enqueue(cur, "a.example", "call.missed", {"call_id": f"c{i}"}, f"call.missed:c{i}")
+    hd.delay = 0.2  # each answer takes 0.2 s
+    started = time.monotonic()
+    report = deliver_for(db, client, config, 1.0, batch=50)
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0 + config.helpdesk.timeout
+    assert 2 <= report.delivered < 40 and report.released == 40 - report.delivered
+    pending = _rows(db, status="pending")
+    assert len(pending) == 40 - report.delivered
+    assert all(r.lease_until is None and r.attempts == 0 for r in pending)  # given back untouched
+    hd.delay = 0.0
+    assert deliver_for(db, client, config, 30.0).delivered == len(pending)
+    assert hd.count_by_key() and all(n == 1 for n in hd.count_by_key().values())
+
+
+def test_background_drain_delivers_and_measures(db, config, hd):
+    """serve/api's worker: delivers what is due on its own and keeps the backlog
+    and the oldest row's age for /health and the metrics; stops within a bound."""
+    import time
+
+    from voiceai_ivr.integrations.outbox_worker import OutboxDrain
+    from voiceai_ivr.metrics import Metrics
+
+    _configure(config, hd)
+    metrics = Metrics()
+    hd.go_down()
+    for i in range(3):
+        save_confirmed_callback(db, _request(i), config)
+    drain = OutboxDrain(db, config, interval=0.1, metrics=metrics).start()
+    try:
+        deadline = time.monotonic() + 10
+        while drain.health()["backlog"] != 6:  # 3 tickets + 3 WhatsApp notices waiting
+            assert time.monotonic() < deadline, drain.health()
+            time.sleep(0.05)
+        health = drain.health()
+        assert health["helpdesk_configured"] is True and "cannot connect" in health["last_error"]
+        assert metrics.outbox_backlog._value.get() == 6
+        hd.come_up()
+        with db.transaction() as cur:
+            outbox.retry_pending_now(cur)  # skip the backoff the outage earned
+        while drain.health()["backlog"] != 0:
+            assert time.monotonic() < deadline, drain.health()
+            time.sleep(0.05)
+        assert drain.health()["delivered"] == 6 and drain.health()["oldest_age_seconds"] is None
+        assert metrics.outbox_backlog._value.get() == 0
+    finally:
+        started = time.monotonic()
+        drain.stop(5.0)
+        assert time.monotonic() - started < 5.0
+    assert sorted(r.kind for r in hd.requests if r.status in (200, 201, 202)) == (
+        ["callback.created"] * 3 + ["whatsapp.send"] * 3
+    )
