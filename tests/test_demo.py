@@ -237,3 +237,36 @@ def test_demo_and_simulate_never_touch_the_operators_database(data_dir: Path, tm
             assert cur.fetchall() == []
     finally:
         conn.close()
+
+
+def test_simulate_without_createdb_says_what_to_do(pg_admin_uri: str, db_dsn: str) -> None:
+    """On a server where the configured user may not create databases, simulate
+    refuses in one line (no traceback) rather than use the operator's database."""
+    import secrets as _secrets
+
+    from click.testing import CliRunner
+    from psycopg2.extensions import make_dsn, parse_dsn
+
+    from voiceai_ivr.cli import cli
+
+    role, password = f"limited_{_secrets.token_hex(4)}", _secrets.token_hex(8)
+    admin = psycopg2.connect(pg_admin_uri)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE ROLE {role} LOGIN NOCREATEDB PASSWORD %s", (password,))
+        params = parse_dsn(db_dsn)
+        params.pop("password", None)
+        dsn = make_dsn(**dict(params, user=role, password=password))
+        scenario = Path(__file__).resolve().parent / "scenarios" / "transfer_accepted.yaml"
+        result = CliRunner().invoke(
+            cli, ["simulate", str(scenario), "--json"], env={"VOICEAI_DATABASE_DSN": dsn, "VOICEAI_CONFIG": ""}
+        )
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.close()
+    assert result.exit_code == 1, result.output
+    assert "cannot create a database of its own on the PostgreSQL server of database.dsn" in result.output
+    assert "grant CREATEDB" in result.output and "Traceback" not in result.output
+    assert password not in result.output

@@ -24,10 +24,12 @@ RULE = "=" * 78
 )
 @pass_app
 def command(app: AppContext, as_json: bool, scale: float) -> None:
-    """Start the embedded database (left running), import a demo domain, start the
-    call server and a simulated FreeSWITCH, and play a short tour of real flows:
-    transfer accepted, busy -> callback captured, out of hours, and the dispatcher
-    calling the customer back. Exits 1 when any flow did not do what it should."""
+    """Start the embedded database (left running), create a database of its own
+    there with the demo domain (demo.voiceai.local), start the call server and a
+    simulated FreeSWITCH, and play a short tour of real flows: transfer accepted,
+    busy -> callback captured, out of hours, and the dispatcher calling the
+    customer back. The demo's database is dropped at the end: your own database
+    and helpdesk never see it. Exits 1 when any flow did not do what it should."""
     from voiceai_ivr.demo import DemoReport, FlowReport, run_demo
     from voiceai_ivr.errors import VoiceAIError
 
