@@ -52,7 +52,8 @@ DECISIONS = (ACCEPTED, DECLINED, NO_KEY, AGENT_HANGUP)
 
 #: Seconds the agent has to press a key after each announcement.
 KEY_TIMEOUT = 6.0
-#: The announcement is played at most this many times.
+#: The announcement is played once, then a short reminder (the caller is on hold
+#: meanwhile: an agent who does not answer must not keep them there for long).
 ANNOUNCE_TIMES = 2
 #: Bound on the whole announcement phase, as the caller side budgets it.
 ANNOUNCE_BUDGET = 2 * (KEY_TIMEOUT + 12.0)
@@ -175,11 +176,13 @@ def run_agent(channel: Channel, services: Any) -> str:
         channel.set_tts(services.config.speech.tts_engine, tts_voice)
         caller = spoken_caller_for(rv.caller, lang) or prompts.render(lang, "agent.unknown_caller")
         reason = spoken_reason(prompts, lang, rv.reason)
-        for _ in range(ANNOUNCE_TIMES):
+        for turn in range(ANNOUNCE_TIMES):
             if rv.finished.is_set():  # the caller left while we were announcing
                 break
+            prompt = (src("agent.announce", caller=caller, reason=reason, destination=rv.destination) if turn == 0
+                      else src("agent.remind", destination=rv.destination))
             key = channel.collect_digits(
-                src("agent.announce", caller=caller, reason=reason, destination=rv.destination),
+                prompt,
                 min_digits=1,
                 max_digits=1,
                 timeout_s=KEY_TIMEOUT,
