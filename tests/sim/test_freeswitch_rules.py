@@ -166,7 +166,7 @@ def test_playback_without_terminators_set_ends_only_on_star():
                         "terminator": done.get("variable_playback_terminator_used")}
         await hang_up(call)
 
-    _, call = run_one(script, {"caller_inputs": [{"dtmf": "1*"}]})
+    _, call = run_one(script, {"caller_inputs": [{"dtmf": "1*"}]}, scale=0.1)
     assert call.results["terminator"] == "*"
     assert 500 <= call.results["ms"] < 1500  # ended by the second key (0.65 s), not the first
     assert [e.get("DTMF-Digit") for e in events(call) if e.name == "DTMF"] == ["1", "*"]
@@ -306,6 +306,32 @@ def test_a_terminator_key_ends_detection_with_digit_and_uuid_break_only_cuts_the
     assert (digit, response) == ("DIGIT: 9", "DONE")
     assert after_break == NO_INPUT_JSON  # recognition went on to its no-input timeout
     assert played_ms < 5000
+
+
+def test_input_timers_started_after_the_prompt_start_when_uuid_break_cuts_it():
+    """Seen on the kit: with start-input-timers=false a break 0.5 s into a 5 s prompt
+    gives the no-input result 3 s after the break (play_and_detect_speech starts the
+    timers when the prompt ends, however it ends)."""
+
+    async def script(call: PeerCall) -> None:
+        await start(call)
+        arg = "tone_stream://%(5000,0,440) detect:unimrcp {start-input-timers=false,no-input-timeout=3000}g"
+        event_uuid = await send_execute(call, "play_and_detect_speech", arg)
+        began = await call.wait_event("CHANNEL_EXECUTE", lambda e: e.get("Application-UUID") == event_uuid)
+        await asyncio.sleep(0.5 * 0.1)  # 0.5 simulated seconds
+        await call.api(f"uuid_break {call.uuid}")
+        done = await completion(call, event_uuid)
+        took = (int(done.get("Event-Date-Timestamp") or 0) - int(began.get("Event-Date-Timestamp") or 0)) / 1e6
+        call.results = {"took": took, "played_ms": int(done.get("variable_playback_ms") or 0),
+                        "result": done.get("variable_detect_speech_result")}
+        await hang_up(call)
+
+    _, call = run_one(script, {"at": "2026-11-24T10:30:00-03:00", "caller_inputs": [{"silence": True}]},
+                      asr_engines=["unimrcp"], scale=0.1)
+    r = call.results
+    assert r["result"] == '{"grammar": "g", "text": "", "confidence": 0, "error": "no_input"}'
+    assert r["played_ms"] < 2500
+    assert 3.0 <= r["took"] - r["played_ms"] / 1000 <= 3.6
 
 
 def test_detected_speech_events_only_with_fire_asr_events():

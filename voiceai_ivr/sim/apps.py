@@ -521,7 +521,6 @@ async def app_play_and_detect_speech(ch: SimChannel, run: AppRun) -> None:
     slot = _slot(ch)
     _say_prompt(ch, source, slot=slot)
     listen = await _listen(ch, "speech", source)
-    result_at = no_input_at
     speech = ""
     if listen.kind == "speech" and listen.text and prompt_s >= no_input_at:
         # The recogniser gives up before the caller's turn comes: they speak at the
@@ -533,7 +532,6 @@ async def app_play_and_detect_speech(ch: SimChannel, run: AppRun) -> None:
         _record_answer(ch, listen, slot)
         if listen.kind == "speech" and listen.text:
             speech = listen.text
-            result_at = prompt_s + speech_seconds(speech) + ASR_END_SILENCE
         _act(ch, listen)
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -541,14 +539,24 @@ async def app_play_and_detect_speech(ch: SimChannel, run: AppRun) -> None:
     def elapsed() -> float:
         return (loop.time() - started) / ch.switch.clock.scale
 
-    prompt_end = prompt_s
+    prompt_end = prompt_s  # earlier when uuid_break cuts the prompt
+
+    def result_at() -> float:
+        """When the recogniser answers: after the caller's words (they start when
+        the prompt ends, and stop the no-input timer), else at no-input; timers not
+        started with recognition start when the prompt ends (play_and_detect_speech
+        calls start_input_timers then)."""
+        if speech:
+            return prompt_end + speech_seconds(speech) + ASR_END_SILENCE
+        return (0.0 if timers_at_start else prompt_end) + no_input
+
     result: Optional[str] = None
     spoke = False
     while result is None:
-        if speech and not spoke and elapsed() >= prompt_s:
+        if speech and not spoke and elapsed() >= prompt_end:
             spoke = True
             _fire_speech(ch, "begin-speaking")
-        until = result_at if spoke or not speech else prompt_s
+        until = result_at() if spoke or not speech else prompt_end
         why = await ch.pause(until - elapsed(), on_dtmf=True)
         if why == "hangup" or (why == "break" and ch.break_reason == "bridge"):
             _playback_vars(ch, min(prompt_end, elapsed()))
