@@ -4,11 +4,18 @@ driven by the same simulated load and their CPU seconds per call compared.
 
     python benchmarks/_greenswitch_peer.py --port PORT
 
-The script sends the same commands, in the same order, as our ``minimal_flow``
-over ``ESLChannel`` (see voiceai_ivr/flows/minimal.py and channel/esl.py):
-``myevents``, ``event plain BACKGROUND_JOB``, ``linger``, ``answer``, ``set
-tts_engine``/``set tts_voice``, ``play_and_get_digits`` (greeting), a playback of
-the digits, a goodbye playback, ``sendmsg call-command: hangup``, ``exit``.
+The script sends the same applications, in the same order, as our
+``minimal_flow`` over ``ESLChannel`` (voiceai_ivr/flows/minimal.py,
+voiceai_ivr/channel/esl.py): ``myevents``, ``event plain BACKGROUND_JOB``,
+``linger``, ``answer``, ``set playback_terminators=any``, ``set tts_engine``,
+``set tts_voice``, the keyed turn (``set voiceai_slot=digits``, ``playback``
+of the greeting, ``set voiceai_slot=``; keys from DTMF events, ``#`` ends, 5 s
+for the first key, 3 s between keys), a playback of the digits, a goodbye
+playback, ``sendmsg call-command: hangup`` (then up to 1 s for the hangup
+event), ``exit``. It is written the way greenswitch is used: each command waits
+for its reply (greenswitch's ``send``), each application for its
+CHANNEL_EXECUTE_COMPLETE (``call_command(block=True)``), except the
+``set voiceai_slot=digits`` that ours pipelines before the prompt.
 """
 
 from __future__ import annotations
@@ -21,13 +28,16 @@ import sys
 from typing import Any
 
 import gevent
+import gevent.event
 from greenswitch.esl import NotConnectedError, OutboundESLServer, OutboundSessionHasGoneAway
 
 from voiceai_ivr.flows.minimal import GOODBYE, GOT_DIGITS, GREETING, NO_DIGITS
-from voiceai_ivr.switch import quote_arg
 
 TTS_ENGINE = "flite"
 TTS_VOICE = "kal"
+FIRST_KEY_S = 5.0
+NEXT_KEY_S = 3.0
+MAX_DIGITS = 4
 
 
 class MinimalCall:
@@ -35,6 +45,35 @@ class MinimalCall:
 
     def __init__(self, session: Any) -> None:
         self.session = session
+        self.keys: list[str] = []
+        self.key_arrived = gevent.event.Event()
+        self.gone = gevent.event.Event()
+        session.register_handle("DTMF", self.on_dtmf)
+        session.register_handle("CHANNEL_HANGUP", self.on_hangup)
+
+    def on_dtmf(self, event: Any) -> None:
+        digit = (event.headers.get("DTMF-Digit") or "")[:1]
+        if digit:
+            self.keys.append(digit)
+            self.key_arrived.set()
+
+    def on_hangup(self, event: Any) -> None:
+        self.gone.set()
+
+    def collect(self) -> str:
+        digits = ""
+        timeout = FIRST_KEY_S
+        while len(digits) < MAX_DIGITS:
+            if not self.keys:
+                self.key_arrived.clear()
+                if not self.key_arrived.wait(timeout) or not self.keys:
+                    break
+            key = self.keys.pop(0)
+            if key == "#":
+                break
+            digits += key
+            timeout = NEXT_KEY_S
+        return digits
 
     def run(self) -> None:
         s = self.session
@@ -43,17 +82,19 @@ class MinimalCall:
             s.send("event plain BACKGROUND_JOB")
             s.linger()
             s.call_command("answer", block=True, response_timeout=30)
+            s.call_command("set", "playback_terminators=any", block=True, response_timeout=30)
             s.call_command("set", f"tts_engine={TTS_ENGINE}", block=True, response_timeout=30)
             s.call_command("set", f"tts_voice={TTS_VOICE}", block=True, response_timeout=30)
-            arg = (f"1 4 1 5000 # {quote_arg(GREETING)} silence_stream://250 voiceai_digits \\d+ 3000")
-            event = s.call_command("play_and_get_digits", arg, block=True, response_timeout=60)
-            digits = ""
-            if event is not None and event.headers.get("variable_read_result") == "success":
-                digits = event.headers.get("variable_voiceai_digits") or ""
+            if not self.keys:
+                s.call_command("set", "voiceai_slot=digits")
+                s.call_command("playback", GREETING, block=True, response_timeout=60)
+                s.call_command("set", "voiceai_slot=", block=True, response_timeout=30)
+            digits = self.collect()
             text = GOT_DIGITS.format(digits=" ".join(digits)) if digits else NO_DIGITS
             s.call_command("playback", text, block=True, response_timeout=60)
             s.call_command("playback", GOODBYE, block=True, response_timeout=60)
             s.send("sendmsg\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING")
+            self.gone.wait(1.0)
         except (OutboundSessionHasGoneAway, NotConnectedError, gevent.Timeout):
             return
 

@@ -4,7 +4,9 @@ JSON lines on stdin, answering JSON lines on stdout.
     python benchmarks/_sim_process.py --scale 1.0
     -> {"ready": true, "inbound": [host, port], "pid": N}
     <- {"op": "load", "server": [host, port], "scenario": {...}, "count": N, "rate": R,
-        "expect": "transferred" | "first_prompt", "timeout": S}
+        "expect": "transferred" | "first_prompt", "timeout": S, "concurrency": C}
+       (``concurrency``: closed loop, C calls in flight until N were placed; else
+       open loop, N calls started at R per second)
     -> {"ok": .., "failed": .., "failures": [...], "latency_ms": {...}, ...}
     <- {"op": "quit"}
 
@@ -196,12 +198,32 @@ async def run_load(sim: Simulator, spec: dict[str, Any]) -> dict[str, Any]:
     ticking = asyncio.ensure_future(ticker())
     started = loop.time()
     tasks: list[asyncio.Task[Any]] = []
-    for i in range(count):
-        due = started + i / rate
-        delay = due - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.ensure_future(sim.place_call_async(scenario, server)))
+    concurrency = int(spec.get("concurrency") or 0)
+    if concurrency > 0:
+        # Closed loop: CONCURRENCY calls in flight, a new one as soon as one ends (the
+        # first CONCURRENCY paced at RATE so the listen backlog is not one burst).
+        free = asyncio.Semaphore(concurrency)
+
+        async def one() -> Any:
+            try:
+                return await sim.place_call_async(scenario, server)
+            finally:
+                free.release()
+
+        for i in range(count):
+            await free.acquire()
+            if i < concurrency:
+                delay = started + i / rate - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            tasks.append(asyncio.ensure_future(one()))
+    else:
+        for i in range(count):
+            due = started + i / rate
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.ensure_future(sim.place_call_async(scenario, server)))
     offered_s = loop.time() - started
     _done, pending = await asyncio.wait(tasks, timeout=float(spec.get("timeout", 300)))
     for task in pending:
@@ -284,7 +306,10 @@ def main() -> int:
     install_probe()
     # a PBX that recognises speech with the application's default engine (each call
     # has a speech turn); the simulator's own default is a stock one without ASR
-    sim = Simulator(scale=args.scale, max_call_seconds=600.0, asr_engines=["unimrcp"]).start()
+    # A call is hung up by the simulator after 600 simulated seconds, or 120 real ones
+    # on a fast clock (with near-instant media a loaded server may take seconds).
+    max_call = max(600.0, 120.0 / args.scale)
+    sim = Simulator(scale=args.scale, max_call_seconds=max_call, asr_engines=["unimrcp"]).start()
     print(json.dumps({"ready": True, "inbound": list(sim.inbound_address), "password": sim.password,
                       "pid": os.getpid()}), flush=True)
     try:

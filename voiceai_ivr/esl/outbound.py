@@ -29,6 +29,7 @@ import collections
 import heapq
 import itertools
 import logging
+import random
 import re
 import select
 import selectors
@@ -50,7 +51,20 @@ _MAX_INLINE_ARG = 512  # longer (or multi-line) arguments travel as a text/plain
 _MAX_DTMF_QUEUE = 128
 _RECV_BYTES = 65536
 _HANGUP_EVENTS = frozenset({"CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"})
+_NO_WAITERS: list = []  # never appended to: "nobody to wake", without an allocation
 _DEFAULT_BUSY_SOURCE = "tone_stream://%(500,500,480,620);loops=3"
+
+
+_UUID_HEAD = str(uuidlib.uuid4())[:24]  # random per process: xxxxxxxx-xxxx-4xxx-yxxx-
+_UUID_SEQ = itertools.count(random.getrandbits(40))
+
+
+def new_event_uuid() -> str:
+    """A UUID-shaped id that is unique in this process (a random head, then a counter),
+    for ``Event-UUID``: FreeSWITCH only echoes it back as the completion's
+    ``Application-UUID`` on the same channel. ``uuid4()`` reads the kernel's random
+    source on every call; this is one counter step and one format."""
+    return f"{_UUID_HEAD}{next(_UUID_SEQ) & 0xFFFFFFFFFFFF:012x}"
 
 
 class Execution:
@@ -62,7 +76,7 @@ class Execution:
         self.app = app
         self.arg = arg
         self.dtmf_mark = 0  # keys the session had received when this was sent
-        self.event_uuid = str(uuidlib.uuid4())
+        self.event_uuid = new_event_uuid()
         self.done = False
         self.event: Optional[Event] = None
         self.error: Optional[Exception] = None
@@ -70,6 +84,22 @@ class Execution:
     @property
     def response(self) -> str:
         return (self.event.get("Application-Response") if self.event else None) or ""
+
+
+class _Waiter:
+    """One thread waiting on a session until ``ready()`` holds: it sleeps on ``lock``
+    (taken when made), which the reactor releases once it has seen ``ready()`` true.
+    The reactor evaluates the predicate itself, so a thread is woken only when what
+    it waits for has happened, never for a frame that is not its business (the
+    ``+OK`` of an execute, CHANNEL_EXECUTE, CHANNEL_STATE, a pipelined ``set``'s
+    completion while a prompt plays...)."""
+
+    __slots__ = ("lock", "ready")
+
+    def __init__(self, ready: Callable[[], bool]) -> None:
+        self.ready = ready
+        self.lock = threading.Lock()
+        self.lock.acquire()
 
 
 class _Slot:
@@ -102,7 +132,7 @@ class OutboundSession:
         self.started_at = time.monotonic()
         self.commands_sent = 0
         self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
+        self._waiters: list[_Waiter] = []
         self._send_lock = threading.Lock()
         self._slots: collections.deque[_Slot] = collections.deque()
         self._execs: dict[str, Execution] = {}
@@ -213,6 +243,8 @@ class OutboundSession:
                 ex.error = CallGone(self.uuid, self.hangup_cause or "ESL_DISCONNECTED")
             else:
                 assert slot.frame is not None
+                if slot.frame.reply_text.startswith("+OK"):
+                    return  # the usual answer: no Reply built
                 reply = Reply.from_frame(slot.frame)
                 if reply.ok:
                     return
@@ -236,12 +268,10 @@ class OutboundSession:
     def wait(self, ex: Execution, timeout: float) -> Event:
         """Wait for an execution's CHANNEL_EXECUTE_COMPLETE. Raises ``CallGone`` at once
         when the call hangs up, ``ESLTimeout`` past ``timeout``."""
-        with self._cond:
-            self._cond.wait_for(lambda: ex.done, timeout)
-            if not ex.done:
-                if self._gone:
-                    raise CallGone(self.uuid, self.hangup_cause)
-                raise ESLTimeout(f"call {self.uuid}: {ex.app} did not complete within {timeout:.1f}s")
+        if not ex.done and not self._wait_until(lambda: ex.done, timeout):
+            if self._gone:
+                raise CallGone(self.uuid, self.hangup_cause)
+            raise ESLTimeout(f"call {self.uuid}: {ex.app} did not complete within {timeout:.1f}s")
         if ex.error is not None:
             raise ex.error
         assert ex.event is not None
@@ -256,8 +286,8 @@ class OutboundSession:
         """``"done"`` when ``ex`` completed, ``"dtmf"`` when a key arrived after ``ex``
         was sent (keys already queued before it do not count), ``"timeout"``
         otherwise. Raises ``CallGone``."""
-        with self._cond:
-            self._cond.wait_for(lambda: ex.done or self._dtmf_seen > ex.dtmf_mark or self._gone, timeout)
+        self._wait_until(lambda: ex.done or self._dtmf_seen > ex.dtmf_mark or self._gone, timeout)
+        with self._lock:
             if self._dtmf_seen > ex.dtmf_mark and self._dtmf:
                 return "dtmf"
             if ex.done:
@@ -270,8 +300,8 @@ class OutboundSession:
 
     def next_dtmf(self, timeout: float) -> Optional[str]:
         """The next DTMF key, or ``None`` after ``timeout``. Raises ``CallGone``."""
-        with self._cond:
-            self._cond.wait_for(lambda: bool(self._dtmf) or self._gone, timeout)
+        self._wait_until(lambda: bool(self._dtmf) or self._gone, timeout)
+        with self._lock:
             if self._dtmf:
                 return self._dtmf.popleft()
             if self._gone:
@@ -347,8 +377,7 @@ class OutboundSession:
             return
         log.info("call %s: hangup %s sent", self.uuid, cause)
         if wait > 0:
-            with self._cond:
-                self._cond.wait_for(lambda: self._gone, wait)
+            self._wait_until(lambda: self._gone, wait)
 
     def close(self, timeout: float = 2.0) -> None:
         """Send ``exit`` and wait (bounded) for FreeSWITCH to close; then make sure the
@@ -359,8 +388,7 @@ class OutboundSession:
             self._send(b"exit\n\n", _Slot())
         except ESLError:
             pass
-        with self._cond:
-            self._cond.wait_for(lambda: self._closed, timeout)
+        self._wait_until(lambda: self._closed, timeout)
         if not self._closed:
             self.server._request_close(self, "no EOF after exit")
 
@@ -399,11 +427,39 @@ class OutboundSession:
             except InterruptedError:
                 continue
 
+    def _wait_until(self, ready: Callable[[], bool], timeout: float) -> bool:
+        """Sleep until ``ready()`` (evaluated under the session lock) holds or
+        ``timeout`` passes; returns ``ready()``. Only the reactor wakes the sleeper,
+        and only once it has seen ``ready()`` true (``_wake_ready``)."""
+        with self._lock:
+            if ready():
+                return True
+            if not timeout > 0:
+                return False
+            waiter = _Waiter(ready)
+            self._waiters.append(waiter)
+        if waiter.lock.acquire(True, timeout):
+            return True
+        with self._lock:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+            return ready()
+
+    def _wake_ready(self) -> list[_Waiter]:
+        """Lock held: take out the waiters whose condition now holds. The caller
+        releases them once it has let go of the session lock (a woken thread
+        must not go straight back to sleep on that lock)."""
+        waiters = self._waiters
+        if not waiters:
+            return _NO_WAITERS
+        ready = [w for w in waiters if w.ready()]
+        if ready:
+            self._waiters = [w for w in waiters if w not in ready] if len(ready) < len(waiters) else []
+        return ready
+
     def _wait_slot(self, slot: _Slot, what: str, deadline: float) -> Frame:
-        with self._cond:
-            self._cond.wait_for(lambda: slot.done, max(0.0, deadline - time.monotonic()))
-            if not slot.done:
-                raise ESLTimeout(f"call {self.uuid or self.address}: no reply to {what.split(' ', 1)[0]!r}")
+        if not slot.done and not self._wait_until(lambda: slot.done, max(0.0, deadline - time.monotonic())):
+            raise ESLTimeout(f"call {self.uuid or self.address}: no reply to {what.split(' ', 1)[0]!r}")
         if slot.error is not None:
             raise slot.error
         assert slot.frame is not None
@@ -415,72 +471,71 @@ class OutboundSession:
         frames = self.parser.feed(data)  # ProtocolError propagates: the reactor closes us
         if not frames:
             return
-        decoded: list[tuple[Frame, Optional[Event]]] = []
-        for frame in frames:
-            ctype = frame.content_type
-            event = frame_to_event(frame) if ctype in ("text/event-plain", "text/event-json") else None
-            decoded.append((frame, event))
         jobs: list[tuple[BgJob, str]] = []
-        listeners: list[Callable[[Event], None]] = []
-        events: list[Event] = []
+        events: Optional[list[Event]] = [] if self._event_listeners else None
         newly_gone = False
         linger = False
-        with self._cond:
-            for frame, event in decoded:
-                if event is not None:
-                    events.append(event)
-                    newly_gone |= self._apply_event(event, jobs)
-                    continue
-                ctype = frame.content_type
-                if ctype in ("command/reply", "api/response"):
-                    if self._slots:
-                        slot = self._slots.popleft()
-                        slot.frame = frame
-                        slot.done = True
-                        if slot.callback is not None:
-                            slot.callback(slot)
-                    else:
-                        log.warning("call %s: unexpected %s", self.uuid, ctype)
-                elif ctype == "text/disconnect-notice":
-                    disposition = frame.get("Content-Disposition") or ""
-                    log.info("call %s: disconnect-notice (%s)", self.uuid, disposition or "-")
-                    if not self._gone:
-                        newly_gone |= self._mark_gone(self.hangup_cause or "NORMAL_CLEARING")
-                    if disposition == "linger" and not self._lingering:
-                        self._lingering = True
-                        linger = True
-                elif ctype == "text/rude-rejection":
-                    raise ProtocolError("rude-rejection on an outbound socket")
-            if events and self._event_listeners:
-                listeners = list(self._event_listeners)
-            self._cond.notify_all()
+        with self._lock:
+            try:
+                for frame in frames:
+                    ctype = frame.content_type
+                    if ctype == "text/event-plain" or ctype == "text/event-json":
+                        # Decoded lazily: only the headers routing needs are looked at here.
+                        event = frame_to_event(frame)
+                        if events is not None:
+                            events.append(event)
+                        newly_gone |= self._apply_event(event, jobs)
+                    elif ctype == "command/reply" or ctype == "api/response":
+                        if self._slots:
+                            slot = self._slots.popleft()
+                            slot.frame = frame
+                            slot.done = True
+                            if slot.callback is not None:
+                                slot.callback(slot)
+                        else:
+                            log.warning("call %s: unexpected %s", self.uuid, ctype)
+                    elif ctype == "text/disconnect-notice":
+                        disposition = frame.get("Content-Disposition") or ""
+                        log.info("call %s: disconnect-notice (%s)", self.uuid, disposition or "-")
+                        if not self._gone:
+                            newly_gone |= self._mark_gone(self.hangup_cause or "NORMAL_CLEARING")
+                        if disposition == "linger" and not self._lingering:
+                            self._lingering = True
+                            linger = True
+                    elif ctype == "text/rude-rejection":
+                        raise ProtocolError("rude-rejection on an outbound socket")
+            finally:
+                woken = self._wake_ready()
+                listeners = list(self._event_listeners) if events else None
+        for waiter in woken:
+            waiter.lock.release()
         for job, body in jobs:
             job.complete(body)
-        for listener in listeners:
-            for event in events:
-                try:
-                    listener(event)
-                except Exception:
-                    log.exception("call %s: event listener failed", self.uuid)
+        if listeners and events:
+            for listener in listeners:
+                for event in events:
+                    try:
+                        listener(event)
+                    except Exception:
+                        log.exception("call %s: event listener failed", self.uuid)
         if newly_gone:
             self._fire_hangup()
         if linger:
             self.server._linger_started(self)
 
     def _apply_event(self, event: Event, jobs: list[tuple[BgJob, str]]) -> bool:
+        """Lock held. Routes one event; reads only the headers its kind needs."""
         name = event.name
-        uid = event.get("Unique-ID")
-        mine = not uid or not self.uuid or uid == self.uuid
         if name == "CHANNEL_EXECUTE_COMPLETE":
             ex = self._execs.pop(event.get("Application-UUID") or "", None)
             if ex is not None:
                 ex.event = event
                 ex.done = True
-            if mine and event.get("Application") == "socket":
+            elif event.get("Application") == "socket" and self._mine(event):
                 self.socket_app_done = True
         elif name == "DTMF":
             digit = event.get("DTMF-Digit") or ""
-            if mine and digit:
+            if digit and self._mine(event):
                 if len(self._dtmf) >= _MAX_DTMF_QUEUE:
                     self._dtmf.popleft()
                 self._dtmf.append(digit[:1])
@@ -490,20 +545,27 @@ class OutboundSession:
             if job is not None:
                 jobs.append((job, event.body))
         elif name in _HANGUP_EVENTS:
-            if mine and not self._gone:
+            if not self._gone and self._mine(event):
                 cause = event.get("Hangup-Cause") or event.get("variable_hangup_cause") or "NORMAL_CLEARING"
                 log.info("call %s: %s %s", self.uuid, name, cause)
                 return self._mark_gone(cause)
         elif name == "CHANNEL_ANSWER":
-            if mine:
+            if self._mine(event):
                 self.answered = True
         elif name == "CHANNEL_BRIDGE":
-            if mine:
+            if self._mine(event):
                 self.bridged = True
         elif name == "CHANNEL_UNBRIDGE":
-            if mine:
+            if self._mine(event):
                 self.bridged = False
         return False
+
+    def _mine(self, event: Event) -> bool:
+        """The event is about this call's channel (or says about no channel)."""
+        if not self.uuid:
+            return True
+        uid = event.get("Unique-ID")
+        return not uid or uid == self.uuid
 
     def _mark_gone(self, cause: str) -> bool:
         """Lock held. Release every execute waiter at once."""
@@ -541,7 +603,7 @@ class OutboundSession:
     def _on_closed(self, reason: str) -> None:
         """The socket is closed (reactor thread): fail every remaining waiter."""
         jobs: list[BgJob] = []
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             self._closed = True
@@ -556,7 +618,9 @@ class OutboundSession:
             self._slots.clear()
             jobs = list(self._jobs.values())
             self._jobs.clear()
-            self._cond.notify_all()
+            woken = self._wake_ready()
+        for waiter in woken:
+            waiter.lock.release()
         for job in jobs:
             job.fail(ESLDisconnected(f"call {self.uuid}: {reason}"))
         if newly_gone:

@@ -56,8 +56,13 @@ class Frame:
     headers: list[tuple[str, str]]
     body: str = ""
     first_line: str = ""  # for command frames: the line with no colon (``api status``)
+    # Content-Type, found once by the parser (every consumer asks for it, most more than once).
+    _ctype: Optional[str] = field(default=None, init=False, repr=False, compare=False)
 
     def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        for key, value in self.headers:  # exact case first: what FreeSWITCH sends
+            if key == name:
+                return value
         lname = name.lower()
         for key, value in self.headers:
             if key.lower() == lname:
@@ -66,7 +71,10 @@ class Frame:
 
     @property
     def content_type(self) -> str:
-        return self.get("Content-Type", "") or ""
+        ctype = self._ctype
+        if ctype is None:
+            ctype = self._ctype = self.get("Content-Type", "") or ""
+        return ctype
 
     @property
     def reply_text(self) -> str:
@@ -77,15 +85,47 @@ class Frame:
         return self.content_type.startswith("text/event-")
 
 
+# "\nName:" needles for Event.get, made once per header name.
+_NEEDLES: dict[str, str] = {}
+
+
 class Event:
-    """A FreeSWITCH event: decoded headers (a header may repeat) and an optional body."""
+    """A FreeSWITCH event: decoded headers (a header may repeat) and an optional body.
 
-    __slots__ = ("_multi", "body", "headers")
+    An event read from the wire (``from_plain``) keeps its raw ``text/event-plain``
+    text and decodes lazily: ``get(name)`` finds that one header's line and
+    URL-decodes only its value, so the reader that routes an event (name,
+    ``Unique-ID``, ``Application-UUID``...) never decodes the hundred-odd channel
+    variables FreeSWITCH puts in it. ``headers`` (every header, as a dict: the
+    first value of a repeated header wins; ``get_all`` has them all) is decoded
+    on first use. Lines without a colon, which FreeSWITCH never sends, are
+    skipped by that full decode.
+    """
 
-    def __init__(self, pairs: Iterable[tuple[str, str]], body: str = "") -> None:
-        pairs = list(pairs)
-        headers = dict(pairs)
+    __slots__ = ("_body", "_end", "_headers", "_multi", "_text")
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = (), body: str = "") -> None:
+        self._text = ""
+        self._end = 0
+        self._headers: Optional[dict[str, str]] = None
         self._multi: dict[str, list[str]] = {}
+        self._set_pairs(list(pairs))
+        self._body: Optional[str] = body
+
+    @classmethod
+    def from_plain(cls, text: str) -> Event:
+        """A lazily decoded ``text/event-plain`` body (see the class docstring)."""
+        event = cls.__new__(cls)
+        event._text = text
+        end = text.find("\n\n")
+        event._end = len(text) if end < 0 else end
+        event._headers = None
+        event._multi = {}
+        event._body = None
+        return event
+
+    def _set_pairs(self, pairs: list[tuple[str, str]]) -> None:
+        headers = dict(pairs)
         if len(headers) != len(pairs):  # a header repeats: the first value wins, all are kept
             headers = {}
             for key, value in pairs:
@@ -93,32 +133,92 @@ class Event:
                     self._multi.setdefault(key, [headers[key]]).append(value)
                 else:
                     headers[key] = value
-        self.headers: dict[str, str] = headers
-        self.body = body
+        self._headers = headers
+
+    @property
+    def headers(self) -> dict[str, str]:
+        headers = self._headers
+        if headers is None:
+            self._set_pairs(_decode_lines(self._text[: self._end]))
+            headers = self._headers
+            assert headers is not None
+        return headers
+
+    @property
+    def body(self) -> str:
+        body = self._body
+        if body is None:
+            body = self._body = self._plain_body()
+        return body
+
+    @body.setter
+    def body(self, value: str) -> None:
+        self._body = value
+
+    def _plain_body(self) -> str:
+        text, end = self._text, self._end
+        if end >= len(text):
+            return ""
+        length_value = self.get("Content-Length")
+        if not length_value:
+            return ""
+        length = _parse_content_length(length_value)
+        if not length:
+            return ""
+        return text[end + 2 :].encode("utf-8")[:length].decode("utf-8", errors="replace")
 
     @property
     def name(self) -> str:
-        return self.headers.get("Event-Name", "")
+        return self.get("Event-Name") or ""
 
     def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
-        return self.headers.get(name, default)
+        headers = self._headers
+        if headers is not None:
+            return headers.get(name, default)
+        text, end = self._text, self._end
+        if text.startswith(name, 0, end) and text.startswith(":", len(name), end):
+            at = len(name) + 1
+        else:
+            needle = _NEEDLES.get(name)
+            if needle is None:
+                needle = _NEEDLES.setdefault(name, f"\n{name}:")
+            found = text.find(needle, 0, end)
+            if found < 0:
+                return default
+            at = found + len(needle)
+        if not text.startswith(" ", at, end):
+            # ``Name:value``, or a longer key containing ``Name:``: the full decode decides.
+            return self.headers.get(name, default)
+        stop = text.find("\n", at, end)
+        value = text[at + 1 : end if stop < 0 else stop]
+        if "%" in value:
+            value = unquote(value, encoding="utf-8", errors="replace")
+        return value
 
     def get_all(self, name: str) -> list[str]:
+        headers = self.headers
         if name in self._multi:
             return list(self._multi[name])
-        return [self.headers[name]] if name in self.headers else []
+        return [headers[name]] if name in headers else []
 
     def __repr__(self) -> str:
         return f"Event({self.name!r}, {len(self.headers)} headers, body={len(self.body)}B)"
 
 
-def _split_header(line: str) -> tuple[str, str]:
-    key, sep, value = line.partition(":")
-    if not sep:
-        raise ProtocolError(f"header line without colon: {line[:80]!r}")
-    if value.startswith(" "):
-        value = value[1:]
-    return key.strip(), value
+def _decode_lines(head: str) -> list[tuple[str, str]]:
+    """Every ``Name: value`` line of an event head, values URL-decoded."""
+    pairs: list[tuple[str, str]] = []
+    append = pairs.append
+    for line in head.split("\n"):
+        key, colon, value = line.partition(": ")
+        if not colon:
+            key, colon, value = line.partition(":")
+            if not colon:
+                continue
+        if "%" in value:
+            value = unquote(value, encoding="utf-8", errors="replace")
+        append((key, value))
+    return pairs
 
 
 def _parse_content_length(value: str) -> int:
@@ -193,7 +293,7 @@ class FrameParser:
                 if len(buf) - pos < self._need:
                     return frames
                 frame = self._pending
-                frame.body = bytes(buf[pos : pos + self._need]).decode("utf-8", errors="replace")
+                frame.body = buf[pos : pos + self._need].decode("utf-8", errors="replace")
                 self._pos = pos + self._need
                 self._scan = self._pos
                 self._pending = None
@@ -224,7 +324,7 @@ class FrameParser:
                 return frames
             if end - pos > self._max_header:
                 raise ProtocolError(f"header block exceeds {self._max_header} bytes")
-            block = bytes(buf[pos:end])
+            block = buf[pos:end]
             self._pos = end + sep
             self._scan = self._pos
             frame = self._parse_block(block)
@@ -239,44 +339,42 @@ class FrameParser:
                     continue
             frames.append(frame)
 
-    def _parse_block(self, block: bytes) -> Frame:
+    def _parse_block(self, block: Union[bytes, bytearray]) -> Frame:
         try:
             text = block.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ProtocolError(f"header block is not UTF-8 at byte {exc.start}") from exc
-        lines = text.replace("\r\n", "\n").split("\n")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        lines = text.split("\n")
         first = ""
         if self._commands and lines and ":" not in lines[0].split(" ", 1)[0]:
             first = lines.pop(0).strip()
-        headers = [_split_header(line) for line in lines if line]
-        return Frame(headers=headers, first_line=first)
+        headers: list[tuple[str, str]] = []
+        append = headers.append
+        ctype: Optional[str] = None
+        for line in lines:  # _split_header, inlined: this runs for every frame
+            if not line:
+                continue
+            key, sep, value = line.partition(":")
+            if not sep:
+                raise ProtocolError(f"header line without colon: {line[:80]!r}")
+            if value.startswith(" "):
+                value = value[1:]
+            key = key.strip()
+            if ctype is None and key == "Content-Type":
+                ctype = value
+            append((key, value))
+        frame = Frame(headers=headers, first_line=first)
+        if ctype is not None:
+            frame._ctype = ctype
+        return frame
 
 
 def parse_event_plain(text: str) -> Event:
-    """Parse a ``text/event-plain`` body: split into lines first, then URL-decode each value.
-    (The hot path of every call: kept to one pass with no per-line function calls.)"""
-    head, sep, rest = text.partition("\n\n")
-    pairs: list[tuple[str, str]] = []
-    append = pairs.append
-    length: Optional[int] = None
-    for line in head.split("\n"):
-        if not line:
-            continue
-        key, colon, value = line.partition(": ")
-        if not colon:
-            key, colon, value = line.partition(":")
-            if not colon:
-                raise ProtocolError(f"event header line without colon: {line[:80]!r}")
-        if "%" in value:
-            value = unquote(value, encoding="utf-8", errors="replace")
-        if key == "Content-Length":
-            length = _parse_content_length(value)
-        append((key, value))
-    body = ""
-    if sep and length:
-        encoded = rest.encode("utf-8")
-        body = encoded[:length].decode("utf-8", errors="replace")
-    return Event(pairs, body)
+    """A ``text/event-plain`` body as an ``Event`` that decodes lazily (``Event.from_plain``):
+    the hot path of every call, so nothing is split or URL-decoded until asked for."""
+    return Event.from_plain(text)
 
 
 def parse_event_json(text: str) -> Event:
@@ -300,7 +398,7 @@ def frame_to_event(frame: Frame) -> Event:
     """Decode an event frame (plain or JSON), or the header-only ``connect`` reply."""
     ctype = frame.content_type
     if ctype == "text/event-plain":
-        return parse_event_plain(frame.body)
+        return Event.from_plain(frame.body)
     if ctype == "text/event-json":
         return parse_event_json(frame.body)
     # The outbound ``connect`` reply: one block of URL-encoded channel headers.
