@@ -56,6 +56,8 @@ def metrics_hook(metrics: Any) -> Callable[..., None]:
             metrics.callback("created")
         elif name == "handler_error":
             metrics.handler_error(str(labels.get("error", "unknown")))
+        elif name in ("turn_latency", "prompt_audio", "transcription") and hasattr(metrics, name):
+            getattr(metrics, name)(**labels)  # voiceai_ivr.speech
 
     return hook
 
@@ -104,7 +106,19 @@ def build_services(
         metrics = METRICS
     if metrics is not False:
         services.add_metrics_hook(metrics_hook(metrics))
+    services.speech = _speech_services(config, switch, mode, services)
     return services
+
+
+def _speech_services(config: Config, switch: Any, mode: str, services: Services) -> Any:
+    """Prompt audio and recorded answers (``voiceai_ivr.speech``): which engine each
+    language uses is decided now, from what is installed and what FreeSWITCH sees."""
+    from voiceai_ivr.speech.service import SpeechServices
+
+    known = services.asr.known if services.asr is not None else None
+    speech = SpeechServices.build(config, switch=switch, mode=mode, asr_known=known)
+    services.prompts.speaker = speech.speaker
+    return speech
 
 
 # --------------------------------------------------------------------------- handlers

@@ -75,7 +75,7 @@ class SpeechConfig:
     # FreeSWITCH TTS module and voices: the freeswitch synthesizer, and every
     # synthesizer's fallback (say:). No default Portuguese voice: flite is English.
     tts_engine: str = "flite"
-    tts_voice: dict = field(default_factory=lambda: {"en-US": "kal"})
+    tts_voice: dict = field(default_factory=dict)  # language -> voice; unset: kal
     asr_engine: str = "unimrcp"
     asr_grammar: str = "builtin:grammar/boolean"  # grammar passed to play_and_detect_speech
     listen_timeout: float = 6.0

@@ -18,6 +18,10 @@ Names follow Prometheus conventions (``voiceai_ivr_…_total`` for counters,
     voiceai_ivr_outbox_oldest_age_seconds           age of the oldest undelivered row
     voiceai_ivr_esl_reconnects_total                inbound Event Socket reconnections
     voiceai_ivr_handler_errors_total{error}         unexpected errors in call handlers
+    voiceai_ivr_turn_latency_seconds{recognizer,synthesizer}  histogram: end of the caller's
+                                                    answer (speech or key) to the next prompt
+    voiceai_ivr_prompt_audio_total{engine,how}      prompts by audio: cache | synthesized | fallback ...
+    voiceai_ivr_transcriptions_total{outcome}       http recognizer: ok | empty | failed | no_recording
 
 Code reports through the methods (``call_started``, ``transfer``, ...) of the
 process-wide ``METRICS`` or of a ``Metrics`` it was given (tests make their own).
@@ -44,6 +48,7 @@ from voiceai_ivr.errors import ValidationError
 
 CALLBACK_EVENTS = ("created", "dispatched", "completed", "expired", "failed")
 CALL_DURATION_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
+TURN_LATENCY_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0)
 TRANSFER_WAIT_BUCKETS = (1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0)
 _LABEL_VALUE_RE = re.compile(r"[^A-Za-z0-9_.:@-]")
 
@@ -92,6 +97,21 @@ class Metrics:
         self.esl_reconnects_total = Counter(
             "voiceai_ivr_esl_reconnects", "Inbound Event Socket reconnections.", registry=r
         )
+        self.turn_latency_seconds = Histogram(
+            "voiceai_ivr_turn_latency_seconds",
+            "From the end of the caller's answer (their speech or last key) to the start of the next prompt.",
+            ["recognizer", "synthesizer"],
+            buckets=TURN_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.prompt_audio_total = Counter(
+            "voiceai_ivr_prompt_audio", "Prompts played, by engine and how their audio was had.",
+            ["engine", "how"], registry=r,
+        )
+        self.transcriptions_total = Counter(
+            "voiceai_ivr_transcriptions", "Answers sent to the transcription service, by outcome.",
+            ["outcome"], registry=r,
+        )
         self.handler_errors_total = Counter(
             "voiceai_ivr_handler_errors", "Unexpected errors in call handlers, by error type.", ["error"], registry=r
         )
@@ -139,6 +159,19 @@ class Metrics:
         """Set by whoever reads the outbox (dispatcher, delivery loop)."""
         self.outbox_backlog.set(max(0, backlog))
         self.outbox_oldest_age.set(max(0.0, oldest_age_s or 0.0))
+
+    # -- speech (voiceai_ivr.speech)
+
+    def turn_latency(self, seconds: float, recognizer: str = "", synthesizer: str = "") -> None:
+        if seconds >= 0:
+            self.turn_latency_seconds.labels(recognizer=_label(recognizer), synthesizer=_label(synthesizer)).observe(
+                seconds)
+
+    def prompt_audio(self, engine: str = "", how: str = "") -> None:
+        self.prompt_audio_total.labels(engine=_label(engine), how=_label(how)).inc()
+
+    def transcription(self, outcome: str = "") -> None:
+        self.transcriptions_total.labels(outcome=_label(outcome)).inc()
 
     # -- plumbing
 

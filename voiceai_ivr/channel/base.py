@@ -40,6 +40,22 @@ class ListenResult:
         return self.kind != SILENCE and bool(self.text.strip())
 
 
+def record_arg(path: str, max_s: int, threshold: int, silence_s: int) -> str:
+    """``PATH MAX_S THRESHOLD SILENCE_S`` for mod_dptools ``record`` (``<path>
+    [<time_limit_secs>] [<silence_thresh>] [<silence_hits>]``: FreeSWITCH splits it on
+    blanks and reads whole seconds), every part checked."""
+    from voiceai_ivr.errors import ValidationError
+
+    if not isinstance(path, str) or not path.startswith("/") or len(path) > 1024 or any(
+            c in path for c in " \t\r\n'\"${}\\;|&<>`"):
+        raise ValidationError("path", f"not an absolute path FreeSWITCH can record to: {str(path)[:80]!r}")
+    for name, value, low, high in (("max_s", max_s, 1, 3600), ("threshold", threshold, 1, 100000),
+                                   ("silence_s", silence_s, 1, 60)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValidationError(name, f"must be a whole number {low}-{high}: {value!r}")
+    return f"{path} {max_s} {threshold} {silence_s}"
+
+
 class Channel(abc.ABC):
     """One call leg. Not thread-safe: one handler thread drives one channel."""
 
@@ -99,6 +115,30 @@ class Channel(abc.ABC):
         (type-ahead), and the prompt is not played when keys are already waiting.
         Raises ``SpeechUnavailable`` when the PBX refuses to start recognition
         (``ASR INIT ERROR``); the caller then runs the turn again keyed."""
+
+    def record_answer(
+        self,
+        source: str,
+        path: str,
+        *,
+        max_s: int = 10,
+        silence_s: int = 2,
+        threshold: int = 200,
+        slot: str = "",
+        max_digits: int = 1,
+    ) -> tuple[Optional[str], str]:
+        """Play ``source``, then record the caller's answer into ``path`` on the
+        FreeSWITCH host (``record PATH MAX_S THRESHOLD SILENCE_S``: it ends after
+        ``silence_s`` whole seconds under ``threshold``, after ``max_s``, on a key, or
+        on the hangup). Returns ``(path, "")`` once recorded, or ``(None, keys)`` when
+        the caller keyed instead (during the prompt or the recording: up to
+        ``max_digits`` keys, as a keyed ``listen`` collects them; type-ahead keys
+        already waiting answer at once, nothing is played), or ``(None, "")`` when
+        nothing could be recorded. ``slot`` is set as ``voiceai_slot`` meanwhile.
+
+        This default records nothing (an adapter without ``record``): the caller
+        then runs the turn keyed."""
+        return None, ""
 
     @abc.abstractmethod
     def get_var(self, name: str) -> Optional[str]:

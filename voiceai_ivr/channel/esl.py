@@ -23,6 +23,12 @@ Conventions shared with the simulator (it implements the FreeSWITCH side):
   source unquoted, as FreeSWITCH parses it); the result is
   ``variable_detect_speech_result`` (NLSML or JSON, ``channel.asr_result``);
   Application-Response ``ASR INIT ERROR`` raises ``SpeechUnavailable``;
+* ``record_answer``: keys waiting answer at once; else ``set voiceai_slot=SLOT``,
+  ``playback SOURCE`` (a key ends it and answers the turn), then ``record PATH MAX_S
+  THRESHOLD SILENCE_S`` (``channel.base.record_arg``; FreeSWITCH's ``on_dtmf`` ends it
+  on a key through ``playback_terminators``, whose DTMF event reaches the queue as
+  any other), then ``set voiceai_slot=``; recorded when the completion's
+  ``variable_record_samples`` is above 0;
 * hold music: ``set playback_terminators=none`` + ``playback local_stream://…`` on
   the caller's own leg; stopped with ``api uuid_break UUID`` until that playback's
   EXECUTE_COMPLETE arrives (re-sent every 250 ms, 1 s at most), then
@@ -45,7 +51,7 @@ from voiceai_ivr.channel.apps import SLOT_RE as _SLOT_RE
 from voiceai_ivr.channel.apps import check_digit_request, detect_speech_arg
 from voiceai_ivr.channel.apps import ms as _ms
 from voiceai_ivr.channel.asr_result import parse_asr_result, parse_nlsml
-from voiceai_ivr.channel.base import DTMF, SILENCE, Channel, ListenResult
+from voiceai_ivr.channel.base import DTMF, SILENCE, Channel, ListenResult, record_arg
 from voiceai_ivr.errors import CallGone, ESLError, ESLTimeout, SpeechUnavailable, ValidationError
 from voiceai_ivr.esl.outbound import Execution, OutboundSession
 from voiceai_ivr.switch import check_cause, check_source, check_var_name, sanitize_text
@@ -183,6 +189,44 @@ class ESLChannel(Channel):
                 keys = result.text
             return ListenResult(DTMF, keys) if keys else ListenResult(SILENCE)
         return result
+
+    def record_answer(
+        self,
+        source: str,
+        path: str,
+        *,
+        max_s: int = 10,
+        silence_s: int = 2,
+        threshold: int = 200,
+        slot: str = "",
+        max_digits: int = 1,
+    ) -> tuple[Optional[str], str]:
+        if not _SLOT_RE.match(slot or ""):
+            raise ValidationError("slot", f"not a slot name: {slot!r}")
+        arg = record_arg(path, max_s, threshold, silence_s)
+        limit = max(1, max_digits)
+        if self.session.has_dtmf():  # type-ahead: the caller already answered
+            return None, self._collect_keys(limit, "#", self.digit_timeout_s, first_timeout=0.0)
+        src = check_source(source)
+        self.session.execute_async("set", f"voiceai_slot={slot}")
+        prompt = self.session.execute_async("playback", src)
+        self._wait_prompt(prompt, "playback")
+        if self.session.has_dtmf():  # a key ended the prompt: a keyed answer
+            self.session.execute_async("set", "voiceai_slot=")
+            return None, self._collect_keys(limit, "#", self.digit_timeout_s, first_timeout=0.0)
+        rec = self.session.execute_async("record", arg)
+        bound = max_s + silence_s + self.command_timeout
+        outcome = self.session.wait_execution_or_dtmf(rec, bound)
+        unset = self.session.execute_async("set", "voiceai_slot=")
+        if outcome == "timeout":
+            raise ESLTimeout(f"call {self.uuid}: record did not complete within {bound:.0f}s")
+        if outcome == "dtmf":  # FreeSWITCH ends the recording on the key itself
+            self._settle(rec)
+        self._settle(unset)
+        if self.session.has_dtmf():
+            return None, self._collect_keys(limit, "#", self.digit_timeout_s, first_timeout=0.0)
+        samples = (rec.event.get("variable_record_samples") if rec.event is not None else None) or "0"
+        return (path, "") if samples.strip().isdigit() and int(samples) > 0 else (None, "")
 
     # ------------------------------------------------------------------ hold music
 

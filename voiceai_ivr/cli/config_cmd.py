@@ -15,13 +15,16 @@ def command() -> None:
 
 
 @command.command("check")
+@click.option("--no-speech", is_flag=True, help="Skip the speech check (installed engines, what FreeSWITCH sees).")
 @pass_app
-def check(app: AppContext) -> None:
-    """List every problem in the configuration as `path: reason`; exit 1 if any."""
+def check(app: AppContext, no_speech: bool) -> None:
+    """List every problem in the configuration as `path: reason`; exit 1 if any.
+    Then say which engine speaks each language and which recognizer hears callers,
+    and why (exit 1 when a language has no suitable voice)."""
     from voiceai_ivr.config import check_config, config_path
 
     path = config_path(app.config_file)
-    _cfg, problems = check_config(path)
+    cfg, problems = check_config(path)
     source = str(path) if path else "built-in defaults + VOICEAI_* environment"
     if problems:
         click.echo(f"{source}: {len(problems)} problem(s)", err=True)
@@ -29,6 +32,20 @@ def check(app: AppContext) -> None:
             click.echo(f"  {problem}", err=True)
         click.get_current_context().exit(1)
     click.echo(f"{source}: OK")
+    if no_speech:
+        return
+    from voiceai_ivr.speech.checks import current_plan
+
+    plan = current_plan(cfg)
+    for line in plan.lines():
+        click.echo(f"speech: {line}")
+    for warning in plan.warnings:
+        click.echo(f"speech warning: {warning}", err=True)
+    if plan.problems:
+        click.echo(f"speech: {len(plan.problems)} problem(s)", err=True)
+        for problem in plan.problems:
+            click.echo(f"  {problem}", err=True)
+        click.get_current_context().exit(1)
 
 
 @command.command("show")

@@ -11,7 +11,11 @@ thread. Its API is deliberately small and stable:
   ``call_uuid``, ``caller_number``, ``caller_name``, ``caller_withheld``, ``mode``;
 * speech: ``say(key, **vars)``, ``listen(key, slot=..., **vars) -> ListenResult``,
   ``collect_digits(key, ...) -> str``, ``render(key, **vars) -> str``,
-  ``source(key, **vars) -> str``;
+  ``source(key, **vars) -> str``, ``spoken(key, **vars)`` (the prompt's audio:
+  a cached or just-synthesized WAV, or ``say:``; ``voiceai_ivr.speech``); with the
+  ``http`` recognizer ``listen`` records the answer and has it transcribed
+  (``speech.turn``), keyed when that fails; every prompt after an answer logs its
+  turn latency (``mark_answered``);
 * time: ``now()`` (timezone-aware; the ``voiceai_clock`` channel variable is honoured
   only when ``config.server.allow_clock_override`` is on), ``timezone``;
 * record: ``log_event(event, **data)``, ``note_intent(...)``, ``events``, ``intents``,
@@ -30,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Callable, Optional
 
-from voiceai_ivr.channel.base import Channel, ListenResult
+from voiceai_ivr.channel.base import DTMF, SILENCE, Channel, ListenResult
 from voiceai_ivr.config import LANGUAGES, Config
 from voiceai_ivr.errors import SpeechUnavailable, ValidationError
 from voiceai_ivr.flows.asr_support import SpeechSupport
@@ -112,9 +116,12 @@ class Services:
     mode: str = "socket"  # socket | python | sim (goes to calls.mode)
     metrics_hooks: list[MetricsHook] = field(default_factory=list)
     asr: Optional[SpeechSupport] = None  # can the PBX recognise speech? (None: assume it can)
+    speech: Any = None  # voiceai_ivr.speech.service.SpeechServices (prompt audio, recorded answers)
 
     @property
     def speech_available(self) -> bool:
+        if self.speech is not None and self.speech.records_answers:
+            return bool(self.speech.recognizer_available)  # the transcription service's health
         return self.asr is None or self.asr.available
 
     def add_metrics_hook(self, hook: MetricsHook) -> None:
@@ -185,6 +192,7 @@ class CallContext:
         self.intents: list[dict[str, Any]] = []
         self.outcome: Optional[str] = None
         self.recording_path: Optional[str] = None  # set once record_session started
+        self._answered: Optional[tuple[float, str]] = None  # end of the last answer, for turn latency
         self.hungup = threading.Event()
         self._started_mono = time.monotonic()
         self._clock_base: Optional[datetime] = None
@@ -313,10 +321,18 @@ class CallContext:
     def source(self, key: str, **variables: Any) -> str:
         return self.services.prompts.source(self.language, key, **self._vars(variables))
 
+    def spoken(self, key: str, **variables: Any) -> Any:
+        """The prompt's audio (``speech.speaker.Spoken``: ``source``, ``how``, ``engine``)."""
+        spoken = self.services.prompts.prompt(self.language, key, **self._vars(variables))
+        self.services.emit("prompt_audio", engine=spoken.engine, how=spoken.how)
+        return spoken
+
     def say(self, key: str, **variables: Any) -> None:
         """Play one prompt to the end (raises ``CallGone`` if the caller leaves)."""
-        src = self.source(key, **variables)
-        self.log_event("say", key=key, text=_text_of(src, self, key, variables))
+        spoken = self.spoken(key, **variables)
+        src = spoken.source
+        self.log_event("say", key=key, text=_text_of(src, self, key, variables), audio=spoken.how)
+        self._prompt_starting(spoken)
         self.channel.play(src)
 
     def listen(
@@ -333,9 +349,23 @@ class CallContext:
         when the PBX cannot recognise speech (found out at start, or by this very
         turn's ``ASR INIT ERROR``: the turn is then played again, keyed)."""
         speech = self.services.speech_available
-        src = self.source(key, **variables)
+        spoken = self.spoken(key, **variables)
+        src = spoken.source
         self.log_event("listen", key=key, slot=slot, text=_text_of(src, self, key, variables),
-                       keyed=None if speech else True)
+                       keyed=None if speech else True, audio=spoken.how)
+        self._prompt_starting(spoken)
+        recorded = self.services.speech is not None and self.services.speech.records_answers
+        if speech and recorded:
+            from voiceai_ivr.speech.turn import recorded_turn
+
+            heard = recorded_turn(self, src, slot=slot, max_digits=max_digits)
+            if heard is not None:
+                self.log_event("heard", slot=slot, kind=heard.kind, text=heard.text)
+                return heard
+            src = self.source(key, **variables)  # the service failed: this turn is keyed
+            self.log_event("listen", key=key, slot=slot, text=_text_of(src, self, key, variables), keyed=True)
+        if recorded:
+            speech = False  # never play_and_detect_speech when answers are transcribed
         kwargs: dict[str, Any] = {
             "timeout_s": timeout_s if timeout_s is not None else self.config.speech.listen_timeout,
             "max_digits": max_digits,
@@ -351,6 +381,8 @@ class CallContext:
             src = self.source(key, **variables)
             self.log_event("listen", key=key, slot=slot, text=_text_of(src, self, key, variables), keyed=True)
             result = self.channel.listen(src, speech=False, **kwargs)
+        if result.kind != SILENCE:
+            self.mark_answered(time.monotonic(), "keys" if result.kind == DTMF else "freeswitch")
         self.log_event("heard", slot=slot, kind=result.kind, text=result.text, confidence=result.confidence)
         return result
 
@@ -364,8 +396,10 @@ class CallContext:
         terminators: str = "#",
         **variables: Any,
     ) -> str:
-        src = self.source(key, **variables)
-        self.log_event("collect", key=key)
+        spoken = self.spoken(key, **variables)
+        src = spoken.source
+        self.log_event("collect", key=key, audio=spoken.how)
+        self._prompt_starting(spoken)
         digits = self.channel.collect_digits(
             src,
             min_digits=min_digits,
@@ -374,8 +408,29 @@ class CallContext:
             terminators=terminators,
             digit_timeout_s=self.config.speech.digit_timeout,
         )
+        if digits:
+            self.mark_answered(time.monotonic(), "keys")
         self.log_event("heard", slot=key, kind="dtmf" if digits else "silence", text=digits)
         return digits
+
+    # ------------------------------------------------------------------ turn latency
+
+    def mark_answered(self, at: float, how: str) -> None:
+        """The caller's answer ended at ``at`` (``time.monotonic``): their last key, or
+        the end of their speech; ``how``: keys | freeswitch | http."""
+        self._answered = (at, how)
+
+    def _prompt_starting(self, spoken: Any) -> None:
+        """The next prompt starts now: the turn latency since the answer ended goes to
+        the call log (``latency``) and to the metrics (``turn_latency``)."""
+        if self._answered is None:
+            return
+        at, how = self._answered
+        self._answered = None
+        seconds = max(0.0, time.monotonic() - at)
+        synthesizer = "recorded" if spoken.how == "recorded" else str(spoken.engine)
+        self.log_event("latency", seconds=round(seconds, 3), answer=how, audio=spoken.how)
+        self.services.emit("turn_latency", seconds=seconds, recognizer=how, synthesizer=synthesizer)
 
     # ------------------------------------------------------------------ record
 

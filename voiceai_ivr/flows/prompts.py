@@ -13,9 +13,16 @@ A file is a mapping of key to template text; nested mappings are flattened with 
 (``transfer: {busy: ...}`` is ``transfer.busy``). Templates are jinja2 (sandboxed,
 undefined variables are an error) so that a typo shows up in tests, not on a call.
 
-``PromptBook.source`` turns a prompt into something ``Channel.play`` understands:
-``say:TEXT`` for TTS, or a recorded file ``<recordings_dir>/<lang>/<key>.wav`` when
-one exists and the prompt has no variables (a recording cannot say a caller's name).
+``PromptBook.prompt`` (and ``source``, its playable string) turns a prompt into
+something ``Channel.play`` understands, first found wins:
+
+1. a recorded file ``<recordings_dir>/<lang>/<key>.wav`` when one exists and the
+   prompt has no variables (a recording cannot say a caller's name);
+2. with a ``speaker`` (``voiceai_ivr.speech``, set by ``app.build_services``): the
+   text's WAV from the speech cache, or synthesized now within
+   ``speech.synth_timeout``, in the language's engine (espeak-ng, an HTTP service);
+3. ``say:TEXT``: FreeSWITCH's own TTS module (the ``freeswitch`` engine, and the
+   fallback whenever a synthesizer fails or is too slow: never silence).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from voiceai_ivr.config import LANGUAGES, Config
 from voiceai_ivr.errors import ValidationError
+from voiceai_ivr.speech.speaker import FREESWITCH_TTS, RECORDED, Speaker, Spoken
 
 PACKAGED_DIR = Path(__file__).resolve().parent.parent / "conf" / "prompts"
 RECORDING_EXTENSIONS = (".wav", ".mp3")
@@ -111,23 +119,28 @@ class PromptBook:
         self._env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
         self._compiled: dict[str, dict[str, Any]] = {}
         self._variables: dict[str, dict[str, frozenset[str]]] = {}
+        self._modes: dict[str, dict[str, frozenset[str]]] = {}
         for lang, items in templates.items():
             compiled: dict[str, Any] = {}
             variables: dict[str, frozenset[str]] = {}
+            modes: dict[str, frozenset[str]] = {}
             for key, text in items.items():
                 try:
                     compiled[key] = self._env.from_string(text)
                     found = meta.find_undeclared_variables(self._env.parse(text))
                     variables[key] = frozenset(found - MODE_VARIABLES)
+                    modes[key] = frozenset(found & MODE_VARIABLES)
                 except TemplateError as exc:
                     raise PromptError(f"prompts.{lang}.{key}", f"bad template: {exc}") from exc
             self._compiled[lang] = compiled
             self._variables[lang] = variables
+            self._modes[lang] = modes
         self.tts_engine = tts_engine
         self.tts_voice = dict(tts_voice or {})
         self.recordings_dir = recordings_dir
         self._recording_cache: dict[tuple[str, str], Optional[str]] = {}
         self._lock = threading.Lock()
+        self.speaker: Optional[Speaker] = None  # prompt audio (voiceai_ivr.speech); None: say: only
 
     # ------------------------------------------------------------------ loading
 
@@ -228,12 +241,24 @@ class PromptBook:
         return found
 
     def source(self, language: str, key: str, **variables: Any) -> str:
-        """What ``Channel.play`` gets: a recorded file, or ``say:TEXT``."""
+        """What ``Channel.play`` gets: a recorded file, a synthesized WAV, or ``say:TEXT``."""
+        return self.prompt(language, key, **variables).source
+
+    def prompt(self, language: str, key: str, **variables: Any) -> Spoken:
+        """The prompt's audio and how it was had (recorded, cache, synthesized,
+        freeswitch, fallback); synthesizing never raises (``say:`` instead)."""
         text = self.render(language, key, **variables)
         recorded = self.recording(language, key, keyed=bool(variables.get("keyed")))
         if recorded:
-            return recorded
-        return "say:" + text
+            return Spoken(recorded, RECORDED, RECORDED)
+        if self.speaker is not None:
+            return self.speaker.speak(language, text)
+        return Spoken("say:" + text, FREESWITCH_TTS, FREESWITCH_TTS)
+
+    def all_variables(self, language: str, key: str) -> frozenset[str]:
+        """Every variable the template reads, mode variables (``keyed``) included."""
+        self._template(language, key)  # an unknown prompt raises
+        return self._variables[language][key] | self._modes[language][key]
 
 
 __all__ = ["MODE_VARIABLES", "PACKAGED_DIR", "PromptBook", "PromptError", "load_prompt_file"]
