@@ -138,7 +138,7 @@ def _flow(config: Any) -> Callable[[Any], None]:
 
     from voiceai_ivr.flows.minimal import minimal_flow
 
-    voice = config.speech.tts_voice.get("pt-BR") or next(iter(config.speech.tts_voice.values()), "")
+    voice = config.speech.tts_voice.get("pt-BR") or next(iter(config.speech.tts_voice.values()), "kal")
     return functools.partial(minimal_flow, tts_engine=config.speech.tts_engine, tts_voice=voice)
 
 

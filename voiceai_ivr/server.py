@@ -46,7 +46,7 @@ def load_flow(config: Config) -> FlowHandler:
 
 def minimal_handler(config: Config) -> FlowHandler:
     """The minimal flow with the configured TTS engine and pt-BR voice."""
-    voice = config.speech.tts_voice.get("pt-BR") or next(iter(config.speech.tts_voice.values()), "")
+    voice = config.speech.tts_voice.get("pt-BR") or next(iter(config.speech.tts_voice.values()), "kal")
     return functools.partial(minimal_flow, tts_engine=config.speech.tts_engine, tts_voice=voice)
 
 
@@ -62,7 +62,7 @@ def make_channel(session: OutboundSession, config: Config) -> ESLChannel:
 
 def busy_handler(config: Config) -> Callable[[OutboundSession], None]:
     message = check_source(config.server.busy_message or DEFAULT_BUSY_MESSAGE, "server.busy_message")
-    voice = config.speech.tts_voice.get("pt-BR") or next(iter(config.speech.tts_voice.values()), "")
+    voice = config.speech.tts_voice.get("pt-BR") or next(iter(config.speech.tts_voice.values()), "kal")
 
     def busy(session: OutboundSession) -> None:
         channel = make_channel(session, config)
