@@ -99,11 +99,13 @@ def saved(
     assert stack.call(result["call_uuid"])["outcome"] == "callback_created"
     assert result["outcome"] == "callback_created" and result["source"] == "database", info
     assert result["callback"] == {
+        "id": str(row["public_id"]),
         "number": number,
         "window_start": start.astimezone(row["window_start"].tzinfo).isoformat(),
         "window_end": end.astimezone(row["window_end"].tzinfo).isoformat(),
         "reason": reason,
         "status": "pending",
+        "request": "created",  # a new request, not folded into an open one
     }, info
     confirmed = "seu retorno está confirmado" if language == "pt-BR" else "your call back is confirmed"
     assert confirmed in ivr_lines(result)[-1], info

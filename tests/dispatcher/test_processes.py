@@ -69,7 +69,7 @@ def test_four_processes_dial_each_callback_exactly_once(sim, db_dsn, dconfig, tm
         assert p.returncode == 0, err[-2000:]
     summaries = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
     assert sum(s["claimed"] for s in summaries) == n
-    assert sum(s["completed"] for s in summaries) == n
+    assert sum(s["completed"] for s in summaries) == n, [s["outcomes"] for s in summaries]
     assert all(s["claimed"] > 0 for s in summaries), summaries  # all four took part
     # counted on the simulator's side: every agent and every customer dialled once
     counts = sim.originate_counts()
