@@ -15,9 +15,11 @@ socket the simulator remembers when it last WROTE a frame a handler waits on
 (a command/reply, an api/response, a CHANNEL_EXECUTE_COMPLETE, a DTMF,
 DETECTED_SPEECH or BACKGROUND_JOB event). When the next command arrives on that
 socket, and that frame was written after the previous command arrived (the
-handler was waiting, not pipelining), the sample is ``arrival - write``. The
-simulator's own event-loop lag is measured alongside (a 10 ms ticker) because it
-inflates every sample taken on this side of the socket.
+handler was waiting, not pipelining), the sample is ``arrival - write``. A
+command that arrives while music on hold plays on that leg ends a wait for the
+agent, not for this side: it is kept apart (``on_hold_ms``). The simulator's own
+event-loop lag is measured alongside (a 10 ms ticker) because it inflates every
+sample taken on this side of the socket.
 
 Only this process patches the simulator (two methods, wrapped, behaviour unchanged).
 """
@@ -29,6 +31,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import resource
 import sys
 import time
@@ -41,13 +44,8 @@ from voiceai_ivr.sim.scenario import parse_scenario
 from voiceai_ivr.sim.session import ConnectionBase
 from voiceai_ivr.sim.simulator import Simulator
 
-_AWAITED = (
-    b"command/reply",
-    b"api/response",
-    b"CHANNEL_EXECUTE_COMPLETE",
-    b"Event-Name: DTMF",
-    b"DETECTED_SPEECH",
-    b"BACKGROUND_JOB",
+_AWAITED = re.compile(
+    rb"command/reply|api/response|CHANNEL_EXECUTE_COMPLETE|Event-Name: DTMF|DETECTED_SPEECH|BACKGROUND_JOB"
 )
 
 
@@ -57,11 +55,13 @@ class Probe:
     def __init__(self) -> None:
         self.samples: list[float] = []
         self.by_command: dict[str, list[float]] = {}
+        self.on_hold: list[float] = []
         self.enabled = False
 
     def reset(self) -> None:
         self.samples = []
         self.by_command = {}
+        self.on_hold = []
 
 
 PROBE = Probe()
@@ -88,8 +88,7 @@ def install_probe() -> None:
     def write(self: ConnectionBase, data: bytes) -> bool:
         ok = original_write(self, data)
         if ok and PROBE.enabled and isinstance(self, sim_outbound.OutboundSession):
-            head = data[:400]
-            if any(marker in head for marker in _AWAITED):
+            if _AWAITED.search(data, 0, 400):
                 self._bench_sent = time.perf_counter()  # type: ignore[attr-defined]
         return ok
 
@@ -100,8 +99,14 @@ def install_probe() -> None:
             last_cmd: float = getattr(self, "_bench_cmd", 0.0)
             if sent is not None and sent > last_cmd:
                 delta = now - sent
-                PROBE.samples.append(delta)
-                PROBE.by_command.setdefault(_command_name(frame), []).append(delta)
+                if self.channel.hold is not None:
+                    # Music on hold plays on this leg: the handler was waiting for the
+                    # agent (ring, announcement), not for this simulator; the caller
+                    # hears music, not dead air. Kept apart, out of the samples.
+                    PROBE.on_hold.append(delta)
+                else:
+                    PROBE.samples.append(delta)
+                    PROBE.by_command.setdefault(_command_name(frame), []).append(delta)
             self._bench_cmd = now  # type: ignore[attr-defined]
         await original_handle(self, frame)
 
@@ -283,6 +288,7 @@ async def run_load(sim: Simulator, spec: dict[str, Any]) -> dict[str, Any]:
         "peak_channels": peaks["channels"],
         "latency_ms": summary_ms(PROBE.samples),
         "latency_by_command_ms": by_command,
+        "on_hold_ms": summary_ms(PROBE.on_hold),
         "sim_loop_lag_ms": summary_ms(lags),
         "first_prompt_s": {
             "n": len(first),

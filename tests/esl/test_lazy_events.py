@@ -181,3 +181,20 @@ def test_a_waiting_handler_is_woken_only_by_what_it_waits_for() -> None:
     finally:
         finish.set()
         server.stop(grace=1.0)
+
+
+def test_url_encode_is_switch_url_encode_byte_for_byte() -> None:
+    """switch_url_encode: every byte outside printable ASCII, and each of
+    ``\\r\\n "#%&+:;<=>?@[\\]^`{|}``, becomes %XX (upper-case hex); the rest stays."""
+    from voiceai_ivr.esl.protocol import url_decode, url_encode
+
+    unsafe = set(b'\r\n "#%&+:;<=>?@[\\]^`{|}')
+    for b in range(128):
+        char = chr(b)
+        expected = char if 32 < b < 127 and b not in unsafe else f"%{b:02X}"
+        assert url_encode(char) == expected, b
+        assert url_encode(f"a{char}b") == f"a{expected}b"
+    assert url_encode("ação") == "a%C3%A7%C3%A3o"
+    assert url_encode("😀 x") == "%F0%9F%98%80%20x"
+    for text in ["", "plain", "100% ${x} & y", "linha\nquebra", "ação"]:
+        assert url_decode(url_encode(text)) == text

@@ -9,10 +9,16 @@ Design for thousands of calls in one process:
   waiter at the head of the session's FIFO (FreeSWITCH answers in order),
   CHANNEL_EXECUTE_COMPLETE to the ``execute`` whose ``Event-UUID`` it carries,
   DTMF into a per-session queue, BACKGROUND_JOB to its job, hangups to every
-  waiter at once (``CallGone``).
+  waiter at once (``CallGone``). Events are decoded lazily (``Event.from_plain``):
+  routing reads four or five headers, never the channel variables. When busy it
+  wakes at most once per ``coalesce_s`` (1 ms) and reads everything that arrived
+  meanwhile in one pass; an idle reactor answers the first frame at once.
 * One handler thread per call runs the flow; it only writes (under the
-  session's send lock) and sleeps on the session's condition. Handler threads
-  get a small stack (``thread_stack_size``) so thousands fit in memory.
+  session's send lock) and sleeps until the reactor has seen what it waits for
+  (``_Waiter``: the reactor evaluates the wait's condition, so frames that are
+  not its business never wake it). Handler threads get a small stack
+  (``thread_stack_size``) so thousands fit in memory, and are reused from call
+  to call (an idle one ends after ``worker_idle_s``).
 * A malformed frame (``ProtocolError``) closes that one connection only.
 
 Per call: ``connect`` (the reply carries the channel data), ``myevents``,
@@ -26,6 +32,7 @@ the dialplan continues (or the bridge the flow set up goes on).
 from __future__ import annotations
 
 import collections
+import contextvars
 import heapq
 import itertools
 import logging
@@ -98,6 +105,17 @@ class _Waiter:
 
     def __init__(self, ready: Callable[[], bool]) -> None:
         self.ready = ready
+        self.lock = threading.Lock()
+        self.lock.acquire()
+
+
+class _Worker:
+    """A handler thread between calls: sleeps on ``lock`` until ``task`` is set."""
+
+    __slots__ = ("lock", "task")
+
+    def __init__(self, task: Optional[tuple[OutboundSession, Callable[[OutboundSession], None], bool]]) -> None:
+        self.task = task
         self.lock = threading.Lock()
         self.lock.acquire()
 
@@ -650,6 +668,8 @@ class OutboundServer:
         thread_stack_size: int = 256 * 1024,
         max_body_bytes: int = 1024 * 1024,
         backlog: int = 1024,
+        worker_idle_s: float = 30.0,
+        coalesce_s: float = 0.001,
     ) -> None:
         if max_calls < 1:
             raise ValueError("max_calls must be at least 1")
@@ -662,6 +682,8 @@ class OutboundServer:
         self.command_timeout = command_timeout
         self.linger_grace = linger_grace
         self.thread_stack_size = thread_stack_size
+        self.worker_idle_s = worker_idle_s
+        self.coalesce_s = coalesce_s
         self.max_body_bytes = max_body_bytes
         self.backlog = backlog
         self.calls_total = 0
@@ -679,6 +701,8 @@ class OutboundServer:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._sessions: set[OutboundSession] = set()
+        self._idle_workers: list[_Worker] = []  # handler threads waiting for their next call (LIFO)
+        self.workers = 0  # handler threads alive, busy or idle
         self._active = 0  # handler threads running (calls + busy)
         self._busy_active = 0
         self._accepting = False
@@ -743,6 +767,9 @@ class OutboundServer:
                     pass
         with self._idle:
             self._idle.wait_for(lambda: self._active == 0, 3.0)
+            idle, self._idle_workers = self._idle_workers, []
+        for worker in idle:  # no task: the thread ends
+            worker.lock.release()
         self._running = False
         self._wake()
         if self._reactor is not None:
@@ -802,13 +829,16 @@ class OutboundServer:
     # ------------------------------------------------------------------ reactor
 
     def _loop(self) -> None:
+        window = self.coalesce_s
+        woke = 0.0
         try:
             while self._running:
                 timeout = 1.0
                 with self._lock:
                     if self._timers:
                         timeout = max(0.0, min(timeout, self._timers[0][0] - time.monotonic()))
-                for key, _mask in self._sel.select(timeout):
+                ready = self._sel.select(timeout)
+                for key, _mask in ready:
                     data = key.data
                     if data == "listener":
                         self._accept()
@@ -817,6 +847,16 @@ class OutboundServer:
                     else:
                         self._read(data)
                 self._run_timers()
+                if window > 0 and ready:
+                    # Busy: wake at most once per window and read what arrived meanwhile
+                    # in one go (FreeSWITCH writes every frame on its own; one wake per
+                    # frame costs a context switch and a GIL hand-off each). An idle
+                    # reactor answers the first frame at once.
+                    now = time.monotonic()
+                    if now - woke < window:
+                        time.sleep(window - (now - woke))
+                        now = time.monotonic()
+                    woke = now
         except Exception:  # the reactor must not die silently
             log.exception("outbound reactor crashed")
             raise
@@ -897,9 +937,21 @@ class OutboundServer:
             self._spawn(session, busy)
 
     def _spawn(self, session: OutboundSession, busy: bool) -> None:
-        handler = self.busy_handler if busy else self.handler
-        thread = threading.Thread(target=self._run_call, args=(session, handler, busy),
-                                  name=f"call-{self.calls_total}", daemon=True)
+        """Hand the call to an idle handler thread (one lock release), or start one.
+        Threads are reused: starting one per call costs the reactor a clone, a stack
+        mapping and a start handshake it has to wait for."""
+        task = (session, self.busy_handler if busy else self.handler, busy)
+        with self._lock:
+            worker = self._idle_workers.pop() if self._idle_workers else None
+            if worker is not None:
+                worker.task = task
+            else:
+                self.workers += 1
+        if worker is not None:
+            worker.lock.release()
+            return
+        worker = _Worker(task)
+        thread = threading.Thread(target=self._work, args=(worker,), name=f"call-{self.calls_total}", daemon=True)
         old = threading.stack_size()
         try:
             threading.stack_size(self.thread_stack_size)
@@ -909,11 +961,39 @@ class OutboundServer:
             thread.start()
         except RuntimeError as exc:  # cannot create a thread: treat the call as refused
             log.error("outbound: cannot start a handler thread: %s", exc)
+            with self._lock:
+                self.workers -= 1
             self._close_now(session, "no thread")
             self._handler_done(session, busy)
         finally:
             if old >= 0:
                 threading.stack_size(old)
+
+    def _work(self, worker: _Worker) -> None:
+        """A handler thread: runs calls one after another, each in a fresh context
+        (as a new thread would); ends after ``worker_idle_s`` without a call, or
+        when the server stops."""
+        try:
+            while True:
+                task, worker.task = worker.task, None
+                if task is None:
+                    return
+                session, handler, busy = task
+                contextvars.Context().run(self._run_call, session, handler, busy)
+                with self._lock:
+                    if self._stopped and not self._running:
+                        return
+                    self._idle_workers.append(worker)
+                if worker.lock.acquire(True, self.worker_idle_s):
+                    continue
+                with self._lock:
+                    if worker in self._idle_workers:
+                        self._idle_workers.remove(worker)
+                        return
+                worker.lock.acquire()  # a call was handed over as the wait ended: take it
+        finally:
+            with self._lock:
+                self.workers -= 1
 
     def _read(self, session: OutboundSession) -> None:
         try:

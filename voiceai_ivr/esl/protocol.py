@@ -18,6 +18,7 @@ frames with it, and the simulator reads our commands with it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Optional, Union
@@ -30,17 +31,30 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 
 # switch_utils.c: SWITCH_URL_UNSAFE, plus control and non-ASCII bytes.
 _URL_UNSAFE = frozenset(b'\r\n "#%&+:;<=>?@[\\]^`{|}')
-_ENCODE_TABLE = [
-    (chr(b) if (32 < b < 127 and b not in _URL_UNSAFE) else f"%{b:02X}") for b in range(256)
-]
+_URL_SAFE = [b for b in range(33, 127) if b not in _URL_UNSAFE]
+# Every value made of safe bytes only is sent as it is (one C-level match) ...
+_ALL_SAFE = re.compile("[" + re.escape(bytes(_URL_SAFE).decode("ascii")) + "]*")
+# ... the others byte by byte, through str.translate on the UTF-8 bytes read as Latin-1
+# (one code point per byte): each unsafe byte becomes %XX, upper-case hex.
+_ENCODE_MAP = {b: f"%{b:02X}" for b in range(256) if b not in _URL_SAFE}
+
+
+_ENCODED: dict[str, str] = {}  # short values seen before (a channel's variables repeat in every event)
+_ENCODED_MAX = 8192
 
 
 def url_encode(value: str) -> str:
     """Encode a header value the way FreeSWITCH's ``switch_url_encode`` does."""
-    raw = value.encode("utf-8")
-    if all(32 < b < 127 and b not in _URL_UNSAFE for b in raw):
+    if _ALL_SAFE.fullmatch(value):
         return value
-    return "".join(_ENCODE_TABLE[b] for b in raw)
+    done = _ENCODED.get(value)
+    if done is None:
+        done = value.encode("utf-8").decode("latin-1").translate(_ENCODE_MAP)
+        if len(value) <= 256:
+            if len(_ENCODED) >= _ENCODED_MAX:
+                _ENCODED.clear()
+            _ENCODED[value] = done
+    return done
 
 
 def url_decode(value: str) -> str:
