@@ -310,7 +310,7 @@ def test_callbacks_reach_the_helpdesk_and_are_made_with_no_manual_step(
                     {FINANCEIRO: {"behavior": "busy"}},
                 ),
                 server,
-                timeout=40,
+                timeout=60,
             )
             # 2. A caller who names no one.
             anyone = sim.place_call(
@@ -321,7 +321,7 @@ def test_callbacks_reach_the_helpdesk_and_are_made_with_no_manual_step(
                     {},
                 ),
                 server,
-                timeout=40,
+                timeout=60,
             )
             calls_done = time.monotonic()
             for result in (named, anyone):
