@@ -399,7 +399,11 @@ def _broadcast_script(steps: list[tuple[str, str]]):
                 await asyncio.sleep(float(arg))
             elif what == "set":
                 pending[await send_execute(call, "set", arg)] = arg
-        await asyncio.sleep(0.3)
+        try:  # read what is still on its way (events after the last reply)
+            while True:
+                await call._next_frame(0.3)
+        except TimeoutError:
+            pass
         for e in events(call):
             if e.name.startswith("CHANNEL_EXECUTE") and e.get("Application") in ("playback", "set"):
                 log.append((e.name, e.get("Application-Data")))
