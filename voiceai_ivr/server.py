@@ -85,6 +85,7 @@ class CallServer:
         port: Optional[int] = None,
         max_calls: Optional[int] = None,
         flow: Optional[FlowHandler] = None,
+        background_call_log: bool = False,
     ) -> None:
         self.config = config
         problems = []
@@ -97,6 +98,9 @@ class CallServer:
         if problems:
             raise ConfigError(problems)
         self.flow = flow or load_flow(config)
+        # ``serve``: the call log's start and end rows go through a journaled background
+        # writer (stores.calls.CallLogWriter), off every call's thread.
+        self._call_log_db = getattr(getattr(self.flow, "services", None), "db", None) if background_call_log else None
         self.server = OutboundServer(
             host or config.server.host,
             chosen_port,
@@ -110,6 +114,10 @@ class CallServer:
         self.flow(make_channel(session, self.config))
 
     def start(self) -> CallServer:
+        if self._call_log_db is not None:
+            from voiceai_ivr.stores.calls import install_writer, journal_dir
+
+            install_writer(self._call_log_db, journal_dir(self.config.database.data_dir))
         self.server.start()
         return self
 
@@ -118,7 +126,12 @@ class CallServer:
         return self.server.address
 
     def stop(self, grace: Optional[float] = None) -> int:
-        return self.server.stop(self.config.server.shutdown_grace if grace is None else grace)
+        cut = self.server.stop(self.config.server.shutdown_grace if grace is None else grace)
+        if self._call_log_db is not None:
+            from voiceai_ivr.stores.calls import uninstall_writer
+
+            uninstall_writer(self._call_log_db, timeout=10.0)
+        return cut
 
 
 __all__ = ["DEFAULT_BUSY_MESSAGE", "CallServer", "busy_handler", "load_flow", "make_channel", "minimal_handler"]

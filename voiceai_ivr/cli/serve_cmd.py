@@ -35,7 +35,7 @@ def command(app: AppContext, host: Optional[str], port: Optional[int], max_calls
     metrics_server = _start_metrics(config, metrics_port)
     try:
         server = CallServer(config, host=host, port=port, max_calls=max_calls,
-                            flow=minimal_handler(config) if flow == "minimal" else None)
+                            flow=minimal_handler(config) if flow == "minimal" else None, background_call_log=True)
         server.start()
     except ConfigError as exc:
         raise click.ClickException("; ".join(exc.problems)) from exc

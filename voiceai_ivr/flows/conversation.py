@@ -690,20 +690,24 @@ def open_call_log(ctx: CallContext) -> None:
         return
     from voiceai_ivr.stores import calls
 
+    row: dict[str, Any] = {
+        "call_uuid": ctx.call_uuid,
+        "domain": ctx.domain,
+        "secretary_id": ctx.secretary_id,
+        "did": ctx.did or None,
+        "caller_number": ctx.caller_number or None,
+        "caller_name": ctx.caller_name or None,
+        "language": ctx.language,
+        "mode": ctx.mode,
+        "details": {"clock": ctx.now().isoformat()} if ctx.config.server.allow_clock_override else {},
+    }
     try:
+        writer = calls.writer_for(db)  # serve: journaled, written in the background
+        if writer is not None:
+            writer.open_call(**row)
+            return
         with db.transaction() as cur:
-            calls.start_call(
-                cur,
-                call_uuid=ctx.call_uuid,
-                domain=ctx.domain,
-                secretary_id=ctx.secretary_id,
-                did=ctx.did or None,
-                caller_number=ctx.caller_number or None,
-                caller_name=ctx.caller_name or None,
-                language=ctx.language,
-                mode=ctx.mode,
-                details={"clock": ctx.now().isoformat()} if ctx.config.server.allow_clock_override else {},
-            )
+            calls.start_call(cur, **row)
     except StoreError as exc:
         log.error("call %s: call log not opened: %s", ctx.call_uuid, exc)
 
@@ -723,6 +727,11 @@ def close_call_log(
         "events": ctx.events[-200:],
     }
     try:
+        writer = calls.writer_for(db)
+        if writer is not None:
+            writer.close_call(call_uuid=ctx.call_uuid, domain=ctx.domain, mode=ctx.mode, outcome=outcome,
+                              hangup_cause=hangup_cause, intents=ctx.intents, details=details)
+            return
         with db.transaction() as cur:
             calls.start_call(cur, call_uuid=ctx.call_uuid, domain=ctx.domain, mode=ctx.mode)
             calls.finish_call(
