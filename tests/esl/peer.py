@@ -124,18 +124,26 @@ def nlsml(text: str, confidence: str = "0.87", mode: str = "speech") -> str:
 class FakeCall(threading.Thread):
     """One scripted call dialling into ``address``.
 
-    ``inputs``: consumed in order by play_and_get_digits / play_and_detect_speech:
+    ``inputs``: consumed in order by play_and_get_digits / play_and_detect_speech and
+    by a keyed listen (``playback`` while ``voiceai_slot`` is set):
     ``{"digits": "42"}``, ``{"speech": "text"}``, ``{"silence": True}``,
     ``{"hangup": True}`` (hang up during that application).
     ``hangup_on``: hang up as soon as this application starts.
     ``hangup_after``: hang up this many seconds after connecting.
+    ``asr_engines``: the ASR engines this FreeSWITCH has; play_and_detect_speech with
+    another one ends at once with ``ASR INIT ERROR``, as FreeSWITCH does.
+    ``asr_format``: ``nlsml`` (mod_unimrcp) or ``json`` (mod_test, cloud modules).
+    Keys end a playback or play_and_detect_speech at once when
+    ``playback_terminators`` is ``any`` (mod_dptools on_dtmf), else the application
+    runs until ``uuid_break``.
     """
 
     def __init__(self, address: tuple[str, int], *, inputs: Optional[list[dict]] = None, media_s: float = 0.005,
                  hangup_on: Optional[str] = None, hangup_after: Optional[float] = None, caller: str = "5511998765432",
                  dest: str = "8000", uuid: Optional[str] = None, garbage: Optional[bytes] = None,
                  garbage_on: Optional[str] = None, idle_limit: float = 15.0,
-                 press_during_playback: str = "") -> None:
+                 press_during_playback: str = "", asr_engines: tuple[str, ...] = ("unimrcp",),
+                 asr_format: str = "nlsml") -> None:
         super().__init__(daemon=True, name="fake-call")
         self.address = address
         self.inputs = collections.deque(inputs or [])
@@ -149,6 +157,8 @@ class FakeCall(threading.Thread):
         self.garbage_on = garbage_on  # send ``garbage`` when this command arrives instead of at once
         self.idle_limit = idle_limit
         self.press_during_playback = press_during_playback
+        self.asr_engines = asr_engines
+        self.asr_format = asr_format
         self.apps: list[tuple[str, str]] = []
         self.commands: list[str] = []
         self.vars: dict[str, str] = {}
@@ -294,11 +304,21 @@ class FakeCall(threading.Thread):
 
     # -- applications
 
+    def _press(self, keys: str, cur: dict) -> None:
+        for key in keys:
+            self._event("DTMF", [("DTMF-Digit", key), ("DTMF-Duration", "1500"), ("DTMF-Source", "RTP")])
+        if self.vars.get("playback_terminators") == "any":
+            cur["deadline"] = time.monotonic()  # FreeSWITCH ends the prompt on the key itself
+            if cur["app"] == "play_and_detect_speech":
+                cur["vars"] = [("variable_detect_speech_result", f"DIGIT: {keys[0]}")]
+        else:
+            cur["deadline"] = time.monotonic() + 5.0  # until uuid_break
+
     def _start_app(self, app: str, arg: str, event_uuid: str) -> None:
         self.apps.append((app, arg))
         self._event("CHANNEL_EXECUTE", [("Application", app), ("Application-Data", arg),
                                         ("Application-UUID", event_uuid)])
-        cur: dict = {"app": app, "arg": arg, "uuid": event_uuid, "vars": [],
+        cur: dict = {"app": app, "arg": arg, "uuid": event_uuid, "vars": [], "response": "FILE PLAYED",
                      "deadline": time.monotonic() + self.media_s}
         self._current = cur
         if app == "set" and "=" in arg:
@@ -308,10 +328,18 @@ class FakeCall(threading.Thread):
         elif app == "answer":
             self._event("CHANNEL_ANSWER")
         elif app == "playback" and self.press_during_playback:
-            for key in self.press_during_playback:
-                self._event("DTMF", [("DTMF-Digit", key), ("DTMF-Duration", "1500"), ("DTMF-Source", "RTP")])
-            self.press_during_playback = ""
-            cur["deadline"] = time.monotonic() + 5.0  # until uuid_break
+            keys, self.press_during_playback = self.press_during_playback, ""
+            self._press(keys, cur)
+        elif app == "playback" and self.vars.get("voiceai_slot"):  # a keyed listen
+            step = self.inputs.popleft() if self.inputs else {"silence": True}
+            if step.get("hangup"):
+                self.hangup("NORMAL_CLEARING")
+                return
+            if step.get("digits"):
+                self._press(step["digits"], cur)
+        elif app == "play_and_detect_speech" and arg.split(" detect:", 1)[-1].split(" ")[0] not in self.asr_engines:
+            cur["response"] = "ASR INIT ERROR"
+            cur["deadline"] = time.monotonic()
         elif app in ("play_and_get_digits", "play_and_detect_speech"):
             step = self.inputs.popleft() if self.inputs else {"silence": True}
             if step.get("hangup"):
@@ -323,11 +351,12 @@ class FakeCall(threading.Thread):
                 else:
                     cur["vars"] = [("variable_read_result", "timeout")]
             elif step.get("speech"):
-                cur["vars"] = [("variable_detect_speech_result", nlsml(step["speech"]))]
+                text = step["speech"]
+                result = (json.dumps({"grammar": "g", "text": text, "confidence": 87.3})
+                          if self.asr_format == "json" else nlsml(text))
+                cur["vars"] = [("variable_detect_speech_result", result)]
             elif step.get("digits"):
-                for key in step["digits"]:
-                    self._event("DTMF", [("DTMF-Digit", key), ("DTMF-Duration", "1500"), ("DTMF-Source", "RTP")])
-                cur["deadline"] = time.monotonic() + 5.0  # until uuid_break
+                self._press(step["digits"], cur)
         if self.hangup_on == app:
             self.hangup("NORMAL_CLEARING")
 
@@ -337,7 +366,7 @@ class FakeCall(threading.Thread):
         self._current = None
         self._event("CHANNEL_EXECUTE_COMPLETE", [*cur["vars"], ("Application", cur["app"]),
                                                  ("Application-Data", cur["arg"]),
-                                                 ("Application-Response", "FILE PLAYED"),
+                                                 ("Application-Response", cur["response"]),
                                                  ("Application-UUID", cur["uuid"])])
         self._last_completion = time.monotonic()
 
