@@ -6,9 +6,11 @@
    key, or the hangup. Keys (during the prompt or the recording) make it a keyed
    answer; the recording is then thrown away.
 2. The recording is measured (``audio.voicing``, FreeSWITCH's own energy measure):
-   no voice in it is no input, without asking the service; otherwise the end of
-   the caller's speech is the end of its last voiced frame (the turn-latency
-   clock starts there).
+   no voice in it is no input, without asking the service. The turn-latency clock
+   starts at the end of the caller's speech: when silence ended the recording
+   (``silence_hits_exhausted``), ``record_silence_seconds`` before it ended; else
+   when it ended. (Not from the file: FreeSWITCH writes no comfort-noise frames and
+   trims the silent tail, so the file is shorter than the time it took.)
 3. ``HttpRecognizer.transcribe`` within ``speech.asr_timeout``: the transcript is
    a ``SPEECH`` result for the usual understanding path.
 
@@ -37,6 +39,17 @@ def _discard(path: Path) -> None:
         path.unlink()
     except OSError:
         pass
+
+
+def _ended_by_silence(ctx: Any) -> bool:
+    """FreeSWITCH's ``record`` sets ``silence_hits_exhausted`` when the silence
+    window, not the time limit, ended it."""
+    try:
+        return (ctx.channel.get_var("silence_hits_exhausted") or "").lower() == "true"
+    except CallGone:
+        raise
+    except Exception:  # noqa: BLE001 - unknown: count from the end (an upper bound)
+        return False
 
 
 def recorded_turn(ctx: Any, source: str, *, slot: str, max_digits: int) -> Optional[ListenResult]:
@@ -75,10 +88,9 @@ def recorded_turn(ctx: Any, source: str, *, slot: str, max_digits: int) -> Optio
     heard = voicing(pcm, speech.record_threshold)
     if not heard.has_voice:
         _discard(path)
-        ctx.mark_answered(ended, "http")
         ctx.log_event("recorded", slot=slot, audio_s=round(heard.seconds, 2), voice=False)
         return ListenResult(SILENCE)
-    speech_end = ended - heard.trailing_silence
+    speech_end = ended - (speech.record_silence_s if _ended_by_silence(ctx) else 0.0)
     try:
         transcript = recognizer.transcribe(Path(recorded), ctx.language)
     except SpeechError as exc:
@@ -92,7 +104,6 @@ def recorded_turn(ctx: Any, source: str, *, slot: str, max_digits: int) -> Optio
     ctx.mark_answered(speech_end, "http")
     ctx.services.emit("transcription", outcome="ok" if transcript.text else "empty")
     ctx.log_event("transcribed", slot=slot, audio_s=round(heard.seconds, 2),
-                  speech_s=round(heard.seconds - heard.trailing_silence, 2),
                   service_ms=round(transcript.seconds * 1000, 1))
     if not transcript.text:
         return ListenResult(SPEECH, "")
