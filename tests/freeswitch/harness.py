@@ -411,6 +411,9 @@ def deploy(
     dsn = _with_dbname(admin_uri, name)
     port = _free_port()
     settings: dict[str, Any] = {
+        # In the file, not only the environment: mod_python3 runs inside FreeSWITCH,
+        # whose environment has none of ours.
+        "database": {"dsn": dsn, "data_dir": str(workdir / "data")},
         "esl": {"host": FS_HOST, "port": FS_PORT, "password": FS_PASSWORD},
         "server": {"host": "127.0.0.1", "port": port, "metrics_port": 0},
         "dialplan": {"socket_host": "127.0.0.1", "socket_port": port},
@@ -422,13 +425,15 @@ def deploy(
     directory_path = workdir / "directory.yaml"
     directory_path.write_text(yaml.safe_dump(dict(directory), allow_unicode=True, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEAI_")}
-    env.update({"VOICEAI_CONFIG": str(config_path), "VOICEAI_DATABASE_DSN": dsn,
-                "VOICEAI_DATA_DIR": str(workdir / "data"), "PYTHONUNBUFFERED": "1"})
+    env.update({"VOICEAI_CONFIG": str(config_path), "PYTHONUNBUFFERED": "1"})
     dep = Deployment(workdir, dsn, config_path, did, port, env)
     dep.cli("db", "migrate")
     dep.cli("destinations", "import", str(directory_path))
-    dep.cli("dialplan", "install", "--domain", str(directory["domain"]), "--did", did, "--mode", mode,
-            "--directory", FS_DIALPLAN_DIR)
+    # python mode: the dialplan passes the config file to mod_python3 (config=FILE)
+    extra = ["--config", str(config_path)] if mode == "python" else []
+    out = dep.cli("dialplan", "install", "--domain", str(directory["domain"]), "--did", did, "--mode", mode,
+                  *extra, "--directory", FS_DIALPLAN_DIR).stdout
+    assert "reloadxml: +OK" in out, out
     dep.dialplan_files = list(Path(FS_DIALPLAN_DIR).glob(f"voiceai_{directory['domain']}_{did}*.xml"))
     assert dep.dialplan_files, f"dialplan install wrote nothing for DID {did} in {FS_DIALPLAN_DIR}"
     return dep

@@ -17,7 +17,6 @@ the spoken one (8201) uses the kit's scriptable test ASR (engine ``test``).
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import time
@@ -25,21 +24,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
-import yaml
 from freeswitch.harness import (
     DOMAIN,
-    FS_DIALPLAN_DIR,
-    FS_HOST,
     FS_LOG,
-    FS_PASSWORD,
-    FS_PORT,
     Call,
     Deployment,
     Seen,
     Switchboard,
-    _with_dbname,
+    deploy,
     drop_database,
     reloadxml,
 )
@@ -73,39 +66,15 @@ def _directory(did: str) -> dict[str, Any]:
 
 def _deploy(workdir: Path, admin_uri: str, did: str, asr_engine: str) -> Deployment:
     """As README "Wiring it into FreeSWITCH" says for mod_python3: a config file that
-    FreeSWITCH's Python reads (database DSN included: FreeSWITCH's environment has
-    none of ours), then the CLI."""
-    name = f"voiceai_fs_{secrets.token_hex(5)}"
-    conn = psycopg2.connect(admin_uri, connect_timeout=10)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    dsn = _with_dbname(admin_uri, name)
-    settings = {
-        "database": {"dsn": dsn, "data_dir": str(workdir / "data")},
-        "esl": {"host": FS_HOST, "port": FS_PORT, "password": FS_PASSWORD},
-        "server": {"metrics_port": 0},
+    FreeSWITCH's Python reads (database DSN included), then the CLI."""
+    config = {
         "speech": {"tts_engine": "tts_commandline", "tts_voice": {"pt-BR": "pt-br", "en-US": "en-us"},
                    "asr_engine": asr_engine, "listen_timeout": 5.0, "digit_timeout": 2.0},
         "logging": {"level": "INFO"},
     }
-    config_path = workdir / "voiceai.yaml"
-    config_path.write_text(yaml.safe_dump(settings, allow_unicode=True))
-    directory_path = workdir / "directory.yaml"
-    directory_path.write_text(yaml.safe_dump(_directory(did), allow_unicode=True, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEAI_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    dep = Deployment(workdir, dsn, config_path, did, 0, env)
-    dep.cli("--config", str(config_path), "db", "migrate")
-    dep.cli("--config", str(config_path), "destinations", "import", str(directory_path))
-    # the subcommand's --config is the file mod_python3 loads (and this command's own settings)
-    out = dep.cli("dialplan", "install", "--domain", DOMAIN, "--did", did, "--mode", "python",
-                  "--config", str(config_path), "--directory", FS_DIALPLAN_DIR).stdout
-    assert "reloadxml: +OK" in out, out
-    dep.dialplan_files = [Path(FS_DIALPLAN_DIR) / f"voiceai_{DOMAIN}_{did}.xml"]
+    dep = deploy(workdir, admin_uri, directory=_directory(did), did=did, config=config, mode="python")
     xml = dep.dialplan_files[0].read_text()
-    assert f'<action application="python" data="{ENTRY} config={config_path}"/>' in xml, xml
+    assert f'<action application="python" data="{ENTRY} config={dep.config_path}"/>' in xml, xml
     return dep
 
 
