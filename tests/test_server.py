@@ -37,9 +37,11 @@ def test_minimal_flow_and_busy_message_from_config() -> None:
     finally:
         server.stop(2)
     assert first.error is None and busy.error is None
-    assert [a for a, _ in first.apps] == ["answer", "set", "set", "play_and_get_digits", "playback", "playback"]
-    assert first.apps[1:3] == [("set", "tts_engine=flite"), ("set", "tts_voice=kal")]
-    assert first.apps[4] == ("playback", "say:Você digitou 1 0 0 2. Obrigado.")
+    assert [a for a, _ in first.apps] == ["answer", "set", "set", "set", "set", "playback", "set", "playback",
+                                          "playback"]
+    assert first.apps[1:4] == [("set", "playback_terminators=any"), ("set", "tts_engine=flite"),
+                               ("set", "tts_voice=kal")]
+    assert first.apps[7] == ("playback", "say:Você digitou 1 0 0 2. Obrigado.")
     assert busy.apps == [("set", "tts_engine=flite"), ("set", "tts_voice=kal"),
                          ("playback", "say:Estamos ocupados, ligue depois")]
     assert busy.hangup_cause == "USER_BUSY" and busy.exited

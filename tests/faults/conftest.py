@@ -328,4 +328,5 @@ def ivr_text(result: dict[str, Any]) -> str:
 
 
 def slots(result: dict[str, Any]) -> list[str]:
-    return [e["slot"] for e in result["transcript"] if e.get("from") == "ivr" and e.get("slot")]
+    """The caller's turns (an agent leg's announcement is recorded with ``leg``)."""
+    return [e["slot"] for e in result["transcript"] if e.get("from") == "ivr" and e.get("slot") and not e.get("leg")]

@@ -54,16 +54,20 @@ def test_outbound_socket_drops_mid_command(command: str, how: str, fault_stack: 
         await original(self, frame)
 
     monkeypatch.setattr(sim_outbound.OutboundSession, "handle", handle)
-    # The caller's own socket carries an api command when a key interrupts a listen
-    # (``api uuid_break``): the api case presses one.
-    first = {"dtmf": "1"} if command == "api" else {"say": "financeiro"}
-    result = fault_stack.run(scenario([first], agents={"1001": {"behavior": "answer", "answer_after": 2}}))
+    # The caller's own socket carries an api command when hold music stops
+    # (``api uuid_break``, verified by the playback's end): the api case dials a busy agent.
+    agent = {"behavior": "busy"} if command == "api" else {"behavior": "answer", "answer_after": 2}
+    result = fault_stack.run(scenario([{"say": "financeiro"}], agents={"1001": agent}))
     ledger.fault(f"outbound_drop:{command}:{how}")
     assert dropped, f"the {command} command never came"
     info = {k: result.get(k) for k in ("transcript", "socket_end", "errors", "hangup_by")}
     # FreeSWITCH ends a call whose socket application lost its connection
     assert result["hangup_by"] in ("application", "switch"), info
-    assert result["originates"] == [], info  # nothing was dialled for a call that is gone
+    if command == "api":  # the busy agent was dialled before the drop; nothing else was
+        assert [o["kind"] for o in result["originates"]] == ["agent"], info
+        assert all(o["ended_s"] is not None and not o["bridged"] for o in result["originates"]), info
+    else:
+        assert result["originates"] == [], info  # nothing was dialled for a call that is gone
     assert_clean_end(fault_stack, result, ledger, caplog)
     assert fault_stack.stack.callbacks() == []
     # the server keeps serving: the next call goes through whole

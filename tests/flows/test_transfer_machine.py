@@ -77,3 +77,59 @@ def test_machine_logs_transitions_and_refuses_unknown_events() -> None:
     for state in {a for a, _ in TRANSITIONS} - {"idle"}:
         assert (state, "caller_hangup") in TRANSITIONS, state
     assert set(TRANSITIONS.values()) - {a for a, _ in TRANSITIONS} == set(FINAL)
+
+
+class _LateLegSwitch:
+    """``uuid_kill`` answers "no such channel" until FreeSWITCH has created the leg."""
+
+    def __init__(self, created_after: float) -> None:
+        import time
+
+        self.created_at = time.monotonic() + created_after
+        self.kills: list[tuple[str, bool]] = []
+
+    def kill(self, uuid: str, cause: str = "NORMAL_CLEARING") -> bool:
+        import time
+
+        exists = time.monotonic() >= self.created_at
+        self.kills.append((uuid, exists))
+        return exists
+
+
+class _PendingJob:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result = None
+
+
+def test_a_kill_sent_before_the_agent_leg_exists_is_resent_until_it_does() -> None:
+    """The caller hangs up while the originate is still creating the agent's leg:
+    the first uuid_kill finds no channel; the leg must still not ring on."""
+    switch = _LateLegSwitch(created_after=0.35)
+    ctx = _ctx(switch)
+    target = TransferTarget(name="Financeiro", kind="extension", target="1001", domain="demo.local")
+    transfer = AttendedTransfer(ctx, target)
+    transfer.attempt.agent_uuid = "b8a3c2d4-0000-4000-8000-000000000001"
+    transfer._job = _PendingJob()
+    transfer._kill_agent()
+    deadline = threading.Event()
+    for _ in range(40):
+        if any(exists for _, exists in switch.kills):
+            break
+        deadline.wait(0.05)
+    assert switch.kills[0][1] is False, switch.kills
+    assert switch.kills[-1][1] is True, "the kill was not re-sent once the leg existed"
+
+
+def test_no_late_kill_when_the_originate_failed() -> None:
+    switch = _LateLegSwitch(created_after=60)
+    ctx = _ctx(switch)
+    target = TransferTarget(name="Financeiro", kind="extension", target="1001", domain="demo.local")
+    transfer = AttendedTransfer(ctx, target)
+    transfer.attempt.agent_uuid = "b8a3c2d4-0000-4000-8000-000000000002"
+    job = _PendingJob()
+    transfer._job = job
+    transfer._kill_agent()
+    job.done.set()  # the originate failed (result None / not ok): nothing to kill
+    threading.Event().wait(0.3)
+    assert len(switch.kills) <= 2, switch.kills

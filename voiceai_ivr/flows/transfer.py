@@ -59,6 +59,9 @@ ORIGINATE_MARGIN = 5.0
 AGENT_CONNECT_TIMEOUT = 10.0
 #: A kill must reach FreeSWITCH fast: the agent leg must be gone within 1 s.
 KILL_TIMEOUT = 1.0
+#: A kill sent before FreeSWITCH created the agent leg is re-sent this often, this long.
+LATE_KILL_STEP = 0.1
+LATE_KILL_WINDOW = 5.0
 
 # statuses written to transfer_attempts besides the cause table's
 ACCEPTED_STATUS = "accepted"
@@ -292,6 +295,7 @@ class AttendedTransfer:
         self._job: Any = None
         self._rv: Optional[Rendezvous] = None
         self._moh_on = False
+        self._moh_own = False  # the channel plays the hold music itself (start_hold)
         self._agent_killed = False
 
     # ------------------------------------------------------------------ plumbing
@@ -370,7 +374,11 @@ class AttendedTransfer:
             except CallGone:
                 self._fail("caller_hangup", CALLER_HANGUP)
                 return
-        self._start_moh()
+        try:
+            self._start_moh()
+        except CallGone:
+            self._fail("caller_hangup", CALLER_HANGUP)
+            return
         if ctx.hungup.is_set():
             self._fail("caller_hangup", CALLER_HANGUP)
             return
@@ -446,8 +454,13 @@ class AttendedTransfer:
     def _start_moh(self) -> None:
         moh = str(self._secretary_attr("music_on_hold", "local_stream://moh"))
         try:
-            self.switch.broadcast(self.ctx.call_uuid, moh, "aleg")
+            # The leg's own control path first: its stop is verified (see Channel.stop_hold).
+            self._moh_own = self.ctx.channel.start_hold(moh)
+            if not self._moh_own:
+                self.switch.broadcast(self.ctx.call_uuid, moh, "aleg")
             self._moh_on = True
+        except CallGone:
+            raise
         except VoiceAIError as exc:  # no music is bad, a dead transfer is worse
             log.warning("transfer %s: music on hold not started: %s", self.transfer_id, exc)
 
@@ -456,6 +469,13 @@ class AttendedTransfer:
             return
         self._moh_on = False
         if self.ctx.hungup.is_set():
+            return
+        if self._moh_own:
+            try:
+                if not self.ctx.channel.stop_hold():
+                    log.error("transfer %s: music on hold not confirmed stopped", self.transfer_id)
+            except CallGone:
+                pass
             return
         try:
             self.switch.break_media(self.ctx.call_uuid)
@@ -471,10 +491,36 @@ class AttendedTransfer:
         if self._agent_killed or not self.attempt.agent_uuid:
             return
         self._agent_killed = True
+        uuid = self.attempt.agent_uuid
         try:
-            self.switch.kill(self.attempt.agent_uuid, cause)
-        except VoiceAIError as exc:  # "-ERR No such channel" when it is already gone
-            log.info("transfer %s: kill agent leg %s: %s", self.transfer_id, self.attempt.agent_uuid, exc)
+            killed = self.switch.kill(uuid, cause)
+        except VoiceAIError as exc:
+            log.info("transfer %s: kill agent leg %s: %s", self.transfer_id, uuid, exc)
+            killed = False
+        job = self._job
+        if not killed and job is not None and not job.done.is_set():
+            # The originate is under way but FreeSWITCH has not created the leg yet
+            # ("-ERR No such channel!"): kill it as soon as it exists, or the agent's
+            # phone would ring on for a caller who is gone.
+            threading.Thread(target=self._kill_once_created, args=(job, uuid, cause),
+                             name=f"kill-{uuid[:8]}", daemon=True).start()
+
+    def _kill_once_created(self, job: Any, uuid: str, cause: str) -> None:
+        deadline = time.monotonic() + LATE_KILL_WINDOW
+        while time.monotonic() < deadline:
+            finished = job.done.wait(LATE_KILL_STEP)
+            if finished and not (job.result is not None and job.result.ok):
+                return  # the originate failed: no leg to kill
+            try:
+                if self.switch.kill(uuid, cause):
+                    log.info("transfer %s: agent leg %s killed once created", self.transfer_id, uuid)
+                    return
+            except VoiceAIError as exc:
+                log.info("transfer %s: late kill of %s: %s", self.transfer_id, uuid, exc)
+            if finished:
+                return
+        log.warning("transfer %s: agent leg %s not seen within %.0fs of the kill", self.transfer_id, uuid,
+                    LATE_KILL_WINDOW)
 
     def _wait(self, deadline: float) -> bool:
         """Sleep until something happens or the deadline; False once past it.
@@ -486,7 +532,8 @@ class AttendedTransfer:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return False
-        music = str(self._secretary_attr("music_on_hold", "local_stream://moh")) if self._moh_on else ""
+        music = (str(self._secretary_attr("music_on_hold", "local_stream://moh"))
+                 if self._moh_on and not self._moh_own else "")
         try:
             self.ctx.channel.wait_event(self._wake, remaining, music=music)
         except CallGone:
