@@ -12,7 +12,9 @@ Design for thousands of calls in one process:
   waiter at once (``CallGone``). Events are decoded lazily (``Event.from_plain``):
   routing reads four or five headers, never the channel variables. When busy it
   wakes at most once per ``coalesce_s`` (1 ms) and reads everything that arrived
-  meanwhile in one pass; an idle reactor answers the first frame at once.
+  meanwhile in one pass; an idle reactor answers the first frame at once. The
+  handler threads whose wait is over are woken together when the pass ends, so
+  they do not fight the reactor for the GIL while it reads.
 * One handler thread per call runs the flow; it only writes (under the
   session's send lock) and sleeps until the reactor has seen what it waits for
   (``_Waiter``: the reactor evaluates the wait's condition, so frames that are
@@ -493,40 +495,42 @@ class OutboundSession:
         events: Optional[list[Event]] = [] if self._event_listeners else None
         newly_gone = False
         linger = False
+        broken: Optional[ProtocolError] = None
         with self._lock:
-            try:
-                for frame in frames:
-                    ctype = frame.content_type
-                    if ctype == "text/event-plain" or ctype == "text/event-json":
-                        # Decoded lazily: only the headers routing needs are looked at here.
-                        event = frame_to_event(frame)
-                        if events is not None:
-                            events.append(event)
-                        newly_gone |= self._apply_event(event, jobs)
-                    elif ctype == "command/reply" or ctype == "api/response":
-                        if self._slots:
-                            slot = self._slots.popleft()
-                            slot.frame = frame
-                            slot.done = True
-                            if slot.callback is not None:
-                                slot.callback(slot)
-                        else:
-                            log.warning("call %s: unexpected %s", self.uuid, ctype)
-                    elif ctype == "text/disconnect-notice":
-                        disposition = frame.get("Content-Disposition") or ""
-                        log.info("call %s: disconnect-notice (%s)", self.uuid, disposition or "-")
-                        if not self._gone:
-                            newly_gone |= self._mark_gone(self.hangup_cause or "NORMAL_CLEARING")
-                        if disposition == "linger" and not self._lingering:
-                            self._lingering = True
-                            linger = True
-                    elif ctype == "text/rude-rejection":
-                        raise ProtocolError("rude-rejection on an outbound socket")
-            finally:
-                woken = self._wake_ready()
-                listeners = list(self._event_listeners) if events else None
-        for waiter in woken:
-            waiter.lock.release()
+            for frame in frames:
+                ctype = frame.content_type
+                if ctype == "text/event-plain" or ctype == "text/event-json":
+                    # Decoded lazily: only the headers routing needs are looked at here.
+                    event = frame_to_event(frame)
+                    if events is not None:
+                        events.append(event)
+                    newly_gone |= self._apply_event(event, jobs)
+                elif ctype == "command/reply" or ctype == "api/response":
+                    if self._slots:
+                        slot = self._slots.popleft()
+                        slot.frame = frame
+                        slot.done = True
+                        if slot.callback is not None:
+                            slot.callback(slot)
+                    else:
+                        log.warning("call %s: unexpected %s", self.uuid, ctype)
+                elif ctype == "text/disconnect-notice":
+                    disposition = frame.get("Content-Disposition") or ""
+                    log.info("call %s: disconnect-notice (%s)", self.uuid, disposition or "-")
+                    if not self._gone:
+                        newly_gone |= self._mark_gone(self.hangup_cause or "NORMAL_CLEARING")
+                    if disposition == "linger" and not self._lingering:
+                        self._lingering = True
+                        linger = True
+                elif ctype == "text/rude-rejection":
+                    # What came before it still counts (jobs, hangup callbacks); then the
+                    # reactor closes the connection.
+                    broken = ProtocolError("rude-rejection on an outbound socket")
+                    break
+            woken = self._wake_ready()
+            listeners = list(self._event_listeners) if events else None
+        if woken:
+            self.server._wakes.extend(woken)  # released when the reactor's pass ends
         for job, body in jobs:
             job.complete(body)
         if listeners and events:
@@ -540,6 +544,8 @@ class OutboundSession:
             self._fire_hangup()
         if linger:
             self.server._linger_started(self)
+        if broken is not None:
+            raise broken
 
     def _apply_event(self, event: Event, jobs: list[tuple[BgJob, str]]) -> bool:
         """Lock held. Routes one event; reads only the headers its kind needs."""
@@ -684,6 +690,9 @@ class OutboundServer:
         self.thread_stack_size = thread_stack_size
         self.worker_idle_s = worker_idle_s
         self.coalesce_s = coalesce_s
+        # Handler threads whose wait is over, woken together when the reactor's pass
+        # ends (reactor thread only): while it reads, no handler competes for the GIL.
+        self._wakes: list[_Waiter] = []
         self.max_body_bytes = max_body_bytes
         self.backlog = backlog
         self.calls_total = 0
@@ -847,6 +856,10 @@ class OutboundServer:
                     else:
                         self._read(data)
                 self._run_timers()
+                if self._wakes:
+                    wakes, self._wakes = self._wakes, []
+                    for waiter in wakes:
+                        waiter.lock.release()
                 if window > 0 and ready:
                     # Busy: wake at most once per window and read what arrived meanwhile
                     # in one go (FreeSWITCH writes every frame on its own; one wake per
