@@ -321,11 +321,17 @@ class Dispatcher:
         self._clock = clock
         self.availability = availability
         self.concurrency = int(concurrency or config.dispatcher.concurrency)
-        if services is None:
+        if services is None and switch is None:  # no PBX: nothing is dialled, no voice needed
             from voiceai_ivr.flows.context import Services
             from voiceai_ivr.flows.prompts import PromptBook
 
-            services = Services(config=config, prompts=PromptBook.from_config(config), db=db, switch=switch)
+            services = Services(config=config, prompts=PromptBook.from_config(config), db=db)
+        elif services is None:
+            # The one composition root: the whisper and the customer's prompts get the
+            # same voices (speech engine per language) as calls do.
+            from voiceai_ivr.app import build_services
+
+            services = build_services(config, db=db, switch=switch, metrics=False)
         self.desk = AgentDesk(services)
         self._listen = listen or (config.dispatcher.listen_host, config.dispatcher.listen_port)
         self._advertise = advertise or config.dispatcher.agent_socket_address

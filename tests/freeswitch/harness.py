@@ -32,6 +32,7 @@ import threading
 import time
 import uuid as uuidlib
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -437,6 +438,23 @@ def deploy(
     dep.dialplan_files = list(Path(FS_DIALPLAN_DIR).glob(f"voiceai_{directory['domain']}_{did}*.xml"))
     assert dep.dialplan_files, f"dialplan install wrote nothing for DID {did} in {FS_DIALPLAN_DIR}"
     return dep
+
+
+@contextmanager
+def deployed(board: Switchboard, admin_uri: str, workdir: Path, *, directory: Mapping[str, Any], did: str,
+             config: Mapping[str, Any], serve: bool = True) -> Iterator[Deployment]:
+    """``deploy`` (and ``serve`` running) for the ``with`` block; afterwards the
+    dialplan file, FreeSWITCH's copy of it and the database are gone again."""
+    dep = deploy(workdir, admin_uri, directory=directory, did=did, config=config)
+    try:
+        if serve:
+            dep.start_serve()
+        yield dep
+    finally:
+        dep.stop_serve()
+        dep.remove_dialplan()
+        board.api("reloadxml")
+        drop_database(admin_uri, dep.dsn)
 
 
 def drop_database(admin_uri: str, dsn: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 from dispatcher.helpers import add_callbacks
-from freeswitch.harness import DOMAIN, VOICEAI, Deployment, Switchboard, _free_port, deploy, drop_database
+from freeswitch.harness import DOMAIN, VOICEAI, Deployment, Switchboard, _free_port, deployed
 from freeswitch.test_socket_keyed import DIRECTORY
 
 pytestmark = pytest.mark.timeout(240)
@@ -37,14 +37,9 @@ def deployment(switchboard: Switchboard, pg_admin_uri: str, tmp_path_factory: py
         "dispatcher": {"listen_port": 0, "whisper_timeout": 30.0, "outbox_delivery_seconds": 0},
         "api": {"port": _free_port(), "agent_listen_port": 0, "tokens": [{"domain": DOMAIN, "token": TOKEN}]},
     }
-    dep = deploy(Path(tmp_path_factory.mktemp("dispatch")), pg_admin_uri, directory=directory, did=DID,
-                 config=config)
-    try:
+    with deployed(switchboard, pg_admin_uri, Path(tmp_path_factory.mktemp("dispatch")), directory=directory,
+                  did=DID, config=config, serve=False) as dep:
         yield dep
-    finally:
-        dep.remove_dialplan()
-        switchboard.api("reloadxml")
-        drop_database(pg_admin_uri, dep.dsn)
 
 
 def set_gateway(dep: Deployment, gateway: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from freeswitch.harness import Deployment, Switchboard, deploy, drop_database
+from freeswitch.harness import Deployment, Switchboard, deployed
 from freeswitch.test_socket_keyed import CONFIG, DIRECTORY
 
 
@@ -59,17 +59,9 @@ def summary(outcome: str, statuses: list[str]) -> tuple[str, tuple[str, ...]]:
 @pytest.fixture(scope="module")
 def deployment(switchboard: Switchboard, pg_admin_uri: str, tmp_path_factory: pytest.TempPathFactory,
                ) -> Iterator[Deployment]:
-    dep = deploy(Path(tmp_path_factory.mktemp("parity")), pg_admin_uri, directory=DIRECTORY_PARITY, did=DID,
-                 config=CONFIG)
-    dep.start_serve()
-    try:
+    with deployed(switchboard, pg_admin_uri, Path(tmp_path_factory.mktemp("parity")), directory=DIRECTORY_PARITY,
+                  did=DID, config=CONFIG) as dep:
         yield dep
-    finally:
-        dep.stop_serve()
-        dep.remove_dialplan()
-        switchboard.api("reloadxml")
-        drop_database(pg_admin_uri, dep.dsn)
-
 
 def on_the_switch(board: Switchboard, dep: Deployment, key: str) -> tuple[str, tuple[str, ...]]:
     call = board.call(DID)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from freeswitch.harness import DOMAIN, Call, Deployment, Switchboard, deploy, drop_database
+from freeswitch.harness import DOMAIN, Call, Deployment, Switchboard, deployed
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -44,16 +44,9 @@ CONFIG = {"speech": {"tts_engine": "tts_commandline", "tts_voice": {"pt-BR": "pt
 @pytest.fixture(scope="module")
 def deployment(switchboard: Switchboard, pg_admin_uri: str, tmp_path_factory: pytest.TempPathFactory,
                ) -> Iterator[Deployment]:
-    dep = deploy(Path(tmp_path_factory.mktemp("keyed")), pg_admin_uri, directory=DIRECTORY, did=DID, config=CONFIG)
-    dep.start_serve()
-    try:
+    with deployed(switchboard, pg_admin_uri, Path(tmp_path_factory.mktemp("keyed")), directory=DIRECTORY,
+                  did=DID, config=CONFIG) as dep:
         yield dep
-    finally:
-        dep.stop_serve()
-        dep.remove_dialplan()
-        switchboard.api("reloadxml")
-        drop_database(pg_admin_uri, dep.dsn)
-
 
 def choose(board: Switchboard, key: str) -> Call:
     """Call the DID and key a destination during the greeting (it interrupts it)."""

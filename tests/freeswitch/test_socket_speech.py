@@ -9,7 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from freeswitch.harness import Call, Deployment, Switchboard, deploy, drop_database
+from freeswitch.harness import Call, Deployment, Switchboard, deployed
 from freeswitch.test_socket_keyed import DIRECTORY
 
 pytestmark = pytest.mark.timeout(180)
@@ -23,15 +23,9 @@ CONFIG = {"speech": {"tts_engine": "tts_commandline", "tts_voice": {"pt-BR": "pt
 def deployment(switchboard: Switchboard, pg_admin_uri: str, tmp_path_factory: pytest.TempPathFactory,
                ) -> Iterator[Deployment]:
     directory = dict(DIRECTORY, secretaries=[dict(DIRECTORY["secretaries"][0], dids=[DID])])
-    dep = deploy(Path(tmp_path_factory.mktemp("speech")), pg_admin_uri, directory=directory, did=DID, config=CONFIG)
-    dep.start_serve()
-    try:
+    with deployed(switchboard, pg_admin_uri, Path(tmp_path_factory.mktemp("speech")), directory=directory,
+                  did=DID, config=CONFIG) as dep:
         yield dep
-    finally:
-        dep.stop_serve()
-        dep.remove_dialplan()
-        switchboard.api("reloadxml")
-        drop_database(pg_admin_uri, dep.dsn)
 
 
 def answer(call: Call, slot: str, text: str, fmt: str = "json") -> None:
