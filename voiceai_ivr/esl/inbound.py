@@ -53,12 +53,15 @@ _RECV_BYTES = 65536
 
 
 class _Slot:
-    """One command waiting for its reply."""
+    """One command waiting for its reply: the waiter sleeps on ``done`` (taken when
+    the slot is made, released once by the reader: a plain lock is the cheapest
+    hand-off between two threads)."""
 
-    __slots__ = ("callback", "error", "event", "frame")
+    __slots__ = ("callback", "done", "error", "frame")
 
     def __init__(self, callback: Optional[Callable[[Optional[Frame], Optional[ESLError]], None]] = None) -> None:
-        self.event = threading.Event()
+        self.done = threading.Lock()
+        self.done.acquire()
         self.frame: Optional[Frame] = None
         self.error: Optional[ESLError] = None
         self.callback = callback
@@ -66,7 +69,7 @@ class _Slot:
     def resolve(self, frame: Optional[Frame], error: Optional[ESLError]) -> None:
         self.frame = frame
         self.error = error
-        self.event.set()
+        self.done.release()
         if self.callback is not None:
             try:
                 self.callback(frame, error)
@@ -173,6 +176,7 @@ class InboundClient:
         self.timeout = float(timeout)
         self.connect_timeout = float(connect_timeout)
         self.reconnect_max_delay = max(0.05, float(reconnect_max_delay))
+        self.coalesce_s = 0.001
         self._events: list[str] = []
         self._add_events(["BACKGROUND_JOB", *events])
         self._filters: list[tuple[str, str]] = []
@@ -382,7 +386,7 @@ class InboundClient:
 
     def _await(self, slot: _Slot, command: str, timeout: Optional[float]) -> Frame:
         limit = self.timeout if timeout is None else timeout
-        if not slot.event.wait(limit):
+        if not slot.done.acquire(True, max(0.0, limit)):
             # The slot stays queued: its reply, when it comes, is matched and dropped.
             raise ESLTimeout(f"no reply to {command.split(' ', 1)[0]!r} within {limit:.1f}s")
         if slot.error is not None:
@@ -484,11 +488,18 @@ class InboundClient:
         for frame in leftovers:
             self._dispatch(conn, frame)
         sel = selectors.DefaultSelector()
+        woke = 0.0
         try:
             sel.register(conn.sock, selectors.EVENT_READ)
             while not self._stop.is_set():
+                now = time.monotonic()
+                if now - woke < self.coalesce_s:
+                    # Busy (every call's channel events come this way): read at most once
+                    # per window, whatever arrived meanwhile together.
+                    time.sleep(self.coalesce_s - (now - woke))
                 if not sel.select(1.0):
                     continue
+                woke = time.monotonic()
                 try:
                     data = conn.sock.recv(_RECV_BYTES)
                 except (BlockingIOError, socket.timeout):
@@ -533,20 +544,17 @@ class InboundClient:
         return True
 
     def _on_event(self, event: Event) -> None:
-        if event.name == "BACKGROUND_JOB":
-            job_uuid = event.get("Job-UUID") or ""
-            with self._state_lock:
-                job = self._jobs.pop(job_uuid, None)
-            if job is not None:
-                job.complete(event.body)
+        # Events are decoded lazily: only Event-Name, Job-UUID and Unique-ID are read here.
+        job_uuid = event.get("Job-UUID") if event.name == "BACKGROUND_JOB" else None
         uid = event.get("Unique-ID")
-        if uid:
-            with self._state_lock:
-                watches = list(self._watches.get(uid, ()))
-            for w in watches:
-                w._push(event)
         with self._state_lock:
-            callbacks = list(self._callbacks)
+            job = self._jobs.pop(job_uuid, None) if job_uuid else None
+            watches = list(self._watches.get(uid, ())) if uid and self._watches else ()
+            callbacks = list(self._callbacks) if self._callbacks else ()
+        if job is not None:
+            job.complete(event.body)
+        for w in watches:
+            w._push(event)
         for cb in callbacks:
             try:
                 cb(event)
