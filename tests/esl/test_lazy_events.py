@@ -198,3 +198,59 @@ def test_url_encode_is_switch_url_encode_byte_for_byte() -> None:
     assert url_encode("😀 x") == "%F0%9F%98%80%20x"
     for text in ["", "plain", "100% ${x} & y", "linha\nquebra", "ação"]:
         assert url_decode(url_encode(text)) == text
+
+
+def test_a_pipeline_block_writes_its_commands_together_in_order() -> None:
+    """``pipeline()``: the commands of the block reach the peer in one segment, in
+    the order given, and their replies are matched in that order; a wait inside
+    the block writes what is pending first."""
+    state: dict = {}
+    done = threading.Event()
+
+    def handler(session: OutboundSession) -> None:
+        writes: list[bytes] = []
+        original = session._write
+
+        def counting(data: bytes, timeout: float) -> None:
+            writes.append(bytes(data))
+            original(data, timeout)
+
+        session._write = counting  # type: ignore[method-assign]
+        state["writes"] = writes
+        with session.pipeline():
+            a = session.execute_async("set", "a=1")
+            b = session.execute_async("set", "b=2")
+            c = session.execute_async("playback", "silence_stream://10")
+        state["ids"] = [a.event_uuid, b.event_uuid, c.event_uuid]
+        with session.pipeline():
+            d = session.execute_async("set", "d=4")
+            state["d"] = session.wait(d, 5.0)  # flushed before waiting: no deadlock
+        state["c"] = session.wait(c, 5.0)
+        done.set()
+
+    server = OutboundServer("127.0.0.1", 0, handler, max_calls=4).start()
+    try:
+        peer = _Peer(server.address)
+        peer.read_commands(4)
+        peer.sock.sendall(b"Content-Type: command/reply\nReply-Text: +OK\nUnique-ID: u-2\n\n")
+        for _ in range(3):
+            peer.reply()
+        frames = peer.read_commands(4)
+        assert [f.get("execute-app-arg") for f in frames] == ["a=1", "b=2", "silence_stream://10", "d=4"]
+        ids = [f.get("Event-UUID") for f in frames[:3]]
+        d_frame = frames[3]
+        for _ in range(3):
+            peer.reply()
+        peer.reply()
+        peer.event([("Event-Name", "CHANNEL_EXECUTE_COMPLETE"), ("Unique-ID", "u-2"), ("Application", "set"),
+                    ("Application-UUID", d_frame.get("Event-UUID") or "")])
+        peer.event([("Event-Name", "CHANNEL_EXECUTE_COMPLETE"), ("Unique-ID", "u-2"), ("Application", "playback"),
+                    ("Application-UUID", ids[2] or ""), ("Application-Response", "FILE PLAYED")])
+        assert done.wait(5)
+        assert ids == state["ids"]
+        # one write per block (then the exit the session sends when the handler returns)
+        assert [w.count(b"sendmsg") for w in state["writes"][:2]] == [3, 1]
+        assert state["c"].get("Application-Response") == "FILE PLAYED" and state["d"].get("Application") == "set"
+        peer.sock.close()
+    finally:
+        server.stop(grace=1.0)

@@ -35,6 +35,9 @@ Conventions shared with the simulator (it implements the FreeSWITCH side):
   ``set playback_terminators=any``: a stop can never be lost, and nothing we send
   later can queue behind the music;
 * ``hangup``: ``sendmsg call-command: hangup`` with ``hangup-cause``.
+
+Commands said above to be pipelined are written to the socket together, in one
+write (``OutboundSession.pipeline``): the same bytes, in the same order.
 """
 
 from __future__ import annotations
@@ -102,8 +105,9 @@ class ESLChannel(Channel):
         return self.session.data
 
     def answer(self) -> None:
-        first = self.session.execute_async("answer")
-        second = self.session.execute_async("set", "playback_terminators=any")
+        with self.session.pipeline():  # one write for both
+            first = self.session.execute_async("answer")
+            second = self.session.execute_async("set", "playback_terminators=any")
         self.session.wait(first, self.command_timeout)
         self.session.wait(second, self.command_timeout)
 
@@ -112,8 +116,9 @@ class ESLChannel(Channel):
             raise ValidationError("tts_engine", f"not an engine name: {engine!r}")
         if not _ENGINE_RE.match(voice or ""):
             raise ValidationError("tts_voice", f"not a voice name: {voice!r}")
-        first = self.session.execute_async("set", f"tts_engine={engine}")
-        second = self.session.execute_async("set", f"tts_voice={voice}")
+        with self.session.pipeline():
+            first = self.session.execute_async("set", f"tts_engine={engine}")
+            second = self.session.execute_async("set", f"tts_voice={voice}")
         self.session.wait(first, self.command_timeout)
         self.session.wait(second, self.command_timeout)
 
@@ -167,8 +172,9 @@ class ESLChannel(Channel):
                                 timeout_s=timeout_s, recognition_timeout_s=self.recognition_timeout_s)
         if self.session.has_dtmf():  # type-ahead: the caller already answered
             return ListenResult(DTMF, self._collect_keys(limit, "#", self.digit_timeout_s, first_timeout=0.0))
-        self.session.execute_async("set", f"voiceai_slot={slot}")
-        ex = self.session.execute_async("play_and_detect_speech", arg)
+        with self.session.pipeline():
+            self.session.execute_async("set", f"voiceai_slot={slot}")
+            ex = self.session.execute_async("play_and_detect_speech", arg)
         bound = self.media_max_s + timeout_s + self.recognition_timeout_s
         outcome = self.session.wait_execution_or_dtmf(ex, bound)
         if outcome == "timeout":
@@ -208,8 +214,9 @@ class ESLChannel(Channel):
         if self.session.has_dtmf():  # type-ahead: the caller already answered
             return None, self._collect_keys(limit, "#", self.digit_timeout_s, first_timeout=0.0)
         src = check_source(source)
-        self.session.execute_async("set", f"voiceai_slot={slot}")
-        prompt = self.session.execute_async("playback", src)
+        with self.session.pipeline():
+            self.session.execute_async("set", f"voiceai_slot={slot}")
+            prompt = self.session.execute_async("playback", src)
         self._wait_prompt(prompt, "playback")
         if self.session.has_dtmf():  # a key ended the prompt: a keyed answer
             self.session.execute_async("set", "voiceai_slot=")
@@ -233,8 +240,9 @@ class ESLChannel(Channel):
     def start_hold(self, source: str) -> bool:
         src = check_source(source)
         if self._hold is None:
-            self.session.execute_async("set", "playback_terminators=none")
-            self._hold = self.session.execute_async("playback", src)
+            with self.session.pipeline():
+                self.session.execute_async("set", "playback_terminators=none")
+                self._hold = self.session.execute_async("playback", src)
         return True
 
     def stop_hold(self) -> bool:
@@ -314,9 +322,10 @@ class ESLChannel(Channel):
         """Play the prompt unless keys are already waiting, then collect keys."""
         if not self.session.has_dtmf():
             src = check_source(source)
-            self.session.execute_async("set", f"voiceai_slot={slot}")
-            ex = self.session.execute_async("playback", src)
-            unset = self.session.execute_async("set", "voiceai_slot=")
+            with self.session.pipeline():
+                self.session.execute_async("set", f"voiceai_slot={slot}")
+                ex = self.session.execute_async("playback", src)
+                unset = self.session.execute_async("set", "voiceai_slot=")
             self._wait_prompt(ex, "playback")
             self._settle(unset)
         return self._collect_keys(max_digits, terminators, digit_timeout, first_timeout=first_timeout)

@@ -34,6 +34,7 @@ the dialplan continues (or the bridge the flow set up goes on).
 from __future__ import annotations
 
 import collections
+import contextlib
 import contextvars
 import heapq
 import itertools
@@ -46,6 +47,7 @@ import socket
 import threading
 import time
 import uuid as uuidlib
+from collections.abc import Iterator
 from typing import Callable, Optional
 
 from voiceai_ivr.errors import CallGone, CommandError, ESLDisconnected, ESLError, ESLTimeout, ProtocolError
@@ -154,6 +156,8 @@ class OutboundSession:
         self._lock = threading.Lock()
         self._waiters: list[_Waiter] = []
         self._send_lock = threading.Lock()
+        self._cork: Optional[list[bytes]] = None  # commands of a ``pipeline()`` block, not written yet
+        self._cork_thread = 0
         self._slots: collections.deque[_Slot] = collections.deque()
         self._execs: dict[str, Execution] = {}
         self._jobs: dict[str, BgJob] = {}
@@ -418,6 +422,15 @@ class OutboundSession:
         return self.command_timeout if timeout is None else timeout
 
     def _send(self, data: bytes, slot: _Slot) -> None:
+        if self._cork is not None and self._cork_thread == threading.get_ident():
+            # Inside ``pipeline()``: this thread holds the send lock; written at its end.
+            with self._lock:
+                if self._closed:
+                    raise ESLDisconnected(f"call {self.uuid or self.address}: socket closed ({self._close_reason})")
+                self._slots.append(slot)
+            self._cork.append(data)
+            self.commands_sent += 1
+            return
         with self._send_lock:
             with self._lock:
                 if self._closed:
@@ -429,6 +442,38 @@ class OutboundSession:
                 self.server._request_close(self, f"write failed: {exc}")
                 raise ESLDisconnected(f"call {self.uuid}: write failed: {exc}") from exc
             self.commands_sent += 1
+
+    @contextlib.contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """Commands sent inside the block go out together when it ends, in one write:
+        the same bytes in the same order as one by one, one system call (and one
+        GIL hand-off) instead of several. Other threads' commands wait for the
+        block (the replies must come back in the order the commands went out);
+        waiting on the session inside it writes what is pending first."""
+        if self._cork is not None and self._cork_thread == threading.get_ident():
+            yield  # nested: the outer block writes
+            return
+        with self._send_lock:
+            self._cork, self._cork_thread = [], threading.get_ident()
+            try:
+                yield
+            finally:
+                self._flush_cork()
+                self._cork, self._cork_thread = None, 0
+
+    def _flush_cork(self) -> None:
+        """Send lock held by this thread (``pipeline``): write what is pending."""
+        pending = self._cork
+        if not pending:
+            return
+        data = b"".join(pending)
+        pending.clear()
+        try:
+            self._write(data, self.command_timeout)
+        except (OSError, ESLTimeout) as exc:
+            # The reactor closes the session: every slot and execution written here fails
+            # at once (CallGone / ESLDisconnected where it is waited on).
+            self.server._request_close(self, f"write failed: {exc}")
 
     def _write(self, data: bytes, timeout: float) -> None:
         view = memoryview(data)
@@ -451,6 +496,8 @@ class OutboundSession:
         """Sleep until ``ready()`` (evaluated under the session lock) holds or
         ``timeout`` passes; returns ``ready()``. Only the reactor wakes the sleeper,
         and only once it has seen ``ready()`` true (``_wake_ready``)."""
+        if self._cork and self._cork_thread == threading.get_ident():
+            self._flush_cork()  # never wait for the reply to a command not written yet
         with self._lock:
             if ready():
                 return True
