@@ -73,10 +73,12 @@ def build_services(
     mode: str = "socket",
     prompts: Optional[PromptBook] = None,
     metrics: Any = None,
+    report_speech: bool = True,
 ) -> Services:
     """Everything calls share. ``db``/``switch`` may be given (tests, the simulator,
     mod_python3); otherwise the database comes from ``config.database`` and the switch
-    from ``config.esl`` (inbound Event Socket)."""
+    from ``config.esl`` (inbound Event Socket). ``report_speech=False``: the speech
+    plan is logged at debug level (a cron pass; ``config check`` reports it)."""
     if db is None:
         from voiceai_ivr.stores.db import Database
 
@@ -106,19 +108,35 @@ def build_services(
         metrics = METRICS
     if metrics is not False:
         services.add_metrics_hook(metrics_hook(metrics))
-    services.speech = _speech_services(config, switch, mode, services)
+    services.asr = _speech_support(config, switch, metrics)
+    services.speech = _speech_services(config, switch, mode, services, report=report_speech)
     return services
 
 
-def _speech_services(config: Config, switch: Any, mode: str, services: Services) -> Any:
+def _speech_services(config: Config, switch: Any, mode: str, services: Services, *, report: bool = True) -> Any:
     """Prompt audio and recorded answers (``voiceai_ivr.speech``): which engine each
     language uses is decided now, from what is installed and what FreeSWITCH sees."""
     from voiceai_ivr.speech.service import SpeechServices
 
     known = services.asr.known if services.asr is not None else None
-    speech = SpeechServices.build(config, switch=switch, mode=mode, asr_known=known)
+    speech = SpeechServices.build(config, switch=switch, mode=mode, asr_known=known, report=report)
     services.prompts.speaker = speech.speaker
     return speech
+
+
+def _speech_support(config: Config, switch: Any, metrics: Any) -> Any:
+    """Find out once, now, whether the PBX can recognise speech with the configured
+    engine (``flows.asr_support``); calls re-check after an ESL reconnect."""
+    from voiceai_ivr.flows.asr_support import SpeechSupport
+
+    def exported(available: bool, _reason: str) -> None:
+        if metrics is not False and hasattr(metrics, "speech_available"):
+            metrics.speech_available(available)
+
+    support = SpeechSupport(config.speech.asr_engine, on_change=exported)
+    if hasattr(switch, "asr_interfaces"):
+        support.refresh(switch)
+    return support
 
 
 # --------------------------------------------------------------------------- handlers
@@ -176,6 +194,8 @@ def run_caller(channel: Channel, services: Services) -> str:
 
     ident = call_identity(channel.data, getattr(channel, "uuid", ""))
     services.emit("call_started", domain=ident.domain or "-")
+    if services.asr is not None and services.switch is not None:
+        services.asr.refresh(services.switch)
     started = time.monotonic()
     found = _find_secretary(services, ident)
     if found is None:

@@ -331,7 +331,7 @@ class Dispatcher:
             # same voices (speech engine per language) as calls do.
             from voiceai_ivr.app import build_services
 
-            services = build_services(config, db=db, switch=switch, metrics=False)
+            services = build_services(config, db=db, switch=switch, metrics=False, report_speech=False)
         self.desk = AgentDesk(services)
         self._listen = listen or (config.dispatcher.listen_host, config.dispatcher.listen_port)
         self._advertise = advertise or config.dispatcher.agent_socket_address

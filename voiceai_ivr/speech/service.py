@@ -35,15 +35,20 @@ class SpeechServices:
 
     @classmethod
     def build(cls, config: Config, *, switch: Any = None, mode: str = "socket",
-              asr_known: Optional[bool] = None, languages: tuple[str, ...] = LANGUAGES) -> SpeechServices:
+              asr_known: Optional[bool] = None, languages: tuple[str, ...] = LANGUAGES,
+              report: bool = True) -> SpeechServices:
+        """``report``: log the plan (problems as errors) — once at a long-running
+        process's start; a cron pass (the dispatcher) leaves that to ``config check``
+        and logs it at debug level, or cron would mail it every minute."""
         plan = make_plan(config, switch=switch, mode=mode, asr_known=asr_known, languages=languages)
         services = cls(config, plan)
+        info, error, warning = (log.info, log.error, log.warning) if report else (log.debug,) * 3
         for line in plan.lines():
-            log.info("speech: %s", line)
+            info("speech: %s", line)
         for problem in plan.problems:
-            log.error("speech: %s", problem)
-        for warning in plan.warnings:
-            log.warning("speech: %s", warning)
+            error("speech: %s", problem)
+        for note in plan.warnings:
+            warning("speech: %s", note)
         return services
 
     @property
