@@ -254,3 +254,21 @@ def test_a_pipeline_block_writes_its_commands_together_in_order() -> None:
         peer.sock.close()
     finally:
         server.stop(grace=1.0)
+
+
+def test_channel_data_of_the_connect_reply_reads_like_the_full_decode() -> None:
+    """``LazyHeaders`` (the outbound session's ``data``) over the capture's connect
+    reply: every key, ``get``, ``in`` and ``dict()`` agree with decoding every line."""
+    from voiceai_ivr.esl.protocol import LazyHeaders
+
+    raw = next(r["data"] for r in load_capture() if r["call"] == "ivr-call" and r["dir"] == "fs>app")
+    frame = FrameParser().feed(raw.encode())[0]
+    eager = frame_to_event(frame).headers
+    lazy = LazyHeaders.from_frame(frame)
+    assert lazy.get("Unique-ID") == eager["Unique-ID"] == "a4584fba-42ba-4e2b-bafa-e4382cc8825e"
+    assert lazy["variable_current_application_data"] == "127.0.0.1:8084 async full"
+    assert "Caller-Destination-Number" in lazy and "variable_nope" not in lazy
+    assert lazy.get("variable_nope", "x") == "x"
+    assert dict(LazyHeaders.from_frame(frame)) == eager and len(lazy) == len(eager)
+    for key, value in eager.items():
+        assert LazyHeaders.from_frame(frame).get(key) == value, key

@@ -47,12 +47,12 @@ import socket
 import threading
 import time
 import uuid as uuidlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Callable, Optional
 
 from voiceai_ivr.errors import CallGone, CommandError, ESLDisconnected, ESLError, ESLTimeout, ProtocolError
 from voiceai_ivr.esl.jobs import BgJob
-from voiceai_ivr.esl.protocol import Event, Frame, FrameParser, Reply, encode_command, frame_to_event
+from voiceai_ivr.esl.protocol import Event, Frame, FrameParser, LazyHeaders, Reply, encode_command, frame_to_event
 
 log = logging.getLogger("voiceai_ivr.esl.outbound")
 
@@ -146,7 +146,7 @@ class OutboundSession:
         self.command_timeout = command_timeout
         self.parser = FrameParser(max_body_bytes=max_body_bytes)
         self.uuid = ""
-        self.data: dict[str, str] = {}
+        self.data: Mapping[str, str] = {}
         self.hangup_cause: Optional[str] = None
         self.answered = False
         self.bridged = False
@@ -197,12 +197,13 @@ class OutboundSession:
                 raise ESLDisconnected(f"connect to {self.address} failed: {exc}") from exc
         deadline = time.monotonic() + limit
         frame = self._wait_slot(slots[0], "connect", deadline)
-        event = frame_to_event(frame)
-        self.data = dict(event.headers)
-        self.uuid = event.get("Unique-ID") or event.get("Channel-Unique-ID") or event.get("Caller-Unique-ID") or ""
+        channel = LazyHeaders.from_frame(frame)  # decoded as read: a call reads a handful of its ~200 headers
+        self.data = channel
+        self.uuid = (channel.get("Unique-ID") or channel.get("Channel-Unique-ID") or channel.get("Caller-Unique-ID")
+                     or "")
         if not self.uuid:
             raise ProtocolError("connect reply carries no Unique-ID")
-        self.answered = (event.get("Answer-State") or "") == "answered"
+        self.answered = (channel.get("Answer-State") or "") == "answered"
         for slot, what in zip(slots[1:], ("myevents", "event", "linger")):
             reply = Reply.from_frame(self._wait_slot(slot, what, deadline))
             if not reply.ok:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Optional, Union
 from urllib.parse import unquote
@@ -217,6 +217,44 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Event({self.name!r}, {len(self.headers)} headers, body={len(self.body)}B)"
+
+
+class LazyHeaders(Mapping[str, str]):
+    """A read-only mapping over a lazily decoded header block (an ``Event``): ``get``
+    and ``[]`` decode one value; iterating decodes them all. For the channel data of
+    the outbound ``connect`` reply, which a call keeps for its whole life but reads
+    a handful of keys of: one string instead of a dict of two hundred decoded pairs."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self, event: Event) -> None:
+        self._event = event
+
+    @classmethod
+    def from_frame(cls, frame: Frame) -> LazyHeaders:
+        """The header lines of a frame (values as sent, URL-encoded), decoded lazily."""
+        return cls(Event.from_plain("\n".join(f"{key}: {value}" for key, value in frame.headers)))
+
+    def get(self, key: str, default: Optional[str] = None) -> Optional[str]:  # type: ignore[override]
+        return self._event.get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        value = self._event.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._event.get(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._event.headers)
+
+    def __len__(self) -> int:
+        return len(self._event.headers)
+
+    def __repr__(self) -> str:
+        return f"LazyHeaders({len(self)} headers)"
 
 
 def _decode_lines(head: str) -> list[tuple[str, str]]:
