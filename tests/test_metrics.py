@@ -122,3 +122,25 @@ def test_textfile_path_is_checked(tmp_path: Path) -> None:
         write_textfile(tmp_path / "metrics.txt", Metrics())
     with pytest.raises(ValidationError):
         write_textfile(tmp_path / "missing" / "m.prom", Metrics())
+
+
+def test_serve_health_says_whether_callers_can_be_heard() -> None:
+    import json
+
+    m = Metrics()
+    server, thread = start_metrics_server("127.0.0.1", 0, m)
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        with urllib.request.urlopen(f"{base}/health", timeout=5) as resp:
+            assert json.loads(resp.read())["speech_recognition"] is True
+        m.speech_available(False)  # the PBX has no such ASR engine: keys only
+        with urllib.request.urlopen(f"{base}/health", timeout=5) as resp:
+            body = json.loads(resp.read())
+        assert body["status"] == "ok" and body["speech_recognition"] is False
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as resp:
+            samples = _samples(resp.read().decode())
+        assert samples[("voiceai_ivr_speech_recognition_available", ())] == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    thread.join(5)

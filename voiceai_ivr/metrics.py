@@ -17,6 +17,7 @@ Names follow Prometheus conventions (``voiceai_ivr_…_total`` for counters,
     voiceai_ivr_outbox_backlog                      helpdesk outbox rows not yet delivered
     voiceai_ivr_outbox_oldest_age_seconds           age of the oldest undelivered row
     voiceai_ivr_esl_reconnects_total                inbound Event Socket reconnections
+    voiceai_ivr_speech_recognition_available        1 when the PBX can recognise speech, 0: keys only
     voiceai_ivr_handler_errors_total{error}         unexpected errors in call handlers
     voiceai_ivr_turn_latency_seconds{recognizer,synthesizer}  histogram: end of the caller's
                                                     answer (speech or key) to the next prompt
@@ -30,6 +31,7 @@ process-wide ``METRICS`` or of a ``Metrics`` it was given (tests make their own)
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import socketserver
@@ -94,6 +96,12 @@ class Metrics:
         self.outbox_oldest_age = Gauge(
             "voiceai_ivr_outbox_oldest_age_seconds", "Age of the oldest undelivered outbox row.", registry=r
         )
+        self.speech_recognition_available = Gauge(
+            "voiceai_ivr_speech_recognition_available",
+            "1 when the PBX has the configured speech-recognition engine, 0 when callers can only key.",
+            registry=r,
+        )
+        self.speech_recognition_available.set(1)
         self.esl_reconnects_total = Counter(
             "voiceai_ivr_esl_reconnects", "Inbound Event Socket reconnections.", registry=r
         )
@@ -175,6 +183,23 @@ class Metrics:
 
     # -- plumbing
 
+    def speech_available(self, available: bool) -> None:
+        self.speech_recognition_available.set(1 if available else 0)
+
+    def health(self) -> dict[str, Any]:
+        """What ``/health`` of ``serve`` reports: alive, calls in progress, and
+        whether callers can be heard or only keyed."""
+        return {
+            "status": "ok",
+            "calls_active": int(self.calls_active._value.get()),
+            "speech_recognition": bool(self.speech_recognition_available._value.get()),
+            # the helpdesk outbox as serve's background delivery last measured it
+            "outbox": {
+                "backlog": int(self.outbox_backlog._value.get()),
+                "oldest_age_seconds": round(float(self.outbox_oldest_age._value.get()), 1),
+            },
+        }
+
     def esl_reconnect(self) -> None:
         self.esl_reconnects_total.inc()
 
@@ -221,6 +246,10 @@ def metrics_app(metrics: Union[Metrics, CollectorRegistry, None] = None) -> Call
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path in ("/health", "/health/") and isinstance(metrics, Metrics):
+            body = json.dumps(metrics.health()).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
         if path not in ("/metrics", "/metrics/"):
             start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
             return [b"not found: metrics are at /metrics\n"]

@@ -640,6 +640,20 @@ class Switch:
     def channels(self) -> list[dict]:
         return parse_channels(self._api("show channels as json"))
 
+    def interfaces(self, kind: str) -> set[str]:
+        """Names of the loaded interfaces of one type (``show interfaces``: ``asr``,
+        ``speech`` for TTS, ``application``...), lower-cased."""
+        text = self._api("show interfaces")
+        if text.startswith("-ERR") or text.startswith("-USAGE"):
+            raise CommandError("show interfaces", text)
+        return {row.get("name", "").strip().lower() for row in _parse_rows_plain(text)
+                if row.get("type", "").strip() == kind and row.get("name", "").strip()}
+
+    def asr_interfaces(self) -> set[str]:
+        """Speech-recognition engines the PBX has (``mod_unimrcp`` registers ``unimrcp``,
+        ``mod_test`` ``test``...); empty on a stock FreeSWITCH or FusionPBX."""
+        return self.interfaces("asr")
+
     def in_call(self, extension: str, domain: str) -> bool:
         """Whether ``extension@domain`` has a channel up (as caller or callee)."""
         check_extension("extension", extension)

@@ -310,7 +310,10 @@ class CallbackCapture:
     def ask_why(self) -> tuple[str, Optional[str]]:
         ctx, opt = self.ctx, self.opt
         reason = ""
-        for attempt in range(2):
+        # Keys only (the PBX cannot recognise speech): a spoken reason cannot be
+        # heard, so the caller is not asked for one; the category menu below is
+        # the keyed way to say what the call is about.
+        for attempt in range(2 if ctx.services.speech_available else 0):
             heard = ctx.listen(
                 "callback.ask_reason" if attempt == 0 else "callback.reason_empty",
                 slot="reason",
