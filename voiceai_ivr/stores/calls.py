@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from psycopg2.extras import Json, execute_values
+from psycopg2.extras import Json
 
 from voiceai_ivr.errors import StoreError, ValidationError
 
@@ -534,7 +534,7 @@ class CallLogWriter:
         from voiceai_ivr.errors import DatabaseUnavailable
 
         try:
-            with self.db.transaction() as cur:
+            with self.db.cursor() as cur:
                 _write_rows(cur, rows)
             return
         except DatabaseUnavailable:
@@ -545,7 +545,7 @@ class CallLogWriter:
                 return
         for row in rows:  # isolate the row the database refuses
             try:
-                with self.db.transaction() as cur:
+                with self.db.cursor() as cur:
                     _write_rows(cur, [row])
             except DatabaseUnavailable:
                 raise
@@ -594,50 +594,56 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+_OPEN_SQL = (
+    "INSERT INTO calls (call_uuid, domain, secretary_id, did, caller_number, caller_name, language, mode, details,"
+    " started_at) SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[],"
+    " %s::text[], %s::text[], %s::jsonb[], %s::timestamptz[]) ON CONFLICT (call_uuid) DO NOTHING"
+)
+_CLOSE_START_SQL = (
+    "INSERT INTO calls (call_uuid, domain, mode, started_at)"
+    " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[]) ON CONFLICT (call_uuid) DO NOTHING"
+)
+_CLOSE_SQL = (
+    "UPDATE calls AS c SET ended_at = v.ended_at, outcome = v.outcome,"
+    " hangup_cause = COALESCE(v.hangup_cause, c.hangup_cause), intents = v.intents, details = c.details || v.details"
+    " FROM unnest(%s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::jsonb[], %s::jsonb[])"
+    " AS v (call_uuid, ended_at, outcome, hangup_cause, intents, details) WHERE c.call_uuid = v.call_uuid"
+)
+
+
+def _columns(rows: Sequence[Mapping[str, Any]], *names: str) -> list[list[Any]]:
+    return [[r[name] for r in rows] for name in names]
+
+
 def _write_rows(cur: Any, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Start rows first (inserted once per call), then the end rows: a missing start
-    row is inserted as ``close_call_log`` always did, then closed."""
+    """One round trip: start rows first (inserted once per call), then the end rows
+    (a missing start row is inserted as ``close_call_log`` always did, then
+    closed). Each column travels as one array (psycopg2 adapts lists in C). Run on
+    an autocommit cursor, the statements are one implicit transaction."""
     opens = [r for r in rows if r["op"] == "open"]
     closes = [r for r in rows if r["op"] == "close"]
+    statements: list[str] = []
+    params: list[Any] = []
     if opens:
-        execute_values(
-            cur,
-            "INSERT INTO calls (call_uuid, domain, secretary_id, did, caller_number, caller_name, language, mode,"
-            " details, started_at) VALUES %s ON CONFLICT (call_uuid) DO NOTHING",
-            [(r["call_uuid"], r["domain"], r["secretary_id"], r["did"], r["caller_number"], r["caller_name"],
-              r["language"], r["mode"], r["details"], r["at"]) for r in opens],
-            template="(%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::timestamptz)",
-            page_size=len(opens),
-        )
-    if not closes:
-        return
-    execute_values(
-        cur,
-        "INSERT INTO calls (call_uuid, domain, mode, started_at) VALUES %s ON CONFLICT (call_uuid) DO NOTHING",
-        [(r["call_uuid"], r["domain"], r["mode"], r["at"]) for r in closes],
-        template="(%s, %s, %s, %s::timestamptz)",
-        page_size=len(closes),
-    )
-    rounds: list[list[Mapping[str, Any]]] = []
-    seen: dict[str, int] = {}
-    for r in closes:  # one UPDATE may touch a row once: a call closed twice takes two rounds, in order
-        n = seen.get(r["call_uuid"], 0)
-        seen[r["call_uuid"]] = n + 1
-        if n == len(rounds):
-            rounds.append([])
-        rounds[n].append(r)
-    for part in rounds:
-        execute_values(
-            cur,
-            "UPDATE calls AS c SET ended_at = v.ended_at, outcome = v.outcome,"
-            " hangup_cause = COALESCE(v.hangup_cause, c.hangup_cause), intents = v.intents,"
-            " details = c.details || v.details"
-            " FROM (VALUES %s) AS v (call_uuid, ended_at, outcome, hangup_cause, intents, details)"
-            " WHERE c.call_uuid = v.call_uuid",
-            [(r["call_uuid"], r["at"], r["outcome"], r["hangup_cause"], r["intents"], r["details"]) for r in part],
-            template="(%s::text, %s::timestamptz, %s::text, %s::text, %s::jsonb, %s::jsonb)",
-            page_size=len(part),
-        )
+        statements.append(_OPEN_SQL)
+        params += _columns(opens, "call_uuid", "domain", "secretary_id", "did", "caller_number", "caller_name",
+                           "language", "mode", "details", "at")
+    if closes:
+        statements.append(_CLOSE_START_SQL)
+        params += _columns(closes, "call_uuid", "domain", "mode", "at")
+        rounds: list[list[Mapping[str, Any]]] = []
+        seen: dict[str, int] = {}
+        for r in closes:  # one UPDATE may touch a row once: a call closed twice takes two rounds, in order
+            n = seen.get(r["call_uuid"], 0)
+            seen[r["call_uuid"]] = n + 1
+            if n == len(rounds):
+                rounds.append([])
+            rounds[n].append(r)
+        for part in rounds:
+            statements.append(_CLOSE_SQL)
+            params += _columns(part, "call_uuid", "at", "outcome", "hangup_cause", "intents", "details")
+    if statements:
+        cur.execute(";\n".join(statements), params)
 
 
 def _open_segment(path: Path) -> int:
