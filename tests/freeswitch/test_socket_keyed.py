@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from freeswitch.harness import DOMAIN, Call, Deployment, Switchboard, deployed
+from freeswitch.parity import assert_same_on_the_simulator
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -72,6 +73,20 @@ def after_failure_prompt(call: Call, since: int) -> Any:
     return call.wait_prompt(r"Tecle 9 para encerrar", 30, since=since)
 
 
+def end_with_9(call: Call) -> None:
+    """After a failed transfer the caller keys 9 (end the call) in the menu."""
+    call.wait_listen("after_failure", 30)
+    call.wait_prompt_started()
+    call.press("9")
+    call.wait_gone(30)
+
+
+def parity(dep: Deployment, call: Call, key: str, db: Any, config: Any) -> None:
+    """The same scenario on the simulator ends the same way (docs/simulator.md)."""
+    real = (dep.call_row(call.b)["outcome"], tuple(a["status"] for a in dep.attempts(call.b)))
+    assert_same_on_the_simulator(db, config, DIRECTORY, DID, key, real)
+
+
 def test_no_asr_module_greeting_is_keyed_and_says_the_menu(switchboard: Switchboard, deployment: Deployment) -> None:
     call = switchboard.call(DID)
     call.wait_listen("intent")
@@ -82,7 +97,8 @@ def test_no_asr_module_greeting_is_keyed_and_says_the_menu(switchboard: Switchbo
     assert deployment.call_row(call.b)["outcome"] == "caller_hangup"
 
 
-def test_transfer_accepted_by_key_and_bridged(switchboard: Switchboard, deployment: Deployment) -> None:
+def test_transfer_accepted_by_key_and_bridged(switchboard: Switchboard, deployment: Deployment, db: Any,
+                                              config: Any) -> None:
     call = choose(switchboard, "1")
     bridged = switchboard.wait_event(lambda e: e.name == "CHANNEL_BRIDGE" and call.b in e.h.values(), 40,
                                      since=call.mark)
@@ -94,9 +110,11 @@ def test_transfer_accepted_by_key_and_bridged(switchboard: Switchboard, deployme
     spans = call.hold_music()
     assert spans and all(end is not None and end <= bridged.t for _, end in spans), spans
     finish(call)
+    parity(deployment, call, "1", db, config)
 
 
-def test_busy_prompt_within_2s_of_the_486(switchboard: Switchboard, deployment: Deployment) -> None:
+def test_busy_prompt_within_2s_of_the_486(switchboard: Switchboard, deployment: Deployment, db: Any,
+                                          config: Any) -> None:
     call = choose(switchboard, "2")
     busy = call.wait_prompt(r"em outra ligação", 30)
     a = attempt(deployment, call)
@@ -107,7 +125,8 @@ def test_busy_prompt_within_2s_of_the_486(switchboard: Switchboard, deployment: 
     spans = call.hold_music()
     assert spans and all(end is not None and end <= busy.t for _, end in spans), f"music outlived the 486: {spans}"
     after_failure_prompt(call, busy.i)
-    finish(call)
+    end_with_9(call)
+    parity(deployment, call, "2", db, config)
 
 
 @pytest.mark.parametrize(("key", "status", "cause", "pattern"), [
@@ -116,7 +135,8 @@ def test_busy_prompt_within_2s_of_the_486(switchboard: Switchboard, deployment: 
     ("8", "rejected", "CALL_REJECTED", r"Logística não pode atender"),
 ], ids=["no_answer", "unregistered", "rejected"])
 def test_failed_transfers_are_reported_and_bounded(switchboard: Switchboard, deployment: Deployment, key: str,
-                                                  status: str, cause: str, pattern: str) -> None:
+                                                  status: str, cause: str, pattern: str, db: Any,
+                                                  config: Any) -> None:
     call = choose(switchboard, key)
     told = call.wait_prompt(pattern, 40)
     a = attempt(deployment, call)
@@ -128,7 +148,8 @@ def test_failed_transfers_are_reported_and_bounded(switchboard: Switchboard, dep
     if status == "no_answer":  # 5 s ring timeout + margin, never the 300 s handler bound
         assert a["wait_seconds"] < 5 + 6, a
     after_failure_prompt(call, told.i)
-    finish(call)
+    end_with_9(call)
+    parity(deployment, call, key, db, config)
 
 
 @pytest.mark.parametrize(("key", "decision", "pattern"), [
@@ -137,7 +158,7 @@ def test_failed_transfers_are_reported_and_bounded(switchboard: Switchboard, dep
     ("7", "agent_hangup", r"Diretoria não pode atender"),
 ], ids=["declined", "agent_never_keys", "agent_hangs_up_during_announcement"])
 def test_agent_answers_but_does_not_accept(switchboard: Switchboard, deployment: Deployment, key: str,
-                                          decision: str, pattern: str) -> None:
+                                          decision: str, pattern: str, db: Any, config: Any) -> None:
     call = choose(switchboard, key)
     told = call.wait_prompt(pattern, 60)
     a = attempt(deployment, call)
@@ -149,7 +170,8 @@ def test_agent_answers_but_does_not_accept(switchboard: Switchboard, deployment:
     # The agent's leg is gone once the caller is told.
     agent_gone = call.hangup_of(a["agent_uuid"], timeout=5)
     assert agent_gone is not None
-    finish(call)
+    end_with_9(call)
+    parity(deployment, call, key, db, config)
 
 
 def test_caller_hangs_up_on_hold_agent_leg_gone_within_1s(switchboard: Switchboard, deployment: Deployment) -> None:
