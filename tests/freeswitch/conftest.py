@@ -1,7 +1,7 @@
 """Real-switch suite: runs only where a FreeSWITCH answers on its Event Socket.
 
-Without one the whole folder is skipped with one reason line (pytest's ``-ra``
-summary); ``VOICEAI_REQUIRE_FREESWITCH=1`` (set by ``.ci/run``) turns that into a
+Without one the whole folder is left out (deselected) with one reason line in the
+summary; ``VOICEAI_REQUIRE_FREESWITCH=1`` (set by ``.ci/run``) turns that into a
 failure. Every test must leave the switch with zero channels.
 """
 
@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from freeswitch.harness import REQUIRE_ENV, SKIP_REASON, Switchboard, freeswitch_missing
 
 HERE = Path(__file__).parent
 _MISSING: list[str] = []
+_SKIPPED: list[int] = []
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -28,8 +30,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _MISSING.append(missing)
     if os.environ.get(REQUIRE_ENV, "") in ("1", "true", "yes"):
         return  # the session fixture fails every test with the reason
-    for item in ours:
-        item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+    # Not run here: deselected, and said once in the summary (one line, not one per test).
+    items[:] = [item for item in items if item not in ours]
+    config.hook.pytest_deselected(items=ours)
+    _SKIPPED.append(len(ours))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _SKIPPED:
+        terminalreporter.write_line(f"{SKIP_REASON} [{_SKIPPED[0]} tests]", yellow=True)
 
 
 @pytest.fixture(scope="session")
