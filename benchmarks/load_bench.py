@@ -152,6 +152,18 @@ def proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def wait_quiet(pid: int, limit_s: float = 30.0) -> float:
+    """Wait (at most ``limit_s``) until ``pid`` uses under 5% of a core over half a second;
+    returns the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit_s:
+        before = proc_cpu_s(pid)
+        time.sleep(0.5)
+        if proc_cpu_s(pid) - before < 0.025:
+            break
+    return round(time.monotonic() - started, 1)
+
+
 def machine_cpu() -> tuple[float, float]:
     """(busy, total) jiffies of the whole machine, from /proc/stat."""
     fields = [float(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -193,6 +205,8 @@ class LineReader:
         self.tail: list[str] = []
         self.keep = keep
         self.counts = {"error": 0, "warning": 0, "traceback": 0}
+        self.errors: list[str] = []  # the last error lines, for the report
+        self.warnings: list[str] = []
         self.thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
         self.thread.start()
 
@@ -201,8 +215,10 @@ class LineReader:
             line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
             if " ERROR " in line or "CRITICAL" in line:
                 self.counts["error"] += 1
+                self.errors = [*self.errors[-9:], line.rstrip()[:400]]
             elif " WARNING " in line:
                 self.counts["warning"] += 1
+                self.warnings = [*self.warnings[-9:], line.rstrip()[:400]]
             if line.startswith("Traceback"):
                 self.counts["traceback"] += 1
             self.tail.append(line.rstrip())
@@ -501,6 +517,7 @@ def run_setup_rate(sim: SimProcess, serve: ServerProcess, address: tuple[str, in
     rate = best_rate
     # a short probe can pass on queues alone: sustain, stepping down by a quarter until it holds
     while rate >= 10 and time.monotonic() + sustain_s + 30 < deadline:
+        wait_quiet(serve.pid)  # a failed attempt's backlog must not be charged to the next one
         sustained = attempt(rate, sustain_s)
         sustained["seconds"] = sustain_s
         if sustained["kept_up"]:
@@ -641,6 +658,7 @@ def phase_capacity(ctx: Ctx, report: dict[str, Any], cap: int) -> None:
         latency["note"] = "1,000-call step not run (--quick, --cap or time budget)"
     report["latency"] = latency
     report["serve_log_counts"] = dict(serve.err.counts)
+    report["serve_last_errors"] = serve.err.errors
     ctx.stop(serve)
     ctx.stop(sim)
 
@@ -670,6 +688,10 @@ def phase_setup(ctx: Ctx, report: dict[str, Any]) -> None:
         "cores": ctx.cores,
         "probes": setup["probes"],
         "sustained": sustained,
+        "serve_log_counts": dict(serve.err.counts),
+        "serve_last_errors": serve.err.errors,
+        "serve_last_warnings": serve.err.warnings,
+        "simulator_last_errors": fast.err.tail[-10:],
     }
     if ctx.quick:
         report["notes"].append(f"--quick: setup rate sustained for {sustain_s:.0f}s, not 60s; fewer capacity steps")
