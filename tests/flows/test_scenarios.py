@@ -102,7 +102,8 @@ def _check_ambiguous(stack: Stack, result: dict[str, Any]) -> None:
 def _check_announcement(stack: Stack, result: dict[str, Any]) -> None:
     agent_lines = [e["text"] for e in result["transcript"] if e.get("leg") == "agent" and e.get("from") == "ivr"]
     # the number as people say it (issue 13): national format, the DDD as a number, grouped digits
-    assert agent_lines and agent_lines[0].startswith("Ligação de onze, nove nove oito sete meia, cinco quatro três dois")
+    spoken = "Ligação de onze, nove nove oito sete meia, cinco quatro três dois"
+    assert agent_lines and agent_lines[0].startswith(spoken)
     assert "Tecle 1 para aceitar ou 2 para recusar" in agent_lines[0]
     assert "sobre" not in agent_lines[0]  # the caller only named the destination
 
