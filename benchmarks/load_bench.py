@@ -514,16 +514,20 @@ def run_setup_rate(sim: SimProcess, serve: ServerProcess, address: tuple[str, in
             break
         best_rate = rate
     sustained = None
-    rate = best_rate
-    # a short probe can pass on queues alone: sustain, stepping down by a quarter until it holds
+    # A short probe can pass on queues alone: sustain the best probed rate, then each
+    # lower probed rate in turn (then a quarter less each time) until one holds.
+    candidates = [r for r in sorted(probes, reverse=True) if r <= best_rate]
+    rate = candidates.pop(0) if candidates else 0.0
+    attempts = []
     while rate >= 10 and time.monotonic() + sustain_s + 30 < deadline:
         wait_quiet(serve.pid)  # a failed attempt's backlog must not be charged to the next one
         sustained = attempt(rate, sustain_s)
         sustained["seconds"] = sustain_s
+        attempts.append({k: sustained[k] for k in ("offered_per_s", "ok", "failed", "first_prompt_s", "kept_up")})
         if sustained["kept_up"]:
             break
-        rate = round(rate * 0.75)
-    return {"probes": tried, "best_probe_per_s": best_rate, "sustained": sustained}
+        rate = candidates.pop(0) if candidates else float(round(rate * 0.75))
+    return {"probes": tried, "best_probe_per_s": best_rate, "sustained": sustained, "sustain_attempts": attempts}
 
 
 def run_peer(sim: SimProcess, servers: list[tuple[str, ServerProcess, tuple[str, int]]], concurrency: int,
@@ -687,6 +691,7 @@ def phase_setup(ctx: Ctx, report: dict[str, Any]) -> None:
         "sim_clock_scale": 0.1,
         "cores": ctx.cores,
         "probes": setup["probes"],
+        "sustain_attempts": setup["sustain_attempts"],
         "sustained": sustained,
         "serve_log_counts": dict(serve.err.counts),
         "serve_last_errors": serve.err.errors,
