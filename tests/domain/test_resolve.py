@@ -241,7 +241,9 @@ def test_speed_smoke() -> None:
         dests.append(D(name, (f"ramal {i}", f"{last[i % 10]} {i}", "suporte", "financeiro", f"area {i % 40}")))
     r = Resolver(dests)
     utterances = ["quero falar com a maria silva", "financeiro", "suporte técnico", "pizza", "joao", "ramal 55"] * 50
-    t0 = time.perf_counter()
+    # CPU time of this process: the guard is about the work done (an accidental
+    # quadratic path), not about what other processes on a shared machine take.
+    t0 = time.process_time()
     for u in utterances:
         r.resolve(u)
-    assert time.perf_counter() - t0 < 1.5
+    assert time.process_time() - t0 < 1.5
