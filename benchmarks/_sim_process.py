@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -200,54 +201,20 @@ async def run_load(sim: Simulator, spec: dict[str, Any]) -> dict[str, Any]:
             peaks["caller_sockets"] = max(peaks["caller_sockets"], callers)
             peaks["channels"] = max(peaks["channels"], len(switch.channels))
 
-    ticking = asyncio.ensure_future(ticker())
-    started = loop.time()
-    tasks: list[asyncio.Task[Any]] = []
-    concurrency = int(spec.get("concurrency") or 0)
-    if concurrency > 0:
-        # Closed loop: CONCURRENCY calls in flight, a new one as soon as one ends (the
-        # first CONCURRENCY paced at RATE so the listen backlog is not one burst).
-        free = asyncio.Semaphore(concurrency)
-
-        async def one() -> Any:
-            try:
-                return await sim.place_call_async(scenario, server)
-            finally:
-                free.release()
-
-        for i in range(count):
-            await free.acquire()
-            if i < concurrency:
-                delay = started + i / rate - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            tasks.append(asyncio.ensure_future(one()))
-    else:
-        for i in range(count):
-            due = started + i / rate
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.ensure_future(sim.place_call_async(scenario, server)))
-    offered_s = loop.time() - started
-    _done, pending = await asyncio.wait(tasks, timeout=float(spec.get("timeout", 300)))
-    for task in pending:
-        task.cancel()
-    elapsed = loop.time() - started
-    stop.set()
-    await ticking
-    PROBE.enabled = False
+    # Each call is judged as it ends and its records dropped (the simulator keeps every
+    # call it placed): a long load does not grow this process's heap, nor its GC pauses.
     failures: dict[str, int] = {}
-    races = 0
-    ok = 0
+    counts = {"ok": 0, "races": 0, "cancelled": 0}
     first: list[float] = []
     outcomes: dict[str, int] = {}
     failed_samples: list[dict[str, Any]] = []
-    last_end = started
-    for task in tasks:
-        if task in pending:
+    sample: list[Any] = []
+
+    def finished(task: asyncio.Task[Any]) -> None:
+        result: Any = None
+        if task.cancelled():
+            counts["cancelled"] += 1
             reason: Optional[str] = "still running at the load timeout"
-            result: Any = None
         else:
             exc = task.exception()
             result = exc if exc is not None else task.result()
@@ -257,20 +224,68 @@ async def run_load(sim: Simulator, spec: dict[str, Any]) -> dict[str, Any]:
             fp = _first_prompt_s(result, sim.clock.scale)
             if fp is not None:
                 first.append(fp)
-        if reason is None:
-            ok += 1
-        else:
-            if len(failed_samples) < 2 and result is not None and not isinstance(result, BaseException):
+            if not sample:
+                sample.extend(result.transcript[:8])
+            if reason is not None and len(failed_samples) < 2:
                 data = result.to_json()
                 failed_samples.append({k: data[k] for k in ("transcript", "originates", "holds", "hangup_cause",
                                                              "hangup_by", "socket_end", "errors")})
-            if reason.startswith(SIM_RACE):
-                races += 1
-            key = reason[:160]
-            failures[key] = failures.get(key, 0) + 1
+            if result.call_uuid not in switch.active_calls:
+                switch.calls.pop(result.call_uuid, None)
+        if reason is None:
+            counts["ok"] += 1
+            return
+        if reason.startswith(SIM_RACE):
+            counts["races"] += 1
+        key = reason[:160]
+        failures[key] = failures.get(key, 0) + 1
+
+    def place() -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(sim.place_call_async(scenario, server))
+        task.add_done_callback(finished)
+        return task
+
+    ticking = asyncio.ensure_future(ticker())
+    started = loop.time()
+    tasks: list[asyncio.Task[Any]] = []
+    concurrency = int(spec.get("concurrency") or 0)
+    if concurrency > 0:
+        # Closed loop: CONCURRENCY calls in flight, a new one as soon as one ends (the
+        # first CONCURRENCY paced at RATE so the listen backlog is not one burst).
+        free = asyncio.Semaphore(concurrency)
+
+        def release(_task: asyncio.Task[Any]) -> None:
+            free.release()
+
+        for i in range(count):
+            await free.acquire()
+            if i < concurrency:
+                delay = started + i / rate - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            task = place()
+            task.add_done_callback(release)
+            tasks.append(task)
+    else:
+        for i in range(count):
+            due = started + i / rate
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(place())
+    offered_s = loop.time() - started
+    _done, pending = await asyncio.wait(tasks, timeout=float(spec.get("timeout", 300)))
+    for task in pending:
+        task.cancel()
+    if pending:  # let them end (and be counted) before summing up
+        await asyncio.gather(*pending, return_exceptions=True)
+    elapsed = loop.time() - started
+    stop.set()
+    await ticking
+    PROBE.enabled = False
+    ok = counts["ok"]
+    races = counts["races"]
     last_end = loop.time()
-    sample: list[Any] = next((t.result().transcript[:8] for t in tasks if t.done() and not t.cancelled()
-                   and t.exception() is None), [])
     by_command = {name: summary_ms(values) for name, values in sorted(PROBE.by_command.items())}
     return {
         "count": count,
@@ -316,6 +331,7 @@ def main() -> int:
     # on a fast clock (with near-instant media a loaded server may take seconds).
     max_call = max(600.0, 120.0 / args.scale)
     sim = Simulator(scale=args.scale, max_call_seconds=max_call, asr_engines=["unimrcp"]).start()
+    gc.freeze()  # what is loaded by now lives as long as the process: out of every collection
     print(json.dumps({"ready": True, "inbound": list(sim.inbound_address), "password": sim.password,
                       "pid": os.getpid()}), flush=True)
     try:
