@@ -37,6 +37,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional, Union
 
+from voiceai_ivr.privatefs import make_private_dirs
+
 log = logging.getLogger("voiceai_ivr.speech")
 
 DIR_MODE = 0o700
@@ -55,19 +57,7 @@ UNSAFE_PATH = re.compile(r"[\s'\"${}\\;|&<>`]")
 def ensure_dir(path: Path) -> Path:
     """``path`` and its missing parents created 0700 (umask ignored); an existing
     directory of ours is tightened to 0700."""
-    missing = []
-    p = path
-    while not p.exists():
-        missing.append(p)
-        if p.parent == p:
-            break
-        p = p.parent
-    for d in reversed(missing):
-        try:
-            d.mkdir(mode=DIR_MODE)
-        except FileExistsError:
-            pass
-        os.chmod(d, DIR_MODE)
+    make_private_dirs(path)
     st = path.stat()
     if st.st_uid == os.geteuid() and st.st_mode & 0o777 != DIR_MODE:
         os.chmod(path, DIR_MODE)

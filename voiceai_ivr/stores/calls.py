@@ -316,9 +316,9 @@ class CallLogWriter:
     def start(self) -> CallLogWriter:
         """Create the journal folder (0700), claim the journals of writers that are
         gone (replayed by the writer thread) and start that thread."""
-        from voiceai_ivr.stores.spool import _ensure_dir
+        from voiceai_ivr.privatefs import make_private_dirs
 
-        _ensure_dir(self.directory)
+        make_private_dirs(self.directory)
         for path in sorted(self.directory.glob(f"{_SEGMENT_PREFIX}*{_SEGMENT_SUFFIX}")):
             fd = _claim(path)
             if fd is not None:

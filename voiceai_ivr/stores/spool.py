@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from voiceai_ivr.errors import DatabaseUnavailable, StoreError, ValidationError
+from voiceai_ivr.privatefs import make_private_dirs
 from voiceai_ivr.stores.callbacks import CallbackRequest, save_confirmed_callback
 
 if TYPE_CHECKING:
@@ -78,21 +79,9 @@ def spool_path(config: Optional[Config] = None) -> Path:
 
 
 def _ensure_dir(directory: Path) -> None:
-    """Create ``directory`` and any missing parents as 0700 (``mkdir -p`` would
-    follow the umask). An existing folder is left as its owner set it."""
-    missing = []
-    current = directory
-    while not current.exists():
-        missing.append(current)
-        if current.parent == current:
-            break
-        current = current.parent
-    for folder in reversed(missing):
-        try:
-            folder.mkdir(mode=DIR_MODE)
-        except FileExistsError:
-            continue
-        os.chmod(folder, DIR_MODE)
+    """Create ``directory`` and any missing parents as 0700; an existing folder is
+    left as its owner set it."""
+    make_private_dirs(directory)
 
 
 def _open_private(path: Path, flags: int) -> int:
