@@ -212,6 +212,7 @@ class APIConfig:
     max_connections_per_client: int = 20
     header_timeout: float = 10.0
     body_timeout: float = 30.0
+    console: bool = True  # the admin console under /console (voiceai_ivr.console)
 
 
 @dataclass

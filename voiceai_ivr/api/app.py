@@ -322,6 +322,11 @@ class ApiApp:
         from voiceai_ivr.api import resources
 
         resources.register(self.router, services, self)
+        # --- console hook: HTML pages under /console (voiceai_ivr.console), same
+        # process, tokens and domain isolation; every other path is the JSON API.
+        from voiceai_ivr.console import mount
+
+        self.console = mount(self)
 
     # ------------------------------------------------------------------ auth
 
@@ -346,6 +351,8 @@ class ApiApp:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET").upper()
         path = environ.get("PATH_INFO", "") or "/"
+        if self.console is not None and self.console.owns(path):  # console hook
+            return self.console(environ, start_response)  # type: ignore[no-any-return]
         route = UNMATCHED_ROUTE
         try:
             handler, params, auth, route = self.router.match(method, path)

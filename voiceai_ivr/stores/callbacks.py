@@ -481,6 +481,34 @@ def list_callbacks(
     return [Callback.from_row(r) for r in _dicts(cur)]
 
 
+def list_callbacks_page(
+    cur: Any,
+    filters: CallbackFilter,
+    *,
+    destination: Optional[str] = None,
+    before: Optional[tuple[datetime, int]] = None,
+    limit: int = 50,
+) -> list[Callback]:
+    """One page newest first (``created_at DESC, id DESC``) by keyset: the rows
+    after ``before`` = ``(created_at, id)`` of the previous page's last row. Each
+    page costs the same whatever its depth (indexes of sql/005)."""
+    if not 1 <= int(limit) <= 1000:
+        raise ValidationError("limit", "must be 1-1000")
+    where, args = filters.where()
+    if destination is not None:
+        where += " AND destination_name = %s"
+        args.append(destination)
+    if before is not None:
+        where += " AND (created_at, id) < (%s, %s)"
+        args += [_aware(before[0], "before"), int(before[1])]
+    cur.execute(
+        f"SELECT {_COLUMNS} FROM callbacks WHERE {where}"  # noqa: S608
+        " ORDER BY created_at DESC, id DESC LIMIT %s",
+        [*args, int(limit)],
+    )
+    return [Callback.from_row(r) for r in _dicts(cur)]
+
+
 def count_callbacks(cur: Any, filters: Optional[CallbackFilter] = None) -> int:
     where, args = (filters or CallbackFilter()).where()
     cur.execute(f"SELECT count(*) FROM callbacks WHERE {where}", args)  # noqa: S608
@@ -551,6 +579,7 @@ __all__ = [
     "get_callback_by_public_id",
     "iter_callbacks",
     "list_callbacks",
+    "list_callbacks_page",
     "request_key",
     "save_confirmed_callback",
     "set_ticket_id",

@@ -512,10 +512,17 @@ def _single_row_error(exc: DirectoryError, index: int) -> DirectoryError:
 
 
 def _edit(
-    db: Database, domain: str, change: Callable[[dict[str, Any]], int], *, create_domain: bool = False
+    db: Database,
+    domain: str,
+    change: Callable[[dict[str, Any]], int],
+    *,
+    create_domain: bool = False,
+    after: Optional[Callable[[Cursor, Optional[Directory], Directory, int], None]] = None,
 ) -> tuple[Directory, int]:
     """Lock the domain, apply ``change`` to its document (returns the edited row's
-    index), validate the whole document and store it. Returns the new directory."""
+    index), validate the whole document and store it. Returns the new directory.
+    ``after(cur, before, directory, index)`` runs in the same transaction once
+    stored (e.g. an audit row: both commit or neither)."""
     with db.transaction() as cur:
         current = _read_directory(cur, domain, lock=True)
         if current is None:
@@ -531,6 +538,8 @@ def _edit(
             raise _single_row_error(exc, index) from None
         report = ImportReport(domain=domain)
         _apply(cur, directory, True, report)
+        if after is not None:
+            after(cur, current, directory, index)
     invalidate(db, domain)
     return directory, index
 
@@ -563,29 +572,74 @@ def add_destination(
 def update_destination(db: Database, domain: str, name: str, changes: Mapping[str, Any]) -> Destination:
     """Change some fields of one destination (document keys; ``None`` clears an
     optional field). A new ``name`` renames it and the fallbacks that point to it."""
+    directory, index = _edit(db, domain, lambda doc: _rename_and_change(doc, domain, name, changes))
+    return directory.destinations[index]
+
+
+def _rename_and_change(doc: dict[str, Any], domain: str, name: str, changes: Mapping[str, Any]) -> int:
+    """Apply ``changes`` to destination ``name`` of ``doc``; its index."""
+    found = [i for i, d in enumerate(doc["destinations"]) if d.get("name") == name]
+    if not found:
+        raise ValidationError("name", f"no destination {name!r} in {domain}")
+    i = found[0]
+    row = doc["destinations"][i]
+    for key, value in changes.items():
+        if value is None:
+            row.pop(key, None)
+        else:
+            row[key] = copy.deepcopy(value)
+    new_name = row.get("name")
+    if isinstance(new_name, str) and new_name.strip() and new_name.strip() != name:
+        for s in doc["secretaries"]:
+            if s.get("fallback") == name:
+                s["fallback"] = new_name.strip()
+        for d in doc["destinations"]:
+            if d.get("fallback") == f"destination:{name}":
+                d["fallback"] = f"destination:{new_name.strip()}"
+    return i
+
+
+def destination_name_by_id(db: Database, domain: str, destination_id: int) -> Optional[str]:
+    """The name of destination ``destination_id`` inside ``domain`` (None elsewhere)."""
+    with db.cursor() as cur:
+        cur.execute("SELECT name FROM destinations WHERE id = %s AND domain = %s", (int(destination_id), domain))
+        row = cur.fetchone()
+    return str(row[0]) if row else None
+
+
+def list_destination_ids(db: Database, domain: str) -> list[tuple[int, Destination]]:
+    """The domain's destinations with their database ids (the console links by id)."""
+    with db.cursor() as cur:
+        return _read_destinations(cur, domain)
+
+
+def update_destination_audited(
+    db: Database,
+    domain: str,
+    name: str,
+    changes: Mapping[str, Any],
+    audit: Callable[[Cursor, dict[str, Any], dict[str, Any]], None],
+) -> Destination:
+    """``update_destination`` whose ``audit(cur, before_doc, after_doc)`` runs in the
+    same transaction (the console's audit row: the edit and its record commit
+    together). The whole document is validated as an import is."""
 
     def change(doc: dict[str, Any]) -> int:
         found = [i for i, d in enumerate(doc["destinations"]) if d.get("name") == name]
         if not found:
             raise ValidationError("name", f"no destination {name!r} in {domain}")
-        i = found[0]
-        row = doc["destinations"][i]
-        for key, value in changes.items():
-            if value is None:
-                row.pop(key, None)
-            else:
-                row[key] = copy.deepcopy(value)
-        new_name = row.get("name")
-        if isinstance(new_name, str) and new_name.strip() and new_name.strip() != name:
-            for s in doc["secretaries"]:
-                if s.get("fallback") == name:
-                    s["fallback"] = new_name.strip()
-            for d in doc["destinations"]:
-                if d.get("fallback") == f"destination:{name}":
-                    d["fallback"] = f"destination:{new_name.strip()}"
-        return i
+        return found[0]
 
-    directory, index = _edit(db, domain, change)
+    before: dict[str, Any] = {}
+
+    def edit(doc: dict[str, Any]) -> int:
+        before.update(copy.deepcopy(doc["destinations"][change(doc)]))
+        return _rename_and_change(doc, domain, name, changes)
+
+    def after(cur: Cursor, _old: Optional[Directory], directory: Directory, index: int) -> None:
+        audit(cur, before, destination_to_doc(directory.destinations[index]))
+
+    directory, index = _edit(db, domain, edit, after=after)
     return directory.destinations[index]
 
 
@@ -714,6 +768,7 @@ __all__ = [
     "SecretaryRecord",
     "add_destination",
     "cached_resolver",
+    "destination_name_by_id",
     "export_directory",
     "get_destination",
     "get_destination_id",
@@ -722,10 +777,12 @@ __all__ = [
     "get_secretary_by_did",
     "import_directory",
     "invalidate",
+    "list_destination_ids",
     "list_destinations",
     "list_domains",
     "load_directory",
     "load_resolver",
     "remove_destination",
     "update_destination",
+    "update_destination_audited",
 ]

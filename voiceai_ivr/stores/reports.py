@@ -98,3 +98,56 @@ def callback_attempts(cur: Any, callback_id: int) -> list[dict[str, Any]]:
     )
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+@dataclass(frozen=True)
+class CallActivity:
+    """Calls and transfers of one domain in one period (the console's dashboard)."""
+
+    calls_by_outcome: dict[str, int]
+    transfers_by_status: dict[str, int]
+    top_transfer_destinations: list[tuple[str, int, int]]  # (name, attempts, accepted)
+    calls_per_day: list[tuple[str, int]]  # (YYYY-MM-DD in the domain's zone, calls)
+    callbacks_per_day: list[tuple[str, int]]  # (YYYY-MM-DD, callbacks created)
+
+    @property
+    def calls(self) -> int:
+        return sum(self.calls_by_outcome.values())
+
+
+def call_activity(cur: Any, domain: str, since: Any, until: Any, zone: str, *, top: int = 5) -> CallActivity:
+    """Calls by outcome, transfer attempts by status, the most asked-for transfer
+    destinations, and calls / callbacks created per local day (``zone``), for
+    ``since <= started_at < until``."""
+    rng = (domain, since, until)
+    cur.execute(
+        "SELECT coalesce(outcome, 'in_progress'), count(*) FROM calls"
+        " WHERE domain = %s AND started_at >= %s AND started_at < %s GROUP BY 1 ORDER BY 2 DESC, 1",
+        rng,
+    )
+    calls = {str(k): int(n) for k, n in cur.fetchall()}
+    cur.execute(
+        "SELECT status, count(*) FROM transfer_attempts"
+        " WHERE domain = %s AND started_at >= %s AND started_at < %s GROUP BY 1 ORDER BY 2 DESC, 1",
+        rng,
+    )
+    transfers = {str(k): int(n) for k, n in cur.fetchall()}
+    cur.execute(
+        "SELECT destination_name, count(*), count(*) FILTER (WHERE status = 'accepted') FROM transfer_attempts"
+        " WHERE domain = %s AND started_at >= %s AND started_at < %s GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s",
+        (*rng, int(top)),
+    )
+    top_rows = [(str(name), int(n), int(ok)) for name, n, ok in cur.fetchall()]
+    cur.execute(
+        "SELECT to_char(started_at AT TIME ZONE %s, 'YYYY-MM-DD'), count(*) FROM calls"
+        " WHERE domain = %s AND started_at >= %s AND started_at < %s GROUP BY 1 ORDER BY 1",
+        (zone, *rng),
+    )
+    calls_day = [(str(d), int(n)) for d, n in cur.fetchall()]
+    cur.execute(
+        "SELECT to_char(created_at AT TIME ZONE %s, 'YYYY-MM-DD'), count(*) FROM callbacks"
+        " WHERE domain = %s AND created_at >= %s AND created_at < %s GROUP BY 1 ORDER BY 1",
+        (zone, *rng),
+    )
+    callbacks_day = [(str(d), int(n)) for d, n in cur.fetchall()]
+    return CallActivity(calls, transfers, top_rows, calls_day, callbacks_day)
