@@ -677,7 +677,15 @@ class ConsoleApp:
 
             directory.update_destination_audited(self.db, session.domain, name, changes, audit)
         except DirectoryError as exc:
-            return self.destination(req, values=values, errors=list(exc.problems), status=400)
+            # another row named by its place in the document: name it by its name
+            names = [d.name for _, d in directory.list_destination_ids(self.db, session.domain)]
+
+            def by_name(m: re.Match) -> str:
+                i = int(m.group(1))
+                return f"destination {names[i]!r}" if i < len(names) else m.group(0)
+
+            problems = [re.sub(r"destinations\[([0-9]+)\]", by_name, p) for p in exc.problems]
+            return self.destination(req, values=values, errors=problems, status=400)
         except ValidationError as exc:
             return self.destination(req, values=values, errors=[f"{exc.field}: {exc.reason}"], status=400)
         return _redirect(f"{PREFIX}/destinations/{dest_id}?done=saved")
