@@ -327,3 +327,45 @@ def test_dashboard_renders_in_both_languages(console: Console) -> None:
     assert en.status_code == 200 and "Callbacks created" in en.text and 'id="callbacks-created">0<' in en.text
     bad = console.get(console.login(), "/console/dashboard?period=year")
     assert bad.status_code == 400 and "period:" in bad.text
+
+
+def test_dashboard_shows_speech_recognition_as_serves_health_reports_it(console: Console) -> None:
+    from voiceai_ivr.metrics import Metrics, start_metrics_server
+
+    metrics = Metrics()
+    metrics.speech_available(False)
+    server, _thread = start_metrics_server("127.0.0.1", 0, metrics)
+    try:
+        console.config.server.metrics_host = "127.0.0.1"
+        console.config.server.metrics_port = server.server_port
+        html = console.get(console.login(), "/console/dashboard").text
+        assert 'id="speech">só teclas<' in html  # serve says callers can only key
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_repeated_failed_logins_block_the_address(console: Console) -> None:
+    s = requests.Session()
+    page = s.get(console.url + "/console/login", timeout=10)
+    for _ in range(10):
+        page = s.post(console.url + "/console/login", data={"csrf": csrf_of(page.text), "token": "x" * 20},
+                      allow_redirects=False, timeout=10)
+        assert page.status_code == 401
+    resp = s.post(console.url + "/console/login", data={"csrf": csrf_of(page.text), "token": TOKEN_DEMO},
+                  allow_redirects=False, timeout=10)
+    assert resp.status_code == 429  # even the right token, until the window passes
+
+
+def test_console_off_leaves_only_the_json_api(console_config: Any, db: Any) -> None:
+    from api.conftest import Served
+
+    from voiceai_ivr.api import ApiServices, create_app
+
+    console_config.api.console = False
+    served = Served(create_app(console_config, ApiServices(db=db)))
+    try:
+        resp = requests.get(served.url + "/console/login", timeout=10)
+        assert resp.status_code == 404 and resp.json()["error"]["code"] == "not_found"
+    finally:
+        served.close()
