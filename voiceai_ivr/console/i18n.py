@@ -101,6 +101,12 @@ _TEXT: dict[str, tuple[str, str]] = {
     "not_found": ("Não encontrado.", "Not found."),
     "forbidden_csrf": ("Formulário expirado; recarregue a página.", "Form expired; reload the page."),
     "unavailable": ("Serviço indisponível no momento.", "Service unavailable right now."),
+    "status_pending": ("pendente", "pending"),
+    "status_in_progress": ("em andamento", "in progress"),
+    "status_completed": ("concluído", "completed"),
+    "status_failed": ("falhou", "failed"),
+    "status_expired": ("expirado", "expired"),
+    "status_cancelled": ("cancelado", "cancelled"),
     "yes": ("sim", "yes"),
     "no": ("não", "no"),
 }
