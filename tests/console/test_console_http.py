@@ -320,9 +320,15 @@ def test_a_destination_edit_is_stored_with_its_audit_row(console: Console) -> No
 
 def test_dashboard_renders_in_both_languages(console: Console) -> None:
     console.add_callback()
+    old = console.add_callback(number="+5511911112222", recording=False)
+    with console.db.cursor() as cur:  # asked for before the 7 days, called back an hour ago
+        cur.execute("UPDATE callbacks SET status = 'completed', created_at = now() - interval '7 days 1 hour',"
+                    " completed_at = now() - interval '1 hour' WHERE id = %s", (old.id,))
     pt = console.get(console.login(), "/console/dashboard?period=7d")
     assert pt.status_code == 200 and "Retornos criados" in pt.text and "<svg" in pt.text
-    assert 'id="callbacks-created">1<' in pt.text
+    assert 'id="callbacks-created">1<' in pt.text  # created in the period: the new one only
+    assert 'id="callbacks-completed">1<' in pt.text  # closed in the period, created before it
+    assert 'id="median">168 h 00 min<' in pt.text
     en = console.get(console.login(TOKEN_OTHER), "/console/dashboard")
     assert en.status_code == 200 and "Callbacks created" in en.text and 'id="callbacks-created">0<' in en.text
     bad = console.get(console.login(), "/console/dashboard?period=year")

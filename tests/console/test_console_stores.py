@@ -57,6 +57,7 @@ def test_call_activity_counts_one_domains_period(console: Console) -> None:
     assert act.transfers_by_status == {"accepted": 2, "busy": 1}
     assert act.top_transfer_destinations == [("Comercial", 3, 2)]
     assert sum(n for _, n in act.calls_per_day) == 3
+    assert act.callbacks_closed == {} and act.median_seconds_to_callback is None
 
 
 def test_destination_edit_and_its_audit_commit_together(console: Console) -> None:

@@ -403,7 +403,7 @@ class ConsoleApp:
             transfers_chart=charts.hbars(list(activity.transfers_by_status.items()), title=t("transfers_by_outcome")),
             calls_chart=charts.hbars(list(activity.calls_by_outcome.items()), title=t("calls_by_outcome")),
             per_day_chart=per_day,
-            median=_duration(stats.median_seconds_to_callback),
+            median=_duration(activity.median_seconds_to_callback),
             outbox=self.services.outbox.health() if self.services.outbox is not None else None,
             speech=self._speech_health(),
         )

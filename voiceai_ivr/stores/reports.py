@@ -109,6 +109,8 @@ class CallActivity:
     top_transfer_destinations: list[tuple[str, int, int]]  # (name, attempts, accepted)
     calls_per_day: list[tuple[str, int]]  # (YYYY-MM-DD in the domain's zone, calls)
     callbacks_per_day: list[tuple[str, int]]  # (YYYY-MM-DD, callbacks created)
+    callbacks_closed: dict[str, int]  # closed in the period (whenever created), by status
+    median_seconds_to_callback: Optional[float]  # of those completed in the period
 
     @property
     def calls(self) -> int:
@@ -117,8 +119,10 @@ class CallActivity:
 
 def call_activity(cur: Any, domain: str, since: Any, until: Any, zone: str, *, top: int = 5) -> CallActivity:
     """Calls by outcome, transfer attempts by status, the most asked-for transfer
-    destinations, and calls / callbacks created per local day (``zone``), for
-    ``since <= started_at < until``."""
+    destinations, calls / callbacks created per local day (``zone``), for
+    ``since <= started_at < until``; and the callbacks closed in that period by
+    status (completed, expired, ...) with the median time from request to
+    completed callback."""
     rng = (domain, since, until)
     cur.execute(
         "SELECT coalesce(outcome, 'in_progress'), count(*) FROM calls"
@@ -150,4 +154,16 @@ def call_activity(cur: Any, domain: str, since: Any, until: Any, zone: str, *, t
         (zone, *rng),
     )
     callbacks_day = [(str(d), int(n)) for d, n in cur.fetchall()]
-    return CallActivity(calls, transfers, top_rows, calls_day, callbacks_day)
+    cur.execute(
+        "SELECT status, count(*), percentile_cont(0.5) WITHIN GROUP"
+        " (ORDER BY extract(epoch FROM completed_at - created_at)) FROM callbacks"
+        " WHERE domain = %s AND completed_at >= %s AND completed_at < %s GROUP BY 1",
+        rng,
+    )
+    closed: dict[str, int] = {}
+    median: Optional[float] = None
+    for status, n, mid in cur.fetchall():
+        closed[str(status)] = int(n)
+        if status == "completed" and mid is not None:
+            median = round(float(mid), 1)
+    return CallActivity(calls, transfers, top_rows, calls_day, callbacks_day, closed, median)
