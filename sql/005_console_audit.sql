@@ -23,7 +23,8 @@ CREATE TABLE console_passwords (
 -- The console's callbacks list pages by keyset (created_at, id) newest first;
 -- callbacks_domain_created serves the unfiltered list. Filtered by a status or a
 -- destination with few rows, that index alone reads the whole domain to fill a
--- page (benchmarks/console_bench.py: 18 ms median, 45 ms max at 100,000 rows):
+-- page (benchmarks/console_bench.py: 15-17 ms median at 100,000 rows, growing
+-- with the table):
 -- these two keep such a page at a few rows read.
 CREATE INDEX callbacks_domain_status_created ON callbacks (domain, status, created_at DESC, id DESC);
 CREATE INDEX callbacks_domain_destination_created ON callbacks (domain, destination_name, created_at DESC, id DESC);
