@@ -219,3 +219,42 @@ def test_close_takes_the_exit_reply_quietly(fs: FakeInbound, caplog: pytest.LogC
         c.close()
         time.sleep(0.2)
     assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
+
+
+def test_connection_callbacks_follow_a_restart_of_the_switch(fs: FakeInbound) -> None:
+    """FreeSWITCH going away and coming back on the same port: the client says
+    so (``on_connection``), reconnects with its bounded backoff and works again;
+    metrics and /health follow it through ``app.follow_pbx``."""
+    from voiceai_ivr.app import follow_pbx
+    from voiceai_ivr.metrics import Metrics
+
+    port = fs.port
+    metrics = Metrics()
+    seen: list[bool] = []
+    c = client(fs)
+    try:
+        c.on_connection(seen.append)
+        follow_pbx(c, metrics)
+        assert metrics.health()["pbx"] == {"connected": True} and metrics.health()["status"] == "ok"
+        fs.close()
+        assert _wait(lambda: seen == [False], 3), seen
+        assert c.disconnected_at is not None
+        body = metrics.health()
+        assert body["status"] == "degraded" and body["pbx"]["connected"] is False
+        assert metrics.esl_reconnects_total._value.get() == 0
+        with pytest.raises(ESLDisconnected):
+            c.api("status")
+        time.sleep(0.5)  # down for a while: several refused attempts, backoff capped at 0.2 s
+        back = FakeInbound(api=answer, port=port)
+        try:
+            assert _wait(lambda: seen == [False, True], 3), seen
+            assert c.connected and c.disconnected_at is None and c.reconnects == 1
+            assert c.api("status").startswith("UP")
+            assert metrics.health()["pbx"] == {"connected": True} and metrics.health()["status"] == "ok"
+            assert metrics.esl_reconnects_total._value.get() == 1
+        finally:
+            c.close()
+            back.close()
+        assert seen == [False, True], "close() is not a drop"
+    finally:
+        c.close()

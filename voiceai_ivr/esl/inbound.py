@@ -12,7 +12,8 @@ When the connection drops, every pending waiter and job is failed with
 (capped by ``reconnect_max_delay``), re-authenticates and restores the event
 subscription and filters. Commands issued while disconnected fail at once with
 ``ESLDisconnected`` rather than queue: a call flow would rather tell the caller
-than wait.
+than wait. ``on_connection(callback)`` is told of every drop and every
+reconnection (metrics and health checks follow the connection through it).
 """
 
 from __future__ import annotations
@@ -192,7 +193,9 @@ class InboundClient:
         self._jobs: dict[str, BgJob] = {}
         self._watches: dict[str, list[ChannelWatch]] = {}
         self._callbacks: list[Callable[[Event], None]] = []
+        self._state_callbacks: list[Callable[[bool], None]] = []
         self.reconnects = 0
+        self.disconnected_at: Optional[float] = None  # time.monotonic() of the last drop; None while up
 
     @classmethod
     def from_config(cls, cfg: ESLConfig, **kwargs: object) -> InboundClient:
@@ -332,6 +335,30 @@ class InboundClient:
 
         return remove
 
+    def on_connection(self, callback: Callable[[bool], None]) -> Callable[[], None]:
+        """Call ``callback(False)`` when the connection drops and ``callback(True)``
+        each time it is back (re-authenticated, subscriptions restored), from the
+        reader thread (keep it quick). Not called for ``close()``. Returns a
+        function that removes the callback."""
+        with self._state_lock:
+            self._state_callbacks.append(callback)
+
+        def remove() -> None:
+            with self._state_lock:
+                if callback in self._state_callbacks:
+                    self._state_callbacks.remove(callback)
+
+        return remove
+
+    def _tell_state(self, connected: bool) -> None:
+        with self._state_lock:
+            callbacks = list(self._state_callbacks)
+        for cb in callbacks:
+            try:
+                cb(connected)
+            except Exception:
+                log.exception("esl inbound: connection callback failed")
+
     def watch(self, uuid: str, maxlen: int = 512) -> ChannelWatch:
         w = ChannelWatch(self, uuid, maxlen)
         with self._state_lock:
@@ -459,7 +486,13 @@ class InboundClient:
         with self._send_lock:
             self._conn = conn
             self._connected.set()
-        log.info("esl inbound connected to %s:%s", self.host, self.port)
+        down_since, self.disconnected_at = self.disconnected_at, None
+        if down_since is None:
+            log.info("esl inbound connected to %s:%s", self.host, self.port)
+        else:
+            log.warning("esl inbound reconnected to %s:%s after %.1fs", self.host, self.port,
+                        time.monotonic() - down_since)
+        self._tell_state(True)
 
     def _run(self, conn: _Conn, leftovers: list[Frame]) -> None:
         attempt = 0
@@ -584,8 +617,10 @@ class InboundClient:
         if self._stop.is_set():
             log.info("esl inbound closed (%s:%s)", self.host, self.port)
         else:
+            self.disconnected_at = time.monotonic()
             log.warning("esl inbound lost %s:%s: %s; %d waiters and %d jobs failed; reconnecting",
                         self.host, self.port, reason, len(slots), len(jobs))
+            self._tell_state(False)
 
 
 def _job_uuid_from_text(text: str) -> str:
