@@ -546,10 +546,10 @@ class Dispatcher:
 
     def replay_spool(self) -> int:
         """Replay callbacks spooled while PostgreSQL was down (exactly once)."""
-        from voiceai_ivr.stores.spool import replay_spool, spool_path
+        from voiceai_ivr.stores.spool import replay_spool, spool_path, spool_pending
 
         path = spool_path(self.config)
-        if not path.exists() and not any(path.parent.glob(path.name + "*")):
+        if not spool_pending(path):
             return 0
         report = replay_spool(self.db, path, config=self.config)
         if report.database_unavailable:
