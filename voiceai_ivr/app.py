@@ -155,8 +155,18 @@ def handle_call(channel: Channel, services: Services) -> None:
     from voiceai_ivr.logs import call_context
 
     ident = call_identity(channel.data, getattr(channel, "uuid", ""))
+    wake_pbx_link(services.switch)
     with call_context(ident.call_uuid, ident.domain):
         _handle_call(channel, services)
+
+
+def wake_pbx_link(switch: Any) -> None:
+    """A call (or a pass) needs the switch: if the inbound Event Socket is down
+    (FreeSWITCH restarting) try it again now rather than at the end of the backoff;
+    a call FreeSWITCH just handed us says it is back."""
+    transport: Any = getattr(switch, "transport", None)
+    if hasattr(transport, "reconnect_now") and not transport.connected:
+        transport.reconnect_now()
 
 
 def _handle_call(channel: Channel, services: Services) -> None:
@@ -516,6 +526,7 @@ def _attach_api_pbx(services: Any, dispatcher: Any) -> None:
     client = dispatcher.esl_client
 
     def ping() -> bool:
+        wake_pbx_link(dispatcher.switch)  # a health check while it is down: try again now
         return bool(client.connected)
 
     services.availability, services.dispatcher, services.pbx_ping = dispatcher.availability, dispatcher, ping
@@ -665,4 +676,5 @@ __all__ = [
     "shared_handler",
     "start_outbox_drain",
     "start_spool_replay",
+    "wake_pbx_link",
 ]

@@ -495,6 +495,10 @@ class Dispatcher:
         self._infra.clear()
         self._infra_reason = ""
         database_down = False
+        if self.switch is not None:  # the Event Socket down (FreeSWITCH restarting): try it again now
+            from voiceai_ivr.app import wake_pbx_link
+
+            wake_pbx_link(self.switch)
         try:
             summary.spool_replayed = self.replay_spool()
             summary.expired = self.expire()

@@ -51,6 +51,7 @@ _EVENT_NAME_RE = re.compile(r"^[A-Za-z0-9_:.\-]{1,128}$")
 _HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
 _HANGUP_EVENTS = frozenset({"CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"})
 _RECV_BYTES = 65536
+RECONNECT_NOW_GAP = 1.0  # seconds between two reconnection attempts asked for by reconnect_now()
 
 
 class _Slot:
@@ -189,6 +190,7 @@ class InboundClient:
         self._conn: Optional[_Conn] = None
         self._connected = threading.Event()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # cuts a reconnect backoff short (reconnect_now, close)
         self._reader: Optional[threading.Thread] = None
         self._jobs: dict[str, BgJob] = {}
         self._watches: dict[str, list[ChannelWatch]] = {}
@@ -220,6 +222,7 @@ class InboundClient:
     def close(self, timeout: float = 2.0) -> None:
         """Send ``exit``, close the socket and stop reconnecting. Pending waiters fail."""
         self._stop.set()
+        self._wake.set()
         conn = self._conn
         if conn is not None:
             try:
@@ -243,6 +246,14 @@ class InboundClient:
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
+
+    def reconnect_now(self) -> None:
+        """While disconnected: try again now instead of at the end of the backoff
+        step (a sign FreeSWITCH may be back: it just handed us a call, a health
+        check asks). At most one such attempt per ``RECONNECT_NOW_GAP`` seconds,
+        whoever asks how often. No effect while connected."""
+        if not self._connected.is_set():
+            self._wake.set()
 
     # ------------------------------------------------------------------ commands
 
@@ -496,6 +507,7 @@ class InboundClient:
 
     def _run(self, conn: _Conn, leftovers: list[Frame]) -> None:
         attempt = 0
+        last_try = 0.0
         while not self._stop.is_set():
             reason = self._read_loop(conn, leftovers)
             self._lose(conn, reason)
@@ -504,8 +516,13 @@ class InboundClient:
                 delay = min(self.reconnect_max_delay, 0.1 * (2 ** min(attempt, 16)))
                 delay *= random.uniform(0.8, 1.2)
                 attempt += 1
-                if self._stop.wait(delay):
+                if self._wake.wait(delay):
+                    # Asked to try now: not sooner than RECONNECT_NOW_GAP after the last attempt.
+                    self._stop.wait(max(0.0, last_try + RECONNECT_NOW_GAP - time.monotonic()))
+                    self._wake.clear()
+                if self._stop.is_set():
                     return
+                last_try = time.monotonic()
                 try:
                     conn, leftovers = self._open()
                 except ESLError as exc:
