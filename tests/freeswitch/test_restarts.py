@@ -269,6 +269,7 @@ def test_freeswitch_restart_serve_api_and_dispatcher_reconnect(
             # is transferred (serve tries its Event Socket again when the call arrives).
             switchboard.esl.reconnect_now()
             assert switchboard.esl.wait_connected(30)
+            placed = time.monotonic()
             call, took = keyed_transfer(switchboard, DID_RESTART)
             call.hangup()
             call.wait_gone(10)
@@ -284,6 +285,9 @@ def test_freeswitch_restart_serve_api_and_dispatcher_reconnect(
                   f"bridged in {took:.1f}s")
             # reconnect_max_delay (10 s) bounds the backoff; a call, a pass or a health check cuts it short
             assert all(v <= 10.0 + 1.0 for v in back.values()), back
+            # serve's link is back by the time the first call is taken (or very soon after it arrived)
+            assert watcher.up["serve"] - placed < 2.5, f"serve reconnected {watcher.up['serve'] - placed:.1f}s " \
+                                                       "after the first call was placed"
 
             status, text = http_get(f"{serve_url}/health")
             assert status == 200 and json.loads(text)["pbx"] == {"connected": True}, text
