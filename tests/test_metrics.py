@@ -144,3 +144,34 @@ def test_serve_health_says_whether_callers_can_be_heard() -> None:
         server.shutdown()
         server.server_close()
     thread.join(5)
+
+
+def test_serve_health_is_degraded_while_the_switch_link_is_down() -> None:
+    import json
+
+    m = Metrics()
+    assert b"voiceai_ivr_esl_connected" not in m.exposition()  # no PBX link (serve --flow minimal): no series
+    assert "pbx" not in m.health()
+    server, thread = start_metrics_server("127.0.0.1", 0, m)
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        m.esl_state(True)
+        with urllib.request.urlopen(f"{base}/health", timeout=5) as resp:
+            assert resp.status == 200 and json.loads(resp.read())["pbx"] == {"connected": True}
+        m.esl_state(False)  # FreeSWITCH restarting
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{base}/health", timeout=5)
+        body = json.loads(err.value.read())
+        assert err.value.code == 503 and body["status"] == "degraded" and body["pbx"]["connected"] is False
+        assert body["pbx"]["down_seconds"] >= 0
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as resp:
+            assert _samples(resp.read().decode())[("voiceai_ivr_esl_connected", ())] == 0
+        m.esl_state(True)
+        with urllib.request.urlopen(f"{base}/health", timeout=5) as resp:
+            assert json.loads(resp.read())["status"] == "ok"
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as resp:
+            assert _samples(resp.read().decode())[("voiceai_ivr_esl_connected", ())] == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    thread.join(5)

@@ -79,15 +79,14 @@ def build_services(
     mod_python3); otherwise the database comes from ``config.database`` and the switch
     from ``config.esl`` (inbound Event Socket). ``report_speech=False``: the speech
     plan is logged at debug level (a cron pass; ``config check`` reports it)."""
+    metrics = _process_metrics(metrics)
     if db is None:
         from voiceai_ivr.stores.db import Database
 
         db = Database.from_config(config)
     if switch is None:
-        from voiceai_ivr.esl.inbound import InboundClient
-        from voiceai_ivr.switch import Switch
-
-        switch = Switch(InboundClient.from_config(config.esl).connect(), timeout=config.esl.timeout)
+        # The call server's own link (default subscriptions), followed in its metrics and /health.
+        _client, switch = connect_pbx(config, events=None, metrics=metrics)
     llm = None
     if config.llm.enabled:
         from voiceai_ivr.integrations.llm import client_from_config
@@ -102,10 +101,6 @@ def build_services(
         llm=llm,
         mode=mode,
     )
-    if metrics is None:
-        from voiceai_ivr.metrics import METRICS
-
-        metrics = METRICS
     if metrics is not False:
         services.add_metrics_hook(metrics_hook(metrics))
     services.asr = _speech_support(config, switch, metrics)
@@ -160,8 +155,18 @@ def handle_call(channel: Channel, services: Services) -> None:
     from voiceai_ivr.logs import call_context
 
     ident = call_identity(channel.data, getattr(channel, "uuid", ""))
+    wake_pbx_link(services.switch)
     with call_context(ident.call_uuid, ident.domain):
         _handle_call(channel, services)
+
+
+def wake_pbx_link(switch: Any) -> None:
+    """A call (or a pass) needs the switch: if the inbound Event Socket is down
+    (FreeSWITCH restarting) try it again now rather than at the end of the backoff;
+    a call FreeSWITCH just handed us says it is back."""
+    transport: Any = getattr(switch, "transport", None)
+    if hasattr(transport, "reconnect_now") and not transport.connected:
+        transport.reconnect_now()
 
 
 def _handle_call(channel: Channel, services: Services) -> None:
@@ -367,17 +372,56 @@ def release_shared_handlers() -> list[str]:
 # (``SimStack``: the same call handler against the simulator).
 
 
-def connect_pbx(config: Config, *, events: Optional[tuple] = ()) -> tuple[Any, Any]:
+def connect_pbx(config: Config, *, events: Optional[tuple] = (), metrics: Any = None) -> tuple[Any, Any]:
     """``(inbound ESL client, Switch)`` for ``config.esl``; ``ESLError`` when the
     PBX cannot be reached. ``events=()``: only BACKGROUND_JOB (originate results:
     agent legs report on their own outbound socket); ``None``: the client's
-    default subscriptions (the call server's)."""
+    default subscriptions (the call server's). The client reconnects by itself
+    (``esl.reconnect_max_delay``); ``metrics`` (default the process's, ``False``:
+    none) follows the connection (``follow_pbx``)."""
+    from voiceai_ivr.errors import ESLError
     from voiceai_ivr.esl.inbound import InboundClient
     from voiceai_ivr.switch import Switch
 
     kwargs = {} if events is None else {"events": events}
-    client = InboundClient.from_config(config.esl, **kwargs).connect()
+    try:
+        client = InboundClient.from_config(config.esl, **kwargs).connect()
+    except ESLError:
+        pbx_unreachable(metrics)
+        raise
+    follow_pbx(client, metrics)
     return client, Switch(client, timeout=config.esl.timeout)
+
+
+def _process_metrics(metrics: Any) -> Any:
+    if metrics is None:
+        from voiceai_ivr.metrics import METRICS
+
+        return METRICS
+    return metrics
+
+
+def follow_pbx(client: Any, metrics: Any = None) -> None:
+    """``voiceai_ivr_esl_connected``, ``voiceai_ivr_esl_reconnects_total`` and
+    ``/health``'s ``pbx`` follow ``client``'s connection from now on."""
+    metrics = _process_metrics(metrics)
+    if metrics is False:
+        return
+
+    def changed(up: bool) -> None:
+        if up and client.reconnects:
+            metrics.esl_reconnect()
+        metrics.esl_state(up)
+
+    client.on_connection(changed)
+    metrics.esl_state(client.connected)
+
+
+def pbx_unreachable(metrics: Any = None) -> None:
+    """The PBX could not be reached at all: ``voiceai_ivr_esl_connected`` 0."""
+    metrics = _process_metrics(metrics)
+    if metrics is not False:
+        metrics.esl_state(False)
 
 
 def availability_checker(config: Config, switch: Any) -> Any:
@@ -440,6 +484,17 @@ def start_outbox_drain(config: Config, db: Any, *, metrics: Any = None) -> Any:
     return OutboxDrain(db, config, metrics=metrics or None).start()
 
 
+def start_spool_replay(config: Config, db: Any, *, metrics: Any = None) -> Any:
+    """The process's background replay of its own spool (``stores.spool.SpoolReplayer``):
+    callbacks confirmed while PostgreSQL was down reach the database (then the
+    helpdesk, through the outbox) within ``helpdesk.delivery_interval`` seconds
+    of its return, with no operator command."""
+    from voiceai_ivr.stores.spool import SpoolReplayer, spool_path
+
+    return SpoolReplayer(db, spool_path(config), config=config, interval=config.helpdesk.delivery_interval,
+                         metrics=_process_metrics(metrics) or None).start()
+
+
 def build_api_services(config: Config, db: Any, *, drain: bool = True) -> Any:
     """``ApiServices`` for ``voiceai-ivr api``: the database, the outbox drain, and,
     when the PBX can be reached, availability and click-to-call (a dispatcher
@@ -454,18 +509,52 @@ def build_api_services(config: Config, db: Any, *, drain: bool = True) -> Any:
         concurrency=config.api.call_workers,
     )
     outbox = start_outbox_drain(config, db) if drain else None
+    services = ApiServices(db=db, outbox=outbox)
     if dispatcher.switch is None:
-        log.warning("%s: availability and click-to-call disabled", dispatcher.no_pbx_reason)
+        log.warning("%s: availability and click-to-call disabled until it answers", dispatcher.no_pbx_reason)
         dispatcher.close()
-        return ApiServices(db=db, outbox=outbox)
+        services.pbx_ping = lambda: False  # configured but down: /health says so
+        services.pbx_retry = threading.Event()
+        threading.Thread(target=_connect_api_later, args=(config, db, services, services.pbx_retry),
+                         name="api-pbx-connect", daemon=True).start()
+        return services
+    _attach_api_pbx(services, dispatcher)
+    return services
+
+
+def _attach_api_pbx(services: Any, dispatcher: Any) -> None:
     client = dispatcher.esl_client
 
     def ping() -> bool:
+        wake_pbx_link(dispatcher.switch)  # a health check while it is down: try again now
         return bool(client.connected)
 
-    return ApiServices(
-        db=db, availability=dispatcher.availability, dispatcher=dispatcher, pbx_ping=ping, outbox=outbox
-    )
+    services.availability, services.dispatcher, services.pbx_ping = dispatcher.availability, dispatcher, ping
+
+
+def _connect_api_later(config: Config, db: Any, services: Any, stop: threading.Event) -> None:
+    """The API started while FreeSWITCH was down: try again (every
+    ``esl.reconnect_max_delay`` seconds) until it answers, then turn availability
+    and click-to-call on; from then on the connection reconnects by itself."""
+    while not stop.wait(max(1.0, float(config.esl.reconnect_max_delay))):
+        try:
+            dispatcher = build_dispatcher(
+                config, db, listen=(config.api.agent_listen_host, config.api.agent_listen_port),
+                advertise=config.api.agent_socket_address, concurrency=config.api.call_workers)
+        except Exception:  # a bad setting is reported at start; keep the API serving
+            log.exception("api: connecting to the PBX failed")
+            continue
+        if dispatcher.switch is None:
+            dispatcher.close()
+            continue
+        if stop.is_set():  # the API is stopping: do not leave a listener behind
+            dispatcher.close()
+            dispatcher.esl_client.close()
+            return
+        _attach_api_pbx(services, dispatcher)
+        log.warning("api: PBX reachable again at %s:%s: availability and click-to-call on",
+                    config.esl.host, config.esl.port)
+        return
 
 
 class SimStack:
@@ -526,7 +615,7 @@ class SimStack:
             self.sim = Simulator(scale=self.scale, domain=self.domain, **options).start()
             host, port = self.sim.inbound_address
             pbx = dataclasses_replace_esl(cfg, host, port, self.sim.password)
-            self.client, switch = connect_pbx(pbx, events=None)
+            self.client, switch = connect_pbx(pbx, events=None, metrics=False)
             self.services = build_services(cfg, db=self.db, switch=switch, mode="sim", metrics=False)
             self.server = CallServer(
                 cfg, host="127.0.0.1", port=0, flow=call_handler(cfg, services=self.services)
@@ -579,10 +668,13 @@ __all__ = [
     "build_services",
     "call_handler",
     "connect_pbx",
+    "follow_pbx",
     "handle_call",
     "metrics_hook",
     "release_shared_handlers",
     "run_caller",
     "shared_handler",
     "start_outbox_drain",
+    "start_spool_replay",
+    "wake_pbx_link",
 ]

@@ -495,6 +495,10 @@ class Dispatcher:
         self._infra.clear()
         self._infra_reason = ""
         database_down = False
+        if self.switch is not None:  # the Event Socket down (FreeSWITCH restarting): try it again now
+            from voiceai_ivr.app import wake_pbx_link
+
+            wake_pbx_link(self.switch)
         try:
             summary.spool_replayed = self.replay_spool()
             summary.expired = self.expire()
@@ -546,10 +550,10 @@ class Dispatcher:
 
     def replay_spool(self) -> int:
         """Replay callbacks spooled while PostgreSQL was down (exactly once)."""
-        from voiceai_ivr.stores.spool import replay_spool, spool_path
+        from voiceai_ivr.stores.spool import replay_spool, spool_path, spool_pending
 
         path = spool_path(self.config)
-        if not path.exists() and not any(path.parent.glob(path.name + "*")):
+        if not spool_pending(path):
             return 0
         report = replay_spool(self.db, path, config=self.config)
         if report.database_unavailable:

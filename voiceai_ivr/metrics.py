@@ -16,7 +16,11 @@ Names follow Prometheus conventions (``voiceai_ivr_…_total`` for counters,
     voiceai_ivr_callbacks_total{event}              created | dispatched | completed | expired | failed
     voiceai_ivr_outbox_backlog                      helpdesk outbox rows not yet delivered
     voiceai_ivr_outbox_oldest_age_seconds           age of the oldest undelivered row
+    voiceai_ivr_spool_entries                       callbacks confirmed while PostgreSQL was down,
+                                                    not yet in the database (serve's own spool)
     voiceai_ivr_esl_reconnects_total                inbound Event Socket reconnections
+    voiceai_ivr_esl_connected                       1 while the inbound Event Socket is up, 0 while
+                                                    it is down (reconnecting); absent without a PBX link
     voiceai_ivr_speech_recognition_available        1 when the PBX can recognise speech, 0: keys only
     voiceai_ivr_handler_errors_total{error}         unexpected errors in call handlers
     voiceai_ivr_turn_latency_seconds{recognizer,synthesizer}  histogram: end of the caller's
@@ -96,6 +100,11 @@ class Metrics:
         self.outbox_oldest_age = Gauge(
             "voiceai_ivr_outbox_oldest_age_seconds", "Age of the oldest undelivered outbox row.", registry=r
         )
+        self.spool_entries = Gauge(
+            "voiceai_ivr_spool_entries",
+            "Callbacks confirmed while PostgreSQL was unreachable, waiting in this host's spool.",
+            registry=r,
+        )
         self.speech_recognition_available = Gauge(
             "voiceai_ivr_speech_recognition_available",
             "1 when the PBX has the configured speech-recognition engine, 0 when callers can only key.",
@@ -105,6 +114,11 @@ class Metrics:
         self.esl_reconnects_total = Counter(
             "voiceai_ivr_esl_reconnects", "Inbound Event Socket reconnections.", registry=r
         )
+        # Registered on first use (``esl_state``): a process without a PBX link
+        # (``serve --flow minimal``) exports no such series rather than a false 0.
+        self._esl_connected: Optional[Gauge] = None
+        self._esl_down_since: Optional[float] = None
+        self._esl_lock = threading.Lock()
         self.turn_latency_seconds = Histogram(
             "voiceai_ivr_turn_latency_seconds",
             "From the end of the caller's answer (their speech or last key) to the start of the next prompt.",
@@ -168,6 +182,10 @@ class Metrics:
         self.outbox_backlog.set(max(0, backlog))
         self.outbox_oldest_age.set(max(0.0, oldest_age_s or 0.0))
 
+    def set_spool(self, entries: int) -> None:
+        """Set by serve's spool replay (``stores.spool.SpoolReplayer``)."""
+        self.spool_entries.set(max(0, entries))
+
     # -- speech (voiceai_ivr.speech)
 
     def turn_latency(self, seconds: float, recognizer: str = "", synthesizer: str = "") -> None:
@@ -187,9 +205,10 @@ class Metrics:
         self.speech_recognition_available.set(1 if available else 0)
 
     def health(self) -> dict[str, Any]:
-        """What ``/health`` of ``serve`` reports: alive, calls in progress, and
-        whether callers can be heard or only keyed."""
-        return {
+        """What ``/health`` of ``serve`` reports: alive, calls in progress,
+        whether callers can be heard or only keyed, and (with a PBX link) whether
+        the inbound Event Socket is up: ``status`` is ``degraded`` while it is down."""
+        body: dict[str, Any] = {
             "status": "ok",
             "calls_active": int(self.calls_active._value.get()),
             "speech_recognition": bool(self.speech_recognition_available._value.get()),
@@ -198,10 +217,35 @@ class Metrics:
                 "backlog": int(self.outbox_backlog._value.get()),
                 "oldest_age_seconds": round(float(self.outbox_oldest_age._value.get()), 1),
             },
+            # callbacks spooled while PostgreSQL was down, not yet replayed
+            "spool_entries": int(self.spool_entries._value.get()),
         }
+        if self._esl_connected is not None:
+            down_since = self._esl_down_since
+            body["pbx"] = {"connected": down_since is None}
+            if down_since is not None:
+                body["status"] = "degraded"
+                body["pbx"]["down_seconds"] = round(time.monotonic() - down_since, 1)
+        return body
 
     def esl_reconnect(self) -> None:
         self.esl_reconnects_total.inc()
+
+    def esl_state(self, connected: bool) -> None:
+        """The inbound Event Socket is up (True) or down (False): the
+        ``voiceai_ivr_esl_connected`` gauge and ``/health``'s ``pbx``."""
+        with self._esl_lock:
+            if self._esl_connected is None:
+                self._esl_connected = Gauge(
+                    "voiceai_ivr_esl_connected",
+                    "1 while the inbound Event Socket to FreeSWITCH is up, 0 while it is down (reconnecting).",
+                    registry=self.registry,
+                )
+            self._esl_connected.set(1 if connected else 0)
+            if connected:
+                self._esl_down_since = None
+            elif self._esl_down_since is None:
+                self._esl_down_since = time.monotonic()
 
     def handler_error(self, error: Union[BaseException, str]) -> None:
         name = type(error).__name__ if isinstance(error, BaseException) else error
@@ -247,8 +291,10 @@ def metrics_app(metrics: Union[Metrics, CollectorRegistry, None] = None) -> Call
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path in ("/health", "/health/") and isinstance(metrics, Metrics):
-            body = json.dumps(metrics.health()).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            health = metrics.health()
+            body = json.dumps(health).encode()
+            status = "200 OK" if health.get("status") == "ok" else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         if path not in ("/metrics", "/metrics/"):
             start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])

@@ -137,3 +137,68 @@ def test_availability(live_api, sim):  # noqa: F811
         ), ext
     r = live_api.request("GET", "/health", token=None)
     assert r.status_code == 200 and r.json()["checks"]["pbx"] == "ok"
+
+
+def test_api_follows_the_switch_down_at_start_then_restarted(api_config, db, contract):
+    """FreeSWITCH not answering when the API starts: /health is degraded, then the
+    API connects by itself once it answers; a restart of the switch later shows as
+    degraded again and recovers without touching the API."""
+    import socket
+
+    from voiceai_ivr.sim.simulator import Simulator
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    cfg = api_config
+    cfg.esl.host, cfg.esl.port = "127.0.0.1", port
+    cfg.esl.reconnect_max_delay = 0.2  # the retry is every max(1 s, this)
+    cfg.callbacks.caller_id_number = "+551140040000"
+    cfg.api.agent_listen_port = 0
+    cfg.dispatcher.availability_cache_seconds = 0.0
+    services = build_services(cfg, db)
+    served = Served(create_app(cfg, services))
+    api = Client(served.url, contract)
+    pbx = None
+
+    def health() -> tuple[int, str]:
+        r = api.request("GET", "/health", token=None)
+        return r.status_code, r.json()["checks"]["pbx"]
+
+    def wait_for(expected: tuple[int, str], timeout: float) -> float:
+        started = time.monotonic()
+        while health() != expected:
+            assert time.monotonic() - started < timeout, health()
+            time.sleep(0.05)
+        return time.monotonic() - started
+
+    try:
+        assert health() == (503, "unavailable")
+        r = api.request("GET", "/extensions/{ext}/availability", path="/extensions/1001/availability")
+        assert r.status_code == 503
+        pbx = Simulator(scale=0.01, domain=DOMAIN, inbound_port=port).start()
+        pbx.set_endpoints(agents={"1001": {"behavior": "answer"}})
+        wait_for((200, "ok"), 5.0)
+        r = api.request("GET", "/extensions/{ext}/availability", path="/extensions/1001/availability")
+        assert r.status_code == 200 and r.json()["registered"] is True, r.text
+        metrics = api.request("GET", "/metrics", check=False).text
+        assert "voiceai_ivr_esl_connected 1" in metrics
+        pbx.stop()  # the switch restarts
+        pbx = None
+        wait_for((503, "unavailable"), 5.0)
+        assert "voiceai_ivr_esl_connected 0" in api.request("GET", "/metrics", check=False).text
+        pbx = Simulator(scale=0.01, domain=DOMAIN, inbound_port=port).start()
+        pbx.set_endpoints(agents={"1001": {"behavior": "answer"}})
+        wait_for((200, "ok"), 5.0)
+        r = api.request("GET", "/extensions/{ext}/availability", path="/extensions/1001/availability")
+        assert r.status_code == 200 and r.json()["registered"] is True, r.text
+    finally:
+        served.close()
+        if services.pbx_retry is not None:
+            services.pbx_retry.set()
+        if services.dispatcher is not None:
+            services.dispatcher.close()
+            services.dispatcher.esl_client.close()
+        if pbx is not None:
+            pbx.stop()

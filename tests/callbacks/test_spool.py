@@ -8,6 +8,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -35,6 +36,15 @@ def req(i: int, **kw) -> CallbackRequest:
 def count(db) -> int:
     with db.cursor() as cur:
         return count_callbacks(cur)
+
+
+def dead_database() -> Database:
+    """A database nobody listens for (PostgreSQL down)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return Database(f"postgresql://postgres@127.0.0.1:{port}/x", connect_timeout=1, pool_size=1)
 
 
 class Interrupt(BaseException):
@@ -132,11 +142,7 @@ def test_torn_line_is_rejected_not_lost_and_next_append_survives(db, tmp_path):
 
 
 def test_database_unreachable_keeps_everything(tmp_path):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    dead = Database(f"postgresql://postgres@127.0.0.1:{port}/x", connect_timeout=1, pool_size=1)
+    dead = dead_database()
     path = tmp_path / "cb.jsonl"
     for i in range(3):
         append_to_spool(path, req(i))
@@ -198,3 +204,33 @@ def test_an_open_spool_file_left_by_an_older_version_is_narrowed(tmp_path):
     append_to_spool(path, req(1))
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(tmp_path).st_mode) == 0o755  # a folder the admin made is left as it is
+
+
+def test_serve_replayer_waits_out_an_outage_then_writes_each_entry_once(db, tmp_path):
+    """``SpoolReplayer`` (serve's background replay): while the database is away
+    the entries wait (the gauge says how many), once it answers they are written,
+    exactly once, with no operator command."""
+    from voiceai_ivr.metrics import Metrics
+    from voiceai_ivr.stores.spool import SpoolReplayer, spool_pending
+
+    dead = dead_database()
+    path = tmp_path / "cb.jsonl"
+    metrics = Metrics()
+    assert SpoolReplayer(dead, path, metrics=metrics).run_once() is None  # nothing waits: no database touched
+    for i in range(3):
+        append_to_spool(path, req(i))
+    down = SpoolReplayer(dead, path, metrics=metrics)
+    report = down.run_once()
+    assert report is not None and report.database_unavailable and report.remaining == 3
+    assert metrics.health()["spool_entries"] == 3 and spool_pending(path)
+    append_to_spool(path, req(3))  # confirmed meanwhile: a fresh spool file beside the replay file
+    up = SpoolReplayer(db, path, metrics=metrics, interval=0.05).start()
+    try:
+        deadline = time.monotonic() + 10
+        while (count(db) < 4 or spool_pending(path)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        up.stop()
+    assert count(db) == 4 and not spool_pending(path) and up.replayed == 4
+    assert metrics.health()["spool_entries"] == 0
+    assert up.run_once() is None and count(db) == 4

@@ -393,7 +393,7 @@ class FakeInbound:
     bgapi commands; ``reject`` answers every connection with text/rude-rejection."""
 
     def __init__(self, password: str = "ClueCon", api: Optional[Callable[[str], str]] = None,
-                 bg_delay: float = 0.01, reject: bool = False) -> None:
+                 bg_delay: float = 0.01, reject: bool = False, port: int = 0) -> None:
         self.password = password
         self.api = api or (lambda cmd: "+OK\n")
         self.bg_delay = bg_delay
@@ -405,7 +405,7 @@ class FakeInbound:
         self._lock = threading.Lock()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
+        self._sock.bind(("127.0.0.1", port))  # a given port: the switch back where it was
         self._sock.listen(16)
         self.port = self._sock.getsockname()[1]
         self._stop = threading.Event()

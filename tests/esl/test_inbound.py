@@ -219,3 +219,94 @@ def test_close_takes_the_exit_reply_quietly(fs: FakeInbound, caplog: pytest.LogC
         c.close()
         time.sleep(0.2)
     assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
+
+
+def test_connection_callbacks_follow_a_restart_of_the_switch(fs: FakeInbound) -> None:
+    """FreeSWITCH going away and coming back on the same port: the client says
+    so (``on_connection``), reconnects with its bounded backoff and works again;
+    metrics and /health follow it through ``app.follow_pbx``."""
+    from voiceai_ivr.app import follow_pbx
+    from voiceai_ivr.metrics import Metrics
+
+    port = fs.port
+    metrics = Metrics()
+    seen: list[bool] = []
+    c = client(fs)
+    try:
+        c.on_connection(seen.append)
+        follow_pbx(c, metrics)
+        assert metrics.health()["pbx"] == {"connected": True} and metrics.health()["status"] == "ok"
+        fs.close()
+        assert _wait(lambda: seen == [False], 3), seen
+        assert c.disconnected_at is not None
+        body = metrics.health()
+        assert body["status"] == "degraded" and body["pbx"]["connected"] is False
+        assert metrics.esl_reconnects_total._value.get() == 0
+        with pytest.raises(ESLDisconnected):
+            c.api("status")
+        time.sleep(0.5)  # down for a while: several refused attempts, backoff capped at 0.2 s
+        back = FakeInbound(api=answer, port=port)
+        try:
+            assert _wait(lambda: seen == [False, True], 3), seen
+            assert c.connected and c.disconnected_at is None and c.reconnects == 1
+            assert c.api("status").startswith("UP")
+            assert metrics.health()["pbx"] == {"connected": True} and metrics.health()["status"] == "ok"
+            assert metrics.esl_reconnects_total._value.get() == 1
+        finally:
+            c.close()
+            back.close()
+        assert seen == [False, True], "close() is not a drop"
+    finally:
+        c.close()
+
+
+def test_reconnect_now_cuts_the_backoff_short(fs: FakeInbound, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call arriving from the restarted switch (or a dispatcher pass, a health
+    check) need not wait for the end of a long backoff step: ``reconnect_now``
+    tries at once (here with a 0.1 s gap between such attempts)."""
+    from voiceai_ivr.esl import inbound
+
+    monkeypatch.setattr(inbound, "RECONNECT_NOW_GAP", 0.1)
+    port = fs.port
+    c = InboundClient("127.0.0.1", port, "ClueCon", timeout=3.0, reconnect_max_delay=10.0).connect()
+    try:
+        c.reconnect_now()  # connected: no effect
+        fs.close()
+        assert _wait(lambda: not c.connected, 3)
+        time.sleep(2.0)  # refused attempts at ~0.1, 0.3, 0.7, 1.5 s; the next one ~1.6 s later
+        back = FakeInbound(api=answer, port=port)
+        try:
+            started = time.monotonic()
+            c.reconnect_now()
+            assert _wait(lambda: c.connected, 0.5), "reconnect_now did not try at once"
+            assert time.monotonic() - started < 0.5 and c.reconnects == 1
+            assert c.api("status").startswith("UP")
+        finally:
+            c.close()
+            back.close()
+    finally:
+        c.close()
+
+
+def test_reconnect_now_asked_often_is_one_attempt_per_gap(fs: FakeInbound, caplog: pytest.LogCaptureFixture) -> None:
+    """Health checks polled 20 times a second while FreeSWITCH is away do not turn
+    into 20 connection attempts (and 20 log lines) a second."""
+    from voiceai_ivr.esl.inbound import RECONNECT_NOW_GAP
+
+    c = InboundClient("127.0.0.1", fs.port, "ClueCon", timeout=3.0, reconnect_max_delay=10.0).connect()
+    try:
+        fs.close()
+        assert _wait(lambda: not c.connected, 3)
+        time.sleep(1.0)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="voiceai_ivr.esl.inbound"):
+            window = 2.0
+            ends = time.monotonic() + window
+            while time.monotonic() < ends:
+                c.reconnect_now()
+                time.sleep(0.05)
+        attempts = [r for r in caplog.records if "reconnect" in r.getMessage() and "failed" in r.getMessage()]
+        # one per gap asked for, plus at most one step of the ordinary backoff
+        assert len(attempts) <= window / RECONNECT_NOW_GAP + 2, [r.getMessage() for r in attempts]
+    finally:
+        c.close()

@@ -9,18 +9,15 @@ shared test server would break every other test).
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from own_postgres import own_cluster, restart_cluster, stop_cluster
 
 from voiceai_ivr.config import Config
-from voiceai_ivr.stores.db import Database, ensure_embedded, stop_embedded_at
+from voiceai_ivr.stores.db import Database, ensure_embedded
 from voiceai_ivr.stores.migrate import migrate
 from voiceai_ivr.stores.spool import replay_spool, spool_path, spool_status
 
@@ -30,31 +27,10 @@ CALLBACK_CALL = [{"say": "me liga depois por favor"}, {"say": "sim"}, {"say": "a
                  {"say": "segunda via do boleto"}, {"say": "sim"}]
 
 
-def _restart(path: Path) -> str:
-    # pgserver caches its server object per process: start the cluster again from a
-    # fresh interpreter, as the next voiceai-ivr command would after an outage.
-    code = ("import sys; from pathlib import Path; from voiceai_ivr.stores.db import ensure_embedded; "
-            "print(ensure_embedded(Path(sys.argv[1]), connect_timeout=5))")
-    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-1000:]
-    return out.stdout.strip().splitlines()[-1]
-
-
 @pytest.fixture
 def own_pg() -> Iterator[Path]:
-    root = Path(tempfile.mkdtemp(prefix="faultpg", dir=tempfile.gettempdir()))
-    try:
-        yield root / "pg"
-    finally:
-        try:
-            stop_embedded_at(root / "pg", timeout=30)
-        except Exception:
-            pass
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _stop(path: Path) -> None:
-    assert stop_embedded_at(path, timeout=60), "PostgreSQL did not stop"
+    with own_cluster("faultpg") as path:
+        yield path
 
 
 def _stack_on_own_pg(own_pg: Path, tmp_path: Path) -> tuple[Database, Config]:
@@ -77,14 +53,14 @@ def test_postgres_down_mid_capture_and_at_confirmation(own_pg: Path, tmp_path: P
             assert "confirmad" in ivr_text(warm).lower(), warm["transcript"]
 
             # down when the IVR asks "when" (mid-capture)
-            on_slot["when"] = lambda: _stop(own_pg)
+            on_slot["when"] = lambda: stop_cluster(own_pg)
             mid = fs.run_wire(scenario(CALLBACK_CALL, caller="+5511998760001"))
             ledger.fault("postgres_down:mid_capture")
             assert on_slot.fired == ["when"] and not on_slot.errors, on_slot.errors
 
             # back; then down when the IVR reads the request back for confirmation
-            _restart(own_pg)
-            on_slot["confirm_callback"] = lambda: _stop(own_pg)
+            restart_cluster(own_pg)
+            on_slot["confirm_callback"] = lambda: stop_cluster(own_pg)
             confirm = fs.run_wire(scenario(CALLBACK_CALL, caller="+5511998760003"))
             ledger.fault("postgres_down:confirmation")
             assert "confirm_callback" in on_slot.fired and not on_slot.errors, on_slot.errors
@@ -100,7 +76,7 @@ def test_postgres_down_mid_capture_and_at_confirmation(own_pg: Path, tmp_path: P
             assert spool_status(spool).entries == 2
 
             # back again: replay once; a second replay changes nothing
-            dsn = _restart(own_pg)
+            dsn = restart_cluster(own_pg)
             fresh = Database(dsn, pool_size=2, connect_timeout=5)
             try:
                 first = replay_spool(fresh, spool, config=config)
@@ -131,7 +107,7 @@ def test_postgres_down_at_call_start_still_takes_a_callback(own_pg: Path, tmp_pa
         with build_fault_stack(db, config) as fs:
             warm = fs.run(scenario(CALLBACK_CALL))  # the directory is cached by now
             assert "confirmad" in ivr_text(warm).lower()
-            _stop(own_pg)
+            stop_cluster(own_pg)
             result = fs.run_wire(scenario(CALLBACK_CALL, caller="+5511998760002"))
             ledger.fault("postgres_down:call_start")
             assert result["legs_left_up"] == 0 and result["errors"] == [], result["transcript"]

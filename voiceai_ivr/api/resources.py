@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
@@ -62,6 +63,15 @@ class ApiServices:
     pbx_ping: Optional[Callable[[], bool]] = None
     clock: Callable[[], datetime] = _utcnow
     outbox: Any = None  # integrations.outbox_worker.OutboxDrain: the helpdesk delivery of this process
+    pbx_retry: Optional[threading.Event] = None  # set to stop trying a PBX that was down at start
+
+
+def _pbx_up(services: ApiServices) -> bool:
+    """The API's Event Socket link is up (it reconnects by itself after a FreeSWITCH restart)."""
+    try:
+        return bool(services.pbx_ping and services.pbx_ping())
+    except ESLError:
+        return False
 
 
 def public(cb: Any) -> dict:
@@ -108,10 +118,7 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
         if services.pbx_ping is None:
             checks["pbx"] = "not_configured"
         else:
-            try:
-                checks["pbx"] = "ok" if services.pbx_ping() else "unavailable"
-            except ESLError:
-                checks["pbx"] = "unavailable"
+            checks["pbx"] = "ok" if _pbx_up(services) else "unavailable"
         ok = checks["database"] == "ok" and checks["pbx"] != "unavailable"
         body: dict[str, Any] = {"status": "ok" if ok else "degraded", "checks": checks}
         if services.outbox is not None:
@@ -140,6 +147,12 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
             "# TYPE voiceai_ivr_outbox_oldest_age_seconds gauge",
             f"voiceai_ivr_outbox_oldest_age_seconds {round(oldest or 0.0, 3)}",
         ]
+        if services.pbx_ping is not None:
+            lines += [
+                "# HELP voiceai_ivr_esl_connected 1 while this API's Event Socket to FreeSWITCH is up, 0 while down.",
+                "# TYPE voiceai_ivr_esl_connected gauge",
+                f"voiceai_ivr_esl_connected {1 if _pbx_up(services) else 0}",
+            ]
         lines += app.metrics.lines()
         return Response(200, "\n".join(lines) + "\n", content_type="text/plain; version=0.0.4; charset=utf-8")
 

@@ -76,6 +76,8 @@ def command(app: AppContext, host: Optional[str], port: Optional[int]) -> None:
         log.info("stopping: letting click-to-call attempts in progress finish")
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if services.pbx_retry is not None:
+            services.pbx_retry.set()
         server.close()
         if services.outbox is not None:
             services.outbox.stop()

@@ -48,6 +48,7 @@ def command(app: AppContext, host: Optional[str], port: Optional[int], max_calls
     click.echo(f"voiceai-ivr serve: listening on {bound_host}:{bound_port} "
                f"(max {server.server.max_calls} calls)", err=True)
     drain = _start_outbox_drain(config, server)
+    replayer = _start_spool_replay(config, server)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -67,6 +68,8 @@ def command(app: AppContext, host: Optional[str], port: Optional[int], max_calls
             signal.signal(sig, handler)
         if drain is not None:
             drain.stop()
+        if replayer is not None:
+            replayer.stop()
         if metrics_server is not None:
             metrics_server.shutdown()
             metrics_server.server_close()
@@ -76,15 +79,31 @@ def _start_outbox_drain(config: Any, server: Any) -> Any:
     """The helpdesk outbox, delivered in the background by this process (one
     worker, every ``helpdesk.delivery_interval`` seconds); None with the
     minimal flow (no database)."""
-    services = getattr(server.flow, "services", None)
-    if services is None or getattr(services, "db", None) is None:
+    db = _database(server)
+    if db is None:
         return None
     from voiceai_ivr.app import start_outbox_drain
 
-    drain = start_outbox_drain(config, services.db)
+    drain = start_outbox_drain(config, db)
     if config.helpdesk.url:
         click.echo(f"voiceai-ivr serve: delivering the helpdesk outbox every {drain.interval:g}s", err=True)
     return drain
+
+
+def _start_spool_replay(config: Any, server: Any) -> Any:
+    """Callbacks this host spooled while PostgreSQL was down, replayed in the
+    background once it is back; None with the minimal flow (no database)."""
+    db = _database(server)
+    if db is None:
+        return None
+    from voiceai_ivr.app import start_spool_replay
+
+    return start_spool_replay(config, db)
+
+
+def _database(server: Any) -> Any:
+    """The call flows' database (None with the minimal flow)."""
+    return getattr(getattr(server.flow, "services", None), "db", None)
 
 
 def _start_metrics(config: Any, port: Optional[int]) -> Any:

@@ -12,7 +12,8 @@ When the connection drops, every pending waiter and job is failed with
 (capped by ``reconnect_max_delay``), re-authenticates and restores the event
 subscription and filters. Commands issued while disconnected fail at once with
 ``ESLDisconnected`` rather than queue: a call flow would rather tell the caller
-than wait.
+than wait. ``on_connection(callback)`` is told of every drop and every
+reconnection (metrics and health checks follow the connection through it).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ _EVENT_NAME_RE = re.compile(r"^[A-Za-z0-9_:.\-]{1,128}$")
 _HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
 _HANGUP_EVENTS = frozenset({"CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"})
 _RECV_BYTES = 65536
+RECONNECT_NOW_GAP = 1.0  # seconds between two reconnection attempts asked for by reconnect_now()
 
 
 class _Slot:
@@ -188,11 +190,14 @@ class InboundClient:
         self._conn: Optional[_Conn] = None
         self._connected = threading.Event()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # cuts a reconnect backoff short (reconnect_now, close)
         self._reader: Optional[threading.Thread] = None
         self._jobs: dict[str, BgJob] = {}
         self._watches: dict[str, list[ChannelWatch]] = {}
         self._callbacks: list[Callable[[Event], None]] = []
+        self._state_callbacks: list[Callable[[bool], None]] = []
         self.reconnects = 0
+        self.disconnected_at: Optional[float] = None  # time.monotonic() of the last drop; None while up
 
     @classmethod
     def from_config(cls, cfg: ESLConfig, **kwargs: object) -> InboundClient:
@@ -217,6 +222,7 @@ class InboundClient:
     def close(self, timeout: float = 2.0) -> None:
         """Send ``exit``, close the socket and stop reconnecting. Pending waiters fail."""
         self._stop.set()
+        self._wake.set()
         conn = self._conn
         if conn is not None:
             try:
@@ -240,6 +246,14 @@ class InboundClient:
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
+
+    def reconnect_now(self) -> None:
+        """While disconnected: try again now instead of at the end of the backoff
+        step (a sign FreeSWITCH may be back: it just handed us a call, a health
+        check asks). At most one such attempt per ``RECONNECT_NOW_GAP`` seconds,
+        whoever asks how often. No effect while connected."""
+        if not self._connected.is_set():
+            self._wake.set()
 
     # ------------------------------------------------------------------ commands
 
@@ -331,6 +345,30 @@ class InboundClient:
                     self._callbacks.remove(callback)
 
         return remove
+
+    def on_connection(self, callback: Callable[[bool], None]) -> Callable[[], None]:
+        """Call ``callback(False)`` when the connection drops and ``callback(True)``
+        each time it is back (re-authenticated, subscriptions restored), from the
+        reader thread (keep it quick). Not called for ``close()``. Returns a
+        function that removes the callback."""
+        with self._state_lock:
+            self._state_callbacks.append(callback)
+
+        def remove() -> None:
+            with self._state_lock:
+                if callback in self._state_callbacks:
+                    self._state_callbacks.remove(callback)
+
+        return remove
+
+    def _tell_state(self, connected: bool) -> None:
+        with self._state_lock:
+            callbacks = list(self._state_callbacks)
+        for cb in callbacks:
+            try:
+                cb(connected)
+            except Exception:
+                log.exception("esl inbound: connection callback failed")
 
     def watch(self, uuid: str, maxlen: int = 512) -> ChannelWatch:
         w = ChannelWatch(self, uuid, maxlen)
@@ -459,10 +497,17 @@ class InboundClient:
         with self._send_lock:
             self._conn = conn
             self._connected.set()
-        log.info("esl inbound connected to %s:%s", self.host, self.port)
+        down_since, self.disconnected_at = self.disconnected_at, None
+        if down_since is None:
+            log.info("esl inbound connected to %s:%s", self.host, self.port)
+        else:
+            log.warning("esl inbound reconnected to %s:%s after %.1fs", self.host, self.port,
+                        time.monotonic() - down_since)
+        self._tell_state(True)
 
     def _run(self, conn: _Conn, leftovers: list[Frame]) -> None:
         attempt = 0
+        last_try = 0.0
         while not self._stop.is_set():
             reason = self._read_loop(conn, leftovers)
             self._lose(conn, reason)
@@ -471,8 +516,13 @@ class InboundClient:
                 delay = min(self.reconnect_max_delay, 0.1 * (2 ** min(attempt, 16)))
                 delay *= random.uniform(0.8, 1.2)
                 attempt += 1
-                if self._stop.wait(delay):
+                if self._wake.wait(delay):
+                    # Asked to try now: not sooner than RECONNECT_NOW_GAP after the last attempt.
+                    self._stop.wait(max(0.0, last_try + RECONNECT_NOW_GAP - time.monotonic()))
+                    self._wake.clear()
+                if self._stop.is_set():
                     return
+                last_try = time.monotonic()
                 try:
                     conn, leftovers = self._open()
                 except ESLError as exc:
@@ -584,8 +634,10 @@ class InboundClient:
         if self._stop.is_set():
             log.info("esl inbound closed (%s:%s)", self.host, self.port)
         else:
+            self.disconnected_at = time.monotonic()
             log.warning("esl inbound lost %s:%s: %s; %d waiters and %d jobs failed; reconnecting",
                         self.host, self.port, reason, len(slots), len(jobs))
+            self._tell_state(False)
 
 
 def _job_uuid_from_text(text: str) -> str:

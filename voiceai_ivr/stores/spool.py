@@ -25,6 +25,10 @@ Replaying (``replay_spool``) is exactly once and safe from several processes:
 
 Lines that are not a valid entry (a write torn by a crash, hand edits) go to
 ``<path>.rejected`` with the reason; they are never silently dropped.
+
+Who replays, with no operator command: ``serve`` (a ``SpoolReplayer`` thread,
+every ``helpdesk.delivery_interval`` seconds, its own host's spool) and every
+dispatcher pass (cron or ``--loop``); ``voiceai-ivr spool replay`` by hand.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import json
 import logging
 import os
 import stat
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -202,7 +207,7 @@ def append_to_spool(path: Path, request: CallbackRequest, *, lock_timeout: float
         if created:
             _fsync_dir(path.parent)
     log.warning(
-        "callback %s spooled to %s (replayed by the dispatcher or `voiceai-ivr spool replay`)",
+        "callback %s spooled to %s (replayed once the database is back, by serve or the dispatcher)",
         entry.spool_id,
         path,
     )
@@ -370,6 +375,81 @@ def _replay_file(
     return stop
 
 
+def spool_pending(path: Path) -> bool:
+    """Anything for ``replay_spool`` to do: a non-empty spool or a replay file
+    (a ``stat`` and a directory listing, no lock)."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > 0:
+            return True
+    except OSError:
+        pass
+    return bool(_replay_files(path))
+
+
+class SpoolReplayer:
+    """A process's own spool, replayed in the background (``serve``): every
+    ``interval`` seconds, when something waits, ``replay_spool``; ``metrics``
+    (``set_spool``) gets the entries still waiting. A database still away is
+    logged once per outage. ``stop()`` is bounded by one replay."""
+
+    def __init__(self, db: Any, path: Path, *, config: Optional[Config] = None, interval: float = 5.0,
+                 metrics: Any = None) -> None:
+        self.db = db
+        self.path = Path(path)
+        self.config = config
+        self.interval = max(0.05, float(interval))
+        self.metrics = metrics
+        self.replayed = 0
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._waiting = False  # the last round left entries behind
+
+    def start(self) -> SpoolReplayer:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="spool-replay", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # the replay thread must outlive any one failure
+                log.exception("spool replay failed; retrying in %.0fs", self.interval)
+            self._stop.wait(self.interval)
+
+    def run_once(self) -> Optional[ReplayReport]:
+        """One round; None when nothing waited."""
+        if not spool_pending(self.path):
+            if self._waiting:
+                self._report(0)
+                self._waiting = False
+            return None
+        report = replay_spool(self.db, self.path, config=self.config)
+        self.replayed += report.replayed
+        if report.replayed or report.duplicates:
+            log.warning("spool %s: %d callback(s) written to the database (%d already there), %d left",
+                        self.path, report.replayed, report.duplicates, report.remaining)
+        if report.database_unavailable and not self._waiting:
+            log.warning("spool %s: the database is still unreachable; %d callback(s) wait, retried every %.0fs",
+                        self.path, report.remaining, self.interval)
+        elif report.errors and not report.database_unavailable:
+            log.error("spool %s: %s", self.path, "; ".join(report.errors[:3]))
+        self._waiting = report.remaining > 0 or report.skipped_files > 0
+        self._report(spool_status(self.path).entries if self._waiting else 0)
+        return report
+
+    def _report(self, entries: int) -> None:
+        if self.metrics is not None and hasattr(self.metrics, "set_spool"):
+            self.metrics.set_spool(entries)
+
+
 @dataclass(frozen=True)
 class SpoolStatus:
     path: Path
@@ -413,9 +493,11 @@ __all__ = [
     "ReplayReport",
     "SpoolBusy",
     "SpoolEntry",
+    "SpoolReplayer",
     "SpoolStatus",
     "append_to_spool",
     "replay_spool",
     "spool_path",
+    "spool_pending",
     "spool_status",
 ]
