@@ -33,9 +33,8 @@ def test_render_prints_parseable_xml(tmp_path: Path) -> None:
     result = _run(_config(tmp_path), "render", "--domain", "demo.local", "--did", "8000", *SECRETARY,
                   "--host", "10.0.0.5", "--port", "9001")
     assert result.exit_code == 0, result.output
-    cond = ET.fromstring(result.output).find("extension/condition")
-    assert cond is not None
-    assert cond[-1].attrib == {"application": "socket", "data": "10.0.0.5:9001 async full"}
+    sockets = [a.attrib for a in ET.fromstring(result.output).iter("action") if a.get("application") == "socket"]
+    assert sockets == [{"application": "socket", "data": "10.0.0.5:9001 async full"}]
     assert 'data="voiceai_secretary_id=3"' in result.output
     assert 'data="voiceai_language=en-US"' in result.output
 
