@@ -8,6 +8,7 @@ never reach the reactor; ``CallGone`` is an ordinary end of call.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
@@ -16,12 +17,19 @@ from typing import Callable, Optional
 from voiceai_ivr.channel.base import Channel
 from voiceai_ivr.channel.esl import ESLChannel
 from voiceai_ivr.config import Config
-from voiceai_ivr.errors import ConfigError
+from voiceai_ivr.errors import CallGone, ConfigError, ESLError
 from voiceai_ivr.esl.outbound import OutboundServer, OutboundSession
 from voiceai_ivr.flows.minimal import minimal_flow
 from voiceai_ivr.switch import check_source
 
 log = logging.getLogger("voiceai_ivr.server")
+
+#: Channel variables the dialplan ``voiceai-ivr dialplan install`` writes reads when
+#: the ``socket`` application returns (voiceai_ivr.provision.dialplan): ``served``
+#: as soon as this server takes a call, ``done`` once its handler ended normally.
+#: Served but not done: the caller goes to the fallback destination.
+SERVED_VARIABLE = "voiceai_served"
+DONE_VARIABLE = "voiceai_done"
 
 DEFAULT_BUSY_MESSAGE = "say:Todas as nossas linhas estão ocupadas no momento. Por favor, ligue mais tarde."
 FlowHandler = Callable[[Channel], None]
@@ -111,7 +119,17 @@ class CallServer:
         )
 
     def _handle(self, session: OutboundSession) -> None:
+        # Not awaited: queued on the channel ahead of everything the flow sends, and
+        # executed by FreeSWITCH even if this process dies right after.
+        session.execute_async("set", f"{SERVED_VARIABLE}=true", event_lock=False)
         self.flow(make_channel(session, self.config))
+        # A normal end (finished, bridged, handed on). Queued before the ``exit`` the
+        # server sends next; FreeSWITCH runs queued commands before the ``socket``
+        # application returns, so the dialplan sees it. An exception skips it: the
+        # dialplan's fallback takes the caller.
+        if session.is_up():
+            with contextlib.suppress(CallGone, ESLError):
+                session.execute_async("set", f"{DONE_VARIABLE}=true", event_lock=False)
 
     def start(self) -> CallServer:
         if self._call_log_db is not None:
@@ -134,4 +152,5 @@ class CallServer:
         return cut
 
 
-__all__ = ["DEFAULT_BUSY_MESSAGE", "CallServer", "busy_handler", "load_flow", "make_channel", "minimal_handler"]
+__all__ = ["DEFAULT_BUSY_MESSAGE", "DONE_VARIABLE", "SERVED_VARIABLE", "CallServer", "busy_handler", "load_flow",
+           "make_channel", "minimal_handler"]

@@ -1136,6 +1136,11 @@ class OutboundServer:
 
     @staticmethod
     def _hangup_after_error(session: OutboundSession) -> None:
+        if session.data.get("variable_voiceai_try"):
+            # The dialplan of ``voiceai-ivr dialplan install`` takes the call back when
+            # the socket closes without the handler's "done": its fallback destination,
+            # better than a hangup.
+            return
         if session.is_up() and not session.bridged and not session.socket_app_done:
             try:
                 session.hangup("NORMAL_TEMPORARY_FAILURE", wait=0.5)
