@@ -183,7 +183,14 @@ def _build_spec(
     try:
         return validate_spec(spec)
     except ValidationError as exc:
-        hint = "--config" if exc.field == "config_file" else f"--{exc.field.replace('_', '-')}"
+        if exc.field.startswith("fallback_") and fallback is not None:
+            raise click.ClickException(
+                f"the secretary's fallback destination {fallback.name!r} cannot be dialled from the dialplan "
+                f"({exc.field}: {exc.reason})") from exc
+        if exc.field.startswith("failover") and not failover:
+            raise click.ClickException(f"dialplan.socket_{exc.field}: {exc.reason}") from exc
+        hint = ("--config" if exc.field == "config_file" else "--failover" if exc.field.startswith("failover")
+                else f"--{exc.field.replace('_', '-')}")
         raise click.BadParameter(exc.reason, param_hint=hint) from exc
 
 

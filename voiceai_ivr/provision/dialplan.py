@@ -457,12 +457,22 @@ def render_dialplan(spec: Union[DialplanSpec, Mapping[str, Any]]) -> str:
     )
 
 
-def fusionpbx_actions(
+@dataclass(frozen=True)
+class FusionCondition:
+    """A ``Condition`` as FusionPBX keeps it: actions carry their ``inline`` flag."""
+
+    field: str
+    expression: str
+    actions: tuple[tuple[str, str, bool], ...]
+    brk: Optional[str] = None
+
+
+def fusionpbx_conditions(
     spec: DialplanSpec, *, domain_uuid: str, public_context: bool = True
-) -> list[tuple[str, str, bool]]:
-    """``(application, data, inline)`` as FusionPBX's dialplan class renders an
-    inbound route: in the public context it prepends ``export call_direction``,
-    ``set domain_uuid`` and ``set domain_name`` (inline) to the first action."""
+) -> list[FusionCondition]:
+    """``dialplan_conditions`` as FusionPBX's dialplan class renders an inbound
+    route: in the public context it puts ``export call_direction``, ``set
+    domain_uuid`` and ``set domain_name`` (inline) before the first action."""
     injected: list[tuple[str, str, bool]] = []
     if public_context:
         injected = [
@@ -470,8 +480,13 @@ def fusionpbx_actions(
             ("set", f"domain_uuid={domain_uuid}", True),
             ("set", f"domain_name={spec.domain}", True),
         ]
-    own = [(app, data, False) for app, data in dialplan_actions(spec, set_domain_name=not public_context)]
-    return injected + own
+    out: list[FusionCondition] = []
+    for cond in dialplan_conditions(spec, set_domain_name=not public_context):
+        actions = [(app, data, False) for app, data in cond.actions]
+        if actions and injected:
+            actions, injected = injected + actions, []
+        out.append(FusionCondition(cond.field, cond.expression, tuple(actions), cond.brk))
+    return out
 
 
 def render_fusionpbx_extension(
@@ -488,8 +503,7 @@ def render_fusionpbx_extension(
     return _environment().get_template("fusionpbx_extension.xml.j2").render(
         extension_name=s.extension_name,
         dialplan_uuid=dialplan_uuid,
-        expression=s.expression,
-        actions=fusionpbx_actions(s, domain_uuid=domain_uuid, public_context=public_context),
+        conditions=fusionpbx_conditions(s, domain_uuid=domain_uuid, public_context=public_context),
     )
 
 
