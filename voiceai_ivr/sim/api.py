@@ -151,7 +151,7 @@ async def api_sched_transfer(switch: SimSwitch, arg: str, owner: Optional[SimCha
         return f"-USAGE: {SCHED_TRANSFER_SYNTAX}\n"
     when, uuid = argv[0], argv[1]
     try:
-        seconds = float(when[1:]) if when.startswith("+") else float(when) - switch.clock.wall().timestamp()
+        seconds = float(when[1:]) if when.startswith("+") else float(when) - time.time()
     except ValueError:
         seconds = 0.0
     ch = switch.locate(uuid)
@@ -166,7 +166,9 @@ async def api_sched_transfer(switch: SimSwitch, arg: str, owner: Optional[SimCha
         if target is not None:
             target.hangup("NORMAL_CLEARING", by="application")
 
-    handle = asyncio.get_running_loop().call_later(switch.clock.real(max(0.0, seconds)), fire)
+    # Real seconds, not simulated ones: the bound is computed from the handler's own
+    # timers (ring timeout, announcement), which run in real time.
+    handle = asyncio.get_running_loop().call_later(max(0.0, seconds), fire)
     switch.scheduled.setdefault(uuid, []).append(handle)
     return "+OK\n"
 
