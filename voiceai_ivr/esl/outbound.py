@@ -58,6 +58,8 @@ log = logging.getLogger("voiceai_ivr.esl.outbound")
 
 _APP_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _CAUSE_RE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
+_DID_RE = re.compile(r"^\+?[0-9]{2,20}$")  # as the dialplan matches it
+_CONTEXT_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")
 _MAX_INLINE_ARG = 512  # longer (or multi-line) arguments travel as a text/plain body
 _MAX_DTMF_QUEUE = 128
 _RECV_BYTES = 65536
@@ -817,6 +819,8 @@ class OutboundServer:
         for session in left:
             if session.is_up() and not session.closed:
                 cut += 1
+                if self._hand_back(session):
+                    continue
                 log.warning("call %s: still up at shutdown, hanging up", session.uuid)
                 try:
                     session.hangup("SYSTEM_SHUTDOWN", wait=0)
@@ -840,6 +844,29 @@ class OutboundServer:
         self._wake_w.close()
         log.info("outbound server stopped (%d calls cut)", cut)
         return cut
+
+    @staticmethod
+    def _hand_back(session: OutboundSession) -> bool:
+        """A call routed by the dialplan of ``voiceai-ivr dialplan install`` (it sets
+        ``voiceai_try``) and still up when the drain ends: ``uuid_transfer`` it back
+        into its extension, which sends it to the fallback destination (served, not
+        done) instead of hanging up. False when that is not possible."""
+        data = session.data
+        extension = data.get("Caller-Destination-Number") or ""
+        context = data.get("Caller-Context") or ""
+        if (not data.get("variable_voiceai_try") or session.bridged or not _DID_RE.match(extension)
+                or not _CONTEXT_RE.match(context)):
+            return False
+        try:
+            reply = session.api(f"uuid_transfer {session.uuid} {extension} XML {context}", timeout=2.0)
+        except (ESLError, CallGone) as exc:
+            log.warning("call %s: not handed to the dialplan's fallback at shutdown: %s", session.uuid, exc)
+            return False
+        if not reply.startswith("+OK"):
+            log.warning("call %s: not handed to the dialplan's fallback at shutdown: %s", session.uuid, reply)
+            return False
+        log.warning("call %s: still up at shutdown, handed to the dialplan's fallback", session.uuid)
+        return True
 
     def stop_accepting(self) -> None:
         self._call_soon(self._close_listener)
