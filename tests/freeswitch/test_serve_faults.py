@@ -51,6 +51,7 @@ DIRECTORY: dict[str, Any] = {
     "destinations": [
         {"name": "Mesa", "type": "ring_group", "target": FALLBACK, "timeout": 20},
         {"name": "Suporte", "type": "extension", "target": "1004", "menu_key": 3, "timeout": 5},
+        {"name": "Jurídico", "type": "extension", "target": "1006", "menu_key": 6},
         {"name": "Diretoria", "type": "extension", "target": "1007", "menu_key": 7},
     ],
 }
@@ -189,6 +190,24 @@ def test_normal_end_never_reaches_the_fallback(switchboard: Switchboard, deploym
     assert not executed(call, "set", "voiceai_fallback"), "the fallback branch ran after a normal end"
 
 
+def test_hold_bound_removed_once_bridged(switchboard: Switchboard, deployment: Deployment, first: Serve) -> None:
+    """Jurídico (1006) answers and stays silent for 30 s: the bridged caller is still
+    with the agent past the hold bound (ring 8 + 5 + 5 = 18 s after the hold began):
+    the sched_transfer was removed when the hold ended."""
+    first.start()
+    call = pick(switchboard, "6")
+    bridged = switchboard.wait_event(lambda e: e.name == "CHANNEL_BRIDGE" and call.b in e.h.values(), 40,
+                                     since=call.mark)
+    assert bridged is not None, f"never bridged; prompts: {call.prompts()}"
+    (start, _end), *_ = call.hold_music()
+    time.sleep(max(0.0, start + 18 + 3 - time.monotonic()))
+    assert call.hangup_of(call.b) is None, "the bridged caller was cut"
+    assert not [e for e in call.events() if e.name == "CHANNEL_UNBRIDGE"], "the bridge was broken"
+    assert not executed(call, "transfer"), "the caller re-entered the dialplan while bridged"
+    assert not executed(call, "set", "voiceai_fallback")
+    end(call)
+
+
 def test_caller_ends_the_call_in_the_ivr_no_fallback(switchboard: Switchboard, deployment: Deployment,
                                                      first: Serve) -> None:
     first.start()
@@ -264,6 +283,39 @@ def test_sigterm_drains_calls_in_progress_and_new_calls_go_to_the_other_serve(
     end(fresh)
     busy.wait_gone(30)
     assert not executed(busy, "set", "voiceai_fallback")
+
+
+def test_sigterm_grace_over_the_call_goes_to_the_fallback_not_cut(
+        switchboard: Switchboard, deployment: Deployment) -> None:
+    """A call still in the IVR when the drain ends (server.shutdown_grace 3 s here)
+    is handed back to the dialplan (uuid_transfer), whose fallback takes it."""
+    import yaml
+
+    config = yaml.safe_load(deployment.config_path.read_text())
+    config["server"]["shutdown_grace"] = 3.0
+    short = deployment.workdir / "short-grace.yaml"
+    short.write_text(yaml.safe_dump(config))
+    env = {**deployment.env, "VOICEAI_CONFIG": str(short)}
+    log = deployment.workdir / "short-grace.log"
+    proc = run_serve(env, log, deployment.port, "--metrics-port", "0")
+    try:
+        call = switchboard.call(DID)
+        call.wait_listen("intent", 20)
+        proc.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        fallback = wait_executed(switchboard, call, "bridge", FALLBACK_ENDPOINT, 15)
+        print(f"\ngrace over: the caller was dialling the fallback {fallback.t - stopping:.2f}s after SIGTERM "
+              f"(grace 3 s)")
+        assert 3.0 <= fallback.t - stopping <= 6.0
+        wait_fallback_answered(switchboard, call, 15)
+        assert proc.wait(15) == 0
+        text = log.read_text(errors="replace")
+        assert "(1 calls cut)" in text and "handed to the dialplan's fallback" in text, text[-2000:]
+        assert call.hangup_of(call.b) is None, "the caller was cut, not handed to the fallback"
+        end(call)
+    finally:
+        if proc.poll() is None:
+            stop_process(proc)
 
 
 # --------------------------------------------------------------------------- (d) SIGKILL on hold
