@@ -277,6 +277,17 @@ def parse_socket_address(value: str, field_name: str = "server.agent_socket_addr
     return host, port
 
 
+#: Channel variables the socket-mode dialplan of ``voiceai-ivr dialplan install``
+#: reads each time the ``socket`` application returns (voiceai_ivr.provision.dialplan):
+#: ``serve`` sets SERVED as soon as it takes a call and DONE once its handler ended
+#: normally (the transfer flow sets DONE when the caller is bridged). Served but not
+#: done: the caller goes to the fallback destination.
+SERVED_VARIABLE = "voiceai_served"
+DONE_VARIABLE = "voiceai_done"
+#: Set by that dialplan before each ``socket`` (the serve address it tries: 1, 2, ...):
+#: a call that carries it has the fallback branches.
+TRY_VARIABLE = "voiceai_try"
+
 #: The mod_python3 entry module (``<action application="python" data="voiceai_ivr.modpython"/>``).
 PYTHON_ENTRY = "voiceai_ivr.modpython"
 _CONFIG_PATH_RE = re.compile(r"^/[A-Za-z0-9_./@%+:\-]{0,4095}$")

@@ -58,8 +58,6 @@ log = logging.getLogger("voiceai_ivr.esl.outbound")
 
 _APP_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _CAUSE_RE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
-_DID_RE = re.compile(r"^\+?[0-9]{2,20}$")  # as the dialplan matches it
-_CONTEXT_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")
 _MAX_INLINE_ARG = 512  # longer (or multi-line) arguments travel as a text/plain body
 _MAX_DTMF_QUEUE = 128
 _RECV_BYTES = 65536
@@ -726,6 +724,8 @@ class OutboundServer:
         backlog: int = 1024,
         worker_idle_s: float = 30.0,
         coalesce_s: float = 0.001,
+        after_error: Optional[Callable[[OutboundSession], bool]] = None,
+        at_shutdown: Optional[Callable[[OutboundSession], bool]] = None,
     ) -> None:
         if max_calls < 1:
             raise ValueError("max_calls must be at least 1")
@@ -734,6 +734,10 @@ class OutboundServer:
         self.handler = handler
         self.max_calls = int(max_calls)
         self.busy_handler = busy_handler or _busy_tone(busy_source)
+        # Hooks for a call the server would otherwise hang up: after its handler
+        # failed, and when stop()'s grace is over. True: the hook dealt with it.
+        self.after_error = after_error
+        self.at_shutdown = at_shutdown
         self.max_busy_calls = max(0, int(max_busy_calls))
         self.command_timeout = command_timeout
         self.linger_grace = linger_grace
@@ -819,7 +823,7 @@ class OutboundServer:
         for session in left:
             if session.is_up() and not session.closed:
                 cut += 1
-                if self._hand_back(session):
+                if self.at_shutdown is not None and _hook(self.at_shutdown, session):
                     continue
                 log.warning("call %s: still up at shutdown, hanging up", session.uuid)
                 try:
@@ -844,29 +848,6 @@ class OutboundServer:
         self._wake_w.close()
         log.info("outbound server stopped (%d calls cut)", cut)
         return cut
-
-    @staticmethod
-    def _hand_back(session: OutboundSession) -> bool:
-        """A call routed by the dialplan of ``voiceai-ivr dialplan install`` (it sets
-        ``voiceai_try``) and still up when the drain ends: ``uuid_transfer`` it back
-        into its extension, which sends it to the fallback destination (served, not
-        done) instead of hanging up. False when that is not possible."""
-        data = session.data
-        extension = data.get("Caller-Destination-Number") or ""
-        context = data.get("Caller-Context") or ""
-        if (not data.get("variable_voiceai_try") or session.bridged or not _DID_RE.match(extension)
-                or not _CONTEXT_RE.match(context)):
-            return False
-        try:
-            reply = session.api(f"uuid_transfer {session.uuid} {extension} XML {context}", timeout=2.0)
-        except (ESLError, CallGone) as exc:
-            log.warning("call %s: not handed to the dialplan's fallback at shutdown: %s", session.uuid, exc)
-            return False
-        if not reply.startswith("+OK"):
-            log.warning("call %s: not handed to the dialplan's fallback at shutdown: %s", session.uuid, reply)
-            return False
-        log.warning("call %s: still up at shutdown, handed to the dialplan's fallback", session.uuid)
-        return True
 
     def stop_accepting(self) -> None:
         self._call_soon(self._close_listener)
@@ -1161,13 +1142,9 @@ class OutboundServer:
                      session.hangup_cause or "up")
             self._handler_done(session, busy)
 
-    @staticmethod
-    def _hangup_after_error(session: OutboundSession) -> None:
-        if session.data.get("variable_voiceai_try"):
-            # The dialplan of ``voiceai-ivr dialplan install`` takes the call back when
-            # the socket closes without the handler's "done": its fallback destination,
-            # better than a hangup.
-            return
+    def _hangup_after_error(self, session: OutboundSession) -> None:
+        if self.after_error is not None and _hook(self.after_error, session):
+            return  # the hook took care of the call (e.g. its dialplan takes it back)
         if session.is_up() and not session.bridged and not session.socket_app_done:
             try:
                 session.hangup("NORMAL_TEMPORARY_FAILURE", wait=0.5)
@@ -1200,6 +1177,15 @@ def _wait_writable(sock: socket.socket, timeout: float) -> None:
         poller.poll(max(1, int(timeout * 1000)))
     else:  # pragma: no cover - non-Linux
         select.select([], [sock], [], timeout)
+
+
+def _hook(fn: Callable[[OutboundSession], bool], session: OutboundSession) -> bool:
+    """Run a hook; an exception is logged and counts as "not dealt with"."""
+    try:
+        return bool(fn(session))
+    except Exception:
+        log.exception("call %s: %s failed", session.uuid, getattr(fn, "__name__", "hook"))
+        return False
 
 
 def _safe_call(fn: Callable[[], None], uuid: str) -> None:

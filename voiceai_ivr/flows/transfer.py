@@ -49,7 +49,14 @@ from voiceai_ivr.flows.agent import (
     Rendezvous,
 )
 from voiceai_ivr.flows.context import CallContext
-from voiceai_ivr.switch import build_dial_string, dial_target, parse_socket_address, python_app, socket_app
+from voiceai_ivr.switch import (
+    DONE_VARIABLE,
+    build_dial_string,
+    dial_target,
+    parse_socket_address,
+    python_app,
+    socket_app,
+)
 
 log = logging.getLogger("voiceai_ivr.transfer")
 
@@ -683,9 +690,9 @@ class AttendedTransfer:
         # The caller is with the agent: whatever happens to this process now, the
         # dialplan must not send them to the fallback when the bridge ends.
         try:
-            self.switch.setvar(self.ctx.call_uuid, "voiceai_done", "bridged")
+            self.switch.setvar(self.ctx.call_uuid, DONE_VARIABLE, "bridged")
         except VoiceAIError as exc:
-            log.warning("transfer %s: voiceai_done not set on the caller: %s", self.transfer_id, exc)
+            log.warning("transfer %s: %s not set on the caller: %s", self.transfer_id, DONE_VARIABLE, exc)
         self.attempt.status = ACCEPTED_STATUS
         self.machine.fire("bridged")
 

@@ -69,7 +69,14 @@ import jinja2
 
 from voiceai_ivr.config import LANGUAGES
 from voiceai_ivr.errors import ValidationError
-from voiceai_ivr.switch import PYTHON_ENTRY, check_config_path, dial_target
+from voiceai_ivr.switch import (
+    DONE_VARIABLE,
+    PYTHON_ENTRY,
+    SERVED_VARIABLE,
+    TRY_VARIABLE,
+    check_config_path,
+    dial_target,
+)
 
 MANAGED_MARKER = "voiceai-ivr:managed"
 MODES = ("socket", "python")
@@ -357,7 +364,7 @@ def dialplan_actions(spec: DialplanSpec, *, set_domain_name: bool = True) -> lis
 
 
 #: The call's state as each re-entry into the extension sees it (module docstring).
-STATE_FIELD = "${voiceai_try}|${voiceai_served}|${voiceai_done}"
+STATE_FIELD = f"${{{TRY_VARIABLE}}}|${{{SERVED_VARIABLE}}}|${{{DONE_VARIABLE}}}"
 #: Re-enter this extension once the ``socket`` application returns.
 REENTER = ("transfer", "${destination_number} XML ${context}")
 #: What the caller hears while the fallback rings (US ringback), and when nothing
@@ -412,11 +419,11 @@ def dialplan_conditions(spec: DialplanSpec, *, set_domain_name: bool = True) -> 
     conditions = [Condition("destination_number", spec.expression)]
     # First arrival (nothing tried yet): the variables, then serve #1.
     conditions.append(Condition(STATE_FIELD, r"^\|", (
-        *first[:-1], ("set", "voiceai_try=1"), ("socket", f"{addresses[0]} async full"), REENTER), "on-true"))
+        *first[:-1], ("set", f"{TRY_VARIABLE}=1"), ("socket", f"{addresses[0]} async full"), REENTER), "on-true"))
     # Serve #n-1 refused (not served): serve #n.
     for n, address in enumerate(addresses[1:], start=2):
         conditions.append(Condition(STATE_FIELD, rf"^{n - 1}\|\|$", (
-            ("set", f"voiceai_try={n}"), ("socket", f"{address} async full"), REENTER), "on-true"))
+            ("set", f"{TRY_VARIABLE}={n}"), ("socket", f"{address} async full"), REENTER), "on-true"))
     # Every serve refused, or the one that took the call did not end it: the fallback.
     conditions.append(Condition(STATE_FIELD, r"\|$", tuple(fallback_actions(spec)), "on-true"))
     # The handler ended the call's business normally: nothing more to do.
