@@ -94,6 +94,10 @@ class Answers:
             return "error/user_not_registered"
         if name == "reloadxml":
             return "+OK [Success]\n"
+        if name == "sched_transfer":  # FreeSWITCH 1.11's answers (checked on the kit)
+            return "+OK\n" if LEG in rest else "-ERR No such channel!\n"
+        if name == "sched_del":
+            return "+OK Deleted: 1\n" if rest == LEG else "+OK Deleted: 0\n"
         return f"-ERR {name} Command not found!\n"
 
 
@@ -251,3 +255,19 @@ def test_disconnect_reaches_originate_callbacks() -> None:
     finally:
         client.close()
         peer.close()
+
+
+def test_schedule_transfer_and_cancel(fs: tuple[Switch, Answers, FakeInbound]) -> None:
+    switch, answers, _ = fs
+    switch.schedule_transfer(LEG, 40, "+551130000000", "public")
+    assert answers.seen[-1] == f"sched_transfer +40 {LEG} +551130000000 XML public"
+    assert switch.cancel_scheduled(LEG) is True
+    assert switch.cancel_scheduled(CALLER) is False
+    with pytest.raises(CommandError):
+        switch.schedule_transfer(CALLER, 40, "8000", "public")
+    for seconds, extension, context in ((0, "8000", "public"), (40, "8000 XML evil", "public"),
+                                        (40, "8000", "public evil"), (40, "${x}", "public")):
+        sent = len(answers.seen)
+        with pytest.raises(ValidationError):
+            switch.schedule_transfer(LEG, seconds, extension, context)
+        assert len(answers.seen) == sent  # refused before anything reached FreeSWITCH

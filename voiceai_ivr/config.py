@@ -223,6 +223,9 @@ class DialplanConfig:
     mode: str = "socket"  # socket | python
     socket_host: str = "127.0.0.1"
     socket_port: int = 8084
+    # Further ``voiceai-ivr serve`` addresses ("HOST:PORT"), tried in order when the
+    # one before refuses the connection (down, restarting, stopping).
+    socket_failover: list = field(default_factory=list)
     fusionpbx_dsn: str = _secret()
     # FusionPBX's dialplan cache, cleared after --fusionpbx installs: file | memcache | none
     fusionpbx_cache: str = "file"
@@ -498,6 +501,15 @@ def _validate(cfg: Config, problems: list[str]) -> None:
             )
     if cfg.dialplan.mode not in ("socket", "python"):
         problems.append("dialplan.mode: must be socket or python")
+    if cfg.dialplan.socket_failover:
+        from voiceai_ivr.errors import ValidationError
+        from voiceai_ivr.provision.dialplan import validate_failover
+
+        try:
+            validate_failover(cfg.dialplan.socket_failover, cfg.dialplan.socket_host, cfg.dialplan.socket_port,
+                              "dialplan.socket_failover")
+        except ValidationError as exc:
+            problems.append(str(exc))
     if cfg.dialplan.fusionpbx_cache not in ("file", "memcache", "none"):
         problems.append("dialplan.fusionpbx_cache: must be file, memcache or none")
     if cfg.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

@@ -8,20 +8,25 @@ never reach the reactor; ``CallGone`` is an ordinary end of call.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
+import re
 from typing import Callable, Optional
 
 from voiceai_ivr.channel.base import Channel
 from voiceai_ivr.channel.esl import ESLChannel
 from voiceai_ivr.config import Config
-from voiceai_ivr.errors import ConfigError
+from voiceai_ivr.errors import CallGone, ConfigError, ESLError
 from voiceai_ivr.esl.outbound import OutboundServer, OutboundSession
 from voiceai_ivr.flows.minimal import minimal_flow
-from voiceai_ivr.switch import check_source
+from voiceai_ivr.switch import DONE_VARIABLE, SERVED_VARIABLE, TRY_VARIABLE, check_source
 
 log = logging.getLogger("voiceai_ivr.server")
+
+_DID_RE = re.compile(r"^\+?[0-9]{2,20}$")  # as the dialplan matches it
+_CONTEXT_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")
 
 DEFAULT_BUSY_MESSAGE = "say:Todas as nossas linhas estão ocupadas no momento. Por favor, ligue mais tarde."
 FlowHandler = Callable[[Channel], None]
@@ -74,6 +79,35 @@ def busy_handler(config: Config) -> Callable[[OutboundSession], None]:
     return busy
 
 
+def dialplan_takes_back(session: OutboundSession) -> bool:
+    """True for a call routed by the socket-mode dialplan of ``voiceai-ivr dialplan
+    install``: when the socket closes without ``voiceai_done`` its fallback branch
+    takes the caller, so a failed handler must not hang the call up."""
+    return bool(session.data.get(f"variable_{TRY_VARIABLE}"))
+
+
+def hand_back_to_dialplan(session: OutboundSession) -> bool:
+    """A call of that dialplan still up when the drain ends: ``uuid_transfer`` it
+    back into its extension, which sends it to the fallback destination (served,
+    not done) instead of hanging up. False when that is not possible."""
+    data = session.data
+    extension = data.get("Caller-Destination-Number") or ""
+    context = data.get("Caller-Context") or ""
+    if (not dialplan_takes_back(session) or session.bridged or not _DID_RE.match(extension)
+            or not _CONTEXT_RE.match(context)):
+        return False
+    try:
+        reply = session.api(f"uuid_transfer {session.uuid} {extension} XML {context}", timeout=2.0)
+    except (ESLError, CallGone) as exc:
+        log.warning("call %s: not handed to the dialplan's fallback at shutdown: %s", session.uuid, exc)
+        return False
+    if not reply.startswith("+OK"):
+        log.warning("call %s: not handed to the dialplan's fallback at shutdown: %s", session.uuid, reply.strip())
+        return False
+    log.warning("call %s: still up at shutdown, handed to the dialplan's fallback", session.uuid)
+    return True
+
+
 class CallServer:
     """The configured outbound server. ``start()`` binds; ``stop(grace)`` drains."""
 
@@ -108,10 +142,22 @@ class CallServer:
             max_calls=chosen_max,
             busy_handler=busy_handler(config),
             command_timeout=max(config.esl.timeout, 5.0),
+            after_error=dialplan_takes_back,
+            at_shutdown=hand_back_to_dialplan,
         )
 
     def _handle(self, session: OutboundSession) -> None:
+        # Not awaited: queued on the channel ahead of everything the flow sends, and
+        # executed by FreeSWITCH even if this process dies right after.
+        session.execute_async("set", f"{SERVED_VARIABLE}=true", event_lock=False)
         self.flow(make_channel(session, self.config))
+        # A normal end (finished, bridged, handed on). Queued before the ``exit`` the
+        # server sends next; FreeSWITCH runs queued commands before the ``socket``
+        # application returns, so the dialplan sees it. An exception skips it: the
+        # dialplan's fallback takes the caller.
+        if session.is_up():
+            with contextlib.suppress(CallGone, ESLError):
+                session.execute_async("set", f"{DONE_VARIABLE}=true", event_lock=False)
 
     def start(self) -> CallServer:
         if self._call_log_db is not None:
@@ -134,4 +180,5 @@ class CallServer:
         return cut
 
 
-__all__ = ["DEFAULT_BUSY_MESSAGE", "CallServer", "busy_handler", "load_flow", "make_channel", "minimal_handler"]
+__all__ = ["DEFAULT_BUSY_MESSAGE", "CallServer", "busy_handler", "dialplan_takes_back", "hand_back_to_dialplan",
+           "load_flow", "make_channel", "minimal_handler"]

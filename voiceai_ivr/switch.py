@@ -277,6 +277,17 @@ def parse_socket_address(value: str, field_name: str = "server.agent_socket_addr
     return host, port
 
 
+#: Channel variables the socket-mode dialplan of ``voiceai-ivr dialplan install``
+#: reads each time the ``socket`` application returns (voiceai_ivr.provision.dialplan):
+#: ``serve`` sets SERVED as soon as it takes a call and DONE once its handler ended
+#: normally (the transfer flow sets DONE when the caller is bridged). Served but not
+#: done: the caller goes to the fallback destination.
+SERVED_VARIABLE = "voiceai_served"
+DONE_VARIABLE = "voiceai_done"
+#: Set by that dialplan before each ``socket`` (the serve address it tries: 1, 2, ...):
+#: a call that carries it has the fallback branches.
+TRY_VARIABLE = "voiceai_try"
+
 #: The mod_python3 entry module (``<action application="python" data="voiceai_ivr.modpython"/>``).
 PYTHON_ENTRY = "voiceai_ivr.modpython"
 _CONFIG_PATH_RE = re.compile(r"^/[A-Za-z0-9_./@%+:\-]{0,4095}$")
@@ -604,6 +615,27 @@ class Switch:
         if "no such channel" in reply.lower():
             return False
         raise CommandError("uuid_break", reply)
+
+    def schedule_transfer(self, uuid: str, seconds: int, extension: str, context: str) -> None:
+        """``sched_transfer +SECONDS UUID EXTENSION XML CONTEXT``: FreeSWITCH itself
+        transfers the leg then, whatever happens to this process (the task's group
+        is the uuid: ``cancel_scheduled`` removes it)."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= 3600:
+            raise DialStringError("seconds", f"must be a whole number of seconds 1-3600: {seconds!r}")
+        check_extension("extension", extension)
+        check_extension("context", context)
+        reply = self._api(f"sched_transfer +{seconds} {check_uuid('uuid', uuid)} {extension} XML {context}")
+        if not reply.startswith("+OK"):
+            raise CommandError("sched_transfer", reply)
+
+    def cancel_scheduled(self, uuid: str) -> bool:
+        """``sched_del UUID``: drop every task scheduled for the leg; False when
+        there was none."""
+        reply = self._api(f"sched_del {check_uuid('uuid', uuid)}")
+        m = re.match(r"^\+OK Deleted: (\d+)", reply)
+        if m is None:
+            raise CommandError("sched_del", reply)
+        return int(m.group(1)) > 0
 
     def exists(self, uuid: str) -> bool:
         return self._api(f"uuid_exists {check_uuid('uuid', uuid)}") == "true"

@@ -178,3 +178,26 @@ def test_embedded_lifecycle_and_cli_speed(private_dir: Path) -> None:
     assert proc.returncode == 0 and "stopped" in proc.stdout, proc.stderr
     proc, _ = run("db", "status")
     assert "running:        no" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("failover", "problem"),
+    [
+        (["127.0.0.1:8084"], "dialplan.socket_failover[0]: 127.0.0.1:8084 is listed twice"),
+        (["10.0.0.2"], "dialplan.socket_failover[0]: must be HOST:PORT"),
+        (["10.0.0.2:8084 async full"], "dialplan.socket_failover[0]: must be a whole number 1-65535"),
+        ("10.0.0.2:8084", "dialplan.socket_failover: must be a list"),
+    ],
+)
+def test_config_check_refuses_bad_failover_addresses(tmp_path: Path, failover: object, problem: str) -> None:
+    path = tmp_path / "failover.yaml"
+    path.write_text(yaml.safe_dump({"dialplan": {"socket_failover": failover}}))
+    _cfg, problems = check_config(path, env={})
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_config_check_accepts_failover_addresses(tmp_path: Path) -> None:
+    path = tmp_path / "failover.yaml"
+    path.write_text(yaml.safe_dump({"dialplan": {"socket_failover": ["10.0.0.2:8084", "ivr3.internal:9000"]}}))
+    _cfg, problems = check_config(path, env={})
+    assert not [p for p in problems if "failover" in p], problems

@@ -247,3 +247,42 @@ def test_stop_hangs_up_calls_past_the_grace(serve: Callable[..., OutboundServer]
     call.join(5)
     assert time.monotonic() - started < 5
     assert call.hangup_cause == "SYSTEM_SHUTDOWN"
+
+
+def test_after_error_hook_that_takes_the_call_spares_the_hangup(serve: Callable[..., OutboundServer]) -> None:
+    """``after_error`` returning True (the call's dialplan takes it back): no
+    hangup, only ``exit``; False or a failing hook: the usual hangup."""
+    def broken(session: OutboundSession) -> None:
+        raise RuntimeError("flow bug")
+
+    seen: list[str] = []
+
+    def takes_back(session: OutboundSession) -> bool:
+        seen.append(session.uuid)
+        return True
+
+    def hook_bug(session: OutboundSession) -> bool:
+        raise ValueError("hook bug")
+
+    kept = FakeCall(serve(broken, after_error=takes_back).address)
+    cut = FakeCall(serve(broken, after_error=lambda s: False).address)
+    hook_failed = FakeCall(serve(broken, after_error=hook_bug).address)
+    run_calls([kept, cut, hook_failed])
+    assert seen == [kept.uuid]
+    # no sendmsg hangup: straight to exit (FreeSWITCH then runs the dialplan's next action)
+    assert kept.exited and kept.commands[4:] == ["exit"], kept.commands
+    assert cut.hangup_cause == "NORMAL_TEMPORARY_FAILURE" and cut.exited
+    assert hook_failed.hangup_cause == "NORMAL_TEMPORARY_FAILURE" and hook_failed.exited
+
+
+def test_at_shutdown_hook_replaces_the_hangup_past_the_grace(serve: Callable[..., OutboundServer]) -> None:
+    handed: list[str] = []
+    server = serve(channel_flow(lambda ch: ch.play("/tmp/long.wav")),
+                   at_shutdown=lambda s: handed.append(s.uuid) or True)
+    call = FakeCall(server.address, media_s=30)
+    call.start()
+    time.sleep(0.2)
+    assert server.stop(0.3) == 1
+    call.join(5)
+    assert handed == [call.uuid]
+    assert call.hangup_cause != "SYSTEM_SHUTDOWN"

@@ -133,3 +133,58 @@ def test_no_late_kill_when_the_originate_failed() -> None:
     job.done.set()  # the originate failed (result None / not ok): nothing to kill
     threading.Event().wait(0.3)
     assert len(switch.kills) <= 2, switch.kills
+
+
+class _SchedSwitch:
+    """Records the hold-bound commands; ``cancel_fails`` makes sched_del fail."""
+
+    def __init__(self, cancel_fails: int = 0) -> None:
+        self.calls: list[tuple] = []
+        self.cancel_fails = cancel_fails
+
+    def schedule_transfer(self, uuid: str, seconds: int, extension: str, context: str) -> None:
+        self.calls.append(("schedule_transfer", uuid, seconds, extension, context))
+
+    def cancel_scheduled(self, uuid: str) -> bool:
+        self.calls.append(("cancel_scheduled", uuid))
+        if self.cancel_fails:
+            self.cancel_fails -= 1
+            from voiceai_ivr.errors import CommandError
+
+            raise CommandError("sched_del", "-ERR timeout")
+        return True
+
+    def broadcast(self, uuid: str, source: str, leg: str = "aleg") -> None:
+        self.calls.append(("broadcast", uuid, source))
+
+    def break_media(self, uuid: str) -> bool:
+        self.calls.append(("break_media", uuid))
+        return True
+
+
+def test_hold_bound_covers_the_longest_legitimate_hold() -> None:
+    from voiceai_ivr.flows.agent import ANNOUNCE_BUDGET
+    from voiceai_ivr.flows.transfer import AGENT_CONNECT_TIMEOUT, HOLD_BOUND_SLACK, ORIGINATE_MARGIN
+
+    ctx = _ctx(_SchedSwitch())
+    target = TransferTarget(name="Financeiro", kind="extension", target="1001", domain="demo.local", timeout=25)
+    quiet = AttendedTransfer(ctx, target, announce=False)
+    assert quiet.hold_bound_seconds() == int(25 + ORIGINATE_MARGIN + HOLD_BOUND_SLACK)
+    announced = AttendedTransfer(ctx, target, announce=True)
+    assert announced.hold_bound_seconds() == int(25 + ORIGINATE_MARGIN + HOLD_BOUND_SLACK + ANNOUNCE_BUDGET
+                                                  + AGENT_CONNECT_TIMEOUT)
+
+
+@pytest.mark.parametrize("cancel_fails", [0, 1, 2])
+def test_hold_bound_set_before_the_music_and_removed_when_the_hold_ends(cancel_fails: int) -> None:
+    switch = _SchedSwitch(cancel_fails)
+    ctx = _ctx(switch)
+    target = TransferTarget(name="Financeiro", kind="extension", target="1001", domain="demo.local", timeout=20)
+    transfer = AttendedTransfer(ctx, target, announce=False)
+    transfer._start_moh()
+    assert switch.calls[0] == ("schedule_transfer", ctx.call_uuid, 30, "8000", "public")
+    transfer._stop_moh()
+    cancels = [c for c in switch.calls if c[0] == "cancel_scheduled"]
+    assert cancels == [("cancel_scheduled", ctx.call_uuid)] * min(cancel_fails + 1, 2)
+    transfer._cleanup()  # once removed (or given up on), never again
+    assert len([c for c in switch.calls if c[0] == "cancel_scheduled"]) == len(cancels)

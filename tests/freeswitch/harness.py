@@ -359,30 +359,11 @@ class Deployment:
     def start_serve(self, *extra: str) -> None:
         assert self.serve is None
         self.log_path = self.workdir / "serve.log"
-        log = open(self.log_path, "ab")
-        self.serve = subprocess.Popen([VOICEAI, "serve", *extra], env=self.env,
-                                      stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.serve.poll() is not None:
-                raise AssertionError(f"serve exited {self.serve.returncode}: {self.log_path.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"serve did not listen on {self.port}: {self.log_path.read_text()[-2000:]}")
+        self.serve = run_serve(self.env, self.log_path, self.port, *extra)
 
     def stop_serve(self) -> None:
-        if self.serve is None:
-            return
-        self.serve.send_signal(signal.SIGTERM)
-        try:
-            self.serve.wait(20)
-        except subprocess.TimeoutExpired:
-            self.serve.kill()
-            self.serve.wait(5)
+        if self.serve is not None:
+            stop_process(self.serve)
         self.serve = None
 
     def serve_log(self) -> str:
@@ -391,6 +372,35 @@ class Deployment:
     def remove_dialplan(self) -> None:
         for path in self.dialplan_files:
             path.unlink(missing_ok=True)
+
+
+def run_serve(env: Mapping[str, str], log_path: Path, port: int, *extra: str) -> subprocess.Popen:
+    """``voiceai-ivr serve`` as a subprocess (output appended to ``log_path``),
+    returned once it accepts connections on ``port``."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([VOICEAI, "serve", *extra], env=dict(env), stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited {proc.returncode}: {log_path.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    proc.wait(5)
+    raise AssertionError(f"serve did not listen on {port}: {log_path.read_text()[-2000:]}")
+
+
+def stop_process(proc: subprocess.Popen, grace: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 def deploy(

@@ -61,9 +61,12 @@ def test_rendered_xml_has_freeswitch_structure(raw: dict) -> None:
     (ext,) = root.findall("extension")
     assert ext.get("name") == f"voiceai_{spec.domain}_{spec.did_digits}"
     assert ext.get("continue") == "false"
-    (cond,) = ext.findall("condition")
-    assert cond.get("field") == "destination_number"
-    assert cond.get("expression") == rf"^\+?{spec.did_digits}$"
+    conditions = ext.findall("condition")
+    assert conditions[0].get("field") == "destination_number"
+    assert conditions[0].get("expression") == rf"^\+?{spec.did_digits}$"
+    # socket mode: the DID, then the first arrival's branch (see test_socket_state_machine)
+    cond = conditions[0] if spec.mode == "python" else conditions[1]
+    assert len(conditions) == (1 if spec.mode == "python" else 4)
     for action in cond:
         assert action.tag == "action"
         assert set(action.attrib) == {"application", "data"}
@@ -76,7 +79,7 @@ def test_rendered_xml_has_freeswitch_structure(raw: dict) -> None:
         assert "voiceai_secretary_id" not in variables
     else:
         assert variables["voiceai_secretary_id"] == str(spec.secretary_id)
-    last = cond.findall("action")[-1]
+    last = cond.findall("action")[-2 if spec.mode == "socket" else -1]
     if spec.mode == "socket":
         assert last.get("application") == "socket"
         assert last.get("data") == f"{spec.host}:{spec.port} async full"
@@ -285,3 +288,112 @@ def test_cli_renders_and_installs_the_config_file(tmp_path: Path) -> None:
         socket_mode = runner.invoke(cli, ["dialplan", "render", *secretary, "--mode", "socket", "--config",
                                           str(config)], env={"VOICEAI_CONFIG": ""})
         assert socket_mode.exit_code == 2 and "only for python mode" in socket_mode.output
+
+
+# --------------------------------------------------------------------------- socket mode: the call-state branches
+
+STATEFUL = {"domain": "demo.local", "did": "8000", "host": "10.0.0.1", "port": 8084,
+            "failover": ["10.0.0.2:8084", "ivr3.internal:9000"],
+            "fallback_type": "extension", "fallback_target": "1001", "fallback_timeout": 25}
+
+
+def _hunt(xml: str, destination: str, variables: dict[str, str]) -> list[tuple[str, str]]:
+    """The actions FreeSWITCH's XML dialplan would queue for this extension, as
+    mod_dialplan_xml evaluates it: ``${var}`` fields expanded at hunt time, the
+    default break on-false, ``on-true`` stopping at the first condition that passes."""
+    (ext,) = _parse(xml).findall("extension")
+    queued: list[tuple[str, str]] = []
+    for cond in ext.findall("condition"):
+        field = cond.get("field", "")
+        if field.startswith("$"):
+            value = re.sub(r"\$\{(\w+)\}", lambda m: variables.get(m.group(1), ""), field)
+        else:
+            value = destination
+        passed = re.search(cond.get("expression", ""), value) is not None
+        if passed:
+            queued += [(a.get("application", ""), a.get("data", "")) for a in cond.findall("action")]
+        brk = cond.get("break", "on-false")
+        if (brk == "on-false" and not passed) or (brk == "on-true" and passed):
+            break
+    return queued
+
+
+@pytest.mark.parametrize(
+    ("state", "expect"),
+    [
+        (("", "", ""), ("socket", "10.0.0.1:8084 async full")),  # first arrival
+        (("1", "", ""), ("socket", "10.0.0.2:8084 async full")),  # serve 1 refused
+        (("2", "", ""), ("socket", "ivr3.internal:9000 async full")),  # serve 2 refused
+        (("3", "", ""), ("bridge", "user/1001@demo.local")),  # every serve refused
+        (("1", "true", ""), ("bridge", "user/1001@demo.local")),  # serve 1 took it and died
+        (("2", "true", ""), ("bridge", "user/1001@demo.local")),  # serve 2 took it and died
+        (("1", "true", "true"), ("hangup", "NORMAL_CLEARING")),  # the handler ended normally
+        (("1", "true", "bridged"), ("hangup", "NORMAL_CLEARING")),  # the bridge ended
+    ],
+)
+def test_socket_state_machine(state: tuple[str, str, str], expect: tuple[str, str]) -> None:
+    xml = render_dialplan(STATEFUL)
+    variables = dict(zip(("voiceai_try", "voiceai_served", "voiceai_done"), state))
+    queued = _hunt(xml, "+8000", variables)
+    apps = [a for a, _ in queued]
+    assert expect in queued, queued
+    # One branch only: never two socket actions, never a socket and the fallback.
+    assert apps.count("socket") + apps.count("bridge") + (apps.count("hangup") if expect[0] == "hangup" else 0) == 1
+    if expect[0] == "socket":
+        n = int(state[0] or 0) + 1
+        reenter = ("transfer", "${destination_number} XML ${context}")
+        assert queued[-3:] == [("set", f"voiceai_try={n}"), expect, reenter]
+    if expect[0] == "bridge":
+        assert ("set", "call_timeout=25") in queued and ("set", "continue_on_fail=true") in queued
+        assert ("set", "transfer_ringback=%(2000,4000,440,480)") in queued
+        assert queued[-2][0] == "playback" and queued[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")
+    assert _hunt(xml, "8001", variables) == []
+
+
+def test_without_fallback_the_caller_hears_a_busy_tone_not_silence() -> None:
+    xml = render_dialplan({"domain": "demo.local", "did": "8000"})
+    queued = _hunt(xml, "8000", {"voiceai_try": "1"})
+    assert [a for a, _ in queued] == ["set", "answer", "playback", "hangup"]
+    assert queued[2][1].startswith("tone_stream://")
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "gateway", "endpoint"),
+    [
+        ("extension", "1001", "", "user/1001@demo.local"),
+        ("ring_group", "6000", "", "loopback/6000/demo.local"),
+        ("voicemail", "1001", "", "loopback/*991001/demo.local"),
+        ("external", "+5511987654321", "carrier", "sofia/gateway/carrier/+5511987654321"),
+    ],
+)
+def test_fallback_endpoint_per_destination_type(kind: str, target: str, gateway: str, endpoint: str) -> None:
+    xml = render_dialplan({"domain": "demo.local", "did": "8000", "fallback_type": kind,
+                           "fallback_target": target, "fallback_gateway": gateway})
+    assert ("bridge", endpoint) in _hunt(xml, "8000", {"voiceai_try": "1"})
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"failover": ["10.0.0.1:8084"]}, "failover[0]"),  # the main address again
+        ({"failover": ["10.0.0.2:8084", "10.0.0.2:8084"]}, "failover[1]"),
+        ({"failover": ["10.0.0.2"]}, "failover[0]"),
+        ({"failover": ["10.0.0.2:8084 async full"]}, "failover[0]"),
+        ({"failover": ["10.0.0.2:99999"]}, "failover[0]"),
+        ({"failover": ["a b:8084"]}, "failover[0]"),
+        ({"failover": [f"10.0.0.{i}:8084" for i in range(2, 12)]}, "failover"),
+        ({"failover": "10.0.0.2:8084", "mode": "python"}, "failover"),
+        ({"fallback_type": "fax"}, "fallback_type"),
+        ({"fallback_type": "extension", "fallback_target": "1001,user/9999"}, "fallback_target"),
+        ({"fallback_type": "extension", "fallback_target": "${evil}"}, "fallback_target"),
+        ({"fallback_type": "external", "fallback_target": "+5511987654321", "fallback_gateway": "a/b"},
+         "fallback_gateway"),
+        ({"fallback_target": "1001"}, "fallback_type"),
+        ({"fallback_type": "extension", "fallback_target": "1001", "fallback_timeout": 3}, "fallback_timeout"),
+    ],
+)
+def test_failover_and_fallback_are_validated(changes: dict, field: str) -> None:
+    raw = {"domain": "demo.local", "did": "8000", "host": "10.0.0.1", "port": 8084, **changes}
+    with pytest.raises(ValidationError) as err:
+        render_dialplan(raw)
+    assert err.value.field == field, err.value

@@ -33,9 +33,8 @@ def test_render_prints_parseable_xml(tmp_path: Path) -> None:
     result = _run(_config(tmp_path), "render", "--domain", "demo.local", "--did", "8000", *SECRETARY,
                   "--host", "10.0.0.5", "--port", "9001")
     assert result.exit_code == 0, result.output
-    cond = ET.fromstring(result.output).find("extension/condition")
-    assert cond is not None
-    assert cond[-1].attrib == {"application": "socket", "data": "10.0.0.5:9001 async full"}
+    sockets = [a.attrib for a in ET.fromstring(result.output).iter("action") if a.get("application") == "socket"]
+    assert sockets == [{"application": "socket", "data": "10.0.0.5:9001 async full"}]
     assert 'data="voiceai_secretary_id=3"' in result.output
     assert 'data="voiceai_language=en-US"' in result.output
 
@@ -52,6 +51,8 @@ def test_render_uses_configured_mode(tmp_path: Path) -> None:
         (["--domain", "demo.local</x>", "--did", "8000"], "--domain"),
         (["--domain", "demo.local", "--did", "80|00"], "--did"),
         (["--domain", "demo.local", "--did", "8000", "--host", "a b"], "--host"),
+        (["--domain", "demo.local", "--did", "8000", "--failover", "10.0.0.2"], "--failover"),
+        (["--domain", "demo.local", "--did", "8000", "--failover", "127.0.0.1:8084"], "--failover"),
     ],
 )
 def test_render_refuses_bad_values_naming_the_option(tmp_path: Path, args: list[str], hint: str) -> None:
@@ -190,3 +191,37 @@ def test_render_looks_the_secretary_up_by_domain_and_did(tmp_path: Path, db: Dat
     missing = _run(config, "render", "--domain", "acme.example.com", "--did", "9999", env=cli_env)
     assert missing.exit_code == 1
     assert "no secretary answers DID 9999" in missing.output
+
+
+def test_render_failover_from_option_or_config(tmp_path: Path) -> None:
+    def sockets(output: str) -> list[str]:
+        return [a.get("data", "") for a in ET.fromstring(output).iter("action") if a.get("application") == "socket"]
+
+    configured = _config(tmp_path, socket_failover=["10.0.0.2:8084"])
+    result = _run(configured, "render", "--domain", "demo.local", "--did", "8000", *SECRETARY)
+    assert result.exit_code == 0, result.output
+    assert sockets(result.output) == ["127.0.0.1:8084 async full", "10.0.0.2:8084 async full"]
+    given = _run(configured, "render", "--domain", "demo.local", "--did", "8000", *SECRETARY,
+                 "--failover", "10.0.0.3:9000", "--failover", "10.0.0.4:9000")
+    assert sockets(given.output) == ["127.0.0.1:8084 async full", "10.0.0.3:9000 async full",
+                                     "10.0.0.4:9000 async full"]
+    # python mode: the configured failover does not apply (one FreeSWITCH runs the handler)
+    python = _run(configured, "render", "--domain", "demo.local", "--did", "8000", *SECRETARY, "--mode", "python")
+    assert python.exit_code == 0, python.output
+    assert sockets(python.output) == []
+
+
+def test_render_dials_the_secretarys_fallback_destination(tmp_path: Path, db: Database, cli_env: dict) -> None:
+    from voiceai_ivr.domain.destinations import parse_directory
+    from voiceai_ivr.stores.directory import import_directory
+
+    import_directory(db, parse_directory({
+        "domain": "acme.example.com",
+        "secretaries": [{"name": "Recepção", "dids": ["+551130000000"], "fallback": "Mesa"}],
+        "destinations": [{"name": "Mesa", "type": "extension", "target": "1010", "timeout": 40}],
+    }))
+    result = _run(_config(tmp_path), "render", "--domain", "acme.example.com", "--did", "+551130000000", env=cli_env)
+    assert result.exit_code == 0, result.output
+    actions = [(a.get("application"), a.get("data")) for a in ET.fromstring(result.output).iter("action")]
+    assert ("bridge", "user/1010@acme.example.com") in actions
+    assert ("set", "call_timeout=40") in actions

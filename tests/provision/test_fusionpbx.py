@@ -66,25 +66,33 @@ def test_install_round_trips_and_second_install_updates(db: Database, tmp_path: 
     ext = ET.fromstring(row["dialplan_xml"])
     assert ext.tag == "extension"
     assert ext.get("uuid") == first.dialplan_uuid
-    cond = ext.find("condition")
-    assert cond is not None and cond.get("expression") == r"^\+?551130000000$"
-    actions = [(a.get("application"), a.get("data"), a.get("inline")) for a in cond]
+    conditions = ext.findall("condition")
+    assert conditions[0].get("field") == "destination_number"
+    assert conditions[0].get("expression") == r"^\+?551130000000$"
+    assert not list(conditions[0])  # socket mode: the DID, then one branch per call state
+    first_arrival = conditions[1]
+    assert first_arrival.get("break") == "on-true"
+    actions = [(a.get("application"), a.get("data"), a.get("inline")) for a in first_arrival]
     assert actions[:3] == [
         ("export", "call_direction=inbound", "true"),
         ("set", f"domain_uuid={DOMAIN_UUID}", "true"),
         ("set", "domain_name=acme.example.com", "true"),
     ]
     assert ("set", "voiceai_secretary_id=42", None) in actions
-    assert actions[-1] == ("socket", "127.0.0.1:8084 async full", None)
+    assert actions[-2:] == [("socket", "127.0.0.1:8084 async full", None),
+                            ("transfer", "${destination_number} XML ${context}", None)]
+    all_actions = [(a.get("application"), a.get("data"), a.get("inline")) for c in conditions for a in c]
 
     details = row["details"]
-    assert details[0]["dialplan_detail_tag"] == "condition"
-    assert details[0]["dialplan_detail_type"] == "destination_number"
-    assert details[0]["dialplan_detail_data"] == r"^\+?551130000000$"
-    detail_actions = [(d["dialplan_detail_type"], d["dialplan_detail_data"]) for d in details[1:]]
+    detail_conditions = [d for d in details if d["dialplan_detail_tag"] == "condition"]
+    assert [(d["dialplan_detail_type"], d["dialplan_detail_data"], d["dialplan_detail_break"])
+            for d in detail_conditions] == [(c.get("field"), c.get("expression"), c.get("break")) for c in conditions]
+    assert [d["dialplan_detail_group"] for d in detail_conditions] == list(range(len(conditions)))
+    detail_actions = [(d["dialplan_detail_type"], d["dialplan_detail_data"]) for d in details
+                      if d["dialplan_detail_tag"] == "action"]
     # the details are what the Dialplan Manager regenerates dialplan_xml from:
     # our actions, without the ones FusionPBX injects for the public context
-    assert detail_actions == [(a, d) for a, d, inline in actions if inline is None]
+    assert detail_actions == [(a, d) for a, d, inline in all_actions if inline is None]
     assert all(d["domain_uuid"] == DOMAIN_UUID for d in details)
     assert [d["dialplan_detail_order"] for d in details] == sorted(d["dialplan_detail_order"] for d in details)
 
@@ -107,10 +115,12 @@ def test_install_round_trips_and_second_install_updates(db: Database, tmp_path: 
     row2 = store.load_dialplan(db, first.dialplan_uuid)
     assert row2 is not None
     assert 'application="python" data="voiceai_ivr.modpython"' in row2["dialplan_xml"]
-    assert len(row2["details"]) == len(details)  # replaced, not appended
+    # replaced, not appended: one condition and its actions, nothing left of socket mode
+    assert len(row2["details"]) == 1 + len(ET.fromstring(row2["dialplan_xml"]).findall("condition/action")) - 3
+    assert not any(d["dialplan_detail_type"] in ("socket", "transfer") for d in row2["details"])
     with db.cursor() as cur:
         cur.execute("SELECT count(*) FROM v_dialplan_details")
-        assert cur.fetchone()[0] == len(details)
+        assert cur.fetchone()[0] == len(row2["details"])
         cur.execute("SELECT count(*) FROM v_destinations")
         assert cur.fetchone()[0] == 1
     assert second.destination_uuid == first.destination_uuid

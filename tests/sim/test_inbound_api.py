@@ -185,3 +185,24 @@ def test_filters_limit_events(esl):
 
 def test_exit(esl):
     assert esl.command("exit").reply_text == "+OK bye"
+
+
+def test_sched_transfer_and_sched_del_as_mod_commands_answers(esl):
+    """Answers as FreeSWITCH 1.11 gives them (checked on the kit); the simulator
+    has no dialplan, so a task that fires hangs the leg up (docs/simulator.md)."""
+    kept = "6f1c2f4e-0000-4000-8000-0000000000a1"
+    fired = "6f1c2f4e-0000-4000-8000-0000000000a2"
+    for leg in (kept, fired):
+        assert esl.bgapi(f"originate {{origination_uuid={leg}}}user/1010@demo.local &park") == f"+OK {leg}\n"
+    assert esl.api("sched_transfer") == "-USAGE: [+]<time> <uuid> <extension> [<dialplan>] [<context>]\n"
+    assert esl.api("sched_transfer +5 6f1c2f4e-0000-4000-8000-0000000000ff 8000 XML public") == \
+        "-ERR No such channel!\n"
+    # real seconds (the handler's timers that the bound covers run in real time)
+    assert esl.api(f"sched_transfer +1 {kept} 8000 XML public") == "+OK\n"
+    assert esl.api(f"sched_transfer +1 {fired} 8000 XML public") == "+OK\n"
+    assert esl.api(f"sched_del {kept}") == "+OK Deleted: 1\n"
+    assert esl.api(f"sched_del {kept}") == "+OK Deleted: 0\n"
+    time.sleep(1.5)
+    assert esl.api(f"uuid_exists {kept}") == "true"
+    assert esl.api(f"uuid_exists {fired}") == "false"
+    esl.api(f"uuid_kill {kept}")

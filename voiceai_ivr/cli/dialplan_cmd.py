@@ -41,6 +41,9 @@ def _spec_options(fn: Any) -> Any:
         ),
         click.option("--host", default=None, help="Address of `voiceai-ivr serve` (default: dialplan.socket_host)."),
         click.option("--port", type=int, help="Port of `voiceai-ivr serve` (default: dialplan.socket_port)."),
+        click.option("--failover", multiple=True, metavar="HOST:PORT",
+                     help="A further `voiceai-ivr serve`, tried when the one before refuses the call "
+                          "(repeatable; default: dialplan.socket_failover)."),
         click.option("--secretary-id", default=None, help="Secretary id (default: looked up by domain and DID)."),
         click.option("--secretary-name", default=None, help="Secretary name, for the file header and FusionPBX."),
         click.option("--language", type=click.Choice(["pt-BR", "en-US"]), default=None, help="Prompt language."),
@@ -92,12 +95,25 @@ def lookup_secretary(cfg: Config, domain: str, did: str) -> Optional[Mapping[str
                 return getattr(found, key)
         return None
 
-    return {
+    result = {
         "id": pick("id", "secretary_id"),
         "name": pick("name", "secretary_name"),
         "language": pick("language"),
         "recording": pick("recording"),
     }
+    fallback_name = getattr(getattr(found, "secretary", None), "fallback", None) or pick("fallback",
+                                                                                       "fallback_destination")
+    if fallback_name:
+        from voiceai_ivr.stores.directory import get_destination
+
+        try:
+            with Database.from_config(cfg) as db:
+                destination = get_destination(db, domain, str(fallback_name))
+        except StoreError as exc:
+            raise click.ClickException(f"cannot look up the fallback destination {fallback_name!r}: {exc}") from exc
+        if destination is not None and destination.enabled:
+            result["fallback"] = destination
+    return result
 
 
 @contextlib.contextmanager
@@ -124,6 +140,7 @@ def _build_spec(
     mode: Optional[str],
     host: Optional[str],
     port: Optional[int],
+    failover: tuple[str, ...],
     secretary_id: Optional[str],
     secretary_name: Optional[str],
     language: Optional[str],
@@ -144,6 +161,7 @@ def _build_spec(
     if secretary_id is None or language is None or recording is None:
         found = lookup_secretary(cfg, domain, did)
     found = found or {}
+    fallback = found.get("fallback")
     spec = {
         "domain": domain,
         "did": did,
@@ -155,11 +173,24 @@ def _build_spec(
         "language": language or found.get("language") or "pt-BR",
         "recording": recording if recording is not None else bool(found.get("recording") or False),
         "config_file": config_path,
+        # dialplan.socket_failover applies to socket mode; --failover elsewhere is refused.
+        "failover": tuple(failover) or (tuple(cfg.dialplan.socket_failover)
+                                        if (mode or cfg.dialplan.mode) == "socket" else ()),
     }
+    if fallback is not None and (mode or cfg.dialplan.mode) == "socket":
+        spec.update(fallback_type=fallback.type, fallback_target=fallback.target,
+                    fallback_gateway=fallback.gateway or "", fallback_timeout=int(fallback.timeout or 30))
     try:
         return validate_spec(spec)
     except ValidationError as exc:
-        hint = "--config" if exc.field == "config_file" else f"--{exc.field.replace('_', '-')}"
+        if exc.field.startswith("fallback_") and fallback is not None:
+            raise click.ClickException(
+                f"the secretary's fallback destination {fallback.name!r} cannot be dialled from the dialplan "
+                f"({exc.field}: {exc.reason})") from exc
+        if exc.field.startswith("failover") and not failover:
+            raise click.ClickException(f"dialplan.socket_{exc.field}: {exc.reason}") from exc
+        hint = ("--config" if exc.field == "config_file" else "--failover" if exc.field.startswith("failover")
+                else f"--{exc.field.replace('_', '-')}")
         raise click.BadParameter(exc.reason, param_hint=hint) from exc
 
 

@@ -724,6 +724,8 @@ class OutboundServer:
         backlog: int = 1024,
         worker_idle_s: float = 30.0,
         coalesce_s: float = 0.001,
+        after_error: Optional[Callable[[OutboundSession], bool]] = None,
+        at_shutdown: Optional[Callable[[OutboundSession], bool]] = None,
     ) -> None:
         if max_calls < 1:
             raise ValueError("max_calls must be at least 1")
@@ -732,6 +734,10 @@ class OutboundServer:
         self.handler = handler
         self.max_calls = int(max_calls)
         self.busy_handler = busy_handler or _busy_tone(busy_source)
+        # Hooks for a call the server would otherwise hang up: after its handler
+        # failed, and when stop()'s grace is over. True: the hook dealt with it.
+        self.after_error = after_error
+        self.at_shutdown = at_shutdown
         self.max_busy_calls = max(0, int(max_busy_calls))
         self.command_timeout = command_timeout
         self.linger_grace = linger_grace
@@ -817,6 +823,8 @@ class OutboundServer:
         for session in left:
             if session.is_up() and not session.closed:
                 cut += 1
+                if self.at_shutdown is not None and _hook(self.at_shutdown, session):
+                    continue
                 log.warning("call %s: still up at shutdown, hanging up", session.uuid)
                 try:
                     session.hangup("SYSTEM_SHUTDOWN", wait=0)
@@ -1134,8 +1142,9 @@ class OutboundServer:
                      session.hangup_cause or "up")
             self._handler_done(session, busy)
 
-    @staticmethod
-    def _hangup_after_error(session: OutboundSession) -> None:
+    def _hangup_after_error(self, session: OutboundSession) -> None:
+        if self.after_error is not None and _hook(self.after_error, session):
+            return  # the hook took care of the call (e.g. its dialplan takes it back)
         if session.is_up() and not session.bridged and not session.socket_app_done:
             try:
                 session.hangup("NORMAL_TEMPORARY_FAILURE", wait=0.5)
@@ -1168,6 +1177,15 @@ def _wait_writable(sock: socket.socket, timeout: float) -> None:
         poller.poll(max(1, int(timeout * 1000)))
     else:  # pragma: no cover - non-Linux
         select.select([], [sock], [], timeout)
+
+
+def _hook(fn: Callable[[OutboundSession], bool], session: OutboundSession) -> bool:
+    """Run a hook; an exception is logged and counts as "not dealt with"."""
+    try:
+        return bool(fn(session))
+    except Exception:
+        log.exception("call %s: %s failed", session.uuid, getattr(fn, "__name__", "hook"))
+        return False
 
 
 def _safe_call(fn: Callable[[], None], uuid: str) -> None:

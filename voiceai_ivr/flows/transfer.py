@@ -49,7 +49,14 @@ from voiceai_ivr.flows.agent import (
     Rendezvous,
 )
 from voiceai_ivr.flows.context import CallContext
-from voiceai_ivr.switch import build_dial_string, dial_target, parse_socket_address, python_app, socket_app
+from voiceai_ivr.switch import (
+    DONE_VARIABLE,
+    build_dial_string,
+    dial_target,
+    parse_socket_address,
+    python_app,
+    socket_app,
+)
 
 log = logging.getLogger("voiceai_ivr.transfer")
 
@@ -62,6 +69,11 @@ KILL_TIMEOUT = 1.0
 #: A kill sent before FreeSWITCH created the agent leg is re-sent this often, this long.
 LATE_KILL_STEP = 0.1
 LATE_KILL_WINDOW = 5.0
+#: The hold is bounded by FreeSWITCH itself too (``sched_transfer``, set before the
+#: music starts, removed when the hold ends): past the longest legitimate hold plus
+#: this, the caller re-enters the DID's extension, whose fallback takes them when
+#: the handler is gone (``voiceai-ivr serve`` killed). See ``hold_bound_seconds``.
+HOLD_BOUND_SLACK = 5.0
 
 # statuses written to transfer_attempts besides the cause table's
 ACCEPTED_STATUS = "accepted"
@@ -296,6 +308,7 @@ class AttendedTransfer:
         self._rv: Optional[Rendezvous] = None
         self._moh_on = False
         self._moh_own = False  # the channel plays the hold music itself (start_hold)
+        self._hold_bound = False  # a sched_transfer bounds the hold (_arm_hold_bound)
         self._agent_killed = False
 
     # ------------------------------------------------------------------ plumbing
@@ -451,7 +464,46 @@ class AttendedTransfer:
             variables=self._variables(),
         )
 
+    def hold_bound_seconds(self) -> int:
+        """The longest this attempt may legitimately keep the caller on hold (ring
+        timeout, the originate's margin, the announcement and the agent's socket),
+        plus ``HOLD_BOUND_SLACK``."""
+        bound = float(self.target.timeout) + ORIGINATE_MARGIN + HOLD_BOUND_SLACK
+        if self.announce:
+            bound += ANNOUNCE_BUDGET + AGENT_CONNECT_TIMEOUT
+        return int(bound + 0.999)
+
+    def _arm_hold_bound(self) -> None:
+        """``sched_transfer`` the caller back into the DID's extension after
+        ``hold_bound_seconds``: if this process dies while the caller hears music,
+        FreeSWITCH ends the hold itself. Nothing scheduled when the channel does not
+        say where it came from."""
+        data = self.ctx.channel.data
+        extension = str(data.get("Caller-Destination-Number") or "")
+        context = str(data.get("Caller-Context") or "")
+        if not extension or not context:
+            return
+        try:
+            self.switch.schedule_transfer(self.ctx.call_uuid, self.hold_bound_seconds(), extension, context)
+            self._hold_bound = True
+        except VoiceAIError as exc:
+            log.warning("transfer %s: hold not bounded by FreeSWITCH: %s", self.transfer_id, exc)
+
+    def _disarm_hold_bound(self) -> None:
+        if not self._hold_bound:
+            return
+        self._hold_bound = False
+        for _ in range(2):
+            try:
+                self.switch.cancel_scheduled(self.ctx.call_uuid)
+                return
+            except VoiceAIError as exc:
+                last = exc
+        log.error("transfer %s: hold bound not removed (the caller may be moved in %ds): %s",
+                  self.transfer_id, self.hold_bound_seconds(), last)
+
     def _start_moh(self) -> None:
+        self._arm_hold_bound()
         moh = str(self._secretary_attr("music_on_hold", "local_stream://moh"))
         try:
             # The leg's own control path first: its stop is verified (see Channel.stop_hold).
@@ -465,6 +517,8 @@ class AttendedTransfer:
             log.warning("transfer %s: music on hold not started: %s", self.transfer_id, exc)
 
     def _stop_moh(self) -> None:
+        if not self.ctx.hungup.is_set():
+            self._disarm_hold_bound()
         if not self._moh_on:
             return
         self._moh_on = False
@@ -633,10 +687,18 @@ class AttendedTransfer:
             return
         if self._rv is not None:
             self._rv.finish(bridged=True)
+        # The caller is with the agent: whatever happens to this process now, the
+        # dialplan must not send them to the fallback when the bridge ends.
+        try:
+            self.switch.setvar(self.ctx.call_uuid, DONE_VARIABLE, "bridged")
+        except VoiceAIError as exc:
+            log.warning("transfer %s: %s not set on the caller: %s", self.transfer_id, DONE_VARIABLE, exc)
         self.attempt.status = ACCEPTED_STATUS
         self.machine.fire("bridged")
 
     def _cleanup(self) -> None:
+        if self._hold_bound and not self.ctx.hungup.is_set():
+            self._disarm_hold_bound()
         if self.attempt.status != ACCEPTED_STATUS:
             self._stop_moh()
             if self.machine.state not in ("out_of_hours",) and self.attempt.status not in (IN_PROGRESS,):

@@ -17,6 +17,32 @@ The file layout follows FreeSWITCH's ``conf/dialplan/public/*.xml`` includes::
       </extension>
     </include>
 
+In socket mode the extension is a small state machine that FreeSWITCH evaluates
+again each time the call re-enters it (``transfer ${destination_number} XML
+${context}`` after every ``socket`` action; conditions on ``${...}`` are evaluated
+when the dialplan is hunted, so each re-entry sees the variables as they are then).
+The state is ``${voiceai_try}|${voiceai_served}|${voiceai_done}``:
+
+* ``voiceai_try``: set by the dialplan to N before it connects to the Nth
+  ``voiceai-ivr serve`` address (``host:port`` first, then each ``failover``);
+* ``voiceai_served``: set by ``serve`` as the first thing it does with a call;
+* ``voiceai_done``: set by ``serve`` when its handler ends normally (the call was
+  finished, bridged or handed on) and by the transfer flow once a bridge is up.
+
+FreeSWITCH's ``socket`` application returns and the dialplan goes on in two cases
+(mod_event_socket.c, ``socket_function``): the connection was refused (it logs
+"Socket Error!" and returns at once, setting nothing but ``socket_host``), and
+the outbound connection closed (the listener thread ends, clears
+``CF_CONTROLLED``; the park loop ends and queued private events are executed
+before the application returns). So after each ``socket``:
+
+* not served -> the next address, then the fallback (serve down or refusing);
+* served, not done -> the fallback (serve died or was cut during the call);
+* done -> hang up (a normal end: never the fallback).
+
+The fallback is the secretary's fallback destination (``bridge`` to it, with
+ringback), else a busy tone, then hangup: never silence.
+
 In python mode the last action is ``<action application="python"
 data="voiceai_ivr.modpython config=/etc/voiceai-ivr/voiceai.yaml"/>`` (``config=``
 only when a configuration file is given): mod_python3 passes what follows the
@@ -43,7 +69,14 @@ import jinja2
 
 from voiceai_ivr.config import LANGUAGES
 from voiceai_ivr.errors import ValidationError
-from voiceai_ivr.switch import PYTHON_ENTRY, check_config_path
+from voiceai_ivr.switch import (
+    DONE_VARIABLE,
+    PYTHON_ENTRY,
+    SERVED_VARIABLE,
+    TRY_VARIABLE,
+    check_config_path,
+    dial_target,
+)
 
 MANAGED_MARKER = "voiceai-ivr:managed"
 MODES = ("socket", "python")
@@ -73,6 +106,15 @@ class DialplanSpec:
     host: str = "127.0.0.1"
     port: int = 8084
     config_file: str = ""  # python mode: the configuration file mod_python3 loads (config=FILE)
+    # socket mode: further ``voiceai-ivr serve`` addresses (HOST:PORT), tried in order
+    # when the previous one refuses the connection.
+    failover: tuple[str, ...] = ()
+    # socket mode: where the caller goes when no serve takes the call or serve dies
+    # during it (the secretary's fallback destination); empty type: a busy tone.
+    fallback_type: str = ""  # extension | ring_group | queue | external | voicemail
+    fallback_target: str = ""
+    fallback_gateway: str = ""
+    fallback_timeout: int = 30  # seconds the fallback rings
 
     @property
     def did_digits(self) -> str:
@@ -188,6 +230,53 @@ def validate_config_file(value: Any, mode: str, field: str = "config_file") -> s
     return check_config_path(field, value)
 
 
+def validate_failover(value: Any, host: str, port: int, field: str = "failover") -> tuple[str, ...]:
+    """Further serve addresses as ``HOST:PORT`` strings: no duplicates, not the main one."""
+    if value is None or value == "" or value == ():
+        return ()
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise ValidationError(field, "must be a list of HOST:PORT addresses")
+    if len(value) > 8:
+        raise ValidationError(field, f"at most 8 further addresses, got {len(value)}")
+    seen = {f"{host}:{port}"}
+    out: list[str] = []
+    for i, item in enumerate(value):
+        name = f"{field}[{i}]"
+        if not isinstance(item, str):
+            raise ValidationError(name, f"must be HOST:PORT: {item!r}")
+        a_host, sep, a_port = item.rpartition(":")
+        if not sep:
+            raise ValidationError(name, f"must be HOST:PORT: {item!r}")
+        address = f"{validate_host(a_host, name)}:{validate_port(a_port, name)}"
+        if address in seen:
+            raise ValidationError(name, f"{address} is listed twice")
+        seen.add(address)
+        out.append(address)
+    return tuple(out)
+
+
+def validate_fallback(data: Mapping[str, Any], domain: str) -> tuple[str, str, str, int]:
+    """``(type, target, gateway, timeout)`` of the fallback destination, checked the
+    way the transfer flow checks a destination before dialling it."""
+    kind = data.get("fallback_type") or ""
+    target = data.get("fallback_target") or ""
+    gateway = data.get("fallback_gateway") or ""
+    timeout = data.get("fallback_timeout", 30)
+    if not kind:
+        if target or gateway:
+            raise ValidationError("fallback_type", "required with fallback_target")
+        return ("", "", "", 30)
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 5 <= timeout <= 300:
+        raise ValidationError("fallback_timeout", f"must be a whole number of seconds 5-300: {timeout!r}")
+    try:
+        dial_target(str(kind), str(target), domain, str(gateway))
+    except ValidationError as exc:
+        raise ValidationError(f"fallback_{exc.field}", exc.reason) from None
+    return (str(kind), str(target), str(gateway), timeout)
+
+
 def _validate_bool(value: Any, field: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -215,17 +304,30 @@ def validate_spec(spec: Union[DialplanSpec, Mapping[str, Any]]) -> DialplanSpec:
         raise ValidationError("domain", "required")
     if "did" not in data:
         raise ValidationError("did", "required")
+    domain = validate_domain(data["domain"])
+    mode = validate_mode(get("mode"))
+    host = validate_host(get("host"))
+    port = validate_port(get("port"))
+    failover = validate_failover(get("failover"), host, port)
+    fallback = validate_fallback(data, domain)
+    if mode != "socket" and failover:
+        raise ValidationError("failover", "only for socket mode")
     return DialplanSpec(
-        domain=validate_domain(data["domain"]),
+        domain=domain,
         did=validate_did(data["did"]),
         secretary_id=validate_secretary_id(get("secretary_id")),
         secretary_name=validate_secretary_name(get("secretary_name")),
         language=validate_language(get("language")),
         recording=_validate_bool(get("recording"), "recording"),
-        mode=validate_mode(get("mode")),
-        host=validate_host(get("host")),
-        port=validate_port(get("port")),
+        mode=mode,
+        host=host,
+        port=port,
         config_file=validate_config_file(get("config_file"), str(get("mode"))),
+        failover=failover,
+        fallback_type=fallback[0],
+        fallback_target=fallback[1],
+        fallback_gateway=fallback[2],
+        fallback_timeout=fallback[3],
     )
 
 
@@ -252,12 +354,81 @@ def handoff_action(spec: DialplanSpec) -> tuple[str, str]:
 
 
 def dialplan_actions(spec: DialplanSpec, *, set_domain_name: bool = True) -> list[tuple[str, str]]:
-    """``(application, data)`` pairs in order: variables, then the hand-off."""
+    """``(application, data)`` pairs in order: variables, then the hand-off (the
+    first arrival's actions; in socket mode see ``dialplan_conditions``)."""
     actions = [("set", f"{name}={value}") for name, value in dialplan_variables(spec)]
     if set_domain_name:
         actions.insert(1, ("set", f"domain_name={spec.domain}"))
     actions.append(handoff_action(spec))
     return actions
+
+
+#: The call's state as each re-entry into the extension sees it (module docstring).
+STATE_FIELD = f"${{{TRY_VARIABLE}}}|${{{SERVED_VARIABLE}}}|${{{DONE_VARIABLE}}}"
+#: Re-enter this extension once the ``socket`` application returns.
+REENTER = ("transfer", "${destination_number} XML ${context}")
+#: What the caller hears while the fallback rings (US ringback), and when nothing
+#: answers or there is no fallback (a busy tone: "try again later").
+FALLBACK_RINGBACK = "%(2000,4000,440,480)"
+FALLBACK_BUSY_TONE = "tone_stream://%(500,500,480,620);loops=6"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One ``<condition>``: ``brk`` is its ``break=`` attribute (None: FreeSWITCH's
+    default, on-false)."""
+
+    field: str
+    expression: str
+    actions: tuple[tuple[str, str], ...] = ()
+    brk: Optional[str] = None
+
+
+def serve_addresses(spec: DialplanSpec) -> list[str]:
+    """Every ``voiceai-ivr serve`` address, in the order they are tried."""
+    return [f"{spec.host}:{spec.port}", *spec.failover]
+
+
+def fallback_actions(spec: DialplanSpec) -> list[tuple[str, str]]:
+    """What a caller no serve took (or whose serve died) gets: the fallback
+    destination with ringback, then a busy tone and hangup if it does not answer."""
+    # Answered first: the caller hears our ringback and tone whatever the leg's
+    # media state (an unanswered loopback leg cannot bridge: INCOMPATIBLE_DESTINATION).
+    actions: list[tuple[str, str]] = [("set", "voiceai_fallback=true"), ("answer", "")]
+    if spec.fallback_type:
+        endpoint = dial_target(spec.fallback_type, spec.fallback_target, spec.domain, spec.fallback_gateway).endpoint()
+        actions += [
+            ("set", f"ringback={FALLBACK_RINGBACK}"),
+            ("set", f"transfer_ringback={FALLBACK_RINGBACK}"),
+            ("set", f"call_timeout={spec.fallback_timeout}"),
+            ("set", "hangup_after_bridge=true"),
+            ("set", "continue_on_fail=true"),  # not answered: the busy tone below, not a bare hangup
+            ("bridge", endpoint),
+        ]
+    actions += [("playback", FALLBACK_BUSY_TONE), ("hangup", "NORMAL_TEMPORARY_FAILURE")]
+    return actions
+
+
+def dialplan_conditions(spec: DialplanSpec, *, set_domain_name: bool = True) -> list[Condition]:
+    """The extension's conditions in order. Python mode: one. Socket mode: the DID,
+    then one branch per call state (first match wins: ``break="on-true"``)."""
+    first = dialplan_actions(spec, set_domain_name=set_domain_name)
+    if spec.mode != "socket":
+        return [Condition("destination_number", spec.expression, tuple(first))]
+    addresses = serve_addresses(spec)
+    conditions = [Condition("destination_number", spec.expression)]
+    # First arrival (nothing tried yet): the variables, then serve #1.
+    conditions.append(Condition(STATE_FIELD, r"^\|", (
+        *first[:-1], ("set", f"{TRY_VARIABLE}=1"), ("socket", f"{addresses[0]} async full"), REENTER), "on-true"))
+    # Serve #n-1 refused (not served): serve #n.
+    for n, address in enumerate(addresses[1:], start=2):
+        conditions.append(Condition(STATE_FIELD, rf"^{n - 1}\|\|$", (
+            ("set", f"{TRY_VARIABLE}={n}"), ("socket", f"{address} async full"), REENTER), "on-true"))
+    # Every serve refused, or the one that took the call did not end it: the fallback.
+    conditions.append(Condition(STATE_FIELD, r"\|$", tuple(fallback_actions(spec)), "on-true"))
+    # The handler ended the call's business normally: nothing more to do.
+    conditions.append(Condition(STATE_FIELD, r"\|.", (("hangup", "NORMAL_CLEARING"),), "on-true"))
+    return conditions
 
 
 @lru_cache(maxsize=1)
@@ -289,17 +460,26 @@ def render_dialplan(spec: Union[DialplanSpec, Mapping[str, Any]]) -> str:
         marker=MANAGED_MARKER,
         spec=comment_spec,
         extension_name=s.extension_name,
-        expression=s.expression,
-        actions=dialplan_actions(s),
+        conditions=dialplan_conditions(s),
     )
 
 
-def fusionpbx_actions(
+@dataclass(frozen=True)
+class FusionCondition:
+    """A ``Condition`` as FusionPBX keeps it: actions carry their ``inline`` flag."""
+
+    field: str
+    expression: str
+    actions: tuple[tuple[str, str, bool], ...]
+    brk: Optional[str] = None
+
+
+def fusionpbx_conditions(
     spec: DialplanSpec, *, domain_uuid: str, public_context: bool = True
-) -> list[tuple[str, str, bool]]:
-    """``(application, data, inline)`` as FusionPBX's dialplan class renders an
-    inbound route: in the public context it prepends ``export call_direction``,
-    ``set domain_uuid`` and ``set domain_name`` (inline) to the first action."""
+) -> list[FusionCondition]:
+    """``dialplan_conditions`` as FusionPBX's dialplan class renders an inbound
+    route: in the public context it puts ``export call_direction``, ``set
+    domain_uuid`` and ``set domain_name`` (inline) before the first action."""
     injected: list[tuple[str, str, bool]] = []
     if public_context:
         injected = [
@@ -307,8 +487,13 @@ def fusionpbx_actions(
             ("set", f"domain_uuid={domain_uuid}", True),
             ("set", f"domain_name={spec.domain}", True),
         ]
-    own = [(app, data, False) for app, data in dialplan_actions(spec, set_domain_name=not public_context)]
-    return injected + own
+    out: list[FusionCondition] = []
+    for cond in dialplan_conditions(spec, set_domain_name=not public_context):
+        actions = [(app, data, False) for app, data in cond.actions]
+        if actions and injected:
+            actions, injected = injected + actions, []
+        out.append(FusionCondition(cond.field, cond.expression, tuple(actions), cond.brk))
+    return out
 
 
 def render_fusionpbx_extension(
@@ -325,8 +510,7 @@ def render_fusionpbx_extension(
     return _environment().get_template("fusionpbx_extension.xml.j2").render(
         extension_name=s.extension_name,
         dialplan_uuid=dialplan_uuid,
-        expression=s.expression,
-        actions=fusionpbx_actions(s, domain_uuid=domain_uuid, public_context=public_context),
+        conditions=fusionpbx_conditions(s, domain_uuid=domain_uuid, public_context=public_context),
     )
 
 

@@ -23,7 +23,7 @@ from typing import Callable, Optional, Union
 from voiceai_ivr.errors import CommandError, ValidationError
 from voiceai_ivr.provision.dialplan import (
     DialplanSpec,
-    dialplan_actions,
+    dialplan_conditions,
     render_fusionpbx_extension,
     validate_spec,
 )
@@ -77,12 +77,18 @@ def build_dialplan(spec: DialplanSpec, domain_uuid: str, *, context: str = PUBLI
     xml = render_fusionpbx_extension(
         spec, dialplan_uuid=dialplan_uuid, domain_uuid=domain_uuid, public_context=public
     )
-    # Details hold only our own condition and actions: for the public context
-    # FusionPBX adds call_direction/domain_uuid/domain_name itself when it
-    # regenerates dialplan_xml from them.
-    details = [store.DialplanDetail(tag="condition", type="destination_number", data=spec.expression, order=5)]
-    for i, (app, data) in enumerate(dialplan_actions(spec, set_domain_name=not public)):
-        details.append(store.DialplanDetail(tag="action", type=app, data=data, order=10 + 5 * i))
+    # Details hold only our own conditions and actions, one group per condition: for
+    # the public context FusionPBX adds call_direction/domain_uuid/domain_name itself
+    # when it regenerates dialplan_xml from them.
+    details: list[store.DialplanDetail] = []
+    order = 5
+    for group, cond in enumerate(dialplan_conditions(spec, set_domain_name=not public)):
+        details.append(store.DialplanDetail(tag="condition", type=cond.field, data=cond.expression, order=order,
+                                            group=group, break_=cond.brk))
+        for app, data in cond.actions:
+            order += 5
+            details.append(store.DialplanDetail(tag="action", type=app, data=data, order=order, group=group))
+        order += 5
     label = spec.secretary_name or (f"secretary {spec.secretary_id}" if spec.secretary_id else "")
     description = f"{store.MANAGED_DESCRIPTION} {label}".strip()
     return store.FusionDialplan(

@@ -139,6 +139,48 @@ async def api_uuid_kill(switch: SimSwitch, arg: str, owner: Optional[SimChannel]
     return "+OK\n"
 
 
+SCHED_TRANSFER_SYNTAX = "[+]<time> <uuid> <extension> [<dialplan>] [<context>]"
+
+
+async def api_sched_transfer(switch: SimSwitch, arg: str, owner: Optional[SimChannel], via: str) -> str:
+    """mod_commands' ``sched_transfer``: a task in the group named after the uuid.
+    The simulator has no dialplan to transfer into: when the task fires, the leg
+    is hung up (NORMAL_CLEARING) where FreeSWITCH would re-enter the dialplan."""
+    argv = separate_string(arg, " ")
+    if not arg or not 2 <= len(argv) <= 5 or not argv[0]:
+        return f"-USAGE: {SCHED_TRANSFER_SYNTAX}\n"
+    when, uuid = argv[0], argv[1]
+    try:
+        seconds = float(when[1:]) if when.startswith("+") else float(when) - time.time()
+    except ValueError:
+        seconds = 0.0
+    ch = switch.locate(uuid)
+    if ch is None:
+        return "-ERR No such channel!\n"
+
+    def fire() -> None:
+        tasks = switch.scheduled.get(uuid, [])
+        if handle in tasks:
+            tasks.remove(handle)
+        target = switch.locate(uuid)
+        if target is not None:
+            target.hangup("NORMAL_CLEARING", by="application")
+
+    # Real seconds, not simulated ones: the bound is computed from the handler's own
+    # timers (ring timeout, announcement), which run in real time.
+    handle = asyncio.get_running_loop().call_later(max(0.0, seconds), fire)
+    switch.scheduled.setdefault(uuid, []).append(handle)
+    return "+OK\n"
+
+
+async def api_sched_del(switch: SimSwitch, arg: str, owner: Optional[SimChannel], via: str) -> str:
+    """``sched_del <group>`` (a uuid): ``+OK Deleted: N``."""
+    tasks = switch.scheduled.pop(arg.strip(), []) if arg.strip() else []
+    for handle in tasks:
+        handle.cancel()
+    return f"+OK Deleted: {len(tasks)}\n"
+
+
 async def api_uuid_break(switch: SimSwitch, arg: str, owner: Optional[SimChannel], via: str) -> str:
     if not arg:
         return "-USAGE: <uuid> [all]\n"
@@ -619,6 +661,8 @@ _HANDLERS: dict[str, Any] = {
     "status": api_status,
     "originate": api_originate,
     "uuid_kill": api_uuid_kill,
+    "sched_transfer": api_sched_transfer,
+    "sched_del": api_sched_del,
     "uuid_break": api_uuid_break,
     "uuid_broadcast": api_uuid_broadcast,
     "uuid_bridge": api_uuid_bridge,

@@ -104,6 +104,8 @@ class SimSwitch:
         self.peak_channels = 0
         self.on_channel_gone: list[Callable[[SimChannel], None]] = []
         self.jobs: set[asyncio.Task[Any]] = set()
+        # sched_transfer tasks by group (the leg's uuid), as mod_commands keeps them
+        self.scheduled: dict[str, list[asyncio.TimerHandle]] = {}
 
     def spawn_job(self, coro: Any) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
