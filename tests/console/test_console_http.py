@@ -67,6 +67,47 @@ def test_logout_ends_the_session_even_for_a_copied_cookie(console: Console) -> N
     assert console.get(copied, "/console/dashboard").status_code == 303
 
 
+def test_a_session_is_shared_by_api_processes_on_one_database_and_a_logout_in_one_ends_it_in_all(
+    console: Console, console_config: Any
+) -> None:
+    """A second API application (another process, or this one restarted) over the
+    same database accepts the first one's cookie; after a logout in the second,
+    the first refuses it. Nothing is shared between them but the database."""
+    from api.conftest import Served
+
+    from voiceai_ivr.api import ApiServices, create_app
+
+    second = Served(create_app(console_config, ApiServices(db=console.db)))
+    try:
+        s = console.login()
+        copied = requests.Session()
+        copied.cookies.update(s.cookies)
+        assert console.get(copied, "/console/dashboard").status_code == 200
+        other = requests.get(second.url + "/console/dashboard", cookies=s.cookies, allow_redirects=False, timeout=10)
+        assert other.status_code == 200 and 'id="calls-total"' in other.text
+        # a form of the first process posted to the second: the CSRF token is the installation's too
+        page = console.get(s, "/console/dashboard")
+        resp = requests.post(second.url + "/console/logout", data={"csrf": csrf_of(page.text)}, cookies=s.cookies,
+                             allow_redirects=False, timeout=10)
+        assert resp.status_code == 303 and resp.headers["Location"] == "/console/login"
+        assert console.get(copied, "/console/dashboard").status_code == 303  # refused by the first process
+        again = requests.get(second.url + "/console/dashboard", cookies=s.cookies, allow_redirects=False, timeout=10)
+        assert again.status_code == 303
+        assert _rows(console.db, "SELECT count(*) FROM console_keys") == [(1,)]
+    finally:
+        second.close()
+
+
+def test_expired_sessions_are_refused_and_their_rows_cleaned_up(console: Console) -> None:
+    s = console.login()
+    with console.db.cursor() as cur:
+        cur.execute("UPDATE console_sessions SET expires_at = now() - interval '1 second'")
+    assert console.get(s, "/console/dashboard").status_code == 303  # the row says it is over
+    console.login()  # a login deletes the expired rows
+    assert _rows(console.db, "SELECT count(*) FROM console_sessions WHERE expires_at <= now()") == [(0,)]
+    assert _rows(console.db, "SELECT count(*) FROM console_sessions") == [(1,)]
+
+
 def test_console_password_set_by_the_cli_logs_in_and_a_new_password_ends_old_sessions(
     console: Console, cli_env: dict[str, str]
 ) -> None:

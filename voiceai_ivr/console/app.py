@@ -122,7 +122,12 @@ class ConsoleApp:
         self.services = api.services
         self.db = api.services.db
         self.max_body = int(api.max_body)
-        self.sessions = Sessions()
+        self._sessions: Optional[Sessions] = None
+        self._sessions_lock = threading.Lock()
+        try:
+            self.sessions  # noqa: B018 - the key read at start; retried on first use if the database is away
+        except StoreError as exc:
+            log.warning("console: session key not read yet (database: %s); retried on the first request", exc)
         self.throttle = LoginThrottle()
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
@@ -229,10 +234,32 @@ class ConsoleApp:
 
     # ------------------------------------------------------------------ sessions
 
+    @property
+    def sessions(self) -> Sessions:
+        """The signer under the installation's key, read from the database on first
+        use (the first console ever to start stores a new one): every API process,
+        and this one after a restart, accepts the same cookies."""
+        if self._sessions is None:
+            import secrets
+
+            from voiceai_ivr.stores import console as store
+
+            with self._sessions_lock:
+                if self._sessions is None:
+                    with self.db.transaction() as cur:
+                        key = store.signing_key(cur, secrets.token_bytes(32))
+                    self._sessions = Sessions(key)
+        return self._sessions
+
     def _session(self, environ: dict) -> Optional[Session]:
+        from voiceai_ivr.stores import console as store
+
         session = self.sessions.read(_cookies(environ).get(COOKIE, ""))
         if session is None:
             return None
+        with self.db.cursor() as cur:
+            if not store.session_open(cur, session.sid, session.domain):
+                return None  # logged out (by any process) or expired
         if session.kind == "token":
             ok = any(
                 dom == session.domain and self.sessions.fingerprint(tok) == session.fingerprint
@@ -352,7 +379,11 @@ class ConsoleApp:
             self.throttle.failed(req.client)
             log.info("console: failed login from %s", req.client)
             return self.login_form(req, error=req.t("login_failed"), status=401)
-        cookie, _session = self.sessions.issue(found[0], found[1], found[2], actor)
+        from voiceai_ivr.stores import console as store
+
+        cookie, session = self.sessions.issue(found[0], found[1], found[2], actor)
+        with self.db.transaction() as cur:
+            store.open_session(cur, session.sid, session.domain, datetime.fromtimestamp(session.expires, timezone.utc))
         log.info("console: %s logged in to %s", actor, found[0])
         return _redirect(
             PREFIX + "/dashboard",
@@ -362,8 +393,11 @@ class ConsoleApp:
 
     def logout(self, req: Req) -> Page:
         self._form(req)
+        from voiceai_ivr.stores import console as store
+
         assert req.session is not None
-        self.sessions.revoke(req.session)
+        with self.db.transaction() as cur:
+            store.close_session(cur, req.session.sid)
         return _redirect(PREFIX + "/login", [self._cookie(COOKIE, "", req, max_age=0)])
 
     # ------------------------------------------------------------------ dashboard
