@@ -27,6 +27,7 @@ FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage", "--window-size=1280,900", "--autoplay-policy=no-user-gesture-required",
+    "--lang=pt-BR",  # a Brazilian supervisor's browser: its date fields read DD/MM/AAAA
 )
 _SKIPPED: list[str] = []
 
@@ -66,6 +67,7 @@ def browser() -> Iterator[Any]:
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "pt-BR,pt"})
     with tempfile.TemporaryDirectory(prefix="voiceai-chromium-") as profile:
         options.add_argument(f"--user-data-dir={profile}")
         driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
