@@ -41,7 +41,7 @@ def day_bars(
     title: str = "",
 ) -> Markup:
     """Grouped vertical bars per day (``YYYY-MM-DD``; shown as DD/MM) with each
-    value above its bar: ``series`` is (name, {day: value}) x 1-2. Bars are at
+    non-zero value above its bar: ``series`` is (name, {day: value}) x 1-2. Bars are at
     most 28 px wide, so a short period does not draw slabs."""
     colours = (_BAR, _BAR2)
     top = max((v for _, values in series for v in values.values()), default=0) or 1
@@ -66,9 +66,12 @@ def day_bars(
             parts.append(
                 f'<rect x="{x:.1f}" y="{base - h}" width="{bar_w - 1:.1f}" height="{h}"'
                 f' fill="{colours[j % 2]}"><title>{escape(name)} {escape(day)}: {v}</title></rect>'
-                f'<text x="{x + (bar_w - 1) / 2:.1f}" y="{base - h - 3}" text-anchor="middle" font-size="10">'
-                f"{v}</text>"
             )
+            if v:  # a value above its bar; an empty day stays quiet
+                parts.append(
+                    f'<text x="{x + (bar_w - 1) / 2:.1f}" y="{base - h - 3}" text-anchor="middle"'
+                    f' font-size="10">{v}</text>'
+                )
         label = f"{day[8:10]}/{day[5:7]}" if len(day) == 10 else day
         parts.append(
             f'<text x="{centre:.1f}" y="{base + 13}" text-anchor="middle" font-size="10">{escape(label)}</text>'

@@ -27,7 +27,6 @@ FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage", "--window-size=1280,900", "--autoplay-policy=no-user-gesture-required",
-    "--lang=pt-BR",  # a Brazilian supervisor's browser: its date fields read DD/MM/AAAA
 )
 _SKIPPED: list[str] = []
 
@@ -67,6 +66,9 @@ def browser() -> Iterator[Any]:
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
+    # a Brazilian supervisor's browser (Accept-Language; the login page is in it). Its date
+    # fields still read mm/dd/yyyy: Debian's chromium carries only the en-US UI locale
+    # without chromium-l10n.
     options.add_experimental_option("prefs", {"intl.accept_languages": "pt-BR,pt"})
     with tempfile.TemporaryDirectory(prefix="voiceai-chromium-") as profile:
         options.add_argument(f"--user-data-dir={profile}")

@@ -38,12 +38,24 @@ def world(console_config: Any, db: Any) -> Iterator[tuple[Stack, str]]:
     for secretary in doc["secretaries"]:
         secretary["recording"] = True
     import_directory(db, parse_directory(OTHER))
-    with scenario_stack(db, console_config, doc, scale=SCALE) as stack:
-        served = Served(create_app(console_config, ApiServices(db=db)))
-        try:
-            yield stack, served.url
-        finally:
-            served.close()
+    from voiceai_ivr.metrics import Metrics, start_metrics_server
+
+    # serve's /health beside it (the metrics server `serve` runs; the simulated PBX recognises speech)
+    metrics = Metrics()
+    metrics.speech_available(True)
+    health, _thread = start_metrics_server("127.0.0.1", 0, metrics)
+    console_config.server.metrics_host = "127.0.0.1"
+    console_config.server.metrics_port = health.server_port
+    try:
+        with scenario_stack(db, console_config, doc, scale=SCALE) as stack:
+            served = Served(create_app(console_config, ApiServices(db=db)))
+            try:
+                yield stack, served.url
+            finally:
+                served.close()
+    finally:
+        health.shutdown()
+        health.server_close()
 
 
 def _scenario(name: str, **changes: Any) -> dict[str, Any]:
@@ -81,6 +93,11 @@ def test_callback_from_a_simulated_call_is_listed_heard_snoozed_and_hidden_from_
     _login(browser, url, TOKEN_DEMO)
     shot(browser, "dashboard")
     assert browser.find_element(By.ID, "callbacks-created").text == "1"
+    assert browser.find_element(By.ID, "speech").text == "disponível"
+    browser.find_element(By.ID, "period-7d").click()
+    _wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, "svg.chart rect")))
+    shot(browser, "dashboard-7d")
+    assert browser.find_element(By.ID, "calls-total").text == "1"
     browser.find_element(By.ID, "nav-callbacks").click()
     link = _wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, f'tr[data-id="{pid}"] a')))
     shot(browser, "callbacks")
