@@ -2,8 +2,11 @@
 
 A session cookie is ``<payload>.<signature>``: the payload (base64url JSON)
 names the domain, how the user logged in, a fingerprint of that credential,
-a session id and an expiry; the signature is HMAC-SHA256 under a key made at
-process start (a restart ends every session). The fingerprint ties a session
+a session id and an expiry; the signature is HMAC-SHA256 under the
+installation's key (stored in the database, ``console_keys``: every API process,
+and each after a restart, signs and checks with the same key). Whether a
+session is still open (not logged out) is its ``console_sessions`` row, which
+``console.app`` checks on every request. The fingerprint ties a session
 to the credential it was opened with: a token removed from the configuration
 or a console password changed ends the sessions opened with it. The CSRF token
 of a session is an HMAC of its id, so forms need no server-side state.
