@@ -189,6 +189,13 @@ def _pages(console: Console, token: str, seeded: dict[str, Any], language: str) 
     forged = s.post(console.url + "/console/logout", data={"csrf": "forged"}, allow_redirects=False, timeout=10)
     assert forged.status_code == 403
     pages["logout (forged)"] = forged.text
+    action = console.url + f"/console/callbacks/{pid}/cancel"
+    not_form = s.post(action, json={"reason": "x"}, allow_redirects=False, timeout=10)
+    assert not_form.status_code == 415
+    pages["cancel (not a form)"] = not_form.text
+    too_big = s.post(action, data={"reason": "x" * 5000}, allow_redirects=False, timeout=10)
+    assert too_big.status_code == 413
+    pages["cancel (too large)"] = too_big.text
 
     anonymous = requests.Session()
     anonymous.headers["Accept-Language"] = language

@@ -82,14 +82,14 @@ class PageError(Exception):
         text = t(self.key, **self.values)
         if not self.field:
             return text
-        # a filter the page offers by the name it has there; a technical one (body...) as it is
+        # a filter the page offers by the name it has there; a header (Content-Length) as it is
         label = t(_PARAMETERS[self.field]) if self.field in _PARAMETERS else self.field
         return f"{label}: {text}"
 
 
 # query parameters the pages' own links and forms set, and the words naming them
 _PARAMETERS = {"from": "from", "to": "to", "status": "status", "destination": "destination", "period": "period",
-               "after": "page"}
+               "after": "page", "body": "request_body", "query": "url_parameters"}
 
 
 @dataclass
