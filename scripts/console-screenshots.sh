@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Screenshots of each console page (login, dashboard, callbacks, callback,
+# Screenshots of each console page (login, dashboard today and 7 days, callbacks, callback,
 # destinations, destination, refused edit) for the README: runs the browser
 # tests (a real headless Chromium against the console, a simulated call, an
 # embedded PostgreSQL) with VOICEAI_CONSOLE_SCREENSHOTS set, which saves a PNG

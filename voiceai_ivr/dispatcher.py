@@ -280,6 +280,24 @@ def no_destination_reason(cand: store.Candidate, default_destination: str) -> st
     )
 
 
+def route_text(cand: store.Candidate) -> tuple[str, dict[str, str]]:
+    """Where ``cand`` (``stores.dispatch.route_of``) is called, as the key of its
+    sentence in ``console.i18n`` and the sentence's values: the agent
+    responsible, the destination named, else (the caller named no one, or what
+    they named no longer exists) the default destination, the secretary's
+    fallback, or nobody (``no_destination_reason`` then says what to fix).
+    ``callbacks show`` prints it in English, the console in the domain's language."""
+    if cand.agent_extension:
+        return "route.agent", {"ext": cand.agent_extension}
+    if cand.route_source == "destination":
+        return "route.destination", {"name": str(cand.route_name)}
+    source = {"default_destination": "default_destination", "fallback": "fallback"}.get(
+        cand.route_source or "", "nobody"
+    )
+    values = {"name": str(cand.route_name or ""), "named": cand.destination_name or ""}
+    return f"route.{source}" + ("_gone" if cand.destination_name else ""), values
+
+
 # --------------------------------------------------------------------------- dispatcher
 
 

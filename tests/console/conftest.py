@@ -92,9 +92,13 @@ class Console:
             path = f"{self.config.server.call_recordings_dir}/{domain}/2026-11-24/{call_uuid}.wav"
             write_wav(Path(path))
         start = datetime.now(timezone.utc) + timedelta(hours=1)
+        with self.db.cursor() as cur:  # the destination's id, as the capture flow records it when it exists
+            cur.execute("SELECT id FROM destinations WHERE domain = %s AND name = %s", (domain, destination))
+            found = cur.fetchone()
         request = cbstore.CallbackRequest(
             domain=domain, number_e164=number, window_start=start, window_end=start + timedelta(hours=2),
             reason=reason, transcript=reason, destination_name=destination, call_uuid=call_uuid,
+            destination_id=found[0] if found else None,
             recording_path=path,
         )
         return cbstore.save_confirmed_callback(self.db, request).callback

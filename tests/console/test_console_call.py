@@ -62,4 +62,5 @@ def test_call_now_runs_the_apis_click_to_call(live_console: Console, sim: Any, d
         time.sleep(0.05)
     assert sim.originate_counts().get("1007") == 1
     html = live_console.get(s, page).text
-    assert 'id="attempts"' in html and "completed" in html and "(api)" in html and "1007" in html
+    assert 'id="attempts"' in html and "<td>concluída</td>" in html and "(ligar agora)" in html
+    assert "ramal 1007" in html

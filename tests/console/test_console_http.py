@@ -67,6 +67,47 @@ def test_logout_ends_the_session_even_for_a_copied_cookie(console: Console) -> N
     assert console.get(copied, "/console/dashboard").status_code == 303
 
 
+def test_a_session_is_shared_by_api_processes_on_one_database_and_a_logout_in_one_ends_it_in_all(
+    console: Console, console_config: Any
+) -> None:
+    """A second API application (another process, or this one restarted) over the
+    same database accepts the first one's cookie; after a logout in the second,
+    the first refuses it. Nothing is shared between them but the database."""
+    from api.conftest import Served
+
+    from voiceai_ivr.api import ApiServices, create_app
+
+    second = Served(create_app(console_config, ApiServices(db=console.db)))
+    try:
+        s = console.login()
+        copied = requests.Session()
+        copied.cookies.update(s.cookies)
+        assert console.get(copied, "/console/dashboard").status_code == 200
+        other = requests.get(second.url + "/console/dashboard", cookies=s.cookies, allow_redirects=False, timeout=10)
+        assert other.status_code == 200 and 'id="calls-total"' in other.text
+        # a form of the first process posted to the second: the CSRF token is the installation's too
+        page = console.get(s, "/console/dashboard")
+        resp = requests.post(second.url + "/console/logout", data={"csrf": csrf_of(page.text)}, cookies=s.cookies,
+                             allow_redirects=False, timeout=10)
+        assert resp.status_code == 303 and resp.headers["Location"] == "/console/login"
+        assert console.get(copied, "/console/dashboard").status_code == 303  # refused by the first process
+        again = requests.get(second.url + "/console/dashboard", cookies=s.cookies, allow_redirects=False, timeout=10)
+        assert again.status_code == 303
+        assert _rows(console.db, "SELECT count(*) FROM console_keys") == [(1,)]
+    finally:
+        second.close()
+
+
+def test_expired_sessions_are_refused_and_their_rows_cleaned_up(console: Console) -> None:
+    s = console.login()
+    with console.db.cursor() as cur:
+        cur.execute("UPDATE console_sessions SET expires_at = now() - interval '1 second'")
+    assert console.get(s, "/console/dashboard").status_code == 303  # the row says it is over
+    console.login()  # a login deletes the expired rows
+    assert _rows(console.db, "SELECT count(*) FROM console_sessions WHERE expires_at <= now()") == [(0,)]
+    assert _rows(console.db, "SELECT count(*) FROM console_sessions") == [(1,)]
+
+
 def test_console_password_set_by_the_cli_logs_in_and_a_new_password_ends_old_sessions(
     console: Console, cli_env: dict[str, str]
 ) -> None:
@@ -239,11 +280,11 @@ def test_list_filters_and_keyset_pages(console: Console) -> None:
     assert fin.text.count('class="callback-row"') == 27
     assert console.get(s, "/console/callbacks", params={"status": "cancelled"}).text.count("callback-row") == 0
     bad = console.get(s, "/console/callbacks", params={"status": "nope"})
-    assert bad.status_code == 400 and "status:" in bad.text
+    assert bad.status_code == 400 and "Situação: situação desconhecida" in bad.text
     bad = console.get(s, "/console/callbacks", params={"from": "24/11/2026"})
-    assert bad.status_code == 400 and "from: must be a date" in bad.text
+    assert bad.status_code == 400 and "De: deve ser uma data AAAA-MM-DD" in bad.text  # the domain's language
     bad = console.get(s, "/console/callbacks", params={"after": "forged"})
-    assert bad.status_code == 400 and "after:" in bad.text
+    assert bad.status_code == 400 and "Página: não é um link de página deste console" in bad.text
     csv = console.get(s, "/console/callbacks/export.csv", params={"destination": "Comercial"})
     assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
     assert len(csv.text.strip().splitlines()) == 1 + 28
@@ -277,21 +318,26 @@ def test_a_bad_destination_edit_is_refused_naming_the_field_and_nothing_is_saved
     dest_id = _dest_id(console, "Comercial")
     before = _rows(console.db, "SELECT * FROM destinations WHERE id = %s", (dest_id,))
     (version,) = _rows(console.db, "SELECT updated_at FROM domains WHERE domain = 'demo.local'")
-    cases = [
-        ({"menu_key": "1"}, "menu_key"),  # Financeiro has it
-        ({"menu_key": "12"}, "menu_key"),
-        ({"target": "1003;hangup"}, "target"),
-        ({"hours": "mon-fri: [08:00-25:00]"}, "hours"),
-        ({"hours": "mon-fri: [\"08:00"}, "hours: not valid YAML"),
-        ({"category": "astrology"}, "category"),
-        ({"name": "Financeiro"}, "name"),
+    cases = [  # (change, the field named, words of the refusal)
+        ({"menu_key": "1"}, "menu_key", "Financeiro"),  # Financeiro has it
+        ({"menu_key": "12"}, "menu_key", ""),
+        ({"target": "1003;hangup"}, "target", ""),
+        ({"hours": "mon-fri: [08:00-25:00]"}, "hours", ""),
+        ({"hours": "mon-fri: [\"08:00"}, "hours", "not valid YAML"),
+        ({"category": "astrology"}, "category", ""),
+        ({"name": "Financeiro"}, "name", ""),
     ]
-    for change, field in cases:
+    labels = {"menu_key": "Tecla do menu", "target": "Alvo", "hours": "Horário", "category": "Categoria",
+              "name": "Nome"}
+    for change, field, words in cases:
         form = _form(console, s, dest_id)
         form.update(aliases="promoções\nmarketing", **change)
         resp = console.post_form(s, f"/console/destinations/{dest_id}", f"/console/destinations/{dest_id}", form)
         assert resp.status_code == 400, (change, resp.text[:300])
-        assert field in resp.text, (change, resp.text[resp.text.find('id="error"'):][:400])
+        error = resp.text[resp.text.find('id="error"'):]
+        # the field by the name its label has on the form, in the domain's language
+        assert f'<li data-field="{field}"><strong>{labels[field]}</strong>' in error, (change, error[:400])
+        assert words in error, (change, error[:400])
     assert _rows(console.db, "SELECT * FROM destinations WHERE id = %s", (dest_id,)) == before
     assert _rows(console.db, "SELECT updated_at FROM domains WHERE domain = 'demo.local'") == [version]
     assert _rows(console.db, "SELECT count(*) FROM console_audit") == [(0,)]
@@ -328,11 +374,11 @@ def test_dashboard_renders_in_both_languages(console: Console) -> None:
     assert pt.status_code == 200 and "Retornos criados" in pt.text and "<svg" in pt.text
     assert 'id="callbacks-created">1<' in pt.text  # created in the period: the new one only
     assert 'id="callbacks-completed">1<' in pt.text  # closed in the period, created before it
-    assert 'id="median">168 h 00 min<' in pt.text
+    assert 'id="median">7 d 0 h<' in pt.text
     en = console.get(console.login(TOKEN_OTHER), "/console/dashboard")
     assert en.status_code == 200 and "Callbacks created" in en.text and 'id="callbacks-created">0<' in en.text
     bad = console.get(console.login(), "/console/dashboard?period=year")
-    assert bad.status_code == 400 and "period:" in bad.text
+    assert bad.status_code == 400 and "Período: deve ser today ou 7d" in bad.text
 
 
 def test_dashboard_shows_speech_recognition_as_serves_health_reports_it(console: Console) -> None:
@@ -345,7 +391,7 @@ def test_dashboard_shows_speech_recognition_as_serves_health_reports_it(console:
         console.config.server.metrics_host = "127.0.0.1"
         console.config.server.metrics_port = server.server_port
         html = console.get(console.login(), "/console/dashboard").text
-        assert 'id="speech">só teclas<' in html  # serve says callers can only key
+        assert 'id="speech" class="health-keys_only">só teclas<' in html  # serve says callers can only key
     finally:
         server.shutdown()
         server.server_close()
@@ -375,3 +421,77 @@ def test_console_off_leaves_only_the_json_api(console_config: Any, db: Any) -> N
         assert resp.status_code == 404 and resp.json()["error"]["code"] == "not_found"
     finally:
         served.close()
+
+
+def test_health_card_shows_the_domains_outbox_from_the_database_and_says_where_serve_is_not_reachable(
+    console: Console,
+) -> None:
+    import socket
+
+    from voiceai_ivr.stores import outbox
+
+    s = console.login()
+    empty = console.get(s, "/console/dashboard").text
+    assert 'id="outbox">nada a enviar<' in empty  # no API drain in this process: read from the database
+    with console.db.transaction() as cur:
+        for i, (domain, hours) in enumerate([("demo.local", 2), ("demo.local", 1), ("other.example", 30)]):
+            outbox.enqueue(cur, domain, "call.missed", {"n": i}, f"health-test-{i}")
+            cur.execute("UPDATE helpdesk_outbox SET created_at = now() - %s * interval '1 hour'"
+                        " WHERE idempotency_key = %s", (hours, f"health-test-{i}"))
+        cur.execute("SELECT count(*) FROM helpdesk_outbox WHERE domain = 'demo.local' AND status = 'pending'")
+        (waiting,) = cur.fetchone()
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    console.config.server.metrics_host = "127.0.0.1"
+    console.config.server.metrics_port = port
+    html = console.get(s, "/console/dashboard").text
+    # this domain's rows only (another domain's 30-hour-old row is not its business)
+    assert f'id="outbox">{waiting} a enviar, a mais antiga há 2 h 00 min<' in html
+    assert f"serve não acessível em 127.0.0.1:{port}<" in html
+    assert console.config.database.dsn not in html
+    en = console.get(console.login(TOKEN_OTHER), "/console/dashboard").text
+    assert 'id="outbox">1 waiting, the oldest for 30 h 00 min<' in en
+    assert f"serve not reachable at 127.0.0.1:{port}<" in en
+
+
+def test_callback_without_a_destination_says_where_it_goes_as_callbacks_show_does(
+    console: Console, cli_env: dict[str, str]
+) -> None:
+    """The route the dispatcher would take (its own joins), in the console in
+    the domain's language and in ``callbacks show`` in English."""
+    import re
+
+    runner = CliRunner()
+
+    def shown(cb: Any, session: requests.Session) -> tuple[str, str]:
+        html = console.get(session, f"/console/callbacks/{cb.public_id}").text
+        cell = re.search(r'<td id="cb-destination">(.*?)</td>', html, re.S)
+        assert cell, html[:2000]
+        result = runner.invoke(cli_main, ["callbacks", "show", cb.public_id], env=cli_env)
+        assert result.exit_code == 0, result.output
+        line = next((x for x in result.output.splitlines() if x.startswith("route ")), "")
+        return cell.group(1), line[len("route"):].strip()
+
+    s, other = console.login(), console.login(TOKEN_OTHER)
+    named = console.add_callback(number="+5511900000011", recording=False)
+    assert shown(named, s) == ("Financeiro", "Financeiro")
+    nobody_named = console.add_callback(number="+5511900000012", destination=None, recording=False)
+    page, cli = shown(nobody_named, s)
+    assert page == "sem destino — vai para Financeiro (destino de reserva da secretária)"
+    assert cli == "no destination — goes to Financeiro (the secretary's fallback destination)"
+    gone = console.add_callback(number="+5511900000013", destination="Antigo Setor", recording=False)
+    page, cli = shown(gone, s)
+    assert page == "Antigo Setor não existe mais — vai para Financeiro (destino de reserva da secretária)"
+    assert cli == "Antigo Setor no longer exists — goes to Financeiro (the secretary's fallback destination)"
+    # a domain whose secretaries have no fallback: nobody, and what to fix (the dispatcher's words)
+    lost = console.add_callback("other.example", number="+15550000014", destination=None, recording=False)
+    page, cli = shown(lost, other)
+    assert page.startswith("no destination — nobody to call<div") and "set a secretary&#39;s fallback" in page
+    assert cli == "no destination — nobody to call"
+    assert runner.invoke(cli_main, ["callbacks", "show", lost.public_id], env=cli_env).output.count(
+        "set a secretary's fallback") == 1
+    # callbacks.default_destination, when it names an enabled destination, comes before the fallback
+    console.config.callbacks.default_destination = "Comercial"
+    page, _cli = shown(nobody_named, s)
+    assert page == "sem destino — vai para Comercial (destino padrão, callbacks.default_destination)"

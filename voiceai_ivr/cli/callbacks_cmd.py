@@ -128,8 +128,11 @@ def list_cmd(
 @pass_app
 def show_cmd(app: AppContext, callback_id: str, domain: Optional[str], as_json: bool) -> None:
     """One callback request (by its public id) with its dispatch attempts."""
+    from voiceai_ivr.console.i18n import translator
+    from voiceai_ivr.dispatcher import no_destination_reason, route_text
     from voiceai_ivr.errors import ValidationError
     from voiceai_ivr.stores.callbacks import get_callback_by_public_id
+    from voiceai_ivr.stores.dispatch import route_of
     from voiceai_ivr.stores.reports import callback_attempts
 
     db = _database(app)
@@ -143,6 +146,7 @@ def show_cmd(app: AppContext, callback_id: str, domain: Optional[str], as_json: 
                 raise click.ClickException(f"no callback {callback_id}" + (f" in {domain}" if domain else ""))
         with db.cursor() as cur:
             attempts = callback_attempts(cur, cb.id)
+            route = route_of(cur, cb.id, default_destination=app.config.callbacks.default_destination)
     except _stream_errors() as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -151,12 +155,18 @@ def show_cmd(app: AppContext, callback_id: str, domain: Optional[str], as_json: 
     data["attempt_log"] = [
         {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in a.items()} for a in attempts
     ]
+    if route is not None and cb.status in ("pending", "in_progress"):
+        # where the next attempt goes (the console's detail page says the same)
+        key, values = route_text(route)
+        data["route"] = translator("en-US")(key, **values)
+        if key.startswith("route.nobody"):
+            data["route_problem"] = no_destination_reason(route, app.config.callbacks.default_destination)
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, sort_keys=True, indent=2))
         return
     for key in ("public_id", "domain", "status", "number_e164", "caller_name", "window_start", "window_end",
                 "reason", "transcript", "destination_name", "attempts", "max_attempts", "last_outcome",
-                "ticket_id", "call_uuid", "created_at", "completed_at"):
+                "route", "route_problem", "ticket_id", "call_uuid", "created_at", "completed_at"):
         click.echo(f"{key:17} {data.get(key) if data.get(key) is not None else '-'}")
     for a in data["attempt_log"]:
         click.echo(

@@ -40,7 +40,7 @@ import jinja2
 
 from voiceai_ivr.console import charts
 from voiceai_ivr.console.auth import LoginThrottle, Session, Sessions, check_password, hash_password
-from voiceai_ivr.console.i18n import translator
+from voiceai_ivr.console.i18n import Text, translator
 from voiceai_ivr.console.media import FileRange, parse_range, recording_file
 from voiceai_ivr.errors import DatabaseUnavailable, DirectoryError, ESLError, StoreError, ValidationError
 
@@ -68,13 +68,28 @@ _DUMMY_HASH = hash_password(uuid.uuid4().hex)
 
 
 class PageError(Exception):
-    """An ordinary refusal shown as a page: status and the i18n key or text."""
+    """An ordinary refusal shown as a page: its status, the ``i18n`` key of the
+    sentence (with ``values``) and the field or parameter it is about."""
 
-    def __init__(self, status: int, message: str, field_name: str = "") -> None:
-        super().__init__(message)
+    def __init__(self, status: int, key: str, field_name: str = "", **values: Any) -> None:
+        super().__init__(key)
         self.status = status
-        self.message = message
+        self.key = key
         self.field = field_name
+        self.values = values
+
+    def message(self, t: Text) -> str:
+        text = t(self.key, **self.values)
+        if not self.field:
+            return text
+        # a filter the page offers by the name it has there; a header (Content-Length) as it is
+        label = t(_PARAMETERS[self.field]) if self.field in _PARAMETERS else self.field
+        return f"{label}: {text}"
+
+
+# query parameters the pages' own links and forms set, and the words naming them
+_PARAMETERS = {"from": "from", "to": "to", "status": "status", "destination": "destination", "period": "period",
+               "after": "page", "body": "request_body", "query": "url_parameters"}
 
 
 @dataclass
@@ -97,7 +112,7 @@ class Req:
     zone: str = "America/Sao_Paulo"
 
     @property
-    def t(self) -> Callable[[str], str]:
+    def t(self) -> Text:
         return translator(self.language)
 
     @property
@@ -122,7 +137,12 @@ class ConsoleApp:
         self.services = api.services
         self.db = api.services.db
         self.max_body = int(api.max_body)
-        self.sessions = Sessions()
+        self._sessions: Optional[Sessions] = None
+        self._sessions_lock = threading.Lock()
+        try:
+            self.sessions  # noqa: B018 - the key read at start; retried on first use if the database is away
+        except StoreError as exc:
+            log.warning("console: session key not read yet (database: %s); retried on the first request", exc)
         self.throttle = LoginThrottle()
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
@@ -131,7 +151,7 @@ class ConsoleApp:
         )
         self._tokens = [(str(t.token), t.domain) for t in self.config.api.tokens if t.token]
         self._health_lock = threading.Lock()
-        self._health_cache: tuple[float, Optional[dict]] = (0.0, None)
+        self._health_cache: tuple[float, str, str] = (0.0, "", "")
         self._routes: list[tuple[str, re.Pattern, Callable[[Req], Page], bool, str]] = []
         add = self._add
         add("GET", "", self.home, session=False)
@@ -164,20 +184,20 @@ class ConsoleApp:
         route = "/console/unmatched"
         req = Req(method, path, {}, {}, environ, language=_browser_language(environ))
         try:
+            req.session = self._session(environ)
+            if req.session is not None:
+                self._domain_view(req)  # even a 404 is in the domain's language
             handler, params, needs_session, route = self._match(method, path)
             req.params = params
             req.query = _query(environ)
-            req.session = self._session(environ)
             if needs_session and req.session is None:
                 page = _redirect(PREFIX + "/login")
             else:
-                if req.session is not None:
-                    self._domain_view(req)
                 page = handler(req)
         except PageError as exc:
-            page = self._error_page(req, exc.status, exc.message)
+            page = self._error_page(req, exc.status, exc.message(req.t))
         except ValidationError as exc:
-            page = self._error_page(req, 400, f"{exc.field}: {exc.reason}")
+            page = self._error_page(req, 400, exc.reason, field_name=exc.field, system=True)
         except DatabaseUnavailable as exc:
             log.warning("console %s %s: database unavailable: %s", method, route, exc)
             page = self._error_page(req, 503, req.t("unavailable"))
@@ -186,7 +206,7 @@ class ConsoleApp:
             page = self._error_page(req, 503, req.t("unavailable"))
         except Exception:  # one request's bug must not take the server down
             log.exception("console %s %s failed", method, route)
-            page = self._error_page(req, 500, "internal error")
+            page = self._error_page(req, 500, req.t("internal_error"))
         self.api.metrics.count(method, route, page.status)
         return self._send(page, start_response, head=(method == "HEAD"))
 
@@ -199,7 +219,7 @@ class ConsoleApp:
             if m == method or (m == "GET" and method == "HEAD"):
                 return handler, found.groupdict(), needs_session, pattern
             allowed = True
-        raise PageError(405 if allowed else 404, "method not allowed" if allowed else "not found")
+        raise PageError(405, "method_not_allowed") if allowed else PageError(404, "not_found")
 
     def _send(self, page: Page, start_response: Callable, *, head: bool) -> Iterable[bytes]:
         status = f"{page.status} {_REASONS.get(page.status, 'Unknown')}"
@@ -229,10 +249,32 @@ class ConsoleApp:
 
     # ------------------------------------------------------------------ sessions
 
+    @property
+    def sessions(self) -> Sessions:
+        """The signer under the installation's key, read from the database on first
+        use (the first console ever to start stores a new one): every API process,
+        and this one after a restart, accepts the same cookies."""
+        if self._sessions is None:
+            import secrets
+
+            from voiceai_ivr.stores import console as store
+
+            with self._sessions_lock:
+                if self._sessions is None:
+                    with self.db.transaction() as cur:
+                        key = store.signing_key(cur, secrets.token_bytes(32))
+                    self._sessions = Sessions(key)
+        return self._sessions
+
     def _session(self, environ: dict) -> Optional[Session]:
+        from voiceai_ivr.stores import console as store
+
         session = self.sessions.read(_cookies(environ).get(COOKIE, ""))
         if session is None:
             return None
+        with self.db.cursor() as cur:
+            if not store.session_open(cur, session.sid, session.domain):
+                return None  # logged out (by any process) or expired
         if session.kind == "token":
             ok = any(
                 dom == session.domain and self.sessions.fingerprint(tok) == session.fingerprint
@@ -266,18 +308,18 @@ class ConsoleApp:
         env = req.environ
         ctype = (env.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
         if ctype != "application/x-www-form-urlencoded":
-            raise PageError(415, "body: must be a form (application/x-www-form-urlencoded)")
+            raise PageError(415, "err_not_form", "body")
         try:
             length = int(env.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            raise PageError(400, "Content-Length: must be a whole number") from None
+            raise PageError(400, "err_whole_number", "Content-Length") from None
         if length < 0 or length > self.max_body:
-            raise PageError(413, f"body: larger than {self.max_body} bytes")
+            raise PageError(413, "err_too_large", "body", n=self.max_body)
         raw = env["wsgi.input"].read(length) if length else b""
         try:
             pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=50)
         except (UnicodeDecodeError, ValueError):
-            raise PageError(400, "body: not a valid form") from None
+            raise PageError(400, "err_bad_form", "body") from None
         form = dict(pairs)
         if login:
             nonce = _cookies(env).get(LOGIN_COOKIE, "")
@@ -286,7 +328,7 @@ class ConsoleApp:
             assert req.session is not None
             ok = self.sessions.check_csrf(req.session.sid, form.get("csrf", ""))
         if not ok:
-            raise PageError(403, req.t("forbidden_csrf"))
+            raise PageError(403, "forbidden_csrf")
         return form
 
     # ------------------------------------------------------------------ rendering
@@ -300,14 +342,25 @@ class ConsoleApp:
             csrf=self.sessions.csrf(session.sid) if session else "",
             prefix=PREFIX,
             local=lambda dt: _local(dt, req.zone),
+            local_span=lambda a, b: _local_span(a, b, req.zone),
+            zone=_zone_label(req.zone, self.services.clock()) if session else "",
+            label=req.t.code,
+            field_label=lambda name: req.t(name) if name in _FORM_FIELDS else name,
             **values,
         )
         return Page(status, html)
 
-    def _error_page(self, req: Req, status: int, message: str) -> Page:
-        if req.session is None and status in (404, 405):
-            message = req.t("not_found") if status == 404 else message
-        return self.render(req, "error.html.j2", status, code=status, message=message)
+    def _error_page(
+        self, req: Req, status: int, message: str, *, field_name: str = "", system: bool = False
+    ) -> Page:
+        """The error page: the status and its name in the domain's language, the
+        message; ``system``: the message is the shared validation's (the API's and
+        the CLI's, in English), shown after the field's name and marked as such."""
+        if req.session is None and status == 404:
+            message, field_name, system = req.t("not_found"), "", False
+        return self.render(
+            req, "error.html.j2", status, code=status, message=message, field=field_name, system=system,
+        )
 
     # ------------------------------------------------------------------ login
 
@@ -352,7 +405,11 @@ class ConsoleApp:
             self.throttle.failed(req.client)
             log.info("console: failed login from %s", req.client)
             return self.login_form(req, error=req.t("login_failed"), status=401)
-        cookie, _session = self.sessions.issue(found[0], found[1], found[2], actor)
+        from voiceai_ivr.stores import console as store
+
+        cookie, session = self.sessions.issue(found[0], found[1], found[2], actor)
+        with self.db.transaction() as cur:
+            store.open_session(cur, session.sid, session.domain, datetime.fromtimestamp(session.expires, timezone.utc))
         log.info("console: %s logged in to %s", actor, found[0])
         return _redirect(
             PREFIX + "/dashboard",
@@ -362,13 +419,17 @@ class ConsoleApp:
 
     def logout(self, req: Req) -> Page:
         self._form(req)
+        from voiceai_ivr.stores import console as store
+
         assert req.session is not None
-        self.sessions.revoke(req.session)
+        with self.db.transaction() as cur:
+            store.close_session(cur, req.session.sid)
         return _redirect(PREFIX + "/login", [self._cookie(COOKIE, "", req, max_age=0)])
 
     # ------------------------------------------------------------------ dashboard
 
     def dashboard(self, req: Req) -> Page:
+        from voiceai_ivr.stores import outbox as outbox_store
         from voiceai_ivr.stores import reports
         from voiceai_ivr.stores.callbacks import CallbackFilter
 
@@ -376,7 +437,7 @@ class ConsoleApp:
         _allow(req.query, ("period",))
         period = req.query.get("period", "today")
         if period not in ("today", "7d"):
-            raise PageError(400, "period: must be today or 7d", "period")
+            raise PageError(400, "err_period", "period")
         zone = ZoneInfo(req.zone)
         today = self.services.clock().astimezone(zone).date()
         first = today - timedelta(days=6 if period == "7d" else 0)
@@ -387,6 +448,7 @@ class ConsoleApp:
             cur.execute("SET TRANSACTION READ ONLY")
             stats = reports.callback_stats(cur, CallbackFilter(domain=domain, since=since, until=until))
             activity = reports.call_activity(cur, domain, since, until, req.zone)
+            outbox_backlog, outbox_age = outbox_store.backlog(cur, domain=domain)
         days = [(first + timedelta(days=i)).isoformat() for i in range((today - first).days + 1)]
         t = req.t
         per_day = charts.day_bars(
@@ -394,44 +456,61 @@ class ConsoleApp:
             [(t("calls"), dict(activity.calls_per_day)), (t("callbacks_created"), dict(activity.callbacks_per_day))],
             title=t("per_day"),
         )
+        drain = self.services.outbox.health() if self.services.outbox is not None else None
         return self.render(
             req,
             "dashboard.html.j2",
             period=period,
             stats=stats,
             activity=activity,
-            transfers_chart=charts.hbars(list(activity.transfers_by_status.items()), title=t("transfers_by_outcome")),
-            calls_chart=charts.hbars(list(activity.calls_by_outcome.items()), title=t("calls_by_outcome")),
+            top=_top_destinations(activity, stats),
+            transfers_chart=charts.hbars(
+                [(t.code("transfer_status", k), v) for k, v in activity.transfers_by_status.items()],
+                title=t("transfers_by_outcome"),
+            ),
+            calls_chart=charts.hbars(
+                [(t.code("call_outcome", k), v) for k, v in activity.calls_by_outcome.items()],
+                title=t("calls_by_outcome"),
+            ),
             per_day_chart=per_day,
-            median=_duration(activity.median_seconds_to_callback),
-            outbox=self.services.outbox.health() if self.services.outbox is not None else None,
+            median=_duration(activity.median_seconds_to_callback, t),
+            outbox={
+                "backlog": outbox_backlog,
+                "oldest": _duration(outbox_age, t) if outbox_backlog else None,
+                "last_error": (drain or {}).get("last_error") or "",
+                "no_helpdesk": not self.config.helpdesk.url,
+            },
             speech=self._speech_health(),
         )
 
-    def _speech_health(self) -> Optional[bool]:
-        """``speech_recognition`` from ``serve``'s /health (server.metrics_host:
-        metrics_port), cached 10 s; None when serve does not answer in 0.5 s."""
-        port = int(self.config.server.metrics_port)
+    def _speech_health(self) -> tuple[str, str]:
+        """``(state, where)``: speech recognition as ``serve``'s /health reports
+        it at ``server.metrics_host:metrics_port`` (``available`` / ``keys_only``),
+        ``unreachable`` when serve does not answer in 0.5 s, ``not_configured``
+        without a metrics port; cached 10 s."""
+        host, port = str(self.config.server.metrics_host), int(self.config.server.metrics_port)
+        where = f"{host}:{port}"
         if not port:
-            return None
+            return "not_configured", where
         now = time.monotonic()
         with self._health_lock:
-            at, cached = self._health_cache
-            if now - at < 10.0:
-                return None if cached is None else cached.get("speech_recognition")
+            at, cached_where, cached = self._health_cache
+            if cached_where == where and now - at < 10.0:
+                return cached, where
         import requests
 
-        body: Optional[dict] = None
+        state = "unreachable"
         try:
-            resp = requests.get(f"http://{self.config.server.metrics_host}:{port}/health", timeout=0.5)
-            parsed = resp.json() if resp.status_code == 200 else None
-            body = parsed if isinstance(parsed, dict) else None
+            resp = requests.get(f"http://{where}/health", timeout=0.5)
+            body = resp.json()
+            value = body.get("speech_recognition") if isinstance(body, dict) else None
+            if isinstance(value, bool):
+                state = "available" if value else "keys_only"
         except (requests.RequestException, ValueError):
-            body = None
+            pass
         with self._health_lock:
-            self._health_cache = (now, body)
-        value = None if body is None else body.get("speech_recognition")
-        return value if isinstance(value, bool) else None
+            self._health_cache = (now, where, state)
+        return state, where
 
     # ------------------------------------------------------------------ callbacks
 
@@ -441,17 +520,17 @@ class ConsoleApp:
         assert req.session is not None
         status = req.query.get("status") or None
         if status is not None and status not in STATUSES:
-            raise PageError(400, f"status: unknown status {status[:40]!r}", "status")
+            raise PageError(400, "err_status", "status", value=repr(status[:40]))
         zone = ZoneInfo(req.zone)
         since = _midnight(_day("from", req.query["from"]), zone) if req.query.get("from") else None
         until = (
             _midnight(_day("to", req.query["to"]) + timedelta(days=1), zone) if req.query.get("to") else None
         )
         if since is not None and until is not None and until <= since:
-            raise PageError(400, "to: must not be before from", "to")
+            raise PageError(400, "err_to_before_from", "to")
         destination = req.query.get("destination") or None
         if destination is not None and len(destination) > 200:
-            raise PageError(400, "destination: too long", "destination")
+            raise PageError(400, "err_too_long", "destination")
         return CallbackFilter(domain=req.session.domain, status=status, since=since, until=until), destination
 
     def callbacks(self, req: Req) -> Page:
@@ -508,18 +587,29 @@ class ConsoleApp:
         with self.db.transaction() as cur:
             cb = cbstore.get_callback_by_public_id(cur, pid, domain=req.session.domain)
         if cb is None:
-            raise PageError(404, req.t("not_found"))
+            raise PageError(404, "not_found")
         return cb
 
     def callback(self, req: Req, *, error: str = "", status: int = 200) -> Page:
+        from voiceai_ivr.dispatcher import no_destination_reason, route_text
+        from voiceai_ivr.stores import dispatch as dispatch_store
         from voiceai_ivr.stores import reports
 
         assert req.session is not None
         if not error:
             _allow(req.query, ("done",))
         cb = self._callback_row(req)
+        default = self.config.callbacks.default_destination
         with self.db.transaction() as cur:
             attempts = reports.callback_attempts(cur, cb.id)
+            route = dispatch_store.route_of(cur, cb.id, default_destination=default)
+        route_line, route_problem = "", ""
+        if route is not None and cb.status in ("pending", "in_progress"):
+            # where the next attempt goes: the dispatcher's own joins, worded as `callbacks show` words it
+            key, values = route_text(route)
+            route_line = req.t(key, **values)
+            if key.startswith("route.nobody"):
+                route_problem = no_destination_reason(route, default)
         audio = recording_file(self.config.server.call_recordings_dir, req.session.domain, cb.recording_path)
         done = _DONE.get(req.query.get("done", "")) if not error else None
         return self.render(
@@ -527,7 +617,9 @@ class ConsoleApp:
             "callback.html.j2",
             status,
             cb=cb,
-            attempts=attempts,
+            attempts=[_attempt_view(a, req.t) for a in attempts],
+            route=route_line,
+            route_problem=route_problem,
             has_audio=audio is not None,
             error=error,
             done=req.t(done) if done else "",
@@ -539,7 +631,7 @@ class ConsoleApp:
         cb = self._callback_row(req)
         path = recording_file(self.config.server.call_recordings_dir, req.session.domain, cb.recording_path)
         if path is None:
-            raise PageError(404, req.t("recording_missing"))
+            raise PageError(404, "recording_missing")
         size = path.stat().st_size
         wanted = parse_range(req.environ.get("HTTP_RANGE", ""), size)
         headers = [("Accept-Ranges", "bytes"), ("Content-Disposition", f'inline; filename="{cb.public_id}.wav"')]
@@ -559,7 +651,7 @@ class ConsoleApp:
         """Snooze / cancel / call now through the API's own handlers."""
         action = req.params["action"]
         if action not in ("snooze", "cancel", "call"):
-            raise PageError(404, req.t("not_found"))
+            raise PageError(404, "not_found")
         form = self._form(req)
         pid = _public_id(req.params["id"])
         if action == "snooze":
@@ -572,7 +664,7 @@ class ConsoleApp:
         error, status = self._api_call(req, f"/callbacks/{pid}/{action}", body)
         if error:
             if status == 404:
-                raise PageError(404, req.t("not_found"))
+                raise PageError(404, "not_found")
             return self.callback(req, error=error, status=status)
         done = {"snooze": "snoozed", "cancel": "cancelled", "call": "calling"}[action]
         return _redirect(f"{PREFIX}/callbacks/{pid}?done={done}")
@@ -610,10 +702,10 @@ class ConsoleApp:
         assert req.session is not None
         raw = req.params["id"]
         if not re.fullmatch(r"[0-9]{1,18}", raw):
-            raise PageError(404, req.t("not_found"))
+            raise PageError(404, "not_found")
         name = directory.destination_name_by_id(self.db, req.session.domain, int(raw))
         if name is None:
-            raise PageError(404, req.t("not_found"))
+            raise PageError(404, "not_found")
         return int(raw), name
 
     def destination(
@@ -631,12 +723,12 @@ class ConsoleApp:
         dest_id, name = self._destination_name(req)
         current = directory.get_destination(self.db, req.session.domain, name)
         if current is None:
-            raise PageError(404, req.t("not_found"))
+            raise PageError(404, "not_found")
         form = values if values is not None else _form_values(destination_to_doc(current))
         with self.db.transaction() as cur:
             history = store.list_audit(cur, req.session.domain, limit=20, target=name)
         done = _DONE.get(req.query.get("done", "")) if values is None else None
-        bad_fields = {p.split(":", 1)[0].split("[", 1)[0].split(".")[-1] for p in errors or []}
+        problems = [_problem(p) for p in errors or []]
         return self.render(
             req,
             "destination.html.j2",
@@ -644,13 +736,13 @@ class ConsoleApp:
             dest_id=dest_id,
             name=name,
             v=form,
-            errors=errors or [],
-            bad=bad_fields,
+            errors=problems,
+            bad={p["field"] for p in problems},
             types=DEST_TYPES,
-            categories=sorted(CATEGORIES),
-            history=history,
+            categories=sorted(CATEGORIES, key=lambda c: req.t.code("category", c).casefold()),
+            history=[{**h, "who": _actor(h["actor"], req.t)} for h in history],
             done=req.t(done) if done else "",
-            to_json=lambda value: json.dumps(value, ensure_ascii=False, default=str),
+            change_value=lambda name, value: _change_value(name, value, req.t),
         )
 
     def save_destination(self, req: Req) -> Page:
@@ -695,6 +787,46 @@ class ConsoleApp:
 
 _FORM_FIELDS = ("name", "aliases", "type", "target", "gateway", "menu_key", "hours", "holidays", "category",
                 "keywords", "enabled")
+
+
+def _problem(text: str) -> dict[str, str]:
+    """A refusal of the shared validation (``path: reason``, in English) split
+    into the form field it is about and its reason."""
+    path, sep, reason = text.partition(": ")
+    if not sep:
+        return {"field": "", "path": "", "reason": text}
+    tokens = re.split(r"[.\[\]]+", path)
+    field_name = next((tok for tok in tokens if tok in _FORM_FIELDS), "")
+    return {"field": field_name, "path": path, "reason": reason}
+
+
+def _change_value(name: str, value: Any, t: Text) -> str:
+    """A before/after value of the change history as the form shows it: a type or
+    category by its display name, a list one item after the other, "—" for none."""
+    if value is None or value == []:
+        return "—"
+    if name == "type":
+        return t.code("dest_type", str(value))
+    if name == "category":
+        return t.code("category", str(value))
+    if name == "enabled" or isinstance(value, bool):
+        return t("yes") if value else t("no")
+    if isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def _actor(actor: str, t: Text) -> str:
+    """An audit row's actor in words: ``token:1a2b3c4d@192.0.2.7`` -> "API token
+    1a2b3c4d from 192.0.2.7"; one of another shape as stored."""
+    how, _, addr = actor.rpartition("@")
+    if how.startswith("token:"):
+        return t("actor_token", fp=how[len("token:"):], addr=addr)
+    if how == "password":
+        return t("actor_password", addr=addr)
+    return actor
 
 
 def _form_values(doc: dict[str, Any]) -> dict[str, str]:
@@ -772,18 +904,18 @@ def _allow(query: dict[str, str], allowed: Iterable[str]) -> None:
     known = set(allowed)
     for key in query:
         if key not in known:
-            raise PageError(400, f"{key[:64]}: unknown parameter", key[:64])
+            raise PageError(400, "err_unknown_param", key[:64])
 
 
 def _query(environ: dict) -> dict[str, str]:
     try:
         pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True, max_num_fields=20)
     except ValueError:
-        raise PageError(400, "query: too many parameters") from None
+        raise PageError(400, "err_too_many", "query") from None
     out: dict[str, str] = {}
     for key, value in pairs:
         if key in out:
-            raise PageError(400, f"{key[:64]}: given more than once", key[:64])
+            raise PageError(400, "err_repeated", key[:64])
         out[key] = value
     return out
 
@@ -812,9 +944,9 @@ def _public_id(raw: str) -> str:
     try:
         parsed = uuid.UUID(raw)
     except ValueError:
-        raise PageError(404, "not found") from None
+        raise PageError(404, "not_found") from None
     if str(parsed) != raw.lower():
-        raise PageError(404, "not found")
+        raise PageError(404, "not_found")
     return str(parsed)
 
 
@@ -822,9 +954,9 @@ def _day(name: str, value: str) -> date:
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise PageError(400, f"{name}: must be a date YYYY-MM-DD", name) from None
+        raise PageError(400, "err_date", name) from None
     if not 2000 <= day.year <= 2099:
-        raise PageError(400, f"{name}: out of range (2000-2099)", name)
+        raise PageError(400, "err_year", name)
     return day
 
 
@@ -838,7 +970,7 @@ def _encode_after(created_at: datetime, row_id: int) -> str:
 
 
 def _decode_after(value: str) -> tuple[datetime, int]:
-    not_ours = PageError(400, "after: not a page link of this console", "after")
+    not_ours = PageError(400, "err_page_link", "after")
     if len(value) > 120:
         raise not_ours
     try:
@@ -852,19 +984,81 @@ def _decode_after(value: str) -> tuple[datetime, int]:
     return at, row_id
 
 
+def _local_span(start: Optional[datetime], end: Optional[datetime], zone: str) -> str:
+    """``2026-12-07 08:00 – 12:00`` (the end's date only when it differs)."""
+    first, last = _local(start, zone), _local(end, zone)
+    if first and last and first[:10] == last[:10]:
+        last = last[11:]
+    return f"{first} – {last}"
+
+
+def _zone_label(zone: str, now: datetime) -> str:
+    """``America/Sao_Paulo (UTC-03:00)``: the zone every time on the pages is in."""
+    offset = now.astimezone(ZoneInfo(zone)).strftime("%z")
+    return f"{zone} (UTC{offset[:3]}:{offset[3:]})" if offset else zone
+
+
 def _local(value: Optional[datetime], zone: str) -> str:
     if value is None:
         return ""
     return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 
-def _duration(seconds: Optional[float]) -> str:
+def _duration(seconds: Optional[float], t: Text) -> Optional[str]:
+    """A length of time in words of the page's language (None stays None)."""
     if seconds is None:
-        return "-"
-    minutes = int(seconds // 60)
+        return None
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return t("seconds", n=whole)
+    minutes = whole // 60
     if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60:02d} min"
+        return t("minutes_short", n=minutes)
+    if minutes < 48 * 60:
+        return t("hours_minutes", h=minutes // 60, m=minutes % 60)
+    return t("days_hours", d=minutes // (24 * 60), h=minutes // 60 % 24)
+
+
+def _attempt_view(a: dict[str, Any], t: Text) -> dict[str, Any]:
+    """One dispatch attempt as the detail page shows it: the outcome's name and,
+    for one that did not complete, why the call ended in words (the switch's
+    hangup cause and SIP status judged as a transfer's are; the raw values kept
+    for the tooltip)."""
+    from voiceai_ivr.domain.causes import transfer_status
+
+    outcome = a.get("outcome")
+    cause, sip = a.get("hangup_cause"), a.get("sip_status")
+    ended = ""
+    if outcome not in (None, "completed") and (cause or sip):
+        ended = t.code("transfer_status", transfer_status(cause, sip))
+    raw = " ".join(str(v) for v in (cause, f"SIP {sip}" if sip else None) if v)
+    return {
+        **a,
+        "outcome_label": t.code("attempt_outcome", outcome or "in_progress"),
+        "trigger_label": t.code("trigger", a.get("trigger")),
+        "ended": ended,
+        "raw_cause": raw,
+    }
+
+
+def _top_destinations(activity: Any, stats: Any, limit: int = 5) -> list[dict[str, Any]]:
+    """The most asked-for destinations of the period: transfers to each (and how
+    many were answered) and callbacks for each; ``name`` None: no destination."""
+    from voiceai_ivr.stores.reports import NO_DESTINATION
+
+    rows: dict[Optional[str], dict[str, Any]] = {}
+
+    def row(name: Optional[str]) -> dict[str, Any]:
+        key = None if name in (None, NO_DESTINATION) else name
+        return rows.setdefault(key, {"name": key, "transfers": 0, "answered": 0, "callbacks": 0})
+
+    for name, n, ok in activity.top_transfer_destinations:
+        row(name).update(transfers=n, answered=ok)
+    for d in stats.per_destination:
+        row(d.destination)["callbacks"] = d.total
+    ranked = sorted(rows.values(), key=lambda r: (-(r["transfers"] + r["callbacks"]), r["name"] is None,
+                                                   r["name"] or ""))
+    return ranked[:limit]
 
 
 __all__ = ["PREFIX", "ConsoleApp"]

@@ -2,8 +2,11 @@
 
 A session cookie is ``<payload>.<signature>``: the payload (base64url JSON)
 names the domain, how the user logged in, a fingerprint of that credential,
-a session id and an expiry; the signature is HMAC-SHA256 under a key made at
-process start (a restart ends every session). The fingerprint ties a session
+a session id and an expiry; the signature is HMAC-SHA256 under the
+installation's key (stored in the database, ``console_keys``: every API process,
+and each after a restart, signs and checks with the same key). Whether a
+session is still open (not logged out) is its ``console_sessions`` row, which
+``console.app`` checks on every request. The fingerprint ties a session
 to the credential it was opened with: a token removed from the configuration
 or a console password changed ends the sessions opened with it. The CSRF token
 of a session is an HMAC of its id, so forms need no server-side state.
@@ -65,18 +68,18 @@ class Session:
 
 
 class Sessions:
-    """Signs and checks session cookies; remembers logged-out sessions until
-    they would have expired."""
+    """Signs and checks session cookies under ``key`` (the installation's, see
+    ``stores.console.signing_key``); logging out is the caller's database row."""
 
-    def __init__(self, key: Optional[bytes] = None, *, lifetime: int = SESSION_SECONDS) -> None:
-        self._key = key or secrets.token_bytes(32)
+    def __init__(self, key: bytes, *, lifetime: int = SESSION_SECONDS) -> None:
+        if len(key) < 32:
+            raise ValueError("a console signing key has at least 32 bytes")
+        self._key = key
         self.lifetime = lifetime
-        self._revoked: dict[str, int] = {}
-        self._lock = threading.Lock()
 
     def fingerprint(self, secret: str) -> str:
         """A keyed digest of a credential (its token or stored hash): comparable,
-        never reversible, and meaningless outside this process."""
+        never reversible, and meaningless without the installation's key."""
         return hmac.new(self._key, b"cred:" + secret.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
     def issue(self, domain: str, kind: str, fingerprint: str, actor: str) -> tuple[str, Session]:
@@ -86,7 +89,8 @@ class Sessions:
         return f"{payload}.{self._sign(payload)}", session
 
     def read(self, cookie: str) -> Optional[Session]:
-        """The session of a cookie this process signed, unexpired and not logged out."""
+        """The session of a cookie signed with this key and not expired (whether it
+        was logged out is the caller's question)."""
         if not cookie or len(cookie) > 2048 or cookie.count(".") != 1:
             return None
         payload, sig = cookie.split(".")
@@ -99,19 +103,9 @@ class Sessions:
             )
         except (ValueError, KeyError, TypeError):
             return None
-        now = int(time.time())
-        if session.expires <= now:
+        if session.expires <= int(time.time()):
             return None
-        with self._lock:
-            if session.sid in self._revoked:
-                return None
         return session
-
-    def revoke(self, session: Session) -> None:
-        now = int(time.time())
-        with self._lock:
-            self._revoked = {sid: exp for sid, exp in self._revoked.items() if exp > now}
-            self._revoked[session.sid] = session.expires
 
     def csrf(self, sid: str) -> str:
         return hmac.new(self._key, b"csrf:" + sid.encode("ascii", "replace"), hashlib.sha256).hexdigest()

@@ -1,6 +1,8 @@
-"""The admin console's own tables (``sql/005_console_audit.sql``): the audit of
-changes made through it and each domain's console password hash. Parameterised
-SQL only; functions taking ``cur`` run inside the caller's transaction."""
+"""The admin console's own tables (``sql/005_console_audit.sql``,
+``sql/006_console_sessions.sql``): the audit of changes made through it, each
+domain's console password hash, the installation's session signing key and the
+open sessions. Parameterised SQL only; functions taking ``cur`` run inside the
+caller's transaction."""
 
 from __future__ import annotations
 
@@ -69,4 +71,40 @@ def domain_view(cur: Any, domain: str) -> Optional[tuple[str, str]]:
     return str(row[0] or row[2] or "pt-BR"), str(row[1])
 
 
-__all__ = ["domain_view", "list_audit", "password_hash", "record_audit", "set_password_hash"]
+def signing_key(cur: Any, candidate: bytes) -> bytes:
+    """The installation's session signing key: ``candidate`` when none was stored
+    yet (the first console to start stores it), else the stored one."""
+    cur.execute(
+        "INSERT INTO console_keys (id, signing_key) VALUES (1, %s) ON CONFLICT (id) DO NOTHING",
+        (candidate,),
+    )
+    cur.execute("SELECT signing_key FROM console_keys WHERE id = 1")
+    return bytes(cur.fetchone()[0])
+
+
+def open_session(cur: Any, sid: str, domain: str, expires_at: datetime) -> None:
+    """Record a new session; sessions past their expiry are deleted on the way."""
+    cur.execute("DELETE FROM console_sessions WHERE expires_at <= now()")
+    cur.execute(
+        "INSERT INTO console_sessions (sid, domain, expires_at) VALUES (%s, %s, %s)", (sid, domain, expires_at)
+    )
+
+
+def session_open(cur: Any, sid: str, domain: str) -> bool:
+    """Whether session ``sid`` of ``domain`` is open (not logged out, not expired)."""
+    cur.execute(
+        "SELECT 1 FROM console_sessions WHERE sid = %s AND domain = %s AND expires_at > now()", (sid, domain)
+    )
+    return cur.fetchone() is not None
+
+
+def close_session(cur: Any, sid: str) -> bool:
+    """End session ``sid`` (logout); whether it was open."""
+    cur.execute("DELETE FROM console_sessions WHERE sid = %s", (sid,))
+    return bool(cur.rowcount)
+
+
+__all__ = [
+    "close_session", "domain_view", "list_audit", "open_session", "password_hash", "record_audit",
+    "session_open", "set_password_hash", "signing_key",
+]

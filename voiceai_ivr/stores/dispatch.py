@@ -316,6 +316,19 @@ def claim_one(
     return "claimed", claimed[0]
 
 
+def route_of(cur: Any, callback_id: int, *, default_destination: str = "") -> Optional[Candidate]:
+    """Where callback ``callback_id`` would be called now, by the very joins the
+    claim uses (``route_source`` / ``route_name``: the destination named, the
+    default destination, the secretary's fallback, or nobody); None: no such
+    callback. Reads only; locks nothing."""
+    cur.execute(
+        f"SELECT {_CLAIM_COLUMNS} {_CLAIM_FROM} WHERE c.id = %(id)s",
+        {"id": int(callback_id), "default_destination": default_destination or ""},
+    )
+    found = _rows(cur)
+    return _candidate(found[0]) if found else None
+
+
 def _lease(
     cur: Any,
     cands: Sequence[Candidate],
@@ -937,6 +950,7 @@ __all__ = [
     "release",
     "renew_leases",
     "resolve_stale",
+    "route_of",
     "select_expirable",
     "snooze",
     "stale_ticket",

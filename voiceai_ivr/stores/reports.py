@@ -13,6 +13,9 @@ from typing import Any, Optional
 
 from voiceai_ivr.stores.callbacks import CallbackFilter, counts_by_status
 
+# The name reports give the callbacks / transfers that named no destination.
+NO_DESTINATION = "(none)"
+
 
 @dataclass(frozen=True)
 class DestinationRate:
@@ -69,8 +72,8 @@ def callback_stats(cur: Any, filters: Optional[CallbackFilter] = None) -> Callba
     cur.execute(query, args)
     median, p90 = cur.fetchone()
     counts = ", ".join(f"count(*) FILTER (WHERE status = '{s}')" for s in ("completed", "failed", "expired"))
-    query = f"SELECT coalesce(destination_name, '(none)'), count(*), {counts} FROM callbacks WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1"  # noqa: S608, E501
-    cur.execute(query, args)
+    query = f"SELECT coalesce(destination_name, %s), count(*), {counts} FROM callbacks WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1"  # noqa: S608, E501
+    cur.execute(query, [NO_DESTINATION, *args])
     per_destination = [
         DestinationRate(str(name), int(total), int(done), int(failed), int(expired))
         for name, total, done, failed, expired in cur.fetchall()
@@ -137,9 +140,10 @@ def call_activity(cur: Any, domain: str, since: Any, until: Any, zone: str, *, t
     )
     transfers = {str(k): int(n) for k, n in cur.fetchall()}
     cur.execute(
-        "SELECT destination_name, count(*), count(*) FILTER (WHERE status = 'accepted') FROM transfer_attempts"
+        "SELECT coalesce(destination_name, %s), count(*), count(*) FILTER (WHERE status = 'accepted')"
+        " FROM transfer_attempts"
         " WHERE domain = %s AND started_at >= %s AND started_at < %s GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s",
-        (*rng, int(top)),
+        (NO_DESTINATION, *rng, int(top)),
     )
     top_rows = [(str(name), int(n), int(ok)) for name, n, ok in cur.fetchall()]
     cur.execute(

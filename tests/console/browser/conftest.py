@@ -66,6 +66,10 @@ def browser() -> Iterator[Any]:
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
+    # a Brazilian supervisor's browser (Accept-Language; the login page is in it). Its date
+    # fields still read mm/dd/yyyy: Debian's chromium carries only the en-US UI locale
+    # without chromium-l10n.
+    options.add_experimental_option("prefs", {"intl.accept_languages": "pt-BR,pt"})
     with tempfile.TemporaryDirectory(prefix="voiceai-chromium-") as profile:
         options.add_argument(f"--user-data-dir={profile}")
         driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)

@@ -38,12 +38,24 @@ def world(console_config: Any, db: Any) -> Iterator[tuple[Stack, str]]:
     for secretary in doc["secretaries"]:
         secretary["recording"] = True
     import_directory(db, parse_directory(OTHER))
-    with scenario_stack(db, console_config, doc, scale=SCALE) as stack:
-        served = Served(create_app(console_config, ApiServices(db=db)))
-        try:
-            yield stack, served.url
-        finally:
-            served.close()
+    from voiceai_ivr.metrics import Metrics, start_metrics_server
+
+    # serve's /health beside it (the metrics server `serve` runs; the simulated PBX recognises speech)
+    metrics = Metrics()
+    metrics.speech_available(True)
+    health, _thread = start_metrics_server("127.0.0.1", 0, metrics)
+    console_config.server.metrics_host = "127.0.0.1"
+    console_config.server.metrics_port = health.server_port
+    try:
+        with scenario_stack(db, console_config, doc, scale=SCALE) as stack:
+            served = Served(create_app(console_config, ApiServices(db=db)))
+            try:
+                yield stack, served.url
+            finally:
+                served.close()
+    finally:
+        health.shutdown()
+        health.server_close()
 
 
 def _scenario(name: str, **changes: Any) -> dict[str, Any]:
@@ -81,6 +93,11 @@ def test_callback_from_a_simulated_call_is_listed_heard_snoozed_and_hidden_from_
     _login(browser, url, TOKEN_DEMO)
     shot(browser, "dashboard")
     assert browser.find_element(By.ID, "callbacks-created").text == "1"
+    assert browser.find_element(By.ID, "speech").text == "disponível"
+    browser.find_element(By.ID, "period-7d").click()
+    _wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, "svg.chart rect")))
+    shot(browser, "dashboard-7d")
+    assert browser.find_element(By.ID, "calls-total").text == "1"
     browser.find_element(By.ID, "nav-callbacks").click()
     link = _wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, f'tr[data-id="{pid}"] a')))
     shot(browser, "callbacks")
@@ -112,9 +129,9 @@ def test_callback_from_a_simulated_call_is_listed_heard_snoozed_and_hidden_from_
     browser.get(url + "/console/callbacks")
     assert browser.find_elements(By.ID, "empty") and not browser.find_elements(By.CSS_SELECTOR, "tr.callback-row")
     browser.get(f"{url}/console/callbacks/{pid}")
-    assert browser.find_element(By.TAG_NAME, "h1").text == "404"
+    assert browser.find_element(By.TAG_NAME, "h1").text == "404 · Not found"  # in the other domain's language
     browser.get(f"{url}/console/callbacks/{pid}/recording")
-    assert browser.find_element(By.TAG_NAME, "h1").text == "404"
+    assert browser.find_element(By.TAG_NAME, "h1").text == "404 · Not found"
     browser.get(url + "/console/destinations")
     assert "Comercial" not in browser.page_source and "Sales" in browser.page_source
 
@@ -138,7 +155,9 @@ def test_destination_edit_is_used_by_the_next_call_and_a_bad_edit_is_refused(
     key.send_keys("1")  # Financeiro's key
     browser.find_element(By.ID, "save").click()
     error = _wait(browser).until(ec.presence_of_element_located((By.ID, "error")))
-    assert "menu_key" in error.text and "bad" in (browser.find_element(By.ID, "menu_key").get_attribute("class") or "")
+    # the field by its label on the form (the domain's language), the reason the import's validation gives
+    assert "Tecla do menu" in error.text
+    assert "bad" in (browser.find_element(By.ID, "menu_key").get_attribute("class") or "")
     assert "Financeiro" in error.text  # the other row by its name, not its place in the document
     shot(browser, "destination-refused")
     assert stack.query("SELECT menu_key FROM destinations WHERE name = 'Comercial'") == [{"menu_key": 3}]
