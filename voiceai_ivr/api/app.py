@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
-from voiceai_ivr.errors import DatabaseUnavailable, ESLError, StoreError, ValidationError
+from voiceai_ivr.config import shared_token_problems
+from voiceai_ivr.errors import ConfigError, DatabaseUnavailable, ESLError, StoreError, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +319,9 @@ class ApiApp:
         self.connection_events = ConnectionEvents()  # filled by api.server
         self.metrics = Metrics(self.connection_events)
         self.max_body = int(config.api.max_body_bytes)
+        shared = shared_token_problems(list(config.api.tokens))
+        if shared:
+            raise ConfigError(shared)
         self._tokens = [(str(t.token).encode("utf-8"), t.domain) for t in config.api.tokens if t.token]
         from voiceai_ivr.api import resources
 
