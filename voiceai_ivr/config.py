@@ -16,9 +16,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 
-import yaml
-
-from voiceai_ivr.errors import ConfigError, ValidationError, not_utf8
+from voiceai_ivr import yamlfile
+from voiceai_ivr.errors import ConfigError, ValidationError
 
 SECRET_FIELDS = {"password", "token", "api_key", "dsn", "tokens", "fusionpbx_dsn", "tts_api_key", "asr_api_key"}
 LANGUAGES = ("pt-BR", "en-US")
@@ -657,17 +656,9 @@ def check_config(
         p = Path(path)
         source = str(p)
         try:
-            text = p.read_bytes().decode("utf-8")
-        except OSError as exc:
-            return Config(), [f"{p}: cannot read ({exc.strerror or exc})"]
-        except UnicodeDecodeError as exc:
-            return Config(), [f"{p}: {not_utf8(exc)}"]
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            return Config(), [f"{p}: not valid YAML{where}"]
+            data = yamlfile.load(p, limit=yamlfile.max_bytes(env)) or {}
+        except yamlfile.YamlFileError as exc:
+            return Config(), [str(exc)]
         if not isinstance(data, dict):
             return Config(), [f"{p}: top level must be a mapping"]
     data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
