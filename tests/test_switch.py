@@ -21,6 +21,7 @@ from voiceai_ivr.switch import (
     check_caller_id_name,
     clean_caller_id_name,
     dial_target,
+    originate_value,
     parse_registrations,
     parse_socket_address,
     socket_app,
@@ -186,7 +187,7 @@ def test_injection_attempts_are_refused_before_the_wire(fs: tuple[Switch, Answer
 # Values a PBX admin types, and what callers send: each must reach the channel as it was.
 ODD_NAMES = [
     "ACME & Co", "O'Brien, Ltda", "José Ñ Çã 123", "x,y", "a=b=c", "Ana 'Bia' (RH)", "+5511998765432",
-    "l'Été: 50/50 #1 *2 !?", "Müller & Söhne; Sales ~ Ops @ HQ", "日本語 テスト", "'", "''", "\\'", "'x", "a ,b",
+    "l'Été 50-50 #1 *2 !?", "Müller & Söhne; Sales ~ Ops (HQ)", "日本語 テスト", "'", "''", "\\'", "'x", "a ,b",
     "Dona Maria_da-Silva.", "= x", "x '",
 ]
 
@@ -215,9 +216,25 @@ def test_caller_id_names_reach_the_channel_intact(fs: tuple[Switch, Answers, Fak
     assert [e.target for group in parsed.endpoints for e in group] == ["1002"]
 
 
+def test_originate_value_survives_freeswitchs_three_passes() -> None:
+    """Any value without braces or ``${`` (quotes, backslashes, blanks, = , / : @)
+    is read back by FreeSWITCH's parser exactly."""
+    rng = random.Random(1911)
+    alphabet = [chr(c) for c in range(0x20, 0x7f) if chr(c) not in "{}"] + list("çã€")
+    for _ in range(500):
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30))).replace("${", "$ {")
+        line = f"{{a=1,v={originate_value(value)},b=2}}user/1002@demo.local &park()"
+        assert " " not in line.split(" &")[0]
+        assert parse_originate(line).variables == {"a": "1", "v": value, "b": "2"}, (value, line)
+    for bad in ("a}b", "a{b", "x ${y}", "a\nb"):
+        with pytest.raises(DialStringError):
+            originate_value(bad)
+
+
 @pytest.mark.parametrize(("raw", "shown"), [
     ("!!!", "!!!"), ("☎☎", ""), ("  Ana   Maria  ", "Ana Maria"), ('Ana "Bia" ${x}', "Ana Bia x"),
-    ("a{b}c[d]<e>|f^g`h%i\\j", "abcdefghij"), ("x:_:y", "x:_y"), ("Ana\u202eB\u200bC\x00\n", "AnaBC"),
+    ("a{b}c[d]<e>|f^g`h%i\\j", "abcdefghij"), ("x:_:y", "x _ y"),
+    ("RH/Financeiro@hq", "RH Financeiro hq"), ("Ana\u202eB\u200bC\x00\n", "AnaBC"),
     ("x" * 100, "x" * 64), ("José\tÑ", "José Ñ"),
 ])
 def test_clean_caller_id_name_keeps_what_freeswitch_delivers(raw: str, shown: str) -> None:
@@ -243,7 +260,8 @@ def test_any_caller_name_cleaned_survives_the_originate_line(fs: tuple[Switch, A
 
 @pytest.mark.parametrize(("name", "reason"), [
     ('ACME "Co"', "double quote"), ("ACME\\Co", "escape"), ("100% ACME", "URL-decodes"),
-    ("ACME $5", "variable expansion"), ("ACME {Co}", "brackets"), ("a:_:b", "originate groups"),
+    ("ACME $5", "variable expansion"), ("ACME {Co}", "brackets"), ("a:_:b", "keeps only what follows"),
+    ("RH/Financeiro", "keeps only what follows the last /"), ("a@b", "cuts it at @"),
     (" ACME", "blanks"), ("x" * 65, "longer than 64"), ("ACME ☎", "'☎' not allowed"),
     ("ACME\tCo", "U+0009"),
 ])

@@ -99,13 +99,16 @@ def _escape_var_value(value: str) -> str:
 #: What the called phone shows. FreeSWITCH takes any UTF-8; SIP puts it in the
 #: From header's quoted display name.
 CALLER_ID_NAME_MAX = 64
-_CID_NAME_PUNCT = frozenset(" &',.-+()/#*!?@_:;=~")
+_CID_NAME_PUNCT = frozenset(" &',.-+()#*!?_;=~")
 # Characters refused (admin) or dropped (caller) with the reason an admin is told.
 _CID_NAME_WHY = (
     ('"\\', "FreeSWITCH's SIP module cuts a caller-ID name at a double quote and SIP reads \\ as an escape"),
     ("%", "FreeSWITCH's SIP module URL-decodes caller-ID names (%xx)"),
     ("$", "${...} is FreeSWITCH variable expansion"),
     ("{}[]<>", "brackets delimit FreeSWITCH dial-string variable blocks"),
+    # mod_sofia passes every outgoing caller-ID name through switch_sanitize_number
+    # (measured on 1.11.1: "RH/Financeiro" reaches the phone as "Financeiro").
+    ("/:@", "FreeSWITCH's SIP module keeps only what follows the last / or : of a caller-ID name and cuts it at @"),
 )
 
 
@@ -118,8 +121,8 @@ def _cid_name_char_ok(ch: str) -> bool:
 def caller_id_name_problem(value: str) -> Optional[str]:
     """Why ``value`` cannot be a caller-ID name FreeSWITCH delivers intact, or None.
 
-    Letters of any script, accents, digits, spaces and ``& ' , . - + ( ) / # * ! ?
-    @ _ : ; = ~`` are fine (``originate_value`` escapes them for the originate line)."""
+    Letters of any script, accents, digits, spaces and ``& ' , . - + ( ) # * ! ? _ ;
+    = ~`` are fine (``originate_value`` escapes them for the originate line)."""
     if not isinstance(value, str):
         return "must be text"
     if len(value) > CALLER_ID_NAME_MAX:
@@ -130,8 +133,6 @@ def caller_id_name_problem(value: str) -> Optional[str]:
         bad = sorted({c for c in value if c in chars})
         if bad:
             return f"{' '.join(bad)} not allowed: {why}"
-    if ":_:" in value:
-        return "':_:' not allowed: it separates FreeSWITCH originate groups"
     bad = sorted({c for c in value if not _cid_name_char_ok(c)})
     if bad:
         shown = " ".join(repr(c) if c.isprintable() and not c.isspace() else f"U+{ord(c):04X}" for c in bad)
@@ -150,13 +151,10 @@ def check_caller_id_name(field_name: str, value: str) -> str:
 
 def clean_caller_id_name(value: str) -> str:
     """A caller-supplied (hostile) name reduced to what ``check_caller_id_name``
-    accepts: other characters dropped, blanks collapsed, at most 64 characters.
-    Never raises; may return ``""``."""
-    kept = "".join(c if c.isspace() or _cid_name_char_ok(c) else "" for c in str(value or ""))
-    name = " ".join(kept.split())
-    while ":_:" in name:
-        name = name.replace(":_:", ":_")
-    return name[:CALLER_ID_NAME_MAX].strip()
+    accepts: ``/ : @`` become blanks, other characters are dropped, blanks are
+    collapsed, at most 64 characters. Never raises; may return ``""``."""
+    kept = "".join(" " if c in "/:@" or c.isspace() else c if _cid_name_char_ok(c) else "" for c in str(value or ""))
+    return " ".join(kept.split())[:CALLER_ID_NAME_MAX].strip()
 
 
 def _escape_level(value: str, delim: str) -> str:
