@@ -108,6 +108,8 @@ class Request:
             value = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             raise bad("body", f"not valid JSON ({exc})") from None
+        except RecursionError:  # a few KB of [[[[... exhaust the decoder's recursion
+            raise bad("body", "nested too deeply") from None
         if not isinstance(value, dict):
             raise bad("body", "must be a JSON object")
         self._body = value
