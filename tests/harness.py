@@ -112,10 +112,12 @@ def scenario_stack(
     agents: Optional[Mapping[str, Any]] = None,
     customers: Optional[Mapping[str, Any]] = None,
     asr_engines: Optional[Sequence[str]] = None,
+    metrics: Any = False,
 ) -> Iterator[Stack]:
     """The simulator, the inbound ESL client and the outbound server, stopped on exit.
     ``asr_engines``: the speech engines the simulated PBX has; None: the configured
-    ``speech.asr_engine`` (a PBX that recognises speech), ``()`` a stock one."""
+    ``speech.asr_engine`` (a PBX that recognises speech), ``()`` a stock one.
+    ``metrics``: a ``voiceai_ivr.metrics.Metrics`` the calls report to (default none)."""
     import_directory(db, parse_directory(load_directory_document(directory)))
     config.server.allow_clock_override = True  # scenarios set the call's clock (``at``)
     engines = [config.speech.asr_engine] if asr_engines is None else list(asr_engines)
@@ -125,7 +127,7 @@ def scenario_stack(
     try:
         host, port = sim.inbound_address
         client = InboundClient(host, port, sim.password, timeout=5.0).connect()
-        services = build_services(config, db=db, switch=Switch(client, timeout=5.0), mode="sim", metrics=False)
+        services = build_services(config, db=db, switch=Switch(client, timeout=5.0), mode="sim", metrics=metrics)
         server = CallServer(config, host="127.0.0.1", port=0, flow=call_handler(config, services=services)).start()
         config.server.agent_socket_address = "{}:{}".format(*server.address)
         yield Stack(sim, server, db, config)

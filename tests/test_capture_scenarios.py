@@ -334,3 +334,49 @@ def test_abandoned_capture_is_counted_as_abandoned_in_the_call_log(stack: Stack)
     result = run(stack, "hangup_before_confirm.yaml")
     assert stack.call(result["call_uuid"])["outcome"] == "abandoned"
     assert result["outcome"] == "abandoned"
+
+
+# --------------------------------------------------------------------------- "as soon as possible", always open
+
+
+@pytest.fixture
+def open_stack(db: Any, config: Any) -> Iterator[Stack]:
+    """The scenarios' directory with no business hours anywhere: always open."""
+    doc = yaml.safe_load((SCENARIOS / "directory.yaml").read_text(encoding="utf-8"))
+    doc.pop("hours")
+    for destination in doc["destinations"]:
+        destination.pop("hours", None)
+    with scenario_stack(db, config, doc, scale=SCALE) as running:
+        yield running
+
+
+@pytest.mark.parametrize("asked", [{"say": "o quanto antes"}, {"dtmf": "1"}], ids=["spoken", "key-1"])
+@pytest.mark.parametrize(
+    ("at", "start", "end", "heard"),
+    [
+        ("2026-11-24T12:59:00-03:00", "2026-11-24T12:59", "2026-11-24T16:59", "hoje entre 12h59 e 16h59"),
+        ("2026-11-24T22:30:00-03:00", "2026-11-24T22:30", "2026-11-25T02:30",
+         "hoje a partir das 22h30 até amanhã às 2h30"),
+    ],
+    ids=["afternoon", "late-evening"],
+)
+def test_asap_when_always_open_is_heard_as_stored(
+    open_stack: Stack, asked: dict, at: str, start: str, end: str, heard: str
+) -> None:
+    """No business hours anywhere: "o quanto antes" is the next 4 hours (the
+    always-open calendar's merged opening used to be stored, ending two days
+    later, while the caller heard "hoje entre 12h59 e 0h"). What the caller hears
+    twice is exactly the window stored."""
+    doc = yaml.safe_load((CAPTURE / "after_busy.yaml").read_text(encoding="utf-8"))
+    doc["at"] = at
+    doc["directory"] = str(SCENARIOS / "directory.yaml")
+    doc["caller_inputs"][3] = asked
+    result = run(open_stack, doc)
+    (row,) = open_stack.callbacks(call_uuid=result["call_uuid"])
+    # the call's clock runs on while the caller talks: "now" is a few seconds past ``at``
+    got_start, got_end = row["window_start"].astimezone(TZ), row["window_end"].astimezone(TZ)
+    assert got_start.replace(second=0, microsecond=0) == local(start), context(result)
+    assert got_end - got_start == timedelta(hours=4) and got_end.replace(second=0, microsecond=0) == local(end)
+    assert row["next_attempt_at"] == row["window_start"]
+    said = [line for line in ivr_lines(result) if heard in line]
+    assert len(said) == 2, context(result)  # "Vamos ligar ..." and the confirmation

@@ -10,7 +10,14 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from voiceai_ivr.errors import ValidationError
-from voiceai_ivr.metrics import CALLBACK_EVENTS, METRICS, Metrics, start_metrics_server, write_textfile
+from voiceai_ivr.metrics import (
+    CALLBACK_EVENTS,
+    MAX_DOMAIN_LABELS,
+    METRICS,
+    Metrics,
+    start_metrics_server,
+    write_textfile,
+)
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -81,6 +88,22 @@ def test_label_values_are_sanitised() -> None:
     (sample,) = [s for s in intents.samples if s.name.endswith("_total")]
     assert sample.labels["kind"] == "evil___next_1"
     assert m.registry.get_sample_value("voiceai_ivr_calls_total", {"domain": "unknown"}) == 1
+
+
+def test_only_known_domains_become_labels_and_at_most_a_bounded_number() -> None:
+    m = Metrics()
+    m.call_started("demo.local", known=True)
+    for i in range(300):
+        m.call_started(f"invented-{i}.example", known=False)
+    assert m.registry.get_sample_value("voiceai_ivr_calls_total", {"domain": "unknown"}) == 300
+    for i in range(MAX_DOMAIN_LABELS + 50):  # even known ones are bounded: one series each, forever
+        m.call_started(f"tenant-{i}.example", known=True)
+    labels = {s.labels["domain"] for f in m.registry.collect() for s in f.samples
+              if s.name == "voiceai_ivr_calls_total"}
+    assert len(labels) == MAX_DOMAIN_LABELS + 2  # the first 500 known, "unknown", "other"
+    # demo.local and tenant-0..498 fill the 500: the 51 after them are "other"
+    assert m.registry.get_sample_value("voiceai_ivr_calls_total", {"domain": "other"}) == 51
+    assert m.registry.get_sample_value("voiceai_ivr_calls_total", {"domain": "demo.local"}) == 1
 
 
 def test_metrics_server_serves_metrics_over_http() -> None:

@@ -96,3 +96,28 @@ def test_serve_counts_a_simulated_call_on_metrics(db, config, cli_env, tmp_path)
                 raise
         assert proc.returncode == 0, err
         assert "stopped" in err
+
+
+def test_invented_domains_add_no_series(db, config):
+    """Calls whose channel names a domain the directory does not know (anyone who
+    reaches the outbound socket chooses it) are counted under ``unknown``: the
+    ``domain`` label holds only known domains (300 connections used to make 227
+    series)."""
+    from tests.harness import scenario_stack
+    from voiceai_ivr.metrics import Metrics
+
+    metrics = Metrics()
+    with scenario_stack(db, config, SCENARIOS / "directory.yaml", scale=0.01, metrics=metrics) as stack:
+        known = stack.run(SCENARIOS / "transfer_accepted.yaml")
+        assert known["outcome"] == "transferred"
+        base = yaml.safe_load((SCENARIOS / "transfer_accepted.yaml").read_text(encoding="utf-8"))
+        for i in range(40):
+            doc = dict(base, domain=f"invented-{i}.example", caller_inputs=[], expect={})
+            stack.run(doc)
+    series = {
+        tuple(sorted(s.labels.items())): s.value
+        for family in metrics.registry.collect() if family.name == "voiceai_ivr_calls"
+        for s in family.samples if s.name == "voiceai_ivr_calls_total"
+    }
+    assert series == {(("domain", "demo.local"),): 1.0, (("domain", "unknown"),): 40.0}
+    assert metrics.registry.get_sample_value("voiceai_ivr_calls_active") == 0

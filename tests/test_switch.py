@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
 from collections.abc import Iterator
 
@@ -16,7 +17,11 @@ from voiceai_ivr.switch import (
     OriginateResult,
     Switch,
     build_dial_string,
+    caller_id_name_problem,
+    check_caller_id_name,
+    clean_caller_id_name,
     dial_target,
+    originate_value,
     parse_registrations,
     parse_socket_address,
     socket_app,
@@ -158,7 +163,10 @@ def test_agent_leg_dials_back_into_the_outbound_server(fs: tuple[Switch, Answers
     {"caller_id_number": "123,origination_uuid=x"},
     {"caller_id_number": "+55 11"},
     {"caller_id_name": "Ana'}user/9999"},
-    {"caller_id_name": "x,y"},
+    {"caller_id_name": "Ana ${evil}"},
+    {"caller_id_name": "a:_:user/9999"},
+    {"caller_id_name": "Ana\nB"},
+    {"caller_id_name": 'Ana "x"'},
     {"app": "&socket(127.0.0.1:8084 async full)"},
     {"app": "&system('rm -rf /')"},
     {"app": "&bridge(user/1)\nx"},
@@ -178,6 +186,95 @@ def test_injection_attempts_are_refused_before_the_wire(fs: tuple[Switch, Answer
     with pytest.raises(ValidationError):  # DialStringError is one
         switch.originate(args.pop("dial_string"), **args)
     assert len(answers.seen) == before
+
+
+# Values a PBX admin types, and what callers send: each must reach the channel as it was.
+ODD_NAMES = [
+    "ACME & Co", "O'Brien, Ltda", "José Ñ Çã 123", "x,y", "a=b=c", "Ana 'Bia' (RH)", "+5511998765432",
+    "l'Été 50-50 #1 *2 !?", "Müller & Söhne; Sales ~ Ops (HQ)", "日本語 テスト", "'", "''", "\\'", "'x", "a ,b",
+    "Dona Maria_da-Silva.", "= x", "x '",
+]
+
+
+@pytest.mark.parametrize("name", ODD_NAMES)
+def test_caller_id_names_reach_the_channel_intact(fs: tuple[Switch, Answers, FakeInbound], name: str) -> None:
+    """Read back with FreeSWITCH's own three switch_separate_string passes (api
+    line on blanks, block on commas, item on '='): the name arrives unchanged,
+    and no other variable is disturbed."""
+    switch, answers, _ = fs
+    if caller_id_name_problem(name):  # blanks at either end, a lone quote mark: not a name we send
+        assert clean_caller_id_name(name) != name
+        return
+    dial = build_dial_string(dial_target("extension", "1002", "demo.local"), {"voiceai_transfer": "t,1"})
+    job = switch.originate(dial, uuid=LEG, timeout_s=25, caller_id_number="8000", caller_id_name=name,
+                           variables={"voiceai_role": "agent"})
+    job.wait(3)
+    line = answers.seen[-1].partition(" ")[2]
+    assert " " not in line.split(" &", 1)[0]  # one token for the api's blank split
+    parsed = parse_originate(line)
+    assert parsed.variables["origination_caller_id_name"] == name
+    assert parsed.variables["origination_uuid"] == LEG
+    assert parsed.variables["voiceai_role"] == "agent"
+    assert parsed.variables["voiceai_transfer"] == "t,1"
+    assert parsed.app == "park"
+    assert [e.target for group in parsed.endpoints for e in group] == ["1002"]
+
+
+def test_originate_value_survives_freeswitchs_three_passes() -> None:
+    """Any value without braces or ``${`` (quotes, backslashes, blanks, = , / : @)
+    is read back by FreeSWITCH's parser exactly."""
+    rng = random.Random(1911)
+    alphabet = [chr(c) for c in range(0x20, 0x7f) if chr(c) not in "{}"] + list("çã€")
+    for _ in range(500):
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30))).replace("${", "$ {")
+        line = f"{{a=1,v={originate_value(value)},b=2}}user/1002@demo.local &park()"
+        assert " " not in line.split(" &")[0]
+        assert parse_originate(line).variables == {"a": "1", "v": value, "b": "2"}, (value, line)
+    for bad in ("a}b", "a{b", "x ${y}", "a\nb"):
+        with pytest.raises(DialStringError):
+            originate_value(bad)
+
+
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("!!!", "!!!"), ("☎☎", ""), ("  Ana   Maria  ", "Ana Maria"), ('Ana "Bia" ${x}', "Ana Bia x"),
+    ("a{b}c[d]<e>|f^g`h%i\\j", "abcdefghij"), ("x:_:y", "x _ y"),
+    ("RH/Financeiro@hq", "RH Financeiro hq"), ("Ana\u202eB\u200bC\x00\n", "AnaBC"),
+    ("x" * 100, "x" * 64), ("José\tÑ", "José Ñ"),
+])
+def test_clean_caller_id_name_keeps_what_freeswitch_delivers(raw: str, shown: str) -> None:
+    cleaned = clean_caller_id_name(raw)
+    assert cleaned == shown
+    assert caller_id_name_problem(cleaned) is None or cleaned == ""
+
+
+def test_any_caller_name_cleaned_survives_the_originate_line(fs: tuple[Switch, Answers, FakeInbound]) -> None:
+    """Random hostile names (every ASCII character, accents, symbols): cleaned,
+    never refused, and read back by the FreeSWITCH parser exactly as cleaned."""
+    switch, _answers, _ = fs
+    rng = random.Random(19)
+    alphabet = [chr(c) for c in range(0x20, 0x7f)] + list("áéíóúãõçÁÉÇñü☎€™\t\u00a0\u200b")
+    for _ in range(200):
+        name = clean_caller_id_name("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))))
+        if not name:
+            continue
+        line = switch.build_originate("user/1002@demo.local", uuid=LEG, timeout_s=20, caller_id_number="+5511",
+                                      caller_id_name=name)
+        assert parse_originate(line).variables["origination_caller_id_name"] == name, line
+
+
+@pytest.mark.parametrize(("name", "reason"), [
+    ('ACME "Co"', "double quote"), ("ACME\\Co", "escape"), ("100% ACME", "URL-decodes"),
+    ("ACME $5", "variable expansion"), ("ACME {Co}", "brackets"), ("a:_:b", "keeps only what follows"),
+    ("RH/Financeiro", "keeps only what follows the last /"), ("a@b", "cuts it at @"),
+    (" ACME", "blanks"), ("x" * 65, "longer than 64"), ("ACME ☎", "'☎' not allowed"),
+    ("ACME\tCo", "U+0009"),
+])
+def test_caller_id_name_problem_says_why(name: str, reason: str) -> None:
+    why = caller_id_name_problem(name)
+    assert why is not None and reason in why, why
+    with pytest.raises(DialStringError) as err:
+        check_caller_id_name("callbacks.caller_id_name", name)
+    assert str(err.value).startswith("callbacks.caller_id_name: ")
 
 
 def test_channel_commands(fs: tuple[Switch, Answers, FakeInbound]) -> None:

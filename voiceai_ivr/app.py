@@ -45,7 +45,7 @@ def metrics_hook(metrics: Any) -> Callable[..., None]:
 
     def hook(name: str, **labels: Any) -> None:
         if name == "call_started":
-            metrics.call_started(str(labels.get("domain", "")))
+            metrics.call_started(str(labels.get("domain", "")), known=bool(labels.get("known")))
         elif name == "call_ended":
             metrics.call_ended(labels.get("duration"))
         elif name == "intent":
@@ -198,11 +198,12 @@ def run_caller(channel: Channel, services: Services) -> str:
     from voiceai_ivr.flows.conversation import CallDirectory, Conversation, close_call_log, open_call_log
 
     ident = call_identity(channel.data, getattr(channel, "uuid", ""))
-    services.emit("call_started", domain=ident.domain or "-")
-    if services.asr is not None and services.switch is not None:
-        services.asr.refresh(services.switch)
     started = time.monotonic()
     found = _find_secretary(services, ident)
+    # The domain comes from the channel: a metrics label only when the directory knows it.
+    services.emit("call_started", domain=ident.domain or "-", known=found is not None)
+    if services.asr is not None and services.switch is not None:
+        services.asr.refresh(services.switch)
     if found is None:
         return _unknown_number(channel, services, ident)
     loaded, record, secretary = found

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 
-import yaml
-
-from voiceai_ivr.errors import ConfigError, not_utf8
+from voiceai_ivr import yamlfile
+from voiceai_ivr.errors import ConfigError, ValidationError
 
 SECRET_FIELDS = {"password", "token", "api_key", "dsn", "tokens", "fusionpbx_dsn", "tts_api_key", "asr_api_key"}
 LANGUAGES = ("pt-BR", "en-US")
@@ -478,6 +477,7 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         positive(path, value)
     if not 0 <= cfg.dispatcher.outbox_delivery_seconds <= 3600:
         problems.append("dispatcher.outbox_delivery_seconds: must be 0-3600")
+    _validate_caller_id(cfg.callbacks, problems)
     if len(cfg.callbacks.default_destination) > 200 or "\n" in cfg.callbacks.default_destination:
         problems.append("callbacks.default_destination: must be a destination name (one line, at most 200 characters)")
     if not 1 <= cfg.server.max_calls <= 100000:
@@ -550,7 +550,41 @@ def _validate(cfg: Config, problems: list[str]) -> None:
             if not tok.domain:
                 problems.append(f"api.tokens[{i}].domain: required")
         tokens.append(tok)
+    problems.extend(shared_token_problems(tokens))
     cfg.api.tokens = tokens
+
+
+def shared_token_problems(tokens: list[APIToken]) -> list[str]:
+    """A token names one domain: listed twice it would silently act as one of them.
+    The message names the entries, never the token."""
+    first_use: dict[str, int] = {}
+    problems = []
+    for i, tok in enumerate(tokens):
+        if not isinstance(tok, APIToken) or not tok.token:
+            continue
+        if tok.token in first_use:
+            problems.append(
+                f"api.tokens[{i}].token: the same token as api.tokens[{first_use[tok.token]}] "
+                "(one token, one domain: give each domain its own token)"
+            )
+        else:
+            first_use[tok.token] = i
+    return problems
+
+
+def _validate_caller_id(cb: CallbacksConfig, problems: list[str]) -> None:
+    """What customers see when called back: refused here, with the reason, rather
+    than failing every callback after the agent accepted."""
+    from voiceai_ivr.switch import caller_id_name_problem, check_caller_id_number
+
+    if cb.caller_id_number:
+        try:
+            check_caller_id_number("callbacks.caller_id_number", cb.caller_id_number)
+        except ValidationError as exc:
+            problems.append(str(exc))
+    why = caller_id_name_problem(cb.caller_id_name) if cb.caller_id_name else None
+    if why:
+        problems.append(f"callbacks.caller_id_name: {why}")
 
 
 def _validate_speech(sp: SpeechConfig, problems: list[str]) -> None:
@@ -635,17 +669,9 @@ def check_config(
         p = Path(path)
         source = str(p)
         try:
-            text = p.read_bytes().decode("utf-8")
-        except OSError as exc:
-            return Config(), [f"{p}: cannot read ({exc.strerror or exc})"]
-        except UnicodeDecodeError as exc:
-            return Config(), [f"{p}: {not_utf8(exc)}"]
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            return Config(), [f"{p}: not valid YAML{where}"]
+            data = yamlfile.load(p, limit=yamlfile.max_bytes(env)) or {}
+        except yamlfile.YamlFileError as exc:
+            return Config(), [str(exc)]
         if not isinstance(data, dict):
             return Config(), [f"{p}: top level must be a mapping"]
     data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}

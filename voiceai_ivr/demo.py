@@ -46,8 +46,7 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-import yaml
-
+from voiceai_ivr import yamlfile
 from voiceai_ivr.config import Config
 from voiceai_ivr.errors import VoiceAIError
 
@@ -119,7 +118,7 @@ class DemoReport:
 
 
 def load_demo_directory(path: Path = DEMO_DIRECTORY) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yamlfile.load(path)
     if not isinstance(data, dict):
         raise VoiceAIError(f"{path}: the demo directory must be a mapping")
     return data

@@ -7,7 +7,8 @@ collector with ``write_textfile(path)`` (atomic: temp file, fsync, rename).
 Names follow Prometheus conventions (``voiceai_ivr_…_total`` for counters,
 ``_seconds`` for durations)::
 
-    voiceai_ivr_calls_total{domain}                 calls taken
+    voiceai_ivr_calls_total{domain}                 calls taken; domain: one the directory knows,
+                                                    else "unknown" (see ``domain_label``)
     voiceai_ivr_calls_active                        calls in progress
     voiceai_ivr_call_duration_seconds               histogram, per call
     voiceai_ivr_intents_total{kind}                 transfer | callback | menu | unknown ...
@@ -57,6 +58,10 @@ CALL_DURATION_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 180
 TURN_LATENCY_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0)
 TRANSFER_WAIT_BUCKETS = (1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0)
 _LABEL_VALUE_RE = re.compile(r"[^A-Za-z0-9_.:@-]")
+# Label values that come from a call (its domain) are the caller's to choose:
+# only domains the directory knows become labels, and at most this many of them
+# (one time series each, kept for the life of the process); the rest are "other".
+MAX_DOMAIN_LABELS = 500
 
 
 def _label(value: object, default: str = "unknown") -> str:
@@ -72,6 +77,8 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r = self.registry
         self.calls_total = Counter("voiceai_ivr_calls", "Calls taken by the IVR.", ["domain"], registry=r)
+        self._domains: set[str] = set()
+        self._label_lock = threading.Lock()
         self.calls_active = Gauge("voiceai_ivr_calls_active", "Calls in progress.", registry=r)
         self.call_duration = Histogram(
             "voiceai_ivr_call_duration_seconds",
@@ -140,8 +147,23 @@ class Metrics:
 
     # -- calls
 
-    def call_started(self, domain: str = "") -> None:
-        self.calls_total.labels(domain=_label(domain)).inc()
+    def domain_label(self, domain: str, known: bool) -> str:
+        """The ``domain`` label for a call: the domain when the directory knows it
+        (``known``), else ``unknown``; past ``MAX_DOMAIN_LABELS`` distinct domains,
+        ``other``. Invented domains from the channel never add series."""
+        if not known or not domain:
+            return "unknown"
+        label = _label(domain)
+        with self._label_lock:
+            if label not in self._domains:
+                if len(self._domains) >= MAX_DOMAIN_LABELS:
+                    return "other"
+                self._domains.add(label)
+        return label
+
+    def call_started(self, domain: str = "", known: bool = True) -> None:
+        """A call began; ``known``: its domain has a directory (see ``domain_label``)."""
+        self.calls_total.labels(domain=self.domain_label(domain, known)).inc()
         self.calls_active.inc()
 
     def call_ended(self, duration_s: Optional[float] = None) -> None:

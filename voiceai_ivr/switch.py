@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 import uuid as uuidlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -91,6 +92,97 @@ def _escape_var_value(value: str) -> str:
     if any(c in value for c in "{}[]<>\n\r'\"`") or "${" in value or "^^" in value:
         raise DialStringError("variable", f"value not allowed in a dial string: {value!r}")
     return value.replace(",", "\\,")
+
+
+# --------------------------------------------------------------------------- caller-ID names
+
+#: What the called phone shows. FreeSWITCH takes any UTF-8; SIP puts it in the
+#: From header's quoted display name.
+CALLER_ID_NAME_MAX = 64
+_CID_NAME_PUNCT = frozenset(" &',.-+()#*!?_;=~")
+# Characters refused (admin) or dropped (caller) with the reason an admin is told.
+_CID_NAME_WHY = (
+    ('"\\', "FreeSWITCH's SIP module cuts a caller-ID name at a double quote and SIP reads \\ as an escape"),
+    ("%", "FreeSWITCH's SIP module URL-decodes caller-ID names (%xx)"),
+    ("$", "${...} is FreeSWITCH variable expansion"),
+    ("{}[]<>", "brackets delimit FreeSWITCH dial-string variable blocks"),
+    # mod_sofia passes every outgoing caller-ID name through switch_sanitize_number
+    # (measured on 1.11.1: "RH/Financeiro" reaches the phone as "Financeiro").
+    ("/:@", "FreeSWITCH's SIP module keeps only what follows the last / or : of a caller-ID name and cuts it at @"),
+)
+
+
+def _cid_name_char_ok(ch: str) -> bool:
+    if ch in _CID_NAME_PUNCT:
+        return True
+    return unicodedata.category(ch)[0] in "LMN"  # letters (any script), accents, digits
+
+
+def caller_id_name_problem(value: str) -> Optional[str]:
+    """Why ``value`` cannot be a caller-ID name FreeSWITCH delivers intact, or None.
+
+    Letters of any script, accents, digits, spaces and ``& ' , . - + ( ) # * ! ? _ ;
+    = ~`` are fine (``originate_value`` escapes them for the originate line)."""
+    if not isinstance(value, str):
+        return "must be text"
+    if len(value) > CALLER_ID_NAME_MAX:
+        return f"longer than {CALLER_ID_NAME_MAX} characters"
+    if value != value.strip():
+        return "leading or trailing blanks"
+    for chars, why in _CID_NAME_WHY:
+        bad = sorted({c for c in value if c in chars})
+        if bad:
+            return f"{' '.join(bad)} not allowed: {why}"
+    bad = sorted({c for c in value if not _cid_name_char_ok(c)})
+    if bad:
+        shown = " ".join(repr(c) if c.isprintable() and not c.isspace() else f"U+{ord(c):04X}" for c in bad)
+        return (f"{shown} not allowed (use letters, digits, spaces and "
+                f"{' '.join(sorted(_CID_NAME_PUNCT - {' '}))})")
+    return None
+
+
+def check_caller_id_name(field_name: str, value: str) -> str:
+    """Refuse a caller-ID name FreeSWITCH would not deliver intact; returns it."""
+    why = caller_id_name_problem(value)
+    if why:
+        raise DialStringError(field_name, why)
+    return value
+
+
+def clean_caller_id_name(value: str) -> str:
+    """A caller-supplied (hostile) name reduced to what ``check_caller_id_name``
+    accepts: ``/ : @`` become blanks, other characters are dropped, blanks are
+    collapsed, at most 64 characters. Never raises; may return ``""``."""
+    kept = "".join(" " if c in "/:@" or c.isspace() else c if _cid_name_char_ok(c) else "" for c in str(value or ""))
+    return " ".join(kept.split())[:CALLER_ID_NAME_MAX].strip()
+
+
+def _escape_level(value: str, delim: str) -> str:
+    out = []
+    for ch in value:
+        if ch in "\\'\"" or ch == delim:
+            out.append("\\" + ch)
+        elif ch == " ":
+            out.append("\\s")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def originate_value(value: str) -> str:
+    """A variable value for the ``{...}`` block of an ``originate`` command line,
+    escaped so FreeSWITCH hands the channel exactly ``value``.
+
+    ``originate`` reads the value through three ``switch_separate_string`` passes,
+    each of which drops quotes and unescapes ``\\\\ \\' \\" \\<delim> \\s``: the api line
+    split on blanks (mod_commands), the block split on ``,`` and each item split on
+    ``=`` (``switch_event_create_brackets``). So the value is escaped for ``=``,
+    then ``,``, then the blank pass; spaces become ``\\s`` (no blank reaches the
+    line). Braces and ``${`` are refused: ``switch_find_end_paren`` counts braces
+    without looking at escapes, and FreeSWITCH refuses a variable holding ``${``."""
+    if any(c in value for c in "{}") or "${" in value or _CONTROL_RE.search(value):
+        raise DialStringError("variable", f"value not allowed in a dial string: {value!r}")
+    return _escape_level(_escape_level(_escape_level(value, "="), ","), "")
 
 
 def variable_block(variables: Mapping[str, str]) -> str:
@@ -191,7 +283,6 @@ def new_uuid() -> str:
 _UUID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]{0,63}$")
 _CAUSE_RE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
 _CID_NUMBER_RE = re.compile(r"^(?:anonymous|\+?[0-9A-Za-z*#]{1,32})$")
-_CID_NAME_RE = re.compile(r"^[\w .\-]{0,64}$")
 _HOST_RE = re.compile(r"^(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[A-Za-z0-9](?:[A-Za-z0-9\-.]{0,251}[A-Za-z0-9])?)$")
 _APP_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -236,6 +327,13 @@ def quote_arg(value: str) -> str:
     if "'" in value or _CONTROL_RE.search(value):
         raise ValidationError("argument", f"cannot be quoted: {value[:80]!r}")
     return f"'{value}'"
+
+
+def check_caller_id_number(field_name: str, value: str) -> str:
+    """``anonymous`` or up to 32 of ``+ 0-9 A-Z a-z * #`` (``+`` first only)."""
+    if not isinstance(value, str) or not _CID_NUMBER_RE.match(value):
+        raise DialStringError(field_name, f"not a caller id number (digits, an optional leading +, * #): {value!r}")
+    return value
 
 
 def check_uuid(field_name: str, value: str) -> str:
@@ -517,10 +615,8 @@ class Switch:
         check_uuid("uuid", uuid)
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, int) or not 1 <= timeout_s <= 600:
             raise DialStringError("timeout_s", f"must be a whole number of seconds 1-600: {timeout_s!r}")
-        if not isinstance(caller_id_number, str) or not _CID_NUMBER_RE.match(caller_id_number):
-            raise DialStringError("caller_id_number", f"not a caller id number: {caller_id_number!r}")
-        if not isinstance(caller_id_name, str) or not _CID_NAME_RE.match(caller_id_name):
-            raise DialStringError("caller_id_name", f"not allowed in a caller id name: {caller_id_name!r}")
+        check_caller_id_number("caller_id_number", caller_id_number)
+        check_caller_id_name("caller_id_name", caller_id_name)
         _check_dial_string(dial_string)
         _check_app(app)
         ours: dict[str, str] = {
@@ -541,8 +637,7 @@ class Switch:
                 raise DialStringError("variables", f"{key} is set by originate itself")
         block = variable_block({**ours, **extra})[1:-1]
         if caller_id_name:
-            name = caller_id_name.strip()
-            block += f",origination_caller_id_name='{name}'" if " " in name else f",origination_caller_id_name={name}"
+            block += f",origination_caller_id_name={originate_value(caller_id_name)}"
         if dial_string.startswith("{"):
             close = dial_string.find("}")
             if close == -1:
@@ -715,6 +810,9 @@ __all__ = [
     "Registration",
     "Switch",
     "build_dial_string",
+    "caller_id_name_problem",
+    "check_caller_id_name",
+    "check_caller_id_number",
     "check_cause",
     "check_config_path",
     "check_dial_token",
@@ -724,8 +822,10 @@ __all__ = [
     "check_source",
     "check_uuid",
     "check_var_name",
+    "clean_caller_id_name",
     "dial_target",
     "new_uuid",
+    "originate_value",
     "parse_channels",
     "parse_originate_reply",
     "parse_registrations",

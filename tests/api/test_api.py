@@ -146,6 +146,11 @@ def test_body_errors(api, data, db_dsn):
         "POST", "/callbacks/{id}/snooze", path=path, data=b"[1, 2]", headers={"Content-Type": "application/json"}
     )
     assert r.status_code == 400 and r.json()["error"]["field"] == "body"
+    deep = b'{"minutes": ' + b"[" * 1000 + b"]" * 1000 + b"}"  # 2 KB, deeper than Python's recursion limit
+    r = api.request("POST", "/callbacks/{id}/snooze", path=path, data=deep,
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["field"] == "body" and "nested" in r.json()["error"]["message"]
     r = api.request(
         "POST",
         "/callbacks/{id}/snooze",

@@ -80,6 +80,61 @@ def test_config_check_lists_every_problem_with_path_and_no_secret(tmp_path: Path
         assert secret not in out
 
 
+@pytest.mark.parametrize("name", ["ACME & Co", "O'Brien, Souza & Cia.", "Padaria São João 24h", "Ações = #1 (RH)"])
+def test_config_check_accepts_caller_id_names_admins_type(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"callbacks": {"caller_id_name": name, "caller_id_number": "+551140040000"}}))
+    _cfg, problems = check_config(path, env={})
+    assert problems == []
+
+
+@pytest.mark.parametrize(("name", "number", "line"), [
+    ('ACME "Co"', "+551140040000", "callbacks.caller_id_name: \" not allowed: FreeSWITCH's SIP module cuts"),
+    ("100% ACME", "+551140040000", "callbacks.caller_id_name: % not allowed: FreeSWITCH's SIP module URL-decodes"),
+    ("ACME {x}", "+551140040000", "callbacks.caller_id_name: { } not allowed: brackets delimit"),
+    ("ACME ☎", "+551140040000", "callbacks.caller_id_name: '☎' not allowed (use letters, digits, spaces and"),
+    ("ACME", "+55 11 4004", "callbacks.caller_id_number: not a caller id number"),
+])
+def test_config_check_refuses_caller_ids_freeswitch_would_not_deliver(
+    tmp_path: Path, name: str, number: str, line: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"callbacks": {"caller_id_name": name, "caller_id_number": number}},
+                                   allow_unicode=True), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(path), "config", "check"], env={"VOICEAI_CONFIG": ""})
+    assert result.exit_code == 1
+    assert line in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_one_token_for_two_domains_is_refused_without_showing_it(tmp_path: Path) -> None:
+    secret = "Shared-Token-0123456789"
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"api": {"tokens": [
+        {"token": secret, "domain": "a.example"},
+        {"token": "Other-Token-0123456789", "domain": "c.example"},
+        {"token": secret, "domain": "b.example"},
+    ]}}))
+    result = CliRunner().invoke(cli, ["--config", str(path), "config", "check"], env={"VOICEAI_CONFIG": ""})
+    assert result.exit_code == 1
+    assert "api.tokens[2].token: the same token as api.tokens[0] (one token, one domain" in result.output
+    assert secret not in result.output
+    env_pairs = f"a.example:{secret},b.example:{secret}"
+    _cfg, problems = check_config(None, env={"VOICEAI_API_TOKENS": env_pairs})
+    assert problems == ["VOICEAI_API_TOKENS (api.tokens[1].token): the same token as api.tokens[0] "
+                        "(one token, one domain: give each domain its own token)"]
+    # and at start: the API refuses to serve with such a list
+    from voiceai_ivr.api.app import ApiApp
+    from voiceai_ivr.config import APIToken
+    from voiceai_ivr.errors import ConfigError
+
+    cfg = Config()
+    cfg.api.tokens = [APIToken(secret, "a.example"), APIToken(secret, "b.example")]
+    with pytest.raises(ConfigError) as err:
+        ApiApp(cfg, None)  # type: ignore[arg-type]
+    assert secret not in str(err.value)
+
+
 def test_config_check_ok_and_show_redacts(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text("esl: {password: S3cr3t-esl-pass}\nhelpdesk: {url: 'http://hd.example', token: Tok123456}\n")

@@ -158,3 +158,68 @@ def test_a_malformed_domain_is_refused(run, args) -> None:
     assert result.exit_code == 2, result.output
     assert "--domain" in result.stderr and "not a valid domain name" in result.stderr, result.stderr
     assert "Traceback" not in result.output
+
+
+# --------------------------------------------------------------------------- YAML bounds (issue 19, defect 4)
+
+
+DEEP = "domain: demo.local\ndestinations: " + "[" * 900 + "]" * 900 + "\n"
+
+
+@pytest.mark.parametrize("how", ["import", "config", "simulate", "option"])
+def test_deeply_nested_yaml_is_one_line_for_every_command(run, tmp_path: Path, how: str) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text(DEEP, encoding="utf-8")
+    if how == "import":
+        line = one_error_line(run("destinations", "import", str(path)))
+        assert line == f"Error: {path}: nested deeper than 64 levels at line 2, column 78"
+    elif how == "config":
+        line = one_error_line(run("--config", str(path), "destinations", "list", *D))
+        assert line == f"Error: invalid configuration: {path}: nested deeper than 64 levels at line 2, column 78"
+    elif how == "simulate":
+        line = one_error_line(run("simulate", str(path)))
+        assert line == f"Error: {path}: nested deeper than 64 levels at line 2, column 78"
+    else:
+        result = run("destinations", "add", *D, "X", "--type", "extension", "--target", "1001",
+                     "--hours", "[" * 900 + "]" * 900)
+        assert result.exit_code != 0 and "Traceback" not in result.output
+        assert "nested deeper than 64 levels" in result.output, result.output
+
+
+def test_a_50_mb_directory_is_refused_at_once(tmp_path: Path) -> None:
+    """Measured in a process of its own: refused from the file's size, in well
+    under a second and without reading it (it used to take 81 s and 1.15 GB)."""
+    import json
+    import subprocess
+    import sys
+
+    path = tmp_path / "directory.yaml"
+    entry = "  - {name: Destino, type: extension, target: '1001', aliases: [a, b, c]}\n"
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("domain: demo.local\ndestinations:\n")
+        fh.write(entry * (50 * 1024 * 1024 // len(entry)))
+    size = path.stat().st_size
+    probe = (
+        "import json, resource, sys, time\n"
+        "from click.testing import CliRunner\n"
+        "from voiceai_ivr.cli import cli\n"
+        "t = time.monotonic()\n"
+        "r = CliRunner().invoke(cli, ['destinations', 'import', sys.argv[1]], env={'VOICEAI_CONFIG': ''})\n"
+        "print(json.dumps({'s': time.monotonic() - t, 'code': r.exit_code, 'out': r.output,\n"
+        "                  'rss_kib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))\n"
+    )
+    small = tmp_path / "small.yaml"
+    small.write_text("a: [1\n", encoding="utf-8")
+    got = {}
+    for name in (path, small):
+        done = subprocess.run([sys.executable, "-c", probe, str(name)], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "VOICEAI_DATABASE_DSN": "postgresql://nobody@127.0.0.1:1/none"})
+        got[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    big = got[path]
+    assert big["code"] != 0
+    assert big["out"].strip() == (
+        f"Error: {path}: {size:,} bytes, limit 5 MiB (set VOICEAI_YAML_MAX_BYTES to raise it)"
+    )
+    assert big["s"] < 1.0, big
+    # the file costs no memory: the same peak as refusing a 6-byte file
+    assert big["rss_kib"] - got[small]["rss_kib"] < 16 * 1024, got

@@ -98,6 +98,25 @@ def test_completed_agent_first_then_customer(sim, db_dsn, make_dispatcher):
     assert max(watch.max_at_once[n] for n in numbers) == 1
 
 
+@pytest.mark.parametrize("name", ["ACME & Co", "D'Ávila, Souza & Cia. Ltda", "Padaria 24h (loja 2) = #1"])
+def test_company_caller_id_name_an_admin_types_reaches_the_customer(sim, db_dsn, dconfig, make_dispatcher, name):
+    """callbacks.caller_id_name with & ' , accents and digits: the callback
+    completes and FreeSWITCH reads the name back exactly (it used to fail every
+    callback as invalid_number after the agent accepted)."""
+    dconfig.callbacks.caller_id_name = name
+    (pid,), (number,) = _setup(sim, db_dsn, 1)
+    summary = make_dispatcher().run_once()
+    assert (summary.claimed, summary.completed) == (1, 1), summary.outcomes
+    assert _attempts(db_dsn, pid) == [(1, "completed", None, "cron")]
+    logs = sim.call_soon(_originate_logs(sim), 10)
+    (customer,) = [o for o in logs if any(number in t for t in o.targets)]
+    assert customer.caller_id_name == name
+
+
+async def _originate_logs(sim) -> list[Any]:
+    return list(sim.switch.originates)
+
+
 def test_one_agent_one_callback_at_a_time(sim, db_dsn, make_dispatcher, clock):
     ids, _numbers = _setup(sim, db_dsn, 2)
     d = make_dispatcher()

@@ -9,7 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from voiceai_ivr.domain.hours import BusinessHours
-from voiceai_ivr.domain.timewindow import KEYED_OPTIONS, Window, describe_window, parse_window
+from voiceai_ivr.domain.timewindow import (
+    ASAP_WINDOW,
+    KEYED_OPTIONS,
+    Window,
+    asap_window,
+    describe_window,
+    parse_window,
+)
 
 SP = ZoneInfo("America/Sao_Paulo")
 HOURS = BusinessHours.from_spec(
@@ -185,3 +192,36 @@ def test_describe_parsed() -> None:
     w = parse_window("amanhã de manhã", now=WED_1020, hours=HOURS, language="pt-BR")
     assert w is not None
     assert describe_window(w, "pt-BR", WED_1020) == "amanhã entre 8h e 12h"
+
+
+ALWAYS = BusinessHours.from_spec(None, timezone="America/Sao_Paulo")
+NIGHTS = BusinessHours.from_spec({"mon-sun": ["00:00-06:00", "22:00-24:00"]}, timezone="America/Sao_Paulo")
+
+
+@pytest.mark.parametrize(("hours", "now", "expected"), [
+    (ALWAYS, sp(11, 24, 12, 59), (sp(11, 24, 12, 59), sp(11, 24, 16, 59))),  # not two days long
+    (ALWAYS, sp(11, 24, 22, 30), (sp(11, 24, 22, 30), sp(11, 25, 2, 30))),
+    (None, sp(11, 24, 12, 59), (sp(11, 24, 12, 59), sp(11, 24, 16, 59))),
+    (NIGHTS, sp(11, 24, 21, 0), (sp(11, 24, 22), sp(11, 25, 2))),  # a night shift runs past midnight
+    (NIGHTS, sp(11, 24, 3, 0), (sp(11, 24, 3), sp(11, 24, 6))),  # ends the day it started: whole
+    (HOURS, WED_1020, (sp(5, 13, 10, 20), sp(5, 13, 12))),  # ordinary hours: the rest of the opening
+    (HOURS, sp(5, 13, 12, 30), (sp(5, 13, 13), sp(5, 13, 18))),  # five hours, not cut
+])
+def test_asap_window(hours: Optional[BusinessHours], now: datetime, expected: tuple[datetime, datetime]) -> None:
+    w = asap_window(now, hours)
+    assert w is not None and (w.start, w.end) == expected
+    if hours is not None:
+        for said in ("o quanto antes", "as soon as possible", "1"):  # spoken or keyed: one window
+            parsed = parse_window(said, now=now, hours=hours)
+            assert parsed is not None and (parsed.start, parsed.end) == expected
+
+
+def test_asap_is_never_days_long_over_a_week() -> None:
+    for hours in (ALWAYS, NIGHTS, HOURS):
+        now = sp(11, 23, 0, 7)
+        for _ in range(7 * 24 * 4):
+            w = asap_window(now, hours)
+            assert w is not None and now <= w.start < w.end
+            ends_day = datetime.combine(w.start.date() + timedelta(days=1), datetime.min.time(), tzinfo=SP)
+            assert w.end <= ends_day or w.end - w.start <= ASAP_WINDOW, (now, w)
+            now += timedelta(minutes=17)

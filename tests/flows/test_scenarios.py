@@ -197,6 +197,29 @@ def test_scenario(stack: Stack, name: str) -> None:
         check(stack, result)
 
 
+# --------------------------------------------------------------------------- hostile caller-ID names
+
+
+@pytest.mark.parametrize(("caller_name", "agent_sees"), [
+    ("!!!", "+5511998765432"),  # no letter or digit: the number instead
+    ("☎☎", "+5511998765432"),
+    ("Maria & Filhos, Ltda", "Maria & Filhos, Ltda"),
+    ("D'Ávila ${evil} {x}", "D'Ávila evil x"),
+    ("a:_:user/1003@demo.local", "a _ user 1003 demo.local"),
+])
+def test_any_caller_id_name_is_transferred(stack: Stack, caller_name: str, agent_sees: str) -> None:
+    """The caller's name comes from the caller: whatever it holds, the transfer
+    goes through and the agent's phone shows it cleaned (or the number)."""
+    doc = yaml.safe_load((SCENARIOS / "transfer_accepted.yaml").read_text(encoding="utf-8"))
+    doc["caller_name"] = caller_name
+    result = stack.run_doc(doc)
+    context = yaml.safe_dump({k: result[k] for k in ("transcript", "originates", "errors")}, allow_unicode=True)
+    assert result["outcome"] == "transferred", context
+    assert [(t["destination"], t["status"]) for t in result["transfers"]] == [("Financeiro", "accepted")]
+    (agent,) = [o for o in result["originates"] if o["kind"] == "agent"]
+    assert agent["caller_id_name"] == agent_sees
+
+
 # --------------------------------------------------------------------------- LLM intent in a call
 
 LLM_CALLER = {

@@ -11,13 +11,16 @@ thing, and what a helpdesk echoes back is never stored or printed with secrets.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 from click.testing import CliRunner
@@ -127,9 +130,10 @@ class _Echo(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-@pytest.fixture
-def echo_helpdesk():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+@contextlib.contextmanager
+def _helpdesk(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A real local HTTP helpdesk answering with ``handler``; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -139,14 +143,27 @@ def echo_helpdesk():
         server.server_close()
 
 
-def test_echoed_credentials_never_reach_the_outbox_or_the_terminal(db, config, cli_env, echo_helpdesk) -> None:
+@pytest.fixture
+def echo_helpdesk() -> Iterator[str]:
+    with _helpdesk(_Echo) as url:
+        yield url
+
+
+def _deliver(db: Any, config: Any, url: str, token: str, messages: list[tuple[str, dict, str]]) -> tuple[list, Any]:
+    """Queue ``(kind, payload, key)`` messages and deliver them to the helpdesk at ``url``."""
     with db.transaction() as cur:
-        failing = outbox.enqueue(cur, "d.example", "callback.attempt", {"callback_id": "c-1"}, "k-attempt")
-        ok = outbox.enqueue(cur, "d.example", "call.missed", {"call_id": "call-1"}, "k-missed")
-    config.helpdesk.url = echo_helpdesk
-    config.helpdesk.token = TOKEN
+        ids = [outbox.enqueue(cur, "d.example", kind, payload, key) for kind, payload, key in messages]
+    config.helpdesk.url = url
+    config.helpdesk.token = token
     with HelpdeskClient.from_config(config) as client:
-        report = deliver_due(db, client, config, limit=10)
+        return ids, deliver_due(db, client, config, limit=10)
+
+
+def test_echoed_credentials_never_reach_the_outbox_or_the_terminal(db, config, cli_env, echo_helpdesk) -> None:
+    (failing, ok), report = _deliver(db, config, echo_helpdesk, TOKEN, [
+        ("callback.attempt", {"callback_id": "c-1"}, "k-attempt"),
+        ("call.missed", {"call_id": "call-1"}, "k-missed"),
+    ])
     assert (report.delivered, report.retried) == (1, 1)
     with db.cursor() as cur:
         failed_row = outbox.get(cur, failing)
@@ -203,3 +220,71 @@ def test_migration_masks_what_older_versions_stored(empty_db_dsn, tmp_path) -> N
         assert secret not in text, secret
     assert stored[1][2]["ticket_id"] == "T-9" and stored[1][2]["password"] == "***"
     assert stored[2][1:] == ("HTTP 500 (busy)", {"ticket_id": "T-10"})  # nothing secret: untouched
+
+
+# --------------------------------------------------------------------------- issue 19, defect 7
+
+ODD_TOKEN = "hd+Secret/Token=5f1e2d3c4b5a=="  # base64-like: + / = are what URL encoding changes
+
+
+class _Leaky(BaseHTTPRequestHandler):
+    """A helpdesk that echoes our token where the old masking did not look: as a
+    JSON key, URL-encoded (upper- and lower-case hex, form encoding), and in a
+    2xx plain-text body where the token straddles the 500th character."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        token = (self.headers.get("Authorization") or "").partition(" ")[2]
+        if self.path.endswith("/attempts"):
+            ctype, status = "text/plain", 202
+            body = ("accepted " + "." * 485 + " " + token + " trailer").encode()
+        else:
+            ctype, status = "application/json", 201
+            body = json.dumps({
+                "ticket_id": "T-9",
+                token: "seen as a key",
+                "query": "https://hd.example/cb?auth=" + quote(token, safe=""),
+                "lower": quote(token, safe="").lower().replace("secret", "Secret").replace("token", "Token"),
+                "form": quote_plus(token),
+                "mixed": token.replace("+", "%2b", 1),
+                "escaped_json_text": json.dumps({"t": token}).replace("/", "\\/"),
+            }).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def leaky_helpdesk() -> Iterator[str]:
+    with _helpdesk(_Leaky) as url:
+        yield url
+
+
+def _fragments(token: str, n: int = 8) -> set[str]:
+    """Every n-character piece of the token, as written and URL-encoded."""
+    pieces = {token[i:i + n] for i in range(len(token) - n + 1)}
+    return pieces | {quote(p, safe="") for p in pieces} | {quote(p, safe="").lower() for p in pieces}
+
+
+def test_token_echoed_as_a_key_url_encoded_or_past_the_cut_is_masked(db, config, leaky_helpdesk) -> None:
+    (ticket, text), report = _deliver(db, config, leaky_helpdesk, ODD_TOKEN, [
+        ("call.missed", {"call_id": "call-9"}, "k-missed-9"),
+        ("callback.attempt", {"callback_id": "c-9"}, "k-attempt-9"),
+    ])
+    assert report.delivered == 2, report
+    with db.cursor() as cur:
+        rows = [outbox.get(cur, ticket), outbox.get(cur, text)]
+    stored = json.dumps([r.response for r in rows if r is not None])
+    leaked = sorted(f for f in _fragments(ODD_TOKEN) if f in stored)
+    assert leaked == [], stored
+    ticket_row, text_row = rows
+    assert ticket_row is not None and text_row is not None
+    assert ticket_row.response["ticket_id"] == "T-9" and ticket_row.response["***"] == "seen as a key"
+    assert ticket_row.response["query"] == "https://hd.example/cb?auth=***"
+    body = text_row.response["text"]
+    assert body.startswith("accepted ....") and "***" in body and len(body) == contract.RESPONSE_TEXT_LIMIT

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
-from voiceai_ivr.errors import DatabaseUnavailable, ESLError, StoreError, ValidationError
+from voiceai_ivr.config import shared_token_problems
+from voiceai_ivr.errors import ConfigError, DatabaseUnavailable, ESLError, StoreError, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ class Request:
             value = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             raise bad("body", f"not valid JSON ({exc})") from None
+        except RecursionError:  # a few KB of [[[[... exhaust the decoder's recursion
+            raise bad("body", "nested too deeply") from None
         if not isinstance(value, dict):
             raise bad("body", "must be a JSON object")
         self._body = value
@@ -318,6 +321,9 @@ class ApiApp:
         self.connection_events = ConnectionEvents()  # filled by api.server
         self.metrics = Metrics(self.connection_events)
         self.max_body = int(config.api.max_body_bytes)
+        shared = shared_token_problems(list(config.api.tokens))
+        if shared:
+            raise ConfigError(shared)
         self._tokens = [(str(t.token).encode("utf-8"), t.domain) for t in config.api.tokens if t.token]
         from voiceai_ivr.api import resources
 

@@ -8,7 +8,6 @@ field (``destinations[2].target: ...``), exits 1 and writes nothing.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -167,12 +166,12 @@ def _yaml_value(option: str) -> Any:
     def convert(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Any:
         if value is None:
             return None
-        import yaml
+        from voiceai_ivr import yamlfile
 
         try:
-            return yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise click.BadParameter(f"not valid YAML: {value!r}", ctx=ctx, param=param) from None
+            return yamlfile.parse(value, option)
+        except yamlfile.YamlFileError as exc:
+            raise click.BadParameter(f"{exc.reason}: {value[:80]!r}", ctx=ctx, param=param) from None
 
     return convert
 
@@ -309,26 +308,12 @@ def _refuse_if_fallback(db: Database, domain: str, name: str) -> None:
 
 
 def _load_document(path: str) -> Any:
-    import yaml
-
-    from voiceai_ivr.errors import not_utf8
+    from voiceai_ivr import yamlfile
 
     try:
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            with open(path, "rb") as fh:
-                text = fh.read().decode("utf-8")
-    except OSError as exc:
-        raise click.ClickException(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise click.ClickException(f"{path}: {not_utf8(exc)}") from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise click.ClickException(f"{path}: not valid YAML{where}") from exc
+        return yamlfile.load(path, "standard input" if path == "-" else path)
+    except yamlfile.YamlFileError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _report_text(report: Any) -> str:

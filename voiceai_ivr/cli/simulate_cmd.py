@@ -40,9 +40,12 @@ def command(app: AppContext, scenario_file: str, as_json: bool, scale: float, ti
     from voiceai_ivr.sim.scenario import load_scenario
     from voiceai_ivr.sim.stack import simulate
     from voiceai_ivr.stores.sandbox import sandbox
+    from voiceai_ivr.yamlfile import YamlFileError
 
     try:
         scenario = load_scenario(scenario_file)
+    except YamlFileError as exc:  # names the file already
+        raise click.ClickException(str(exc)) from None
     except VoiceAIError as exc:
         raise click.ClickException(f"{scenario_file}: {exc}") from exc
     except UnicodeDecodeError as exc:  # a binary file, or text in another encoding

@@ -46,6 +46,10 @@ PARTS: dict[str, tuple[int, int]] = {  # minutes since midnight, before clamping
 AT_DURATION = timedelta(hours=1)  # "às 16h30" -> 16:30-17:30
 LATER_DELAY = timedelta(hours=1)  # "mais tarde" -> from an hour from now
 MIN_WINDOW = timedelta(minutes=15)  # a shorter remainder moves to the next day
+# "As soon as possible" is the opening under way (or the next one) to its end; an
+# opening that runs on past midnight (open round the clock: no hours anywhere, a
+# 24-hour day, a night shift) would be days long, so it gives the next 4 hours.
+ASAP_WINDOW = timedelta(hours=4)
 SEARCH_DAYS = 31
 
 
@@ -270,7 +274,7 @@ def _make(
         nxt = hours.current_or_next_window(max(_at(hours, first, a), now), search_days=SEARCH_DAYS)
         if nxt is None:
             return None
-        s, e = nxt
+        s, e = _bounded(nxt[0], nxt[1])
         return Window(s, e, f"{requested} -> {s.date().isoformat()} {s.strftime('%H:%M')} (closed)", True, requested)
     d, (s, e) = found
     if d == first:
@@ -282,7 +286,20 @@ def _make(
     return Window(s, e, label, True, requested)
 
 
-def _asap(hours: BusinessHours, now: datetime) -> Optional[Window]:
+def _bounded(s: datetime, e: datetime) -> tuple[datetime, datetime]:
+    """An opening that runs on past the midnight after ``s`` is cut to ``ASAP_WINDOW``."""
+    midnight = datetime.combine(s.date() + timedelta(days=1), time(0), tzinfo=s.tzinfo)
+    return (s, min(e, s + ASAP_WINDOW)) if e > midnight else (s, e)
+
+
+def asap_window(now: datetime, hours: Optional[BusinessHours]) -> Optional[Window]:
+    """ "As soon as possible": from ``now`` (or the next opening) to the end of that
+    opening, at most ``ASAP_WINDOW`` when it runs on past midnight (``hours`` None:
+    always open, the next 4 hours). ``None`` when nothing opens within
+    ``SEARCH_DAYS``. This one window is what the caller hears and what is stored."""
+    if hours is None:
+        return Window(now, now + ASAP_WINDOW, "asap", False, "asap")
+    now = hours.local(now)
     cur = now
     for _ in range(SEARCH_DAYS * 4):
         w = hours.current_or_next_window(cur, search_days=SEARCH_DAYS)
@@ -290,10 +307,15 @@ def _asap(hours: BusinessHours, now: datetime) -> Optional[Window]:
             return None
         s, e = w
         if e - s >= MIN_WINDOW:
+            s, e = _bounded(s, e)
             label = "asap" if s <= now else f"asap -> {s.date().isoformat()} {s.strftime('%H:%M')} (closed now)"
             return Window(s, e, label, False, "asap")
         cur = e
     return None
+
+
+def _asap(hours: BusinessHours, now: datetime) -> Optional[Window]:
+    return asap_window(now, hours)
 
 
 def parse_window(
@@ -457,4 +479,4 @@ def describe_window(window: Window, language: str = "pt-BR", now: Optional[datet
     return f"{day} entre {_pt_time(start)} e {end_txt}"
 
 
-__all__ = ["KEYED_OPTIONS", "PARTS", "Window", "describe_window", "parse_window"]
+__all__ = ["ASAP_WINDOW", "KEYED_OPTIONS", "PARTS", "Window", "asap_window", "describe_window", "parse_window"]

@@ -25,7 +25,8 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from voiceai_ivr.channel.base import DTMF, SPEECH, ListenResult
@@ -47,7 +48,6 @@ ABANDONED = "abandoned"
 GAVE_UP = "gave_up"
 STORE_FAILED = "store_failed"
 
-ASAP_WINDOW = timedelta(hours=4)  # "as soon as possible" when the hours are "always open"
 WindowParser = Callable[[str, datetime, str, Any], Optional[tuple[datetime, datetime]]]
 
 
@@ -184,13 +184,15 @@ def _default_parse_window(text: str, at: datetime, language: str, hours: Any) ->
 
 
 def asap_window(at: datetime, hours: Any) -> tuple[datetime, datetime]:
-    """ "As soon as possible": the open business window containing ``at`` (from
-    ``at``), else the next one; ``at`` + 4 h when there are no hours."""
-    if hours is not None:
-        window = hours.current_or_next_window(at)
-        if window is not None:
-            return window[0], window[1]
-    return at, at + ASAP_WINDOW
+    """ "As soon as possible": ``timewindow.asap_window`` (the opening under way or
+    the next, at most 4 hours when it runs on past midnight); ``at`` + 4 h when
+    nothing opens within the search."""
+    from voiceai_ivr.domain import timewindow
+
+    window = timewindow.asap_window(at, hours)
+    if window is None:
+        return at, at + timewindow.ASAP_WINDOW
+    return window.start, window.end
 
 
 def _hhmm(value: datetime, language: str) -> str:
@@ -201,19 +203,29 @@ def _hhmm(value: datetime, language: str) -> str:
     return f"{value.hour}h{value.minute:02d}" if value.minute else f"{value.hour}h"
 
 
+def _day_word(ctx: CallContext, d: date, today: date) -> str:
+    if d == today:
+        return ctx.render("callback.day_today")
+    if d == today + timedelta(days=1):
+        return ctx.render("callback.day_tomorrow")
+    date_text = d.strftime("%m/%d") if ctx.language == "en-US" else d.strftime("%d/%m")
+    return ctx.render("callback.day_other", date=date_text)
+
+
 def describe_window(ctx: CallContext, start: datetime, end: datetime) -> str:
-    """ "amanhã entre 9h e 12h" / "tomorrow between 9 AM and 12 PM"."""
+    """ "amanhã entre 9h e 12h" / "tomorrow between 9 AM and 12 PM"; a window that
+    ends on a later day says that day ("hoje a partir das 22h até amanhã às 2h"),
+    so what the caller hears is the window stored."""
     tz = ctx.timezone
     s, e = start.astimezone(tz), end.astimezone(tz)
     today = ctx.now().astimezone(tz).date()
-    if s.date() == today:
-        day = ctx.render("callback.day_today")
-    elif s.date() == today + timedelta(days=1):
-        day = ctx.render("callback.day_tomorrow")
-    else:
-        date_text = s.strftime("%m/%d") if ctx.language == "en-US" else s.strftime("%d/%m")
-        day = ctx.render("callback.day_other", date=date_text)
-    return ctx.render("callback.window_text", day=day, start=_hhmm(s, ctx.language), end=_hhmm(e, ctx.language))
+    day = _day_word(ctx, s.date(), today)
+    start_text, end_text = _hhmm(s, ctx.language), _hhmm(e, ctx.language)
+    ends_same_day = e.date() == s.date() or (e.date() == s.date() + timedelta(days=1) and e.time() == dtime(0))
+    if ends_same_day:
+        return ctx.render("callback.window_text", day=day, start=start_text, end=end_text)
+    end_day = _day_word(ctx, e.date(), today)
+    return ctx.render("callback.window_text_days", day=day, start=start_text, end_day=end_day, end=end_text)
 
 
 # --------------------------------------------------------------------------- flow

@@ -125,7 +125,7 @@ class Services:
         return self.asr is None or self.asr.available
 
     def add_metrics_hook(self, hook: MetricsHook) -> None:
-        """``hook(name, **labels)`` is called for call_started(domain),
+        """``hook(name, **labels)`` is called for call_started(domain, known),
         call_ended(domain, outcome, duration), transfer_attempt(status, wait, domain),
         intent(source, intent), llm_fallback(reason), handler_error(error), and
         callback(outcome) from the capture flow."""

@@ -33,10 +33,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
-import yaml
 from jinja2 import StrictUndefined, TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from voiceai_ivr import yamlfile
 from voiceai_ivr.config import LANGUAGES, Config
 from voiceai_ivr.errors import ValidationError
 from voiceai_ivr.speech.speaker import FREESWITCH_TTS, RECORDED, Speaker, Spoken
@@ -69,13 +69,9 @@ def _flatten(data: Mapping[str, Any], prefix: str, out: dict[str, str], where: s
 def load_prompt_file(path: Path, namespace: str = "") -> dict[str, str]:
     """One prompt file as flat ``key -> template``; ``namespace`` prefixes its keys."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise PromptError(str(path), f"cannot read ({exc.strerror or exc})") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise PromptError(str(path), f"not valid YAML{where}") from exc
+        data = yamlfile.load(path) or {}
+    except yamlfile.YamlFileError as exc:
+        raise PromptError(str(path), exc.reason) from None
     if not isinstance(data, Mapping):
         raise PromptError(str(path), "top level must be a mapping of prompt keys")
     flat: dict[str, str] = {}

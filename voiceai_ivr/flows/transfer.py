@@ -52,6 +52,7 @@ from voiceai_ivr.flows.context import CallContext
 from voiceai_ivr.switch import (
     DONE_VARIABLE,
     build_dial_string,
+    clean_caller_id_name,
     dial_target,
     parse_socket_address,
     python_app,
@@ -247,9 +248,14 @@ def caller_id_for(ctx: CallContext) -> str:
 
 
 def caller_name_for(ctx: CallContext) -> str:
-    """The caller's name as the agent's caller-id name (letters, digits, blanks, . -)."""
-    name = re.sub(r"[^\w .\-]", "", ctx.caller_name, flags=re.UNICODE).strip()[:64]
-    return name or caller_id_for(ctx)
+    """The caller's name as the agent's caller-id name. It comes from the caller
+    (hostile): ``switch.clean_caller_id_name`` keeps what FreeSWITCH delivers
+    intact; a name left without a letter or digit (``!!!``, ``☎☎``) shows the
+    number instead."""
+    name = clean_caller_id_name(ctx.caller_name)
+    if not any(c.isalnum() for c in name):
+        return caller_id_for(ctx)
+    return name
 
 
 def agent_socket_address(ctx: CallContext) -> str:

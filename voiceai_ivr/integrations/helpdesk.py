@@ -116,7 +116,7 @@ class HelpdeskClient:
         # What the helpdesk sends back is stored with the outbox row and printed by
         # `outbox flush`: a helpdesk echoing our Authorization header (or any
         # token or URL password) must not put it there.
-        answer: dict = contract.redact_body(_json(resp), (self._token,))
+        answer: dict = contract.redact_response(resp.content, (self._token,))
         if status == 409:
             return HelpdeskResponse(status, answer, duplicate=True)
         if 200 <= status < 300:
@@ -156,16 +156,6 @@ class HelpdeskClient:
 
     def send_whatsapp(self, payload: Mapping[str, Any], *, idempotency_key: str) -> HelpdeskResponse:
         return self.send("whatsapp.send", payload, idempotency_key)
-
-
-def _json(resp: requests.Response) -> dict:
-    if not resp.content:
-        return {}
-    try:
-        data = resp.json()
-    except ValueError:
-        return {"text": resp.text[:500]}
-    return data if isinstance(data, dict) else {"data": data}
 
 
 def _error_text(body: dict) -> str:

@@ -28,6 +28,9 @@ formatted by ``integrations.whatsapp``; the message around them is built here.
 
 from __future__ import annotations
 
+import functools
+import json
+import re
 import secrets as _secrets
 from collections.abc import Mapping
 from datetime import datetime
@@ -360,25 +363,66 @@ _SECRET_KEYS = frozenset(
 )
 
 
+#: A response body that is not JSON is kept as ``{"text": ...}``, masked first and
+#: then cut to this many characters (cutting first could leave part of a secret).
+RESPONSE_TEXT_LIMIT = 500
+
+
+@functools.lru_cache(maxsize=16)
+def _secret_re(value: str) -> re.Pattern[str]:
+    """``value`` as written, URL-encoded (``%2B``/``%2b`` for ``+``, ``%2F``, ``%3D``:
+    a helpdesk echoing a query string or form) or with JSON's ``\\/`` for ``/``,
+    character by character, so mixed forms match too."""
+    parts = []
+    for ch in value:
+        forms = [re.escape(ch), "".join(f"%(?i:{b:02x})" for b in ch.encode("utf-8"))]
+        if ch == "/":
+            forms.append(re.escape("\\/"))
+        if ch == " ":
+            forms.append(re.escape("+"))
+        parts.append("(?:" + "|".join(forms) + ")")
+    return re.compile("".join(parts))
+
+
 def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
     """``text`` (an error or a body a helpdesk sent back) with secrets masked: the
-    given exact values (our bearer token), ``Authorization`` echoes, bearer/basic
-    credentials, passwords inside URLs, ``token=…``/``password: …`` pairs."""
+    given values (our bearer token) as written or URL-encoded, ``Authorization``
+    echoes, bearer/basic credentials, passwords inside URLs, ``token=…``/``password: …``
+    pairs."""
     from voiceai_ivr.logs import MASK, redact
 
     for value in secrets:
-        if value and len(value) >= 4 and value in text:
-            text = text.replace(value, MASK)
+        if value and len(value) >= 4:
+            text = _secret_re(value).sub(MASK, text)
     return redact(text)
 
 
+def redact_response(content: bytes, secrets: tuple[str, ...] = ()) -> dict:
+    """What a helpdesk answered, as stored with the outbox row: the JSON object
+    (a list as ``{"data": …}``), else ``{"text": …}`` masked in full and then cut to
+    ``RESPONSE_TEXT_LIMIT`` characters; every secret masked (``redact_body``)."""
+    if not content:
+        return {}
+    text = content.decode("utf-8", errors="replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {"text": redact_text(text, secrets)[:RESPONSE_TEXT_LIMIT]}
+    masked = redact_body(data if isinstance(data, dict) else {"data": data}, secrets)
+    return dict(masked)
+
+
 def redact_body(value: Any, secrets: tuple[str, ...] = (), _key: str = "") -> Any:
-    """A JSON value with every secret masked (``redact_text`` on strings, whole
-    values under secret-looking keys such as ``Authorization`` or ``token``)."""
+    """A JSON value with every secret masked (``redact_text`` on strings and on
+    keys, whole values under secret-looking keys such as ``Authorization`` or
+    ``token``)."""
     from voiceai_ivr.logs import MASK
 
     if isinstance(value, Mapping):
-        return {str(k): redact_body(v, secrets, str(k)) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            out[redact_text(str(k), secrets)] = redact_body(v, secrets, str(k))
+        return out
     if isinstance(value, list):
         return [redact_body(v, secrets, _key) for v in value]
     if _key.lower() in _SECRET_KEYS and value not in (None, "", MASK):
@@ -400,6 +444,7 @@ __all__ = [
     "KIND_TRANSFER",
     "KIND_UPDATED",
     "KIND_WHATSAPP",
+    "RESPONSE_TEXT_LIMIT",
     "RESULT_STATUSES",
     "ROUTES",
     "attempt",
@@ -408,6 +453,7 @@ __all__ = [
     "missed_call",
     "missed_call_payload",
     "redact_body",
+    "redact_response",
     "redact_text",
     "request_key",
     "result",

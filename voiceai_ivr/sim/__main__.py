@@ -22,8 +22,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
+from voiceai_ivr import yamlfile
 from voiceai_ivr.errors import ValidationError
 from voiceai_ivr.sim.scenario import parse_endpoints, parse_scenario
 from voiceai_ivr.sim.simulator import Simulator
@@ -89,8 +88,10 @@ def main(argv: Any = None) -> int:
     agents: dict[str, Any] = {}
     customers: dict[str, Any] = {}
     if args.endpoints:
-        with open(args.endpoints, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh) or {}
+        try:
+            doc = yamlfile.load(args.endpoints) or {}
+        except yamlfile.YamlFileError as exc:
+            parser.error(str(exc))
         agents = parse_endpoints(doc.get("agents"), "agents")
         customers = parse_endpoints(doc.get("customers"), "customers")
     engines = [e.strip() for e in args.asr_engines.split(",") if e.strip()]

@@ -183,10 +183,12 @@ def parse_var_block(body: str) -> dict[str, str]:
     for item in separate_string(body, ",", 1024):
         if not item:
             continue
-        name, sep, value = item.partition("=")
-        if not sep:
+        # Each item is split on ``=`` by switch_separate_string again (at most two
+        # parts), so its value is cleaned a second time.
+        pair = separate_string(item, "=", 2)
+        if len(pair) != 2:
             continue
-        result[name.strip()] = value
+        result[pair[0]] = pair[1]
     return result
 
 

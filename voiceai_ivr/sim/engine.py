@@ -370,6 +370,7 @@ class SimSwitch:
             kind="other",
             started=call.now() if call is not None else 0.0,
             via=via,
+            caller_id_name=spec.variables.get("origination_caller_id_name", ""),
         )
         for target in entry.targets:
             self.originate_counts[target] += 1

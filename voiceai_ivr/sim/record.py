@@ -30,10 +30,12 @@ class OriginateLog:
     bridged: bool = False
     leg_hangup_cause: Optional[str] = None
     ended: Optional[float] = None
+    caller_id_name: str = ""  # origination_caller_id_name as FreeSWITCH would read it
 
     def to_json(self) -> dict[str, Any]:
         return {
             "dial_string": self.dial_string,
+            "caller_id_name": self.caller_id_name,
             "targets": list(self.targets),
             "kind": self.kind,
             "result": self.result.strip(),

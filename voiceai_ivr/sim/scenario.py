@@ -36,8 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional, Union
 
-import yaml
-
+from voiceai_ivr import yamlfile
 from voiceai_ivr.errors import ValidationError
 
 BEHAVIORS = ("answer", "busy", "no_answer", "offline", "reject", "invalid", "gateway_down", "dnd")
@@ -126,13 +125,9 @@ class Scenario:
         if not path.is_absolute() and self.source_dir is not None:
             path = self.source_dir / path
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ValidationError("directory", f"cannot read {path}: {exc.strerror or exc}") from exc
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValidationError("directory", f"{path} is not valid YAML") from exc
+            data = yamlfile.load(path)
+        except yamlfile.YamlFileError as exc:
+            raise ValidationError("directory", str(exc)) from None
         if not isinstance(data, (dict, list)):
             raise ValidationError("directory", f"{path} must hold a mapping or a list")
         return data
@@ -380,16 +375,7 @@ def parse_scenario(data: Any, *, name: str = "", source_dir: Optional[Path] = No
 def load_scenario(path: Union[str, Path]) -> Scenario:
     """Read and validate a scenario file (YAML or JSON)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValidationError("scenario", f"cannot read {p}: {exc.strerror or exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ValidationError("scenario", f"{p} is not valid YAML{where}") from exc
+    data = yamlfile.load(p)  # YamlFileError (a ValidationError) names the file
     return parse_scenario(data, name=p.name, source_dir=p.parent)
 
 

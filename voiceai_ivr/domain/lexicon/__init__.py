@@ -25,7 +25,8 @@ from typing import Any, Optional
 
 import jellyfish
 import snowballstemmer
-import yaml
+
+from voiceai_ivr import yamlfile
 
 HERE = Path(__file__).resolve().parent
 LANGUAGES = ("pt-BR", "en-US")
@@ -190,7 +191,7 @@ def load_lexicon(directory: Optional[Path] = None) -> Lexicon:
     words: Mapping[str, Any] = {}
     names: Mapping[str, Any] = {}
     for path in sorted(base.glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = yamlfile.load(path) or {}
         if path.name == "words.yaml":
             words = doc
         elif path.name == "names.yaml":
