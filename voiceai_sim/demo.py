@@ -48,12 +48,13 @@ from typing import Any, Callable, Optional
 
 import yaml
 
+import voiceai_ivr
 from voiceai_ivr.config import Config
 from voiceai_ivr.errors import VoiceAIError
 
 log = logging.getLogger(__name__)
 
-DEMO_DIRECTORY = Path(__file__).resolve().parent / "conf" / "demo-directory.yaml"
+DEMO_DIRECTORY = Path(voiceai_ivr.__file__).resolve().parent / "conf" / "demo-directory.yaml"
 DEFAULT_SCALE = 0.02  # real seconds per simulated second
 COMPANY_NUMBER = "+551140040000"  # the caller id customers see (when none is configured)
 CALL_TIMEOUT = 40.0  # real seconds one flow may take at most
@@ -151,7 +152,7 @@ def fresh_mobile_number() -> str:
 def demo_config(config: Config) -> Config:
     """The (sandbox) configuration with the parts the simulator replaces:
     dispatcher listening on a free loopback port, a company caller id when none
-    is configured (``app.SimStack`` turns the clock override on)."""
+    is configured (``stack.SimStack`` turns the clock override on)."""
     callbacks = dataclasses.replace(
         config.callbacks,
         caller_id_number=config.callbacks.caller_id_number or COMPANY_NUMBER,
@@ -186,10 +187,10 @@ class Tour:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> Tour:
-        """The demo's stack (``app.SimStack``, what ``simulate`` runs too) with the
+        """The demo's stack (``stack.SimStack``, what ``simulate`` runs too) with the
         demo directory imported."""
-        from voiceai_ivr.app import SimStack
         from voiceai_ivr.domain.destinations import parse_directory
+        from voiceai_sim.stack import SimStack
 
         directory = parse_directory(self.document)
         hours = directory.business_hours(directory.secretaries[0])
@@ -209,7 +210,7 @@ class Tour:
     # ------------------------------------------------------------------ calls
 
     def _scenario(self, at: datetime, caller: str, inputs: list[dict[str, Any]], agents: Mapping[str, Any]) -> Any:
-        from voiceai_ivr.sim.scenario import parse_scenario
+        from voiceai_sim.scenario import parse_scenario
 
         return parse_scenario(
             {
@@ -224,7 +225,7 @@ class Tour:
         )
 
     def _call(self, scenario: Any) -> Any:
-        from voiceai_ivr.sim.stack import db_enricher
+        from voiceai_sim.stack import db_enricher
 
         result = self.sim.place_call(scenario, self.server.address, timeout=CALL_TIMEOUT)
         db_enricher(self.db, self.domain)(result)
@@ -368,7 +369,7 @@ class Tour:
             report.problems.append("no callback from the busy -> callback flow to dispatch")
             report.seconds = time.monotonic() - started
             return report
-        from voiceai_ivr.sim.result import render_transcript
+        from voiceai_sim.result import render_transcript
 
         record = self._dispatch_record()
         problems, state = self._dispatch(record)
@@ -388,8 +389,8 @@ class Tour:
 
     def _dispatch_record(self) -> Any:
         """A simulator call record the dispatcher's legs are attributed to (by target)."""
-        from voiceai_ivr.sim.record import CallRecord
-        from voiceai_ivr.sim.scenario import parse_endpoints
+        from voiceai_sim.record import CallRecord
+        from voiceai_sim.scenario import parse_endpoints
 
         agent = self.callback_agent or ""
         record = CallRecord(
@@ -436,7 +437,7 @@ class Tour:
         return problems, state
 
     def _dispatch_result(self, record: Any) -> Any:
-        from voiceai_ivr.sim.result import build_result
+        from voiceai_sim.result import build_result
 
         async def finish() -> list[dict[str, Any]]:
             loop_time = self.sim.loop.time
@@ -503,7 +504,7 @@ class Tour:
 
     @staticmethod
     def _finish(report: FlowReport, result: Any, problems: list[str], summary: str) -> FlowReport:
-        from voiceai_ivr.sim.result import render_transcript
+        from voiceai_sim.result import render_transcript
 
         report.result = result.to_json()
         report.transcript = render_transcript(result)
