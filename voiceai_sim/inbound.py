@@ -7,8 +7,8 @@ import logging
 from typing import Any, Optional
 
 from voiceai_ivr.errors import ProtocolError
-from voiceai_ivr.esl.protocol import FrameParser, encode_frame
 from voiceai_sim.session import DISCONNECT_TEXT, ConnectionBase
+from voiceai_sim.wire import FrameParser, encode_frame
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import logging
 import re
 from typing import Any, Optional
 
-from voiceai_ivr.esl.protocol import encode_event_frame, encode_frame
 from voiceai_sim.events import Pairs, new_uuid
+from voiceai_sim.wire import encode_event_frame, encode_frame
 
 log = logging.getLogger(__name__)
 
