@@ -511,8 +511,6 @@ class SimChannel:
 
     async def execute(self, run: AppRun, loop_no: int = 1) -> str:
         """Run one application with its EXECUTE / EXECUTE_COMPLETE events."""
-        from voiceai_sim.apps import run_application
-
         if self.hungup:
             return "_none_"
         if not self.switch.apps_known(run.name):
@@ -534,7 +532,7 @@ class SimChannel:
         uuid_tail: Pairs = [("Application-UUID", run.app_uuid)] if run.app_uuid else []
         self.fire("CHANNEL_EXECUTE", tail=app_tail + uuid_tail)
         try:
-            await run_application(self, run)
+            await self.switch.run_application(self, run)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -32,6 +32,8 @@ from voiceai_sim.result import CallResult, build_result
 from voiceai_sim.scenario import (
     EndpointBehavior,
     Scenario,
+    check_expect,
+    load_scenario,
     parse_asr_engines,
     parse_asr_format,
     parse_endpoints,
@@ -470,8 +472,6 @@ def run_scenario(
     inbound ESL address is then unknown to the app: pass a started simulator
     whenever the app needs the inbound side). ``enrich`` may replace
     outcome/transfers/callback from the database."""
-    from voiceai_sim.scenario import check_expect, load_scenario
-
     if isinstance(scenario, str):
         sc = load_scenario(scenario)
     elif isinstance(scenario, Scenario):

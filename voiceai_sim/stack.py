@@ -19,7 +19,14 @@ from typing import Any, Callable, Optional
 
 from voiceai_ivr.app import build_services, call_handler, connect_pbx
 from voiceai_ivr.config import Config
+from voiceai_ivr.domain.destinations import parse_directory
 from voiceai_ivr.flows.context import Services
+from voiceai_ivr.server import CallServer
+from voiceai_ivr.stores import calls
+from voiceai_ivr.stores.callbacks import get_callback
+from voiceai_ivr.stores.db import Database
+from voiceai_ivr.stores.directory import import_directory
+from voiceai_ivr.stores.migrate import migrate
 from voiceai_sim.result import CallResult
 from voiceai_sim.scenario import Scenario, check_expect
 from voiceai_sim.simulator import Simulator, speech_settings
@@ -35,9 +42,6 @@ def _iso(value: Any) -> Any:
 
 def db_enricher(db: Any, domain: str) -> Callable[[CallResult], None]:
     """Replace wire-derived outcome/transfers/callback with the application's records."""
-    from voiceai_ivr.stores import calls
-    from voiceai_ivr.stores.callbacks import get_callback
-
     def enrich(result: CallResult) -> None:
         deadline = time.monotonic() + DB_SETTLE_SECONDS
         while True:
@@ -129,21 +133,12 @@ class SimStack:
         self.services: Optional[Services] = None
 
     def start(self) -> SimStack:
-        from voiceai_ivr.server import CallServer
-        from voiceai_ivr.stores.db import Database
-        from voiceai_sim.simulator import Simulator
-
         cfg = self.config
         try:
             self.db = Database.from_config(cfg)
             if self._migrate:
-                from voiceai_ivr.stores.migrate import migrate
-
                 migrate(self.db)
             if self.document is not None:
-                from voiceai_ivr.domain.destinations import parse_directory
-                from voiceai_ivr.stores.directory import import_directory
-
                 import_directory(self.db, parse_directory(self.document))
             options = {"asr_engines": [cfg.speech.asr_engine], **self.sim_options}
             self.sim = Simulator(scale=self.scale, domain=self.domain, **options).start()
