@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
-from voiceai_ivr.api.app import (
+from voiceai_ivr.api.http import (
     MAX_SNOOZE,
     STATUSES,
     HTTPError,
