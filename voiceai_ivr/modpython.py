@@ -117,23 +117,16 @@ def _log_to_freeswitch(config: Any) -> None:
 
 
 def _flow(config: Any) -> Callable[[Any], None]:
-    """The real call handler: ``voiceai_ivr.app`` when it is there, else the minimal flow."""
-    import importlib
-
-    app: Any
+    """The real call handler (``app.shared_handler``), or the minimal flow when
+    ``voiceai_ivr.app`` cannot be imported at all."""
     try:
-        app = importlib.import_module("voiceai_ivr.app")
+        # lazy: FreeSWITCH re-imports this shim on every call; the composition root is imported once, on first use
+        from voiceai_ivr.app import shared_handler
     except ModuleNotFoundError as exc:
         if exc.name != "voiceai_ivr.app":
             raise
-        app = None
-    if app is not None:
-        shared = getattr(app, "shared_handler", None)
-        if callable(shared):
-            return shared(config, mode="python")  # type: ignore[no-any-return]
-        factory = getattr(app, "call_handler", None)
-        if callable(factory):
-            return factory(config, mode="python")  # type: ignore[no-any-return]
+    else:
+        return shared_handler(config, mode="python")
     import functools
 
     from voiceai_ivr.flows.minimal import minimal_flow
