@@ -408,13 +408,20 @@ def build_dispatcher(
     try:
         client, switch = connect_pbx(config)
     except ESLError as exc:
-        dispatcher = Dispatcher(config, db, None, listen=listen, advertise=advertise, concurrency=concurrency)
+        # No PBX: nothing is dialled, no voice needed.
+        services = Services(config=config, prompts=PromptBook.from_config(config), db=db)
+        dispatcher = Dispatcher(
+            config, db, None, services=services, listen=listen, advertise=advertise, concurrency=concurrency
+        )
         return dispatcher.without_pbx(f"PBX unreachable at {config.esl.host}:{config.esl.port}: {exc}")
     dispatcher = Dispatcher(
         config,
         db,
         switch,
         availability=availability_checker(config, switch),
+        # The whisper and the customer's prompts get the same voices (speech engine
+        # per language) as calls do.
+        services=build_services(config, db=db, switch=switch, metrics=False, report_speech=False),
         listen=listen,
         advertise=advertise,
         concurrency=concurrency,

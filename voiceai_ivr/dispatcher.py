@@ -41,7 +41,9 @@ from voiceai_ivr.flows.callback_dispatch import (
     WhisperInfo,
     run_attempt,
 )
+from voiceai_ivr.flows.context import Services
 from voiceai_ivr.integrations import helpdesk_contract as contract
+from voiceai_ivr.integrations.helpdesk_messages import attempt_event, result_event, whatsapp_event
 from voiceai_ivr.stores import dispatch as store
 
 log = logging.getLogger(__name__)
@@ -187,79 +189,6 @@ class Summary:
         return "; helpdesk: " + ", ".join(parts) if parts else ""
 
 
-# --------------------------------------------------------------------------- helpdesk events
-
-
-def attempt_event(
-    claimed: store.Claimed,
-    outcome: str,
-    cause: Optional[str],
-    resolution: store.Resolution,
-    now: datetime,
-    details: Optional[dict] = None,
-    started_at: Optional[datetime] = None,
-) -> store.OutboxEvent:
-    """``callback.attempt`` (``helpdesk_contract.attempt``) for one claimed attempt."""
-    cb = claimed.callback
-    info = details or {}
-    return contract.attempt(
-        callback_id=cb.public_id,
-        domain=cb.domain,
-        attempt_no=claimed.attempt_no,
-        attempt_id=claimed.attempt_id,
-        trigger=claimed.trigger,
-        outcome=outcome,
-        hangup_cause=cause,
-        agent_extension=claimed.agent_extension,
-        destination=cb.route_name,
-        destination_source=cb.route_source,
-        started_at=started_at or now,
-        ended_at=now,
-        next_attempt_at=resolution.next_attempt_at,
-        status=resolution.status,
-        ticket_id=cb.ticket_id,
-        detail=str(info.get("reason") or info.get("agent_choice") or info.get("error") or ""),
-    )
-
-
-def result_event(
-    public_id: str,
-    domain: str,
-    ticket_id: Optional[str],
-    status: str,
-    outcome: str,
-    attempts: int,
-    now: datetime,
-    detail: str = "",
-) -> store.OutboxEvent:
-    """``callback.result``: the final status (completed / failed / expired / cancelled)."""
-    return contract.result(
-        callback_id=public_id,
-        domain=domain,
-        status=status,
-        attempts=attempts,
-        last_outcome=outcome,
-        completed_at=now,
-        detail=detail,
-        ticket_id=ticket_id,
-    )
-
-
-def whatsapp_event(cur: Any, callback_id: int, event: str, config: Config) -> Optional[store.OutboxEvent]:
-    """The customer's WhatsApp notice for ``event`` (failed / expired), when the
-    domain has WhatsApp on."""
-    from voiceai_ivr.integrations import whatsapp
-    from voiceai_ivr.stores import callbacks
-
-    row = callbacks.get_callback(cur, callback_id)
-    if row is None:
-        return None
-    settings = callbacks.domain_settings(cur, row.domain)
-    if not whatsapp.enabled_for(settings, config):
-        return None
-    return contract.whatsapp_notice(event, row, config=config, timezone_name=str(settings.get("timezone") or ""))
-
-
 def no_destination_reason(cand: store.Candidate, default_destination: str) -> str:
     """Why nobody can be called for ``cand``, said so an admin can fix it."""
     if default_destination:
@@ -308,7 +237,7 @@ class Dispatcher:
         owner: Optional[str] = None,
         clock: Optional[Clock] = None,
         availability: Any = None,
-        services: Any = None,
+        services: Services,
         listen: Optional[tuple[str, int]] = None,
         advertise: str = "",
         concurrency: Optional[int] = None,
@@ -321,17 +250,6 @@ class Dispatcher:
         self._clock = clock
         self.availability = availability
         self.concurrency = int(concurrency or config.dispatcher.concurrency)
-        if services is None and switch is None:  # no PBX: nothing is dialled, no voice needed
-            from voiceai_ivr.flows.context import Services
-            from voiceai_ivr.flows.prompts import PromptBook
-
-            services = Services(config=config, prompts=PromptBook.from_config(config), db=db)
-        elif services is None:
-            # The one composition root: the whisper and the customer's prompts get the
-            # same voices (speech engine per language) as calls do.
-            from voiceai_ivr.app import build_services
-
-            services = build_services(config, db=db, switch=switch, metrics=False, report_speech=False)
         self.desk = AgentDesk(services)
         self._listen = listen or (config.dispatcher.listen_host, config.dispatcher.listen_port)
         self._advertise = advertise or config.dispatcher.agent_socket_address
@@ -1008,13 +926,10 @@ __all__ = [
     "KIND_UPDATED",
     "Dispatcher",
     "Summary",
-    "attempt_event",
     "new_owner",
     "no_destination_reason",
     "resolve",
-    "result_event",
     "retry_delay",
     "sleep_bounded",
     "utcnow",
-    "whatsapp_event",
 ]

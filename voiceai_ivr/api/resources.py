@@ -25,6 +25,7 @@ from voiceai_ivr.api.http import (
     parse_whole,
 )
 from voiceai_ivr.errors import ESLError, StoreError, ValidationError
+from voiceai_ivr.integrations.helpdesk_messages import result_event
 
 PUBLIC_FIELDS = (
     "domain",
@@ -245,8 +246,6 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
         reason = body.get("reason", "")
         if not isinstance(reason, str) or len(reason) > 500:
             raise bad("reason", "must be text of at most 500 characters")
-        from voiceai_ivr.dispatcher import result_event
-
         cb = get_callback(req.domain, pid)
         event = result_event(
             pid, req.domain, cb.ticket_id, "cancelled", "cancelled", cb.attempts, services.clock(), detail=reason

@@ -1,0 +1,86 @@
+"""The helpdesk messages of a callback's life after its capture, composed in one
+place next to the contract (``helpdesk_contract``) they follow: an attempt's
+``callback.attempt``, the final ``callback.result``, and the customer's WhatsApp
+notice. The dispatcher and the HTTP API write them to the outbox in their own
+transactions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from voiceai_ivr.config import Config
+from voiceai_ivr.integrations import helpdesk_contract as contract
+from voiceai_ivr.integrations import whatsapp
+from voiceai_ivr.stores import callbacks
+from voiceai_ivr.stores.dispatch import Claimed, OutboxEvent, Resolution
+
+
+def attempt_event(
+    claimed: Claimed,
+    outcome: str,
+    cause: Optional[str],
+    resolution: Resolution,
+    now: datetime,
+    details: Optional[dict] = None,
+    started_at: Optional[datetime] = None,
+) -> OutboxEvent:
+    """``callback.attempt`` (``helpdesk_contract.attempt``) for one claimed attempt."""
+    cb = claimed.callback
+    info = details or {}
+    return contract.attempt(
+        callback_id=cb.public_id,
+        domain=cb.domain,
+        attempt_no=claimed.attempt_no,
+        attempt_id=claimed.attempt_id,
+        trigger=claimed.trigger,
+        outcome=outcome,
+        hangup_cause=cause,
+        agent_extension=claimed.agent_extension,
+        destination=cb.route_name,
+        destination_source=cb.route_source,
+        started_at=started_at or now,
+        ended_at=now,
+        next_attempt_at=resolution.next_attempt_at,
+        status=resolution.status,
+        ticket_id=cb.ticket_id,
+        detail=str(info.get("reason") or info.get("agent_choice") or info.get("error") or ""),
+    )
+
+
+def result_event(
+    public_id: str,
+    domain: str,
+    ticket_id: Optional[str],
+    status: str,
+    outcome: str,
+    attempts: int,
+    now: datetime,
+    detail: str = "",
+) -> OutboxEvent:
+    """``callback.result``: the final status (completed / failed / expired / cancelled)."""
+    return contract.result(
+        callback_id=public_id,
+        domain=domain,
+        status=status,
+        attempts=attempts,
+        last_outcome=outcome,
+        completed_at=now,
+        detail=detail,
+        ticket_id=ticket_id,
+    )
+
+
+def whatsapp_event(cur: Any, callback_id: int, event: str, config: Config) -> Optional[OutboxEvent]:
+    """The customer's WhatsApp notice for ``event`` (failed / expired), when the
+    domain has WhatsApp on."""
+    row = callbacks.get_callback(cur, callback_id)
+    if row is None:
+        return None
+    settings = callbacks.domain_settings(cur, row.domain)
+    if not whatsapp.enabled_for(settings, config):
+        return None
+    return contract.whatsapp_notice(event, row, config=config, timezone_name=str(settings.get("timezone") or ""))
+
+
+__all__ = ["attempt_event", "result_event", "whatsapp_event"]
