@@ -22,12 +22,27 @@ import time
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
+from voiceai_ivr.api import ApiServices
+from voiceai_ivr.availability import AvailabilityChecker, dnd_lookup_from_config
 from voiceai_ivr.channel.base import Channel
 from voiceai_ivr.config import LANGUAGES, Config
-from voiceai_ivr.errors import CallGone, DatabaseUnavailable, StoreError, VoiceAIError
+from voiceai_ivr.dispatcher import Dispatcher
+from voiceai_ivr.errors import CallGone, DatabaseUnavailable, ESLError, StoreError, VoiceAIError
+from voiceai_ivr.esl.inbound import InboundClient
 from voiceai_ivr.flows.agent import AgentRegistry, run_agent
+from voiceai_ivr.flows.asr_support import SpeechSupport
+from voiceai_ivr.flows.callback import queue_missed_call
 from voiceai_ivr.flows.context import CallContext, CallIdentity, Services, call_identity
+from voiceai_ivr.flows.conversation import CallDirectory, Conversation, close_call_log, open_call_log
 from voiceai_ivr.flows.prompts import PromptBook
+from voiceai_ivr.integrations.llm import client_from_config
+from voiceai_ivr.integrations.outbox_worker import OutboxDrain
+from voiceai_ivr.logs import call_context
+from voiceai_ivr.metrics import METRICS
+from voiceai_ivr.speech.service import SpeechServices
+from voiceai_ivr.stores import directory as directory_store
+from voiceai_ivr.stores.db import Database
+from voiceai_ivr.switch import Switch
 
 log = logging.getLogger("voiceai_ivr.app")
 
@@ -80,18 +95,11 @@ def build_services(
     from ``config.esl`` (inbound Event Socket). ``report_speech=False``: the speech
     plan is logged at debug level (a cron pass; ``config check`` reports it)."""
     if db is None:
-        from voiceai_ivr.stores.db import Database
-
         db = Database.from_config(config)
     if switch is None:
-        from voiceai_ivr.esl.inbound import InboundClient
-        from voiceai_ivr.switch import Switch
-
         switch = Switch(InboundClient.from_config(config.esl).connect(), timeout=config.esl.timeout)
     llm = None
     if config.llm.enabled:
-        from voiceai_ivr.integrations.llm import client_from_config
-
         llm = client_from_config(config.llm)
     services = Services(
         config=config,
@@ -103,8 +111,6 @@ def build_services(
         mode=mode,
     )
     if metrics is None:
-        from voiceai_ivr.metrics import METRICS
-
         metrics = METRICS
     if metrics is not False:
         services.add_metrics_hook(metrics_hook(metrics))
@@ -116,8 +122,6 @@ def build_services(
 def _speech_services(config: Config, switch: Any, mode: str, services: Services, *, report: bool = True) -> Any:
     """Prompt audio and recorded answers (``voiceai_ivr.speech``): which engine each
     language uses is decided now, from what is installed and what FreeSWITCH sees."""
-    from voiceai_ivr.speech.service import SpeechServices
-
     known = services.asr.known if services.asr is not None else None
     speech = SpeechServices.build(config, switch=switch, mode=mode, asr_known=known, report=report)
     services.prompts.speaker = speech.speaker
@@ -127,8 +131,6 @@ def _speech_services(config: Config, switch: Any, mode: str, services: Services,
 def _speech_support(config: Config, switch: Any, metrics: Any) -> Any:
     """Find out once, now, whether the PBX can recognise speech with the configured
     engine (``flows.asr_support``); calls re-check after an ESL reconnect."""
-    from voiceai_ivr.flows.asr_support import SpeechSupport
-
     def exported(available: bool, _reason: str) -> None:
         if metrics is not False and hasattr(metrics, "speech_available"):
             metrics.speech_available(available)
@@ -157,8 +159,6 @@ def _language_override(data: Mapping[str, str]) -> str:
 def handle_call(channel: Channel, services: Services) -> None:
     """One call leg, whatever its role. Never raises. Every log line of the leg
     carries its uuid and domain (``logs.call_context``)."""
-    from voiceai_ivr.logs import call_context
-
     ident = call_identity(channel.data, getattr(channel, "uuid", ""))
     with call_context(ident.call_uuid, ident.domain):
         _handle_call(channel, services)
@@ -189,8 +189,6 @@ def _handle_call(channel: Channel, services: Services) -> None:
 def run_caller(channel: Channel, services: Services) -> str:
     """The caller's conversation from answer to outcome; returns the outcome."""
     from zoneinfo import ZoneInfo
-
-    from voiceai_ivr.flows.conversation import CallDirectory, Conversation, close_call_log, open_call_log
 
     ident = call_identity(channel.data, getattr(channel, "uuid", ""))
     services.emit("call_started", domain=ident.domain or "-")
@@ -237,7 +235,6 @@ def _find_secretary(services: Services, ident: CallIdentity) -> Optional[tuple[A
     if services.db is None:
         log.error("call %s: no database configured", ident.call_uuid)
         return None
-    from voiceai_ivr.stores import directory as directory_store
 
     try:
         loaded = directory_store.load_resolver(services.db, ident.domain)
@@ -266,7 +263,6 @@ def _find_secretary(services: Services, ident: CallIdentity) -> Optional[tuple[A
 def _unknown_number(channel: Channel, services: Services, ident: CallIdentity) -> str:
     """No secretary for this domain/number: apologise in the default language."""
     ctx = CallContext(channel, services, identity=ident, language=_language_override(channel.data) or "pt-BR")
-    from voiceai_ivr.flows.conversation import close_call_log, open_call_log
 
     open_call_log(ctx)
     ctx.log_event("no_secretary", domain=ident.domain, did=ident.did)
@@ -294,7 +290,6 @@ def _missed_call(ctx: CallContext, conversation: Any, outcome: str) -> None:
     failed = [a for a in conversation.attempts if a.status not in ("accepted", "caller_hangup", "in_progress")]
     if not failed:
         return
-    from voiceai_ivr.flows.callback import queue_missed_call
 
     last = failed[-1]
     try:
@@ -372,17 +367,12 @@ def connect_pbx(config: Config, *, events: Optional[tuple] = ()) -> tuple[Any, A
     PBX cannot be reached. ``events=()``: only BACKGROUND_JOB (originate results:
     agent legs report on their own outbound socket); ``None``: the client's
     default subscriptions (the call server's)."""
-    from voiceai_ivr.esl.inbound import InboundClient
-    from voiceai_ivr.switch import Switch
-
     kwargs = {} if events is None else {"events": events}
     client = InboundClient.from_config(config.esl, **kwargs).connect()
     return client, Switch(client, timeout=config.esl.timeout)
 
 
 def availability_checker(config: Config, switch: Any) -> Any:
-    from voiceai_ivr.availability import AvailabilityChecker, dnd_lookup_from_config
-
     return AvailabilityChecker(
         switch,
         cache_seconds=config.dispatcher.availability_cache_seconds,
@@ -402,9 +392,6 @@ def build_dispatcher(
     ``listen``, default ``dispatcher.listen_*``); when the PBX cannot be reached it
     still replays the spool, expires callbacks and delivers the outbox, then
     reports it."""
-    from voiceai_ivr.dispatcher import Dispatcher
-    from voiceai_ivr.errors import ESLError
-
     try:
         client, switch = connect_pbx(config)
     except ESLError as exc:
@@ -438,11 +425,7 @@ def start_outbox_drain(config: Config, db: Any, *, metrics: Any = None) -> Any:
     """The process's background helpdesk delivery (``outbox_worker.OutboxDrain``):
     one worker, polling every ``helpdesk.delivery_interval`` seconds, feeding the
     outbox backlog and oldest-row age into ``metrics`` (default: the process's)."""
-    from voiceai_ivr.integrations.outbox_worker import OutboxDrain
-
     if metrics is None:
-        from voiceai_ivr.metrics import METRICS
-
         metrics = METRICS
     return OutboxDrain(db, config, metrics=metrics or None).start()
 
@@ -451,8 +434,6 @@ def build_api_services(config: Config, db: Any, *, drain: bool = True) -> Any:
     """``ApiServices`` for ``voiceai-ivr api``: the database, the outbox drain, and,
     when the PBX can be reached, availability and click-to-call (a dispatcher
     listening on ``api.agent_listen_*``). ``ConfigError`` as ``Dispatcher.start``."""
-    from voiceai_ivr.api import ApiServices
-
     dispatcher = build_dispatcher(
         config,
         db,
