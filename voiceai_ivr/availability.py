@@ -116,7 +116,7 @@ def dnd_lookup_from_config(dsn: str, query: str, timeout: float = 5.0) -> Option
     """The configured FusionPBX DND source, or None when not configured."""
     if not (dsn and query):
         return None
-    from voiceai_ivr.stores.dispatch import FusionPBXDnd
+    from voiceai_ivr.stores.fusionpbx import FusionPBXDnd
 
     return FusionPBXDnd(dsn, query, connect_timeout=timeout)
 

@@ -44,6 +44,7 @@ from voiceai_ivr.flows.callback_dispatch import (
 from voiceai_ivr.flows.context import Services
 from voiceai_ivr.integrations import helpdesk_contract as contract
 from voiceai_ivr.integrations.helpdesk_messages import attempt_event, result_event, whatsapp_event
+from voiceai_ivr.stores import callbacks as cbstore
 from voiceai_ivr.stores import dispatch as store
 
 log = logging.getLogger(__name__)
@@ -481,7 +482,7 @@ class Dispatcher:
         for _ in range(max_rounds):
             now = self.now()
             with self.db.transaction() as cur:
-                items = store.select_expirable(
+                items = cbstore.select_expirable(
                     cur, max_age_hours=self.config.callbacks.max_age_hours, limit=500, now=self._sql_now()
                 )
                 for item in items:
@@ -493,7 +494,7 @@ class Dispatcher:
                     notice = whatsapp_event(cur, item.id, "expired", self.config)
                     if notice is not None:
                         events.append(notice)
-                    store.mark_expired(cur, item, events=events, now=self._sql_now())
+                    cbstore.mark_expired(cur, item, events=events, now=self._sql_now())
             total += len(items)
             if len(items) < 500:
                 break

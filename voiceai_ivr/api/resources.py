@@ -233,7 +233,7 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
                 raise bad("until", "at most 30 days ahead", 422, "out_of_range")
         event = _event("snoozed", pid, req.domain, {"next_attempt_at": until.isoformat()})
         with services.db.transaction() as cur:
-            state, _ = store.snooze(cur, pid, req.domain, until, events=[event])
+            state, _ = cbstore.snooze(cur, pid, req.domain, until, events=[event])
         if state != "ok":
             raise state_error(state, pid)
         return Response(200, public(get_callback(req.domain, pid)))
@@ -251,7 +251,7 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
             pid, req.domain, cb.ticket_id, "cancelled", "cancelled", cb.attempts, services.clock(), detail=reason
         )
         with services.db.transaction() as cur:
-            state, _ = store.cancel(cur, pid, req.domain, events=[event])
+            state, _ = cbstore.cancel(cur, pid, req.domain, events=[event])
         if state != "ok":
             raise state_error(state, pid)
         return Response(200, public(get_callback(req.domain, pid)))

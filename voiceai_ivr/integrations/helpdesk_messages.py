@@ -13,7 +13,8 @@ from voiceai_ivr.config import Config
 from voiceai_ivr.integrations import helpdesk_contract as contract
 from voiceai_ivr.integrations import whatsapp
 from voiceai_ivr.stores import callbacks
-from voiceai_ivr.stores.dispatch import Claimed, OutboxEvent, Resolution
+from voiceai_ivr.stores.dispatch import Claimed, Resolution
+from voiceai_ivr.stores.outbox import OutboxEvent
 
 
 def attempt_event(

@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Optional
 
 from voiceai_ivr.errors import StoreError, ValidationError
+from voiceai_ivr.stores.outbox import OutboxEvent, enqueue_events
 
 if TYPE_CHECKING:
     from voiceai_ivr.config import Config
@@ -527,6 +528,138 @@ def set_ticket_id(cur: Any, callback_id: int, ticket_id: str) -> bool:
     return bool(cur.rowcount)
 
 
+# --------------------------------------------------------------------------- expiry, snooze, cancel
+
+
+@dataclass(frozen=True)
+class Expired:
+    id: int
+    public_id: str
+    domain: str
+    number_e164: str
+    caller_name: Optional[str]
+    language: str
+    window_start: datetime
+    window_end: datetime
+    reason: str
+    attempts: int
+    ticket_id: Optional[str]
+    why: str  # window_passed | max_age
+    domain_settings: dict = field(default_factory=dict)
+
+
+def select_expirable(
+    cur: Any, *, max_age_hours: float, limit: int = 500, now: Optional[datetime] = None
+) -> list[Expired]:
+    """Lock pending callbacks whose window has passed or that are older than
+    ``max_age_hours`` (skipping rows others hold). ``mark_expired`` finishes them
+    in the same transaction."""
+    cur.execute(
+        """
+        SELECT c.id, c.public_id::text, c.domain, c.number_e164, c.caller_name, c.language,
+               c.window_start, c.window_end, c.reason, c.attempts, c.ticket_id,
+               CASE WHEN c.window_end <= COALESCE(%(now)s, now()) THEN 'window_passed' ELSE 'max_age' END,
+               COALESCE(dom.settings, '{}'::jsonb)
+          FROM callbacks c
+          LEFT JOIN domains dom ON dom.domain = c.domain
+         WHERE c.status = 'pending'
+           AND (c.window_end <= COALESCE(%(now)s, now())
+                OR c.created_at + make_interval(secs => %(max_age)s) <= COALESCE(%(now)s, now()))
+         ORDER BY c.id
+         LIMIT %(limit)s
+         FOR UPDATE OF c SKIP LOCKED
+        """,
+        {"now": now, "max_age": float(max_age_hours) * 3600.0, "limit": int(limit)},
+    )
+    return [Expired(*row) for row in cur.fetchall()]
+
+
+def mark_expired(
+    cur: Any, item: Expired, *, events: Sequence[OutboxEvent] = (), now: Optional[datetime] = None
+) -> None:
+    cur.execute(
+        """
+        UPDATE callbacks SET status = 'expired', last_outcome = %(why)s, updated_at = now(),
+               completed_at = COALESCE(%(now)s, now())
+         WHERE id = %(id)s AND status = 'pending'
+        """,
+        {"id": item.id, "why": item.why, "now": now},
+    )
+    if cur.rowcount:
+        enqueue_events(cur, item.domain, item.id, events)
+
+
+def snooze(
+    cur: Any, public_id: str, domain: str, until: datetime, *, events: Sequence[OutboxEvent] = ()
+) -> tuple[str, Optional[int]]:
+    """Move a pending callback's next attempt to ``until``; when that is past
+    the window's end the window moves with it (same length). Returns
+    ``(state, id)`` with state ``ok`` / ``not_found`` / ``busy`` / ``closed``;
+    ``events`` are built by the caller (they may read the row first)."""
+    state, row = _lock_for_change(cur, public_id, domain)
+    if state != "ok":
+        return state, None
+    assert row is not None
+    cur.execute(
+        """
+        UPDATE callbacks
+           SET next_attempt_at = %(until)s,
+               window_start = CASE WHEN %(until)s >= window_end THEN %(until)s ELSE window_start END,
+               window_end = CASE WHEN %(until)s >= window_end
+                                 THEN %(until)s + (window_end - window_start) ELSE window_end END,
+               updated_at = now()
+         WHERE id = %(id)s
+        """,
+        {"until": until, "id": row["id"]},
+    )
+    enqueue_events(cur, domain, row["id"], events)
+    return "ok", int(row["id"])
+
+
+def cancel(cur: Any, public_id: str, domain: str, *, events: Sequence[OutboxEvent] = ()) -> tuple[str, Optional[int]]:
+    """Cancel a pending callback. ``(state, id)`` as for ``snooze``."""
+    state, row = _lock_for_change(cur, public_id, domain)
+    if state != "ok":
+        return state, None
+    assert row is not None
+    cur.execute(
+        """
+        UPDATE callbacks SET status = 'cancelled', last_outcome = 'cancelled', completed_at = now(),
+               updated_at = now()
+         WHERE id = %(id)s
+        """,
+        {"id": row["id"]},
+    )
+    enqueue_events(cur, domain, row["id"], events)
+    return "ok", int(row["id"])
+
+
+def _lock_for_change(cur: Any, public_id: str, domain: str) -> tuple[str, Optional[dict]]:
+    cur.execute(
+        "SELECT id FROM callbacks WHERE public_id = %(pid)s::uuid AND domain = %(domain)s",
+        {"pid": public_id, "domain": domain},
+    )
+    if cur.fetchone() is None:
+        return "not_found", None
+    cur.execute(
+        """
+        SELECT id, status FROM callbacks
+         WHERE public_id = %(pid)s::uuid AND domain = %(domain)s
+         FOR UPDATE SKIP LOCKED
+        """,
+        {"pid": public_id, "domain": domain},
+    )
+    rows = _dicts(cur)
+    if not rows:
+        return "busy", None
+    row = rows[0]
+    if row["status"] == "in_progress":
+        return "busy", None
+    if row["status"] != "pending":
+        return "closed", None
+    return "ok", row
+
+
 def json_default(value: Any) -> Any:
     """``json.dumps(default=...)`` for rows: datetimes as ISO 8601."""
     if isinstance(value, datetime):
@@ -542,7 +675,9 @@ __all__ = [
     "Callback",
     "CallbackFilter",
     "CallbackRequest",
+    "Expired",
     "SaveResult",
+    "cancel",
     "count_callbacks",
     "counts_by_status",
     "create_or_update_callback",
@@ -551,7 +686,10 @@ __all__ = [
     "get_callback_by_public_id",
     "iter_callbacks",
     "list_callbacks",
+    "mark_expired",
     "request_key",
     "save_confirmed_callback",
+    "select_expirable",
     "set_ticket_id",
+    "snooze",
 ]

@@ -16,7 +16,7 @@ overtakes the ticket's creation).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
@@ -66,6 +66,15 @@ def _now(now: Optional[datetime]) -> datetime:
     return now
 
 
+@dataclass(frozen=True)
+class OutboxEvent:
+    """One helpdesk message written with a result (``stores.outbox.enqueue``)."""
+
+    kind: str
+    payload: dict
+    idempotency_key: str
+
+
 def enqueue(
     cur: Any,
     domain: str,
@@ -103,6 +112,15 @@ def enqueue(
     )
     row = cur.fetchone()
     return int(row[0]) if row else None
+
+
+def enqueue_events(cur: Any, domain: str, callback_id: int, events: Iterable[OutboxEvent]) -> None:
+    """Queue ``events`` (all of one callback) in the caller's transaction."""
+    events = list(events)
+    if not events:
+        return
+    for event in events:
+        enqueue(cur, domain, event.kind, event.payload, event.idempotency_key, callback_id=callback_id)
 
 
 def claim_due(
