@@ -43,7 +43,12 @@ from voiceai_ivr.flows.callback_dispatch import (
 )
 from voiceai_ivr.flows.context import Services
 from voiceai_ivr.integrations import helpdesk_contract as contract
-from voiceai_ivr.integrations.helpdesk_messages import attempt_event, result_event, whatsapp_event
+from voiceai_ivr.integrations.helpdesk_messages import (
+    attempt_event,
+    confirmed_messages,
+    result_event,
+    whatsapp_event,
+)
 from voiceai_ivr.stores import callbacks as cbstore
 from voiceai_ivr.stores import dispatch as store
 
@@ -470,7 +475,7 @@ class Dispatcher:
         path = spool_path(self.config)
         if not path.exists() and not any(path.parent.glob(path.name + "*")):
             return 0
-        report = replay_spool(self.db, path, config=self.config)
+        report = replay_spool(self.db, path, messages=confirmed_messages(self.config))
         if report.database_unavailable:
             raise DatabaseUnavailable("spool replay: " + "; ".join(report.errors[:1]))
         return int(report.replayed)

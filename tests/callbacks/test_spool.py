@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages
 from voiceai_ivr.stores.callbacks import CallbackFilter, CallbackRequest, count_callbacks, list_callbacks
 from voiceai_ivr.stores.db import Database
 from voiceai_ivr.stores.spool import append_to_spool, replay_spool, spool_path, spool_status
@@ -64,13 +65,13 @@ def test_replay_inserts_each_entry_once_and_removes_the_file(db, tmp_path):
     path = tmp_path / "cb.jsonl"
     for i in range(5):
         append_to_spool(path, req(i))
-    report = replay_spool(db, path)
+    report = replay_spool(db, path, messages=confirmed_messages())
     assert (report.created, report.duplicates, report.remaining, report.errors) == (5, 0, 0, [])
     assert not path.exists() and spool_status(path).entries == 0
     with db.cursor() as cur:
         rows = list_callbacks(cur, CallbackFilter(domain="a.example"), limit=10)
     assert all(r.source == "spool" and r.spool_id for r in rows)
-    assert replay_spool(db, path).replayed == 0
+    assert replay_spool(db, path, messages=confirmed_messages()).replayed == 0
     assert count(db) == 5
 
 
@@ -86,11 +87,11 @@ def test_replay_interrupted_halfway_then_rerun_never_duplicates(db, tmp_path):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        replay_spool(db, path, on_saved=die_after_four)
+        replay_spool(db, path, messages=confirmed_messages(), on_saved=die_after_four)
     assert count(db) == 4
     assert spool_status(path).entries == 10  # nothing compacted before the crash
     append_to_spool(path, req(99))  # a call spooled meanwhile goes to a fresh file
-    report = replay_spool(db, path)
+    report = replay_spool(db, path, messages=confirmed_messages())
     assert report.duplicates == 4 and report.created == 7 and report.remaining == 0
     assert count(db) == 11
     assert spool_status(path).files == 0
@@ -108,8 +109,8 @@ def test_merged_entries_are_not_appended_twice_on_rerun(db, tmp_path):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        replay_spool(db, path, on_saved=die_at_end)
-    report = replay_spool(db, path)
+        replay_spool(db, path, messages=confirmed_messages(), on_saved=die_at_end)
+    report = replay_spool(db, path, messages=confirmed_messages())
     assert report.duplicates == 2 and report.replayed == 0
     with db.cursor() as cur:
         (cb,) = list_callbacks(cur)
@@ -124,7 +125,7 @@ def test_torn_line_is_rejected_not_lost_and_next_append_survives(db, tmp_path):
     append_to_spool(path, req(2))
     st = spool_status(path)
     assert st.entries == 2 and st.unreadable == 1
-    report = replay_spool(db, path)
+    report = replay_spool(db, path, messages=confirmed_messages())
     assert report.created == 2 and report.rejected == 1
     rejected = (tmp_path / "cb.jsonl.rejected").read_text().splitlines()
     assert len(rejected) == 1 and "tor" in json.loads(rejected[0])["line"]
@@ -140,7 +141,7 @@ def test_database_unreachable_keeps_everything(tmp_path):
     path = tmp_path / "cb.jsonl"
     for i in range(3):
         append_to_spool(path, req(i))
-    report = replay_spool(dead, path)
+    report = replay_spool(dead, path, messages=confirmed_messages())
     assert report.database_unavailable and report.remaining == 3 and report.replayed == 0
     assert spool_status(path).entries == 3
 
@@ -180,7 +181,7 @@ def test_spool_folder_and_files_are_private_whatever_the_umask(db, tmp_path, uma
             fh.write(b'{"v":1,"spool_id":"tor')  # a torn line: replay rejects it to a file of its own
         append_to_spool(path, req(2))
         modes = {p.name: stat.S_IMODE(os.stat(p).st_mode) for p in (path, path.with_name("cb.jsonl.lock"))}
-        report = replay_spool(db, path)
+        report = replay_spool(db, path, messages=confirmed_messages())
     finally:
         os.umask(old)
     assert report.created == 2 and report.rejected == 1

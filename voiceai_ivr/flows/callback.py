@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from voiceai_ivr.channel.base import DTMF, SPEECH, ListenResult
 from voiceai_ivr.domain import phone
 from voiceai_ivr.errors import CallGone, DatabaseUnavailable, StoreError, ValidationError
+from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages
 from voiceai_ivr.stores.callbacks import Callback, CallbackRequest, save_confirmed_callback
 
 if TYPE_CHECKING:
@@ -460,7 +461,7 @@ def store_confirmed(db: Any, request: CallbackRequest, config: Config) -> Captur
 
     if db is not None:
         try:
-            saved = save_confirmed_callback(db, request, config)
+            saved = save_confirmed_callback(db, request, confirmed_messages(config))
             return CaptureResult(SAVED, request, saved.callback, saved.created)
         except DatabaseUnavailable as exc:
             log.warning("callback %s: database unavailable (%s); spooling", request.request_id, exc)

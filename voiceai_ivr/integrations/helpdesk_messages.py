@@ -1,11 +1,13 @@
-"""The helpdesk messages of a callback's life after its capture, composed in one
-place next to the contract (``helpdesk_contract``) they follow: an attempt's
-``callback.attempt``, the final ``callback.result``, and the customer's WhatsApp
-notice. The dispatcher and the HTTP API write them to the outbox in their own
-transactions."""
+"""The helpdesk messages of a callback's life, composed in one place next to the
+contract (``helpdesk_contract``) they follow: the ticket of a confirmed request
+(and the customer's WhatsApp "scheduled" notice), an attempt's
+``callback.attempt``, the final ``callback.result``, a change (snooze), and the
+customer's WhatsApp notices. The stores write what they are given; the flows,
+the dispatcher and the HTTP API compose it here."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Optional
 
@@ -13,8 +15,29 @@ from voiceai_ivr.config import Config
 from voiceai_ivr.integrations import helpdesk_contract as contract
 from voiceai_ivr.integrations import whatsapp
 from voiceai_ivr.stores import callbacks
+from voiceai_ivr.stores.callbacks import Callback, CallbackRequest, ConfirmedMessages
 from voiceai_ivr.stores.dispatch import Claimed, Resolution
 from voiceai_ivr.stores.outbox import OutboxEvent
+
+
+def confirmed_messages(config: Optional[Config] = None) -> ConfirmedMessages:
+    """What ``stores.callbacks.save_confirmed_callback`` writes with a confirmed
+    request: its ticket (created, or updated when the number's open request took
+    it), then the WhatsApp "scheduled" notice when the domain has WhatsApp on.
+    Times are in the request's timezone, else the domain's."""
+
+    def compose(
+        request: CallbackRequest, row: Callback, created: bool, settings: Mapping[str, Any]
+    ) -> Sequence[OutboxEvent]:
+        zone = request.timezone or settings.get("timezone", "") or ""
+        events = [contract.ticket(row, request, created=created, timezone_name=zone)]
+        if whatsapp.enabled_for(settings, config):
+            events.append(
+                contract.whatsapp_notice("scheduled", row, config=config, timezone_name=zone, key=request.request_id)
+            )
+        return events
+
+    return compose
 
 
 def attempt_event(
@@ -84,4 +107,4 @@ def whatsapp_event(cur: Any, callback_id: int, event: str, config: Config) -> Op
     return contract.whatsapp_notice(event, row, config=config, timezone_name=str(settings.get("timezone") or ""))
 
 
-__all__ = ["attempt_event", "result_event", "whatsapp_event"]
+__all__ = ["attempt_event", "confirmed_messages", "result_event", "whatsapp_event"]

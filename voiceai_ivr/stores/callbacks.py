@@ -25,13 +25,11 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Callable, Optional
 
 from voiceai_ivr.errors import StoreError, ValidationError
+from voiceai_ivr.stores import outbox
 from voiceai_ivr.stores.outbox import OutboxEvent, enqueue_events
-
-if TYPE_CHECKING:
-    from voiceai_ivr.config import Config
 
 STATUSES = ("pending", "in_progress", "completed", "failed", "expired", "cancelled")
 OPEN_STATUSES = ("pending", "in_progress")
@@ -328,25 +326,27 @@ def _find_saved(cur: Any, request: CallbackRequest) -> Optional[Callback]:
     return None
 
 
-def save_confirmed_callback(db: Any, request: CallbackRequest, config: Optional[Config] = None) -> SaveResult:
-    """The durable write: callback row + ticket outbox row (+ WhatsApp "scheduled"
-    notice when enabled for the domain) in ONE transaction. Idempotent per
-    ``request.request_id``. Raises ``DatabaseUnavailable`` (from ``db``) when
-    PostgreSQL cannot be reached: the caller spools the request then.
-    """
-    from voiceai_ivr.integrations import helpdesk_contract as contract
-    from voiceai_ivr.integrations import whatsapp
-    from voiceai_ivr.stores import outbox
+#: The helpdesk messages of a saved request, composed above the stores
+#: (``integrations.helpdesk_messages.confirmed_messages``):
+#: ``(request, callback row, created, domain settings) -> [ticket, notices...]``.
+#: The first is the request's ticket; its idempotency key is the request's, so a
+#: second save of the same request voids the whole transaction.
+ConfirmedMessages = Callable[["CallbackRequest", "Callback", bool, Mapping[str, Any]], Sequence[OutboxEvent]]
 
+
+def save_confirmed_callback(db: Any, request: CallbackRequest, messages: ConfirmedMessages) -> SaveResult:
+    """The durable write: callback row + the outbox rows ``messages`` composes for it
+    (the ticket, and e.g. a WhatsApp "scheduled" notice) in ONE transaction.
+    Idempotent per ``request.request_id``. Raises ``DatabaseUnavailable`` (from
+    ``db``) when PostgreSQL cannot be reached: the caller spools the request then.
+    """
     try:
         with db.transaction() as cur:
             saved = _find_saved(cur, request)
             if saved is not None:
                 return SaveResult(saved, created=False, already_saved=True)
             row, created = create_or_update_callback(cur, request)
-            settings = domain_settings(cur, request.domain)
-            zone = request.timezone or settings.get("timezone", "") or ""
-            ticket = contract.ticket(row, request, created=created, timezone_name=zone)
+            ticket, *notices = messages(request, row, created, domain_settings(cur, request.domain))
             ids: list[int] = []
             ticket_id = outbox.enqueue(
                 cur,
@@ -360,10 +360,7 @@ def save_confirmed_callback(db: Any, request: CallbackRequest, config: Optional[
             )
             if ticket_id is not None:
                 ids.append(ticket_id)
-            if whatsapp.enabled_for(settings, config):
-                notice = contract.whatsapp_notice(
-                    "scheduled", row, config=config, timezone_name=zone, key=request.request_id
-                )
+            for notice in notices:
                 wid = outbox.enqueue(
                     cur,
                     request.domain,
@@ -675,6 +672,7 @@ __all__ = [
     "Callback",
     "CallbackFilter",
     "CallbackRequest",
+    "ConfirmedMessages",
     "Expired",
     "SaveResult",
     "cancel",

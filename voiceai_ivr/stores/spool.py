@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from voiceai_ivr.errors import DatabaseUnavailable, StoreError, ValidationError
 from voiceai_ivr.privatefs import make_private_dirs
-from voiceai_ivr.stores.callbacks import CallbackRequest, save_confirmed_callback
+from voiceai_ivr.stores.callbacks import CallbackRequest, ConfirmedMessages, save_confirmed_callback
 
 if TYPE_CHECKING:
     from voiceai_ivr.config import Config
@@ -287,7 +287,7 @@ def replay_spool(
     db: Any,
     path: Path,
     *,
-    config: Optional[Config] = None,
+    messages: ConfirmedMessages,
     lock_timeout: float = 10.0,
     on_saved: Optional[Callable[[SpoolEntry], None]] = None,
 ) -> ReplayReport:
@@ -315,7 +315,7 @@ def replay_spool(
                 continue
             if not file.exists():
                 continue  # removed by the replay that held it before us
-            stop = _replay_file(db, file, path, config, report, on_saved)
+            stop = _replay_file(db, file, path, messages, report, on_saved)
         finally:
             os.close(fd)
         if stop:
@@ -327,7 +327,7 @@ def _replay_file(
     db: Any,
     file: Path,
     spool: Path,
-    config: Optional[Config],
+    messages: ConfirmedMessages,
     report: ReplayReport,
     on_saved: Optional[Callable[[SpoolEntry], None]],
 ) -> bool:
@@ -346,7 +346,7 @@ def _replay_file(
             report.rejected += 1
             continue
         try:
-            result = save_confirmed_callback(db, entry.request, config)
+            result = save_confirmed_callback(db, entry.request, messages)
         except DatabaseUnavailable as exc:
             report.errors.append(f"database unavailable: {exc}")
             keep.append(raw)
