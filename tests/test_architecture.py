@@ -24,7 +24,7 @@ PACKAGES = ("voiceai_ivr", "voiceai_sim")
 #: bottom to top; a module may import its own layer and any layer below it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("voiceai_ivr", "voiceai_ivr.errors", "voiceai_ivr.config", "voiceai_ivr.logs",
-              "voiceai_ivr.privatefs", "voiceai_ivr.metrics")),
+              "voiceai_ivr.privatefs", "voiceai_ivr.metrics", "voiceai_ivr.ports")),
     ("wire protocol, PBX API", ("voiceai_ivr.esl", "voiceai_ivr.switch")),
     ("domain", ("voiceai_ivr.domain",)),
     ("channel, stores", ("voiceai_ivr.channel", "voiceai_ivr.stores")),
@@ -53,7 +53,7 @@ KNOWN_UPWARD: dict[tuple[str, str], str] = {
 #: time, each with a one-line reason" (the CLI's are mostly that; the rest wait for
 #: items 2, 3 and 5 to move code so the import can sit at the top).
 KNOWN_UNEXPLAINED: dict[str, int] = {
-    "voiceai_ivr.api.resources": 7,
+    "voiceai_ivr.api.resources": 6,
     "voiceai_ivr.availability": 1,
     "voiceai_ivr.channel.base": 1,
     "voiceai_ivr.channel.modpython": 1,

@@ -47,6 +47,7 @@ from voiceai_ivr.integrations.helpdesk_messages import (
     attempt_event,
     confirmed_messages,
     result_event,
+    stale_attempt_event,
     whatsapp_event,
 )
 from voiceai_ivr.stores import callbacks as cbstore
@@ -584,20 +585,7 @@ class Dispatcher:
             ticket_id, attempts = store.stale_ticket(cur, item.id)
             detail = "recovered_bridged" if bridged else "lease_expired"
             events = [
-                contract.attempt(
-                    callback_id=item.public_id,
-                    domain=item.domain,
-                    attempt_no=item.attempt_no or 0,
-                    attempt_id=item.attempt_id,
-                    outcome="completed" if bridged else "failed",
-                    agent_extension=item.agent_extension,
-                    started_at=item.started_at,
-                    ended_at=now,
-                    next_attempt_at=now,
-                    status=status,
-                    ticket_id=ticket_id,
-                    detail=detail,
-                )
+                stale_attempt_event(item, bridged=bridged, status=status, ticket_id=ticket_id, detail=detail, now=now)
             ]
             if status in ("completed", "failed"):
                 events.append(

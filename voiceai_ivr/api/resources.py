@@ -25,7 +25,7 @@ from voiceai_ivr.api.http import (
     parse_whole,
 )
 from voiceai_ivr.errors import ESLError, StoreError, ValidationError
-from voiceai_ivr.integrations.helpdesk_messages import result_event
+from voiceai_ivr.integrations.helpdesk_messages import change_event, result_event
 
 PUBLIC_FIELDS = (
     "domain",
@@ -231,7 +231,7 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
                 raise bad("until", "must be in the future", 422, "out_of_range")
             if until > now + MAX_SNOOZE:
                 raise bad("until", "at most 30 days ahead", 422, "out_of_range")
-        event = _event("snoozed", pid, req.domain, {"next_attempt_at": until.isoformat()})
+        event = change_event("snoozed", pid, req.domain, {"next_attempt_at": until.isoformat()})
         with services.db.transaction() as cur:
             state, _ = cbstore.snooze(cur, pid, req.domain, until, events=[event])
         if state != "ok":
@@ -288,12 +288,6 @@ def _filter(req: Request, cbstore: Any) -> Any:
     if since is not None and until is not None and until <= since:
         raise bad("to", "must be after from")
     return cbstore.CallbackFilter(domain=req.domain, status=status, since=since, until=until)
-
-
-def _event(what: str, pid: str, domain: str, extra: dict) -> Any:
-    from voiceai_ivr.integrations import helpdesk_contract
-
-    return helpdesk_contract.change(pid, domain, what, **extra)
 
 
 __all__ = ["PUBLIC_FIELDS", "ApiServices", "public", "register"]

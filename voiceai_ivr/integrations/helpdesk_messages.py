@@ -16,7 +16,7 @@ from voiceai_ivr.integrations import helpdesk_contract as contract
 from voiceai_ivr.integrations import whatsapp
 from voiceai_ivr.stores import callbacks
 from voiceai_ivr.stores.callbacks import Callback, CallbackRequest, ConfirmedMessages
-from voiceai_ivr.stores.dispatch import Claimed, Resolution
+from voiceai_ivr.stores.dispatch import Claimed, Resolution, Stale
 from voiceai_ivr.stores.outbox import OutboxEvent
 
 
@@ -72,6 +72,32 @@ def attempt_event(
     )
 
 
+def stale_attempt_event(
+    item: Stale, *, bridged: bool, status: str, ticket_id: Optional[str], detail: str, now: datetime
+) -> OutboxEvent:
+    """``callback.attempt`` for an attempt whose lease ran out (its dispatcher died or
+    lost the database), settled by the dispatcher that took it over."""
+    return contract.attempt(
+        callback_id=item.public_id,
+        domain=item.domain,
+        attempt_no=item.attempt_no or 0,
+        attempt_id=item.attempt_id,
+        outcome="completed" if bridged else "failed",
+        agent_extension=item.agent_extension,
+        started_at=item.started_at,
+        ended_at=now,
+        next_attempt_at=now,
+        status=status,
+        ticket_id=ticket_id,
+        detail=detail,
+    )
+
+
+def change_event(what: str, pid: str, domain: str, extra: dict) -> OutboxEvent:
+    """``callback.updated`` for a change made through the API (``what``: snoozed)."""
+    return contract.change(pid, domain, what, **extra)
+
+
 def result_event(
     public_id: str,
     domain: str,
@@ -107,4 +133,11 @@ def whatsapp_event(cur: Any, callback_id: int, event: str, config: Config) -> Op
     return contract.whatsapp_notice(event, row, config=config, timezone_name=str(settings.get("timezone") or ""))
 
 
-__all__ = ["attempt_event", "confirmed_messages", "result_event", "whatsapp_event"]
+__all__ = [
+    "attempt_event",
+    "change_event",
+    "confirmed_messages",
+    "result_event",
+    "stale_attempt_event",
+    "whatsapp_event",
+]
