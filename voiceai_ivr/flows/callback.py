@@ -32,6 +32,7 @@ from voiceai_ivr.channel.base import DTMF, SPEECH, ListenResult
 from voiceai_ivr.domain import phone
 from voiceai_ivr.errors import CallGone, DatabaseUnavailable, StoreError, ValidationError
 from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages
+from voiceai_ivr.ports import Database
 from voiceai_ivr.stores.callbacks import Callback, CallbackRequest, save_confirmed_callback
 
 if TYPE_CHECKING:
@@ -454,7 +455,7 @@ def capture_callback(ctx: CallContext, options: Optional[CaptureOptions] = None)
 # --------------------------------------------------------------------------- durable write
 
 
-def store_confirmed(db: Any, request: CallbackRequest, config: Config) -> CaptureResult:
+def store_confirmed(db: Optional[Database], request: CallbackRequest, config: Config) -> CaptureResult:
     """Save the confirmed request, or spool it when PostgreSQL is unreachable.
     ``STORE_FAILED`` only when both fail (the caller must not hear "confirmed")."""
     from voiceai_ivr.stores.spool import append_to_spool, spool_path
@@ -479,7 +480,7 @@ def store_confirmed(db: Any, request: CallbackRequest, config: Config) -> Captur
 
 
 def queue_missed_call(
-    db: Any,
+    db: Database,
     config: Config,
     *,
     domain: str,

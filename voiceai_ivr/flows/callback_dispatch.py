@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Protocol
 
 from voiceai_ivr.errors import CommandError, ESLError, ValidationError
+from voiceai_ivr.ports import PBX
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def _outcome(leg: str, cause: Optional[str]) -> str:
 def run_attempt(
     plan: AttemptPlan,
     *,
-    switch: Any,
+    switch: PBX,
     desk: AgentDesk,
     socket_app: str,
     guard: LegGuard,
@@ -209,7 +210,7 @@ def run_attempt(
 def _agent_then_customer(
     plan: AttemptPlan,
     rv: Any,
-    switch: Any,
+    switch: PBX,
     socket_app: str,
     guard: LegGuard,
     details: dict[str, Any],
@@ -306,7 +307,7 @@ def _agent_then_customer(
     return AttemptResult("completed", hangup_cause=None, customer_uuid=plan.customer_uuid, details=details)
 
 
-def _kill_quietly(switch: Any, uuid: str) -> None:
+def _kill_quietly(switch: PBX, uuid: str) -> None:
     try:
         switch.kill(uuid)
     except ESLError as exc:  # already gone is fine; anything else the lease covers

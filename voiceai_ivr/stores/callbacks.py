@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 from voiceai_ivr.errors import StoreError, ValidationError
+from voiceai_ivr.ports import Cursor, Database
 from voiceai_ivr.stores import outbox
 from voiceai_ivr.stores.outbox import OutboxEvent, enqueue_events
 
@@ -216,12 +217,12 @@ _COLUMNS = (
 )
 
 
-def _dicts(cur: Any) -> list[dict[str, Any]]:
+def _dicts(cur: Cursor) -> list[dict[str, Any]]:
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
-def _one(cur: Any) -> Optional[dict[str, Any]]:
+def _one(cur: Cursor) -> Optional[dict[str, Any]]:
     rows = _dicts(cur)
     return rows[0] if rows else None
 
@@ -230,7 +231,7 @@ def _merge_text(old: str, new: str) -> str:
     return new if not old else (old if not new else f"{old}\n---\n{new}")
 
 
-def create_or_update_callback(cur: Any, request: CallbackRequest) -> tuple[Callback, bool]:
+def create_or_update_callback(cur: Cursor, request: CallbackRequest) -> tuple[Callback, bool]:
     """Insert the request, or fold it into the open request of the same number and
     domain (window replaced, reason/transcript appended, category/destination
     refreshed). Returns ``(row, created)``. Runs in the caller's transaction.
@@ -298,7 +299,7 @@ def create_or_update_callback(cur: Any, request: CallbackRequest) -> tuple[Callb
     return Callback.from_row(row), bool(row["inserted"])
 
 
-def domain_settings(cur: Any, domain: str) -> dict[str, Any]:
+def domain_settings(cur: Cursor, domain: str) -> dict[str, Any]:
     """The domain's ``settings`` jsonb plus ``timezone``/``region`` ({} when unknown)."""
     cur.execute("SELECT settings, timezone, region FROM domains WHERE domain = %s", (domain,))
     row = cur.fetchone()
@@ -310,7 +311,7 @@ def domain_settings(cur: Any, domain: str) -> dict[str, Any]:
     return settings
 
 
-def _find_saved(cur: Any, request: CallbackRequest) -> Optional[Callback]:
+def _find_saved(cur: Cursor, request: CallbackRequest) -> Optional[Callback]:
     cur.execute(
         "SELECT callback_id FROM helpdesk_outbox WHERE idempotency_key = %s",
         (request_key(request.request_id),),
@@ -334,7 +335,7 @@ def _find_saved(cur: Any, request: CallbackRequest) -> Optional[Callback]:
 ConfirmedMessages = Callable[["CallbackRequest", "Callback", bool, Mapping[str, Any]], Sequence[OutboxEvent]]
 
 
-def save_confirmed_callback(db: Any, request: CallbackRequest, messages: ConfirmedMessages) -> SaveResult:
+def save_confirmed_callback(db: Database, request: CallbackRequest, messages: ConfirmedMessages) -> SaveResult:
     """The durable write: callback row + the outbox rows ``messages`` composes for it
     (the ticket, and e.g. a WhatsApp "scheduled" notice) in ONE transaction.
     Idempotent per ``request.request_id``. Raises ``DatabaseUnavailable`` (from
@@ -390,7 +391,7 @@ def save_confirmed_callback(db: Any, request: CallbackRequest, messages: Confirm
 # --------------------------------------------------------------------------- reads
 
 
-def get_callback(cur: Any, callback_id: int, *, domain: Optional[str] = None) -> Optional[Callback]:
+def get_callback(cur: Cursor, callback_id: int, *, domain: Optional[str] = None) -> Optional[Callback]:
     """By numeric id; with ``domain``, only inside that domain."""
     if domain is None:
         cur.execute(f"SELECT {_COLUMNS} FROM callbacks WHERE id = %s", (callback_id,))  # noqa: S608
@@ -401,7 +402,7 @@ def get_callback(cur: Any, callback_id: int, *, domain: Optional[str] = None) ->
 
 
 def get_callback_by_public_id(
-    cur: Any, public_id: str, *, domain: Optional[str] = None
+    cur: Cursor, public_id: str, *, domain: Optional[str] = None
 ) -> Optional[Callback]:
     """By public UUID; a malformed UUID is ``ValidationError('public_id', ...)``."""
     try:
@@ -463,7 +464,7 @@ class CallbackFilter:
 
 
 def list_callbacks(
-    cur: Any, filters: Optional[CallbackFilter] = None, *, limit: int = 50, offset: int = 0
+    cur: Cursor, filters: Optional[CallbackFilter] = None, *, limit: int = 50, offset: int = 0
 ) -> list[Callback]:
     """One page, newest first (``created_at DESC, id DESC``)."""
     if not 1 <= int(limit) <= 1000:
@@ -479,13 +480,13 @@ def list_callbacks(
     return [Callback.from_row(r) for r in _dicts(cur)]
 
 
-def count_callbacks(cur: Any, filters: Optional[CallbackFilter] = None) -> int:
+def count_callbacks(cur: Cursor, filters: Optional[CallbackFilter] = None) -> int:
     where, args = (filters or CallbackFilter()).where()
     cur.execute(f"SELECT count(*) FROM callbacks WHERE {where}", args)  # noqa: S608
     return int(cur.fetchone()[0])
 
 
-def counts_by_status(cur: Any, filters: Optional[CallbackFilter] = None) -> dict[str, int]:
+def counts_by_status(cur: Cursor, filters: Optional[CallbackFilter] = None) -> dict[str, int]:
     """``{status: n}`` with every status present (0 when none)."""
     where, args = (filters or CallbackFilter()).where()
     cur.execute(f"SELECT status, count(*) FROM callbacks WHERE {where} GROUP BY status", args)  # noqa: S608
@@ -496,7 +497,7 @@ def counts_by_status(cur: Any, filters: Optional[CallbackFilter] = None) -> dict
 
 
 def iter_callbacks(
-    db: Any, filters: Optional[CallbackFilter] = None, *, batch_size: int = 500
+    db: Database, filters: Optional[CallbackFilter] = None, *, batch_size: int = 500
 ) -> Iterator[Callback]:
     """Every matching callback, oldest first, through a server-side (named) cursor:
     memory stays constant whatever the row count. The transaction stays open
@@ -516,7 +517,7 @@ def iter_callbacks(
             named.close()
 
 
-def set_ticket_id(cur: Any, callback_id: int, ticket_id: str) -> bool:
+def set_ticket_id(cur: Cursor, callback_id: int, ticket_id: str) -> bool:
     """Record the helpdesk ticket id once known (first delivery wins)."""
     cur.execute(
         "UPDATE callbacks SET ticket_id = %s, updated_at = now() WHERE id = %s AND ticket_id IS NULL",
@@ -546,7 +547,7 @@ class Expired:
 
 
 def select_expirable(
-    cur: Any, *, max_age_hours: float, limit: int = 500, now: Optional[datetime] = None
+    cur: Cursor, *, max_age_hours: float, limit: int = 500, now: Optional[datetime] = None
 ) -> list[Expired]:
     """Lock pending callbacks whose window has passed or that are older than
     ``max_age_hours`` (skipping rows others hold). ``mark_expired`` finishes them
@@ -572,7 +573,7 @@ def select_expirable(
 
 
 def mark_expired(
-    cur: Any, item: Expired, *, events: Sequence[OutboxEvent] = (), now: Optional[datetime] = None
+    cur: Cursor, item: Expired, *, events: Sequence[OutboxEvent] = (), now: Optional[datetime] = None
 ) -> None:
     cur.execute(
         """
@@ -587,7 +588,7 @@ def mark_expired(
 
 
 def snooze(
-    cur: Any, public_id: str, domain: str, until: datetime, *, events: Sequence[OutboxEvent] = ()
+    cur: Cursor, public_id: str, domain: str, until: datetime, *, events: Sequence[OutboxEvent] = ()
 ) -> tuple[str, Optional[int]]:
     """Move a pending callback's next attempt to ``until``; when that is past
     the window's end the window moves with it (same length). Returns
@@ -613,7 +614,9 @@ def snooze(
     return "ok", int(row["id"])
 
 
-def cancel(cur: Any, public_id: str, domain: str, *, events: Sequence[OutboxEvent] = ()) -> tuple[str, Optional[int]]:
+def cancel(
+    cur: Cursor, public_id: str, domain: str, *, events: Sequence[OutboxEvent] = ()
+) -> tuple[str, Optional[int]]:
     """Cancel a pending callback. ``(state, id)`` as for ``snooze``."""
     state, row = _lock_for_change(cur, public_id, domain)
     if state != "ok":
@@ -631,7 +634,7 @@ def cancel(cur: Any, public_id: str, domain: str, *, events: Sequence[OutboxEven
     return "ok", int(row["id"])
 
 
-def _lock_for_change(cur: Any, public_id: str, domain: str) -> tuple[str, Optional[dict]]:
+def _lock_for_change(cur: Cursor, public_id: str, domain: str) -> tuple[str, Optional[dict]]:
     cur.execute(
         "SELECT id FROM callbacks WHERE public_id = %(pid)s::uuid AND domain = %(domain)s",
         {"pid": public_id, "domain": domain},

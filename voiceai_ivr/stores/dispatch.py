@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any, Callable, Optional
 
 from voiceai_ivr.domain.causes import ATTEMPT_OUTCOMES
+from voiceai_ivr.ports import Cursor
 from voiceai_ivr.stores.outbox import OutboxEvent, enqueue_events
 
 # Where a callback's call goes: the destination the caller named; when they named
@@ -166,7 +167,7 @@ class Stale:
     started_at: Optional[datetime] = None
 
 
-def _rows(cur: Any) -> list[dict]:
+def _rows(cur: Cursor) -> list[dict]:
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
@@ -185,7 +186,7 @@ HoursCheck = Callable[[Candidate], Optional[datetime]]
 
 
 def claim_due(
-    cur: Any,
+    cur: Cursor,
     owner: str,
     *,
     limit: int,
@@ -238,7 +239,7 @@ def claim_due(
 
 
 def claim_one(
-    cur: Any,
+    cur: Cursor,
     public_id: str,
     domain: str,
     owner: str,
@@ -289,7 +290,7 @@ def claim_one(
 
 
 def _lease(
-    cur: Any,
+    cur: Cursor,
     cands: Sequence[Candidate],
     owner: str,
     lease_seconds: float,
@@ -353,7 +354,7 @@ def _lease(
 
 
 def renew_leases(
-    cur: Any, owner: str, ids: Sequence[int], lease_seconds: float, now: Optional[datetime] = None
+    cur: Cursor, owner: str, ids: Sequence[int], lease_seconds: float, now: Optional[datetime] = None
 ) -> set[int]:
     """Extend ``owner``'s leases on ``ids``; returns the ids still held."""
     if not ids:
@@ -370,7 +371,7 @@ def renew_leases(
 
 
 def record_legs(
-    cur: Any,
+    cur: Cursor,
     claimed: Claimed,
     *,
     agent_uuid: Optional[str] = None,
@@ -416,7 +417,7 @@ class Resolution:
 
 
 def finish_attempt(
-    cur: Any,
+    cur: Cursor,
     claimed: Claimed,
     *,
     outcome: str,
@@ -492,7 +493,7 @@ def finish_attempt(
 
 
 def release(
-    cur: Any, claimed: Claimed, *, reason: str, retry_at: Optional[datetime] = None, now: Optional[datetime] = None
+    cur: Cursor, claimed: Claimed, *, reason: str, retry_at: Optional[datetime] = None, now: Optional[datetime] = None
 ) -> bool:
     """Give a claimed callback back untouched (nothing was dialled): the attempt
     row is removed, the attempt count restored, the callback due again (at
@@ -521,7 +522,7 @@ def release(
 
 
 def take_stale(
-    cur: Any, owner: str, *, lease_seconds: float, limit: int = 100, now: Optional[datetime] = None
+    cur: Cursor, owner: str, *, lease_seconds: float, limit: int = 100, now: Optional[datetime] = None
 ) -> list[Stale]:
     """Take over in-progress callbacks whose lease ran out (their owner died or
     lost the database). They stay ``in_progress`` under ``owner``'s lease until
@@ -567,7 +568,7 @@ def take_stale(
 
 
 def resolve_stale(
-    cur: Any,
+    cur: Cursor,
     stale: Stale,
     owner: str,
     *,
@@ -652,14 +653,14 @@ def resolve_stale(
     return str(row[0])
 
 
-def stale_ticket(cur: Any, callback_id: int) -> tuple[Optional[str], int]:
+def stale_ticket(cur: Cursor, callback_id: int) -> tuple[Optional[str], int]:
     """``(ticket_id, attempts)`` of a callback (for the messages recovery sends)."""
     cur.execute("SELECT ticket_id, attempts FROM callbacks WHERE id = %s", (callback_id,))
     row = cur.fetchone()
     return (row[0], int(row[1])) if row else (None, 0)
 
 
-def attempt_summary(cur: Any, attempt_id: int, domain: str) -> Optional[dict]:
+def attempt_summary(cur: Cursor, attempt_id: int, domain: str) -> Optional[dict]:
     cur.execute(
         """
         SELECT a.id, c.public_id::text AS callback_id, a.attempt_no, a.trigger, a.agent_extension,
@@ -673,7 +674,7 @@ def attempt_summary(cur: Any, attempt_id: int, domain: str) -> Optional[dict]:
     return rows[0] if rows else None
 
 
-def count_due(cur: Any, now: Optional[datetime] = None) -> int:
+def count_due(cur: Cursor, now: Optional[datetime] = None) -> int:
     """How many callbacks a pass would try now (for a progress bar)."""
     cur.execute(
         """
@@ -686,7 +687,7 @@ def count_due(cur: Any, now: Optional[datetime] = None) -> int:
     return int(cur.fetchone()[0])
 
 
-def status_counts(cur: Any) -> dict[str, int]:
+def status_counts(cur: Cursor) -> dict[str, int]:
     """Callbacks per status, every domain (for metrics)."""
     cur.execute("SELECT status, count(*) FROM callbacks GROUP BY status")
     return {r[0]: int(r[1]) for r in cur.fetchall()}

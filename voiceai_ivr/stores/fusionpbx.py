@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from voiceai_ivr.errors import DatabaseUnavailable, ValidationError
+from voiceai_ivr.ports import Cursor
 from voiceai_ivr.stores.db import Database
 
 # FusionPBX lists public-context dialplans under Dialplan > Inbound Routes, which is
@@ -199,7 +200,7 @@ def save_dialplan(
     return SaveResult(dialplan_uuid=dp.dialplan_uuid, created=existing is None)
 
 
-def _save_destination(cur: Any, dp: FusionDialplan, d: FusionDestination) -> None:
+def _save_destination(cur: Cursor, dp: FusionDialplan, d: FusionDestination) -> None:
     row = {
         "destination_uuid": d.destination_uuid,
         "domain_uuid": dp.domain_uuid,

@@ -24,6 +24,7 @@ from typing import Any, Optional
 from psycopg2.extras import Json
 
 from voiceai_ivr.errors import ValidationError
+from voiceai_ivr.ports import Cursor
 
 _KEY_MAX = 200
 
@@ -53,7 +54,7 @@ _COLUMNS = (
 )
 
 
-def _rows(cur: Any) -> list[OutboxRow]:
+def _rows(cur: Cursor) -> list[OutboxRow]:
     names = [d[0] for d in cur.description]
     return [OutboxRow(**dict(zip(names, r))) for r in cur.fetchall()]
 
@@ -76,7 +77,7 @@ class OutboxEvent:
 
 
 def enqueue(
-    cur: Any,
+    cur: Cursor,
     domain: str,
     kind: str,
     payload: Mapping[str, Any],
@@ -114,7 +115,7 @@ def enqueue(
     return int(row[0]) if row else None
 
 
-def enqueue_events(cur: Any, domain: str, callback_id: int, events: Iterable[OutboxEvent]) -> None:
+def enqueue_events(cur: Cursor, domain: str, callback_id: int, events: Iterable[OutboxEvent]) -> None:
     """Queue ``events`` (all of one callback) in the caller's transaction."""
     events = list(events)
     if not events:
@@ -124,7 +125,7 @@ def enqueue_events(cur: Any, domain: str, callback_id: int, events: Iterable[Out
 
 
 def claim_due(
-    cur: Any, *, limit: int, lease_seconds: float, now: Optional[datetime] = None
+    cur: Cursor, *, limit: int, lease_seconds: float, now: Optional[datetime] = None
 ) -> list[OutboxRow]:
     """Claim up to ``limit`` due rows for delivery: pending, due, lease free, no
     older pending row of the same callback. Concurrent claimers skip each other's
@@ -161,7 +162,7 @@ def claim_due(
 
 
 def mark_delivered(
-    cur: Any, row_id: int, response: Optional[Mapping[str, Any]] = None, *, now: Optional[datetime] = None
+    cur: Cursor, row_id: int, response: Optional[Mapping[str, Any]] = None, *, now: Optional[datetime] = None
 ) -> bool:
     """Record a delivery; for a ticket creation, the returned ``ticket_id`` goes to
     ``callbacks.ticket_id``. False when the row was no longer pending."""
@@ -197,7 +198,7 @@ def backoff_seconds(attempts: int, max_backoff: float, base: float = 5.0) -> flo
 
 
 def mark_failed(
-    cur: Any,
+    cur: Cursor,
     row_id: int,
     error: str,
     *,
@@ -239,7 +240,7 @@ def mark_failed(
     return "pending"
 
 
-def release(cur: Any, row_ids: Sequence[int]) -> int:
+def release(cur: Cursor, row_ids: Sequence[int]) -> int:
     """Give claimed rows back untouched (a worker stopping before delivering them)."""
     if not row_ids:
         return 0
@@ -261,7 +262,7 @@ class OutboxStats:
     by_kind: dict
 
 
-def stats(cur: Any, *, domain: Optional[str] = None, now: Optional[datetime] = None) -> OutboxStats:
+def stats(cur: Cursor, *, domain: Optional[str] = None, now: Optional[datetime] = None) -> OutboxStats:
     """Backlog (pending, due now), oldest pending age, dead and delivered counts."""
     at = _now(now)
     cond = "TRUE" if domain is None else "domain = %(domain)s"
@@ -290,7 +291,7 @@ def stats(cur: Any, *, domain: Optional[str] = None, now: Optional[datetime] = N
 
 
 def backlog(
-    cur: Any, *, domain: Optional[str] = None, now: Optional[datetime] = None
+    cur: Cursor, *, domain: Optional[str] = None, now: Optional[datetime] = None
 ) -> tuple[int, Optional[float]]:
     """``(rows not yet delivered, age in seconds of the oldest one)``, of every
     domain or one; cheap enough to poll (only pending rows are read)."""
@@ -306,7 +307,7 @@ def backlog(
 
 
 def retry_dead(
-    cur: Any,
+    cur: Cursor,
     *,
     ids: Optional[Sequence[int]] = None,
     domain: Optional[str] = None,
@@ -331,7 +332,7 @@ def retry_dead(
     return int(cur.rowcount)
 
 
-def retry_pending_now(cur: Any, *, domain: Optional[str] = None, now: Optional[datetime] = None) -> int:
+def retry_pending_now(cur: Cursor, *, domain: Optional[str] = None, now: Optional[datetime] = None) -> int:
     """Make every pending row due now (``outbox flush`` before delivering)."""
     at = _now(now)
     if domain is None:
@@ -349,14 +350,14 @@ def retry_pending_now(cur: Any, *, domain: Optional[str] = None, now: Optional[d
     return int(cur.rowcount)
 
 
-def get(cur: Any, row_id: int) -> Optional[OutboxRow]:
+def get(cur: Cursor, row_id: int) -> Optional[OutboxRow]:
     cur.execute(f"SELECT {_COLUMNS} FROM helpdesk_outbox WHERE id = %s", (row_id,))  # noqa: S608
     rows = _rows(cur)
     return rows[0] if rows else None
 
 
 def list_rows(
-    cur: Any,
+    cur: Cursor,
     *,
     status: Optional[str] = None,
     callback_id: Optional[int] = None,

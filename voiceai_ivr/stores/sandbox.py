@@ -34,6 +34,7 @@ import psycopg2
 import psycopg2.extensions
 
 from voiceai_ivr.errors import DatabaseUnavailable, StoreError
+from voiceai_ivr.ports import Cursor
 
 if TYPE_CHECKING:
     from voiceai_ivr.config import Config
@@ -77,7 +78,7 @@ def _connect(dsn: str, timeout: float) -> Any:
     return conn
 
 
-def _drop(cur: Any, name: str) -> None:
+def _drop(cur: Cursor, name: str) -> None:
     if not _NAME_RE.match(name):  # never anything but a sandbox
         raise StoreError(f"refusing to drop {name!r}: not a sandbox database")
     try:
@@ -86,7 +87,7 @@ def _drop(cur: Any, name: str) -> None:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
-def _reap(cur: Any) -> None:
+def _reap(cur: Cursor) -> None:
     """Drop sandboxes left behind by killed processes (older than ``STALE_AFTER``)."""
     cur.execute(
         "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database"

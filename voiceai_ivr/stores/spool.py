@@ -43,9 +43,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from voiceai_ivr.errors import DatabaseUnavailable, StoreError, ValidationError
+from voiceai_ivr.ports import Database
 from voiceai_ivr.privatefs import make_private_dirs
 from voiceai_ivr.stores.callbacks import CallbackRequest, ConfirmedMessages, save_confirmed_callback
 
@@ -284,7 +285,7 @@ def _rewrite(target: Path, lines: list[bytes]) -> None:
 
 
 def replay_spool(
-    db: Any,
+    db: Database,
     path: Path,
     *,
     messages: ConfirmedMessages,
@@ -324,7 +325,7 @@ def replay_spool(
 
 
 def _replay_file(
-    db: Any,
+    db: Database,
     file: Path,
     spool: Path,
     messages: ConfirmedMessages,
