@@ -77,7 +77,7 @@ KNOWN_UNEXPLAINED: dict[str, int] = {
     "voiceai_ivr.dispatcher": 18,
     "voiceai_ivr.domain.resolve": 1,
     "voiceai_ivr.flows.agent": 1,
-    "voiceai_ivr.flows.callback": 7,
+    "voiceai_ivr.flows.callback": 5,
     "voiceai_ivr.flows.callback_dispatch": 4,
     "voiceai_ivr.flows.context": 1,
     "voiceai_ivr.flows.conversation": 9,

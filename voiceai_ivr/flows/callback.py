@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from voiceai_ivr.channel.base import DTMF, SPEECH, ListenResult
 from voiceai_ivr.domain import phone
 from voiceai_ivr.errors import CallGone, DatabaseUnavailable, StoreError, ValidationError
-from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages
+from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages, missed_call_messages
 from voiceai_ivr.ports import Database
 from voiceai_ivr.stores.callbacks import Callback, CallbackRequest, save_confirmed_callback
 
@@ -499,8 +499,6 @@ def queue_missed_call(
     leaving a callback. Per domain: ``domains.settings.missed_call_tickets``, else
     ``callbacks.missed_call_tickets``. Idempotent per ``call_uuid``. Returns True
     when queued; False when disabled or the database is unreachable (logged)."""
-    from voiceai_ivr.integrations import helpdesk_contract as contract
-    from voiceai_ivr.integrations import whatsapp
     from voiceai_ivr.stores import outbox
     from voiceai_ivr.stores.callbacks import domain_settings
 
@@ -516,31 +514,19 @@ def queue_missed_call(
             enabled = settings.get("missed_call_tickets")
             if not (enabled if isinstance(enabled, bool) else config.callbacks.missed_call_tickets):
                 return False
-            messages = [
-                contract.missed_call(
-                    call_id=call_uuid,
-                    domain=domain,
-                    number_e164=number,
-                    caller_name=caller_name or None,
-                    destination_name=destination_name,
-                    status=status,
-                    language=language,
-                    started_at=started_at.isoformat() if started_at else None,
-                    ended_at=ended_at.isoformat() if ended_at else None,
-                )
-            ]
-            if number and whatsapp.enabled_for(settings, config):
-                messages.append(
-                    contract.whatsapp_missed_call(
-                        domain=domain,
-                        number_e164=number,
-                        language=language,
-                        destination_name=destination_name,
-                        caller_name=caller_name,
-                        call_uuid=call_uuid,
-                        config=config,
-                    )
-                )
+            messages = missed_call_messages(
+                settings,
+                config,
+                call_uuid=call_uuid,
+                domain=domain,
+                number_e164=number,
+                caller_name=caller_name,
+                destination_name=destination_name,
+                status=status,
+                language=language,
+                started_at=started_at,
+                ended_at=ended_at,
+            )
             for m in messages:
                 outbox.enqueue(cur, domain, m.kind, m.payload, m.idempotency_key, call_uuid=call_uuid)
     except StoreError:

@@ -1,6 +1,7 @@
 """The helpdesk messages of a callback's life, composed in one place next to the
 contract (``helpdesk_contract``) they follow: the ticket of a confirmed request
-(and the customer's WhatsApp "scheduled" notice), an attempt's
+(and the customer's WhatsApp "scheduled" notice), a missed call's ticket (and
+WhatsApp invitation), an attempt's
 ``callback.attempt``, the final ``callback.result``, a change (snooze), and the
 customer's WhatsApp notices. The stores write what they are given; the flows,
 the dispatcher and the HTTP API compose it here."""
@@ -38,6 +39,51 @@ def confirmed_messages(config: Optional[Config] = None) -> ConfirmedMessages:
         return events
 
     return compose
+
+
+def missed_call_messages(
+    settings: Mapping[str, Any],
+    config: Config,
+    *,
+    call_uuid: str,
+    domain: str,
+    number_e164: Optional[str],
+    caller_name: Optional[str],
+    destination_name: Optional[str],
+    status: str,
+    language: str,
+    started_at: Optional[datetime],
+    ended_at: Optional[datetime],
+) -> list[OutboxEvent]:
+    """``call.missed`` for a caller who hung up after a failed transfer without
+    leaving a callback, then the WhatsApp invitation when the domain has WhatsApp
+    on and the number is usable (``number_e164``)."""
+    messages = [
+        contract.missed_call(
+            call_id=call_uuid,
+            domain=domain,
+            number_e164=number_e164,
+            caller_name=caller_name or None,
+            destination_name=destination_name,
+            status=status,
+            language=language,
+            started_at=started_at.isoformat() if started_at else None,
+            ended_at=ended_at.isoformat() if ended_at else None,
+        )
+    ]
+    if number_e164 and whatsapp.enabled_for(settings, config):
+        messages.append(
+            contract.whatsapp_missed_call(
+                domain=domain,
+                number_e164=number_e164,
+                language=language,
+                destination_name=destination_name,
+                caller_name=caller_name,
+                call_uuid=call_uuid,
+                config=config,
+            )
+        )
+    return messages
 
 
 def attempt_event(
@@ -137,6 +183,7 @@ __all__ = [
     "attempt_event",
     "change_event",
     "confirmed_messages",
+    "missed_call_messages",
     "result_event",
     "stale_attempt_event",
     "whatsapp_event",
