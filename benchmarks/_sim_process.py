@@ -38,12 +38,12 @@ import sys
 import time
 from typing import Any, Optional
 
-from voiceai_ivr.esl.protocol import Frame
 from voiceai_sim import outbound as sim_outbound
 from voiceai_sim.engine import SimSwitch
 from voiceai_sim.scenario import parse_scenario
 from voiceai_sim.session import ConnectionBase
 from voiceai_sim.simulator import Simulator
+from voiceai_sim.wire import Frame
 
 _AWAITED = re.compile(
     rb"command/reply|api/response|CHANNEL_EXECUTE_COMPLETE|Event-Name: DTMF|DETECTED_SPEECH|BACKGROUND_JOB"
