@@ -25,7 +25,12 @@ from voiceai_ivr.api.http import (
     parse_whole,
 )
 from voiceai_ivr.errors import ESLError, StoreError, ValidationError
+from voiceai_ivr.exports import csv_rows
 from voiceai_ivr.integrations.helpdesk_messages import change_event, result_event
+from voiceai_ivr.stores import callbacks as cbstore
+from voiceai_ivr.stores import dispatch as store
+from voiceai_ivr.stores import outbox
+from voiceai_ivr.switch import check_extension
 
 PUBLIC_FIELDS = (
     "domain",
@@ -74,9 +79,6 @@ def public(cb: Any) -> dict:
 
 
 def register(router: Any, services: ApiServices, app: Any) -> None:
-    from voiceai_ivr.stores import callbacks as cbstore
-    from voiceai_ivr.stores import dispatch as store
-
     max_body = app.max_body
 
     def get_callback(domain: str, raw_id: str) -> Any:
@@ -123,7 +125,6 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
 
     def metrics(req: Request) -> Response:
         check_query(req.query, ())
-        from voiceai_ivr.stores import outbox
 
         with services.db.transaction() as cur:
             counts = cbstore.counts_by_status(cur, cbstore.CallbackFilter(domain=req.domain))
@@ -148,7 +149,6 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
 
     def availability(req: Request) -> Response:
         check_query(req.query, ())
-        from voiceai_ivr.switch import check_extension
 
         ext = req.params["ext"]
         try:
@@ -175,7 +175,6 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
 
     def export_csv(req: Request) -> Response:
         check_query(req.query, ("status", "from", "to"))
-        from voiceai_ivr.exports import csv_rows
 
         flt = _filter(req, cbstore)
         services.db.ping()  # fail with 503 before the 200 header goes out
@@ -195,7 +194,6 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
         ext = body.get("agent_extension")
         if not isinstance(ext, str) or not ext:
             raise bad("agent_extension", "required: the extension of the agent who calls now")
-        from voiceai_ivr.switch import check_extension
 
         try:
             check_extension("agent_extension", ext)

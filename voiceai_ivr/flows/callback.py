@@ -29,16 +29,17 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from voiceai_ivr.channel.base import DTMF, SPEECH, ListenResult
-from voiceai_ivr.domain import phone
+from voiceai_ivr.domain import phone, timewindow
 from voiceai_ivr.errors import CallGone, DatabaseUnavailable, StoreError, ValidationError
 from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages, missed_call_messages
 from voiceai_ivr.ports import Database
-from voiceai_ivr.stores.callbacks import Callback, CallbackRequest, save_confirmed_callback
+from voiceai_ivr.stores import outbox
+from voiceai_ivr.stores.callbacks import Callback, CallbackRequest, domain_settings, save_confirmed_callback
+from voiceai_ivr.stores.spool import SpoolEntry, append_to_spool, spool_path
 
 if TYPE_CHECKING:
     from voiceai_ivr.config import Config
     from voiceai_ivr.flows.context import CallContext
-    from voiceai_ivr.stores.spool import SpoolEntry
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +176,6 @@ def _is_asap(text: str) -> bool:
 def _default_parse_window(text: str, at: datetime, language: str, hours: Any) -> Optional[tuple[datetime, datetime]]:
     """Delegate to ``voiceai_ivr.domain.timewindow.parse_window`` (the DOMAIN
     helper's pure parser)."""
-    from voiceai_ivr.domain import timewindow
-
     if hours is None:
         return None
     window = timewindow.parse_window(text, now=at, hours=hours, language=language)
@@ -458,8 +457,6 @@ def capture_callback(ctx: CallContext, options: Optional[CaptureOptions] = None)
 def store_confirmed(db: Optional[Database], request: CallbackRequest, config: Config) -> CaptureResult:
     """Save the confirmed request, or spool it when PostgreSQL is unreachable.
     ``STORE_FAILED`` only when both fail (the caller must not hear "confirmed")."""
-    from voiceai_ivr.stores.spool import append_to_spool, spool_path
-
     if db is not None:
         try:
             saved = save_confirmed_callback(db, request, confirmed_messages(config))
@@ -499,9 +496,6 @@ def queue_missed_call(
     leaving a callback. Per domain: ``domains.settings.missed_call_tickets``, else
     ``callbacks.missed_call_tickets``. Idempotent per ``call_uuid``. Returns True
     when queued; False when disabled or the database is unreachable (logged)."""
-    from voiceai_ivr.stores import outbox
-    from voiceai_ivr.stores.callbacks import domain_settings
-
     number: Optional[str] = None
     if caller_number and not phone.is_withheld(caller_number):
         try:

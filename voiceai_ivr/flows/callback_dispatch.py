@@ -34,7 +34,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Protocol
 
+from voiceai_ivr.domain.causes import callback_outcome
 from voiceai_ivr.errors import CommandError, ESLError, ValidationError
+from voiceai_ivr.flows.agent import AgentRegistry, Rendezvous, run_agent
 from voiceai_ivr.ports import PBX
 
 log = logging.getLogger(__name__)
@@ -116,15 +118,11 @@ class AgentDesk:
     Legs that are not callback agent legs, or that nobody waits for, are hung up."""
 
     def __init__(self, services: Any) -> None:
-        from voiceai_ivr.flows.agent import AgentRegistry
-
         if getattr(services, "agents", None) is None:
             services.agents = AgentRegistry()
         self.services = services
 
     def expect(self, info: WhisperInfo) -> Any:
-        from voiceai_ivr.flows.agent import Rendezvous
-
         prompts = self.services.prompts
         lang = info.language if info.language in prompts.languages else prompts.languages[0]
         caller = " ".join(p for p in (info.caller_name, _spell(info.number_e164)) if p)
@@ -145,8 +143,6 @@ class AgentDesk:
 
     def handle(self, channel: Any) -> None:
         """Run one agent leg to the end (the outbound server calls this, one thread per leg)."""
-        from voiceai_ivr.flows.agent import run_agent
-
         role = channel.data.get("variable_voiceai_role", "")
         if role != AGENT_ROLE:
             log.warning("leg %s: role %r is not a callback agent leg; hanging up", channel.uuid, role)
@@ -164,8 +160,6 @@ def _spell(number: str) -> str:
 
 
 def _outcome(leg: str, cause: Optional[str]) -> str:
-    from voiceai_ivr.domain.causes import callback_outcome
-
     return str(callback_outcome(leg, cause))
 
 

@@ -40,6 +40,7 @@ from voiceai_ivr.errors import SpeechUnavailable, ValidationError
 from voiceai_ivr.flows.asr_support import SpeechSupport
 from voiceai_ivr.flows.prompts import PromptBook
 from voiceai_ivr.ports import PBX, Speech
+from voiceai_ivr.speech.turn import recorded_turn
 
 log = logging.getLogger("voiceai_ivr.call")
 
@@ -357,8 +358,6 @@ class CallContext:
         self._prompt_starting(spoken)
         recorded = self.services.speech is not None and self.services.speech.records_answers
         if speech and recorded:
-            from voiceai_ivr.speech.turn import recorded_turn
-
             heard = recorded_turn(self, src, slot=slot, max_digits=max_digits)
             if heard is not None:
                 self.log_event("heard", slot=slot, kind=heard.kind, text=heard.text)

@@ -30,6 +30,7 @@ from typing import Any, Callable, Optional
 from voiceai_ivr.errors import StoreError, ValidationError
 from voiceai_ivr.ports import Cursor, Database
 from voiceai_ivr.stores import outbox
+from voiceai_ivr.stores.db import pgcode
 from voiceai_ivr.stores.outbox import OutboxEvent, enqueue_events
 
 STATUSES = ("pending", "in_progress", "completed", "failed", "expired", "cancelled")
@@ -375,8 +376,6 @@ def save_confirmed_callback(db: Database, request: CallbackRequest, messages: Co
                     ids.append(wid)
             return SaveResult(row, created=created, outbox_ids=tuple(ids))
     except StoreError as exc:
-        from voiceai_ivr.stores.db import pgcode
-
         if pgcode(exc) != UNIQUE_VIOLATION:
             raise
         # Another process saved this very request at the same moment (same

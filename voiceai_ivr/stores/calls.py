@@ -28,8 +28,11 @@ from typing import Any, Optional
 
 from psycopg2.extras import Json
 
-from voiceai_ivr.errors import StoreError, ValidationError
+from voiceai_ivr.config import default_data_dir
+from voiceai_ivr.errors import DatabaseUnavailable, StoreError, ValidationError
 from voiceai_ivr.ports import Cursor, Database
+from voiceai_ivr.privatefs import make_private_dirs
+from voiceai_ivr.stores.spool import _open_private
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +221,6 @@ def journal_dir(data_dir: str) -> Path:
     """Where ``CallLogWriter`` keeps its journal: ``<data_dir>/calllog-journal``."""
     if data_dir:
         return Path(data_dir).expanduser() / JOURNAL_DIR
-    from voiceai_ivr.config import default_data_dir
 
     return default_data_dir() / JOURNAL_DIR
 
@@ -317,8 +319,6 @@ class CallLogWriter:
     def start(self) -> CallLogWriter:
         """Create the journal folder (0700), claim the journals of writers that are
         gone (replayed by the writer thread) and start that thread."""
-        from voiceai_ivr.privatefs import make_private_dirs
-
         make_private_dirs(self.directory)
         for path in sorted(self.directory.glob(f"{_SEGMENT_PREFIX}*{_SEGMENT_SUFFIX}")):
             fd = _claim(path)
@@ -532,8 +532,6 @@ class CallLogWriter:
     def _write(self, rows: list[dict[str, Any]]) -> None:
         """One transaction for the batch. A database that is down fails the whole
         batch (retried); a row it refuses is set apart and the rest written."""
-        from voiceai_ivr.errors import DatabaseUnavailable
-
         try:
             with self.db.cursor() as cur:
                 _write_rows(cur, rows)
@@ -556,7 +554,6 @@ class CallLogWriter:
     def _reject(self, row: dict[str, Any], exc: Exception) -> None:
         log.error("call log: the database refused the %s row of call %s (%s); kept in %s", row.get("op"),
                   row.get("call_uuid"), exc, self.directory / _REJECTED)
-        from voiceai_ivr.stores.spool import _open_private
 
         line = (json.dumps({"error": str(exc)[:500], "row": row}, separators=(",", ":")) + "\n").encode()
         try:
@@ -648,8 +645,6 @@ def _write_rows(cur: Cursor, rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 def _open_segment(path: Path) -> int:
-    from voiceai_ivr.stores.spool import _open_private
-
     fd = _open_private(path, os.O_WRONLY | os.O_APPEND)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours while we live: nobody replays it

@@ -45,6 +45,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
+from voiceai_ivr.config import default_data_dir
 from voiceai_ivr.errors import DatabaseUnavailable, StoreError, ValidationError
 from voiceai_ivr.ports import Database
 from voiceai_ivr.privatefs import make_private_dirs
@@ -74,7 +75,6 @@ def spool_path(config: Optional[Config] = None) -> Path:
         return Path(config.callbacks.spool_path).expanduser()
     if config is not None and config.database.data_dir:
         return Path(config.database.data_dir).expanduser() / DEFAULT_NAME
-    from voiceai_ivr.config import default_data_dir
 
     return default_data_dir() / DEFAULT_NAME
 
