@@ -55,6 +55,7 @@ def parse_args(args: Optional[str]) -> Optional[str]:
     """The configuration file named by the application's arguments: ``config=FILE``,
     or a bare ``FILE``; ``None`` when there is none. Anything else is refused with a
     ``ValidationError`` naming it."""
+    # lazy: FreeSWITCH re-imports this shim on every call; it loads the package only when used
     from voiceai_ivr.errors import ValidationError
 
     config: Optional[str] = None
@@ -109,6 +110,7 @@ def _log_to_freeswitch(config: Any) -> None:
     root = logging.getLogger()
     if any(getattr(getattr(h, "stream", None), "voiceai_freeswitch_console", False) for h in root.handlers):
         return
+    # lazy: FreeSWITCH re-imports this shim on every call; it loads the package only when used
     from voiceai_ivr.logs import setup_logging
 
     secrets = (config.esl.password, config.helpdesk.token, config.llm.api_key, config.database.dsn)
@@ -129,6 +131,7 @@ def _flow(config: Any) -> Callable[[Any], None]:
         return shared_handler(config, mode="python")
     import functools
 
+    # lazy: FreeSWITCH re-imports this shim on every call; it loads the package only when used
     from voiceai_ivr.flows.minimal import minimal_flow
 
     voice = config.speech.tts_voice.get("pt-BR") or next(iter(config.speech.tts_voice.values()), "kal")
@@ -139,6 +142,7 @@ def handler(session: Any, args: Optional[str] = None) -> None:
     """Called by mod_python3 once per call leg, on the leg's own thread."""
     channel: Any = None
     try:
+        # lazy: inside the try, so even a broken install hangs the call up instead of raising into FreeSWITCH
         from voiceai_ivr.channel.modpython import ModPythonChannel
         from voiceai_ivr.config import load_config
         from voiceai_ivr.errors import CallGone
