@@ -43,9 +43,6 @@ KNOWN_CIRCLES: dict[frozenset[str], str] = {}
 
 #: upward arrows still there: (importer, imported) -> the issue-20 item that removes it.
 KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    ("voiceai_ivr.speech.checks", "voiceai_ivr.app"): "item 5: one job per module (a CLI check in speech/)",
-    ("voiceai_ivr.speech.render", "voiceai_ivr.flows.conversation"): "item 5: one job per module (prompt rendering)",
-    ("voiceai_ivr.speech.render", "voiceai_ivr.flows.prompts"): "item 5: one job per module (prompt rendering)",
 }
 
 #: function-level imports without a reason, per module: may only go down. Issue 20's
@@ -61,8 +58,6 @@ KNOWN_UNEXPLAINED: dict[str, int] = {
     "voiceai_ivr.flows.transfer": 4,
     "voiceai_ivr.integrations.helpdesk_contract": 5,
     "voiceai_ivr.server": 3,
-    "voiceai_ivr.speech.checks": 1,
-    "voiceai_ivr.speech.render": 2,
 }
 
 #: packages whose function-level imports all have the same reason, said once here.

@@ -39,6 +39,7 @@ from voiceai_ivr.integrations.llm import client_from_config
 from voiceai_ivr.integrations.outbox_worker import OutboxDrain
 from voiceai_ivr.logs import call_context
 from voiceai_ivr.metrics import METRICS
+from voiceai_ivr.speech.plan import SpeechPlan, make_plan
 from voiceai_ivr.speech.service import SpeechServices
 from voiceai_ivr.stores import directory as directory_store
 from voiceai_ivr.stores.db import Database
@@ -456,6 +457,30 @@ def build_api_services(config: Config, db: Any, *, drain: bool = True) -> Any:
     )
 
 
+def current_plan(config: Config, *, mode: Optional[str] = None) -> SpeechPlan:
+    """The speech plan as ``config check`` and ``voiceai-ivr speech plan`` report it:
+    asks the configured FreeSWITCH (bounded by ``esl.timeout``) whether it has the ASR
+    engine and the TTS module, and whether it sees the audio directory; without a
+    reachable FreeSWITCH the plan says what it assumed."""
+    client: Any = None
+    switch: Any = None
+    try:
+        client, switch = connect_pbx(config)
+    except Exception as exc:  # noqa: BLE001 - unreachable PBX: the plan says it assumed
+        logging.getLogger("voiceai_ivr.speech").info("FreeSWITCH not reachable for the speech check: %s", exc)
+    try:
+        asr_known: Optional[bool] = None
+        if switch is not None:
+            try:
+                asr_known = config.speech.asr_engine.lower() in switch.asr_interfaces()
+            except Exception:  # noqa: BLE001 - unknown, not absent
+                asr_known = None
+        return make_plan(config, switch=switch, mode=mode or config.dialplan.mode, asr_known=asr_known)
+    finally:
+        if client is not None:
+            client.close()
+
+
 __all__ = [
     "availability_checker",
     "build_api_services",
@@ -463,6 +488,7 @@ __all__ = [
     "build_services",
     "call_handler",
     "connect_pbx",
+    "current_plan",
     "handle_call",
     "metrics_hook",
     "release_shared_handlers",
