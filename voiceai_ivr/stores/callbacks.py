@@ -542,7 +542,7 @@ class Expired:
     attempts: int
     ticket_id: Optional[str]
     why: str  # window_passed | max_age
-    domain_settings: dict = field(default_factory=dict)
+    domain_settings: dict[str, Any] = field(default_factory=dict)
 
 
 def select_expirable(
@@ -633,7 +633,7 @@ def cancel(
     return "ok", int(row["id"])
 
 
-def _lock_for_change(cur: Cursor, public_id: str, domain: str) -> tuple[str, Optional[dict]]:
+def _lock_for_change(cur: Cursor, public_id: str, domain: str) -> tuple[str, Optional[dict[str, Any]]]:
     cur.execute(
         "SELECT id FROM callbacks WHERE public_id = %(pid)s::uuid AND domain = %(domain)s",
         {"pid": public_id, "domain": domain},

@@ -436,6 +436,7 @@ def stop_embedded_at(path: Path, *, timeout: float = 30.0) -> bool:
 
 
 __all__ = [
+    "Cursor",
     "Database",
     "EmbeddedStatus",
     "embedded_path",

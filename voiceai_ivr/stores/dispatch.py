@@ -108,7 +108,7 @@ class Candidate:
     domain_holidays: Any
     domain_timezone: Optional[str]
     domain_region: Optional[str]
-    domain_settings: dict = field(default_factory=dict)
+    domain_settings: dict[str, Any] = field(default_factory=dict)
     route_source: Optional[str] = None  # destination | default_destination | fallback | None (nobody)
     route_name: Optional[str] = None  # the destination dialled
 
@@ -167,12 +167,12 @@ class Stale:
     started_at: Optional[datetime] = None
 
 
-def _rows(cur: Cursor) -> list[dict]:
+def _rows(cur: Cursor) -> list[dict[str, Any]]:
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
-def _candidate(row: dict) -> Candidate:
+def _candidate(row: dict[str, Any]) -> Candidate:
     values: dict[str, Any] = {k: row.get(k) for k in Candidate.__dataclass_fields__}
     values["domain_settings"] = row.get("domain_settings") or {}
     return Candidate(**values)
@@ -376,7 +376,7 @@ def record_legs(
     *,
     agent_uuid: Optional[str] = None,
     customer_uuid: Optional[str] = None,
-    details: Optional[dict] = None,
+    details: Optional[dict[str, Any]] = None,
 ) -> bool:
     """Note a leg's uuid on the open attempt BEFORE dialling it (so a successor can
     check it on the PBX), only while the lease is still ours. False: lease lost,
@@ -425,7 +425,7 @@ def finish_attempt(
     hangup_cause: Optional[str] = None,
     sip_status: Optional[str] = None,
     customer_uuid: Optional[str] = None,
-    details: Optional[dict] = None,
+    details: Optional[dict[str, Any]] = None,
     events: Sequence[OutboxEvent] = (),
     now: Optional[datetime] = None,
 ) -> bool:
@@ -576,7 +576,7 @@ def resolve_stale(
     events: Sequence[OutboxEvent] = (),
     now: Optional[datetime] = None,
     completed: bool = False,
-    details: Optional[dict] = None,
+    details: Optional[dict[str, Any]] = None,
 ) -> str:
     """Settle a taken-over callback once its old attempt's legs are accounted for.
 
@@ -660,7 +660,7 @@ def stale_ticket(cur: Cursor, callback_id: int) -> tuple[Optional[str], int]:
     return (row[0], int(row[1])) if row else (None, 0)
 
 
-def attempt_summary(cur: Cursor, attempt_id: int, domain: str) -> Optional[dict]:
+def attempt_summary(cur: Cursor, attempt_id: int, domain: str) -> Optional[dict[str, Any]]:
     cur.execute(
         """
         SELECT a.id, c.public_id::text AS callback_id, a.attempt_no, a.trigger, a.agent_extension,

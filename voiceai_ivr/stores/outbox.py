@@ -37,13 +37,13 @@ class OutboxRow:
     idempotency_key: str
     callback_id: Optional[int]
     call_uuid: Optional[str]
-    payload: dict
+    payload: dict[str, Any]
     status: str
     attempts: int
     next_attempt_at: datetime
     lease_until: Optional[datetime]
     last_error: Optional[str]
-    response: Optional[dict]
+    response: Optional[dict[str, Any]]
     created_at: datetime
     delivered_at: Optional[datetime]
 
@@ -72,7 +72,7 @@ class OutboxEvent:
     """One helpdesk message written with a result (``stores.outbox.enqueue``)."""
 
     kind: str
-    payload: dict
+    payload: dict[str, Any]
     idempotency_key: str
 
 
@@ -259,7 +259,7 @@ class OutboxStats:
     dead: int
     delivered: int
     oldest_pending_age_seconds: Optional[float]
-    by_kind: dict
+    by_kind: dict[str, Any]
 
 
 def stats(cur: Cursor, *, domain: Optional[str] = None, now: Optional[datetime] = None) -> OutboxStats:
