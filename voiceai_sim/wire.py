@@ -33,6 +33,7 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 # (space, controls, non-ASCII, and "#%&+:;<=>?@[\]^`{|}) becomes %XX, upper-case hex.
 # quote() always keeps letters, digits and "_.-~".
 _KEPT_PUNCTUATION = "!$'()*,/"
+_LINE_END_BYTES = (0x0A, 0x0D)
 
 
 @dataclass
@@ -95,7 +96,7 @@ class FrameParser:
             self._waiting = None
             return True
         skip = 0
-        while data[skip : skip + 1] in (b"\n", b"\r") and skip < len(data):
+        while skip < len(data) and data[skip] in _LINE_END_BYTES:  # blank lines between blocks
             skip += 1
         if skip:
             del data[:skip]
