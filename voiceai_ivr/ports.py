@@ -46,6 +46,10 @@ class Database(Protocol):
         """A cursor for reads (autocommit)."""
         ...
 
+    def connection(self, *, autocommit: bool = ...) -> AbstractContextManager[Any]:
+        """A raw pooled connection, for callers that manage transactions themselves."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from voiceai_ivr.flows.conversation import CallDirectory
 from voiceai_ivr.flows.prompts import PromptBook, PromptError
+from voiceai_ivr.ports import Database
 from voiceai_ivr.speech.speaker import CACHE, FALLBACK, FREESWITCH_TTS, SYNTHESIZED, Speaker
 from voiceai_ivr.stores import directory as store
 
@@ -70,7 +71,7 @@ class Job:
     text: str
 
 
-def secretary_views(db: Any) -> list[SecretaryView]:
+def secretary_views(db: Database) -> list[SecretaryView]:
     """Every secretary of every domain in the database."""
     views = []
     for domain in store.list_domains(db):

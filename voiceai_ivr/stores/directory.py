@@ -38,7 +38,7 @@ from voiceai_ivr.domain.destinations import (
 from voiceai_ivr.domain.hours import BusinessHours, HolidaySpec, WeeklyHours, parse_holidays, parse_weekly
 from voiceai_ivr.domain.resolve import Resolution, Resolver
 from voiceai_ivr.errors import DirectoryError, ValidationError
-from voiceai_ivr.stores.db import Cursor, Database
+from voiceai_ivr.ports import Cursor, Database
 
 # --------------------------------------------------------------------------- records
 
