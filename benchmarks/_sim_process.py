@@ -1,4 +1,4 @@
-"""Benchmark-only: the simulator (voiceai_ivr.sim) in its own process, driven by
+"""Benchmark-only: the simulator (voiceai_sim) in its own process, driven by
 JSON lines on stdin, answering JSON lines on stdout.
 
     python benchmarks/_sim_process.py --scale 1.0
@@ -38,12 +38,12 @@ import sys
 import time
 from typing import Any, Optional
 
-from voiceai_ivr.esl.protocol import Frame
-from voiceai_ivr.sim import outbound as sim_outbound
-from voiceai_ivr.sim.engine import SimSwitch
-from voiceai_ivr.sim.scenario import parse_scenario
-from voiceai_ivr.sim.session import ConnectionBase
-from voiceai_ivr.sim.simulator import Simulator
+from voiceai_sim import outbound as sim_outbound
+from voiceai_sim.engine import SimSwitch
+from voiceai_sim.scenario import parse_scenario
+from voiceai_sim.session import ConnectionBase
+from voiceai_sim.simulator import Simulator
+from voiceai_sim.wire import Frame
 
 _AWAITED = re.compile(
     rb"command/reply|api/response|CHANNEL_EXECUTE_COMPLETE|Event-Name: DTMF|DETECTED_SPEECH|BACKGROUND_JOB"

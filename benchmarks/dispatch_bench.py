@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 from _pg import admin_uri, fresh_database  # noqa: E402
 
 from voiceai_ivr.config import RetryPolicy  # noqa: E402
-from voiceai_ivr.dispatcher import attempt_event, resolve, result_event  # noqa: E402
+from voiceai_ivr.dispatcher import resolve  # noqa: E402
+from voiceai_ivr.integrations.helpdesk_messages import attempt_event, result_event  # noqa: E402
 from voiceai_ivr.stores import dispatch as store  # noqa: E402
 from voiceai_ivr.stores.db import Database  # noqa: E402
 from voiceai_ivr.stores.migrate import migrate  # noqa: E402

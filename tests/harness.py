@@ -30,12 +30,12 @@ from voiceai_ivr.config import Config
 from voiceai_ivr.domain.destinations import parse_directory
 from voiceai_ivr.esl.inbound import InboundClient
 from voiceai_ivr.server import CallServer
-from voiceai_ivr.sim.scenario import Scenario, load_scenario, parse_scenario
-from voiceai_ivr.sim.simulator import Simulator, run_scenario
-from voiceai_ivr.sim.stack import db_enricher
 from voiceai_ivr.stores import calls
 from voiceai_ivr.stores.directory import import_directory
 from voiceai_ivr.switch import Switch
+from voiceai_sim.scenario import Scenario, load_scenario, parse_scenario
+from voiceai_sim.simulator import Simulator, run_scenario
+from voiceai_sim.stack import db_enricher
 
 ScenarioSource = Union[str, Path, Mapping[str, Any], Scenario]
 

@@ -17,8 +17,8 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from voiceai_ivr.domain.destinations import parse_directory
-from voiceai_ivr.sim import Simulator, load_scenario
 from voiceai_ivr.stores.directory import import_directory
+from voiceai_sim import Simulator, load_scenario
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 

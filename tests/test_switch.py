@@ -12,7 +12,6 @@ from esl.peer import FakeInbound
 
 from voiceai_ivr.errors import CommandError, DialStringError, ValidationError
 from voiceai_ivr.esl.inbound import InboundClient
-from voiceai_ivr.sim.args import parse_originate, separate_string
 from voiceai_ivr.switch import (
     OriginateResult,
     Switch,
@@ -26,6 +25,7 @@ from voiceai_ivr.switch import (
     parse_socket_address,
     socket_app,
 )
+from voiceai_sim.args import parse_originate, separate_string
 
 LEG = "127f8c19-0fc4-4ec4-92b7-d5a4727d9904"
 CALLER = "a4584fba-42ba-4e2b-bafa-e4382cc8825e"

@@ -22,12 +22,30 @@ import time
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
+from voiceai_ivr.api import ApiServices
+from voiceai_ivr.availability import AvailabilityChecker, dnd_lookup_from_config
 from voiceai_ivr.channel.base import Channel
 from voiceai_ivr.config import LANGUAGES, Config
-from voiceai_ivr.errors import CallGone, DatabaseUnavailable, StoreError, VoiceAIError
+from voiceai_ivr.dispatcher import Dispatcher
+from voiceai_ivr.errors import CallGone, DatabaseUnavailable, ESLError, StoreError, VoiceAIError
+from voiceai_ivr.esl.inbound import InboundClient
 from voiceai_ivr.flows.agent import AgentRegistry, run_agent
+from voiceai_ivr.flows.asr_support import SpeechSupport
+from voiceai_ivr.flows.callback import queue_missed_call
 from voiceai_ivr.flows.context import CallContext, CallIdentity, Services, call_identity
+from voiceai_ivr.flows.conversation import CallDirectory, Conversation, close_call_log, open_call_log
 from voiceai_ivr.flows.prompts import PromptBook
+from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages
+from voiceai_ivr.integrations.llm import client_from_config
+from voiceai_ivr.integrations.outbox_worker import OutboxDrain
+from voiceai_ivr.logs import call_context
+from voiceai_ivr.metrics import METRICS
+from voiceai_ivr.speech.plan import SpeechPlan, make_plan
+from voiceai_ivr.speech.service import SpeechServices
+from voiceai_ivr.stores import directory as directory_store
+from voiceai_ivr.stores.db import Database
+from voiceai_ivr.stores.spool import SpoolReplayer, spool_path
+from voiceai_ivr.switch import Switch, wake_link
 
 log = logging.getLogger("voiceai_ivr.app")
 
@@ -81,16 +99,12 @@ def build_services(
     plan is logged at debug level (a cron pass; ``config check`` reports it)."""
     metrics = _process_metrics(metrics)
     if db is None:
-        from voiceai_ivr.stores.db import Database
-
         db = Database.from_config(config)
     if switch is None:
         # The call server's own link (default subscriptions), followed in its metrics and /health.
         _client, switch = connect_pbx(config, events=None, metrics=metrics)
     llm = None
     if config.llm.enabled:
-        from voiceai_ivr.integrations.llm import client_from_config
-
         llm = client_from_config(config.llm)
     services = Services(
         config=config,
@@ -111,8 +125,6 @@ def build_services(
 def _speech_services(config: Config, switch: Any, mode: str, services: Services, *, report: bool = True) -> Any:
     """Prompt audio and recorded answers (``voiceai_ivr.speech``): which engine each
     language uses is decided now, from what is installed and what FreeSWITCH sees."""
-    from voiceai_ivr.speech.service import SpeechServices
-
     known = services.asr.known if services.asr is not None else None
     speech = SpeechServices.build(config, switch=switch, mode=mode, asr_known=known, report=report)
     services.prompts.speaker = speech.speaker
@@ -122,8 +134,6 @@ def _speech_services(config: Config, switch: Any, mode: str, services: Services,
 def _speech_support(config: Config, switch: Any, metrics: Any) -> Any:
     """Find out once, now, whether the PBX can recognise speech with the configured
     engine (``flows.asr_support``); calls re-check after an ESL reconnect."""
-    from voiceai_ivr.flows.asr_support import SpeechSupport
-
     def exported(available: bool, _reason: str) -> None:
         if metrics is not False and hasattr(metrics, "speech_available"):
             metrics.speech_available(available)
@@ -152,21 +162,10 @@ def _language_override(data: Mapping[str, str]) -> str:
 def handle_call(channel: Channel, services: Services) -> None:
     """One call leg, whatever its role. Never raises. Every log line of the leg
     carries its uuid and domain (``logs.call_context``)."""
-    from voiceai_ivr.logs import call_context
-
     ident = call_identity(channel.data, getattr(channel, "uuid", ""))
-    wake_pbx_link(services.switch)
+    wake_link(services.switch)
     with call_context(ident.call_uuid, ident.domain):
         _handle_call(channel, services)
-
-
-def wake_pbx_link(switch: Any) -> None:
-    """A call (or a pass) needs the switch: if the inbound Event Socket is down
-    (FreeSWITCH restarting) try it again now rather than at the end of the backoff;
-    a call FreeSWITCH just handed us says it is back."""
-    transport: Any = getattr(switch, "transport", None)
-    if hasattr(transport, "reconnect_now") and not transport.connected:
-        transport.reconnect_now()
 
 
 def _handle_call(channel: Channel, services: Services) -> None:
@@ -194,8 +193,6 @@ def _handle_call(channel: Channel, services: Services) -> None:
 def run_caller(channel: Channel, services: Services) -> str:
     """The caller's conversation from answer to outcome; returns the outcome."""
     from zoneinfo import ZoneInfo
-
-    from voiceai_ivr.flows.conversation import CallDirectory, Conversation, close_call_log, open_call_log
 
     ident = call_identity(channel.data, getattr(channel, "uuid", ""))
     started = time.monotonic()
@@ -243,7 +240,6 @@ def _find_secretary(services: Services, ident: CallIdentity) -> Optional[tuple[A
     if services.db is None:
         log.error("call %s: no database configured", ident.call_uuid)
         return None
-    from voiceai_ivr.stores import directory as directory_store
 
     try:
         loaded = directory_store.load_resolver(services.db, ident.domain)
@@ -272,7 +268,6 @@ def _find_secretary(services: Services, ident: CallIdentity) -> Optional[tuple[A
 def _unknown_number(channel: Channel, services: Services, ident: CallIdentity) -> str:
     """No secretary for this domain/number: apologise in the default language."""
     ctx = CallContext(channel, services, identity=ident, language=_language_override(channel.data) or "pt-BR")
-    from voiceai_ivr.flows.conversation import close_call_log, open_call_log
 
     open_call_log(ctx)
     ctx.log_event("no_secretary", domain=ident.domain, did=ident.did)
@@ -300,7 +295,6 @@ def _missed_call(ctx: CallContext, conversation: Any, outcome: str) -> None:
     failed = [a for a in conversation.attempts if a.status not in ("accepted", "caller_hangup", "in_progress")]
     if not failed:
         return
-    from voiceai_ivr.flows.callback import queue_missed_call
 
     last = failed[-1]
     try:
@@ -380,10 +374,6 @@ def connect_pbx(config: Config, *, events: Optional[tuple] = (), metrics: Any = 
     default subscriptions (the call server's). The client reconnects by itself
     (``esl.reconnect_max_delay``); ``metrics`` (default the process's, ``False``:
     none) follows the connection (``follow_pbx``)."""
-    from voiceai_ivr.errors import ESLError
-    from voiceai_ivr.esl.inbound import InboundClient
-    from voiceai_ivr.switch import Switch
-
     kwargs = {} if events is None else {"events": events}
     try:
         client = InboundClient.from_config(config.esl, **kwargs).connect()
@@ -395,11 +385,7 @@ def connect_pbx(config: Config, *, events: Optional[tuple] = (), metrics: Any = 
 
 
 def _process_metrics(metrics: Any) -> Any:
-    if metrics is None:
-        from voiceai_ivr.metrics import METRICS
-
-        return METRICS
-    return metrics
+    return METRICS if metrics is None else metrics
 
 
 def follow_pbx(client: Any, metrics: Any = None) -> None:
@@ -426,8 +412,6 @@ def pbx_unreachable(metrics: Any = None) -> None:
 
 
 def availability_checker(config: Config, switch: Any) -> Any:
-    from voiceai_ivr.availability import AvailabilityChecker, dnd_lookup_from_config
-
     return AvailabilityChecker(
         switch,
         cache_seconds=config.dispatcher.availability_cache_seconds,
@@ -447,19 +431,23 @@ def build_dispatcher(
     ``listen``, default ``dispatcher.listen_*``); when the PBX cannot be reached it
     still replays the spool, expires callbacks and delivers the outbox, then
     reports it."""
-    from voiceai_ivr.dispatcher import Dispatcher
-    from voiceai_ivr.errors import ESLError
-
     try:
         client, switch = connect_pbx(config)
     except ESLError as exc:
-        dispatcher = Dispatcher(config, db, None, listen=listen, advertise=advertise, concurrency=concurrency)
+        # No PBX: nothing is dialled, no voice needed.
+        services = Services(config=config, prompts=PromptBook.from_config(config), db=db)
+        dispatcher = Dispatcher(
+            config, db, None, services=services, listen=listen, advertise=advertise, concurrency=concurrency
+        )
         return dispatcher.without_pbx(f"PBX unreachable at {config.esl.host}:{config.esl.port}: {exc}")
     dispatcher = Dispatcher(
         config,
         db,
         switch,
         availability=availability_checker(config, switch),
+        # The whisper and the customer's prompts get the same voices (speech engine
+        # per language) as calls do.
+        services=build_services(config, db=db, switch=switch, metrics=False, report_speech=False),
         listen=listen,
         advertise=advertise,
         concurrency=concurrency,
@@ -476,11 +464,7 @@ def start_outbox_drain(config: Config, db: Any, *, metrics: Any = None) -> Any:
     """The process's background helpdesk delivery (``outbox_worker.OutboxDrain``):
     one worker, polling every ``helpdesk.delivery_interval`` seconds, feeding the
     outbox backlog and oldest-row age into ``metrics`` (default: the process's)."""
-    from voiceai_ivr.integrations.outbox_worker import OutboxDrain
-
     if metrics is None:
-        from voiceai_ivr.metrics import METRICS
-
         metrics = METRICS
     return OutboxDrain(db, config, metrics=metrics or None).start()
 
@@ -490,9 +474,9 @@ def start_spool_replay(config: Config, db: Any, *, metrics: Any = None) -> Any:
     callbacks confirmed while PostgreSQL was down reach the database (then the
     helpdesk, through the outbox) within ``helpdesk.delivery_interval`` seconds
     of its return, with no operator command."""
-    from voiceai_ivr.stores.spool import SpoolReplayer, spool_path
 
-    return SpoolReplayer(db, spool_path(config), config=config, interval=config.helpdesk.delivery_interval,
+    return SpoolReplayer(db, spool_path(config), messages=confirmed_messages(config),
+                         interval=config.helpdesk.delivery_interval,
                          metrics=_process_metrics(metrics) or None).start()
 
 
@@ -500,8 +484,6 @@ def build_api_services(config: Config, db: Any, *, drain: bool = True) -> Any:
     """``ApiServices`` for ``voiceai-ivr api``: the database, the outbox drain, and,
     when the PBX can be reached, availability and click-to-call (a dispatcher
     listening on ``api.agent_listen_*``). ``ConfigError`` as ``Dispatcher.start``."""
-    from voiceai_ivr.api import ApiServices
-
     dispatcher = build_dispatcher(
         config,
         db,
@@ -527,7 +509,7 @@ def _attach_api_pbx(services: Any, dispatcher: Any) -> None:
     client = dispatcher.esl_client
 
     def ping() -> bool:
-        wake_pbx_link(dispatcher.switch)  # a health check while it is down: try again now
+        wake_link(dispatcher.switch)  # a health check while it is down: try again now
         return bool(client.connected)
 
     services.availability, services.dispatcher, services.pbx_ping = dispatcher.availability, dispatcher, ping
@@ -558,117 +540,38 @@ def _connect_api_later(config: Config, db: Any, services: Any, stop: threading.E
         return
 
 
-class SimStack:
-    """What the demo and ``voiceai-ivr simulate`` run: the application's call
-    handler (``build_services`` + ``call_handler`` in a ``CallServer`` on a free
-    loopback port) against a simulated FreeSWITCH (``sim.Simulator``, its inbound
-    ESL on port 0), on ``config``'s database, with ``document`` (a directory)
-    imported first. ``config`` is copied with the clock override on (simulated
-    calls carry their own clock) and the server's agent-socket address set to
-    where the server listens. ``stop()`` stops everything but the database server."""
-
-    def __init__(
-        self,
-        config: Config,
-        *,
-        domain: str,
-        scale: float = 0.05,
-        document: Any = None,
-        migrate: bool = False,
-        sim_options: Optional[Mapping[str, Any]] = None,
-    ) -> None:
-        import dataclasses
-
-        self.config = dataclasses.replace(
-            config, server=dataclasses.replace(config.server, allow_clock_override=True, agent_socket_address="")
-        )
-        self.domain = domain
-        self.scale = scale
-        self.document = document
-        self._migrate = migrate
-        # Simulator arguments; by default the simulated PBX recognises speech with
-        # ``speech.asr_engine`` (``{"asr_engines": ()}``: a stock PBX without ASR).
-        self.sim_options = dict(sim_options or {})
-        self.db: Any = None
-        self.sim: Any = None
-        self.client: Any = None
-        self.server: Any = None
-        self.services: Optional[Services] = None
-
-    def start(self) -> SimStack:
-        from voiceai_ivr.server import CallServer
-        from voiceai_ivr.sim.simulator import Simulator
-        from voiceai_ivr.stores.db import Database
-
-        cfg = self.config
-        try:
-            self.db = Database.from_config(cfg)
-            if self._migrate:
-                from voiceai_ivr.stores.migrate import migrate
-
-                migrate(self.db)
-            if self.document is not None:
-                from voiceai_ivr.domain.destinations import parse_directory
-                from voiceai_ivr.stores.directory import import_directory
-
-                import_directory(self.db, parse_directory(self.document))
-            options = {"asr_engines": [cfg.speech.asr_engine], **self.sim_options}
-            self.sim = Simulator(scale=self.scale, domain=self.domain, **options).start()
-            host, port = self.sim.inbound_address
-            pbx = dataclasses_replace_esl(cfg, host, port, self.sim.password)
-            self.client, switch = connect_pbx(pbx, events=None, metrics=False)
-            self.services = build_services(cfg, db=self.db, switch=switch, mode="sim", metrics=False)
-            self.server = CallServer(
-                cfg, host="127.0.0.1", port=0, flow=call_handler(cfg, services=self.services)
-            ).start()
-            cfg.server.agent_socket_address = "{}:{}".format(*self.server.address)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    @property
-    def esl_config(self) -> Config:
-        """``config`` with ``esl`` pointing at the simulator (for a dispatcher)."""
-        host, port = self.sim.inbound_address
-        return dataclasses_replace_esl(self.config, host, port, self.sim.password)
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop(5.0)
-            self.server = None
-        if self.client is not None:
-            self.client.close()
-            self.client = None
-        if self.sim is not None:
-            self.sim.stop()
-            self.sim = None
-        if self.db is not None:
-            self.db.close()
-            self.db = None
-
-    def __enter__(self) -> SimStack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def dataclasses_replace_esl(config: Config, host: str, port: int, password: str) -> Config:
-    import dataclasses
-
-    esl = dataclasses.replace(config.esl, host=host, port=int(port), password=password)
-    return dataclasses.replace(config, esl=esl)
+def current_plan(config: Config, *, mode: Optional[str] = None) -> SpeechPlan:
+    """The speech plan as ``config check`` and ``voiceai-ivr speech plan`` report it:
+    asks the configured FreeSWITCH (bounded by ``esl.timeout``) whether it has the ASR
+    engine and the TTS module, and whether it sees the audio directory; without a
+    reachable FreeSWITCH the plan says what it assumed."""
+    client: Any = None
+    switch: Any = None
+    try:
+        client, switch = connect_pbx(config)
+    except Exception as exc:  # noqa: BLE001 - unreachable PBX: the plan says it assumed
+        logging.getLogger("voiceai_ivr.speech").info("FreeSWITCH not reachable for the speech check: %s", exc)
+    try:
+        asr_known: Optional[bool] = None
+        if switch is not None:
+            try:
+                asr_known = config.speech.asr_engine.lower() in switch.asr_interfaces()
+            except Exception:  # noqa: BLE001 - unknown, not absent
+                asr_known = None
+        return make_plan(config, switch=switch, mode=mode or config.dialplan.mode, asr_known=asr_known)
+    finally:
+        if client is not None:
+            client.close()
 
 
 __all__ = [
-    "SimStack",
     "availability_checker",
     "build_api_services",
     "build_dispatcher",
     "build_services",
     "call_handler",
     "connect_pbx",
+    "current_plan",
     "follow_pbx",
     "handle_call",
     "metrics_hook",
@@ -677,5 +580,4 @@ __all__ = [
     "shared_handler",
     "start_outbox_drain",
     "start_spool_replay",
-    "wake_pbx_link",
 ]

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional, Protocol
 
+from voiceai_ivr.stores.fusionpbx import FusionPBXDnd
 from voiceai_ivr.switch import check_domain, check_extension
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,6 @@ def dnd_lookup_from_config(dsn: str, query: str, timeout: float = 5.0) -> Option
     """The configured FusionPBX DND source, or None when not configured."""
     if not (dsn and query):
         return None
-    from voiceai_ivr.stores.dispatch import FusionPBXDnd
 
     return FusionPBXDnd(dsn, query, connect_timeout=timeout)
 

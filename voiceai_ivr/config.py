@@ -18,6 +18,7 @@ from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 
 from voiceai_ivr import yamlfile
 from voiceai_ivr.errors import ConfigError, ValidationError
+from voiceai_ivr.fsvalues import caller_id_name_problem, check_caller_id_number, validate_failover
 
 SECRET_FIELDS = {"password", "token", "api_key", "dsn", "tokens", "fusionpbx_dsn", "tts_api_key", "asr_api_key"}
 LANGUAGES = ("pt-BR", "en-US")
@@ -502,9 +503,6 @@ def _validate(cfg: Config, problems: list[str]) -> None:
     if cfg.dialplan.mode not in ("socket", "python"):
         problems.append("dialplan.mode: must be socket or python")
     if cfg.dialplan.socket_failover:
-        from voiceai_ivr.errors import ValidationError
-        from voiceai_ivr.provision.dialplan import validate_failover
-
         try:
             validate_failover(cfg.dialplan.socket_failover, cfg.dialplan.socket_host, cfg.dialplan.socket_port,
                               "dialplan.socket_failover")
@@ -575,8 +573,6 @@ def shared_token_problems(tokens: list[APIToken]) -> list[str]:
 def _validate_caller_id(cb: CallbacksConfig, problems: list[str]) -> None:
     """What customers see when called back: refused here, with the reason, rather
     than failing every callback after the agent accepted."""
-    from voiceai_ivr.switch import caller_id_name_problem, check_caller_id_number
-
     if cb.caller_id_number:
         try:
             check_caller_id_number("callbacks.caller_id_number", cb.caller_id_number)

@@ -31,18 +31,45 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
+from voiceai_ivr.channel.esl import ESLChannel
 from voiceai_ivr.config import Config, RetryPolicy
-from voiceai_ivr.errors import DatabaseUnavailable, ESLError, StoreError, ValidationError
+from voiceai_ivr.domain.hours import BusinessHours
+from voiceai_ivr.errors import ConfigError, DatabaseUnavailable, ESLError, StoreError, ValidationError
+from voiceai_ivr.esl.outbound import OutboundServer
 from voiceai_ivr.flows.callback_dispatch import (
     CUSTOMER_PARK_TIMEOUT_S,
     AgentDesk,
     AttemptPlan,
     AttemptResult,
     WhisperInfo,
+    no_destination_reason,
     run_attempt,
 )
+from voiceai_ivr.flows.context import Services
 from voiceai_ivr.integrations import helpdesk_contract as contract
+from voiceai_ivr.integrations.helpdesk import HelpdeskClient
+from voiceai_ivr.integrations.helpdesk_messages import (
+    attempt_event,
+    confirmed_messages,
+    result_event,
+    stale_attempt_event,
+    whatsapp_event,
+)
+from voiceai_ivr.integrations.outbox_worker import deliver_for
+from voiceai_ivr.stores import callbacks as cbstore
 from voiceai_ivr.stores import dispatch as store
+from voiceai_ivr.stores import outbox
+from voiceai_ivr.stores.spool import replay_spool, spool_path, spool_pending
+from voiceai_ivr.switch import (
+    build_dial_string,
+    check_e164,
+    check_extension,
+    dial_target,
+    new_uuid,
+    parse_socket_address,
+    socket_app,
+    wake_link,
+)
 
 log = logging.getLogger(__name__)
 
@@ -187,117 +214,6 @@ class Summary:
         return "; helpdesk: " + ", ".join(parts) if parts else ""
 
 
-# --------------------------------------------------------------------------- helpdesk events
-
-
-def attempt_event(
-    claimed: store.Claimed,
-    outcome: str,
-    cause: Optional[str],
-    resolution: store.Resolution,
-    now: datetime,
-    details: Optional[dict] = None,
-    started_at: Optional[datetime] = None,
-) -> store.OutboxEvent:
-    """``callback.attempt`` (``helpdesk_contract.attempt``) for one claimed attempt."""
-    cb = claimed.callback
-    info = details or {}
-    return contract.attempt(
-        callback_id=cb.public_id,
-        domain=cb.domain,
-        attempt_no=claimed.attempt_no,
-        attempt_id=claimed.attempt_id,
-        trigger=claimed.trigger,
-        outcome=outcome,
-        hangup_cause=cause,
-        agent_extension=claimed.agent_extension,
-        destination=cb.route_name,
-        destination_source=cb.route_source,
-        started_at=started_at or now,
-        ended_at=now,
-        next_attempt_at=resolution.next_attempt_at,
-        status=resolution.status,
-        ticket_id=cb.ticket_id,
-        detail=str(info.get("reason") or info.get("agent_choice") or info.get("error") or ""),
-    )
-
-
-def result_event(
-    public_id: str,
-    domain: str,
-    ticket_id: Optional[str],
-    status: str,
-    outcome: str,
-    attempts: int,
-    now: datetime,
-    detail: str = "",
-) -> store.OutboxEvent:
-    """``callback.result``: the final status (completed / failed / expired / cancelled)."""
-    return contract.result(
-        callback_id=public_id,
-        domain=domain,
-        status=status,
-        attempts=attempts,
-        last_outcome=outcome,
-        completed_at=now,
-        detail=detail,
-        ticket_id=ticket_id,
-    )
-
-
-def whatsapp_event(cur: Any, callback_id: int, event: str, config: Config) -> Optional[store.OutboxEvent]:
-    """The customer's WhatsApp notice for ``event`` (failed / expired), when the
-    domain has WhatsApp on."""
-    from voiceai_ivr.integrations import whatsapp
-    from voiceai_ivr.stores import callbacks
-
-    row = callbacks.get_callback(cur, callback_id)
-    if row is None:
-        return None
-    settings = callbacks.domain_settings(cur, row.domain)
-    if not whatsapp.enabled_for(settings, config):
-        return None
-    return contract.whatsapp_notice(event, row, config=config, timezone_name=str(settings.get("timezone") or ""))
-
-
-def no_destination_reason(cand: store.Candidate, default_destination: str) -> str:
-    """Why nobody can be called for ``cand``, said so an admin can fix it."""
-    if default_destination:
-        return (
-            f"the caller named no one and callbacks.default_destination {default_destination!r} is not an "
-            f"enabled destination of {cand.domain}, nor has any secretary of {cand.domain} a fallback "
-            "destination that exists: fix callbacks.default_destination or set a secretary's fallback"
-        )
-    if cand.destination_name:
-        return (
-            f"destination {cand.destination_name!r} no longer exists in {cand.domain} and no secretary of "
-            f"{cand.domain} has a fallback destination that exists: set a secretary's fallback "
-            "(destinations import) or callbacks.default_destination"
-        )
-    return (
-        f"the caller named no one and no secretary of {cand.domain} has a fallback destination that exists: "
-        "set a secretary's fallback (destinations import) or callbacks.default_destination"
-    )
-
-
-def route_text(cand: store.Candidate) -> tuple[str, dict[str, str]]:
-    """Where ``cand`` (``stores.dispatch.route_of``) is called, as the key of its
-    sentence in ``console.i18n`` and the sentence's values: the agent
-    responsible, the destination named, else (the caller named no one, or what
-    they named no longer exists) the default destination, the secretary's
-    fallback, or nobody (``no_destination_reason`` then says what to fix).
-    ``callbacks show`` prints it in English, the console in the domain's language."""
-    if cand.agent_extension:
-        return "route.agent", {"ext": cand.agent_extension}
-    if cand.route_source == "destination":
-        return "route.destination", {"name": str(cand.route_name)}
-    source = {"default_destination": "default_destination", "fallback": "fallback"}.get(
-        cand.route_source or "", "nobody"
-    )
-    values = {"name": str(cand.route_name or ""), "named": cand.destination_name or ""}
-    return f"route.{source}" + ("_gone" if cand.destination_name else ""), values
-
-
 # --------------------------------------------------------------------------- dispatcher
 
 
@@ -326,7 +242,7 @@ class Dispatcher:
         owner: Optional[str] = None,
         clock: Optional[Clock] = None,
         availability: Any = None,
-        services: Any = None,
+        services: Services,
         listen: Optional[tuple[str, int]] = None,
         advertise: str = "",
         concurrency: Optional[int] = None,
@@ -339,17 +255,6 @@ class Dispatcher:
         self._clock = clock
         self.availability = availability
         self.concurrency = int(concurrency or config.dispatcher.concurrency)
-        if services is None and switch is None:  # no PBX: nothing is dialled, no voice needed
-            from voiceai_ivr.flows.context import Services
-            from voiceai_ivr.flows.prompts import PromptBook
-
-            services = Services(config=config, prompts=PromptBook.from_config(config), db=db)
-        elif services is None:
-            # The one composition root: the whisper and the customer's prompts get the
-            # same voices (speech engine per language) as calls do.
-            from voiceai_ivr.app import build_services
-
-            services = build_services(config, db=db, switch=switch, metrics=False, report_speech=False)
         self.desk = AgentDesk(services)
         self._listen = listen or (config.dispatcher.listen_host, config.dispatcher.listen_port)
         self._advertise = advertise or config.dispatcher.agent_socket_address
@@ -400,14 +305,11 @@ class Dispatcher:
         if self.switch is None:
             return self
         if not self.config.callbacks.caller_id_number:
-            from voiceai_ivr.errors import ConfigError
 
             raise ConfigError(["callbacks.caller_id_number: required to call customers back"])
-        from voiceai_ivr.switch import parse_socket_address, socket_app
 
         factory = self._server_factory
         if factory is None:
-            from voiceai_ivr.esl.outbound import OutboundServer
 
             factory = OutboundServer
         host, port = self._listen
@@ -423,7 +325,6 @@ class Dispatcher:
 
     def _agent_leg(self, session: Any) -> None:
         """Outbound-server handler: one callback agent leg."""
-        from voiceai_ivr.channel.esl import ESLChannel
 
         speech = self.config.speech
         channel = ESLChannel(
@@ -514,9 +415,7 @@ class Dispatcher:
         self._infra_reason = ""
         database_down = False
         if self.switch is not None:  # the Event Socket down (FreeSWITCH restarting): try it again now
-            from voiceai_ivr.app import wake_pbx_link
-
-            wake_pbx_link(self.switch)
+            wake_link(self.switch)
         try:
             summary.spool_replayed = self.replay_spool()
             summary.expired = self.expire()
@@ -544,13 +443,10 @@ class Dispatcher:
         (``dispatcher.outbox_delivery_seconds``) plus one request timeout, and
         read the backlog into ``summary``. Without ``helpdesk.url`` only the
         backlog is read. Never raises."""
-        from voiceai_ivr.integrations.outbox_worker import deliver_for
-        from voiceai_ivr.stores import outbox
 
         budget = float(self.config.dispatcher.outbox_delivery_seconds if seconds is None else seconds)
         try:
             if self.config.helpdesk.url and budget > 0:
-                from voiceai_ivr.integrations.helpdesk import HelpdeskClient
 
                 with HelpdeskClient.from_config(self.config) as client:
                     report = deliver_for(self.db, client, self.config, budget, stop=self._stop)
@@ -568,12 +464,11 @@ class Dispatcher:
 
     def replay_spool(self) -> int:
         """Replay callbacks spooled while PostgreSQL was down (exactly once)."""
-        from voiceai_ivr.stores.spool import replay_spool, spool_path, spool_pending
 
         path = spool_path(self.config)
         if not spool_pending(path):
             return 0
-        report = replay_spool(self.db, path, config=self.config)
+        report = replay_spool(self.db, path, messages=confirmed_messages(self.config))
         if report.database_unavailable:
             raise DatabaseUnavailable("spool replay: " + "; ".join(report.errors[:1]))
         return int(report.replayed)
@@ -585,7 +480,7 @@ class Dispatcher:
         for _ in range(max_rounds):
             now = self.now()
             with self.db.transaction() as cur:
-                items = store.select_expirable(
+                items = cbstore.select_expirable(
                     cur, max_age_hours=self.config.callbacks.max_age_hours, limit=500, now=self._sql_now()
                 )
                 for item in items:
@@ -597,7 +492,7 @@ class Dispatcher:
                     notice = whatsapp_event(cur, item.id, "expired", self.config)
                     if notice is not None:
                         events.append(notice)
-                    store.mark_expired(cur, item, events=events, now=self._sql_now())
+                    cbstore.mark_expired(cur, item, events=events, now=self._sql_now())
             total += len(items)
             if len(items) < 500:
                 break
@@ -663,7 +558,6 @@ class Dispatcher:
             time.sleep(0.05)
 
     def _settle_stale(self, item: store.Stale, *, bridged: bool, killed: Optional[list[str]] = None) -> bool:
-        from voiceai_ivr.stores import outbox
 
         policy = self.config.retry_policy(item.domain)
         now = self.now()
@@ -682,20 +576,7 @@ class Dispatcher:
             ticket_id, attempts = store.stale_ticket(cur, item.id)
             detail = "recovered_bridged" if bridged else "lease_expired"
             events = [
-                contract.attempt(
-                    callback_id=item.public_id,
-                    domain=item.domain,
-                    attempt_no=item.attempt_no or 0,
-                    attempt_id=item.attempt_id,
-                    outcome="completed" if bridged else "failed",
-                    agent_extension=item.agent_extension,
-                    started_at=item.started_at,
-                    ended_at=now,
-                    next_attempt_at=now,
-                    status=status,
-                    ticket_id=ticket_id,
-                    detail=detail,
-                )
+                stale_attempt_event(item, bridged=bridged, status=status, ticket_id=ticket_id, detail=detail, now=now)
             ]
             if status in ("completed", "failed"):
                 events.append(
@@ -711,7 +592,6 @@ class Dispatcher:
         return True
 
     def _hours_check(self, cand: store.Candidate) -> Optional[datetime]:
-        from voiceai_ivr.domain.hours import BusinessHours
 
         hours = cand.destination_hours if cand.destination_hours is not None else cand.domain_hours
         if hours is None and not cand.domain_holidays:
@@ -801,7 +681,6 @@ class Dispatcher:
     def plan(self, claimed: store.Claimed, customer_uuid: str) -> AttemptPlan:
         """Dial strings and whisper text for one claimed attempt (``ValidationError``
         names the bad field)."""
-        from voiceai_ivr.switch import build_dial_string, check_e164, dial_target, new_uuid
 
         cb = claimed.callback
         cfg = self.config.callbacks
@@ -879,7 +758,6 @@ class Dispatcher:
         return "deferred", "deferred"
 
     def _attempt(self, claimed: store.Claimed) -> tuple[str, str]:
-        from voiceai_ivr.switch import new_uuid
 
         try:
             try:
@@ -982,7 +860,6 @@ class Dispatcher:
         run it in the background (at most ``concurrency`` at once). Returns
         ``(state, attempt_id)``: state is ``started`` / ``not_found`` / ``busy`` /
         ``closed`` / ``overloaded``."""
-        from voiceai_ivr.switch import check_extension
 
         check_extension("agent_extension", agent_extension)
         if not self._api_slots.acquire(blocking=False):
@@ -1030,13 +907,9 @@ __all__ = [
     "KIND_UPDATED",
     "Dispatcher",
     "Summary",
-    "attempt_event",
     "new_owner",
-    "no_destination_reason",
     "resolve",
-    "result_event",
     "retry_delay",
     "sleep_bounded",
     "utcnow",
-    "whatsapp_event",
 ]

@@ -55,6 +55,7 @@ def parse_args(args: Optional[str]) -> Optional[str]:
     """The configuration file named by the application's arguments: ``config=FILE``,
     or a bare ``FILE``; ``None`` when there is none. Anything else is refused with a
     ``ValidationError`` naming it."""
+    # lazy: FreeSWITCH re-imports this shim on every call; it loads the package only when used
     from voiceai_ivr.errors import ValidationError
 
     config: Optional[str] = None
@@ -109,6 +110,7 @@ def _log_to_freeswitch(config: Any) -> None:
     root = logging.getLogger()
     if any(getattr(getattr(h, "stream", None), "voiceai_freeswitch_console", False) for h in root.handlers):
         return
+    # lazy: FreeSWITCH re-imports this shim on every call; it loads the package only when used
     from voiceai_ivr.logs import setup_logging
 
     secrets = (config.esl.password, config.helpdesk.token, config.llm.api_key, config.database.dsn)
@@ -117,25 +119,19 @@ def _log_to_freeswitch(config: Any) -> None:
 
 
 def _flow(config: Any) -> Callable[[Any], None]:
-    """The real call handler: ``voiceai_ivr.app`` when it is there, else the minimal flow."""
-    import importlib
-
-    app: Any
+    """The real call handler (``app.shared_handler``), or the minimal flow when
+    ``voiceai_ivr.app`` cannot be imported at all."""
     try:
-        app = importlib.import_module("voiceai_ivr.app")
+        # lazy: FreeSWITCH re-imports this shim on every call; the composition root is imported once, on first use
+        from voiceai_ivr.app import shared_handler
     except ModuleNotFoundError as exc:
         if exc.name != "voiceai_ivr.app":
             raise
-        app = None
-    if app is not None:
-        shared = getattr(app, "shared_handler", None)
-        if callable(shared):
-            return shared(config, mode="python")  # type: ignore[no-any-return]
-        factory = getattr(app, "call_handler", None)
-        if callable(factory):
-            return factory(config, mode="python")  # type: ignore[no-any-return]
+    else:
+        return shared_handler(config, mode="python")
     import functools
 
+    # lazy: FreeSWITCH re-imports this shim on every call; it loads the package only when used
     from voiceai_ivr.flows.minimal import minimal_flow
 
     voice = config.speech.tts_voice.get("pt-BR") or next(iter(config.speech.tts_voice.values()), "kal")
@@ -146,6 +142,7 @@ def handler(session: Any, args: Optional[str] = None) -> None:
     """Called by mod_python3 once per call leg, on the leg's own thread."""
     channel: Any = None
     try:
+        # lazy: inside the try, so even a broken install hangs the call up instead of raising into FreeSWITCH
         from voiceai_ivr.channel.modpython import ModPythonChannel
         from voiceai_ivr.config import load_config
         from voiceai_ivr.errors import CallGone

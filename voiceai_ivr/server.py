@@ -1,16 +1,15 @@
 """``voiceai-ivr serve``: the outbound Event Socket server wired to the call flows.
 
-Per call: an ``ESLChannel`` over the session, handed to the flow returned by
-``voiceai_ivr.app.call_handler(config)`` when that module exists, or to the
-minimal flow otherwise. Exceptions a flow raises are logged by the server and
-never reach the reactor; ``CallGone`` is an ordinary end of call.
+Per call: an ``ESLChannel`` over the session, handed to the flow the server was
+given (``app.call_handler(config)`` from the ``serve`` command, or the minimal
+flow). Exceptions a flow raises are logged by the server and never reach the
+reactor; ``CallGone`` is an ordinary end of call.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import logging
 import re
 from typing import Callable, Optional
@@ -30,23 +29,6 @@ _CONTEXT_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")
 
 DEFAULT_BUSY_MESSAGE = "say:Todas as nossas linhas estão ocupadas no momento. Por favor, ligue mais tarde."
 FlowHandler = Callable[[Channel], None]
-
-
-def load_flow(config: Config) -> FlowHandler:
-    """``voiceai_ivr.app.call_handler(config)`` if the module provides it, else the
-    minimal flow. An import error inside ``voiceai_ivr.app`` itself is not hidden."""
-    try:
-        module = importlib.import_module("voiceai_ivr.app")
-    except ModuleNotFoundError as exc:
-        if exc.name != "voiceai_ivr.app":
-            raise
-        module = None
-    factory = getattr(module, "call_handler", None) if module is not None else None
-    if callable(factory):
-        log.info("call flow: voiceai_ivr.app.call_handler")
-        return factory(config)  # type: ignore[no-any-return]
-    log.info("call flow: minimal (voiceai_ivr.app.call_handler not available)")
-    return minimal_handler(config)
 
 
 def minimal_handler(config: Config) -> FlowHandler:
@@ -118,7 +100,7 @@ class CallServer:
         host: Optional[str] = None,
         port: Optional[int] = None,
         max_calls: Optional[int] = None,
-        flow: Optional[FlowHandler] = None,
+        flow: FlowHandler,
         background_call_log: bool = False,
     ) -> None:
         self.config = config
@@ -131,7 +113,7 @@ class CallServer:
             problems.append(f"max_calls: must be 1-100000, got {chosen_max}")
         if problems:
             raise ConfigError(problems)
-        self.flow = flow or load_flow(config)
+        self.flow = flow
         # ``serve``: the call log's start and end rows go through a journaled background
         # writer (stores.calls.CallLogWriter), off every call's thread.
         self._call_log_db = getattr(getattr(self.flow, "services", None), "db", None) if background_call_log else None
@@ -181,4 +163,4 @@ class CallServer:
 
 
 __all__ = ["DEFAULT_BUSY_MESSAGE", "CallServer", "busy_handler", "dialplan_takes_back", "hand_back_to_dialplan",
-           "load_flow", "make_channel", "minimal_handler"]
+           "make_channel", "minimal_handler"]

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 import uuid as uuidlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 from voiceai_ivr.errors import CommandError, DialStringError, ESLError, ESLTimeout, ValidationError
+from voiceai_ivr.fsvalues import (
+    CALLER_ID_NAME_MAX,
+    caller_id_name_char_ok,
+    caller_id_name_problem,
+    check_caller_id_number,
+)
 
 # --------------------------------------------------------------------------- transport
 
@@ -96,50 +101,6 @@ def _escape_var_value(value: str) -> str:
 
 # --------------------------------------------------------------------------- caller-ID names
 
-#: What the called phone shows. FreeSWITCH takes any UTF-8; SIP puts it in the
-#: From header's quoted display name.
-CALLER_ID_NAME_MAX = 64
-_CID_NAME_PUNCT = frozenset(" &',.-+()#*!?_;=~")
-# Characters refused (admin) or dropped (caller) with the reason an admin is told.
-_CID_NAME_WHY = (
-    ('"\\', "FreeSWITCH's SIP module cuts a caller-ID name at a double quote and SIP reads \\ as an escape"),
-    ("%", "FreeSWITCH's SIP module URL-decodes caller-ID names (%xx)"),
-    ("$", "${...} is FreeSWITCH variable expansion"),
-    ("{}[]<>", "brackets delimit FreeSWITCH dial-string variable blocks"),
-    # mod_sofia passes every outgoing caller-ID name through switch_sanitize_number
-    # (measured on 1.11.1: "RH/Financeiro" reaches the phone as "Financeiro").
-    ("/:@", "FreeSWITCH's SIP module keeps only what follows the last / or : of a caller-ID name and cuts it at @"),
-)
-
-
-def _cid_name_char_ok(ch: str) -> bool:
-    if ch in _CID_NAME_PUNCT:
-        return True
-    return unicodedata.category(ch)[0] in "LMN"  # letters (any script), accents, digits
-
-
-def caller_id_name_problem(value: str) -> Optional[str]:
-    """Why ``value`` cannot be a caller-ID name FreeSWITCH delivers intact, or None.
-
-    Letters of any script, accents, digits, spaces and ``& ' , . - + ( ) # * ! ? _ ;
-    = ~`` are fine (``originate_value`` escapes them for the originate line)."""
-    if not isinstance(value, str):
-        return "must be text"
-    if len(value) > CALLER_ID_NAME_MAX:
-        return f"longer than {CALLER_ID_NAME_MAX} characters"
-    if value != value.strip():
-        return "leading or trailing blanks"
-    for chars, why in _CID_NAME_WHY:
-        bad = sorted({c for c in value if c in chars})
-        if bad:
-            return f"{' '.join(bad)} not allowed: {why}"
-    bad = sorted({c for c in value if not _cid_name_char_ok(c)})
-    if bad:
-        shown = " ".join(repr(c) if c.isprintable() and not c.isspace() else f"U+{ord(c):04X}" for c in bad)
-        return (f"{shown} not allowed (use letters, digits, spaces and "
-                f"{' '.join(sorted(_CID_NAME_PUNCT - {' '}))})")
-    return None
-
 
 def check_caller_id_name(field_name: str, value: str) -> str:
     """Refuse a caller-ID name FreeSWITCH would not deliver intact; returns it."""
@@ -153,7 +114,9 @@ def clean_caller_id_name(value: str) -> str:
     """A caller-supplied (hostile) name reduced to what ``check_caller_id_name``
     accepts: ``/ : @`` become blanks, other characters are dropped, blanks are
     collapsed, at most 64 characters. Never raises; may return ``""``."""
-    kept = "".join(" " if c in "/:@" or c.isspace() else c if _cid_name_char_ok(c) else "" for c in str(value or ""))
+    kept = "".join(
+        " " if c in "/:@" or c.isspace() else c if caller_id_name_char_ok(c) else "" for c in str(value or "")
+    )
     return " ".join(kept.split())[:CALLER_ID_NAME_MAX].strip()
 
 
@@ -282,7 +245,6 @@ def new_uuid() -> str:
 
 _UUID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]{0,63}$")
 _CAUSE_RE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
-_CID_NUMBER_RE = re.compile(r"^(?:anonymous|\+?[0-9A-Za-z*#]{1,32})$")
 _HOST_RE = re.compile(r"^(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[A-Za-z0-9](?:[A-Za-z0-9\-.]{0,251}[A-Za-z0-9])?)$")
 _APP_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -327,13 +289,6 @@ def quote_arg(value: str) -> str:
     if "'" in value or _CONTROL_RE.search(value):
         raise ValidationError("argument", f"cannot be quoted: {value[:80]!r}")
     return f"'{value}'"
-
-
-def check_caller_id_number(field_name: str, value: str) -> str:
-    """``anonymous`` or up to 32 of ``+ 0-9 A-Z a-z * #`` (``+`` first only)."""
-    if not isinstance(value, str) or not _CID_NUMBER_RE.match(value):
-        raise DialStringError(field_name, f"not a caller id number (digits, an optional leading +, * #): {value!r}")
-    return value
 
 
 def check_uuid(field_name: str, value: str) -> str:
@@ -586,6 +541,15 @@ class OriginateJob:
         return self._switch.kill(self.uuid, cause)
 
 
+def wake_link(switch: object) -> None:
+    """A call (or a pass) needs the switch: if the inbound Event Socket is down
+    (FreeSWITCH restarting) try it again now rather than at the end of the backoff;
+    a call FreeSWITCH just handed us says it is back."""
+    transport: Any = getattr(switch, "transport", None)
+    if hasattr(transport, "reconnect_now") and not transport.connected:
+        transport.reconnect_now()
+
+
 class Switch:
     """FreeSWITCH api commands as typed calls, over an ``ApiTransport``."""
 
@@ -835,4 +799,5 @@ __all__ = [
     "sanitize_text",
     "socket_app",
     "variable_block",
+    "wake_link",
 ]

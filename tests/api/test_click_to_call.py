@@ -145,7 +145,7 @@ def test_api_follows_the_switch_down_at_start_then_restarted(api_config, db, con
     degraded again and recovers without touching the API."""
     import socket
 
-    from voiceai_ivr.sim.simulator import Simulator
+    from voiceai_sim.simulator import Simulator
 
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from voiceai_ivr.flows.callback import SAVED, SPOOLED, store_confirmed
+from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages
 from voiceai_ivr.stores.callbacks import CallbackRequest, list_callbacks
 from voiceai_ivr.stores.db import Database, ensure_embedded, stop_embedded_at
 from voiceai_ivr.stores.migrate import migrate
@@ -77,8 +78,8 @@ def test_database_stopped_mid_call_spools_then_replays_once(own_pg, config):
     dsn = _restart(own_pg)
     db = Database(dsn, pool_size=2, connect_timeout=2)
     try:
-        first = replay_spool(db, spool_path(config), config=config)
-        second = replay_spool(db, spool_path(config), config=config)
+        first = replay_spool(db, spool_path(config), messages=confirmed_messages(config))
+        second = replay_spool(db, spool_path(config), messages=confirmed_messages(config))
         assert (first.created, second.replayed) == (1, 0)
         with db.cursor() as cur:
             rows = {c.number_e164: c for c in list_callbacks(cur, limit=10)}

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages
 from voiceai_ivr.stores.callbacks import CallbackFilter, CallbackRequest, count_callbacks, list_callbacks
 from voiceai_ivr.stores.db import Database
 from voiceai_ivr.stores.spool import append_to_spool, replay_spool, spool_path, spool_status
@@ -74,13 +75,13 @@ def test_replay_inserts_each_entry_once_and_removes_the_file(db, tmp_path):
     path = tmp_path / "cb.jsonl"
     for i in range(5):
         append_to_spool(path, req(i))
-    report = replay_spool(db, path)
+    report = replay_spool(db, path, messages=confirmed_messages())
     assert (report.created, report.duplicates, report.remaining, report.errors) == (5, 0, 0, [])
     assert not path.exists() and spool_status(path).entries == 0
     with db.cursor() as cur:
         rows = list_callbacks(cur, CallbackFilter(domain="a.example"), limit=10)
     assert all(r.source == "spool" and r.spool_id for r in rows)
-    assert replay_spool(db, path).replayed == 0
+    assert replay_spool(db, path, messages=confirmed_messages()).replayed == 0
     assert count(db) == 5
 
 
@@ -96,11 +97,11 @@ def test_replay_interrupted_halfway_then_rerun_never_duplicates(db, tmp_path):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        replay_spool(db, path, on_saved=die_after_four)
+        replay_spool(db, path, messages=confirmed_messages(), on_saved=die_after_four)
     assert count(db) == 4
     assert spool_status(path).entries == 10  # nothing compacted before the crash
     append_to_spool(path, req(99))  # a call spooled meanwhile goes to a fresh file
-    report = replay_spool(db, path)
+    report = replay_spool(db, path, messages=confirmed_messages())
     assert report.duplicates == 4 and report.created == 7 and report.remaining == 0
     assert count(db) == 11
     assert spool_status(path).files == 0
@@ -118,8 +119,8 @@ def test_merged_entries_are_not_appended_twice_on_rerun(db, tmp_path):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        replay_spool(db, path, on_saved=die_at_end)
-    report = replay_spool(db, path)
+        replay_spool(db, path, messages=confirmed_messages(), on_saved=die_at_end)
+    report = replay_spool(db, path, messages=confirmed_messages())
     assert report.duplicates == 2 and report.replayed == 0
     with db.cursor() as cur:
         (cb,) = list_callbacks(cur)
@@ -134,7 +135,7 @@ def test_torn_line_is_rejected_not_lost_and_next_append_survives(db, tmp_path):
     append_to_spool(path, req(2))
     st = spool_status(path)
     assert st.entries == 2 and st.unreadable == 1
-    report = replay_spool(db, path)
+    report = replay_spool(db, path, messages=confirmed_messages())
     assert report.created == 2 and report.rejected == 1
     rejected = (tmp_path / "cb.jsonl.rejected").read_text().splitlines()
     assert len(rejected) == 1 and "tor" in json.loads(rejected[0])["line"]
@@ -146,7 +147,7 @@ def test_database_unreachable_keeps_everything(tmp_path):
     path = tmp_path / "cb.jsonl"
     for i in range(3):
         append_to_spool(path, req(i))
-    report = replay_spool(dead, path)
+    report = replay_spool(dead, path, messages=confirmed_messages())
     assert report.database_unavailable and report.remaining == 3 and report.replayed == 0
     assert spool_status(path).entries == 3
 
@@ -186,7 +187,7 @@ def test_spool_folder_and_files_are_private_whatever_the_umask(db, tmp_path, uma
             fh.write(b'{"v":1,"spool_id":"tor')  # a torn line: replay rejects it to a file of its own
         append_to_spool(path, req(2))
         modes = {p.name: stat.S_IMODE(os.stat(p).st_mode) for p in (path, path.with_name("cb.jsonl.lock"))}
-        report = replay_spool(db, path)
+        report = replay_spool(db, path, messages=confirmed_messages())
     finally:
         os.umask(old)
     assert report.created == 2 and report.rejected == 1
@@ -216,15 +217,16 @@ def test_serve_replayer_waits_out_an_outage_then_writes_each_entry_once(db, tmp_
     dead = dead_database()
     path = tmp_path / "cb.jsonl"
     metrics = Metrics()
-    assert SpoolReplayer(dead, path, metrics=metrics).run_once() is None  # nothing waits: no database touched
+    # nothing waits: no database touched
+    assert SpoolReplayer(dead, path, messages=confirmed_messages(), metrics=metrics).run_once() is None
     for i in range(3):
         append_to_spool(path, req(i))
-    down = SpoolReplayer(dead, path, metrics=metrics)
+    down = SpoolReplayer(dead, path, messages=confirmed_messages(), metrics=metrics)
     report = down.run_once()
     assert report is not None and report.database_unavailable and report.remaining == 3
     assert metrics.health()["spool_entries"] == 3 and spool_pending(path)
     append_to_spool(path, req(3))  # confirmed meanwhile: a fresh spool file beside the replay file
-    up = SpoolReplayer(db, path, metrics=metrics, interval=0.05).start()
+    up = SpoolReplayer(db, path, messages=confirmed_messages(), metrics=metrics, interval=0.05).start()
     try:
         deadline = time.monotonic() + 10
         while (count(db) < 4 or spool_pending(path)) and time.monotonic() < deadline:

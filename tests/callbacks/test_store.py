@@ -10,6 +10,7 @@ import pytest
 
 from voiceai_ivr.errors import ValidationError
 from voiceai_ivr.flows.callback import queue_missed_call
+from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages
 from voiceai_ivr.stores import outbox
 from voiceai_ivr.stores.callbacks import (
     CallbackFilter,
@@ -52,7 +53,7 @@ def rows(db, **kw):
 
 
 def test_save_writes_callback_and_ticket_row_in_one_transaction(db, config):
-    res = save_confirmed_callback(db, req(), config)
+    res = save_confirmed_callback(db, req(), confirmed_messages(config))
     assert res.created and not res.already_saved
     cb = res.callback
     assert cb.status == "pending" and cb.next_attempt_at == cb.window_start and cb.source == "ivr"
@@ -64,8 +65,9 @@ def test_save_writes_callback_and_ticket_row_in_one_transaction(db, config):
 
 
 def test_second_request_from_same_number_updates_the_open_one(db, config):
-    first = save_confirmed_callback(db, req(), config)
-    second = save_confirmed_callback(db, req(hours=5, reason="nota fiscal", transcript="e a nota"), config)
+    first = save_confirmed_callback(db, req(), confirmed_messages(config))
+    again = req(hours=5, reason="nota fiscal", transcript="e a nota")
+    second = save_confirmed_callback(db, again, confirmed_messages(config))
     assert not second.created and second.callback.id == first.callback.id
     cb = second.callback
     assert cb.window_start == T0 + timedelta(hours=5) and cb.next_attempt_at == cb.window_start
@@ -75,17 +77,17 @@ def test_second_request_from_same_number_updates_the_open_one(db, config):
     with db.cursor() as cur:
         assert count_callbacks(cur) == 1
     # another domain, or a finished request, gets its own row
-    assert save_confirmed_callback(db, req(domain="b.example"), config).created
+    assert save_confirmed_callback(db, req(domain="b.example"), confirmed_messages(config)).created
     with db.transaction() as cur:
         cur.execute("UPDATE callbacks SET status = 'completed' WHERE id = %s", (cb.id,))
-    assert save_confirmed_callback(db, req(), config).created
+    assert save_confirmed_callback(db, req(), confirmed_messages(config)).created
 
 
 def test_in_progress_request_keeps_its_schedule_when_updated(db, config):
-    first = save_confirmed_callback(db, req(), config).callback
+    first = save_confirmed_callback(db, req(), confirmed_messages(config)).callback
     with db.transaction() as cur:
         cur.execute("UPDATE callbacks SET status = 'in_progress' WHERE id = %s", (first.id,))
-    second = save_confirmed_callback(db, req(hours=9, reason="outro"), config).callback
+    second = save_confirmed_callback(db, req(hours=9, reason="outro"), confirmed_messages(config)).callback
     assert second.id == first.id and second.next_attempt_at == first.next_attempt_at
     assert second.window_start == T0 + timedelta(hours=9)
 
@@ -96,7 +98,7 @@ def test_concurrent_requests_from_one_number_make_one_row(db, config):
 
     def worker(i):
         barrier.wait(timeout=10)
-        results.append(save_confirmed_callback(db, req(reason=f"r{i}"), config))
+        results.append(save_confirmed_callback(db, req(reason=f"r{i}"), confirmed_messages(config)))
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
     for t in threads:
@@ -112,8 +114,8 @@ def test_concurrent_requests_from_one_number_make_one_row(db, config):
 
 def test_saving_the_same_request_twice_changes_nothing(db, config):
     r = req()
-    save_confirmed_callback(db, r, config)
-    again = save_confirmed_callback(db, r, config)
+    save_confirmed_callback(db, r, confirmed_messages(config))
+    again = save_confirmed_callback(db, r, confirmed_messages(config))
     assert again.already_saved and not again.created
     assert len(rows(db)) == 1
     with db.cursor() as cur:
@@ -125,21 +127,22 @@ def test_whatsapp_scheduled_notice_follows_the_domain_switch(db, db_dsn, config)
     add_domain(db_dsn, "off.example", '{"whatsapp": false}')
     config.helpdesk.whatsapp.enabled = True  # global default; the domain switch wins
     config.helpdesk.whatsapp.templates["scheduled"] = "agendado_v2"
-    on = save_confirmed_callback(db, req(domain="on.example"), config)
-    save_confirmed_callback(db, req(domain="off.example"), config)
-    save_confirmed_callback(db, req(domain="unset.example"), config)  # no row: global default
+    on = save_confirmed_callback(db, req(domain="on.example"), confirmed_messages(config))
+    save_confirmed_callback(db, req(domain="off.example"), confirmed_messages(config))
+    save_confirmed_callback(db, req(domain="unset.example"), confirmed_messages(config))  # no row: global default
     sent = rows(db, kind="whatsapp.send")
     assert len(sent) == 2
     msg = next(r for r in sent if r.callback_id == on.callback.id).payload
     assert msg["template"] == "agendado_v2" and msg["to"] == "+5511987654321" and msg["event"] == "scheduled"
     config.helpdesk.whatsapp.enabled = False
-    save_confirmed_callback(db, req(number="+5511912345678", domain="unset.example"), config)
+    save_confirmed_callback(db, req(number="+5511912345678", domain="unset.example"), confirmed_messages(config))
     assert len(rows(db, kind="whatsapp.send")) == 2
 
 
 def test_reads_filters_pagination_counts_and_streaming_export(db, config):
     for i in range(30):
-        save_confirmed_callback(db, req(number=f"+55119876543{i:02d}", domain="a.example" if i % 3 else "b.example"))
+        request = req(number=f"+55119876543{i:02d}", domain="a.example" if i % 3 else "b.example")
+        save_confirmed_callback(db, request, confirmed_messages())
     with db.transaction() as cur:
         cur.execute(
             "UPDATE callbacks SET status = 'completed' WHERE id IN (SELECT id FROM callbacks ORDER BY id LIMIT 5)"

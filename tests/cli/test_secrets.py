@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from voiceai_ivr.cli import cli
+from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages
 from voiceai_ivr.stores.callbacks import CallbackRequest, save_confirmed_callback
 from voiceai_ivr.stores.db import Database
 
@@ -102,7 +103,7 @@ def seeded(db: Database) -> None:
             window_end=t0 + timedelta(hours=3),
             reason=f"motivo {i}",
         )
-        save_confirmed_callback(db, request)
+        save_confirmed_callback(db, request, confirmed_messages())
 
 
 @pytest.mark.parametrize("umask", [0o000, 0o022])

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from voiceai_ivr.sim.simulator import Simulator
+from voiceai_sim.simulator import Simulator
 
 DOMAIN = "a.example"
 SCALE = 0.01  # real seconds per simulated second

@@ -11,7 +11,7 @@ import pytest
 from voiceai_ivr.availability import AvailabilityChecker, dnd_lookup_from_config
 from voiceai_ivr.errors import DialStringError
 from voiceai_ivr.esl.inbound import InboundClient
-from voiceai_ivr.stores.dispatch import FUSIONPBX_DND_QUERY, FusionPBXDnd
+from voiceai_ivr.stores.fusionpbx import FUSIONPBX_DND_QUERY, FusionPBXDnd
 from voiceai_ivr.switch import Switch
 
 from .conftest import DOMAIN

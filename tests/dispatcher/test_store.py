@@ -9,6 +9,7 @@ import pytest
 
 from voiceai_ivr.config import RetryPolicy
 from voiceai_ivr.dispatcher import resolve, retry_delay
+from voiceai_ivr.stores import callbacks as cbstore
 from voiceai_ivr.stores import dispatch as store
 
 from .helpers import add_callbacks, add_domain, callback_row, fetch
@@ -184,9 +185,9 @@ def test_expiry_window_and_max_age(db, db_dsn):
     )
     (fresh,) = add_callbacks(db_dsn, "a.example", 1, number_base=5511600000000)
     with db.transaction() as cur:
-        items = store.select_expirable(cur, max_age_hours=72)
+        items = cbstore.select_expirable(cur, max_age_hours=72)
         for item in items:
-            store.mark_expired(cur, item)
+            cbstore.mark_expired(cur, item)
     assert sorted((i.public_id, i.why) for i in items) == sorted([(old, "max_age"), (passed, "window_passed")])
     assert callback_row(db_dsn, old)["status"] == "expired"
     assert callback_row(db_dsn, passed)["status"] == "expired"

@@ -36,10 +36,10 @@ from voiceai_ivr.domain.destinations import parse_directory
 from voiceai_ivr.errors import CallGone
 from voiceai_ivr.esl.inbound import InboundClient
 from voiceai_ivr.server import CallServer
-from voiceai_ivr.sim.actors import CallerActor
-from voiceai_ivr.sim.simulator import Simulator, run_scenario
 from voiceai_ivr.stores.directory import import_directory
 from voiceai_ivr.switch import Switch
+from voiceai_sim.actors import CallerActor
+from voiceai_sim.simulator import Simulator, run_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 DIRECTORY = SCENARIOS / "directory.yaml"

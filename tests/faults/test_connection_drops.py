@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from voiceai_ivr.esl.protocol import Frame
-from voiceai_ivr.sim import outbound as sim_outbound
-from voiceai_ivr.sim.engine import SimSwitch
+from voiceai_sim import outbound as sim_outbound
+from voiceai_sim.engine import SimSwitch
 
 from .conftest import FaultStack, Ledger, assert_clean_end, build_fault_stack, ivr_text, scenario, slots
 

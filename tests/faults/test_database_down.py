@@ -17,6 +17,7 @@ import pytest
 from own_postgres import own_cluster, restart_cluster, stop_cluster
 
 from voiceai_ivr.config import Config
+from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages
 from voiceai_ivr.stores.db import Database, ensure_embedded
 from voiceai_ivr.stores.migrate import migrate
 from voiceai_ivr.stores.spool import replay_spool, spool_path, spool_status
@@ -79,8 +80,8 @@ def test_postgres_down_mid_capture_and_at_confirmation(own_pg: Path, tmp_path: P
             dsn = restart_cluster(own_pg)
             fresh = Database(dsn, pool_size=2, connect_timeout=5)
             try:
-                first = replay_spool(fresh, spool, config=config)
-                replay_spool(fresh, spool, config=config)
+                first = replay_spool(fresh, spool, messages=confirmed_messages(config))
+                replay_spool(fresh, spool, messages=confirmed_messages(config))
                 rows = _callbacks(fresh)
             finally:
                 fresh.close()

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from voiceai_ivr.api import ApiServices, create_app
 from voiceai_ivr.cli import cli
 from voiceai_ivr.config import APIToken
-from voiceai_ivr.sim.scenario import CallerInput, Scenario, parse_scenario
+from voiceai_sim.scenario import CallerInput, Scenario, parse_scenario
 
 from .conftest import (
     DIRECTORY,

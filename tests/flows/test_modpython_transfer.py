@@ -40,13 +40,13 @@ from voiceai_ivr.config import load_config
 from voiceai_ivr.domain.destinations import parse_directory
 from voiceai_ivr.esl.inbound import InboundClient
 from voiceai_ivr.flows.transfer import ORIGINATE_MARGIN
-from voiceai_ivr.sim.channel import CallerProfile
-from voiceai_ivr.sim.record import CallRecord
-from voiceai_ivr.sim.result import build_result
-from voiceai_ivr.sim.simulator import Simulator
 from voiceai_ivr.stores import calls
 from voiceai_ivr.stores.directory import import_directory
 from voiceai_ivr.switch import BackgroundJob, DialStringError, Switch, python_app
+from voiceai_sim.channel import CallerProfile
+from voiceai_sim.record import CallRecord
+from voiceai_sim.result import build_result
+from voiceai_sim.simulator import Simulator
 
 from .test_scenarios import SCENARIOS
 

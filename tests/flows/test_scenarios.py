@@ -13,9 +13,9 @@ from typing import Any, Callable, Optional
 import pytest
 import yaml
 
-from voiceai_ivr.sim.scenario import load_scenario, parse_scenario
-from voiceai_ivr.sim.stack import simulate
 from voiceai_ivr.stores import calls
+from voiceai_sim.scenario import load_scenario, parse_scenario
+from voiceai_sim.stack import simulate
 
 from .llm_server import tool_reply
 

@@ -9,6 +9,7 @@ import pytest
 from doubles.helpdesk import HelpdeskServer
 
 from voiceai_ivr.integrations.helpdesk import HelpdeskClient
+from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages
 from voiceai_ivr.integrations.outbox_worker import deliver_due, flush
 from voiceai_ivr.stores import outbox
 from voiceai_ivr.stores.callbacks import CallbackRequest, get_callback, save_confirmed_callback
@@ -54,20 +55,20 @@ def test_outage_then_recovery_delivers_every_callback_exactly_once(db, config, h
 
     # 1. connection refused while the first callbacks are confirmed
     hd.go_down()
-    results += [save_confirmed_callback(db, _request(i), config) for i in range(0, 4)]
+    results += [save_confirmed_callback(db, _request(i), confirmed_messages(config)) for i in range(0, 4)]
     now = datetime.now(timezone.utc)
     rep = deliver_due(db, client, config, limit=50, now=now)
     assert rep.delivered == 0 and rep.retried >= 1
     hd.come_up()
 
     # 2. HTTP 500 for a while
-    results += [save_confirmed_callback(db, _request(i), config) for i in range(4, 8)]
+    results += [save_confirmed_callback(db, _request(i), confirmed_messages(config)) for i in range(4, 8)]
     hd.fail_next(6, 500)
     now += timedelta(minutes=20)
     flush(db, client, config, now=now)
 
     # 3. slower than the client timeout: processed by the helpdesk, answer lost
-    results += [save_confirmed_callback(db, _request(i), config) for i in range(8, 12)]
+    results += [save_confirmed_callback(db, _request(i), confirmed_messages(config)) for i in range(8, 12)]
     hd.delay = 1.5
     now += timedelta(minutes=20)
     rep = deliver_due(db, client, config, limit=50, now=now)
@@ -75,7 +76,7 @@ def test_outage_then_recovery_delivers_every_callback_exactly_once(db, config, h
     hd.delay = 0.0
 
     # 4. the same customer asks again meanwhile: an update, not a second ticket
-    results.append(save_confirmed_callback(db, _request(3, reason="again"), config))
+    results.append(save_confirmed_callback(db, _request(3, reason="again"), confirmed_messages(config)))
     assert results[-1].created is False
 
     # 5. helpdesk healthy: drain (bounded)
@@ -114,7 +115,7 @@ def test_outage_then_recovery_delivers_every_callback_exactly_once(db, config, h
 def test_200_delivered_twice_counts_once(db, config, hd):
     client = _configure(config, hd)
     hd.duplicate_status = 200  # this helpdesk replays the original answer
-    save_confirmed_callback(db, _request(1), config)
+    save_confirmed_callback(db, _request(1), confirmed_messages(config))
     hd.delay = 1.0
     now = datetime.now(timezone.utc)
     rep = deliver_due(db, client, config, limit=10, now=now)
@@ -130,8 +131,8 @@ def test_dead_letter_after_age_and_permanent_errors_then_retry(db, config, hd):
     client = _configure(config, hd)
     config.helpdesk.whatsapp.enabled = False
     config.helpdesk.dead_letter_after_hours = 2.0
-    save_confirmed_callback(db, _request(1), config)
-    save_confirmed_callback(db, _request(2), config)
+    save_confirmed_callback(db, _request(1), confirmed_messages(config))
+    save_confirmed_callback(db, _request(2), confirmed_messages(config))
     created = _rows(db)[0].created_at
 
     hd.go_down()
@@ -153,7 +154,7 @@ def test_dead_letter_after_age_and_permanent_errors_then_retry(db, config, hd):
     assert rep.delivered == 2 and len(hd.tickets) == 2
 
     # a permanent 4xx is dead at once
-    save_confirmed_callback(db, _request(3), config)
+    save_confirmed_callback(db, _request(3), confirmed_messages(config))
     hd.fail_next(1, 422)
     rep = deliver_due(db, client, config, limit=10)
     assert rep.dead == 1 and "422" in rep.errors[0]
@@ -163,7 +164,7 @@ def test_backoff_is_exponential_and_capped(db, config, hd):
     client = _configure(config, hd)
     config.helpdesk.whatsapp.enabled = False
     config.helpdesk.max_backoff_seconds = 60
-    save_confirmed_callback(db, _request(1), config)
+    save_confirmed_callback(db, _request(1), confirmed_messages(config))
     hd.go_down()
     now = datetime.now(timezone.utc)
     delays = []
@@ -178,7 +179,7 @@ def test_backoff_is_exponential_and_capped(db, config, hd):
 def test_claims_do_not_overlap_between_workers(db, config, hd):
     config.helpdesk.whatsapp.enabled = False
     for i in range(10):
-        save_confirmed_callback(db, _request(i), config)
+        save_confirmed_callback(db, _request(i), confirmed_messages(config))
     with db.transaction() as cur:
         first = outbox.claim_due(cur, limit=6, lease_seconds=60)
     with db.transaction() as cur:
@@ -231,7 +232,7 @@ def test_background_drain_delivers_and_measures(db, config, hd):
     metrics = Metrics()
     hd.go_down()
     for i in range(3):
-        save_confirmed_callback(db, _request(i), config)
+        save_confirmed_callback(db, _request(i), confirmed_messages(config))
     drain = OutboxDrain(db, config, interval=0.1, metrics=metrics).start()
     try:
         deadline = time.monotonic() + 10

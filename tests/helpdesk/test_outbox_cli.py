@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from doubles.helpdesk import HelpdeskServer
 
 from voiceai_ivr.cli import cli
+from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages
 from voiceai_ivr.stores.callbacks import CallbackRequest, save_confirmed_callback
 
 T0 = datetime(2026, 11, 24, 13, 0, tzinfo=timezone.utc)
@@ -24,7 +25,7 @@ def _save(db, config, i):
             window_end=T0 + timedelta(hours=2),
             reason="x",
         ),
-        config,
+        confirmed_messages(config),
     )
 
 

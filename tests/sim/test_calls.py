@@ -9,7 +9,7 @@ import time
 import pytest
 
 from sim.peer import Peer, PeerCall, PeerGone
-from voiceai_ivr.sim import Simulator
+from voiceai_sim import Simulator
 
 DETECT = "detect:unimrcp {no-input-timeout=4000,recognition-timeout=8000}builtin:grammar/boolean"
 PAGD = "1 5 1 3000 # say:Digite silence_stream://250 {var} \\d+ 2000"
@@ -320,7 +320,7 @@ def test_agent_busy_via_socket_originate():
 
 
 def test_socket_app_unquoted_gets_only_host_port_like_freeswitch():
-    from voiceai_ivr.sim.args import parse_originate
+    from voiceai_sim.args import parse_originate
 
     spec = parse_originate("{a=1}user/1002@demo.local &socket(127.0.0.1:8084 async full)")
     assert (spec.app, spec.app_arg) == ("socket", "127.0.0.1:8084")

@@ -7,7 +7,7 @@ import time
 from sim.capture import header_names, load, shape
 from sim.peer import Peer, PeerCall
 from voiceai_ivr.esl.protocol import frame_to_event
-from voiceai_ivr.sim import Simulator
+from voiceai_sim import Simulator
 
 AGENT = "127f8c19-0fc4-4ec4-92b7-d5a4727d9904"
 BROADCAST_DONE = ("text/event-plain", "CHANNEL_EXECUTE_COMPLETE", "playback")

@@ -24,7 +24,7 @@ from typing import Optional
 
 from sim.peer import InboundEsl, Peer, PeerCall
 from voiceai_ivr.esl.protocol import Event, frame_to_event
-from voiceai_ivr.sim import Simulator
+from voiceai_sim import Simulator
 
 DETECT = "detect:unimrcp {no-input-timeout=3000,recognition-timeout=8000}builtin:grammar/boolean"
 NO_INPUT_JSON = '{"grammar": "builtin:grammar/boolean", "text": "", "confidence": 0, "error": "no_input"}'

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from sim.peer import InboundEsl
-from voiceai_ivr.sim import Simulator
+from voiceai_sim import Simulator
 
 AGENTS = {
     "1001": {"behavior": "busy"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from sim.peer import Peer, PeerCall
-from voiceai_ivr.sim import Simulator
+from voiceai_sim import Simulator
 
 CALLS = 200
 

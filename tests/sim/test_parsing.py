@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from voiceai_ivr.errors import ValidationError
-from voiceai_ivr.sim.args import DialStringSyntaxError, parse_originate, separate_string
-from voiceai_ivr.sim.scenario import CallerInput, check_expect, parse_scenario
+from voiceai_sim.args import DialStringSyntaxError, parse_originate, separate_string
+from voiceai_sim.scenario import CallerInput, check_expect, parse_scenario
 
 
 @pytest.mark.parametrize(
@@ -122,13 +122,13 @@ def test_expect_checks():
     ],
 )
 def test_play_and_detect_speech_argument_as_mod_dptools_reads_it(arg, expected):
-    from voiceai_ivr.sim.apps import parse_detect_arg
+    from voiceai_sim.apps import parse_detect_arg
 
     assert parse_detect_arg(arg) == expected
 
 
 def test_asr_results_escape_as_the_kit_module_does():
-    from voiceai_ivr.sim.apps import asr_no_input, asr_result
+    from voiceai_sim.apps import asr_no_input, asr_result
 
     assert asr_result("json", 'a "b" \\ c\n', "g") == (
         '{"grammar": "g", "text": "a \\"b\\" \\\\ c\\u000a", "confidence": 87.300000}'

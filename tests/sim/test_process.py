@@ -1,4 +1,4 @@
-"""``python -m voiceai_ivr.sim``: the simulator in a separate process, driven over stdin."""
+"""``python -m voiceai_sim``: the simulator in a separate process, driven over stdin."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ async def app(call: PeerCall) -> None:
 def test_separate_process_places_calls_and_reports():
     with Peer(app) as peer:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "voiceai_ivr.sim", "--scale", "0.02"],
+            [sys.executable, "-m", "voiceai_sim", "--scale", "0.02"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -166,8 +166,8 @@ def test_speech_cleanup_applies_the_retention(config: Config) -> None:
 def test_the_simulator_answers_record_and_an_empty_recording_is_a_keyed_turn(config: Config) -> None:
     """The simulator's ``record`` writes nothing: the answer cannot be heard, the
     turn is played again keyed and the call goes on; the service is never asked."""
-    from voiceai_ivr.sim.scenario import parse_scenario
-    from voiceai_ivr.sim.stack import simulate
+    from voiceai_sim.scenario import parse_scenario
+    from voiceai_sim.stack import simulate
 
     scenarios = Path(__file__).resolve().parent.parent / "scenarios"
     with SpeechStandIn() as service:

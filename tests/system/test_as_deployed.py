@@ -45,7 +45,7 @@ import requests
 import yaml
 from doubles.helpdesk import HelpdeskServer
 
-from voiceai_ivr.sim.simulator import Simulator
+from voiceai_sim.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts"

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from voiceai_ivr.sim.scenario import parse_scenario
-from voiceai_ivr.sim.stack import simulate
+from voiceai_sim.scenario import parse_scenario
+from voiceai_sim.stack import simulate
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 

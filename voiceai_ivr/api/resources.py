@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
-from voiceai_ivr.api.app import (
+from voiceai_ivr.api.http import (
     MAX_SNOOZE,
     STATUSES,
     HTTPError,
@@ -26,6 +26,12 @@ from voiceai_ivr.api.app import (
     parse_whole,
 )
 from voiceai_ivr.errors import ESLError, StoreError, ValidationError
+from voiceai_ivr.exports import csv_rows
+from voiceai_ivr.integrations.helpdesk_messages import change_event, result_event
+from voiceai_ivr.stores import callbacks as cbstore
+from voiceai_ivr.stores import dispatch as store
+from voiceai_ivr.stores import outbox
+from voiceai_ivr.switch import check_extension
 
 PUBLIC_FIELDS = (
     "domain",
@@ -83,9 +89,6 @@ def public(cb: Any) -> dict:
 
 
 def register(router: Any, services: ApiServices, app: Any) -> None:
-    from voiceai_ivr.stores import callbacks as cbstore
-    from voiceai_ivr.stores import dispatch as store
-
     max_body = app.max_body
 
     def get_callback(domain: str, raw_id: str) -> Any:
@@ -129,7 +132,6 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
 
     def metrics(req: Request) -> Response:
         check_query(req.query, ())
-        from voiceai_ivr.stores import outbox
 
         with services.db.transaction() as cur:
             counts = cbstore.counts_by_status(cur, cbstore.CallbackFilter(domain=req.domain))
@@ -160,7 +162,6 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
 
     def availability(req: Request) -> Response:
         check_query(req.query, ())
-        from voiceai_ivr.switch import check_extension
 
         ext = req.params["ext"]
         try:
@@ -187,7 +188,6 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
 
     def export_csv(req: Request) -> Response:
         check_query(req.query, ("status", "from", "to"))
-        from voiceai_ivr.exports import csv_rows
 
         flt = _filter(req, cbstore)
         services.db.ping()  # fail with 503 before the 200 header goes out
@@ -207,7 +207,6 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
         ext = body.get("agent_extension")
         if not isinstance(ext, str) or not ext:
             raise bad("agent_extension", "required: the extension of the agent who calls now")
-        from voiceai_ivr.switch import check_extension
 
         try:
             check_extension("agent_extension", ext)
@@ -243,9 +242,9 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
                 raise bad("until", "must be in the future", 422, "out_of_range")
             if until > now + MAX_SNOOZE:
                 raise bad("until", "at most 30 days ahead", 422, "out_of_range")
-        event = _event("snoozed", pid, req.domain, {"next_attempt_at": until.isoformat()})
+        event = change_event("snoozed", pid, req.domain, {"next_attempt_at": until.isoformat()})
         with services.db.transaction() as cur:
-            state, _ = store.snooze(cur, pid, req.domain, until, events=[event])
+            state, _ = cbstore.snooze(cur, pid, req.domain, until, events=[event])
         if state != "ok":
             raise state_error(state, pid)
         return Response(200, public(get_callback(req.domain, pid)))
@@ -258,14 +257,12 @@ def register(router: Any, services: ApiServices, app: Any) -> None:
         reason = body.get("reason", "")
         if not isinstance(reason, str) or len(reason) > 500:
             raise bad("reason", "must be text of at most 500 characters")
-        from voiceai_ivr.dispatcher import result_event
-
         cb = get_callback(req.domain, pid)
         event = result_event(
             pid, req.domain, cb.ticket_id, "cancelled", "cancelled", cb.attempts, services.clock(), detail=reason
         )
         with services.db.transaction() as cur:
-            state, _ = store.cancel(cur, pid, req.domain, events=[event])
+            state, _ = cbstore.cancel(cur, pid, req.domain, events=[event])
         if state != "ok":
             raise state_error(state, pid)
         return Response(200, public(get_callback(req.domain, pid)))
@@ -302,12 +299,6 @@ def _filter(req: Request, cbstore: Any) -> Any:
     if since is not None and until is not None and until <= since:
         raise bad("to", "must be after from")
     return cbstore.CallbackFilter(domain=req.domain, status=status, since=since, until=until)
-
-
-def _event(what: str, pid: str, domain: str, extra: dict) -> Any:
-    from voiceai_ivr.integrations import helpdesk_contract
-
-    return helpdesk_contract.change(pid, domain, what, **extra)
 
 
 __all__ = ["PUBLIC_FIELDS", "ApiServices", "public", "register"]

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from voiceai_ivr.errors import ValidationError
+
 SPEECH = "speech"
 DTMF = "dtmf"
 SILENCE = "silence"
@@ -44,8 +46,6 @@ def record_arg(path: str, max_s: int, threshold: int, silence_s: int) -> str:
     """``PATH MAX_S THRESHOLD SILENCE_S`` for mod_dptools ``record`` (``<path>
     [<time_limit_secs>] [<silence_thresh>] [<silence_hits>]``: FreeSWITCH splits it on
     blanks and reads whole seconds), every part checked."""
-    from voiceai_ivr.errors import ValidationError
-
     if not isinstance(path, str) or not path.startswith("/") or len(path) > 1024 or any(
             c in path for c in " \t\r\n'\"${}\\;|&<>`"):
         raise ValidationError("path", f"not an absolute path FreeSWITCH can record to: {str(path)[:80]!r}")

@@ -74,7 +74,7 @@ from voiceai_ivr.channel.apps import SLOT_RE as _SLOT_RE
 from voiceai_ivr.channel.apps import check_digit_request, clean_digits, detect_speech_arg
 from voiceai_ivr.channel.apps import ms as _ms
 from voiceai_ivr.channel.asr_result import parse_asr_result
-from voiceai_ivr.channel.base import DTMF, SILENCE, Channel, ListenResult
+from voiceai_ivr.channel.base import DTMF, SILENCE, Channel, ListenResult, record_arg
 from voiceai_ivr.errors import CallGone, SpeechUnavailable, ValidationError, VoiceAIError
 from voiceai_ivr.switch import check_cause, check_source, check_uuid, check_var_name, sanitize_text
 
@@ -645,8 +645,6 @@ class ModPythonChannel(Channel):
         ends it and answers), then ``record PATH MAX_S THRESHOLD SILENCE_S``; a key
         that ended the recording is in ``playback_terminator_used`` (mod_dptools
         ``on_dtmf``), more keys follow with ``getDigits``."""
-        from voiceai_ivr.channel.base import record_arg
-
         if not _SLOT_RE.match(slot or ""):
             raise ValidationError("slot", f"not a slot name: {slot!r}")
         arg = record_arg(path, max_s, threshold, silence_s)

@@ -129,8 +129,8 @@ def list_cmd(
 def show_cmd(app: AppContext, callback_id: str, domain: Optional[str], as_json: bool) -> None:
     """One callback request (by its public id) with its dispatch attempts."""
     from voiceai_ivr.console.i18n import translator
-    from voiceai_ivr.dispatcher import no_destination_reason, route_text
     from voiceai_ivr.errors import ValidationError
+    from voiceai_ivr.flows.callback_dispatch import no_destination_reason, route_text
     from voiceai_ivr.stores.callbacks import get_callback_by_public_id
     from voiceai_ivr.stores.dispatch import route_of
     from voiceai_ivr.stores.reports import callback_attempts

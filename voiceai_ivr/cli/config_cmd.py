@@ -34,7 +34,7 @@ def check(app: AppContext, no_speech: bool) -> None:
     click.echo(f"{source}: OK")
     if no_speech:
         return
-    from voiceai_ivr.speech.checks import current_plan
+    from voiceai_ivr.app import current_plan
 
     plan = current_plan(cfg)
     for line in plan.lines():

@@ -1,5 +1,5 @@
 """``voiceai-ivr demo``: the first thing to run — a tour of the real flows on a
-simulated FreeSWITCH (see ``voiceai_ivr.demo``)."""
+simulated FreeSWITCH (see ``voiceai_sim.demo``)."""
 
 from __future__ import annotations
 
@@ -30,8 +30,10 @@ def command(app: AppContext, as_json: bool, scale: float) -> None:
     busy -> callback captured, out of hours, and the dispatcher calling the
     customer back. The demo's database is dropped at the end: your own database
     and helpdesk never see it. Exits 1 when any flow did not do what it should."""
-    from voiceai_ivr.demo import DemoReport, FlowReport, run_demo
     from voiceai_ivr.errors import VoiceAIError
+
+    # lazy: the simulator is a separate package only the demo/simulate commands load
+    from voiceai_sim.demo import DemoReport, FlowReport, run_demo
 
     config = app.config
     total = 4

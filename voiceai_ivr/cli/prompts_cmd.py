@@ -32,9 +32,9 @@ def render(app: AppContext, language: Optional[str], engine: Optional[str], no_d
     Without secretaries (a fresh install) both languages are rendered. Exits 1
     when a prompt could not be rendered (each is listed with why)."""
     from voiceai_ivr.config import LANGUAGES
+    from voiceai_ivr.flows.prompt_render import RenderReport, engines_of, render_job, secretary_views, static_jobs
     from voiceai_ivr.flows.prompts import PromptBook
     from voiceai_ivr.speech.plan import audio_dir
-    from voiceai_ivr.speech.render import RenderReport, engines_of, render_job, secretary_views, static_jobs
     from voiceai_ivr.speech.service import SpeechServices
     from voiceai_ivr.speech.synth import synthesizer_for
 

@@ -19,7 +19,7 @@ from voiceai_ivr.cli.context import AppContext, pass_app
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
               help="Serve /metrics on server.metrics_host:PORT (default: server.metrics_port; 0 disables).")
 @click.option("--flow", type=click.Choice(["auto", "minimal"]), default="auto", show_default=True,
-              help="auto: the conversation flows (voiceai_ivr.app) when installed; minimal: answer, greet, "
+              help="auto: the conversation flows (voiceai_ivr.app); minimal: answer, greet, "
                    "collect digits, hang up (checks the FreeSWITCH path without a database).")
 @pass_app
 def command(app: AppContext, host: Optional[str], port: Optional[int], max_calls: Optional[int],
@@ -27,6 +27,7 @@ def command(app: AppContext, host: Optional[str], port: Optional[int], max_calls
     """Run the outbound Event Socket server until SIGTERM/SIGINT; calls in progress
     get server.shutdown_grace seconds to finish. The helpdesk outbox is delivered
     in the background (helpdesk.delivery_interval)."""
+    from voiceai_ivr.app import call_handler
     from voiceai_ivr.errors import ConfigError, VoiceAIError
     from voiceai_ivr.server import CallServer, minimal_handler
 
@@ -34,8 +35,8 @@ def command(app: AppContext, host: Optional[str], port: Optional[int], max_calls
     app.setup_logging(daemon=True)
     metrics_server = _start_metrics(config, metrics_port)
     try:
-        server = CallServer(config, host=host, port=port, max_calls=max_calls,
-                            flow=minimal_handler(config) if flow == "minimal" else None, background_call_log=True)
+        call_flow = minimal_handler(config) if flow == "minimal" else call_handler(config)
+        server = CallServer(config, host=host, port=port, max_calls=max_calls, flow=call_flow, background_call_log=True)
         server.start()
     except ConfigError as exc:
         raise click.ClickException("; ".join(exc.problems)) from exc

@@ -36,11 +36,13 @@ def command(app: AppContext, scenario_file: str, as_json: bool, scale: float, ti
     migrated, dropped afterwards): the scenario's directory and whatever the call
     stores never reach your own database or helpdesk."""
     from voiceai_ivr.errors import VoiceAIError, not_utf8
-    from voiceai_ivr.sim.result import render_transcript
-    from voiceai_ivr.sim.scenario import load_scenario
-    from voiceai_ivr.sim.stack import simulate
     from voiceai_ivr.stores.sandbox import sandbox
     from voiceai_ivr.yamlfile import YamlFileError
+
+    # lazy: the simulator is a separate package only the demo/simulate commands load
+    from voiceai_sim.result import render_transcript
+    from voiceai_sim.scenario import load_scenario
+    from voiceai_sim.stack import simulate
 
     try:
         scenario = load_scenario(scenario_file)

@@ -25,7 +25,7 @@ def command() -> None:
 def plan(app: AppContext, as_json: bool) -> None:
     """Which engine speaks each language and which recognizer hears callers, and
     why (what is installed, what FreeSWITCH sees); exits 1 on a problem."""
-    from voiceai_ivr.speech.checks import current_plan
+    from voiceai_ivr.app import current_plan
 
     result = current_plan(app.config)
     if as_json:

@@ -59,7 +59,9 @@ def status(app: AppContext, path: Optional[str], as_json: bool) -> None:
 def replay(app: AppContext, path: Optional[str], lock_timeout: float, as_json: bool) -> None:
     """Write spooled requests into the database, exactly once. Exits 1 when the
     database is unreachable (nothing is lost: entries stay in the spool)."""
+    # lazy: a command loads what it needs when it runs (start-up time of every command)
     from voiceai_ivr.errors import DatabaseUnavailable, StoreError
+    from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages
     from voiceai_ivr.stores.db import Database
     from voiceai_ivr.stores.spool import replay_spool
 
@@ -68,7 +70,7 @@ def replay(app: AppContext, path: Optional[str], lock_timeout: float, as_json: b
     except DatabaseUnavailable as exc:
         raise click.ClickException(f"database unavailable: {exc}") from exc
     try:
-        report = replay_spool(db, _path(app, path), config=app.config, lock_timeout=lock_timeout)
+        report = replay_spool(db, _path(app, path), messages=confirmed_messages(app.config), lock_timeout=lock_timeout)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

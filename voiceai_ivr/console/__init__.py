@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from voiceai_ivr.console.app import ConsoleApp
+
 
 def mount(api: Any) -> Optional[Any]:
     """The console for the API application ``api`` (None when ``api.console`` is off)."""
     if not getattr(api.config.api, "console", True):
         return None
-    from voiceai_ivr.console.app import ConsoleApp
-
     return ConsoleApp(api)
 
 

@@ -38,11 +38,24 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from voiceai_ivr.api.http import HTTPError, Request
 from voiceai_ivr.console import charts
 from voiceai_ivr.console.auth import LoginThrottle, Session, Sessions, check_password, hash_password
 from voiceai_ivr.console.i18n import Text, translator
 from voiceai_ivr.console.media import FileRange, parse_range, recording_file
+from voiceai_ivr.domain.causes import transfer_status
+from voiceai_ivr.domain.destinations import DEST_TYPES, destination_to_doc
+from voiceai_ivr.domain.lexicon import CATEGORIES
 from voiceai_ivr.errors import DatabaseUnavailable, DirectoryError, ESLError, StoreError, ValidationError
+from voiceai_ivr.exports import csv_rows
+from voiceai_ivr.flows.callback_dispatch import no_destination_reason, route_text
+from voiceai_ivr.stores import callbacks as cbstore
+from voiceai_ivr.stores import console as store
+from voiceai_ivr.stores import directory, reports
+from voiceai_ivr.stores import dispatch as dispatch_store
+from voiceai_ivr.stores import outbox as outbox_store
+from voiceai_ivr.stores.callbacks import CallbackFilter
+from voiceai_ivr.stores.reports import NO_DESTINATION
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +270,6 @@ class ConsoleApp:
         if self._sessions is None:
             import secrets
 
-            from voiceai_ivr.stores import console as store
 
             with self._sessions_lock:
                 if self._sessions is None:
@@ -267,7 +279,6 @@ class ConsoleApp:
         return self._sessions
 
     def _session(self, environ: dict) -> Optional[Session]:
-        from voiceai_ivr.stores import console as store
 
         session = self.sessions.read(_cookies(environ).get(COOKIE, ""))
         if session is None:
@@ -281,7 +292,6 @@ class ConsoleApp:
                 for tok, dom in self._tokens
             )
         else:
-            from voiceai_ivr.stores import console as store
 
             with self.db.cursor() as cur:
                 found = store.password_hash(cur, session.domain)
@@ -289,7 +299,6 @@ class ConsoleApp:
         return session if ok else None
 
     def _domain_view(self, req: Req) -> None:
-        from voiceai_ivr.stores import console as store
 
         assert req.session is not None
         with self.db.cursor() as cur:
@@ -394,7 +403,6 @@ class ConsoleApp:
                 found = (match, "token", self.sessions.fingerprint(token))
                 actor = f"token:{self.sessions.fingerprint(token)[:8]}@{req.client}"
         elif domain and password:
-            from voiceai_ivr.stores import console as store
 
             with self.db.cursor() as cur:
                 stored = store.password_hash(cur, domain) if len(domain) <= 253 else None
@@ -405,7 +413,6 @@ class ConsoleApp:
             self.throttle.failed(req.client)
             log.info("console: failed login from %s", req.client)
             return self.login_form(req, error=req.t("login_failed"), status=401)
-        from voiceai_ivr.stores import console as store
 
         cookie, session = self.sessions.issue(found[0], found[1], found[2], actor)
         with self.db.transaction() as cur:
@@ -419,7 +426,6 @@ class ConsoleApp:
 
     def logout(self, req: Req) -> Page:
         self._form(req)
-        from voiceai_ivr.stores import console as store
 
         assert req.session is not None
         with self.db.transaction() as cur:
@@ -429,9 +435,6 @@ class ConsoleApp:
     # ------------------------------------------------------------------ dashboard
 
     def dashboard(self, req: Req) -> Page:
-        from voiceai_ivr.stores import outbox as outbox_store
-        from voiceai_ivr.stores import reports
-        from voiceai_ivr.stores.callbacks import CallbackFilter
 
         assert req.session is not None
         _allow(req.query, ("period",))
@@ -515,7 +518,6 @@ class ConsoleApp:
     # ------------------------------------------------------------------ callbacks
 
     def _callback_filter(self, req: Req) -> tuple[Any, Optional[str]]:
-        from voiceai_ivr.stores.callbacks import CallbackFilter
 
         assert req.session is not None
         status = req.query.get("status") or None
@@ -534,8 +536,6 @@ class ConsoleApp:
         return CallbackFilter(domain=req.session.domain, status=status, since=since, until=until), destination
 
     def callbacks(self, req: Req) -> Page:
-        from voiceai_ivr.stores import callbacks as cbstore
-        from voiceai_ivr.stores import directory
 
         assert req.session is not None
         _allow(req.query, ("status", "from", "to", "destination", "after"))
@@ -564,8 +564,6 @@ class ConsoleApp:
         )
 
     def export_csv(self, req: Req) -> Page:
-        from voiceai_ivr.exports import csv_rows
-        from voiceai_ivr.stores import callbacks as cbstore
 
         _allow(req.query, ("status", "from", "to", "destination"))
         flt, destination = self._callback_filter(req)
@@ -580,7 +578,6 @@ class ConsoleApp:
         )
 
     def _callback_row(self, req: Req) -> Any:
-        from voiceai_ivr.stores import callbacks as cbstore
 
         assert req.session is not None
         pid = _public_id(req.params["id"])
@@ -591,9 +588,6 @@ class ConsoleApp:
         return cb
 
     def callback(self, req: Req, *, error: str = "", status: int = 200) -> Page:
-        from voiceai_ivr.dispatcher import no_destination_reason, route_text
-        from voiceai_ivr.stores import dispatch as dispatch_store
-        from voiceai_ivr.stores import reports
 
         assert req.session is not None
         if not error:
@@ -672,10 +666,6 @@ class ConsoleApp:
     def _api_call(self, req: Req, path: str, body: dict[str, Any]) -> tuple[str, int]:
         """POST ``path`` to the JSON API's handler as the session's domain:
         ``("", 200)`` on success, else the API's message and status."""
-        try:
-            from voiceai_ivr.api.http import HTTPError, Request  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:  # before the API package's split
-            from voiceai_ivr.api.app import HTTPError, Request
         assert req.session is not None
         try:
             handler, params, _auth, _route = self.api.router.match("POST", path)
@@ -689,7 +679,6 @@ class ConsoleApp:
     # ------------------------------------------------------------------ destinations
 
     def destinations(self, req: Req) -> Page:
-        from voiceai_ivr.stores import directory
 
         assert req.session is not None
         _allow(req.query, ())
@@ -697,7 +686,6 @@ class ConsoleApp:
         return self.render(req, "destinations.html.j2", rows=rows)
 
     def _destination_name(self, req: Req) -> tuple[int, str]:
-        from voiceai_ivr.stores import directory
 
         assert req.session is not None
         raw = req.params["id"]
@@ -712,10 +700,6 @@ class ConsoleApp:
         self, req: Req, *, values: Optional[dict[str, str]] = None, errors: Optional[list[str]] = None,
         status: int = 200,
     ) -> Page:
-        from voiceai_ivr.domain.destinations import DEST_TYPES, destination_to_doc
-        from voiceai_ivr.domain.lexicon import CATEGORIES
-        from voiceai_ivr.stores import console as store
-        from voiceai_ivr.stores import directory
 
         assert req.session is not None
         if values is None:
@@ -746,8 +730,6 @@ class ConsoleApp:
         )
 
     def save_destination(self, req: Req) -> Page:
-        from voiceai_ivr.stores import console as store
-        from voiceai_ivr.stores import directory
 
         assert req.session is not None
         session = req.session
@@ -1024,7 +1006,6 @@ def _attempt_view(a: dict[str, Any], t: Text) -> dict[str, Any]:
     for one that did not complete, why the call ended in words (the switch's
     hangup cause and SIP status judged as a transfer's are; the raw values kept
     for the tooltip)."""
-    from voiceai_ivr.domain.causes import transfer_status
 
     outcome = a.get("outcome")
     cause, sip = a.get("hangup_cause"), a.get("sip_status")
@@ -1044,7 +1025,6 @@ def _attempt_view(a: dict[str, Any], t: Text) -> dict[str, Any]:
 def _top_destinations(activity: Any, stats: Any, limit: int = 5) -> list[dict[str, Any]]:
     """The most asked-for destinations of the period: transfers to each (and how
     many were answered) and callbacks for each; ``name`` None: no destination."""
-    from voiceai_ivr.stores.reports import NO_DESTINATION
 
     rows: dict[Optional[str], dict[str, Any]] = {}
 

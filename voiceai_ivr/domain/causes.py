@@ -133,6 +133,19 @@ CALLBACK_OUTCOMES = (
     "customer_busy", "invalid_number", "failed",
 )
 
+# Outcomes an attempt can end with (the ``callback_attempts.outcome`` column).
+ATTEMPT_OUTCOMES = (
+    "completed",
+    "agent_unavailable",
+    "agent_no_answer",
+    "agent_declined",
+    "customer_no_answer",
+    "customer_busy",
+    "invalid_number",
+    "no_destination",
+    "failed",
+)
+
 
 def normalize_cause(cause: Optional[str]) -> str:
     """``-ERR USER_BUSY``, ``user_busy``, ``error/user_busy`` -> ``USER_BUSY``."""
@@ -220,6 +233,7 @@ def callback_outcome(
 
 
 __all__ = [
+    "ATTEMPT_OUTCOMES",
     "CALLBACK_OUTCOMES",
     "CAUSE_STATUS",
     "SIP_REFINE",

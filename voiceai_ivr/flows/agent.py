@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from voiceai_ivr.channel.base import Channel
+from voiceai_ivr.domain.resolve import topics_of
 from voiceai_ivr.errors import CallGone, VoiceAIError
 
 log = logging.getLogger("voiceai_ivr.agent")
@@ -312,8 +313,6 @@ def spoken_reason(prompts: Any, language: str, reason: str) -> str:
     if text in _REASON_CODES:
         return str(prompts.render(language, f"agent.reason.{text}"))
     if len(text.split()) > _REASON_WORDS:
-        from voiceai_ivr.domain.resolve import topics_of
-
         text = ", ".join(topics_of(text)[:2])
         if not text:
             return ""

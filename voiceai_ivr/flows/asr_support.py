@@ -22,7 +22,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
+
+from voiceai_ivr.ports import PBX
 
 log = logging.getLogger("voiceai_ivr.speech")
 
@@ -75,7 +77,7 @@ class SpeechSupport:
     def mark_unavailable(self, reason: str) -> None:
         self.set(False, reason)
 
-    def check(self, switch: Any) -> Optional[bool]:
+    def check(self, switch: PBX) -> Optional[bool]:
         """Ask the PBX (``show interfaces``). Returns the new state, or None when the
         PBX could not be asked (the previous state stands)."""
         try:
@@ -90,7 +92,7 @@ class SpeechSupport:
         self.set(False, f"PBX has no ASR interface {self.engine!r} (loaded: {found})")
         return False
 
-    def refresh(self, switch: Any) -> None:
+    def refresh(self, switch: PBX) -> None:
         """At call start: check again when the inbound connection reconnected since
         the last check, or the last check is older than ``RECHECK_S``. Cheap
         otherwise (two comparisons)."""

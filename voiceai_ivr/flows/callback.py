@@ -30,14 +30,17 @@ from datetime import time as dtime
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from voiceai_ivr.channel.base import DTMF, SPEECH, ListenResult
-from voiceai_ivr.domain import phone
+from voiceai_ivr.domain import phone, timewindow
 from voiceai_ivr.errors import CallGone, DatabaseUnavailable, StoreError, ValidationError
-from voiceai_ivr.stores.callbacks import Callback, CallbackRequest, save_confirmed_callback
+from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages, missed_call_messages
+from voiceai_ivr.ports import Database
+from voiceai_ivr.stores import outbox
+from voiceai_ivr.stores.callbacks import Callback, CallbackRequest, domain_settings, save_confirmed_callback
+from voiceai_ivr.stores.spool import SpoolEntry, append_to_spool, spool_path
 
 if TYPE_CHECKING:
     from voiceai_ivr.config import Config
     from voiceai_ivr.flows.context import CallContext
-    from voiceai_ivr.stores.spool import SpoolEntry
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +176,6 @@ def _is_asap(text: str) -> bool:
 def _default_parse_window(text: str, at: datetime, language: str, hours: Any) -> Optional[tuple[datetime, datetime]]:
     """Delegate to ``voiceai_ivr.domain.timewindow.parse_window`` (the DOMAIN
     helper's pure parser)."""
-    from voiceai_ivr.domain import timewindow
-
     if hours is None:
         return None
     window = timewindow.parse_window(text, now=at, hours=hours, language=language)
@@ -187,7 +188,6 @@ def asap_window(at: datetime, hours: Any) -> tuple[datetime, datetime]:
     """ "As soon as possible": ``timewindow.asap_window`` (the opening under way or
     the next, at most 4 hours when it runs on past midnight); ``at`` + 4 h when
     nothing opens within the search."""
-    from voiceai_ivr.domain import timewindow
 
     window = timewindow.asap_window(at, hours)
     if window is None:
@@ -465,14 +465,12 @@ def capture_callback(ctx: CallContext, options: Optional[CaptureOptions] = None)
 # --------------------------------------------------------------------------- durable write
 
 
-def store_confirmed(db: Any, request: CallbackRequest, config: Config) -> CaptureResult:
+def store_confirmed(db: Optional[Database], request: CallbackRequest, config: Config) -> CaptureResult:
     """Save the confirmed request, or spool it when PostgreSQL is unreachable.
     ``STORE_FAILED`` only when both fail (the caller must not hear "confirmed")."""
-    from voiceai_ivr.stores.spool import append_to_spool, spool_path
-
     if db is not None:
         try:
-            saved = save_confirmed_callback(db, request, config)
+            saved = save_confirmed_callback(db, request, confirmed_messages(config))
             return CaptureResult(SAVED, request, saved.callback, saved.created)
         except DatabaseUnavailable as exc:
             log.warning("callback %s: database unavailable (%s); spooling", request.request_id, exc)
@@ -490,7 +488,7 @@ def store_confirmed(db: Any, request: CallbackRequest, config: Config) -> Captur
 
 
 def queue_missed_call(
-    db: Any,
+    db: Database,
     config: Config,
     *,
     domain: str,
@@ -509,11 +507,6 @@ def queue_missed_call(
     leaving a callback. Per domain: ``domains.settings.missed_call_tickets``, else
     ``callbacks.missed_call_tickets``. Idempotent per ``call_uuid``. Returns True
     when queued; False when disabled or the database is unreachable (logged)."""
-    from voiceai_ivr.integrations import helpdesk_contract as contract
-    from voiceai_ivr.integrations import whatsapp
-    from voiceai_ivr.stores import outbox
-    from voiceai_ivr.stores.callbacks import domain_settings
-
     number: Optional[str] = None
     if caller_number and not phone.is_withheld(caller_number):
         try:
@@ -526,31 +519,19 @@ def queue_missed_call(
             enabled = settings.get("missed_call_tickets")
             if not (enabled if isinstance(enabled, bool) else config.callbacks.missed_call_tickets):
                 return False
-            messages = [
-                contract.missed_call(
-                    call_id=call_uuid,
-                    domain=domain,
-                    number_e164=number,
-                    caller_name=caller_name or None,
-                    destination_name=destination_name,
-                    status=status,
-                    language=language,
-                    started_at=started_at.isoformat() if started_at else None,
-                    ended_at=ended_at.isoformat() if ended_at else None,
-                )
-            ]
-            if number and whatsapp.enabled_for(settings, config):
-                messages.append(
-                    contract.whatsapp_missed_call(
-                        domain=domain,
-                        number_e164=number,
-                        language=language,
-                        destination_name=destination_name,
-                        caller_name=caller_name,
-                        call_uuid=call_uuid,
-                        config=config,
-                    )
-                )
+            messages = missed_call_messages(
+                settings,
+                config,
+                call_uuid=call_uuid,
+                domain=domain,
+                number_e164=number,
+                caller_name=caller_name,
+                destination_name=destination_name,
+                status=status,
+                language=language,
+                started_at=started_at,
+                ended_at=ended_at,
+            )
             for m in messages:
                 outbox.enqueue(cur, domain, m.kind, m.payload, m.idempotency_key, call_uuid=call_uuid)
     except StoreError:

@@ -34,7 +34,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Protocol
 
+from voiceai_ivr.domain.causes import callback_outcome
 from voiceai_ivr.errors import CommandError, ESLError, ValidationError
+from voiceai_ivr.flows.agent import AgentRegistry, Rendezvous, run_agent
+from voiceai_ivr.ports import PBX
+from voiceai_ivr.stores.dispatch import Candidate
 
 log = logging.getLogger(__name__)
 
@@ -115,15 +119,11 @@ class AgentDesk:
     Legs that are not callback agent legs, or that nobody waits for, are hung up."""
 
     def __init__(self, services: Any) -> None:
-        from voiceai_ivr.flows.agent import AgentRegistry
-
         if getattr(services, "agents", None) is None:
             services.agents = AgentRegistry()
         self.services = services
 
     def expect(self, info: WhisperInfo) -> Any:
-        from voiceai_ivr.flows.agent import Rendezvous
-
         prompts = self.services.prompts
         lang = info.language if info.language in prompts.languages else prompts.languages[0]
         caller = " ".join(p for p in (info.caller_name, _spell(info.number_e164)) if p)
@@ -144,8 +144,6 @@ class AgentDesk:
 
     def handle(self, channel: Any) -> None:
         """Run one agent leg to the end (the outbound server calls this, one thread per leg)."""
-        from voiceai_ivr.flows.agent import run_agent
-
         role = channel.data.get("variable_voiceai_role", "")
         if role != AGENT_ROLE:
             log.warning("leg %s: role %r is not a callback agent leg; hanging up", channel.uuid, role)
@@ -163,15 +161,13 @@ def _spell(number: str) -> str:
 
 
 def _outcome(leg: str, cause: Optional[str]) -> str:
-    from voiceai_ivr.domain.causes import callback_outcome
-
     return str(callback_outcome(leg, cause))
 
 
 def run_attempt(
     plan: AttemptPlan,
     *,
-    switch: Any,
+    switch: PBX,
     desk: AgentDesk,
     socket_app: str,
     guard: LegGuard,
@@ -209,7 +205,7 @@ def run_attempt(
 def _agent_then_customer(
     plan: AttemptPlan,
     rv: Any,
-    switch: Any,
+    switch: PBX,
     socket_app: str,
     guard: LegGuard,
     details: dict[str, Any],
@@ -306,11 +302,52 @@ def _agent_then_customer(
     return AttemptResult("completed", hangup_cause=None, customer_uuid=plan.customer_uuid, details=details)
 
 
-def _kill_quietly(switch: Any, uuid: str) -> None:
+def _kill_quietly(switch: PBX, uuid: str) -> None:
     try:
         switch.kill(uuid)
     except ESLError as exc:  # already gone is fine; anything else the lease covers
         log.debug("kill %s: %s", uuid, exc)
+
+
+# --------------------------------------------------------------------------- where a callback goes
+
+
+def no_destination_reason(cand: Candidate, default_destination: str) -> str:
+    """Why nobody can be called for ``cand``, said so an admin can fix it."""
+    if default_destination:
+        return (
+            f"the caller named no one and callbacks.default_destination {default_destination!r} is not an "
+            f"enabled destination of {cand.domain}, nor has any secretary of {cand.domain} a fallback "
+            "destination that exists: fix callbacks.default_destination or set a secretary's fallback"
+        )
+    if cand.destination_name:
+        return (
+            f"destination {cand.destination_name!r} no longer exists in {cand.domain} and no secretary of "
+            f"{cand.domain} has a fallback destination that exists: set a secretary's fallback "
+            "(destinations import) or callbacks.default_destination"
+        )
+    return (
+        f"the caller named no one and no secretary of {cand.domain} has a fallback destination that exists: "
+        "set a secretary's fallback (destinations import) or callbacks.default_destination"
+    )
+
+
+def route_text(cand: Candidate) -> tuple[str, dict[str, str]]:
+    """Where ``cand`` (``stores.dispatch.route_of``) is called, as the key of its
+    sentence in ``console.i18n`` and the sentence's values: the agent
+    responsible, the destination named, else (the caller named no one, or what
+    they named no longer exists) the default destination, the secretary's
+    fallback, or nobody (``no_destination_reason`` then says what to fix).
+    ``callbacks show`` prints it in English, the console in the domain's language."""
+    if cand.agent_extension:
+        return "route.agent", {"ext": cand.agent_extension}
+    if cand.route_source == "destination":
+        return "route.destination", {"name": str(cand.route_name)}
+    source = {"default_destination": "default_destination", "fallback": "fallback"}.get(
+        cand.route_source or "", "nobody"
+    )
+    values = {"name": str(cand.route_name or ""), "named": cand.destination_name or ""}
+    return f"route.{source}" + ("_gone" if cand.destination_name else ""), values
 
 
 __all__ = [
@@ -324,6 +361,8 @@ __all__ = [
     "AttemptResult",
     "LegGuard",
     "WhisperInfo",
+    "no_destination_reason",
+    "route_text",
     "run_attempt",
     "transfer_key",
 ]

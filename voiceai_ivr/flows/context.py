@@ -39,6 +39,8 @@ from voiceai_ivr.config import LANGUAGES, Config
 from voiceai_ivr.errors import SpeechUnavailable, ValidationError
 from voiceai_ivr.flows.asr_support import SpeechSupport
 from voiceai_ivr.flows.prompts import PromptBook
+from voiceai_ivr.ports import PBX, Speech
+from voiceai_ivr.speech.turn import recorded_turn
 
 log = logging.getLogger("voiceai_ivr.call")
 
@@ -109,14 +111,14 @@ class Services:
 
     config: Config
     prompts: PromptBook
-    db: Any = None  # voiceai_ivr.stores.db.Database
-    switch: Any = None  # voiceai_ivr.switch.Switch
+    db: Any = None  # voiceai_ivr.stores.db.Database (ports.Database: waits for conversation.py, issue 20 item 5)
+    switch: Optional[PBX] = None  # voiceai_ivr.switch.Switch
     agents: Any = None  # voiceai_ivr.flows.agent.AgentRegistry
     llm: Any = None  # voiceai_ivr.integrations.llm.LLMClient, when enabled
     mode: str = "socket"  # socket | python | sim (goes to calls.mode)
     metrics_hooks: list[MetricsHook] = field(default_factory=list)
     asr: Optional[SpeechSupport] = None  # can the PBX recognise speech? (None: assume it can)
-    speech: Any = None  # voiceai_ivr.speech.service.SpeechServices (prompt audio, recorded answers)
+    speech: Optional[Speech] = None  # voiceai_ivr.speech.service.SpeechServices (prompt audio, recorded answers)
 
     @property
     def speech_available(self) -> bool:
@@ -356,8 +358,6 @@ class CallContext:
         self._prompt_starting(spoken)
         recorded = self.services.speech is not None and self.services.speech.records_answers
         if speech and recorded:
-            from voiceai_ivr.speech.turn import recorded_turn
-
             heard = recorded_turn(self, src, slot=slot, max_digits=max_digits)
             if heard is not None:
                 self.log_event("heard", slot=slot, kind=heard.kind, text=heard.text)

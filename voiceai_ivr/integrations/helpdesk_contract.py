@@ -37,9 +37,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import quote
 
+from voiceai_ivr.domain.causes import ATTEMPT_OUTCOMES
 from voiceai_ivr.errors import ValidationError
 from voiceai_ivr.stores.callbacks import request_key
-from voiceai_ivr.stores.dispatch import OUTCOMES, OutboxEvent
+from voiceai_ivr.stores.outbox import OutboxEvent
 
 if TYPE_CHECKING:
     from voiceai_ivr.config import Config
@@ -65,9 +66,8 @@ ROUTES: dict[str, tuple[str, str]] = {
 }
 KINDS = tuple(ROUTES)
 
-# What one dispatch attempt ended with (``callback.attempt`` ``outcome``; the
-# values of ``callback_attempts.outcome``).
-ATTEMPT_OUTCOMES = OUTCOMES
+# What one dispatch attempt ended with (``callback.attempt`` ``outcome``) is
+# ``domain.causes.ATTEMPT_OUTCOMES``, the values of ``callback_attempts.outcome``.
 # The final state of a request (``callback.result`` ``status``).
 RESULT_STATUSES = ("completed", "failed", "expired", "cancelled")
 # Where a callback's call went: the destination the caller named, the configured

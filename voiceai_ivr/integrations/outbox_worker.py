@@ -29,12 +29,12 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from voiceai_ivr.errors import HelpdeskError, StoreError
+from voiceai_ivr.integrations.helpdesk import HelpdeskClient
 from voiceai_ivr.integrations.helpdesk_contract import redact_text
 from voiceai_ivr.stores import outbox
 
 if TYPE_CHECKING:
     from voiceai_ivr.config import Config
-    from voiceai_ivr.integrations.helpdesk import HelpdeskClient
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +242,6 @@ class OutboxDrain:
     def _client(self) -> HelpdeskClient:
         if self._client_factory is not None:
             return self._client_factory()
-        from voiceai_ivr.integrations.helpdesk import HelpdeskClient
 
         return HelpdeskClient.from_config(self.config)
 

@@ -55,7 +55,6 @@ refuses to replace a file that does not carry our ``MANAGED_MARKER`` comment.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import re
 import tempfile
@@ -69,6 +68,7 @@ import jinja2
 
 from voiceai_ivr.config import LANGUAGES
 from voiceai_ivr.errors import ValidationError
+from voiceai_ivr.fsvalues import HOSTNAME_RE, validate_failover, validate_host, validate_port
 from voiceai_ivr.switch import (
     DONE_VARIABLE,
     PYTHON_ENTRY,
@@ -82,8 +82,6 @@ MANAGED_MARKER = "voiceai-ivr:managed"
 MODES = ("socket", "python")
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 _DID_RE = re.compile(r"^\+?[0-9]{2,20}$")
 # Letters (any script), digits, space and a little punctuation: no XML (<>&"'),
 # no regex or FreeSWITCH expansion characters ($ { } \ | ^ * ? [ ]), no "--"
@@ -140,7 +138,7 @@ class DialplanSpec:
 def validate_domain(value: Any, field: str = "domain") -> str:
     if not isinstance(value, str) or not value:
         raise ValidationError(field, "required (a hostname such as pbx.example.com)")
-    if not _HOSTNAME_RE.fullmatch(value):
+    if not HOSTNAME_RE.fullmatch(value):
         raise ValidationError(
             field, f"must be a hostname (letters, digits, '-' and '.'; no other characters): {value!r}"
         )
@@ -155,30 +153,6 @@ def validate_did(value: Any, field: str = "did") -> str:
     if not _DID_RE.fullmatch(value):
         raise ValidationError(field, f"must be 2-20 digits with an optional leading + : {value!r}")
     return value
-
-
-def validate_host(value: Any, field: str = "host") -> str:
-    if not isinstance(value, str) or not value:
-        raise ValidationError(field, "required (hostname or IPv4 address of the voiceai-ivr server)")
-    with contextlib.suppress(ValueError):
-        if ipaddress.ip_address(value).version == 6:
-            # "socket" takes HOST:PORT; an IPv6 literal would be split at its colons.
-            raise ValidationError(field, "IPv6 literals are not supported by the socket application; use a hostname")
-    if not _HOSTNAME_RE.fullmatch(value):
-        raise ValidationError(field, f"must be a hostname or IPv4 address: {value!r}")
-    return value
-
-
-def validate_port(value: Any, field: str = "port") -> int:
-    if isinstance(value, bool):
-        raise ValidationError(field, "must be a whole number 1-65535")
-    try:
-        port = int(value)
-    except (TypeError, ValueError):
-        raise ValidationError(field, f"must be a whole number 1-65535: {value!r}") from None
-    if str(value).strip() != str(port) or not 1 <= port <= 65535:
-        raise ValidationError(field, f"must be a whole number 1-65535: {value!r}")
-    return port
 
 
 def validate_secretary_id(value: Any, field: str = "secretary_id") -> Optional[int]:
@@ -228,33 +202,6 @@ def validate_config_file(value: Any, mode: str, field: str = "config_file") -> s
     if mode != "python":
         raise ValidationError(field, "only for python mode (socket mode: give voiceai-ivr serve its --config)")
     return check_config_path(field, value)
-
-
-def validate_failover(value: Any, host: str, port: int, field: str = "failover") -> tuple[str, ...]:
-    """Further serve addresses as ``HOST:PORT`` strings: no duplicates, not the main one."""
-    if value is None or value == "" or value == ():
-        return ()
-    if isinstance(value, str):
-        value = [part.strip() for part in value.split(",") if part.strip()]
-    if not isinstance(value, (list, tuple)):
-        raise ValidationError(field, "must be a list of HOST:PORT addresses")
-    if len(value) > 8:
-        raise ValidationError(field, f"at most 8 further addresses, got {len(value)}")
-    seen = {f"{host}:{port}"}
-    out: list[str] = []
-    for i, item in enumerate(value):
-        name = f"{field}[{i}]"
-        if not isinstance(item, str):
-            raise ValidationError(name, f"must be HOST:PORT: {item!r}")
-        a_host, sep, a_port = item.rpartition(":")
-        if not sep:
-            raise ValidationError(name, f"must be HOST:PORT: {item!r}")
-        address = f"{validate_host(a_host, name)}:{validate_port(a_port, name)}"
-        if address in seen:
-            raise ValidationError(name, f"{address} is listed twice")
-        seen.add(address)
-        out.append(address)
-    return tuple(out)
 
 
 def validate_fallback(data: Mapping[str, Any], domain: str) -> tuple[str, str, str, int]:

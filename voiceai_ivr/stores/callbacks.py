@@ -25,12 +25,13 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Callable, Optional
 
 from voiceai_ivr.errors import StoreError, ValidationError
-
-if TYPE_CHECKING:
-    from voiceai_ivr.config import Config
+from voiceai_ivr.ports import Cursor, Database
+from voiceai_ivr.stores import outbox
+from voiceai_ivr.stores.db import pgcode
+from voiceai_ivr.stores.outbox import OutboxEvent, enqueue_events
 
 STATUSES = ("pending", "in_progress", "completed", "failed", "expired", "cancelled")
 OPEN_STATUSES = ("pending", "in_progress")
@@ -217,12 +218,12 @@ _COLUMNS = (
 )
 
 
-def _dicts(cur: Any) -> list[dict[str, Any]]:
+def _dicts(cur: Cursor) -> list[dict[str, Any]]:
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
-def _one(cur: Any) -> Optional[dict[str, Any]]:
+def _one(cur: Cursor) -> Optional[dict[str, Any]]:
     rows = _dicts(cur)
     return rows[0] if rows else None
 
@@ -231,7 +232,7 @@ def _merge_text(old: str, new: str) -> str:
     return new if not old else (old if not new else f"{old}\n---\n{new}")
 
 
-def create_or_update_callback(cur: Any, request: CallbackRequest) -> tuple[Callback, bool]:
+def create_or_update_callback(cur: Cursor, request: CallbackRequest) -> tuple[Callback, bool]:
     """Insert the request, or fold it into the open request of the same number and
     domain (window replaced, reason/transcript appended, category/destination
     refreshed). Returns ``(row, created)``. Runs in the caller's transaction.
@@ -299,7 +300,7 @@ def create_or_update_callback(cur: Any, request: CallbackRequest) -> tuple[Callb
     return Callback.from_row(row), bool(row["inserted"])
 
 
-def domain_settings(cur: Any, domain: str) -> dict[str, Any]:
+def domain_settings(cur: Cursor, domain: str) -> dict[str, Any]:
     """The domain's ``settings`` jsonb plus ``timezone``/``region`` ({} when unknown)."""
     cur.execute("SELECT settings, timezone, region FROM domains WHERE domain = %s", (domain,))
     row = cur.fetchone()
@@ -311,7 +312,7 @@ def domain_settings(cur: Any, domain: str) -> dict[str, Any]:
     return settings
 
 
-def _find_saved(cur: Any, request: CallbackRequest) -> Optional[Callback]:
+def _find_saved(cur: Cursor, request: CallbackRequest) -> Optional[Callback]:
     cur.execute(
         "SELECT callback_id FROM helpdesk_outbox WHERE idempotency_key = %s",
         (request_key(request.request_id),),
@@ -327,25 +328,27 @@ def _find_saved(cur: Any, request: CallbackRequest) -> Optional[Callback]:
     return None
 
 
-def save_confirmed_callback(db: Any, request: CallbackRequest, config: Optional[Config] = None) -> SaveResult:
-    """The durable write: callback row + ticket outbox row (+ WhatsApp "scheduled"
-    notice when enabled for the domain) in ONE transaction. Idempotent per
-    ``request.request_id``. Raises ``DatabaseUnavailable`` (from ``db``) when
-    PostgreSQL cannot be reached: the caller spools the request then.
-    """
-    from voiceai_ivr.integrations import helpdesk_contract as contract
-    from voiceai_ivr.integrations import whatsapp
-    from voiceai_ivr.stores import outbox
+#: The helpdesk messages of a saved request, composed above the stores
+#: (``integrations.helpdesk_messages.confirmed_messages``):
+#: ``(request, callback row, created, domain settings) -> [ticket, notices...]``.
+#: The first is the request's ticket; its idempotency key is the request's, so a
+#: second save of the same request voids the whole transaction.
+ConfirmedMessages = Callable[["CallbackRequest", "Callback", bool, Mapping[str, Any]], Sequence[OutboxEvent]]
 
+
+def save_confirmed_callback(db: Database, request: CallbackRequest, messages: ConfirmedMessages) -> SaveResult:
+    """The durable write: callback row + the outbox rows ``messages`` composes for it
+    (the ticket, and e.g. a WhatsApp "scheduled" notice) in ONE transaction.
+    Idempotent per ``request.request_id``. Raises ``DatabaseUnavailable`` (from
+    ``db``) when PostgreSQL cannot be reached: the caller spools the request then.
+    """
     try:
         with db.transaction() as cur:
             saved = _find_saved(cur, request)
             if saved is not None:
                 return SaveResult(saved, created=False, already_saved=True)
             row, created = create_or_update_callback(cur, request)
-            settings = domain_settings(cur, request.domain)
-            zone = request.timezone or settings.get("timezone", "") or ""
-            ticket = contract.ticket(row, request, created=created, timezone_name=zone)
+            ticket, *notices = messages(request, row, created, domain_settings(cur, request.domain))
             ids: list[int] = []
             ticket_id = outbox.enqueue(
                 cur,
@@ -359,10 +362,7 @@ def save_confirmed_callback(db: Any, request: CallbackRequest, config: Optional[
             )
             if ticket_id is not None:
                 ids.append(ticket_id)
-            if whatsapp.enabled_for(settings, config):
-                notice = contract.whatsapp_notice(
-                    "scheduled", row, config=config, timezone_name=zone, key=request.request_id
-                )
+            for notice in notices:
                 wid = outbox.enqueue(
                     cur,
                     request.domain,
@@ -376,8 +376,6 @@ def save_confirmed_callback(db: Any, request: CallbackRequest, config: Optional[
                     ids.append(wid)
             return SaveResult(row, created=created, outbox_ids=tuple(ids))
     except StoreError as exc:
-        from voiceai_ivr.stores.db import pgcode
-
         if pgcode(exc) != UNIQUE_VIOLATION:
             raise
         # Another process saved this very request at the same moment (same
@@ -392,7 +390,7 @@ def save_confirmed_callback(db: Any, request: CallbackRequest, config: Optional[
 # --------------------------------------------------------------------------- reads
 
 
-def get_callback(cur: Any, callback_id: int, *, domain: Optional[str] = None) -> Optional[Callback]:
+def get_callback(cur: Cursor, callback_id: int, *, domain: Optional[str] = None) -> Optional[Callback]:
     """By numeric id; with ``domain``, only inside that domain."""
     if domain is None:
         cur.execute(f"SELECT {_COLUMNS} FROM callbacks WHERE id = %s", (callback_id,))  # noqa: S608
@@ -403,7 +401,7 @@ def get_callback(cur: Any, callback_id: int, *, domain: Optional[str] = None) ->
 
 
 def get_callback_by_public_id(
-    cur: Any, public_id: str, *, domain: Optional[str] = None
+    cur: Cursor, public_id: str, *, domain: Optional[str] = None
 ) -> Optional[Callback]:
     """By public UUID; a malformed UUID is ``ValidationError('public_id', ...)``."""
     try:
@@ -465,7 +463,7 @@ class CallbackFilter:
 
 
 def list_callbacks(
-    cur: Any, filters: Optional[CallbackFilter] = None, *, limit: int = 50, offset: int = 0
+    cur: Cursor, filters: Optional[CallbackFilter] = None, *, limit: int = 50, offset: int = 0
 ) -> list[Callback]:
     """One page, newest first (``created_at DESC, id DESC``)."""
     if not 1 <= int(limit) <= 1000:
@@ -482,7 +480,7 @@ def list_callbacks(
 
 
 def list_callbacks_page(
-    cur: Any,
+    cur: Cursor,
     filters: CallbackFilter,
     *,
     destination: Optional[str] = None,
@@ -509,13 +507,13 @@ def list_callbacks_page(
     return [Callback.from_row(r) for r in _dicts(cur)]
 
 
-def count_callbacks(cur: Any, filters: Optional[CallbackFilter] = None) -> int:
+def count_callbacks(cur: Cursor, filters: Optional[CallbackFilter] = None) -> int:
     where, args = (filters or CallbackFilter()).where()
     cur.execute(f"SELECT count(*) FROM callbacks WHERE {where}", args)  # noqa: S608
     return int(cur.fetchone()[0])
 
 
-def counts_by_status(cur: Any, filters: Optional[CallbackFilter] = None) -> dict[str, int]:
+def counts_by_status(cur: Cursor, filters: Optional[CallbackFilter] = None) -> dict[str, int]:
     """``{status: n}`` with every status present (0 when none)."""
     where, args = (filters or CallbackFilter()).where()
     cur.execute(f"SELECT status, count(*) FROM callbacks WHERE {where} GROUP BY status", args)  # noqa: S608
@@ -526,7 +524,7 @@ def counts_by_status(cur: Any, filters: Optional[CallbackFilter] = None) -> dict
 
 
 def iter_callbacks(
-    db: Any, filters: Optional[CallbackFilter] = None, *, batch_size: int = 500
+    db: Database, filters: Optional[CallbackFilter] = None, *, batch_size: int = 500
 ) -> Iterator[Callback]:
     """Every matching callback, oldest first, through a server-side (named) cursor:
     memory stays constant whatever the row count. The transaction stays open
@@ -546,13 +544,147 @@ def iter_callbacks(
             named.close()
 
 
-def set_ticket_id(cur: Any, callback_id: int, ticket_id: str) -> bool:
+def set_ticket_id(cur: Cursor, callback_id: int, ticket_id: str) -> bool:
     """Record the helpdesk ticket id once known (first delivery wins)."""
     cur.execute(
         "UPDATE callbacks SET ticket_id = %s, updated_at = now() WHERE id = %s AND ticket_id IS NULL",
         (str(ticket_id), callback_id),
     )
     return bool(cur.rowcount)
+
+
+# --------------------------------------------------------------------------- expiry, snooze, cancel
+
+
+@dataclass(frozen=True)
+class Expired:
+    id: int
+    public_id: str
+    domain: str
+    number_e164: str
+    caller_name: Optional[str]
+    language: str
+    window_start: datetime
+    window_end: datetime
+    reason: str
+    attempts: int
+    ticket_id: Optional[str]
+    why: str  # window_passed | max_age
+    domain_settings: dict[str, Any] = field(default_factory=dict)
+
+
+def select_expirable(
+    cur: Cursor, *, max_age_hours: float, limit: int = 500, now: Optional[datetime] = None
+) -> list[Expired]:
+    """Lock pending callbacks whose window has passed or that are older than
+    ``max_age_hours`` (skipping rows others hold). ``mark_expired`` finishes them
+    in the same transaction."""
+    cur.execute(
+        """
+        SELECT c.id, c.public_id::text, c.domain, c.number_e164, c.caller_name, c.language,
+               c.window_start, c.window_end, c.reason, c.attempts, c.ticket_id,
+               CASE WHEN c.window_end <= COALESCE(%(now)s, now()) THEN 'window_passed' ELSE 'max_age' END,
+               COALESCE(dom.settings, '{}'::jsonb)
+          FROM callbacks c
+          LEFT JOIN domains dom ON dom.domain = c.domain
+         WHERE c.status = 'pending'
+           AND (c.window_end <= COALESCE(%(now)s, now())
+                OR c.created_at + make_interval(secs => %(max_age)s) <= COALESCE(%(now)s, now()))
+         ORDER BY c.id
+         LIMIT %(limit)s
+         FOR UPDATE OF c SKIP LOCKED
+        """,
+        {"now": now, "max_age": float(max_age_hours) * 3600.0, "limit": int(limit)},
+    )
+    return [Expired(*row) for row in cur.fetchall()]
+
+
+def mark_expired(
+    cur: Cursor, item: Expired, *, events: Sequence[OutboxEvent] = (), now: Optional[datetime] = None
+) -> None:
+    cur.execute(
+        """
+        UPDATE callbacks SET status = 'expired', last_outcome = %(why)s, updated_at = now(),
+               completed_at = COALESCE(%(now)s, now())
+         WHERE id = %(id)s AND status = 'pending'
+        """,
+        {"id": item.id, "why": item.why, "now": now},
+    )
+    if cur.rowcount:
+        enqueue_events(cur, item.domain, item.id, events)
+
+
+def snooze(
+    cur: Cursor, public_id: str, domain: str, until: datetime, *, events: Sequence[OutboxEvent] = ()
+) -> tuple[str, Optional[int]]:
+    """Move a pending callback's next attempt to ``until``; when that is past
+    the window's end the window moves with it (same length). Returns
+    ``(state, id)`` with state ``ok`` / ``not_found`` / ``busy`` / ``closed``;
+    ``events`` are built by the caller (they may read the row first)."""
+    state, row = _lock_for_change(cur, public_id, domain)
+    if state != "ok":
+        return state, None
+    assert row is not None
+    cur.execute(
+        """
+        UPDATE callbacks
+           SET next_attempt_at = %(until)s,
+               window_start = CASE WHEN %(until)s >= window_end THEN %(until)s ELSE window_start END,
+               window_end = CASE WHEN %(until)s >= window_end
+                                 THEN %(until)s + (window_end - window_start) ELSE window_end END,
+               updated_at = now()
+         WHERE id = %(id)s
+        """,
+        {"until": until, "id": row["id"]},
+    )
+    enqueue_events(cur, domain, row["id"], events)
+    return "ok", int(row["id"])
+
+
+def cancel(
+    cur: Cursor, public_id: str, domain: str, *, events: Sequence[OutboxEvent] = ()
+) -> tuple[str, Optional[int]]:
+    """Cancel a pending callback. ``(state, id)`` as for ``snooze``."""
+    state, row = _lock_for_change(cur, public_id, domain)
+    if state != "ok":
+        return state, None
+    assert row is not None
+    cur.execute(
+        """
+        UPDATE callbacks SET status = 'cancelled', last_outcome = 'cancelled', completed_at = now(),
+               updated_at = now()
+         WHERE id = %(id)s
+        """,
+        {"id": row["id"]},
+    )
+    enqueue_events(cur, domain, row["id"], events)
+    return "ok", int(row["id"])
+
+
+def _lock_for_change(cur: Cursor, public_id: str, domain: str) -> tuple[str, Optional[dict[str, Any]]]:
+    cur.execute(
+        "SELECT id FROM callbacks WHERE public_id = %(pid)s::uuid AND domain = %(domain)s",
+        {"pid": public_id, "domain": domain},
+    )
+    if cur.fetchone() is None:
+        return "not_found", None
+    cur.execute(
+        """
+        SELECT id, status FROM callbacks
+         WHERE public_id = %(pid)s::uuid AND domain = %(domain)s
+         FOR UPDATE SKIP LOCKED
+        """,
+        {"pid": public_id, "domain": domain},
+    )
+    rows = _dicts(cur)
+    if not rows:
+        return "busy", None
+    row = rows[0]
+    if row["status"] == "in_progress":
+        return "busy", None
+    if row["status"] != "pending":
+        return "closed", None
+    return "ok", row
 
 
 def json_default(value: Any) -> Any:
@@ -570,7 +702,10 @@ __all__ = [
     "Callback",
     "CallbackFilter",
     "CallbackRequest",
+    "ConfirmedMessages",
+    "Expired",
     "SaveResult",
+    "cancel",
     "count_callbacks",
     "counts_by_status",
     "create_or_update_callback",
@@ -580,7 +715,10 @@ __all__ = [
     "iter_callbacks",
     "list_callbacks",
     "list_callbacks_page",
+    "mark_expired",
     "request_key",
     "save_confirmed_callback",
+    "select_expirable",
     "set_ticket_id",
+    "snooze",
 ]

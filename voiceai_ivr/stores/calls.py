@@ -28,7 +28,11 @@ from typing import Any, Optional
 
 from psycopg2.extras import Json
 
-from voiceai_ivr.errors import StoreError, ValidationError
+from voiceai_ivr.config import default_data_dir
+from voiceai_ivr.errors import DatabaseUnavailable, StoreError, ValidationError
+from voiceai_ivr.ports import Cursor, Database
+from voiceai_ivr.privatefs import make_private_dirs
+from voiceai_ivr.stores.spool import _open_private
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +69,7 @@ def _check_outcome(outcome: str) -> None:
 
 
 def start_call(
-    cur: Any,
+    cur: Cursor,
     *,
     call_uuid: str,
     domain: str,
@@ -104,7 +108,7 @@ def start_call(
 
 
 def finish_call(
-    cur: Any,
+    cur: Cursor,
     call_uuid: str,
     *,
     outcome: str,
@@ -129,7 +133,7 @@ def finish_call(
     return bool(cur.rowcount)
 
 
-def get_call(cur: Any, call_uuid: str) -> Optional[dict[str, Any]]:
+def get_call(cur: Cursor, call_uuid: str) -> Optional[dict[str, Any]]:
     cur.execute(
         "SELECT id, call_uuid, domain, secretary_id, did, caller_number, caller_name, language, mode,"
         " started_at, ended_at, outcome, hangup_cause, intents, details FROM calls WHERE call_uuid = %s",
@@ -162,7 +166,7 @@ class TransferAttemptRecord:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def record_transfer_attempt(cur: Any, rec: TransferAttemptRecord) -> int:
+def record_transfer_attempt(cur: Cursor, rec: TransferAttemptRecord) -> int:
     """Insert one attempt; returns its id."""
     if not rec.call_uuid:
         raise ValidationError("call_uuid", "required")
@@ -194,7 +198,7 @@ def record_transfer_attempt(cur: Any, rec: TransferAttemptRecord) -> int:
     return int(cur.fetchone()[0])
 
 
-def list_transfer_attempts(cur: Any, call_uuid: str) -> list[dict[str, Any]]:
+def list_transfer_attempts(cur: Cursor, call_uuid: str) -> list[dict[str, Any]]:
     cur.execute(
         "SELECT id, call_uuid, domain, destination_id, destination_name, dial_string, agent_uuid, status,"
         " hangup_cause, sip_status, wait_seconds, started_at, ended_at, details"
@@ -217,7 +221,6 @@ def journal_dir(data_dir: str) -> Path:
     """Where ``CallLogWriter`` keeps its journal: ``<data_dir>/calllog-journal``."""
     if data_dir:
         return Path(data_dir).expanduser() / JOURNAL_DIR
-    from voiceai_ivr.config import default_data_dir
 
     return default_data_dir() / JOURNAL_DIR
 
@@ -273,7 +276,7 @@ class CallLogWriter:
 
     def __init__(
         self,
-        db: Any,
+        db: Database,
         directory: Path,
         *,
         max_batch: int = 500,
@@ -316,8 +319,6 @@ class CallLogWriter:
     def start(self) -> CallLogWriter:
         """Create the journal folder (0700), claim the journals of writers that are
         gone (replayed by the writer thread) and start that thread."""
-        from voiceai_ivr.privatefs import make_private_dirs
-
         make_private_dirs(self.directory)
         for path in sorted(self.directory.glob(f"{_SEGMENT_PREFIX}*{_SEGMENT_SUFFIX}")):
             fd = _claim(path)
@@ -531,8 +532,6 @@ class CallLogWriter:
     def _write(self, rows: list[dict[str, Any]]) -> None:
         """One transaction for the batch. A database that is down fails the whole
         batch (retried); a row it refuses is set apart and the rest written."""
-        from voiceai_ivr.errors import DatabaseUnavailable
-
         try:
             with self.db.cursor() as cur:
                 _write_rows(cur, rows)
@@ -555,7 +554,6 @@ class CallLogWriter:
     def _reject(self, row: dict[str, Any], exc: Exception) -> None:
         log.error("call log: the database refused the %s row of call %s (%s); kept in %s", row.get("op"),
                   row.get("call_uuid"), exc, self.directory / _REJECTED)
-        from voiceai_ivr.stores.spool import _open_private
 
         line = (json.dumps({"error": str(exc)[:500], "row": row}, separators=(",", ":")) + "\n").encode()
         try:
@@ -615,7 +613,7 @@ def _columns(rows: Sequence[Mapping[str, Any]], *names: str) -> list[list[Any]]:
     return [[r[name] for r in rows] for name in names]
 
 
-def _write_rows(cur: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+def _write_rows(cur: Cursor, rows: Sequence[Mapping[str, Any]]) -> None:
     """One round trip: start rows first (inserted once per call), then the end rows
     (a missing start row is inserted as ``close_call_log`` always did, then
     closed). Each column travels as one array (psycopg2 adapts lists in C). Run on
@@ -647,8 +645,6 @@ def _write_rows(cur: Any, rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 def _open_segment(path: Path) -> int:
-    from voiceai_ivr.stores.spool import _open_private
-
     fd = _open_private(path, os.O_WRONLY | os.O_APPEND)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours while we live: nobody replays it
@@ -707,7 +703,7 @@ def _close_segment(seg: _Segment, *, remove: bool) -> None:
         os.close(seg.fd)
 
 
-def install_writer(db: Any, directory: Path, **options: Any) -> Optional[CallLogWriter]:
+def install_writer(db: Database, directory: Path, **options: Any) -> Optional[CallLogWriter]:
     """Start (once per database handle) the background writer ``open_call_log`` and
     ``close_call_log`` use from now on; ``uninstall_writer`` stops it. None (and a
     warning: rows are then written by each call, as without it) when the journal
@@ -725,13 +721,13 @@ def install_writer(db: Any, directory: Path, **options: Any) -> Optional[CallLog
         return writer
 
 
-def writer_for(db: Any) -> Optional[CallLogWriter]:
+def writer_for(db: Database) -> Optional[CallLogWriter]:
     """The running background writer of this database handle, if one is installed."""
     writer = _WRITERS.get(db)
     return writer if writer is not None and writer.running else None
 
 
-def uninstall_writer(db: Any, timeout: float = 5.0) -> bool:
+def uninstall_writer(db: Database, timeout: float = 5.0) -> bool:
     """Stop the writer of ``db`` after committing what it holds (see ``CallLogWriter.stop``)."""
     with _WRITERS_LOCK:
         writer = _WRITERS.pop(db, None)

@@ -35,6 +35,7 @@ import psycopg2.extras
 from psycopg2.extensions import connection as Connection
 from psycopg2.extensions import cursor as Cursor
 
+from voiceai_ivr.config import default_data_dir
 from voiceai_ivr.errors import DatabaseUnavailable, StoreError
 
 if TYPE_CHECKING:
@@ -306,8 +307,6 @@ class EmbeddedStatus:
 
 def embedded_path(cfg: Config) -> Path:
     """Where the embedded cluster lives: ``<database.data_dir or default_data_dir()>/pg``."""
-    from voiceai_ivr.config import default_data_dir
-
     root = Path(cfg.database.data_dir).expanduser() if cfg.database.data_dir else default_data_dir()
     return (root / "pg").absolute()
 
@@ -437,6 +436,7 @@ def stop_embedded_at(path: Path, *, timeout: float = 30.0) -> bool:
 
 
 __all__ = [
+    "Cursor",
     "Database",
     "EmbeddedStatus",
     "embedded_path",

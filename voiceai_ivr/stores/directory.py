@@ -38,7 +38,7 @@ from voiceai_ivr.domain.destinations import (
 from voiceai_ivr.domain.hours import BusinessHours, HolidaySpec, WeeklyHours, parse_holidays, parse_weekly
 from voiceai_ivr.domain.resolve import Resolution, Resolver
 from voiceai_ivr.errors import DirectoryError, ValidationError
-from voiceai_ivr.stores.db import Cursor, Database
+from voiceai_ivr.ports import Cursor, Database
 
 # --------------------------------------------------------------------------- records
 
@@ -50,7 +50,7 @@ class DomainRecord:
     region: str
     hours: Optional[WeeklyHours]
     holidays: Optional[HolidaySpec]
-    settings: dict
+    settings: dict[str, Any]
     updated_at: datetime
 
 
@@ -157,11 +157,11 @@ def _holidays(value: Any) -> Optional[HolidaySpec]:
     return None if value is None else parse_holidays(value)
 
 
-def _domain_from_row(row: tuple) -> DomainRecord:
+def _domain_from_row(row: tuple[Any, ...]) -> DomainRecord:
     return DomainRecord(row[0], row[1], row[2], _weekly(row[3]), _holidays(row[4]), dict(row[5] or {}), row[6])
 
 
-def _secretary_from_row(row: tuple, dids: tuple[str, ...]) -> Secretary:
+def _secretary_from_row(row: tuple[Any, ...], dids: tuple[str, ...]) -> Secretary:
     return Secretary(
         name=row[1],
         dids=dids,
@@ -179,7 +179,7 @@ def _secretary_from_row(row: tuple, dids: tuple[str, ...]) -> Secretary:
     )
 
 
-def _destination_from_row(row: tuple) -> Destination:
+def _destination_from_row(row: tuple[Any, ...]) -> Destination:
     return Destination(
         name=row[1],
         type=row[3],
@@ -198,7 +198,7 @@ def _destination_from_row(row: tuple) -> Destination:
     )
 
 
-def _secretary_params(s: Secretary) -> tuple:
+def _secretary_params(s: Secretary) -> tuple[Any, ...]:
     return (
         s.language,
         s.timezone,
@@ -214,7 +214,7 @@ def _secretary_params(s: Secretary) -> tuple:
     )
 
 
-def _destination_params(d: Destination) -> tuple:
+def _destination_params(d: Destination) -> tuple[Any, ...]:
     return (
         list(d.aliases),
         d.type,

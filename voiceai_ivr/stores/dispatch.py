@@ -1,5 +1,6 @@
 """SQL for dispatching callbacks: claim with ``FOR UPDATE SKIP LOCKED`` and a
-lease, record attempts, release, expire, recover leases left by dead dispatchers.
+lease, record attempts, release, recover leases left by dead dispatchers (expiry,
+snooze and cancel of a callback are in ``stores.callbacks``).
 
 Every function takes an open cursor; the caller owns the (short) transaction,
 so a claim commits before anything is dialled and a result commits together
@@ -25,23 +26,14 @@ tests and the simulator's scaled clock can drive them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Optional
 
-# Outcomes an attempt can end with (the ``callback_attempts.outcome`` column).
-OUTCOMES = (
-    "completed",
-    "agent_unavailable",
-    "agent_no_answer",
-    "agent_declined",
-    "customer_no_answer",
-    "customer_busy",
-    "invalid_number",
-    "no_destination",
-    "failed",
-)
+from voiceai_ivr.domain.causes import ATTEMPT_OUTCOMES
+from voiceai_ivr.ports import Cursor
+from voiceai_ivr.stores.outbox import OutboxEvent, enqueue_events
 
 # Where a callback's call goes: the destination the caller named; when they named
 # no one (and no agent is responsible), ``callbacks.default_destination`` (by
@@ -116,7 +108,7 @@ class Candidate:
     domain_holidays: Any
     domain_timezone: Optional[str]
     domain_region: Optional[str]
-    domain_settings: dict = field(default_factory=dict)
+    domain_settings: dict[str, Any] = field(default_factory=dict)
     route_source: Optional[str] = None  # destination | default_destination | fallback | None (nobody)
     route_name: Optional[str] = None  # the destination dialled
 
@@ -175,34 +167,15 @@ class Stale:
     started_at: Optional[datetime] = None
 
 
-@dataclass(frozen=True)
-class OutboxEvent:
-    """One helpdesk message written with a result (``stores.outbox.enqueue``)."""
-
-    kind: str
-    payload: dict
-    idempotency_key: str
-
-
-def _rows(cur: Any) -> list[dict]:
+def _rows(cur: Cursor) -> list[dict[str, Any]]:
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
-def _candidate(row: dict) -> Candidate:
+def _candidate(row: dict[str, Any]) -> Candidate:
     values: dict[str, Any] = {k: row.get(k) for k in Candidate.__dataclass_fields__}
     values["domain_settings"] = row.get("domain_settings") or {}
     return Candidate(**values)
-
-
-def _enqueue(cur: Any, domain: str, callback_id: int, events: Iterable[OutboxEvent]) -> None:
-    events = list(events)
-    if not events:
-        return
-    from voiceai_ivr.stores import outbox
-
-    for event in events:
-        outbox.enqueue(cur, domain, event.kind, event.payload, event.idempotency_key, callback_id=callback_id)
 
 
 # --------------------------------------------------------------------------- claiming
@@ -213,7 +186,7 @@ HoursCheck = Callable[[Candidate], Optional[datetime]]
 
 
 def claim_due(
-    cur: Any,
+    cur: Cursor,
     owner: str,
     *,
     limit: int,
@@ -266,7 +239,7 @@ def claim_due(
 
 
 def claim_one(
-    cur: Any,
+    cur: Cursor,
     public_id: str,
     domain: str,
     owner: str,
@@ -330,7 +303,7 @@ def route_of(cur: Any, callback_id: int, *, default_destination: str = "") -> Op
 
 
 def _lease(
-    cur: Any,
+    cur: Cursor,
     cands: Sequence[Candidate],
     owner: str,
     lease_seconds: float,
@@ -394,7 +367,7 @@ def _lease(
 
 
 def renew_leases(
-    cur: Any, owner: str, ids: Sequence[int], lease_seconds: float, now: Optional[datetime] = None
+    cur: Cursor, owner: str, ids: Sequence[int], lease_seconds: float, now: Optional[datetime] = None
 ) -> set[int]:
     """Extend ``owner``'s leases on ``ids``; returns the ids still held."""
     if not ids:
@@ -411,12 +384,12 @@ def renew_leases(
 
 
 def record_legs(
-    cur: Any,
+    cur: Cursor,
     claimed: Claimed,
     *,
     agent_uuid: Optional[str] = None,
     customer_uuid: Optional[str] = None,
-    details: Optional[dict] = None,
+    details: Optional[dict[str, Any]] = None,
 ) -> bool:
     """Note a leg's uuid on the open attempt BEFORE dialling it (so a successor can
     check it on the PBX), only while the lease is still ours. False: lease lost,
@@ -457,7 +430,7 @@ class Resolution:
 
 
 def finish_attempt(
-    cur: Any,
+    cur: Cursor,
     claimed: Claimed,
     *,
     outcome: str,
@@ -465,7 +438,7 @@ def finish_attempt(
     hangup_cause: Optional[str] = None,
     sip_status: Optional[str] = None,
     customer_uuid: Optional[str] = None,
-    details: Optional[dict] = None,
+    details: Optional[dict[str, Any]] = None,
     events: Sequence[OutboxEvent] = (),
     now: Optional[datetime] = None,
 ) -> bool:
@@ -473,7 +446,7 @@ def finish_attempt(
     caller's transaction. The callback is only touched while ``claimed`` still
     holds the lease; returns False (attempt closed, callback untouched, no
     events) when the lease was lost."""
-    if outcome not in OUTCOMES:
+    if outcome not in ATTEMPT_OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
     cur.execute(
         """
@@ -528,12 +501,12 @@ def finish_attempt(
         )
     if cur.fetchone() is None:
         return False
-    _enqueue(cur, claimed.domain, claimed.id, events)
+    enqueue_events(cur, claimed.domain, claimed.id, events)
     return True
 
 
 def release(
-    cur: Any, claimed: Claimed, *, reason: str, retry_at: Optional[datetime] = None, now: Optional[datetime] = None
+    cur: Cursor, claimed: Claimed, *, reason: str, retry_at: Optional[datetime] = None, now: Optional[datetime] = None
 ) -> bool:
     """Give a claimed callback back untouched (nothing was dialled): the attempt
     row is removed, the attempt count restored, the callback due again (at
@@ -562,7 +535,7 @@ def release(
 
 
 def take_stale(
-    cur: Any, owner: str, *, lease_seconds: float, limit: int = 100, now: Optional[datetime] = None
+    cur: Cursor, owner: str, *, lease_seconds: float, limit: int = 100, now: Optional[datetime] = None
 ) -> list[Stale]:
     """Take over in-progress callbacks whose lease ran out (their owner died or
     lost the database). They stay ``in_progress`` under ``owner``'s lease until
@@ -608,7 +581,7 @@ def take_stale(
 
 
 def resolve_stale(
-    cur: Any,
+    cur: Cursor,
     stale: Stale,
     owner: str,
     *,
@@ -616,7 +589,7 @@ def resolve_stale(
     events: Sequence[OutboxEvent] = (),
     now: Optional[datetime] = None,
     completed: bool = False,
-    details: Optional[dict] = None,
+    details: Optional[dict[str, Any]] = None,
 ) -> str:
     """Settle a taken-over callback once its old attempt's legs are accounted for.
 
@@ -653,7 +626,7 @@ def resolve_stale(
         row = cur.fetchone()
         if row is None:
             return ""
-        _enqueue(cur, stale.domain, stale.id, events)
+        enqueue_events(cur, stale.domain, stale.id, events)
         return str(row[0])
     cur.execute(
         """
@@ -689,153 +662,18 @@ def resolve_stale(
     row = cur.fetchone()
     if row is None:
         return ""
-    _enqueue(cur, stale.domain, stale.id, events)
+    enqueue_events(cur, stale.domain, stale.id, events)
     return str(row[0])
 
 
-def stale_ticket(cur: Any, callback_id: int) -> tuple[Optional[str], int]:
+def stale_ticket(cur: Cursor, callback_id: int) -> tuple[Optional[str], int]:
     """``(ticket_id, attempts)`` of a callback (for the messages recovery sends)."""
     cur.execute("SELECT ticket_id, attempts FROM callbacks WHERE id = %s", (callback_id,))
     row = cur.fetchone()
     return (row[0], int(row[1])) if row else (None, 0)
 
 
-# --------------------------------------------------------------------------- expiry
-
-
-@dataclass(frozen=True)
-class Expired:
-    id: int
-    public_id: str
-    domain: str
-    number_e164: str
-    caller_name: Optional[str]
-    language: str
-    window_start: datetime
-    window_end: datetime
-    reason: str
-    attempts: int
-    ticket_id: Optional[str]
-    why: str  # window_passed | max_age
-    domain_settings: dict = field(default_factory=dict)
-
-
-def select_expirable(
-    cur: Any, *, max_age_hours: float, limit: int = 500, now: Optional[datetime] = None
-) -> list[Expired]:
-    """Lock pending callbacks whose window has passed or that are older than
-    ``max_age_hours`` (skipping rows others hold). ``mark_expired`` finishes them
-    in the same transaction."""
-    cur.execute(
-        """
-        SELECT c.id, c.public_id::text, c.domain, c.number_e164, c.caller_name, c.language,
-               c.window_start, c.window_end, c.reason, c.attempts, c.ticket_id,
-               CASE WHEN c.window_end <= COALESCE(%(now)s, now()) THEN 'window_passed' ELSE 'max_age' END,
-               COALESCE(dom.settings, '{}'::jsonb)
-          FROM callbacks c
-          LEFT JOIN domains dom ON dom.domain = c.domain
-         WHERE c.status = 'pending'
-           AND (c.window_end <= COALESCE(%(now)s, now())
-                OR c.created_at + make_interval(secs => %(max_age)s) <= COALESCE(%(now)s, now()))
-         ORDER BY c.id
-         LIMIT %(limit)s
-         FOR UPDATE OF c SKIP LOCKED
-        """,
-        {"now": now, "max_age": float(max_age_hours) * 3600.0, "limit": int(limit)},
-    )
-    return [Expired(*row) for row in cur.fetchall()]
-
-
-def mark_expired(
-    cur: Any, item: Expired, *, events: Sequence[OutboxEvent] = (), now: Optional[datetime] = None
-) -> None:
-    cur.execute(
-        """
-        UPDATE callbacks SET status = 'expired', last_outcome = %(why)s, updated_at = now(),
-               completed_at = COALESCE(%(now)s, now())
-         WHERE id = %(id)s AND status = 'pending'
-        """,
-        {"id": item.id, "why": item.why, "now": now},
-    )
-    if cur.rowcount:
-        _enqueue(cur, item.domain, item.id, events)
-
-
-# --------------------------------------------------------------------------- API helpers
-
-
-def snooze(
-    cur: Any, public_id: str, domain: str, until: datetime, *, events: Sequence[OutboxEvent] = ()
-) -> tuple[str, Optional[int]]:
-    """Move a pending callback's next attempt to ``until``; when that is past
-    the window's end the window moves with it (same length). Returns
-    ``(state, id)`` with state ``ok`` / ``not_found`` / ``busy`` / ``closed``;
-    ``events`` are built by the caller (they may read the row first)."""
-    state, row = _lock_for_change(cur, public_id, domain)
-    if state != "ok":
-        return state, None
-    assert row is not None
-    cur.execute(
-        """
-        UPDATE callbacks
-           SET next_attempt_at = %(until)s,
-               window_start = CASE WHEN %(until)s >= window_end THEN %(until)s ELSE window_start END,
-               window_end = CASE WHEN %(until)s >= window_end
-                                 THEN %(until)s + (window_end - window_start) ELSE window_end END,
-               updated_at = now()
-         WHERE id = %(id)s
-        """,
-        {"until": until, "id": row["id"]},
-    )
-    _enqueue(cur, domain, row["id"], events)
-    return "ok", int(row["id"])
-
-
-def cancel(cur: Any, public_id: str, domain: str, *, events: Sequence[OutboxEvent] = ()) -> tuple[str, Optional[int]]:
-    """Cancel a pending callback. ``(state, id)`` as for ``snooze``."""
-    state, row = _lock_for_change(cur, public_id, domain)
-    if state != "ok":
-        return state, None
-    assert row is not None
-    cur.execute(
-        """
-        UPDATE callbacks SET status = 'cancelled', last_outcome = 'cancelled', completed_at = now(),
-               updated_at = now()
-         WHERE id = %(id)s
-        """,
-        {"id": row["id"]},
-    )
-    _enqueue(cur, domain, row["id"], events)
-    return "ok", int(row["id"])
-
-
-def _lock_for_change(cur: Any, public_id: str, domain: str) -> tuple[str, Optional[dict]]:
-    cur.execute(
-        "SELECT id FROM callbacks WHERE public_id = %(pid)s::uuid AND domain = %(domain)s",
-        {"pid": public_id, "domain": domain},
-    )
-    if cur.fetchone() is None:
-        return "not_found", None
-    cur.execute(
-        """
-        SELECT id, status FROM callbacks
-         WHERE public_id = %(pid)s::uuid AND domain = %(domain)s
-         FOR UPDATE SKIP LOCKED
-        """,
-        {"pid": public_id, "domain": domain},
-    )
-    rows = _rows(cur)
-    if not rows:
-        return "busy", None
-    row = rows[0]
-    if row["status"] == "in_progress":
-        return "busy", None
-    if row["status"] != "pending":
-        return "closed", None
-    return "ok", row
-
-
-def attempt_summary(cur: Any, attempt_id: int, domain: str) -> Optional[dict]:
+def attempt_summary(cur: Cursor, attempt_id: int, domain: str) -> Optional[dict[str, Any]]:
     cur.execute(
         """
         SELECT a.id, c.public_id::text AS callback_id, a.attempt_no, a.trigger, a.agent_extension,
@@ -849,7 +687,7 @@ def attempt_summary(cur: Any, attempt_id: int, domain: str) -> Optional[dict]:
     return rows[0] if rows else None
 
 
-def count_due(cur: Any, now: Optional[datetime] = None) -> int:
+def count_due(cur: Cursor, now: Optional[datetime] = None) -> int:
     """How many callbacks a pass would try now (for a progress bar)."""
     cur.execute(
         """
@@ -862,7 +700,7 @@ def count_due(cur: Any, now: Optional[datetime] = None) -> int:
     return int(cur.fetchone()[0])
 
 
-def status_counts(cur: Any) -> dict[str, int]:
+def status_counts(cur: Cursor) -> dict[str, int]:
     """Callbacks per status, every domain (for metrics)."""
     cur.execute("SELECT status, count(*) FROM callbacks GROUP BY status")
     return {r[0]: int(r[1]) for r in cur.fetchall()}
@@ -870,89 +708,21 @@ def status_counts(cur: Any) -> dict[str, int]:
 
 # --------------------------------------------------------------------------- FusionPBX DND
 
-# FusionPBX keeps do-not-disturb per extension in its own database. A typical
-# ``dispatcher.dnd_query`` (named parameters only; never formatted):
-#   SELECT e.do_not_disturb = 'true' FROM v_extensions e
-#     JOIN v_domains d ON d.domain_uuid = e.domain_uuid
-#    WHERE e.extension = %(extension)s AND d.domain_name = %(domain)s
-FUSIONPBX_DND_QUERY = (
-    "SELECT e.do_not_disturb = 'true' FROM v_extensions e "
-    "JOIN v_domains d ON d.domain_uuid = e.domain_uuid "
-    "WHERE e.extension = %(extension)s AND d.domain_name = %(domain)s"
-)
-
-
-class FusionPBXDnd:
-    """Runs the configured DND query (parameters ``%(extension)s``, ``%(domain)s``)
-    on the FusionPBX database; no row means DND off. One connection, reopened
-    after errors; thread-safe."""
-
-    def __init__(self, dsn: str, query: str, *, connect_timeout: float = 5.0) -> None:
-        import threading
-
-        if "%(extension)s" not in query:
-            raise ValueError("dispatcher.dnd_query: must use the %(extension)s parameter")
-        self._dsn = dsn
-        self._query = query
-        self._timeout = connect_timeout
-        self._lock = threading.Lock()
-        self._conn: Any = None
-
-    def __call__(self, extension: str, domain: str) -> bool:
-        import psycopg2
-
-        from voiceai_ivr.errors import DatabaseUnavailable
-
-        with self._lock:
-            try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = psycopg2.connect(
-                        self._dsn,
-                        connect_timeout=max(1, int(self._timeout)),
-                        options=f"-c statement_timeout={int(self._timeout * 1000)}",
-                    )
-                    self._conn.set_session(readonly=True, autocommit=True)
-                with self._conn.cursor() as cur:
-                    cur.execute(self._query, {"extension": extension, "domain": domain})
-                    row = cur.fetchone()
-            except psycopg2.Error as exc:
-                if self._conn is not None:
-                    self._conn.close()
-                self._conn = None
-                raise DatabaseUnavailable(f"FusionPBX DND query failed: {exc}") from exc
-        return bool(row and row[0])
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-
 __all__ = [
-    "FUSIONPBX_DND_QUERY",
-    "OUTCOMES",
     "Candidate",
     "Claimed",
-    "Expired",
-    "FusionPBXDnd",
-    "OutboxEvent",
     "Resolution",
     "Stale",
     "attempt_summary",
-    "cancel",
     "claim_due",
     "claim_one",
     "count_due",
     "finish_attempt",
-    "mark_expired",
     "record_legs",
     "release",
     "renew_leases",
     "resolve_stale",
     "route_of",
-    "select_expirable",
-    "snooze",
     "stale_ticket",
     "status_counts",
     "take_stale",

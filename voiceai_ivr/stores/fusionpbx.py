@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from voiceai_ivr.errors import ValidationError
+from voiceai_ivr.errors import DatabaseUnavailable, ValidationError
+from voiceai_ivr.ports import Cursor
 from voiceai_ivr.stores.db import Database
 
 # FusionPBX lists public-context dialplans under Dialplan > Inbound Routes, which is
@@ -199,7 +200,7 @@ def save_dialplan(
     return SaveResult(dialplan_uuid=dp.dialplan_uuid, created=existing is None)
 
 
-def _save_destination(cur: Any, dp: FusionDialplan, d: FusionDestination) -> None:
+def _save_destination(cur: Cursor, dp: FusionDialplan, d: FusionDestination) -> None:
     row = {
         "destination_uuid": d.destination_uuid,
         "domain_uuid": dp.domain_uuid,
@@ -291,3 +292,60 @@ def count_dialplans(db: Database, domain_uuid: str, context: str, number: str) -
         )
         row = cur.fetchone()
     return int(row[0]) if row else 0
+
+
+# FusionPBX keeps do-not-disturb per extension in its own database. A typical
+# ``dispatcher.dnd_query`` (named parameters only; never formatted):
+#   SELECT e.do_not_disturb = 'true' FROM v_extensions e
+#     JOIN v_domains d ON d.domain_uuid = e.domain_uuid
+#    WHERE e.extension = %(extension)s AND d.domain_name = %(domain)s
+FUSIONPBX_DND_QUERY = (
+    "SELECT e.do_not_disturb = 'true' FROM v_extensions e "
+    "JOIN v_domains d ON d.domain_uuid = e.domain_uuid "
+    "WHERE e.extension = %(extension)s AND d.domain_name = %(domain)s"
+)
+
+
+class FusionPBXDnd:
+    """Runs the configured DND query (parameters ``%(extension)s``, ``%(domain)s``)
+    on the FusionPBX database; no row means DND off. One connection, reopened
+    after errors; thread-safe."""
+
+    def __init__(self, dsn: str, query: str, *, connect_timeout: float = 5.0) -> None:
+        import threading
+
+        if "%(extension)s" not in query:
+            raise ValueError("dispatcher.dnd_query: must use the %(extension)s parameter")
+        self._dsn = dsn
+        self._query = query
+        self._timeout = connect_timeout
+        self._lock = threading.Lock()
+        self._conn: Any = None
+
+    def __call__(self, extension: str, domain: str) -> bool:
+        import psycopg2
+
+        with self._lock:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = psycopg2.connect(
+                        self._dsn,
+                        connect_timeout=max(1, int(self._timeout)),
+                        options=f"-c statement_timeout={int(self._timeout * 1000)}",
+                    )
+                    self._conn.set_session(readonly=True, autocommit=True)
+                with self._conn.cursor() as cur:
+                    cur.execute(self._query, {"extension": extension, "domain": domain})
+                    row = cur.fetchone()
+            except psycopg2.Error as exc:
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = None
+                raise DatabaseUnavailable(f"FusionPBX DND query failed: {exc}") from exc
+        return bool(row and row[0])
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

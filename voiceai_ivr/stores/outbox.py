@@ -16,7 +16,7 @@ overtakes the ticket's creation).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
@@ -24,6 +24,7 @@ from typing import Any, Optional
 from psycopg2.extras import Json
 
 from voiceai_ivr.errors import ValidationError
+from voiceai_ivr.ports import Cursor
 
 _KEY_MAX = 200
 
@@ -36,13 +37,13 @@ class OutboxRow:
     idempotency_key: str
     callback_id: Optional[int]
     call_uuid: Optional[str]
-    payload: dict
+    payload: dict[str, Any]
     status: str
     attempts: int
     next_attempt_at: datetime
     lease_until: Optional[datetime]
     last_error: Optional[str]
-    response: Optional[dict]
+    response: Optional[dict[str, Any]]
     created_at: datetime
     delivered_at: Optional[datetime]
 
@@ -53,7 +54,7 @@ _COLUMNS = (
 )
 
 
-def _rows(cur: Any) -> list[OutboxRow]:
+def _rows(cur: Cursor) -> list[OutboxRow]:
     names = [d[0] for d in cur.description]
     return [OutboxRow(**dict(zip(names, r))) for r in cur.fetchall()]
 
@@ -66,8 +67,17 @@ def _now(now: Optional[datetime]) -> datetime:
     return now
 
 
+@dataclass(frozen=True)
+class OutboxEvent:
+    """One helpdesk message written with a result (``stores.outbox.enqueue``)."""
+
+    kind: str
+    payload: dict[str, Any]
+    idempotency_key: str
+
+
 def enqueue(
-    cur: Any,
+    cur: Cursor,
     domain: str,
     kind: str,
     payload: Mapping[str, Any],
@@ -105,8 +115,17 @@ def enqueue(
     return int(row[0]) if row else None
 
 
+def enqueue_events(cur: Cursor, domain: str, callback_id: int, events: Iterable[OutboxEvent]) -> None:
+    """Queue ``events`` (all of one callback) in the caller's transaction."""
+    events = list(events)
+    if not events:
+        return
+    for event in events:
+        enqueue(cur, domain, event.kind, event.payload, event.idempotency_key, callback_id=callback_id)
+
+
 def claim_due(
-    cur: Any, *, limit: int, lease_seconds: float, now: Optional[datetime] = None
+    cur: Cursor, *, limit: int, lease_seconds: float, now: Optional[datetime] = None
 ) -> list[OutboxRow]:
     """Claim up to ``limit`` due rows for delivery: pending, due, lease free, no
     older pending row of the same callback. Concurrent claimers skip each other's
@@ -143,7 +162,7 @@ def claim_due(
 
 
 def mark_delivered(
-    cur: Any, row_id: int, response: Optional[Mapping[str, Any]] = None, *, now: Optional[datetime] = None
+    cur: Cursor, row_id: int, response: Optional[Mapping[str, Any]] = None, *, now: Optional[datetime] = None
 ) -> bool:
     """Record a delivery; for a ticket creation, the returned ``ticket_id`` goes to
     ``callbacks.ticket_id``. False when the row was no longer pending."""
@@ -179,7 +198,7 @@ def backoff_seconds(attempts: int, max_backoff: float, base: float = 5.0) -> flo
 
 
 def mark_failed(
-    cur: Any,
+    cur: Cursor,
     row_id: int,
     error: str,
     *,
@@ -221,7 +240,7 @@ def mark_failed(
     return "pending"
 
 
-def release(cur: Any, row_ids: Sequence[int]) -> int:
+def release(cur: Cursor, row_ids: Sequence[int]) -> int:
     """Give claimed rows back untouched (a worker stopping before delivering them)."""
     if not row_ids:
         return 0
@@ -240,10 +259,10 @@ class OutboxStats:
     dead: int
     delivered: int
     oldest_pending_age_seconds: Optional[float]
-    by_kind: dict
+    by_kind: dict[str, Any]
 
 
-def stats(cur: Any, *, domain: Optional[str] = None, now: Optional[datetime] = None) -> OutboxStats:
+def stats(cur: Cursor, *, domain: Optional[str] = None, now: Optional[datetime] = None) -> OutboxStats:
     """Backlog (pending, due now), oldest pending age, dead and delivered counts."""
     at = _now(now)
     cond = "TRUE" if domain is None else "domain = %(domain)s"
@@ -272,7 +291,7 @@ def stats(cur: Any, *, domain: Optional[str] = None, now: Optional[datetime] = N
 
 
 def backlog(
-    cur: Any, *, domain: Optional[str] = None, now: Optional[datetime] = None
+    cur: Cursor, *, domain: Optional[str] = None, now: Optional[datetime] = None
 ) -> tuple[int, Optional[float]]:
     """``(rows not yet delivered, age in seconds of the oldest one)``, of every
     domain or one; cheap enough to poll (only pending rows are read)."""
@@ -288,7 +307,7 @@ def backlog(
 
 
 def retry_dead(
-    cur: Any,
+    cur: Cursor,
     *,
     ids: Optional[Sequence[int]] = None,
     domain: Optional[str] = None,
@@ -313,7 +332,7 @@ def retry_dead(
     return int(cur.rowcount)
 
 
-def retry_pending_now(cur: Any, *, domain: Optional[str] = None, now: Optional[datetime] = None) -> int:
+def retry_pending_now(cur: Cursor, *, domain: Optional[str] = None, now: Optional[datetime] = None) -> int:
     """Make every pending row due now (``outbox flush`` before delivering)."""
     at = _now(now)
     if domain is None:
@@ -331,14 +350,14 @@ def retry_pending_now(cur: Any, *, domain: Optional[str] = None, now: Optional[d
     return int(cur.rowcount)
 
 
-def get(cur: Any, row_id: int) -> Optional[OutboxRow]:
+def get(cur: Cursor, row_id: int) -> Optional[OutboxRow]:
     cur.execute(f"SELECT {_COLUMNS} FROM helpdesk_outbox WHERE id = %s", (row_id,))  # noqa: S608
     rows = _rows(cur)
     return rows[0] if rows else None
 
 
 def list_rows(
-    cur: Any,
+    cur: Cursor,
     *,
     status: Optional[str] = None,
     callback_id: Optional[int] = None,

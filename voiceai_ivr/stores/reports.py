@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from voiceai_ivr.ports import Cursor
 from voiceai_ivr.stores.callbacks import CallbackFilter, counts_by_status
 
 # The name reports give the callbacks / transfers that named no destination.
@@ -61,7 +62,7 @@ class CallbackStats:
         }
 
 
-def callback_stats(cur: Any, filters: Optional[CallbackFilter] = None) -> CallbackStats:
+def callback_stats(cur: Cursor, filters: Optional[CallbackFilter] = None) -> CallbackStats:
     """Aggregates for the callbacks matching ``filters`` (by ``created_at``)."""
     filters = filters or CallbackFilter()
     by_status = counts_by_status(cur, filters)
@@ -89,7 +90,7 @@ def callback_stats(cur: Any, filters: Optional[CallbackFilter] = None) -> Callba
     )
 
 
-def callback_attempts(cur: Any, callback_id: int) -> list[dict[str, Any]]:
+def callback_attempts(cur: Cursor, callback_id: int) -> list[dict[str, Any]]:
     """Every dispatch attempt of one callback, oldest first; ``detail`` says why it
     ended as it did (e.g. why nobody could be called), ``destination`` where it went."""
     cur.execute(

@@ -34,6 +34,9 @@ import psycopg2
 import psycopg2.extensions
 
 from voiceai_ivr.errors import DatabaseUnavailable, StoreError
+from voiceai_ivr.ports import Cursor
+from voiceai_ivr.stores.db import Database, _translate, embedded_path, ensure_embedded
+from voiceai_ivr.stores.migrate import migrate
 
 if TYPE_CHECKING:
     from voiceai_ivr.config import Config
@@ -57,8 +60,6 @@ class Sandbox:
 
 def _admin_dsn(config: Config) -> tuple[str, str]:
     """A DSN to the server the configuration uses, and how to name that server."""
-    from voiceai_ivr.stores.db import embedded_path, ensure_embedded
-
     if config.database.dsn:
         return config.database.dsn, "the PostgreSQL server of database.dsn"
     path = embedded_path(config)
@@ -70,14 +71,12 @@ def _connect(dsn: str, timeout: float) -> Any:
     try:
         conn = psycopg2.connect(dsn, connect_timeout=max(1, int(timeout)), application_name="voiceai-ivr sandbox")
     except psycopg2.Error as exc:
-        from voiceai_ivr.stores.db import _translate
-
         raise _translate(exc, "cannot connect to PostgreSQL") from exc
     conn.autocommit = True
     return conn
 
 
-def _drop(cur: Any, name: str) -> None:
+def _drop(cur: Cursor, name: str) -> None:
     if not _NAME_RE.match(name):  # never anything but a sandbox
         raise StoreError(f"refusing to drop {name!r}: not a sandbox database")
     try:
@@ -86,7 +85,7 @@ def _drop(cur: Any, name: str) -> None:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
-def _reap(cur: Any) -> None:
+def _reap(cur: Cursor) -> None:
     """Drop sandboxes left behind by killed processes (older than ``STALE_AFTER``)."""
     cur.execute(
         "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database"
@@ -109,9 +108,6 @@ def sandbox(config: Config, purpose: str) -> Iterator[Sandbox]:
     """A fresh, migrated database of its own for ``purpose`` (``demo``/``sim``),
     dropped when the block ends. ``DatabaseUnavailable`` when the server cannot
     be reached; ``StoreError`` when it refuses to create a database."""
-    from voiceai_ivr.stores.db import Database
-    from voiceai_ivr.stores.migrate import migrate
-
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}")
     admin_dsn, server = _admin_dsn(config)

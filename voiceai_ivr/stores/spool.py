@@ -50,9 +50,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
+from voiceai_ivr.config import default_data_dir
 from voiceai_ivr.errors import DatabaseUnavailable, StoreError, ValidationError
+from voiceai_ivr.ports import Database
 from voiceai_ivr.privatefs import make_private_dirs
-from voiceai_ivr.stores.callbacks import CallbackRequest, save_confirmed_callback
+from voiceai_ivr.stores.callbacks import CallbackRequest, ConfirmedMessages, save_confirmed_callback
 
 if TYPE_CHECKING:
     from voiceai_ivr.config import Config
@@ -78,7 +80,6 @@ def spool_path(config: Optional[Config] = None) -> Path:
         return Path(config.callbacks.spool_path).expanduser()
     if config is not None and config.database.data_dir:
         return Path(config.database.data_dir).expanduser() / DEFAULT_NAME
-    from voiceai_ivr.config import default_data_dir
 
     return default_data_dir() / DEFAULT_NAME
 
@@ -289,10 +290,10 @@ def _rewrite(target: Path, lines: list[bytes]) -> None:
 
 
 def replay_spool(
-    db: Any,
+    db: Database,
     path: Path,
     *,
-    config: Optional[Config] = None,
+    messages: ConfirmedMessages,
     lock_timeout: float = 10.0,
     on_saved: Optional[Callable[[SpoolEntry], None]] = None,
 ) -> ReplayReport:
@@ -320,7 +321,7 @@ def replay_spool(
                 continue
             if not file.exists():
                 continue  # removed by the replay that held it before us
-            stop = _replay_file(db, file, path, config, report, on_saved)
+            stop = _replay_file(db, file, path, messages, report, on_saved)
         finally:
             os.close(fd)
         if stop:
@@ -329,10 +330,10 @@ def replay_spool(
 
 
 def _replay_file(
-    db: Any,
+    db: Database,
     file: Path,
     spool: Path,
-    config: Optional[Config],
+    messages: ConfirmedMessages,
     report: ReplayReport,
     on_saved: Optional[Callable[[SpoolEntry], None]],
 ) -> bool:
@@ -351,7 +352,7 @@ def _replay_file(
             report.rejected += 1
             continue
         try:
-            result = save_confirmed_callback(db, entry.request, config)
+            result = save_confirmed_callback(db, entry.request, messages)
         except DatabaseUnavailable as exc:
             report.errors.append(f"database unavailable: {exc}")
             keep.append(raw)
@@ -393,11 +394,11 @@ class SpoolReplayer:
     (``set_spool``) gets the entries still waiting. A database still away is
     logged once per outage. ``stop()`` is bounded by one replay."""
 
-    def __init__(self, db: Any, path: Path, *, config: Optional[Config] = None, interval: float = 5.0,
+    def __init__(self, db: Database, path: Path, *, messages: ConfirmedMessages, interval: float = 5.0,
                  metrics: Any = None) -> None:
         self.db = db
         self.path = Path(path)
-        self.config = config
+        self.messages = messages
         self.interval = max(0.05, float(interval))
         self.metrics = metrics
         self.replayed = 0
@@ -431,7 +432,7 @@ class SpoolReplayer:
                 self._report(0)
                 self._waiting = False
             return None
-        report = replay_spool(self.db, self.path, config=self.config)
+        report = replay_spool(self.db, self.path, messages=self.messages)
         self.replayed += report.replayed
         if report.replayed or report.duplicates:
             log.warning("spool %s: %d callback(s) written to the database (%d already there), %d left",

@@ -13,9 +13,9 @@ import re
 from collections.abc import Awaitable
 from typing import Callable, Optional
 
-from voiceai_ivr.sim.args import separate_string
-from voiceai_ivr.sim.channel import AppRun, Listen, SimChannel
-from voiceai_ivr.sim.clock import speech_seconds, stream_seconds
+from voiceai_sim.args import separate_string
+from voiceai_sim.channel import AppRun, Listen, SimChannel
+from voiceai_sim.clock import speech_seconds, stream_seconds
 
 AppFunc = Callable[[SimChannel, AppRun], Awaitable[None]]
 

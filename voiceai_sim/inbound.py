@@ -7,8 +7,9 @@ import logging
 from typing import Any, Optional
 
 from voiceai_ivr.errors import ProtocolError
-from voiceai_ivr.esl.protocol import FrameParser, encode_frame
-from voiceai_ivr.sim.session import DISCONNECT_TEXT, ConnectionBase
+from voiceai_sim.outbound import apply_message
+from voiceai_sim.session import DISCONNECT_TEXT, ConnectionBase
+from voiceai_sim.wire import FrameParser, encode_frame
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,6 @@ class InboundConnection(ConnectionBase):
             if ch is None:
                 self.reply(f"-ERR invalid session id [{uuid}]")
                 return
-            from voiceai_ivr.sim.outbound import apply_message
 
             self.reply("+OK")
             apply_message(ch, frame)

@@ -1,4 +1,4 @@
-"""``python -m voiceai_ivr.sim``: the simulator as a separate process (load benchmarks).
+"""``python -m voiceai_sim``: the simulator as a separate process (load benchmarks).
 
 It starts a simulator, prints one JSON line ``{"inbound": [host, port],
 "password": ...}`` and then reads JSON requests, one per line, on stdin,
@@ -24,8 +24,8 @@ from typing import Any
 
 from voiceai_ivr import yamlfile
 from voiceai_ivr.errors import ValidationError
-from voiceai_ivr.sim.scenario import parse_endpoints, parse_scenario
-from voiceai_ivr.sim.simulator import Simulator
+from voiceai_sim.scenario import parse_endpoints, parse_scenario
+from voiceai_sim.simulator import Simulator
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -75,7 +75,7 @@ def place_calls(sim: Simulator, request: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: Any = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m voiceai_ivr.sim", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m voiceai_sim", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=0.05, help="real seconds per simulated second")
     parser.add_argument("--host", default="127.0.0.1", help="inbound ESL host")
     parser.add_argument("--port", type=int, default=0, help="inbound ESL port (0: any free port)")

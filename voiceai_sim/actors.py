@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Optional
 
-from voiceai_ivr.sim.channel import Listen, SimChannel
-from voiceai_ivr.sim.scenario import CallerInput, EndpointBehavior
+from voiceai_sim.channel import Listen, SimChannel
+from voiceai_sim.scenario import CallerInput, EndpointBehavior
 
 DEFAULT_EXTRA_LISTENS = 3
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
-from voiceai_ivr.sim.events import (
+from voiceai_sim.events import (
     KNOWN_CAUSES,
     Q850,
     STATE_NUMBERS,
@@ -30,10 +30,10 @@ from voiceai_ivr.sim.events import (
     epoch_us,
     new_uuid,
 )
-from voiceai_ivr.sim.record import CallRecord, HoldLog
+from voiceai_sim.record import CallRecord, HoldLog
 
 if TYPE_CHECKING:
-    from voiceai_ivr.sim.engine import SimSwitch
+    from voiceai_sim.engine import SimSwitch
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class Bridge:
 class SocketLink:
     """The outbound socket controlling this leg (set by the session)."""
 
-    session: Any  # voiceai_ivr.sim.outbound.OutboundSession
+    session: Any  # voiceai_sim.outbound.OutboundSession
     app_arg: str
     app_uuid: str = field(default_factory=new_uuid)
     active: bool = True  # the ``socket`` application is still running
@@ -511,8 +511,6 @@ class SimChannel:
 
     async def execute(self, run: AppRun, loop_no: int = 1) -> str:
         """Run one application with its EXECUTE / EXECUTE_COMPLETE events."""
-        from voiceai_ivr.sim.apps import run_application
-
         if self.hungup:
             return "_none_"
         if not self.switch.apps_known(run.name):
@@ -534,7 +532,7 @@ class SimChannel:
         uuid_tail: Pairs = [("Application-UUID", run.app_uuid)] if run.app_uuid else []
         self.fire("CHANNEL_EXECUTE", tail=app_tail + uuid_tail)
         try:
-            await run_application(self, run)
+            await self.switch.run_application(self, run)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from voiceai_ivr.sim.record import CallRecord
+from voiceai_sim.record import CallRecord
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The simulated switch: channels, event delivery, originate, bridges, the
 endpoint directory (scripted agents and customers) and counters.
 
-Everything here runs on one asyncio loop; ``Simulator`` (``voiceai_ivr.sim.simulator``)
+Everything here runs on one asyncio loop; ``Simulator`` (``voiceai_sim.simulator``)
 owns that loop in a thread and offers the blocking API.
 """
 
@@ -15,17 +15,17 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
-from voiceai_ivr.sim.args import Endpoint, Originate
-from voiceai_ivr.sim.channel import AppRun, Bridge, CallerProfile, SimChannel
-from voiceai_ivr.sim.clock import SimClock
-from voiceai_ivr.sim.events import CoreIdentity, Pairs, background_job_pairs, epoch_us, new_uuid
-from voiceai_ivr.sim.record import CallRecord, OriginateLog
-from voiceai_ivr.sim.scenario import EndpointBehavior
-
-if TYPE_CHECKING:
-    from voiceai_ivr.sim.outbound import OutboundSession
+from voiceai_sim import apps
+from voiceai_sim.actors import EndpointActor
+from voiceai_sim.args import Endpoint, Originate
+from voiceai_sim.channel import AppRun, Bridge, CallerProfile, SimChannel
+from voiceai_sim.clock import SimClock
+from voiceai_sim.events import CoreIdentity, Pairs, background_job_pairs, epoch_us, new_uuid
+from voiceai_sim.outbound import OutboundSession, dial_socket
+from voiceai_sim.record import CallRecord, OriginateLog
+from voiceai_sim.scenario import EndpointBehavior
 
 log = logging.getLogger(__name__)
 
@@ -213,9 +213,11 @@ class SimSwitch:
         return ch
 
     def apps_known(self, name: str) -> bool:
-        from voiceai_ivr.sim.apps import APPLICATIONS
+        return name in apps.APPLICATIONS
 
-        return name in APPLICATIONS
+    async def run_application(self, ch: SimChannel, run: AppRun) -> None:
+        """Run one dialplan application on ``ch`` (``apps``: what mod_dptools would do)."""
+        await apps.run_application(ch, run)
 
     def asr_engines_for(self, ch: SimChannel) -> tuple[str, ...]:
         """Engines a ``detect:ENGINE`` on this leg can open: its call's scenario
@@ -512,8 +514,6 @@ class SimSwitch:
         call: Optional[CallRecord],
         uuid: Optional[str],
     ) -> SimChannel:
-        from voiceai_ivr.sim.actors import EndpointActor
-
         variables = dict(spec.variables)
         variables.update(endpoint.variables)
         variables.pop("origination_uuid", None)
@@ -560,8 +560,6 @@ class SimSwitch:
         """After answer: run the originate's application on the new leg."""
         app = spec.app or "park"
         if app == "socket":
-            from voiceai_ivr.sim.outbound import dial_socket
-
             ok = await dial_socket(self, leg, spec.app_arg)
             if not ok:
                 leg.hangup("NORMAL_CLEARING", by="switch")

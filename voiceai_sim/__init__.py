@@ -7,8 +7,8 @@ shortcut into it. See docs/simulator.md.
 
 from __future__ import annotations
 
-from voiceai_ivr.sim.result import CallResult, render_transcript
-from voiceai_ivr.sim.scenario import (
+from voiceai_sim.result import CallResult, render_transcript
+from voiceai_sim.scenario import (
     CallerInput,
     EndpointBehavior,
     Scenario,
@@ -16,7 +16,7 @@ from voiceai_ivr.sim.scenario import (
     load_scenario,
     parse_scenario,
 )
-from voiceai_ivr.sim.simulator import Simulator, run_scenario
+from voiceai_sim.simulator import Simulator, run_scenario
 
 __all__ = [
     "CallResult",

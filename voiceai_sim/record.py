@@ -1,7 +1,7 @@
 """What the simulator saw of one call: transcript, originates, legs, holds.
 
 Filled in by the channels and actors as the call runs; turned into the
-``--json`` object by ``voiceai_ivr.sim.result``.
+``--json`` object by ``voiceai_sim.result``.
 """
 
 from __future__ import annotations

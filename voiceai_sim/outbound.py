@@ -15,11 +15,11 @@ import logging
 from typing import Any, Optional
 
 from voiceai_ivr.errors import ProtocolError
-from voiceai_ivr.esl.protocol import Frame, FrameParser, encode_frame, serialize_event_plain
-from voiceai_ivr.sim.args import separate_string
-from voiceai_ivr.sim.channel import AppRun, SimChannel, SocketLink
-from voiceai_ivr.sim.events import Pairs, core_headers, new_uuid
-from voiceai_ivr.sim.session import DISCONNECT_TEXT, ConnectionBase
+from voiceai_sim.args import separate_string
+from voiceai_sim.channel import AppRun, SimChannel, SocketLink
+from voiceai_sim.events import Pairs, core_headers, new_uuid
+from voiceai_sim.session import DISCONNECT_TEXT, ConnectionBase
+from voiceai_sim.wire import Frame, FrameParser, encode_frame, serialize_event_plain
 
 log = logging.getLogger(__name__)
 

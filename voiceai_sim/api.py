@@ -10,12 +10,13 @@ import time
 from typing import TYPE_CHECKING, Any, Optional
 from xml.sax.saxutils import escape
 
-from voiceai_ivr.sim.args import DialStringSyntaxError, parse_originate, separate_string
-from voiceai_ivr.sim.channel import AppRun, SimChannel
-from voiceai_ivr.sim.events import KNOWN_CAUSES, new_uuid
+from voiceai_sim.apps import APPLICATIONS
+from voiceai_sim.args import DialStringSyntaxError, parse_originate, separate_string
+from voiceai_sim.channel import AppRun, SimChannel
+from voiceai_sim.events import KNOWN_CAUSES, new_uuid
 
 if TYPE_CHECKING:
-    from voiceai_ivr.sim.engine import SimSwitch
+    from voiceai_sim.engine import SimSwitch
 
 ORIGINATE_SYNTAX = (
     "<call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] "
@@ -537,8 +538,6 @@ def _speech_module(engine: str) -> str:
 
 def interface_rows(switch: SimSwitch) -> list[dict[str, str]]:
     """``show interfaces``: (type, name, ikey) sorted as its SQL sorts them."""
-    from voiceai_ivr.sim.apps import APPLICATIONS
-
     rows = set(_STATIC_INTERFACES)
     rows.update(("api", name, "mod_sofia" if name.startswith("sofia") else "mod_commands") for name in _HANDLERS)
     rows.update(("application", name, "mod_dptools") for name in APPLICATIONS)

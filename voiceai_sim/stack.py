@@ -13,14 +13,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
+from voiceai_ivr.app import build_services, call_handler, connect_pbx
 from voiceai_ivr.config import Config
-from voiceai_ivr.sim.result import CallResult
-from voiceai_ivr.sim.scenario import Scenario, check_expect
-from voiceai_ivr.sim.simulator import Simulator, speech_settings
+from voiceai_ivr.domain.destinations import parse_directory
+from voiceai_ivr.flows.context import Services
+from voiceai_ivr.server import CallServer
+from voiceai_ivr.stores import calls
+from voiceai_ivr.stores.callbacks import get_callback
+from voiceai_ivr.stores.db import Database
+from voiceai_ivr.stores.directory import import_directory
+from voiceai_ivr.stores.migrate import migrate
+from voiceai_sim.result import CallResult
+from voiceai_sim.scenario import Scenario, check_expect
+from voiceai_sim.simulator import Simulator, speech_settings
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +42,6 @@ def _iso(value: Any) -> Any:
 
 def db_enricher(db: Any, domain: str) -> Callable[[CallResult], None]:
     """Replace wire-derived outcome/transfers/callback with the application's records."""
-    from voiceai_ivr.stores import calls
-    from voiceai_ivr.stores.callbacks import get_callback
-
     def enrich(result: CallResult) -> None:
         deadline = time.monotonic() + DB_SETTLE_SECONDS
         while True:
@@ -89,13 +95,106 @@ def db_enricher(db: Any, domain: str) -> Callable[[CallResult], None]:
     return enrich
 
 
+class SimStack:
+    """What the demo and ``voiceai-ivr simulate`` run: the application's call
+    handler (``build_services`` + ``call_handler`` in a ``CallServer`` on a free
+    loopback port) against a simulated FreeSWITCH (``sim.Simulator``, its inbound
+    ESL on port 0), on ``config``'s database, with ``document`` (a directory)
+    imported first. ``config`` is copied with the clock override on (simulated
+    calls carry their own clock) and the server's agent-socket address set to
+    where the server listens. ``stop()`` stops everything but the database server."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        domain: str,
+        scale: float = 0.05,
+        document: Any = None,
+        migrate: bool = False,
+        sim_options: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        import dataclasses
+
+        self.config = dataclasses.replace(
+            config, server=dataclasses.replace(config.server, allow_clock_override=True, agent_socket_address="")
+        )
+        self.domain = domain
+        self.scale = scale
+        self.document = document
+        self._migrate = migrate
+        # Simulator arguments; by default the simulated PBX recognises speech with
+        # ``speech.asr_engine`` (``{"asr_engines": ()}``: a stock PBX without ASR).
+        self.sim_options = dict(sim_options or {})
+        self.db: Any = None
+        self.sim: Any = None
+        self.client: Any = None
+        self.server: Any = None
+        self.services: Optional[Services] = None
+
+    def start(self) -> SimStack:
+        cfg = self.config
+        try:
+            self.db = Database.from_config(cfg)
+            if self._migrate:
+                migrate(self.db)
+            if self.document is not None:
+                import_directory(self.db, parse_directory(self.document))
+            options = {"asr_engines": [cfg.speech.asr_engine], **self.sim_options}
+            self.sim = Simulator(scale=self.scale, domain=self.domain, **options).start()
+            host, port = self.sim.inbound_address
+            pbx = dataclasses_replace_esl(cfg, host, port, self.sim.password)
+            self.client, switch = connect_pbx(pbx, events=None, metrics=False)
+            self.services = build_services(cfg, db=self.db, switch=switch, mode="sim", metrics=False)
+            self.server = CallServer(
+                cfg, host="127.0.0.1", port=0, flow=call_handler(cfg, services=self.services)
+            ).start()
+            cfg.server.agent_socket_address = "{}:{}".format(*self.server.address)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def esl_config(self) -> Config:
+        """``config`` with ``esl`` pointing at the simulator (for a dispatcher)."""
+        host, port = self.sim.inbound_address
+        return dataclasses_replace_esl(self.config, host, port, self.sim.password)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop(5.0)
+            self.server = None
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.sim is not None:
+            self.sim.stop()
+            self.sim = None
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    def __enter__(self) -> SimStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def dataclasses_replace_esl(config: Config, host: str, port: int, password: str) -> Config:
+    import dataclasses
+
+    esl = dataclasses.replace(config.esl, host=host, port=int(port), password=password)
+    return dataclasses.replace(config, esl=esl)
+
+
+
 @contextmanager
 def running_stack(config: Config, scenario: Scenario, *, scale: float = 0.05) -> Iterator[tuple[Simulator, Any, Any]]:
-    """Start database, simulator, inbound client and call server (``app.SimStack``,
+    """Start database, simulator, inbound client and call server (``SimStack``,
     the composition the demo uses too); yields ``(simulator, call_server,
     database)`` and stops everything afterwards."""
-    from voiceai_ivr.app import SimStack
-
     stack = SimStack(
         config, domain=scenario.domain, scale=scale, document=scenario.directory_document(), migrate=True,
         sim_options={"asr_engines": (), **speech_settings(scenario)},  # the scenario's PBX (default: no ASR)

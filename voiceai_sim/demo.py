@@ -46,13 +46,24 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+import voiceai_ivr
 from voiceai_ivr import yamlfile
+from voiceai_ivr.cli.dispatch_cmd import build_dispatcher
 from voiceai_ivr.config import Config
+from voiceai_ivr.domain.destinations import parse_directory
+from voiceai_ivr.domain.phone import normalize_phone
 from voiceai_ivr.errors import VoiceAIError
+from voiceai_ivr.stores.callbacks import CallbackFilter, get_callback_by_public_id, list_callbacks
+from voiceai_ivr.stores.reports import callback_attempts
+from voiceai_ivr.stores.sandbox import describe, sandbox
+from voiceai_sim.record import CallRecord
+from voiceai_sim.result import build_result, render_transcript
+from voiceai_sim.scenario import parse_endpoints, parse_scenario
+from voiceai_sim.stack import SimStack, db_enricher
 
 log = logging.getLogger(__name__)
 
-DEMO_DIRECTORY = Path(__file__).resolve().parent / "conf" / "demo-directory.yaml"
+DEMO_DIRECTORY = Path(voiceai_ivr.__file__).resolve().parent / "conf" / "demo-directory.yaml"
 DEFAULT_SCALE = 0.02  # real seconds per simulated second
 COMPANY_NUMBER = "+551140040000"  # the caller id customers see (when none is configured)
 CALL_TIMEOUT = 40.0  # real seconds one flow may take at most
@@ -136,8 +147,6 @@ def demo_clock(hours: Any, today: date, *, at: dtime = dtime(10, 30), search_day
 
 def fresh_mobile_number() -> str:
     """A valid São Paulo mobile number of this run (+55 11 98xxx-xxxx)."""
-    from voiceai_ivr.domain.phone import normalize_phone
-
     for _ in range(20):
         candidate = "+551198" + "".join(str(secrets.randbelow(10)) for _ in range(7))
         try:
@@ -150,7 +159,7 @@ def fresh_mobile_number() -> str:
 def demo_config(config: Config) -> Config:
     """The (sandbox) configuration with the parts the simulator replaces:
     dispatcher listening on a free loopback port, a company caller id when none
-    is configured (``app.SimStack`` turns the clock override on)."""
+    is configured (``stack.SimStack`` turns the clock override on)."""
     callbacks = dataclasses.replace(
         config.callbacks,
         caller_id_number=config.callbacks.caller_id_number or COMPANY_NUMBER,
@@ -185,11 +194,8 @@ class Tour:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> Tour:
-        """The demo's stack (``app.SimStack``, what ``simulate`` runs too) with the
+        """The demo's stack (``stack.SimStack``, what ``simulate`` runs too) with the
         demo directory imported."""
-        from voiceai_ivr.app import SimStack
-        from voiceai_ivr.domain.destinations import parse_directory
-
         directory = parse_directory(self.document)
         hours = directory.business_hours(directory.secretaries[0])
         self.clock = demo_clock(hours, datetime.now(hours.tz).date())
@@ -208,8 +214,6 @@ class Tour:
     # ------------------------------------------------------------------ calls
 
     def _scenario(self, at: datetime, caller: str, inputs: list[dict[str, Any]], agents: Mapping[str, Any]) -> Any:
-        from voiceai_ivr.sim.scenario import parse_scenario
-
         return parse_scenario(
             {
                 "domain": self.domain,
@@ -223,8 +227,6 @@ class Tour:
         )
 
     def _call(self, scenario: Any) -> Any:
-        from voiceai_ivr.sim.stack import db_enricher
-
         result = self.sim.place_call(scenario, self.server.address, timeout=CALL_TIMEOUT)
         db_enricher(self.db, self.domain)(result)
         if result.callback:  # windows in the domain's time, as the caller heard them
@@ -273,8 +275,6 @@ class Tour:
         return self._finish(report, result, problems, "caller and Financeiro bridged")
 
     def busy_then_callback(self) -> FlowReport:
-        from voiceai_ivr.stores.callbacks import CallbackFilter, list_callbacks
-
         report = FlowReport(
             "busy_callback",
             "Busy -> callback captured",
@@ -367,8 +367,6 @@ class Tour:
             report.problems.append("no callback from the busy -> callback flow to dispatch")
             report.seconds = time.monotonic() - started
             return report
-        from voiceai_ivr.sim.result import render_transcript
-
         record = self._dispatch_record()
         problems, state = self._dispatch(record)
         result = self._dispatch_result(record)
@@ -387,9 +385,6 @@ class Tour:
 
     def _dispatch_record(self) -> Any:
         """A simulator call record the dispatcher's legs are attributed to (by target)."""
-        from voiceai_ivr.sim.record import CallRecord
-        from voiceai_ivr.sim.scenario import parse_endpoints
-
         agent = self.callback_agent or ""
         record = CallRecord(
             call_uuid=f"dispatch-{self.callback_public_id}",
@@ -409,8 +404,6 @@ class Tour:
 
     def _dispatch(self, record: Any) -> tuple[list[str], str]:
         """Run the dispatcher's attempt on the captured callback; wait (bounded) for it."""
-        from voiceai_ivr.cli.dispatch_cmd import build_dispatcher
-
         cfg = dataclasses.replace(self.config, esl=dataclasses.replace(self.config.esl))
         cfg.esl.host, cfg.esl.port = self.sim.inbound_address
         cfg.esl.password = self.sim.password
@@ -435,8 +428,6 @@ class Tour:
         return problems, state
 
     def _dispatch_result(self, record: Any) -> Any:
-        from voiceai_ivr.sim.result import build_result
-
         async def finish() -> list[dict[str, Any]]:
             loop_time = self.sim.loop.time
             deadline = loop_time() + 2.0
@@ -459,9 +450,6 @@ class Tour:
         return result
 
     def _dispatch_checks(self, result: Any, record: Any, state: str) -> list[str]:
-        from voiceai_ivr.stores.callbacks import get_callback_by_public_id
-        from voiceai_ivr.stores.reports import callback_attempts
-
         problems: list[str] = []
         assert self.callback_public_id is not None
         with self.db.cursor() as cur:
@@ -502,8 +490,6 @@ class Tour:
 
     @staticmethod
     def _finish(report: FlowReport, result: Any, problems: list[str], summary: str) -> FlowReport:
-        from voiceai_ivr.sim.result import render_transcript
-
         report.result = result.to_json()
         report.transcript = render_transcript(result)
         report.problems = problems
@@ -517,8 +503,6 @@ def run_demo(config: Config, *, scale: float = DEFAULT_SCALE, emit: Optional[Emi
     called with each flow's report as soon as it is done. Never raises for a
     flow that misbehaves (it is reported); raises ``VoiceAIError`` only when the
     stack cannot start."""
-    from voiceai_ivr.stores.sandbox import describe, sandbox
-
     started = time.monotonic()
     flows: list[FlowReport] = []
     with sandbox(config, "demo") as box:

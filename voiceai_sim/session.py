@@ -9,8 +9,9 @@ import logging
 import re
 from typing import Any, Optional
 
-from voiceai_ivr.esl.protocol import encode_event_frame, encode_frame
-from voiceai_ivr.sim.events import Pairs, new_uuid
+from voiceai_sim.api import execute_api
+from voiceai_sim.events import Pairs, new_uuid
+from voiceai_sim.wire import encode_event_frame, encode_frame
 
 log = logging.getLogger(__name__)
 
@@ -279,14 +280,10 @@ class ConnectionBase:
         return True
 
     async def cmd_api(self, command: str, owner: Any) -> None:
-        from voiceai_ivr.sim.api import execute_api
-
         body = await execute_api(self.switch, command, owner=owner, via="api")
         self.api_response(body)
 
     def cmd_bgapi(self, command: str, owner: Any, job_uuid: Optional[str]) -> None:
-        from voiceai_ivr.sim.api import execute_api
-
         job = job_uuid or new_uuid()
         self.write(
             encode_frame(

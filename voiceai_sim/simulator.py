@@ -20,18 +20,20 @@ from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Callable, Optional, TypeVar, Union
 
 from voiceai_ivr.errors import ValidationError
-from voiceai_ivr.sim.actors import DEFAULT_EXTRA_LISTENS, CallerActor
-from voiceai_ivr.sim.channel import CallerProfile, SimChannel
-from voiceai_ivr.sim.clock import SimClock
-from voiceai_ivr.sim.engine import Directory, Modules, SimSwitch
-from voiceai_ivr.sim.events import new_uuid
-from voiceai_ivr.sim.inbound import InboundServer
-from voiceai_ivr.sim.outbound import dial_socket
-from voiceai_ivr.sim.record import CallRecord
-from voiceai_ivr.sim.result import CallResult, build_result
-from voiceai_ivr.sim.scenario import (
+from voiceai_sim.actors import DEFAULT_EXTRA_LISTENS, CallerActor
+from voiceai_sim.channel import CallerProfile, SimChannel
+from voiceai_sim.clock import SimClock
+from voiceai_sim.engine import Directory, Modules, SimSwitch
+from voiceai_sim.events import new_uuid
+from voiceai_sim.inbound import InboundServer
+from voiceai_sim.outbound import dial_socket
+from voiceai_sim.record import CallRecord
+from voiceai_sim.result import CallResult, build_result
+from voiceai_sim.scenario import (
     EndpointBehavior,
     Scenario,
+    check_expect,
+    load_scenario,
     parse_asr_engines,
     parse_asr_format,
     parse_endpoints,
@@ -470,8 +472,6 @@ def run_scenario(
     inbound ESL address is then unknown to the app: pass a started simulator
     whenever the app needs the inbound side). ``enrich`` may replace
     outcome/transfers/callback from the database."""
-    from voiceai_ivr.sim.scenario import check_expect, load_scenario
-
     if isinstance(scenario, str):
         sc = load_scenario(scenario)
     elif isinstance(scenario, Scenario):

@@ -20,8 +20,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from voiceai_ivr.flows.conversation import CallDirectory
 from voiceai_ivr.flows.prompts import PromptBook, PromptError
+from voiceai_ivr.ports import Database
 from voiceai_ivr.speech.speaker import CACHE, FALLBACK, FREESWITCH_TTS, SYNTHESIZED, Speaker
+from voiceai_ivr.stores import directory as store
 
 #: Variables whose values are known ahead of a call.
 PER_SECRETARY = frozenset({"company", "greeting", "menu"})
@@ -68,11 +71,8 @@ class Job:
     text: str
 
 
-def secretary_views(db: Any) -> list[SecretaryView]:
+def secretary_views(db: Database) -> list[SecretaryView]:
     """Every secretary of every domain in the database."""
-    from voiceai_ivr.flows.conversation import CallDirectory
-    from voiceai_ivr.stores import directory as store
-
     views = []
     for domain in store.list_domains(db):
         directory = store.load_directory(db, domain)
