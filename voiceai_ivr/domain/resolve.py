@@ -139,13 +139,55 @@ def tokenize(
     return out
 
 
+#: Names of letters as said aloud ("erre agá" = "rh", "aitch ar" = "hr"), when they
+#: are not also ordinary words: a run of letters spelled out that has one of them
+#: is joined like a run of single letters.
+LETTER_NAMES = {
+    # pt-BR
+    "be": "b", "ce": "c", "efe": "f", "ge": "g", "aga": "h", "jota": "j", "ca": "k",
+    "eme": "m", "ene": "n", "pe": "p", "erre": "r", "rre": "r", "dablio": "w", "xis": "x",
+    "ipsilon": "y", "ze": "z", "te": "t", "de": "d", "ve": "v", "esse": "s", "ele": "l", "que": "q",
+    # en-US
+    "aitch": "h", "haitch": "h", "ar": "r", "are": "r", "tee": "t", "dee": "d", "ess": "s", "el": "l",
+    "em": "m", "en": "n", "eff": "f", "ef": "f", "bee": "b", "cee": "c", "see": "c", "gee": "g",
+    "jay": "j", "kay": "k", "pee": "p", "cue": "q", "vee": "v", "ex": "x", "zee": "z", "zed": "z",
+    "eye": "i", "oh": "o", "you": "u",
+}
+#: Letter names that are not ordinary words: one of them makes a run a spelling.
+_SPELLING = frozenset(
+    "efe aga jota eme ene erre rre dablio xis ipsilon aitch haitch tee dee ess eff bee cee gee pee cue vee zee zed"
+    .split()
+)
+
+
 def words_of(text: str) -> list[str]:
     """The utterance's words, normalised; runs of single letters spelled out are
-    joined ("r h" -> "rh", "i t" -> "it") unless they are only vowels ("e o")."""
+    joined ("r h" -> "rh", "i t" -> "it") unless they are only vowels ("e o"), and
+    so are runs of letter names with one that is not also a word ("erre agá" ->
+    "rh", "aitch ar" -> "hr")."""
     raw = normalize_text(text).split()
     out: list[str] = []
     i = 0
     while i < len(raw):
+        j = i
+        while j < len(raw) and ((len(raw[j]) == 1 and raw[j].isalpha()) or raw[j] in LETTER_NAMES):
+            j += 1
+        run = raw[i:j]
+        if any(w in _SPELLING for w in run):
+            # the spelling is the letters around the distinctive names ("o erre aga": "o" is an article)
+            first = min(k for k, w in enumerate(run) if w in _SPELLING)
+            last = max(k for k, w in enumerate(run) if w in _SPELLING)
+            while first > 0 and len(run[first - 1]) == 1 and run[first - 1] not in "aeo":
+                first -= 1
+            while last + 1 < len(run) and (len(run[last + 1]) == 1 or run[last + 1] in LETTER_NAMES) \
+                    and run[last + 1] not in ("e", "a", "o", "you", "oh"):
+                last += 1
+            if last > first:
+                out.extend(raw[i:i + first])
+                out.append("".join(LETTER_NAMES.get(w, w) for w in run[first:last + 1]))
+                out.extend(raw[i + last + 1:j])
+                i = j
+                continue
         j = i
         while j < len(raw) and len(raw[j]) == 1 and raw[j].isalpha():
             j += 1
@@ -412,10 +454,59 @@ class Resolver:
 
     # ------------------------------------------------------------------ matching
 
+    def _known(self, w: str) -> bool:
+        """A word the index or the lexicon knows as it is."""
+        return w in self._by_word or stem(w) in self._by_word or self._lex.is_common(w) \
+            or self._lex.is_first_name(w) or w in STOPWORDS
+
+    def _name_piece(self, w: str) -> bool:
+        return w in self._by_word or stem(w) in self._by_word or self._lex.is_first_name(w)
+
+    def _mend(self, raw: list[str]) -> list[str]:
+        """ASR slips of word boundaries mended against the index: two or three
+        pieces of one destination word heard apart ("finan ceiro", "ouvi doria",
+        "pro cure ment") joined; two names heard glued ("johnthompson",
+        "mariasilva") split. Only where a piece is not a word of its own."""
+        out: list[str] = []
+        i = 0
+        while i < len(raw):
+            done = False
+            for k in (3, 2):
+                parts = raw[i:i + k]
+                if len(parts) < k or not all(p.isalpha() for p in parts) or parts[0] in self._lex.titles:
+                    continue
+                if all(self._known(p) for p in parts):
+                    continue
+                joined = "".join(parts)
+                if joined in self._by_word or stem(joined) in self._by_word or (
+                    len(joined) >= 7 and self._fuzzy_vocab and process.extractOne(
+                        joined, self._fuzzy_vocab, scorer=fuzz.ratio, score_cutoff=88.0) is not None
+                ):
+                    out.append(joined)
+                    i += k
+                    done = True
+                    break
+            if done:
+                continue
+            w = raw[i]
+            if len(w) >= 7 and w.isalpha() and not self._known(w):
+                for cut in range(3, len(w) - 2):
+                    left, right = w[:cut], w[cut:]
+                    if self._name_piece(left) and self._name_piece(right):
+                        out.extend((left, right))
+                        break
+                else:
+                    out.append(w)
+            else:
+                out.append(w)
+            i += 1
+        return out
+
     def _analyse(self, utterance: str) -> list[_Word]:
         lx = self._lex
         raw = words_of(utterance)
         spelled = set(raw) - set(normalize_text(utterance).split())
+        raw = self._mend(raw)
         out: list[_Word] = []
         for i, w in enumerate(raw):
             lw = stem(w)
@@ -689,11 +780,69 @@ class Resolver:
 
     # ------------------------------------------------------------------ public
 
+    def _mentions(self, c: _Candidate, *, named: bool) -> list[list[int]]:
+        """Where a candidate was heard, as runs of adjacent positions in the order
+        said; ``named``: only where it was named (name, alias, department name),
+        not its topic words."""
+        spans: list[tuple[int, ...]] = []
+        for ei, positions, remark in c.notes:
+            e = self._entries[ei]
+            if named and not ((e.owners and e.kind in (_NAME, _ALIAS) and not e.generic and remark == "")
+                              or (e.kind == _CATNAME and remark == "")):
+                continue
+            spans.append(positions)
+        runs: list[list[int]] = []
+        for p in sorted({p for span in spans for p in span}):
+            if runs and p - runs[-1][-1] <= 1:
+                runs[-1].append(p)
+            else:
+                runs.append([p])
+        return runs
+
+    def _focus(self, cands: dict[int, _Candidate], words: Sequence[_Word]) -> dict[int, _Candidate]:
+        """What the caller still asks for once they corrected or negated part of it:
+        after a correction ("X não, desculpa, Y", "X no wait I meant Y") what was
+        named before it goes; a destination named under a negation ("não é o X",
+        "not X", "X não, Y", "I don't need X") goes; a topic under a negated request
+        ("I'm not calling to buy anything", "não é sobre o boleto") goes when
+        something else is left."""
+        raw = [w.raw for w in words]
+        if not cands or not (_NEGATORS_PRE & set(raw) or _POST_NEGATORS & set(raw) or _markers(raw)):
+            return cands
+        marks = _markers(raw)
+        spans = {d: self._mentions(c, named=False) for d, c in cands.items()}
+        named = {d: self._mentions(c, named=True) for d, c in cands.items() if c.tier >= TIER_EXPLICIT}
+        named = {d: runs for d, runs in named.items() if runs}
+        drop: set[int] = set()
+        # 1. a correction: the later request wins
+        for start, end in reversed(marks):
+            before = {d for d, runs in spans.items() if runs[-1][-1] < start}
+            after = {d for d, runs in spans.items() if runs[-1][-1] >= end}
+            if before and after - before:
+                drop |= before
+                break
+        # 2. negation of a destination named, by its last mention
+        used: set[int] = set()
+        starts = {run[0] for runs in named.values() for run in runs}
+        last = {tuple(runs[-1]) for runs in named.values()}
+        post = {run for run in sorted(last) if _post_negated(raw, run, starts, marks, used)}
+        pre = {run for run in last if run not in post and _pre_negated(raw, run[0], used, _NEG_SKIP)}
+        drop |= {d for d, runs in named.items() if tuple(runs[-1]) in post | pre}
+        # 3. a topic under a negated request
+        soft = {d for d, c in cands.items() if c.tier == TIER_GENERIC and d not in drop
+                and all(_pre_negated(raw, run[0], used, _NEG_SKIP, need=_NEG_REQUEST) for run in spans[d])}
+        if soft and set(cands) - drop - soft:
+            drop |= soft
+        if not drop:
+            return cands
+        return {d: c for d, c in cands.items() if d not in drop}
+
     def _ranked(self, utterance: str) -> tuple[list[_Candidate], list[_Word]]:
         words = self._analyse(utterance)
         if not words:
             return [], words
         cands, _ = self._candidates(words)
+        cands = self._focus(cands, words)
         return sorted(cands.values(), key=lambda c: (-c.tier, -c.evidence, -c.score, c.dest)), words
 
     def scores(self, utterance: str, limit: Optional[int] = None) -> list[tuple[str, int, str]]:
@@ -827,6 +976,95 @@ def topics_of(text: str) -> list[str]:
 
         _topic_index = Resolver([], categories=CATEGORIES)
     return _topic_index.topics(text)
+
+
+# --------------------------------------------------------------------------- corrections, negation
+
+#: Words by which callers correct themselves: what they named before goes.
+_CORRECTIONS: tuple[tuple[str, ...], ...] = tuple(tuple(p.split()) for p in (
+    "desculpa", "desculpe", "perdao", "digo", "quer dizer", "ou melhor", "alias", "na verdade", "pera", "perai",
+    "espera", "me enganei", "errei", "corrigindo", "nao nao", "opa",
+    "sorry", "i mean", "i meant", "actually", "wait", "scratch that", "or rather", "correction", "my bad",
+    "my mistake", "no no", "oops", "make that", "let me rephrase", "rather",
+))
+_CORRECTION_FIRST = frozenset(p[0] for p in _CORRECTIONS)
+#: ... unless it is an apology for something ("desculpa incomodar", "sorry to bother").
+_APOLOGY_FOR = frozenset("incomodar incomodo a pelo pela por hora to for about if i".split())
+_NEGATORS_PRE = frozenset("nao nem not dont don didn doesn isn aren wasn never".split())
+_POST_NEGATORS = frozenset("nao no nope".split())
+_FILLERS = frozenset("eh ah hum uhm um uh er erm oh hmm ahn shoot".split())
+#: Words a negation reaches a destination's name through ("não é com o X", "not the X",
+#: "I don't need to talk to X", "não precisa ser o X").
+_NEG_SKIP = frozenset(
+    """e eh era seria ser o a os as um uma com pro pra para pelo pela do da de no na quero queria preciso precisa
+    precisava precisar gostaria falar conversar isso que eu t s is it its the an i want wanna need to talk speak
+    speaking with for looking calling call about this m really""".split()
+)
+#: A topic word is negated only through a request ("not calling to buy", "não é sobre o boleto").
+_NEG_REQUEST = frozenset("quero queria preciso sobre ligando liguei want need calling looking about interested".split())
+
+
+def _markers(raw: Sequence[str], phrases: Sequence[tuple[str, ...]] = ()) -> list[tuple[int, int]]:
+    """(start, end) of each correction phrase said, in order; an apology for
+    something ("desculpa incomodar") is not a correction."""
+    out: list[tuple[int, int]] = []
+    phrases = phrases or _CORRECTIONS
+    for i in range(len(raw)):
+        if raw[i] not in _CORRECTION_FIRST:
+            continue
+        for p in phrases:
+            if tuple(raw[i:i + len(p)]) == p:
+                nxt = raw[i + len(p)] if i + len(p) < len(raw) else ""
+                if p[0] in ("desculpa", "desculpe", "sorry", "perdao") and nxt in _APOLOGY_FOR:
+                    continue
+                out.append((i, i + len(p)))
+                break
+    return out
+
+
+def _post_negated(raw: Sequence[str], run: Sequence[int], starts: set[int], marks: Sequence[tuple[int, int]],
+                  used: set[int]) -> bool:
+    """"X não, Y" / "X no sorry Y": a negator right after a mention (fillers
+    between), followed by another destination named, a correction or nothing;
+    not when X was asserted ("é pra ouvidoria não pro rh": "não" is Y's)."""
+    j = run[-1] + 1
+    while j < len(raw) and raw[j] in _FILLERS:
+        j += 1
+    if j >= len(raw) or raw[j] not in _POST_NEGATORS:
+        return False
+    k = j
+    while k < len(raw) and (raw[k] in _POST_NEGATORS or raw[k] in _FILLERS):
+        k += 1
+    asserted = run[0] >= 1 and (raw[run[0] - 1] in ("e", "eh") or tuple(raw[max(0, run[0] - 2):run[0]]) in (
+        ("e", "pra"), ("e", "pro"), ("e", "o"), ("e", "a"), ("e", "com"), ("it", "s")))
+    if asserted and raw[j] == "nao":
+        return False
+    follows = k >= len(raw) or any(s in starts for s in range(k, k + 4)) or any(k <= m[0] <= k + 1 for m in marks)
+    if not follows:
+        return False
+    used.update(range(j, k))
+    return True
+
+
+def _pre_negated(raw: Sequence[str], start: int, used: set[int], skip: frozenset[str],
+                 need: Optional[frozenset[str]] = None) -> bool:
+    """A negator before ``start`` reaching it through ``skip`` words only (and
+    through one of ``need`` when given); "no" only right before ("no billing")."""
+    j = start - 1
+    steps = 0
+    via = False
+    while j >= 0 and steps < 6:
+        w = raw[j]
+        if j not in used and (w in _NEGATORS_PRE or (w == "no" and steps == 0)):
+            if j == 0 and w in ("nao", "no") and all(x in _ARTICLES for x in raw[1:start]):
+                return False  # "não, o suporte", "no, billing": an answer, then the request
+            return via or need is None
+        if w not in skip and not (need is not None and w in need):
+            return False
+        via = via or (need is not None and w in need)
+        j -= 1
+        steps += 1
+    return False
 
 
 def _groups(spans: list[tuple[int, ...]]) -> list[set[int]]:
