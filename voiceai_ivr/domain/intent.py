@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-from voiceai_ivr.domain.resolve import HoursFor, Resolution, Resolver, normalize_text, words_of
+from voiceai_ivr.domain.resolve import STOPWORDS, HoursFor, Resolution, Resolver, normalize_text, words_of
 
 KINDS = ("transfer", "callback", "operator", "repeat", "goodbye", "yes", "no", "unknown")
 
@@ -80,6 +80,13 @@ _GOODBYE = _rx(
     r"goodbye", r"good bye", r"bye", r"bye bye", r"that s all", r"thats all", r"that is all",
     r"nothing else", r"you can hang up", r"i m done", r"im done", r"wrong number", r"never ?mind",
     r"nothing thanks?(?: you)?", r"no thanks?(?: you)?$", r"(?:dialed|called|have) the wrong",
+    # the caller will call again themselves; the matter is over
+    r"depois eu (?:ligo|retorno|ligo de novo|vejo isso)", r"(?:eu )?ligo (?:mais tarde|depois|outra hora|amanha)",
+    r"deixa (?:quieto|pra depois|para depois|pra outra hora|pra outro dia)", r"ja (?:resolvi|consegui|resolveu)",
+    r"nao precisa mais", r"era isso", r"valeu tchau", r"obrigad[oa] tchau",
+    r"(?:i ll|i will|ill) (?:call|try)(?: \w+){0,2} (?:later|tomorrow|another time|some other time)",
+    r"that s it", r"thats it", r"that(?: will| ll|ll) be all", r"forget (?:it|about it)",
+    r"(?:all|already) (?:set|sorted|taken care of)", r"i figured it out", r"not anymore",
 )
 _REPEAT = _rx(
     r"repete", r"repetir", r"repita", r"pode repetir", r"fala de novo", r"nao entendi", r"como e que e",
@@ -94,6 +101,10 @@ _OPERATOR = _rx(
     r"human", r"operator", r"representative", r"a person", r"real person", r"live person", r"live agent",
     r"agent", r"someone real", r"front desk", r"reception", r"receptionist", r"switchboard", r"robot",
     r"(?:talk|speak|speaking|talking)(?: \w+){0,2} (?:to|with) (?:someone|somebody|anyone|anybody)",
+    # someone to attend to the caller, someone who speaks their language
+    r"(?:alguma|uma) (?:moca|mocinha|moco|senhora)", r"(?:moca|moco|alguem|pessoa|gente)(?: \w+){0,3} (?:me )?atender",
+    r"(?:fala|falam|fale|falar|speaks?|speaking) (?:portugues|ingles|espanhol|portuguese|english|spanish)",
+    r"em portugues", r"in (?:portuguese|spanish)", r"(?:someone|somebody|anyone|anybody) (?:there|who can help)",
 )
 _UNSURE_WHICH = _rx(
     r"(?:nao sei|nao lembro|esqueci|nao tenho certeza|sem saber|nao faco ideia)(?: \w+){0,3}"
@@ -244,6 +255,28 @@ def _en_callback(words: Sequence[str]) -> Optional[int]:
     return None
 
 
+#: Leaving a message for someone is a callback request for them.
+_MESSAGE = _rx(
+    r"(?:deixar|deixa|deixo|deixe|anota|anotar|anote|passa|passar|passe|dar|da|mandar|manda|mande|tem como deixar)"
+    r" (?:um |o |uma |esse |este )?recado", r"recado (?:pra|para|pro|ao|a)",
+    r"leave (?:a |him a |her a |them a |an urgent )?message", r"take (?:a|my) message", r"pass (?:on )?a message",
+    r"give (?:him|her|them) (?:a|the) message", r"leave (?:word|my number)",
+)
+#: The caller asked for a callback before ("já pedi retorno três vezes", "I asked for a
+#: callback twice"): with a transfer asked for now, it is that transfer.
+_PAST_CALLBACK = _rx(
+    r"(?:pedi|pedimos|solicitei|solicitamos|pedido de|ja pedi|aguardando|esperando|espero ha|asked for|asked you for"
+    r"|requested|request(?:ed)? a|waiting for|been waiting|already (?:asked|requested|had))(?: \w+){0,3}"
+    r" (?:retorno|ligacao|callback|call back|call|calls)",
+    r"(?:retorno|ligacao|callback|call back)(?: \w+){0,2} (?:twice|times|vezes|already)",
+)
+_TRANSFER_NOW = _rx(
+    r"me passa", r"passa (?:pro|pra|para)", r"me transfer\w*", r"transfer\w* (?:pro|pra|para)", r"quero falar",
+    r"preciso falar", r"me coloca", r"me conecta", r"agora", r"put me through", r"transfer me", r"connect me",
+    r"let me (?:talk|speak)", r"i (?:want|need) to (?:talk|speak)", r"right now", r"now",
+)
+
+
 def callback_request(norm: str) -> tuple[bool, bool]:
     """(asks for a callback, the request is negated) for one normalised sentence."""
     words = norm.split()
@@ -251,10 +284,39 @@ def callback_request(norm: str) -> tuple[bool, bool]:
     en = _en_callback(words)
     if en is not None:
         cues.append(en)
+    cues.extend(len(norm[:m.start()].split()) for m in _MESSAGE.finditer(norm))
     if not cues:
         return False, False
     live = [i for i in cues if not _negated(words, i)]
     return bool(live), not live
+
+
+#: Words before a first name that make it the caller's own ("meu nome é joão", "this is john").
+_SELF = (("meu", "nome", "e"), ("meu", "nome"), ("aqui", "e"), ("aqui", "quem", "fala", "e"), ("sou", "o"),
+         ("sou", "a"), ("sou",), ("da", "parte", "de"), ("this", "is"), ("name", "is"), ("my", "name", "s"),
+         ("i", "m"), ("im",), ("it", "s"), ("on", "behalf", "of"), ("calling", "for"))
+
+
+def _asks_for_someone(norm: str) -> bool:
+    """The caller names a person by full name (or a title and a name) who is not in
+    the directory: a human at the reception should help ("is there a fernanda costa
+    working there", "o doutor marcos"), unless the name is the caller's own. A
+    first name alone that is nobody's ("o mario") is asked again instead."""
+    from voiceai_ivr.domain.lexicon import lexicon
+
+    lx = lexicon()
+    words = norm.split()
+    for i, w in enumerate(words):
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        full = bool(nxt) and not lx.is_common(nxt) and nxt not in STOPWORDS and len(nxt) > 2
+        named = (lx.is_first_name(w) and not lx.is_common(w) and full) or (
+            i > 0 and words[i - 1] in lx.titles and not lx.is_common(w) and len(w) > 2)
+        if not named:
+            continue
+        if any(tuple(words[max(0, i - len(p)):i]) == p for p in _SELF):
+            continue
+        return True
+    return False
 
 
 def _yes_no(norm: str, *, expected: bool) -> Optional[str]:
@@ -304,6 +366,8 @@ def classify(
         res = resolver.resolve(text, at=at, hours_for=hours_for)
     named = res is not None and (res.match is not None or res.ambiguous)
     wants_callback, negated = callback_request(norm)
+    if wants_callback and named and _PAST_CALLBACK.search(norm) and _TRANSFER_NOW.search(norm):
+        wants_callback = False  # "já pedi retorno três vezes, me passa pro financeiro agora"
     if wants_callback:
         dest = res.match if res is not None else None
         return Intent("callback", destination=dest, resolution=res, text=text, reason="callback request")
@@ -322,6 +386,8 @@ def classify(
     if _OPERATOR.search(norm):
         why = "asked for a person" + (" (not a callback)" if negated else "")
         return Intent("operator", resolution=res, text=text, reason=why)
+    if resolver is not None and _asks_for_someone(norm):
+        return Intent("operator", resolution=res, text=text, reason="asked for someone not in the directory")
     why = res.reason if res else "no rule matched"
     return Intent("unknown", resolution=res, text=text, reason=why + ("; callback declined" if negated else ""))
 

@@ -74,6 +74,11 @@ MATCH_MIN = 72
 #: part of one): the caller is asked "did you mean X (or Y)?" rather than re-asked.
 UNSURE_MIN = 64
 AMBIGUITY_GAP = 8
+#: Topic evidence this much stronger (a phrase against a word, a word of one
+#: category against a word several categories share) decides; less is a tie.
+EVIDENCE_GAP = 0.5
+#: A keyword of the directory (its administrator's routing word) counts this much.
+KEYWORD_WEIGHT = 2.0
 ALTERNATIVE_MIN = 50
 MAX_ALTERNATIVES = 5
 #: Most words allowed between two words of one phrase ("internet is down").
@@ -207,9 +212,7 @@ def _token_min(a: str, b: str) -> float:
     n = min(len(a), len(b))
     if n <= 4:
         return 100.0
-    if n <= 6:
-        return 80.0
-    return 75.0
+    return 80.0
 
 
 # --------------------------------------------------------------------------- results
@@ -278,6 +281,7 @@ class _Word:
     titled: bool  # follows a title ("senhor", "ms")
     first_name: bool
     acronym: bool  # spelled out letter by letter ("i t", "r h")
+    surname: bool = False  # follows a first name ("fernanda COSTA"): a name, not a topic word
 
 
 @dataclass
@@ -294,7 +298,8 @@ class _Candidate:
     dest: int
     tier: int = 0
     score: float = 0.0
-    evidence: int = 0
+    evidence: float = 0.0
+    own: bool = False  # topic evidence through the destination's own alias or keyword
     notes: list[tuple[int, tuple[int, ...], str]] = field(default_factory=list)  # (entry, positions, remark)
 
 
@@ -519,6 +524,8 @@ class Resolver:
                 topical=lw in self._topical or bool(stem_keys(w) & self._topical),
                 titled=i > 0 and raw[i - 1] in lx.titles,
                 first_name=lx.is_first_name(w),
+                surname=i > 0 and lx.is_first_name(raw[i - 1]) and not lx.is_common(raw[i - 1])
+                and w not in STOPWORDS and not lx.is_first_name(w),
                 acronym=w in spelled,
             ))
         return out
@@ -541,6 +548,8 @@ class Resolver:
                     continue
                 if w.stop and len(e.words) == 1 and not e.owners and not w.acronym:
                     continue  # the pronoun "it" is not IT
+                if w.surname and not e.owners:
+                    continue  # "fernanda costa" is not a cost
                 found.add((ei, pos))
                 add(ei, pos, i, SIM_EXACT, w.raw != e.forms[pos])
             if w.stop and not w.titled:
@@ -551,6 +560,8 @@ class Resolver:
                        if not self._entries[ei].owners and self._entries[ei].kind in (_TOPIC, _WEAK, _CATNAME)}
             for k in w.keys:
                 for ei, pos in self._by_key.get(k, ()):
+                    if w.surname and not self._entries[ei].owners:
+                        continue
                     if lexical and self._entries[ei].category not in lexical:
                         continue
                     if (ei, pos) not in found:
@@ -651,6 +662,7 @@ class Resolver:
         strong: dict[int, list[tuple[int, ...]]] = {}
         weak: dict[int, list[tuple[int, ...]]] = {}
         own_generic: set[int] = set()
+        keyword_at: dict[int, set[int]] = {}  # the directory's own routing words weigh most
         person_words: dict[int, list[_Hit]] = {}
 
         def note(d: int, h: _Hit, how: str) -> _Candidate:
@@ -701,6 +713,8 @@ class Resolver:
                     note(d, h, " (generic)" if e.kind != _KEYWORD else "")
                     strong.setdefault(d, []).append(h.positions)
                     own_generic.add(d)
+                    if e.kind == _KEYWORD:
+                        keyword_at.setdefault(d, set()).update(h.positions)
                 continue
             if h.matched == len(e.words):
                 score = h.sim
@@ -711,19 +725,21 @@ class Resolver:
             for d in e.owners:
                 self._raise(note(d, h, ""), TIER_EXPLICIT, score)
         for d in set(strong) | set(weak):
-            s = len(_groups(strong.get(d, [])))
+            groups = _groups(strong.get(d, []))
+            s = sum(KEYWORD_WEIGHT if g & keyword_at.get(d, set()) else self._weight(g, words) for g in groups)
             covered = set().union(*strong.get(d, [()]))
             w = len(_groups([p for p in weak.get(d, []) if not covered & set(p)]))
             bonus = 6.0 if d in own_generic else 0.0
             if s:
-                score = 80.0 + 8.0 * (min(s, 3) - 1) + 3.0 * min(w, 2) + bonus
+                score = 80.0 + 8.0 * (min(s, 3.0) - 1.0) + 3.0 * min(w, 2) + bonus
             else:
                 score = 56.0 + 6.0 * min(w, 2)
             c = cands[d]
             if c.tier <= TIER_GENERIC and not offtopic:
                 c.tier = TIER_GENERIC
                 c.score = min(score, 97.0)
-                c.evidence = s + (1 if d in own_generic else 0)
+                c.evidence = round(s, 2)
+                c.own = d in own_generic
         named_categories = {self._categories[c.dest] for c in cands.values() if c.tier}
         for d, hits in person_words.items():
             self._score_person(d, hits, words, named_categories, cands)
@@ -737,6 +753,11 @@ class Resolver:
         titled = any(w.titled for w in ws)
         if not titled and all((w.common and not w.first_name) or w.topical for w in ws) and hit.matched < len(e.words):
             return  # "price list" is not Ms Price; "right" is not Wright
+        first = min(hit.positions)
+        if hit.matched < len(e.words) and first > 0 and words[first - 1].first_name and not words[first - 1].common \
+                and not any(self._lex.same_name(words[first - 1].raw, n) or words[first - 1].raw == n
+                            or similar_names(words[first - 1].raw, n) >= SOUND_MIN for n in e.forms):
+            return  # "fernanda costa" is not Ana Paula Costa
         if hit.matched >= len(e.words):
             score = hit.sim
         else:
@@ -753,6 +774,16 @@ class Resolver:
         c.tier = TIER_PERSON
         c.score = min(score, 100.0)
         c.evidence = evidence
+
+    def _weight(self, group: set[int], words: Sequence[_Word]) -> float:
+        """How much one piece of topic evidence counts: a phrase of several words
+        1.5 (it says more than a word), a word 1, a word that is a topic word of
+        several categories ("desconto", "pagamento") that much shared among them."""
+        if len(group) >= 2:
+            return 1.5
+        w = words[next(iter(group))]
+        cats = set().union(*(self._topic_cats.get(k, set()) for k in (w.word, *w.keys)))
+        return 1.0 / len(cats) if len(cats) > 1 else 1.0
 
     @staticmethod
     def _raise(c: _Candidate, tier: int, score: float) -> None:
@@ -884,7 +915,9 @@ class Resolver:
         tier = good[0].tier
         pool = sorted((c for c in good if c.tier == tier), key=lambda c: (-c.evidence, -c.score, c.dest))
         top = pool[0]
-        close = [c for c in pool[1:] if c.evidence == top.evidence and top.score - c.score < AMBIGUITY_GAP]
+        close = [c for c in pool[1:]
+                 if top.evidence - c.evidence < EVIDENCE_GAP and top.score - c.score < AMBIGUITY_GAP
+                 and not (top.own and not c.own and self._categories[top.dest] == self._categories[c.dest])]
         skip = {top.dest, *(c.dest for c in close)}
         others = [c for c in ranked if c.dest not in skip and c.score >= ALTERNATIVE_MIN]
         if close:
