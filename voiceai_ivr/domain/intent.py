@@ -81,12 +81,19 @@ _GOODBYE = _rx(
     r"nothing else", r"you can hang up", r"i m done", r"im done", r"wrong number", r"never ?mind",
     r"nothing thanks?(?: you)?", r"no thanks?(?: you)?$", r"(?:dialed|called|have) the wrong",
     # the caller will call again themselves; the matter is over
-    r"depois eu (?:ligo|retorno|ligo de novo|vejo isso)", r"(?:eu )?ligo (?:mais tarde|depois|outra hora|amanha)",
+    r"depois eu (?:ligo|retorno|ligo de novo|vejo isso)",
+    r"(?:eu )?(?:ligo|volto a ligar|retorno)(?: de novo| novamente| outra vez)?(?: \w+){0,2}"
+    r" (?:mais tarde|depois|outra hora|outro dia|amanha|semana que vem)",
     r"deixa (?:quieto|pra depois|para depois|pra outra hora|pra outro dia)", r"ja (?:resolvi|consegui|resolveu)",
     r"nao precisa mais", r"era isso", r"valeu tchau", r"obrigad[oa] tchau",
     r"(?:i ll|i will|ill) (?:call|try)(?: \w+){0,2} (?:later|tomorrow|another time|some other time)",
     r"that s it", r"thats it", r"that(?: will| ll|ll) be all", r"forget (?:it|about it)",
     r"(?:all|already) (?:set|sorted|taken care of)", r"i figured it out", r"not anymore",
+    r"that s everything", r"that was (?:it|all)", r"(?:i m|we re) (?:good|all good)", r"eu te (?:ligo|retorno)",
+    r"(?:i ll|i will) call you back",
+    # only thanks ("ok obrigada", "alright thank you"): the caller is done
+    r"^(?:(?:ah|oh|ok|okay|ta|bom|tudo|bem|beleza|entao|alright|all right|great|perfeito|certo|no|nao) )*"
+    r"(?:muito )?(?:obrigad[oa]|thanks|thank you|valeu)(?: (?:entao|mesmo|tchau|bye|so much|a lot))*$",
 )
 _REPEAT = _rx(
     r"repete", r"repetir", r"repita", r"pode repetir", r"fala de novo", r"nao entendi", r"como e que e",
@@ -105,6 +112,8 @@ _OPERATOR = _rx(
     r"(?:alguma|uma) (?:moca|mocinha|moco|senhora)", r"(?:moca|moco|alguem|pessoa|gente)(?: \w+){0,3} (?:me )?atender",
     r"(?:fala|falam|fale|falar|speaks?|speaking) (?:portugues|ingles|espanhol|portuguese|english|spanish)",
     r"em portugues", r"in (?:portuguese|spanish)", r"(?:someone|somebody|anyone|anybody) (?:there|who can help)",
+    r"tem alguem (?:ai|na linha|pra me ajudar)",
+    r"(?:passa|passe|transfere|transfira)(?: \w+){0,2} (?:pra|para) alguem",
 )
 _UNSURE_WHICH = _rx(
     r"(?:nao sei|nao lembro|esqueci|nao tenho certeza|sem saber|nao faco ideia)(?: \w+){0,3}"
@@ -144,12 +153,53 @@ _KEY_FILLER = {
 }
 
 
+#: Words that say the next number is a key of the menu ("aperta o dois", "I'll take option three").
+_KEY_CUES = frozenset("opcao opcoes tecla teclo teclar teclei aperta aperto apertar apertei digito digitar digita "
+                      "digitei option press pressing key".split())
+_ORDINALS = {
+    "pt-BR": {"primeira": "1", "primeiro": "1", "segunda": "2", "segundo": "2", "terceira": "3", "terceiro": "3",
+              "quarta": "4", "quarto": "4", "quinta": "5", "quinto": "5"},
+    "en-US": {"first": "1", "second": "2", "third": "3", "fourth": "4", "fifth": "5"},
+}
+_CUE_SKIP = frozenset("o a numero na no the number um".split())
+
+
+def _cued_key(words: Sequence[str], langs: Sequence[str]) -> Optional[str]:
+    """A key named after a cue word ("aperta o dois", "let me do option number two")
+    or an ordinal next to "option" ("a segunda opção", "the second option")."""
+    if len(words) > 10:
+        return None
+    for i, w in enumerate(words):
+        if w not in _KEY_CUES:
+            continue
+        for lang in langs:
+            ords = _ORDINALS[lang]
+            if i > 0 and w in ("opcao", "option") and words[i - 1] in ords:
+                return ords[words[i - 1]]
+            j = i + 1
+            while j < len(words) and j <= i + 3 and words[j] in _CUE_SKIP and words[j] not in _DIGITS[lang]:
+                j += 1
+            if j < len(words):
+                nxt = words[j]
+                if nxt in _DIGITS[lang]:
+                    return _DIGITS[lang][nxt]
+                if len(nxt) == 1 and nxt.isdigit():
+                    return nxt
+    return None
+
+
 def spoken_key(norm: str, language: Optional[str]) -> Optional[str]:
     """The menu key a sentence made only of a key says ("opção dois" -> "2", "press
-    one" -> "1"), or None. ``language`` None: either language."""
+    one" -> "1"), or a key named after a cue ("aperta o dois", "I'll take option
+    three"), or None. ``language`` None: either language."""
     langs = [language] if language in _DIGITS else list(_DIGITS)
     words = norm.split()
-    if not words or len(words) > 5:
+    if not words:
+        return None
+    cued = _cued_key(words, [lang for lang in langs if lang])
+    if cued is not None:
+        return cued
+    if len(words) > 5:
         return None
     for lang in langs:
         digits = _DIGITS[lang]
@@ -178,13 +228,13 @@ _PT_TO_ME = (("pra", "mim"), ("para", "mim"), ("comigo",), ("de", "volta"), ("a"
              ("minha", "ligacao"), ("o", "contato"), ("a", "chamada"))
 _PT_FIRST_PERSON = frozenset("eu estou to tava estava estamos".split())
 _EN_CALL = frozenset("call calling ring ringing phone phoning contact contacting reach text".split())
-_EN_FIRST_PERSON = frozenset("i im we were ive".split())
+_EN_FIRST_PERSON = frozenset("i im we were ive ll".split())
 _NEGATORS = frozenset("nao nem nunca ninguem sem no not never nobody dont don didn doesn neither".split())
 _NEGATION_SKIP = frozenset(
     """precisa precisar preciso precisam quero queria quer querem pode podem vai vao necessario e que se
     me pra para um uma o a mais de voces vcs vc voce alguem ninguem nao ligar ficar
     need needs to want wants a an the me t have has any you guys for someone somebody please do does
-    will gonna going should must need""".split()
+    will gonna going should must need wait waiting for esperar aguardar esperando aguardando bother worry""".split()
 )
 _EN_CALLBACK = _rx(
     r"call ?back", r"callback", r"call me", r"ring me", r"give (?:me|us) a (?:call|ring)", r"get back to (?:me|us)",
@@ -216,8 +266,8 @@ def _pt_callback_at(words: Sequence[str], i: int) -> bool:
     if _PT_FIRST_PERSON & set(before) and not (i > 0 and words[i - 1] == "me"):
         return False  # "estou retornando", "tô ligando"
     if w in ("retorno", "retornos"):
-        if before and before[-1] in ("eu",):
-            return False
+        if before and before[-1] in ("eu", "te", "lhe", "vos"):
+            return False  # "eu te retorno depois": the caller will call
         nxt = words[i + 1:i + 3]
         if nxt and nxt[0] in ("do", "da", "dos", "das") and not (len(nxt) > 1 and nxt[1] in ("ligacao", "chamada")):
             return False  # "o retorno do pedido"
@@ -247,7 +297,7 @@ def _en_callback(words: Sequence[str]) -> Optional[int]:
     for m in _EN_CALLBACK.finditer(norm):
         i = len(norm[:m.start()].split())
         before = set(words[max(0, i - 2):i])
-        if _EN_FIRST_PERSON & before and words[i] in ("call", "calling") and "back" in words[i + 1:i + 2]:
+        if _EN_FIRST_PERSON & before and words[i] in ("call", "calling") and "back" in words[i + 1:i + 3]:
             continue  # "i'm calling back about"
         if words[i] == "reach" and i + 1 < len(words) and words[i + 1] == "me":
             pass
@@ -259,16 +309,23 @@ def _en_callback(words: Sequence[str]) -> Optional[int]:
 _MESSAGE = _rx(
     r"(?:deixar|deixa|deixo|deixe|anota|anotar|anote|passa|passar|passe|dar|da|mandar|manda|mande|tem como deixar)"
     r" (?:um |o |uma |esse |este )?recado", r"recado (?:pra|para|pro|ao|a)",
-    r"leave (?:a |him a |her a |them a |an urgent )?message", r"take (?:a|my) message", r"pass (?:on )?a message",
+    r"leave (?:a |him a |her a |them a |an urgent )?(?:message|voicemail|voice mail)", r"take (?:a|my) message",
+    r"pass (?:on )?a message", r"(?:caixa postal|correio de voz)", r"(?:get|be) in touch with me",
     r"give (?:him|her|them) (?:a|the) message", r"leave (?:word|my number)",
 )
 #: The caller asked for a callback before ("já pedi retorno três vezes", "I asked for a
 #: callback twice"): with a transfer asked for now, it is that transfer.
 _PAST_CALLBACK = _rx(
-    r"(?:pedi|pedimos|solicitei|solicitamos|pedido de|ja pedi|aguardando|esperando|espero ha|asked for|asked you for"
+    r"(?:pedi|pedimos|pedindo|solicitei|solicitamos|pedido de|ja pedi|aguardando|esperando|espero ha|asked for"
+    r"|asked you for|asking for"
     r"|requested|request(?:ed)? a|waiting for|been waiting|already (?:asked|requested|had))(?: \w+){0,3}"
     r" (?:retorno|ligacao|callback|call back|call|calls)",
     r"(?:retorno|ligacao|callback|call back)(?: \w+){0,2} (?:twice|times|vezes|already)",
+    # a callback promised before and not made
+    r"(?:disse|disseram|falou|falaram|ficou|ficaram) (?:que )?(?:ia|iam|de|iria|iriam|vai|vao)(?: me)?"
+    r" (?:ligar|retornar)",
+    r"(?:said|told me|promised)(?: \w+){0,3} (?:would|will|d|to) (?:call|get back)", r"supposed to call",
+    r"never (?:called|got back)", r"nao (?:me )?(?:ligou|ligaram|retornou|retornaram)",
 )
 _TRANSFER_NOW = _rx(
     r"me passa", r"passa (?:pro|pra|para)", r"me transfer\w*", r"transfer\w* (?:pro|pra|para)", r"quero falar",
@@ -386,6 +443,8 @@ def classify(
     if _OPERATOR.search(norm):
         why = "asked for a person" + (" (not a callback)" if negated else "")
         return Intent("operator", resolution=res, text=text, reason=why)
+    if res is not None and res.unrouted:
+        return Intent("operator", resolution=res, text=text, reason=res.reason)
     if resolver is not None and _asks_for_someone(norm):
         return Intent("operator", resolution=res, text=text, reason="asked for someone not in the directory")
     why = res.reason if res else "no rule matched"

@@ -228,6 +228,9 @@ class Resolution:
     reason: str = ""
     #: Per candidate, the caller's words that matched and how (``resolve --json``).
     matched: list[dict[str, Any]] = field(default_factory=list)
+    #: No match because what the caller describes is of a kind (a lexicon category)
+    #: no destination of the directory has ("sou jornalista" without a press office).
+    unrouted: Optional[str] = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-ready dict ``resolve --json`` prints (``open`` is null when no
@@ -240,6 +243,7 @@ class Resolution:
             "open": self.open,
             "reason": self.reason,
             "matched": [dict(m) for m in self.matched],
+            "unrouted": self.unrouted,
         }
 
 
@@ -387,9 +391,11 @@ class Resolver:
                                           person and kind == _NAME))
         used = {c for c in self._categories if c} | set(categories)
         for cat in lx.categories.values():
-            if cat.name not in used:
-                continue
-            for kind, terms in ((_CATNAME, cat.names), (_TOPIC, cat.topics), (_WEAK, cat.weak)):
+            # a category no destination has: its names and topics still tell a need
+            # this directory has nobody for (the reception should take it)
+            kinds = ((_CATNAME, cat.names), (_TOPIC, cat.topics), (_WEAK, cat.weak)) if cat.name in used else (
+                (_CATNAME, cat.names), (_TOPIC, cat.topics))
+            for kind, terms in kinds:
                 for term in terms:
                     words, forms, exact = _entry_words(term, lexical=True)
                     if words:
@@ -631,8 +637,9 @@ class Resolver:
         best_chain = max(chains, key=lambda c: c[0])
         return _Hit(ei, best_chain[1], best_chain[0] / n, n, best_chain[2])
 
-    def _candidates(self, words: Sequence[_Word]) -> tuple[dict[int, _Candidate], bool]:
-        """Candidates by destination index, and whether the sentence is off-topic."""
+    def _candidates(self, words: Sequence[_Word]) -> tuple[dict[int, _Candidate], bool, Optional[str]]:
+        """Candidates by destination index, whether the sentence is off-topic, and
+        the category of its need when no destination here has it (then no candidate)."""
         found = [h for ei, by_pos in self._word_hits(words).items() if (h := self._entry_hit(ei, by_pos))]
         # Phrases claim their words: single-word evidence of another owner there goes.
         claims: dict[int, set[Any]] = {}
@@ -663,6 +670,7 @@ class Resolver:
         weak: dict[int, list[tuple[int, ...]]] = {}
         own_generic: set[int] = set()
         keyword_at: dict[int, set[int]] = {}  # the directory's own routing words weigh most
+        orphan: dict[str, list[tuple[int, ...]]] = {}  # evidence of categories nobody here has
         person_words: dict[int, list[_Hit]] = {}
 
         def note(d: int, h: _Hit, how: str) -> _Candidate:
@@ -679,6 +687,9 @@ class Resolver:
                 if e.kind not in (_CATNAME, _TOPIC, _WEAK) or e.category is None:
                     continue
                 targets = self._by_category.get(e.category, [])
+                if not targets:
+                    orphan.setdefault(e.category, []).append(h.positions)
+                    continue
                 owners = set().union(*(own.get(p, set()) for p in h.positions))
                 if owners:
                     targets = [d for d in targets if d in owners]
@@ -743,7 +754,15 @@ class Resolver:
         named_categories = {self._categories[c.dest] for c in cands.values() if c.tier}
         for d, hits in person_words.items():
             self._score_person(d, hits, words, named_categories, cands)
-        return {d: c for d, c in cands.items() if c.tier}, offtopic
+        found_cands = {d: c for d, c in cands.items() if c.tier}
+        if orphan and not offtopic and not any(c.tier >= TIER_EXPLICIT for c in found_cands.values()):
+            best_cat, best = max(((cat, sum(self._weight(g, words) for g in _groups(spans)))
+                                  for cat, spans in orphan.items()), key=lambda cw: cw[1])
+            present = max((c.evidence for c in found_cands.values()), default=0.0)
+            if best - present >= EVIDENCE_GAP:
+                # the need is of a kind this directory has nobody for: no topic routing
+                return {}, offtopic, best_cat
+        return found_cands, offtopic, None
 
     def _score_person(self, d: int, hits: list[_Hit], words: Sequence[_Word], named_categories: set[Optional[str]],
                       cands: dict[int, _Candidate]) -> None:
@@ -868,18 +887,20 @@ class Resolver:
             return cands
         return {d: c for d, c in cands.items() if d not in drop}
 
-    def _ranked(self, utterance: str) -> tuple[list[_Candidate], list[_Word]]:
+    def _ranked(self, utterance: str) -> tuple[list[_Candidate], list[_Word], Optional[str]]:
+        """Candidates best first, the words heard, and the category of a need nobody
+        here has (see ``Resolution.unrouted``)."""
         words = self._analyse(utterance)
         if not words:
-            return [], words
-        cands, _ = self._candidates(words)
+            return [], words, None
+        cands, _, unrouted = self._candidates(words)
         cands = self._focus(cands, words)
-        return sorted(cands.values(), key=lambda c: (-c.tier, -c.evidence, -c.score, c.dest)), words
+        return sorted(cands.values(), key=lambda c: (-c.tier, -c.evidence, -c.score, c.dest)), words, unrouted
 
     def scores(self, utterance: str, limit: Optional[int] = None) -> list[tuple[str, int, str]]:
         """Destinations with a non-zero score: (name, score 0-100, how it matched),
         best first (higher tier, then more evidence, then score)."""
-        ranked, _ = self._ranked(utterance)
+        ranked, _, _ = self._ranked(utterance)
         top = ranked if limit is None else ranked[:limit]
         return [(self._names[c.dest], round(c.score), self._via(c)[0]) for c in top if c.score > 0]
 
@@ -893,7 +914,7 @@ class Resolver:
         """Resolve one utterance. ``hours_for(name)`` gives the destination's effective
         business hours (``None``: always open); ``open`` is evaluated at ``at``
         (default now) only for a single match and only when ``hours_for`` is given."""
-        ranked, words = self._ranked(utterance)
+        ranked, words, unrouted = self._ranked(utterance)
         matched = [self._explain(c, words) for c in ranked[:MAX_ALTERNATIVES + 1]]
         good = [c for c in ranked if c.score >= MATCH_MIN]
         unsure = [c for c in ranked if c.tier >= TIER_EXPLICIT and c.score >= UNSURE_MIN]
@@ -905,13 +926,16 @@ class Resolver:
         if not good:
             alts = [(self._names[c.dest], round(c.score)) for c in ranked if c.score >= ALTERNATIVE_MIN]
             alts = sorted(alts, key=lambda a: -a[1])[:MAX_ALTERNATIVES]
-            if not ranked and not tokenize(utterance):
+            if unrouted is not None:
+                reason = f"a need of kind {unrouted}: no destination here has it"
+            elif not ranked and not tokenize(utterance):
                 reason = "no destination named"
             elif alts:
                 reason = f"no destination matched well enough (best {alts[0][0]!r} {alts[0][1]} < {MATCH_MIN})"
             else:
                 reason = "no destination matched"
-            return Resolution(None, round(ranked[0].score) if ranked else 0, alts, False, None, reason, matched)
+            return Resolution(None, round(ranked[0].score) if ranked else 0, alts, False, None, reason, matched,
+                              unrouted)
         tier = good[0].tier
         pool = sorted((c for c in good if c.tier == tier), key=lambda c: (-c.evidence, -c.score, c.dest))
         top = pool[0]
