@@ -265,6 +265,8 @@ def _pt_callback_at(words: Sequence[str], i: int) -> bool:
     after = tuple(words[i + 1:i + 4])
     if _PT_FIRST_PERSON & set(before) and not (i > 0 and words[i - 1] == "me"):
         return False  # "estou retornando", "tô ligando"
+    if w.endswith("ando") and not (i > 0 and words[i - 1] in _PT_ME):
+        return False  # "retornando a chamada do rafael": the caller's own calling
     if w in ("retorno", "retornos"):
         if before and before[-1] in ("eu", "te", "lhe", "vos"):
             return False  # "eu te retorno depois": the caller will call
@@ -299,6 +301,9 @@ def _en_callback(words: Sequence[str]) -> Optional[int]:
         before = set(words[max(0, i - 2):i])
         if _EN_FIRST_PERSON & before and words[i] in ("call", "calling") and "back" in words[i + 1:i + 3]:
             continue  # "i'm calling back about"
+        if words[max(0, i - 2):i] == ["me", "to"] or words[max(0, i - 1):i] == ["to"] and words[i] == "call" \
+                and "back" in words[i + 1:i + 3]:
+            continue  # "asking me to call back", "left a message to call her back": the caller is to call
         if words[i] == "reach" and i + 1 < len(words) and words[i + 1] == "me":
             pass
         return i

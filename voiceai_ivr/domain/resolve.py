@@ -683,6 +683,13 @@ class Resolver:
         for h in kept:
             e = self._entries[h.entry]
             demoted = len(h.positions) == 1 and h.via_stem and words[h.positions[0]].topical
+            if not e.person and e.kind in (_NAME, _ALIAS, _CATNAME) and e.category in _THEIRS_WHEN_MINE \
+                    and _possessed(words, min(h.positions)):
+                # "my immigration lawyer", "o meu chefe": the caller's own, not ours
+                for d in (e.owners or self._by_category.get(e.category, [])):
+                    note(d, h, " (the caller's own)")
+                    weak.setdefault(d, []).append(h.positions)
+                continue
             if not e.owners:
                 if e.kind not in (_CATNAME, _TOPIC, _WEAK) or e.category is None:
                     continue
@@ -801,7 +808,8 @@ class Resolver:
         if len(group) >= 2:
             return 1.5
         w = words[next(iter(group))]
-        cats = set().union(*(self._topic_cats.get(k, set()) for k in (w.word, *w.keys)))
+        # the categories of the word as said; of its other forms only when it has none
+        cats = self._topic_cats.get(w.word) or set().union(*(self._topic_cats.get(k, set()) for k in w.keys))
         return 1.0 / len(cats) if len(cats) > 1 else 1.0
 
     @staticmethod
@@ -1059,6 +1067,22 @@ _NEG_SKIP = frozenset(
 )
 #: A topic word is negated only through a request ("not calling to buy", "não é sobre o boleto").
 _NEG_REQUEST = frozenset("quero queria preciso sobre ligando liguei want need calling looking about interested".split())
+
+
+#: Kinds of destination a caller also has of their own: "my lawyer", "meu chefe".
+_THEIRS_WHEN_MINE = frozenset(("legal", "management"))
+_MINE = frozenset("my meu minha our nosso nossa".split())
+
+
+def _possessed(words: Sequence[_Word], at: int) -> bool:
+    """A possessive of the caller's before ``at``, with at most two describing
+    words between ("my immigration lawyer")."""
+    for j in range(at - 1, max(-1, at - 4), -1):
+        if words[j].raw in _MINE:
+            return True
+        if words[j].stop:
+            return False
+    return False
 
 
 def _markers(raw: Sequence[str], phrases: Sequence[tuple[str, ...]] = ()) -> list[tuple[int, int]]:
