@@ -301,8 +301,8 @@ def _en_callback(words: Sequence[str]) -> Optional[int]:
         before = set(words[max(0, i - 2):i])
         if _EN_FIRST_PERSON & before and words[i] in ("call", "calling") and "back" in words[i + 1:i + 3]:
             continue  # "i'm calling back about"
-        if words[max(0, i - 2):i] == ["me", "to"] or words[max(0, i - 1):i] == ["to"] and words[i] == "call" \
-                and "back" in words[i + 1:i + 3]:
+        to_call_back = words[i] == "call" and "back" in words[i + 1:i + 3] and words[i + 1:i + 2] != ["me"]
+        if words[max(0, i - 2):i] == ["me", "to"] or (words[max(0, i - 1):i] == ["to"] and to_call_back):
             continue  # "asking me to call back", "left a message to call her back": the caller is to call
         if words[i] == "reach" and i + 1 < len(words) and words[i + 1] == "me":
             pass
