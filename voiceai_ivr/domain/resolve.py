@@ -212,7 +212,7 @@ def _token_min(a: str, b: str) -> float:
     n = min(len(a), len(b))
     if n <= 4:
         return 100.0
-    return 80.0
+    return 84.0  # "suprote" is Suporte; "building" is not Billing
 
 
 # --------------------------------------------------------------------------- results
@@ -432,6 +432,7 @@ class Resolver:
                 if e.owners and e.kind in (_NAME, _ALIAS) and len(w) >= 5 and not w.isdigit():
                     fuzzy.setdefault(w, []).append((ei, pos))
         self._fuzzy = fuzzy
+        self._compat: dict[tuple[str, str], bool] = {}  # written from any thread: a plain cache
         self._fuzzy_vocab = list(fuzzy)
         # Topic evidence goes to the departments of its category; to the people of
         # that category only when the directory has no such department.
@@ -486,9 +487,12 @@ class Resolver:
                 parts = raw[i:i + k]
                 if len(parts) < k or not all(p.isalpha() for p in parts) or parts[0] in self._lex.titles:
                     continue
-                if all(self._known(p) for p in parts):
-                    continue
                 joined = "".join(parts)
+                if all(self._known(p) for p in parts) and not (
+                        k == 2 and len(joined) >= 6 and any(p in STOPWORDS for p in parts)
+                        and any(self._entries[ei].owners and self._entries[ei].kind in (_NAME, _ALIAS)
+                                for ei, _ in self._by_word.get(stem(joined), ()))):
+                    continue  # words of their own; "com pras" is still Compras
                 if joined in self._by_word or stem(joined) in self._by_word or (
                     len(joined) >= 7 and self._fuzzy_vocab and process.extractOne(
                         joined, self._fuzzy_vocab, scorer=fuzz.ratio, score_cutoff=88.0) is not None
@@ -643,10 +647,16 @@ class Resolver:
         found = [h for ei, by_pos in self._word_hits(words).items() if (h := self._entry_hit(ei, by_pos))]
         # Phrases claim their words: single-word evidence of another owner there goes.
         claims: dict[int, set[Any]] = {}
+        # ... but a phrase heard only in other forms does not take a destination's own
+        # name or alias said as it is ("quero falar com vendas" is not "quero vender")
+        named_as_is = {h.positions[0] for h in found if len(h.positions) == 1 and not h.via_stem
+                       and self._entries[h.entry].owners and self._entries[h.entry].kind in (_NAME, _ALIAS)}
         for h in found:
             if len(h.positions) >= 2 and h.matched == len(self._entries[h.entry].words):
                 fam = self._family(h.entry)
                 for p in h.positions:
+                    if h.via_stem and p in named_as_is:
+                        continue
                     claims.setdefault(p, set()).update(fam)
         own: dict[int, set[int]] = {}  # position -> destinations whose own name/alias/keyword is there
         kept: list[_Hit] = []
@@ -781,8 +791,7 @@ class Resolver:
             return  # "price list" is not Ms Price; "right" is not Wright
         first = min(hit.positions)
         if hit.matched < len(e.words) and first > 0 and words[first - 1].first_name and not words[first - 1].common \
-                and not any(self._lex.same_name(words[first - 1].raw, n) or words[first - 1].raw == n
-                            or similar_names(words[first - 1].raw, n) >= SOUND_MIN for n in e.forms):
+                and not any(self._compatible(words[first - 1].raw, n) for n in e.forms):
             return  # "fernanda costa" is not Ana Paula Costa
         if hit.matched >= len(e.words):
             score = hit.sim
@@ -800,6 +809,16 @@ class Resolver:
         c.tier = TIER_PERSON
         c.score = min(score, 100.0)
         c.evidence = evidence
+
+    def _compatible(self, said: str, name: str) -> bool:
+        """``said`` may be ``name`` (the same, a variant or nickname, or sounding alike); cached."""
+        key = (said, name)
+        known = self._compat.get(key)
+        if known is None:
+            known = said == name or self._lex.same_name(said, name) or similar_names(said, name) >= SOUND_MIN
+            if len(self._compat) < 65536:
+                self._compat[key] = known
+        return known
 
     def _weight(self, group: set[int], words: Sequence[_Word]) -> float:
         """How much one piece of topic evidence counts: a phrase of several words
