@@ -89,7 +89,7 @@ _GOODBYE = _rx(
     r"(?:i ll|i will|ill) (?:call|try)(?: \w+){0,2} (?:later|tomorrow|another time|some other time)",
     r"that s it", r"thats it", r"that(?: will| ll|ll) be all", r"forget (?:it|about it)",
     r"(?:all|already) (?:set|sorted|taken care of)", r"i figured it out", r"not anymore",
-    r"that s everything", r"that was (?:it|all)", r"(?:i m|we re) (?:good|all good)", r"eu te (?:ligo|retorno)",
+    r"that s everything", r"that was (?:it|all)", r"(?:i m|im|we re) (?:good|all good|fine)", r"eu te (?:ligo|retorno)",
     r"(?:i ll|i will) call you back",
     # only thanks ("ok obrigada", "alright thank you"): the caller is done
     r"^(?:(?:ah|oh|ok|okay|ta|bom|tudo|bem|beleza|entao|alright|all right|great|perfeito|certo|no|nao) )*"
@@ -100,6 +100,9 @@ _REPEAT = _rx(
     r"o que voce disse", r"de novo por favor", r"mais uma vez", r"quais (?:sao )?as opcoes",
     r"repeat", r"say (?:that|it) again", r"come again", r"pardon", r"what did you say", r"one more time",
     r"i didn t (?:get|understand)", r"didn t catch", r"what (?:were|are) the options", r"options again",
+    r"(?:what|which) (?:were|are) (?:the|my) (?:choices|options)", r"choices again",
+    r"(?:say|read|list)(?: \w+){0,2} again",
+    r"quais (?:eram|sao) as (?:opcoes|alternativas)", r"as opcoes de novo", r"(?:fala|diz|repete) as opcoes",
 )
 _OPERATOR = _rx(
     r"atendente", r"operador(?:a)?", r"telefonista", r"recepcionista", r"recepcao", r"humano", r"uma pessoa",
@@ -113,7 +116,13 @@ _OPERATOR = _rx(
     r"(?:fala|falam|fale|falar|speaks?|speaking) (?:portugues|ingles|espanhol|portuguese|english|spanish)",
     r"em portugues", r"in (?:portuguese|spanish)", r"(?:someone|somebody|anyone|anybody) (?:there|who can help)",
     r"tem alguem (?:ai|na linha|pra me ajudar)",
-    r"(?:passa|passe|transfere|transfira)(?: \w+){0,2} (?:pra|para) alguem",
+    r"(?:passa|passe|passar|transfere|transfira|transferir)(?: \w+){0,2} (?:pra|para) alguem",
+    r"(?:someone|somebody|anyone|anybody) (?:to )?help me", r"can (?:someone|somebody|anyone|anybody) help",
+)
+#: None of the choices fits: a human should help (before any destination a word names).
+_NONE_FITS = _rx(
+    r"nenhuma (?:dessas|das|destas) opcoes", r"nao e nenhum(?:a)? (?:desses|dessas|deles|delas)", r"outro assunto",
+    r"none of (?:these|those|the|them|your)(?: options| choices)?", r"something else entirely",
 )
 _UNSURE_WHICH = _rx(
     r"(?:nao sei|nao lembro|esqueci|nao tenho certeza|sem saber|nao faco ideia)(?: \w+){0,3}"
@@ -441,6 +450,8 @@ def classify(
     if yn is not None:
         dest = res.match if (res is not None and yn == "no") else None  # "não, o suporte"
         return Intent(yn, destination=dest, resolution=res if dest else None, text=text, reason=f"{yn} words")
+    if _NONE_FITS.search(norm):
+        return Intent("operator", resolution=res, text=text, reason="none of the choices fits")
     if res is not None and named:
         unsure = bool(res.ambiguous and _UNSURE_WHICH.search(norm))
         return Intent("transfer", destination=res.match, resolution=res, text=text, reason=res.reason,

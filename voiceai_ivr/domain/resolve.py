@@ -77,6 +77,8 @@ AMBIGUITY_GAP = 8
 #: Topic evidence this much stronger (a phrase against a word, a word of one
 #: category against a word several categories share) decides; less is a tie.
 EVIDENCE_GAP = 0.5
+#: Topic evidence of another kind that outweighs a department named by one word in passing.
+OUTWEIGH = 2.0
 #: A keyword of the directory (its administrator's routing word) counts this much.
 KEYWORD_WEIGHT = 2.0
 ALTERNATIVE_MIN = 50
@@ -111,7 +113,8 @@ STOPWORDS = frozenset(
     saber sim nao so mais muito pouco por ai hein hum uhm eh ah
     pessoa atendente humano operador operadora telefonista nome ligando porque desde ontem
     problema ajuda informacao
-    i id im ive ill like would want wanna need needed to talk speak speaking with someone
+    i id im ive ill re ve ll don didn doesn isn aren wasn weren won couldn wouldn shouldn haven hasn
+    like would want wanna need needed to talk speak speaking with someone
     somebody anyone in the an of for please can could you your me my is it its get put
     through connect transfer department dept team office hi hello hey about this that there
     on at and or some okay ok um uh er thanks thank just be do does
@@ -119,6 +122,8 @@ STOPWORDS = frozenset(
     problem help information regarding
     """.split()
 )
+#: Filler words that are also a department's short name ("IT"): kept in a name or alias.
+_NAMED_STOPWORDS = frozenset(("it", "ti"))
 #: Words dropped from lexicon phrases (which keep "não", "no", "sem").
 _ARTICLES = frozenset("a o os as um uma uns umas de do da dos das the an of my meu minha meus minhas".split())
 #: Portuguese gerunds ("ouvindo", "ligando") are verbs, never a misheard name.
@@ -317,8 +322,11 @@ def _entry_words(
     if lexical:
         forms = tuple(w for w in words_of(body) if w not in _ARTICLES)
     else:
-        forms = tuple(w for w in words_of(body) if not (len(w) == 1 and not w.isdigit()) and w not in STOPWORDS)
-        if not forms or (common is not None and all(common(w) for w in forms) and len(words_of(body)) > len(forms)):
+        said = words_of(body)
+        forms = tuple(w for w in said if not (len(w) == 1 and not w.isdigit()) and w not in STOPWORDS)
+        if len(forms) < len(said) and any(w in _NAMED_STOPWORDS for w in said):
+            forms, exact = tuple(said), True  # "IT guy": "it" is the department here, not a pronoun
+        elif not forms or (common is not None and all(common(w) for w in forms) and len(words_of(body)) > len(forms)):
             # Made of filler or ordinary words only ("Departamento Pessoal", "On-Call"):
             # the phrase as said, so "call me" is not On-Call.
             forms, exact = tuple(words_of(body)), True
@@ -367,6 +375,7 @@ class Resolver:
             seen.add(name)
             di = len(self._names)
             person = _is_person(name, lx)
+            self._declared.append(category is not None)
             if category is None:
                 # a person by the aliases only ("Ana Lima", aliases: rh): the contact for that kind
                 category = infer_category(list(aliases) if person else [name, *aliases], lx)
@@ -432,6 +441,13 @@ class Resolver:
                 if e.owners and e.kind in (_NAME, _ALIAS) and len(w) >= 5 and not w.isdigit():
                     fuzzy.setdefault(w, []).append((ei, pos))
         self._fuzzy = fuzzy
+        # a person's own alias words ("grooming lead"), to tell people of one first name apart
+        self._alias_words: list[frozenset[str]] = [frozenset() for _ in self._names]
+        for e in entries:
+            if e.kind == _ALIAS:
+                for d in e.owners:
+                    if self._persons[d]:
+                        self._alias_words[d] = self._alias_words[d] | frozenset(e.words)
         self._compat: dict[tuple[str, str], bool] = {}  # written from any thread: a plain cache
         self._fuzzy_vocab = list(fuzzy)
         # Topic evidence goes to the departments of its category; to the people of
@@ -443,6 +459,14 @@ class Resolver:
                 (people if self._persons[di] else self._by_category).setdefault(dcat, []).append(di)
         for dcat, who in people.items():
             self._by_category.setdefault(dcat, who)
+        # a department declared of a kind takes that kind's topics before one only
+        # inferred to be ("Faturamento", category billing, over "Controladoria" whose
+        # alias "contas a pagar" is a billing word)
+        self._by_category_all = dict(self._by_category)
+        for dcat, who in self._by_category.items():
+            declared = [d for d in who if self._declared[d]]
+            if declared:
+                self._by_category[dcat] = declared
 
     @property
     def names(self) -> list[str]:
@@ -572,8 +596,10 @@ class Resolver:
                 for ei, pos in self._by_key.get(k, ()):
                     if w.surname and not self._entries[ei].owners:
                         continue
-                    if lexical and self._entries[ei].category not in lexical:
-                        continue
+                    if w.common and not w.topical and self._entries[ei].owners:
+                        continue  # an ordinary word in another form is not a name ("found" is not "founder")
+                    if lexical and self._entries[ei].category not in lexical and self._entries[ei].kind != _KEYWORD:
+                        continue  # (the directory's own keywords match in any form)
                     if (ei, pos) not in found:
                         found.add((ei, pos))
                         add(ei, pos, i, SIM_STEM, True)
@@ -675,6 +701,7 @@ class Resolver:
                 for p in h.positions:
                     own.setdefault(p, set()).update(e.owners)
         offtopic = any(self._entries[h.entry].kind == _OFFTOPIC for h in kept)
+        owned_here = {d for h in kept for d in self._entries[h.entry].owners}
         cands: dict[int, _Candidate] = {}
         strong: dict[int, list[tuple[int, ...]]] = {}
         weak: dict[int, list[tuple[int, ...]]] = {}
@@ -703,19 +730,23 @@ class Resolver:
             if not e.owners:
                 if e.kind not in (_CATNAME, _TOPIC, _WEAK) or e.category is None:
                     continue
-                targets = self._by_category.get(e.category, [])
+                targets = self._by_category_all.get(e.category, [])
                 if not targets:
                     orphan.setdefault(e.category, []).append(h.positions)
                     continue
+                declared = self._by_category[e.category]
+                if len(declared) < len(targets):  # inferred ones only when the caller said their own word
+                    targets = [d for d in targets if d in declared or d in owned_here]
                 owners = set().union(*(own.get(p, set()) for p in h.positions))
                 if owners:
                     targets = [d for d in targets if d in owners]
                 for d in targets:
-                    if e.kind == _CATNAME and not demoted:
+                    if e.kind == _CATNAME and not demoted and not self._persons[d]:
                         self._raise(note(d, h, ""), TIER_EXPLICIT, 92.0 * h.sim / 100.0)
                     else:
                         note(d, h, " (as a topic word)" if e.kind == _CATNAME else "")
-                        (strong if e.kind == _TOPIC else weak).setdefault(d, []).append(h.positions)
+                        topic = e.kind == _TOPIC or (e.kind == _CATNAME and not demoted)  # "o diretor": its person
+                        (strong if topic else weak).setdefault(d, []).append(h.positions)
                 continue
             if e.person:
                 for d in e.owners:
@@ -763,7 +794,9 @@ class Resolver:
             else:
                 score = 56.0 + 6.0 * min(w, 2)
             c = cands[d]
-            if c.tier <= TIER_GENERIC and not offtopic:
+            # off-topic words ("pizza", "dog") stop weak topic evidence, not the
+            # directory's own keywords nor a whole sentence about its kind
+            if c.tier <= TIER_GENERIC and (not offtopic or d in keyword_at or s >= 2.0):
                 c.tier = TIER_GENERIC
                 c.score = min(score, 97.0)
                 c.evidence = round(s, 2)
@@ -772,6 +805,7 @@ class Resolver:
         for d, hits in person_words.items():
             self._score_person(d, hits, words, named_categories, cands)
         found_cands = {d: c for d, c in cands.items() if c.tier}
+        self._outweigh(found_cands, words)
         if orphan and not offtopic and not any(c.tier >= TIER_EXPLICIT for c in found_cands.values()):
             best_cat, best = max(((cat, sum(self._weight(g, words) for g in _groups(spans)))
                                   for cat, spans in orphan.items()), key=lambda cw: cw[1])
@@ -806,9 +840,32 @@ class Resolver:
         if cat and cat in named_categories:
             score += 4.0  # "a maria do financeiro"
             evidence += 1
+        elif self._alias_words[d] and any(w.word in self._alias_words[d] for i, w in enumerate(words)
+                                          if i not in hit.positions and not w.stop):
+            score += 4.0  # "emily in grooming": Emily Hartman, alias "grooming lead"
+            evidence += 1
         c.tier = TIER_PERSON
         c.score = min(score, 100.0)
         c.evidence = evidence
+
+    def _outweigh(self, cands: dict[int, _Candidate], words: Sequence[_Word]) -> None:
+        """The topic evidence of a whole sentence outweighs one word that names a
+        department in passing: a destination named by a single word that is not asked
+        for ("vaga de técnico instalador", "a nota fiscal da mensalidade", "the
+        receptionist job") becomes topic evidence when another kind has at least
+        ``OUTWEIGH`` of it ("vaga", "currículo"; "applying", "job")."""
+        generic = [c for c in cands.values() if c.tier == TIER_GENERIC]
+        if not generic:
+            return
+        for c in cands.values():
+            if c.tier != TIER_EXPLICIT:
+                continue
+            runs = self._mentions(c, named=True)
+            if len(runs) != 1 or len(runs[0]) != 1 or _asked_for(words, runs[0][0]):
+                continue
+            cat = self._categories[c.dest]
+            if any(g.evidence >= OUTWEIGH and self._categories[g.dest] != cat for g in generic):
+                c.tier, c.score, c.evidence = TIER_GENERIC, 80.0, 1.0
 
     def _compatible(self, said: str, name: str) -> bool:
         """``said`` may be ``name`` (the same, a variant or nickname, or sounding alike); cached."""
@@ -857,13 +914,15 @@ class Resolver:
 
     # ------------------------------------------------------------------ public
 
-    def _mentions(self, c: _Candidate, *, named: bool) -> list[list[int]]:
+    def _mentions(self, c: _Candidate, *, named: bool, strong: bool = False) -> list[list[int]]:
         """Where a candidate was heard, as runs of adjacent positions in the order
         said; ``named``: only where it was named (name, alias, department name),
-        not its topic words."""
+        not its topic words; ``strong``: not where only a weak word hinted at it."""
         spans: list[tuple[int, ...]] = []
         for ei, positions, remark in c.notes:
             e = self._entries[ei]
+            if strong and e.kind == _WEAK:
+                continue
             if named and not ((e.owners and e.kind in (_NAME, _ALIAS) and not e.generic and remark == "")
                               or (e.kind == _CATNAME and remark == "")):
                 continue
@@ -906,8 +965,10 @@ class Resolver:
         pre = {run for run in last if run not in post and _pre_negated(raw, run[0], used, _NEG_SKIP)}
         drop |= {d for d, runs in named.items() if tuple(runs[-1]) in post | pre}
         # 3. a topic under a negated request
-        soft = {d for d, c in cands.items() if c.tier == TIER_GENERIC and d not in drop
-                and all(_pre_negated(raw, run[0], used, _NEG_SKIP, need=_NEG_REQUEST) for run in spans[d])}
+        strong = {d: self._mentions(c, named=False, strong=True) for d, c in cands.items()
+                  if c.tier == TIER_GENERIC and d not in drop}
+        soft = {d for d, runs in strong.items()
+                if runs and all(_pre_negated(raw, run[0], used, _NEG_SKIP, need=_NEG_REQUEST) for run in runs)}
         if soft and set(cands) - drop - soft:
             drop |= soft
         if not drop:
@@ -1093,6 +1154,24 @@ _THEIRS_WHEN_MINE = frozenset(("legal", "management"))
 _MINE = frozenset("my meu minha our nosso nossa".split())
 
 
+#: Words before a destination's name that ask for it ("falar com o", "passa pro", "talk to").
+_ASKING = frozenset(
+    """com pro pra para falar fala passa passe passar transfere transfira transferir liga ligar chama setor
+    departamento area quero preciso procuro to with talk speak connect transfer reach need want get""".split()
+)
+
+
+def _asked_for(words: Sequence[_Word], at: int) -> bool:
+    """The word at ``at`` is what the caller asks for: it follows a request ("quero
+    falar com o financeiro", "transfer me to billing") or is said almost alone."""
+    j = at - 1
+    while j >= 0 and (words[j].raw in _ARTICLES or words[j].raw in _FILLERS):
+        j -= 1
+    if j < 0:
+        return sum(1 for w in words if not w.stop) <= 2
+    return words[j].raw in _ASKING
+
+
 def _possessed(words: Sequence[_Word], at: int) -> bool:
     """A possessive of the caller's before ``at``, with at most two describing
     words between ("my immigration lawyer")."""
@@ -1149,14 +1228,15 @@ def _post_negated(raw: Sequence[str], run: Sequence[int], starts: set[int], mark
 def _pre_negated(raw: Sequence[str], start: int, used: set[int], skip: frozenset[str],
                  need: Optional[frozenset[str]] = None) -> bool:
     """A negator before ``start`` reaching it through ``skip`` words only (and
-    through one of ``need`` when given); "no" only right before ("no billing")."""
+    through one of ``need`` when given); not "no", a quantifier before a noun
+    ("no refills left", "no dial tone")."""
     j = start - 1
     steps = 0
     via = False
     while j >= 0 and steps < 6:
         w = raw[j]
-        if j not in used and (w in _NEGATORS_PRE or (w == "no" and steps == 0)):
-            if j == 0 and w in ("nao", "no") and all(x in _ARTICLES for x in raw[1:start]):
+        if j not in used and w in _NEGATORS_PRE:
+            if j == 0 and w == "nao" and all(x in _ARTICLES for x in raw[1:start]):
                 return False  # "não, o suporte", "no, billing": an answer, then the request
             return via or need is None
         if w not in skip and not (need is not None and w in need):
