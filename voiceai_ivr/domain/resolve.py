@@ -124,6 +124,7 @@ STOPWORDS = frozenset(
 )
 #: Filler words that are also a department's short name ("IT"): kept in a name or alias.
 _NAMED_STOPWORDS = frozenset(("it", "ti"))
+_TITLES = frozenset("dr dra doutor doutora sr sra mr mrs ms miss doctor professor prof".split())
 #: Words dropped from lexicon phrases (which keep "não", "no", "sem").
 _ARTICLES = frozenset("a o os as um uma uns umas de do da dos das the an of my meu minha meus minhas".split())
 #: Portuguese gerunds ("ouvindo", "ligando") are verbs, never a misheard name.
@@ -324,8 +325,9 @@ def _entry_words(
     else:
         said = words_of(body)
         forms = tuple(w for w in said if not (len(w) == 1 and not w.isdigit()) and w not in STOPWORDS)
-        if len(forms) < len(said) and any(w in _NAMED_STOPWORDS for w in said):
-            forms, exact = tuple(said), True  # "IT guy": "it" is the department here, not a pronoun
+        if len(forms) < len(said) and (any(w in _NAMED_STOPWORDS for w in said) or all(w in _TITLES for w in forms)):
+            # "IT guy": "it" is the department here, not a pronoun; "Dr K": a title and an initial
+            forms, exact = tuple(said), True
         elif not forms or (common is not None and all(common(w) for w in forms) and len(words_of(body)) > len(forms)):
             # Made of filler or ordinary words only ("Departamento Pessoal", "On-Call"):
             # the phrase as said, so "call me" is not On-Call.
@@ -575,7 +577,12 @@ class Resolver:
         for i, w in enumerate(words):
             found: set[tuple[int, int]] = set()
             if w.raw in lx.titles:
-                continue  # "mr", "senhor": they mark a name, they are not one
+                # "mr", "senhor": they mark a name, they are not one (but for an alias
+                # said as it is written, "Dr K")
+                for ei, pos in self._by_word.get(w.raw, ()):
+                    if self._entries[ei].exact and self._entries[ei].owners:
+                        add(ei, pos, i, SIM_EXACT, False)
+                continue
             for ei, pos in self._by_word.get(w.word, ()):
                 e = self._entries[ei]
                 if w.stop and not e.exact and e.owners:
@@ -775,6 +782,13 @@ class Resolver:
                     if e.kind == _KEYWORD:
                         keyword_at.setdefault(d, set()).update(h.positions)
                 continue
+            if h.matched < len(e.words) and h.via_stem:
+                # part of a name heard only in another form ("medication" for Medical
+                # Records): a hint, not the destination named
+                for d in e.owners:
+                    note(d, h, " (in part, another form)")
+                    weak.setdefault(d, []).append(h.positions)
+                continue
             if h.matched == len(e.words):
                 score = h.sim
             elif e.kind == _NAME:
@@ -849,11 +863,11 @@ class Resolver:
         c.evidence = evidence
 
     def _outweigh(self, cands: dict[int, _Candidate], words: Sequence[_Word]) -> None:
-        """The topic evidence of a whole sentence outweighs one word that names a
-        department in passing: a destination named by a single word that is not asked
-        for ("vaga de técnico instalador", "a nota fiscal da mensalidade", "the
-        receptionist job") becomes topic evidence when another kind has at least
-        ``OUTWEIGH`` of it ("vaga", "currículo"; "applying", "job")."""
+        """The topic evidence of a whole sentence outweighs a department named in
+        passing: a destination named once, not asked for ("vaga de técnico
+        instalador", "the receptionist job", "my computer at the front desk")
+        becomes topic evidence when another kind has at least ``OUTWEIGH`` of it
+        ("vaga", "currículo"; "applying", "job"; "computer", "won't turn on")."""
         generic = [c for c in cands.values() if c.tier == TIER_GENERIC]
         if not generic:
             return
@@ -861,7 +875,7 @@ class Resolver:
             if c.tier != TIER_EXPLICIT:
                 continue
             runs = self._mentions(c, named=True)
-            if len(runs) != 1 or len(runs[0]) != 1 or _asked_for(words, runs[0][0]):
+            if len(runs) != 1 or _asked_for(words, runs[0][0]):
                 continue
             cat = self._categories[c.dest]
             if any(g.evidence >= OUTWEIGH and self._categories[g.dest] != cat for g in generic):
@@ -1163,12 +1177,12 @@ _ASKING = frozenset(
 
 def _asked_for(words: Sequence[_Word], at: int) -> bool:
     """The word at ``at`` is what the caller asks for: it follows a request ("quero
-    falar com o financeiro", "transfer me to billing") or is said almost alone."""
+    falar com o financeiro", "transfer me to billing") or opens the sentence."""
     j = at - 1
     while j >= 0 and (words[j].raw in _ARTICLES or words[j].raw in _FILLERS):
         j -= 1
     if j < 0:
-        return sum(1 for w in words if not w.stop) <= 2
+        return True  # the caller opened with it
     return words[j].raw in _ASKING
 
 
