@@ -657,7 +657,7 @@ class Resolver:
             return _Hit(ei, tuple(sorted(used)), sum(sims) / len(sims), len(chosen),
                         any(h[2] for h in chosen.values()))
         if len(by_pos) < n:
-            return None
+            return self._keyword_part(ei, by_pos)
         # Every word, in order, at most PHRASE_GAP words apart: best chain by DP.
         best_chain: Optional[tuple[float, tuple[int, ...], bool]] = None
         chains: list[tuple[float, tuple[int, ...], bool]] = [(s, (i,), st) for i, s, st in by_pos[0]]
@@ -670,9 +670,26 @@ class Resolver:
                     nxt.append((c[0] + s, (*c[1], i), c[2] or st))
             chains = nxt
             if not chains:
-                return None
+                return self._keyword_part(ei, by_pos)
         best_chain = max(chains, key=lambda c: c[0])
         return _Hit(ei, best_chain[1], best_chain[0] / n, n, best_chain[2])
+
+    def _keyword_part(self, ei: int, by_pos: dict[int, list[tuple[int, float, bool]]]) -> Optional[_Hit]:
+        """A keyword of the directory said in part or in another order ("a fibra
+        rompeu" for "rompimento de fibra", "o endereço novo" for "mudança de
+        endereço"): half of its words at least, one of them not an ordinary word."""
+        e = self._entries[ei]
+        n = len(e.words)
+        if e.kind != _KEYWORD or e.exact or 2 * len(by_pos) < n:
+            return None
+        if all(self._lex.is_common(e.forms[p]) for p in by_pos):
+            return None
+        chosen = {p: max(hits, key=lambda h: h[1]) for p, hits in by_pos.items()}
+        positions = tuple(sorted({h[0] for h in chosen.values()}))
+        if len(positions) < len(chosen):
+            return None
+        sims = [h[1] for h in chosen.values()]
+        return _Hit(ei, positions, sum(sims) / len(sims), len(chosen), any(h[2] for h in chosen.values()))
 
     def _candidates(self, words: Sequence[_Word]) -> tuple[dict[int, _Candidate], bool, Optional[str]]:
         """Candidates by destination index, whether the sentence is off-topic, and
@@ -779,7 +796,7 @@ class Resolver:
                     note(d, h, " (generic)" if e.kind != _KEYWORD else "")
                     strong.setdefault(d, []).append(h.positions)
                     own_generic.add(d)
-                    if e.kind == _KEYWORD:
+                    if e.kind == _KEYWORD and h.matched == len(e.words):  # said in part: a topic word
                         keyword_at.setdefault(d, set()).update(h.positions)
                 continue
             if h.matched < len(e.words) and h.via_stem:
