@@ -171,6 +171,10 @@ _SPELLING = frozenset(
 )
 
 
+#: Letters (or letter names) that are also words: not taken into a spelling at its end.
+_LETTER_WORDS = frozenset("e a o i you oh de que te ve ele esse ca pe ze em en el see bee".split())
+
+
 def words_of(text: str) -> list[str]:
     """The utterance's words, normalised; runs of single letters spelled out are
     joined ("r h" -> "rh", "i t" -> "it") unless they are only vowels ("e o"), and
@@ -190,9 +194,9 @@ def words_of(text: str) -> list[str]:
             last = max(k for k, w in enumerate(run) if w in _SPELLING)
             while first > 0 and len(run[first - 1]) == 1 and run[first - 1] not in "aeo":
                 first -= 1
-            while last + 1 < len(run) and (len(run[last + 1]) == 1 or run[last + 1] in LETTER_NAMES) \
-                    and run[last + 1] not in ("e", "a", "o", "you", "oh"):
-                last += 1
+            last = len(run) - 1  # the letters after, but not a trailing word that is also a letter
+            while last > first and run[last] in _LETTER_WORDS:
+                last -= 1
             if last > first:
                 out.extend(raw[i:i + first])
                 out.append("".join(LETTER_NAMES.get(w, w) for w in run[first:last + 1]))
