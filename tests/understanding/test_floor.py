@@ -28,8 +28,10 @@ MAX_WRONG_WHERE_QUESTION = {"dev": 0, "test": 0}
 #: wrong actions (rate), a little under the figures measured after that round's
 #: tuning (benchmarks/README.md). The test halves were never read while tuning.
 BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
-    ("r1", "dev"): ({"pt-BR": 0.97, "en-US": 0.97}, 0.01),
-    ("r1", "test"): ({"pt-BR": 0.93, "en-US": 0.91}, 0.025),
+    ("r1", "dev"): ({"pt-BR": 0.98, "en-US": 0.98}, 0.01),
+    ("r1", "test"): ({"pt-BR": 0.94, "en-US": 0.94}, 0.02),
+    ("r2", "dev"): ({"pt-BR": 0.93, "en-US": 0.91}, 0.04),
+    ("r2", "test"): ({"pt-BR": 0.83, "en-US": 0.83}, 0.09),
 }
 
 
@@ -90,7 +92,7 @@ def test_blind_batches_are_split_and_labelled() -> None:
                 assert BENCH.split_of(i.lang, i.text) == split, (batch, i.text)
                 for name in ([i.to] if i.to else []) + list(i.options):
                     assert name in dirs[i.lang].destinations, (batch, i.text, name)
-    assert ("r1", "test") in BLIND_FLOORS
+    assert {("r1", "test"), ("r2", "test")} <= set(BLIND_FLOORS)
 
 
 def test_wrong_action_types() -> None:
