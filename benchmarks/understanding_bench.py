@@ -28,6 +28,7 @@ split (``all`` = both halves together)::
                          "languages": {"pt-BR": {"items": .., "rate": ..}, ...},
                          "types": {"wrong_transfer": 1, "callback_instead_of_transfer": 1, ...}},
        "questions_instead": 2,       # asked/re-asked where a decisive action was right
+       "decided_by_llm": 0,          # turns the LLM decided (with --config / --llm-stub)
        "errors": [...] or a count}}}}
 
 A *wrong action* is a decisive action (transfer, callback, operator hand-off,
@@ -44,7 +45,7 @@ for after the round is closed.
 Usage::
 
     python benchmarks/understanding_bench.py [--batch corpus|r1|...|all] [--split dev|test|all]
-        [--config FILE] [--errors] [--reveal-test] [--out FILE]
+        [--config FILE | --llm-stub names|down|slow] [--errors] [--reveal-test] [--out FILE] [--summary]
     python benchmarks/understanding_bench.py --import /work/blind/r1 --as r1
 """
 
@@ -264,11 +265,13 @@ def evaluate(items: list[Item], understand: Understand = rules_only,
     errors: list[dict[str, Any]] = []
     types: dict[str, int] = {}
     wrong_by_lang: dict[str, int] = {}
-    confident_wrong = wrong_where_question = questions_instead = 0
+    confident_wrong = wrong_where_question = questions_instead = by_llm = 0
     right_total = 0
     for item in items:
         directory = dirs[item.lang]
-        got = action(understand(item, directory), directory)
+        what = understand(item, directory)
+        by_llm += what.source == "llm"
+        got = action(what, directory)
         ok = is_right(item, got)
         right_total += ok
         for group, key in (("languages", item.lang), ("intents", item.expect), ("kinds", item.kind)):
@@ -304,11 +307,26 @@ def evaluate(items: list[Item], understand: Understand = rules_only,
         "types": dict(sorted(types.items())),
     }
     out["questions_instead"] = questions_instead
+    out["decided_by_llm"] = by_llm
     # kept under their earlier names for the floor test and older notes
     out["confident_wrong"] = confident_wrong
     out["wrong_where_question"] = wrong_where_question
     out["errors"] = errors
     return out
+
+
+def llm_stub_client(mode: str, *, timeout: float = 2.5, delay: float = 1.0) -> tuple[Any, Any]:
+    """An ``LLMClient`` talking to a local OpenAI-compatible stand-in
+    (``tests/understanding/llm_stub.py``) and the running stand-in; close both."""
+    sys.path.insert(0, str(CORPUS))
+    import llm_stub  # type: ignore[import-not-found]
+
+    from voiceai_ivr.config import LLMConfig
+    from voiceai_ivr.integrations.llm import LLMClient
+
+    server = llm_stub.start(mode, delay=delay)
+    client = LLMClient(LLMConfig(enabled=True, url=server.url, model="stub", timeout=timeout))
+    return client, server
 
 
 def _understand_from(config_path: Optional[str]) -> tuple[Understand, str, Any]:
@@ -355,6 +373,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                     help="with --errors, list a blind test half's errors too (after its round is closed)")
     ap.add_argument("--out", help="also write the JSON report to this file")
     ap.add_argument("--summary", action="store_true", help="print a one-line summary per batch and split only")
+    ap.add_argument("--llm-stub", choices=("names", "down", "slow"),
+                    help="the LLM path against a local OpenAI-compatible stand-in (tests/understanding/llm_stub.py)")
     ap.add_argument("--import", dest="source", help="import a blind batch from this folder (with --as)")
     ap.add_argument("--as", dest="name", help="the name of the imported batch (r1, r2, ...)")
     args = ap.parse_args(argv)
@@ -368,13 +388,22 @@ def main(argv: Optional[list[str]] = None) -> int:
     for name in names:
         if not (batch_dir(name) / "dev.yaml").exists():
             ap.error(f"--batch {name}: no such batch (have: {', '.join(batches())})")
-    understand, engine, llm = _understand_from(args.config)
+    stub = None
+    if args.llm_stub:
+        llm, stub = llm_stub_client(args.llm_stub, timeout=0.5 if args.llm_stub == "slow" else 2.5)
+        understand, engine = with_llm(llm), f"llm+rules (local stand-in: {args.llm_stub})"
+    else:
+        understand, engine, llm = _understand_from(args.config)
     try:
-        report = {"engine": engine, "batches": run(names, args.split, understand, errors=args.errors,
-                                                    reveal_test=args.reveal_test)}
+        report: dict[str, Any] = {"engine": engine, "batches": run(names, args.split, understand, errors=args.errors,
+                                                                   reveal_test=args.reveal_test)}
+        if stub is not None:
+            report["llm_requests"] = len(stub.requests)
     finally:
         if llm is not None:
             llm.close()
+        if stub is not None:
+            stub.close()
     text = json.dumps(report, ensure_ascii=False, indent=1)
     if args.out:
         Path(args.out).write_text(text + "\n", encoding="utf-8")
