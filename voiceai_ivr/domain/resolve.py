@@ -314,6 +314,7 @@ class _Candidate:
     score: float = 0.0
     evidence: float = 0.0
     own: bool = False  # topic evidence through the destination's own alias or keyword
+    topic_evidence: float = 0.0  # its topic evidence, also when it was named
     notes: list[tuple[int, tuple[int, ...], str]] = field(default_factory=list)  # (entry, positions, remark)
 
 
@@ -681,12 +682,12 @@ class Resolver:
     def _keyword_part(self, ei: int, by_pos: dict[int, list[tuple[int, float, bool]]]) -> Optional[_Hit]:
         """A keyword of the directory said in part or in another order ("a fibra
         rompeu" for "rompimento de fibra", "o endereço novo" for "mudança de
-        endereço"): half of its words at least, one of them not an ordinary word."""
+        endereço"): half of its words at least, one of them a word of some length."""
         e = self._entries[ei]
         n = len(e.words)
         if e.kind != _KEYWORD or e.exact or 2 * len(by_pos) < n:
             return None
-        if all(self._lex.is_common(e.forms[p]) for p in by_pos):
+        if all(e.forms[p] in STOPWORDS or len(e.forms[p]) < 5 for p in by_pos):
             return None
         chosen = {p: max(hits, key=lambda h: h[1]) for p, hits in by_pos.items()}
         positions = tuple(sorted({h[0] for h in chosen.values()}))
@@ -820,7 +821,9 @@ class Resolver:
                 self._raise(note(d, h, ""), TIER_EXPLICIT, score)
         for d in set(strong) | set(weak):
             groups = _groups(strong.get(d, []))
-            s = sum(KEYWORD_WEIGHT if g & keyword_at.get(d, set()) else self._weight(g, words) for g in groups)
+            # a keyword of several words said whole is the more specific
+            s = sum(KEYWORD_WEIGHT + 0.5 * (len(g) - 1) if g & keyword_at.get(d, set()) else self._weight(g, words)
+                    for g in groups)
             covered = set().union(*strong.get(d, [()]))
             w = len(_groups([p for p in weak.get(d, []) if not covered & set(p)]))
             bonus = 6.0 if d in own_generic else 0.0
@@ -829,6 +832,7 @@ class Resolver:
             else:
                 score = 56.0 + 6.0 * min(w, 2)
             c = cands[d]
+            c.topic_evidence = round(s, 2)
             # off-topic words ("pizza", "dog") stop weak topic evidence, not the
             # directory's own keywords nor a whole sentence about its kind
             if c.tier <= TIER_GENERIC and (not offtopic or d in keyword_at or s >= 2.0):
@@ -900,7 +904,8 @@ class Resolver:
                 continue
             cat = self._categories[c.dest]
             if any(g.evidence >= OUTWEIGH and self._categories[g.dest] != cat for g in generic):
-                c.tier, c.score, c.evidence = TIER_GENERIC, 80.0, 1.0
+                ev = max(c.topic_evidence, 1.0)
+                c.tier, c.score, c.evidence = TIER_GENERIC, min(80.0 + 8.0 * (min(ev, 3.0) - 1.0), 97.0), ev
 
     def _compatible(self, said: str, name: str) -> bool:
         """``said`` may be ``name`` (the same, a variant or nickname, or sounding alike); cached."""
