@@ -95,6 +95,8 @@ SIM_EXACT = 100.0
 SIM_VARIANT = 95.0  # a spelling variant or nickname of a first name
 SIM_STEM = 92.0  # another form of the word
 SIM_SOUND = 90.0  # a name that sounds the same
+#: Least ``fuzz.ratio`` for an unknown word to be taken for a person's name word.
+NAME_FUZZY_MIN = 80.0
 #: Least Jaro-Winkler similarity for two names that sound alike to count.
 SOUND_MIN = 0.78
 
@@ -441,13 +443,15 @@ class Resolver:
                     for k in stem_keys(w):
                         self._by_key.setdefault(k, []).append((ei, pos))
                 if e.person:
-                    for g in lx.name_groups.get(w, ()):
+                    # by the name as written too: the light stem cuts a surname's "s" ("Menezes")
+                    for g in set(lx.name_groups.get(w, ())) | set(lx.name_groups.get(e.forms[pos], ())):
                         self._by_group.setdefault(g, []).append((ei, pos))
-                    for k in sound_keys(w):
+                    for k in sound_keys(w) | sound_keys(e.forms[pos]):
                         self._by_sound.setdefault(k, []).append((ei, pos))
                 if e.owners and e.kind in (_NAME, _ALIAS) and len(w) >= 5 and not w.isdigit():
                     fuzzy.setdefault(w, []).append((ei, pos))
         self._fuzzy = fuzzy
+        self._name_vocab = frozenset(w for w, refs in fuzzy.items() if all(entries[ei].person for ei, _ in refs))
         # a person's own alias words ("grooming lead"), to tell people of one first name apart
         self._alias_words: list[frozenset[str]] = [frozenset() for _ in self._names]
         for e in entries:
@@ -624,7 +628,7 @@ class Resolver:
             if (not w.first_name and not w.common) or w.titled:
                 for k in sound_keys(w.raw):
                     for ei, pos in self._by_sound.get(k, ()):
-                        target = self._entries[ei].words[pos]
+                        target = self._entries[ei].forms[pos]
                         if (ei, pos) in found or (lx.is_first_name(target) and w.first_name):
                             continue
                         if similar_names(w.raw, target) >= SOUND_MIN:
@@ -634,7 +638,10 @@ class Resolver:
                 for choice, score, _ in process.extract(
                     w.word, self._fuzzy_vocab, scorer=fuzz.ratio, score_cutoff=75.0, limit=None
                 ):
-                    if score >= _token_min(w.word, choice):
+                    least = _token_min(w.word, choice)
+                    if choice in self._name_vocab:
+                        least = min(least, NAME_FUZZY_MIN)  # a surname misheard: "castiyo" for Castillo
+                    if score >= least:
                         for ei, pos in self._fuzzy[choice]:
                             add(ei, pos, i, float(score), False)
         return hits
