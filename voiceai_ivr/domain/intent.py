@@ -102,7 +102,8 @@ _REPEAT = _rx(
     r"i didn t (?:get|understand)", r"didn t catch", r"what (?:were|are) the options", r"options again",
     r"(?:what|which) (?:were|are) (?:the|my) (?:choices|options)", r"choices again",
     r"(?:say|read|list)(?: \w+){0,2} again",
-    r"quais (?:eram|sao) as (?:opcoes|alternativas)", r"as opcoes de novo", r"(?:fala|diz|repete) as opcoes",
+    r"quais (?:eram|sao) as (?:opcoes|alternativas)", r"as opcoes de novo",
+    r"(?:fala|falar|diz|dizer|repete|repetir|le|ler)(?: de novo| novamente| outra vez)? as opcoes",
 )
 _OPERATOR = _rx(
     r"atendente", r"operador(?:a)?", r"telefonista", r"recepcionista", r"recepcao", r"humano", r"uma pessoa",

@@ -50,6 +50,7 @@ import re
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from rapidfuzz import fuzz, process
@@ -60,6 +61,7 @@ from voiceai_ivr.domain.lexicon import (
     lexicon,
     normalize_text,
     similar_names,
+    snowball,
     sound_keys,
     stem,
     stem_keys,
@@ -216,6 +218,26 @@ def words_of(text: str) -> list[str]:
         out.append(raw[i])
         i += 1
     return out
+
+
+#: Portuguese noun endings after the Snowball stem: "mudanc" (mudança) and "mud"
+#: (mudar), "rompiment" and "romp", "instalaca" and "instal" share a root.
+_PT_NOUN_ENDINGS = ("iment", "ament", "ment", "anc", "enc", "aca", "uca", "ica", "ca", "c")
+
+
+@lru_cache(maxsize=65536)
+def root_keys(word: str) -> frozenset[str]:
+    """A word's Portuguese root ("r:<root>") when a noun ending comes off its stem,
+    and the stem itself as a root; used only for a directory's own phrases."""
+    if len(word) < 4 or word.isdigit():
+        return frozenset()
+    st = snowball(word, "pt")
+    out = {f"r:{st}"}
+    for end in _PT_NOUN_ENDINGS:
+        if st.endswith(end) and len(st) - len(end) >= 3:
+            out.add(f"r:{st[:-len(end)]}")
+            break
+    return frozenset(out)
 
 
 def _token_min(a: str, b: str) -> float:
@@ -440,7 +462,10 @@ class Resolver:
             for pos, w in enumerate(e.words):
                 self._by_word.setdefault(w, []).append((ei, pos))
                 if not e.exact and not e.person:
-                    for k in stem_keys(w):
+                    keys = stem_keys(w)
+                    if e.owners and e.kind in (_KEYWORD, _ALIAS) and len(e.words) >= 2:
+                        keys = keys | root_keys(e.forms[pos])  # "mudança de endereço" said "mudar de endereço"
+                    for k in keys:
                         self._by_key.setdefault(k, []).append((ei, pos))
                 if e.person:
                     # by the name as written too: the light stem cuts a surname's "s" ("Menezes")
@@ -563,7 +588,7 @@ class Resolver:
             out.append(_Word(
                 raw=w,
                 word=lw,
-                keys=stem_keys(w),
+                keys=stem_keys(w) | root_keys(w),
                 stop=w in STOPWORDS,
                 common=lx.is_common(w) or bool(_GERUND.match(w)),
                 topical=lw in self._topical or bool(stem_keys(w) & self._topical),
@@ -614,8 +639,9 @@ class Resolver:
                         continue
                     if w.common and not w.topical and self._entries[ei].owners:
                         continue  # an ordinary word in another form is not a name ("found" is not "founder")
-                    if lexical and self._entries[ei].category not in lexical and self._entries[ei].kind != _KEYWORD:
-                        continue  # (the directory's own keywords match in any form)
+                    e = self._entries[ei]
+                    if lexical and e.category not in lexical and not (e.owners and len(e.words) >= 2):
+                        continue  # (the directory's own phrases match in any form: "visita do técnico")
                     if (ei, pos) not in found:
                         found.add((ei, pos))
                         add(ei, pos, i, SIM_STEM, True)
@@ -731,7 +757,7 @@ class Resolver:
             if e.kind not in (_IDIOM, _OFFTOPIC, _EXTERNAL) and self._after_external(h, words, found):
                 continue
             kept.append(h)
-            if e.owners and not (
+            if e.owners and h.matched == len(e.words) and not (
                 len(h.positions) == 1 and h.via_stem and words[h.positions[0]].topical
             ):
                 for p in h.positions:
@@ -743,6 +769,7 @@ class Resolver:
         weak: dict[int, list[tuple[int, ...]]] = {}
         own_generic: set[int] = set()
         keyword_at: dict[int, set[int]] = {}  # the directory's own routing words weigh most
+        part_at: dict[int, set[int]] = {}  # ... and said in part, a hint
         orphan: dict[str, list[tuple[int, ...]]] = {}  # evidence of categories nobody here has
         person_words: dict[int, list[_Hit]] = {}
 
@@ -808,8 +835,10 @@ class Resolver:
                     note(d, h, " (generic)" if e.kind != _KEYWORD else "")
                     strong.setdefault(d, []).append(h.positions)
                     own_generic.add(d)
-                    if e.kind == _KEYWORD and h.matched == len(e.words):  # said in part: a topic word
+                    if e.kind == _KEYWORD and h.matched == len(e.words):
                         keyword_at.setdefault(d, set()).update(h.positions)
+                    elif e.kind == _KEYWORD:  # said in part: a hint
+                        part_at.setdefault(d, set()).update(h.positions)
                 continue
             if h.matched < len(e.words) and h.via_stem:
                 # part of a name heard only in another form ("medication" for Medical
@@ -829,8 +858,8 @@ class Resolver:
         for d in set(strong) | set(weak):
             groups = _groups(strong.get(d, []))
             # a keyword of several words said whole is the more specific
-            s = sum(KEYWORD_WEIGHT + 0.5 * (len(g) - 1) if g & keyword_at.get(d, set()) else self._weight(g, words)
-                    for g in groups)
+            s = sum(KEYWORD_WEIGHT + 0.5 * (len(g) - 1) if g & keyword_at.get(d, set())
+                    else 0.5 if g <= part_at.get(d, set()) else self._weight(g, words) for g in groups)
             covered = set().union(*strong.get(d, [()]))
             w = len(_groups([p for p in weak.get(d, []) if not covered & set(p)]))
             bonus = 6.0 if d in own_generic else 0.0
