@@ -746,6 +746,7 @@ class Resolver:
                     if h.via_stem and p in named_as_is:
                         continue
                     claims.setdefault(p, set()).update(fam)
+        ext_starts = {min(h.positions) for h in found if self._entries[h.entry].kind == _EXTERNAL}
         own: dict[int, set[int]] = {}  # position -> destinations whose own name/alias/keyword is there
         kept: list[_Hit] = []
         for h in found:
@@ -754,7 +755,8 @@ class Resolver:
                 claims[h.positions[0]] & self._family(h.entry)
             ) and not (e.person and ("p",) in claims[h.positions[0]]):
                 continue
-            if e.kind not in (_IDIOM, _OFFTOPIC, _EXTERNAL) and self._after_external(h, words, found):
+            if ext_starts and e.kind not in (_IDIOM, _OFFTOPIC, _EXTERNAL) and self._after_external(
+                    h, words, ext_starts):
                 continue
             kept.append(h)
             if e.owners and h.matched == len(e.words) and not (
@@ -877,8 +879,12 @@ class Resolver:
                 c.evidence = round(s, 2)
                 c.own = d in own_generic
         named_categories = {self._categories[c.dest] for c in cands.values() if c.tier}
+        said: dict[str, set[int]] = {}
+        for at, heard in enumerate(words):
+            if not heard.stop:
+                said.setdefault(heard.word, set()).add(at)
         for d, hits in person_words.items():
-            self._score_person(d, hits, words, named_categories, cands)
+            self._score_person(d, hits, words, named_categories, cands, said)
         found_cands = {d: c for d, c in cands.items() if c.tier}
         self._outweigh(found_cands, words)
         if orphan and not offtopic and not any(c.tier >= TIER_EXPLICIT for c in found_cands.values()):
@@ -891,7 +897,7 @@ class Resolver:
         return found_cands, offtopic, None
 
     def _score_person(self, d: int, hits: list[_Hit], words: Sequence[_Word], named_categories: set[Optional[str]],
-                      cands: dict[int, _Candidate]) -> None:
+                      cands: dict[int, _Candidate], said: dict[str, set[int]]) -> None:
         hit = max(hits, key=lambda h: (h.matched, h.sim))
         e = self._entries[hit.entry]
         ws = [words[p] for p in hit.positions]
@@ -915,8 +921,7 @@ class Resolver:
         if cat and cat in named_categories:
             score += 4.0  # "a maria do financeiro"
             evidence += 1
-        elif self._alias_words[d] and any(w.word in self._alias_words[d] for i, w in enumerate(words)
-                                          if i not in hit.positions and not w.stop):
+        elif self._alias_words[d] and any(said[a] - set(hit.positions) for a in self._alias_words[d] if a in said):
             score += 4.0  # "emily in grooming": Emily Hartman, alias "grooming lead"
             evidence += 1
         c.tier = TIER_PERSON
@@ -978,15 +983,15 @@ class Resolver:
                 ("d", o) for o in e.owners}
         return {("c", e.category)} if e.category else {("x", ei)}
 
-    def _after_external(self, h: _Hit, words: Sequence[_Word], found: list[_Hit]) -> bool:
-        """A destination word followed by "of/at <another organisation>"."""
+    @staticmethod
+    def _after_external(h: _Hit, words: Sequence[_Word], ext_starts: set[int]) -> bool:
+        """A destination word followed by "of/at <another organisation>" (``ext_starts``:
+        where the other organisations' words start)."""
         last = max(h.positions)
         nxt = last + 1
         while nxt < len(words) and words[nxt].raw in _OF:
             nxt += 1
-        if nxt == last + 1:
-            return False
-        return any(self._entries[o.entry].kind == _EXTERNAL and min(o.positions) == nxt for o in found)
+        return nxt != last + 1 and nxt in ext_starts
 
     # ------------------------------------------------------------------ public
 
