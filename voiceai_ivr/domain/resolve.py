@@ -765,7 +765,8 @@ class Resolver:
                 for p in h.positions:
                     own.setdefault(p, set()).update(e.owners)
         offtopic = any(self._entries[h.entry].kind == _OFFTOPIC for h in kept)
-        owned_here = {d for h in kept for d in self._entries[h.entry].owners}
+        owned_here = {d for h in kept for d in self._entries[h.entry].owners
+                      if h.matched == len(self._entries[h.entry].words)}
         cands: dict[int, _Candidate] = {}
         strong: dict[int, list[tuple[int, ...]]] = {}
         weak: dict[int, list[tuple[int, ...]]] = {}
@@ -833,10 +834,12 @@ class Resolver:
                         weak.setdefault(d, []).append(h.positions)
                 continue
             if e.kind == _KEYWORD or e.generic:
+                whole = h.matched == len(e.words)
                 for d in e.owners:
-                    note(d, h, " (generic)" if e.kind != _KEYWORD else "")
+                    note(d, h, " (generic)" if e.kind != _KEYWORD else "" if whole else " (in part)")
                     strong.setdefault(d, []).append(h.positions)
-                    own_generic.add(d)
+                    if whole:
+                        own_generic.add(d)
                     if e.kind == _KEYWORD and h.matched == len(e.words):
                         keyword_at.setdefault(d, set()).update(h.positions)
                     elif e.kind == _KEYWORD:  # said in part: a hint
@@ -861,7 +864,8 @@ class Resolver:
             groups = _groups(strong.get(d, []))
             # a keyword of several words said whole is the more specific
             s = sum(KEYWORD_WEIGHT + 0.5 * (len(g) - 1) if g & keyword_at.get(d, set())
-                    else 0.5 if g <= part_at.get(d, set()) else self._weight(g, words) for g in groups)
+                    else 0.5 if g <= part_at.get(d, set()) and not any(words[p].topical for p in g)
+                    else self._weight(g, words) for g in groups)
             covered = set().union(*strong.get(d, [()]))
             w = len(_groups([p for p in weak.get(d, []) if not covered & set(p)]))
             bonus = 6.0 if d in own_generic else 0.0
