@@ -32,6 +32,9 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     ("r1", "test"): ({"pt-BR": 0.94, "en-US": 0.94}, 0.02),
     ("r2", "dev"): ({"pt-BR": 0.93, "en-US": 0.91}, 0.04),
     ("r2", "test"): ({"pt-BR": 0.81, "en-US": 0.82}, 0.09),
+    # r3 is held out (never tuned on): its floors guard against a regression only
+    ("r3", "dev"): ({"pt-BR": 0.85, "en-US": 0.87}, 0.07),
+    ("r3", "test"): ({"pt-BR": 0.83, "en-US": 0.77}, 0.11),
 }
 
 
@@ -92,7 +95,7 @@ def test_blind_batches_are_split_and_labelled() -> None:
                 assert BENCH.split_of(i.lang, i.text) == split, (batch, i.text)
                 for name in ([i.to] if i.to else []) + list(i.options):
                     assert name in dirs[i.lang].destinations, (batch, i.text, name)
-    assert {("r1", "test"), ("r2", "test")} <= set(BLIND_FLOORS)
+    assert {(batch, "test") for batch in BENCH.batches()[1:]} <= set(BLIND_FLOORS)
 
 
 def test_wrong_action_types() -> None:
