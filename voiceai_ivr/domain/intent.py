@@ -95,6 +95,18 @@ _GOODBYE = _rx(
     r"^(?:(?:ah|oh|ok|okay|ta|bom|tudo|bem|beleza|entao|alright|all right|great|perfeito|certo|no|nao) )*"
     r"(?:muito )?(?:obrigad[oa]|thanks|thank you|valeu)(?: (?:entao|mesmo|tchau|bye|so much|a lot))*$",
 )
+#: The caller's matter is done: with goodbye words, a destination they name is past.
+_DONE = _rx(
+    r"ja (?:falei|resolvi|consegui|conversei|fui atendid[oa])", r"era so isso", r"e so isso", r"so isso mesmo",
+    r"already (?:talked|spoke|spoken|got|sorted|resolved|taken care)", r"that s all", r"thats all", r"that s it",
+    r"nothing else", r"nada mais", r"i m all set", r"im all set",
+)
+#: A request made in the sentence ("quero", "I need", "put me through").
+_ASKS = _rx(
+    r"quero", r"queria", r"preciso", r"gostaria", r"me passa", r"me transfere", r"me coloca",
+    r"i want", r"i need", r"i d like", r"id like", r"put me", r"transfer me", r"connect me",
+    r"can i (?:talk|speak)",
+)
 _REPEAT = _rx(
     r"repete", r"repetir", r"repita", r"pode repetir", r"fala de novo", r"nao entendi", r"como e que e",
     r"o que voce disse", r"de novo por favor", r"mais uma vez", r"quais (?:sao )?as opcoes",
@@ -248,7 +260,7 @@ _NEGATION_SKIP = frozenset(
 )
 _EN_CALLBACK = _rx(
     r"call ?back", r"callback", r"call me", r"ring me", r"give (?:me|us) a (?:call|ring)", r"get back to (?:me|us)",
-    r"return (?:my|the|our) call", r"reach out to (?:me|us)", r"contact me", r"reach me", r"calling me",
+    r"return (?:my|our) call", r"reach out to (?:me|us)", r"contact me", r"reach me", r"calling me",
     r"(?:rather|prefer|wish)(?: that)? (?:you|someone|somebody|they|he|she) (?:called|call|rang) me",
 )
 
@@ -443,7 +455,8 @@ def classify(
     if wants_callback:
         dest = res.match if res is not None else None
         return Intent("callback", destination=dest, resolution=res, text=text, reason="callback request")
-    if _GOODBYE.search(norm) and not named:
+    if _GOODBYE.search(norm) and (not named or (_DONE.search(norm) and not _ASKS.search(norm))):
+        # "já falei com a maria, era só isso, obrigado": a destination said of what is done
         return Intent("goodbye", text=text, reason="goodbye words")
     if _REPEAT.search(norm) and not named:
         return Intent("repeat", text=text, reason="asked to repeat")
