@@ -1,5 +1,14 @@
-"""How well the IVR understands a caller's first sentence: the labelled corpus in
-tests/understanding/ run through the path a call takes.
+"""How well the IVR understands a caller's first sentence: labelled batches of
+first sentences run through the path a call takes.
+
+Batches (``tests/understanding/``):
+
+* ``corpus``: the product's own corpus (``corpus/{dev,test}.yaml``) against
+  ``directory.{pt-BR,en-US}.yaml``;
+* ``blind/<round>`` (``r1``, ``r2``, ...): a batch written by a writer who never saw
+  the rules (``/work/blind/WRITER-BRIEF.md``), imported with ``--import`` and split
+  into ``dev.yaml`` / ``test.yaml`` by a stable hash of the sentence. A batch with
+  its own ``directory.<lang>.yaml`` runs against it; otherwise against the corpus'.
 
 Each item is one first sentence (ASR style) with what a receptionist would do:
 ``transfer`` (to X), ``ask`` (which of X, Y), ``callback`` (optionally for X),
@@ -7,23 +16,46 @@ Each item is one first sentence (ASR style) with what a receptionist would do:
 ``repeat``. The sentence goes through ``flows.conversation.understand_with_rules``
 (DOMAIN's intent rules and the resolver, with the directory of its language),
 preceded by the LLM when ``--config`` enables one (the conversation's own order:
-the LLM decides when it can, the rules otherwise). The JSON printed:
+the LLM decides when it can, the rules otherwise). The JSON printed, per batch and
+split (``all`` = both halves together)::
 
-    {"split": "dev", "items": 211, "accuracy": 0.97,
-     "languages": {"pt-BR": {"items": .., "right": .., "accuracy": ..}, ...},
-     "intents": {"transfer": {...}, "ask": {...}, ...},      # by expected action
-     "kinds": {"topic": {...}, "callback": {...}, ...},      # by corpus kind
-     "confident_wrong": 0,     # a transfer/callback/operator/goodbye where that was wrong
-     "wrong_where_question": 0,  # ... where a re-ask or a question was right
-     "errors": [{"lang": .., "text": .., "expected": .., "got": ..}, ...]}
+    {"engine": "rules", "batches": {"r1": {"dev": {
+       "items": 120, "accuracy": 0.97,
+       "languages": {"pt-BR": {"items": .., "right": .., "accuracy": ..}, ...},
+       "intents": {"transfer": {...}, "ask": {...}, ...},      # by expected label
+       "kinds": {"topic": {...}, "callback": {...}, ...},      # by the writer's kind
+       "wrong_actions": {"items": 3, "rate": 0.025,            # a decisive action that was wrong
+                         "languages": {"pt-BR": {"items": .., "rate": ..}, ...},
+                         "types": {"wrong_transfer": 1, "callback_instead_of_transfer": 1, ...}},
+       "questions_instead": 2,       # asked/re-asked where a decisive action was right
+       "decided_by_llm": 0,          # turns the LLM decided (with --config / --llm-stub)
+       "errors": [...] or a count}}}}
 
-Usage: python benchmarks/understanding_bench.py [--split dev|test|all] [--config FILE] [--errors]
+A *wrong action* is a decisive action (transfer, callback, operator hand-off,
+goodbye) that is not what the receptionist would do: a transfer to another
+destination, a callback instead of a transfer, a transfer where a callback, a
+question or a re-ask was right, a goodbye wrongly, ... Its type is
+``<got>_instead_of_<expected>`` (``wrong_transfer`` / ``wrong_callback`` when the
+action was right but the destination was not).
+
+Blind discipline: the errors of a blind batch's test half are never printed
+(``--errors`` lists the dev half only) unless ``--reveal-test`` is given, which is
+for after the round is closed.
+
+Usage::
+
+    python benchmarks/understanding_bench.py [--batch corpus|r1|...|all] [--split dev|test|all]
+        [--config FILE | --llm-stub names|down|slow] [--errors] [--reveal-test] [--out FILE] [--summary]
+    python benchmarks/understanding_bench.py --import /work/blind/r1 --as r1
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import re
+import shutil
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -38,11 +70,13 @@ from voiceai_ivr.flows.conversation import CallDirectory, Understanding, underst
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "understanding"
+BLIND = CORPUS / "blind"
 SPLITS = ("dev", "test")
 LANGUAGES = ("pt-BR", "en-US")
 #: Weekday, office hours: resolution never depends on hours, but keep runs repeatable.
 AT = datetime.fromisoformat("2026-11-24T10:30:00-03:00")
 DECISIVE = ("transfer", "callback", "operator", "goodbye")
+QUESTIONS = ("ask", "reask", "repeat")
 
 
 @dataclass(frozen=True)
@@ -55,21 +89,102 @@ class Item:
     options: tuple[str, ...] = ()
 
 
-def load_items(splits: Iterable[str]) -> list[Item]:
+# --------------------------------------------------------------------------- batches
+
+
+def batch_dir(batch: str) -> Path:
+    return CORPUS / "corpus" if batch == "corpus" else BLIND / batch
+
+
+def batches() -> list[str]:
+    """``corpus`` and every imported blind round, in order."""
+    rounds = sorted((p.name for p in BLIND.iterdir() if (p / "dev.yaml").exists()), key=_round_key) \
+        if BLIND.is_dir() else []
+    return ["corpus", *rounds]
+
+
+def _round_key(name: str) -> tuple[int, str]:
+    m = re.search(r"\d+", name)
+    return (int(m.group()) if m else 0, name)
+
+
+def load_items(splits: Iterable[str], batch: str = "corpus") -> list[Item]:
     items: list[Item] = []
     for split in splits:
-        for raw in yaml.safe_load((CORPUS / "corpus" / f"{split}.yaml").read_text(encoding="utf-8")):
-            items.append(Item(raw["lang"], raw["kind"], str(raw.get("text") or ""), raw["expect"],
+        path = batch_dir(batch) / f"{split}.yaml"
+        for raw in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            items.append(Item(raw["lang"], str(raw.get("kind") or ""), str(raw.get("text") or ""), raw["expect"],
                               raw.get("to"), tuple(raw.get("options") or ())))
     return items
 
 
-def load_directories() -> dict[str, CallDirectory]:
+def directory_file(batch: str, lang: str) -> Path:
+    """The batch's own directory for ``lang`` when it has one, else the corpus'."""
+    own = batch_dir(batch) / f"directory.{lang}.yaml"
+    return own if batch != "corpus" and own.exists() else CORPUS / f"directory.{lang}.yaml"
+
+
+def load_directories(batch: str = "corpus") -> dict[str, CallDirectory]:
     out: dict[str, CallDirectory] = {}
     for lang in LANGUAGES:
-        directory = parse_directory(yaml.safe_load((CORPUS / f"directory.{lang}.yaml").read_text(encoding="utf-8")))
+        doc = yaml.safe_load(directory_file(batch, lang).read_text(encoding="utf-8"))
+        directory = parse_directory(doc)
         out[lang] = CallDirectory.from_directory(directory, directory.secretaries[0])
     return out
+
+
+def split_of(lang: str, text: str) -> str:
+    """``dev`` or ``test``, by a stable hash of the sentence (language and text)."""
+    digest = hashlib.sha256(f"{lang}\n{text.strip()}".encode()).digest()
+    return "test" if digest[0] & 1 else "dev"
+
+
+def import_batch(source: Path, name: str) -> dict[str, int]:
+    """Copy a blind batch (``<lang>.yaml`` files, and ``directory.<lang>.yaml`` when it
+    has its own directory) into ``tests/understanding/blind/<name>/``, split into
+    ``dev.yaml`` and ``test.yaml`` line by line: each item keeps the writer's
+    spelling, and the writer's header comments head both halves."""
+    dest = BLIND / name
+    if dest.exists():
+        raise SystemExit(f"--as {name}: {dest} exists already (a batch is imported once)")
+    halves: dict[str, list[str]] = {s: [] for s in SPLITS}
+    headers: list[str] = []
+    counts = dict.fromkeys(SPLITS, 0)
+    for lang in LANGUAGES:
+        path = source / f"{lang}.yaml"
+        if not path.exists():
+            raise SystemExit(f"--import: {path} is missing")
+        lines = path.read_text(encoding="utf-8").splitlines()
+        parsed = yaml.safe_load("\n".join(lines)) or []
+        headers.append(f"# --- {path.name}, header as the writer wrote it:")
+        seen = 0
+        for line in lines:
+            if not line.strip() or line.lstrip().startswith("#"):
+                if seen == 0:
+                    headers.append(line)
+                continue
+            item = yaml.safe_load(line)
+            if not isinstance(item, list) or len(item) != 1 or not isinstance(item[0], dict):
+                raise SystemExit(f"--import: {path}: not one item per line: {line[:80]!r}")
+            split = split_of(str(item[0]["lang"]), str(item[0].get("text") or ""))
+            halves[split].append(line)
+            counts[split] += 1
+            seen += 1
+        if seen != len(parsed):
+            raise SystemExit(f"--import: {path}: {len(parsed)} items parsed, {seen} lines read")
+    dest.mkdir(parents=True)
+    for lang in LANGUAGES:
+        own = source / f"directory.{lang}.yaml"
+        if own.exists():
+            shutil.copyfile(own, dest / own.name)
+    for split, lines in halves.items():
+        head = [f"# Blind batch {name}, {split} half (split by benchmarks/understanding_bench.py split_of):",
+                f"# imported from {source} unchanged; see tests/understanding/README.md.", *headers]
+        (dest / f"{split}.yaml").write_text("\n".join([*head, *lines]) + "\n", encoding="utf-8")
+    return counts
+
+
+# --------------------------------------------------------------------------- judging
 
 
 def action(what: Understanding, directory: CallDirectory) -> dict[str, Any]:
@@ -98,6 +213,15 @@ def is_right(item: Item, got: Mapping[str, Any]) -> bool:
         offered = list(got.get("options") or [])
         return set(item.options) <= set(offered) and len(offered) <= len(item.options) + 1
     return True
+
+
+def wrong_action(item: Item, got: Mapping[str, Any]) -> Optional[str]:
+    """The type of a wrong decisive action, or None (right, or only a question)."""
+    if got["do"] not in DECISIVE or is_right(item, got):
+        return None
+    if got["do"] == item.expect:
+        return f"wrong_{item.expect}"  # wrong_transfer, wrong_callback
+    return f"{got['do']}_instead_of_{item.expect}"
 
 
 Understand = Callable[[Item, CallDirectory], Understanding]
@@ -139,11 +263,15 @@ def evaluate(items: list[Item], understand: Understand = rules_only,
     dirs = directories or load_directories()
     by: dict[str, dict[str, list[int]]] = {"languages": {}, "intents": {}, "kinds": {}}
     errors: list[dict[str, Any]] = []
-    confident_wrong = wrong_where_question = 0
+    types: dict[str, int] = {}
+    wrong_by_lang: dict[str, int] = {}
+    confident_wrong = wrong_where_question = questions_instead = by_llm = 0
     right_total = 0
     for item in items:
         directory = dirs[item.lang]
-        got = action(understand(item, directory), directory)
+        what = understand(item, directory)
+        by_llm += what.source == "llm"
+        got = action(what, directory)
         ok = is_right(item, got)
         right_total += ok
         for group, key in (("languages", item.lang), ("intents", item.expect), ("kinds", item.kind)):
@@ -151,50 +279,149 @@ def evaluate(items: list[Item], understand: Understand = rules_only,
             cell[0] += ok
             cell[1] += 1
         if not ok:
-            decisive = got["do"] in DECISIVE
-            confident_wrong += decisive
-            wrong_where_question += decisive and item.expect in ("reask", "ask")
+            kind = wrong_action(item, got)
+            if kind is not None:
+                types[kind] = types.get(kind, 0) + 1
+                wrong_by_lang[item.lang] = wrong_by_lang.get(item.lang, 0) + 1
+                confident_wrong += 1
+                wrong_where_question += item.expect in ("reask", "ask")
+            elif item.expect in DECISIVE and got["do"] in QUESTIONS:
+                questions_instead += 1
             expected: dict[str, Any] = {"do": item.expect}
             if item.to:
                 expected["to"] = item.to
             if item.options:
                 expected["options"] = list(item.options)
-            errors.append({"lang": item.lang, "kind": item.kind, "text": item.text, "expected": expected, "got": got})
-    out: dict[str, Any] = {"items": len(items), "accuracy": round(right_total / len(items), 4) if items else None}
+            errors.append({"lang": item.lang, "kind": item.kind, "text": item.text, "expected": expected,
+                           "got": got, "wrong_action": kind})
+    n = len(items)
+    out: dict[str, Any] = {"items": n, "accuracy": round(right_total / n, 4) if n else None}
     for group, cells in by.items():
-        out[group] = {k: _rate(r, n) for k, (r, n) in sorted(cells.items())}
+        out[group] = {k: _rate(r, c) for k, (r, c) in sorted(cells.items())}
+    out["wrong_actions"] = {
+        "items": confident_wrong,
+        "rate": round(confident_wrong / n, 4) if n else None,
+        "languages": {lang: {"items": wrong_by_lang.get(lang, 0),
+                             "rate": round(wrong_by_lang.get(lang, 0) / cell["items"], 4)}
+                      for lang, cell in out["languages"].items()},
+        "types": dict(sorted(types.items())),
+    }
+    out["questions_instead"] = questions_instead
+    out["decided_by_llm"] = by_llm
+    # kept under their earlier names for the floor test and older notes
     out["confident_wrong"] = confident_wrong
     out["wrong_where_question"] = wrong_where_question
     out["errors"] = errors
     return out
 
 
+def llm_stub_client(mode: str, *, timeout: float = 2.5, delay: float = 1.0) -> tuple[Any, Any]:
+    """An ``LLMClient`` talking to a local OpenAI-compatible stand-in
+    (``tests/understanding/llm_stub.py``) and the running stand-in; close both."""
+    sys.path.insert(0, str(CORPUS))
+    import llm_stub  # type: ignore[import-not-found]
+
+    from voiceai_ivr.config import LLMConfig
+    from voiceai_ivr.integrations.llm import LLMClient
+
+    server = llm_stub.start(mode, delay=delay)
+    client = LLMClient(LLMConfig(enabled=True, url=server.url, model="stub", timeout=timeout))
+    return client, server
+
+
+def _understand_from(config_path: Optional[str]) -> tuple[Understand, str, Any]:
+    if not config_path:
+        return rules_only, "rules", None
+    from voiceai_ivr.config import load_config
+    from voiceai_ivr.integrations.llm import client_from_config
+
+    config = load_config(config_path)
+    llm = client_from_config(config.llm) if config.llm.enabled else None
+    if llm is None:
+        return rules_only, "rules", None
+    return with_llm(llm), "llm+rules", llm
+
+
+def run(batch_names: Iterable[str], split: str, understand: Understand = rules_only, *, errors: bool = False,
+        reveal_test: bool = False) -> dict[str, Any]:
+    """The report for some batches and one split (``dev``, ``test`` or ``all``); for
+    ``all`` both halves are scored, then together."""
+    report: dict[str, Any] = {}
+    for batch in batch_names:
+        dirs = load_directories(batch)
+        parts = list(SPLITS) if split == "all" else [split]
+        out: dict[str, Any] = {}
+        for part in [*parts, "all"] if split == "all" else parts:
+            items = load_items(SPLITS if part == "all" else [part], batch)
+            result = evaluate(items, understand, dirs)
+            hidden = batch != "corpus" and part != "dev" and not reveal_test
+            if not errors or hidden:
+                result["errors"] = len(result["errors"])
+            out[part] = result
+        report[batch] = out
+    return report
+
+
 def main(argv: Optional[list[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--batch", default="corpus", help="corpus, a blind round (r1, r2, ...) or all (default corpus)")
     ap.add_argument("--split", choices=(*SPLITS, "all"), default="all")
     ap.add_argument("--config", help="a voiceai-ivr configuration; its LLM is used first when enabled")
-    ap.add_argument("--errors", action="store_true", help="list every wrong item (default: count only)")
+    ap.add_argument("--errors", action="store_true",
+                    help="list every wrong item (a blind batch's test half: counts only)")
+    ap.add_argument("--reveal-test", action="store_true",
+                    help="with --errors, list a blind test half's errors too (after its round is closed)")
+    ap.add_argument("--out", help="also write the JSON report to this file")
+    ap.add_argument("--summary", action="store_true", help="print a one-line summary per batch and split only")
+    ap.add_argument("--llm-stub", choices=("names", "down", "slow"),
+                    help="the LLM path against a local OpenAI-compatible stand-in (tests/understanding/llm_stub.py)")
+    ap.add_argument("--import", dest="source", help="import a blind batch from this folder (with --as)")
+    ap.add_argument("--as", dest="name", help="the name of the imported batch (r1, r2, ...)")
     args = ap.parse_args(argv)
-    understand: Understand = rules_only
-    engine = "rules"
-    if args.config:
-        from voiceai_ivr.config import load_config
-        from voiceai_ivr.integrations.llm import client_from_config
-
-        config = load_config(args.config)
-        llm = client_from_config(config.llm) if config.llm.enabled else None
+    if args.source:
+        if not args.name or not re.fullmatch(r"r\d+", args.name):
+            ap.error("--import needs --as rN")
+        counts = import_batch(Path(args.source), args.name)
+        print(json.dumps({"imported": args.name, **counts}))
+        return 0
+    names = batches() if args.batch == "all" else [args.batch]
+    for name in names:
+        if not (batch_dir(name) / "dev.yaml").exists():
+            ap.error(f"--batch {name}: no such batch (have: {', '.join(batches())})")
+    stub = None
+    if args.llm_stub:
+        llm, stub = llm_stub_client(args.llm_stub, timeout=0.5 if args.llm_stub == "slow" else 2.5)
+        understand, engine = with_llm(llm), f"llm+rules (local stand-in: {args.llm_stub})"
+    else:
+        understand, engine, llm = _understand_from(args.config)
+    try:
+        report: dict[str, Any] = {"engine": engine, "batches": run(names, args.split, understand, errors=args.errors,
+                                                                   reveal_test=args.reveal_test)}
+        if stub is not None:
+            report["llm_requests"] = len(stub.requests)
+    finally:
         if llm is not None:
-            understand, engine = with_llm(llm), "llm+rules"
-    splits = SPLITS if args.split == "all" else (args.split,)
-    report: dict[str, Any] = {"engine": engine}
-    for split in splits:
-        result = evaluate(load_items([split]), understand)
-        if not args.errors:
-            result["errors"] = len(result["errors"])
-        report[split] = result
-    json.dump(report, sys.stdout, ensure_ascii=False, indent=1)
-    sys.stdout.write("\n")
+            llm.close()
+        if stub is not None:
+            stub.close()
+    text = json.dumps(report, ensure_ascii=False, indent=1)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    sys.stdout.write((summary(report) if args.summary else text) + "\n")
     return 0
+
+
+def summary(report: Mapping[str, Any]) -> str:
+    """One line per batch and split: items, accuracy per language, wrong actions."""
+    lines = []
+    for batch, parts in report["batches"].items():
+        for part, r in parts.items():
+            langs = "  ".join(f"{lang} {c['right']}/{c['items']} = {c['accuracy']:.1%}"
+                              for lang, c in r["languages"].items())
+            wa = r["wrong_actions"]
+            lines.append(f"{batch:7} {part:4} {r['items']:4} items  {langs}  wrong actions {wa['items']}"
+                         f" = {wa['rate']:.1%} {wa['types'] or ''}  questions instead {r['questions_instead']}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -174,7 +174,7 @@ def resolve(run, utterance: str, *extra: str) -> dict:
     result = run("destinations", "resolve", *D, "--json", *extra, utterance)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert list(data) == ["match", "score", "alternatives", "ambiguous", "open", "reason", "matched"]
+    assert list(data) == ["match", "score", "alternatives", "ambiguous", "open", "reason", "matched", "unrouted"]
     return data
 
 

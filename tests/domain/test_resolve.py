@@ -171,7 +171,7 @@ def test_full_name_beats_partial_names(resolver: Resolver) -> None:
 
 def test_json_shape(resolver: Resolver) -> None:
     out = resolver.resolve("Maria").to_json()
-    assert set(out) == {"match", "score", "alternatives", "ambiguous", "open", "reason", "matched"}
+    assert set(out) == {"match", "score", "alternatives", "ambiguous", "open", "reason", "matched", "unrouted"}
     assert {m["name"] for m in out["matched"]} == {"Maria Silva", "Maria Souza"}
     assert all(m["words"] == ["maria"] and m["evidence"] == "person" for m in out["matched"])
     assert out["match"] is None and out["ambiguous"] is True

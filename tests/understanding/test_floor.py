@@ -23,6 +23,20 @@ FLOOR = 0.95
 #: Wrong decisive actions where a question or a re-ask was right, at most.
 MAX_WRONG_WHERE_QUESTION = {"dev": 0, "test": 0}
 
+#: Blind batches (tests/understanding/blind/<round>, written by writers who never saw
+#: the rules): per round and half, the least accuracy per language and the most
+#: wrong actions (rate), a little under the figures measured after that round's
+#: tuning (benchmarks/README.md). The test halves were never read while tuning.
+BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
+    ("r1", "dev"): ({"pt-BR": 0.98, "en-US": 0.98}, 0.01),
+    ("r1", "test"): ({"pt-BR": 0.94, "en-US": 0.94}, 0.02),
+    ("r2", "dev"): ({"pt-BR": 0.93, "en-US": 0.91}, 0.04),
+    ("r2", "test"): ({"pt-BR": 0.81, "en-US": 0.82}, 0.09),
+    # r3 is held out (never tuned on): its floors guard against a regression only
+    ("r3", "dev"): ({"pt-BR": 0.85, "en-US": 0.87}, 0.07),
+    ("r3", "test"): ({"pt-BR": 0.83, "en-US": 0.77}, 0.11),
+}
+
 
 def _bench() -> ModuleType:
     spec = importlib.util.spec_from_file_location("understanding_bench", ROOT / "benchmarks" / "understanding_bench.py")
@@ -52,6 +66,50 @@ def test_corpus_is_large_and_covers_every_kind() -> None:
     for i in items:
         for name in ([i.to] if i.to else []) + list(i.options):
             assert name in dirs[i.lang].destinations, (i.text, name)
+
+
+@pytest.mark.parametrize(("batch", "split"), sorted(BLIND_FLOORS))
+def test_blind_batch_floor(batch: str, split: str) -> None:
+    """A blind batch's half: accuracy per language and the wrong-action rate. A
+    test half's sentences are not printed (they stay unread); the figures are."""
+    floors, max_wrong = BLIND_FLOORS[(batch, split)]
+    result = BENCH.evaluate(BENCH.load_items([split], batch), directories=BENCH.load_directories(batch))
+    figures = {lang: cell["accuracy"] for lang, cell in result["languages"].items()}
+    shown = "\n".join(f"  {e['lang']} {e['text']!r}: expected {e['expected']}, got {e['got']}"
+                       for e in result["errors"]) if split == "dev" else "(test half: sentences not shown)"
+    for lang, floor in floors.items():
+        assert figures[lang] >= floor, f"{batch} {split} {lang}: {figures[lang]:.1%} < {floor:.0%}\n{shown}"
+    wrong = result["wrong_actions"]
+    assert wrong["rate"] <= max_wrong, f"{batch} {split}: wrong actions {wrong}\n{shown}"
+
+
+def test_blind_batches_are_split_and_labelled() -> None:
+    """Every imported batch: its halves are the split the hash gives, every label
+    names a destination of the batch's directory, and each half has both languages."""
+    for batch in BENCH.batches()[1:]:
+        dirs = BENCH.load_directories(batch)
+        for split in BENCH.SPLITS:
+            items = BENCH.load_items([split], batch)
+            assert {i.lang for i in items} == {"pt-BR", "en-US"}, (batch, split)
+            for i in items:
+                assert BENCH.split_of(i.lang, i.text) == split, (batch, i.text)
+                for name in ([i.to] if i.to else []) + list(i.options):
+                    assert name in dirs[i.lang].destinations, (batch, i.text, name)
+    assert {(batch, "test") for batch in BENCH.batches()[1:]} <= set(BLIND_FLOORS)
+
+
+def test_wrong_action_types() -> None:
+    """The judge names a wrong decisive action by what was done instead of what."""
+    t = BENCH.Item("pt-BR", "topic", "x", "transfer", to="Financeiro")
+    assert BENCH.wrong_action(t, {"do": "transfer", "to": "Comercial"}) == "wrong_transfer"
+    assert BENCH.wrong_action(t, {"do": "callback", "to": "Financeiro"}) == "callback_instead_of_transfer"
+    assert BENCH.wrong_action(t, {"do": "ask", "options": ["Financeiro", "Comercial"]}) is None
+    cb = BENCH.Item("en-US", "callback", "x", "callback", to="Billing")
+    assert BENCH.wrong_action(cb, {"do": "transfer", "to": "Billing"}) == "transfer_instead_of_callback"
+    assert BENCH.wrong_action(cb, {"do": "callback", "to": None}) == "wrong_callback"
+    bye = BENCH.Item("en-US", "goodbye", "x", "goodbye")
+    assert BENCH.wrong_action(bye, {"do": "callback", "to": None}) == "callback_instead_of_goodbye"
+    assert BENCH.wrong_action(bye, {"do": "goodbye"}) is None
 
 
 @pytest.mark.parametrize("split", ["dev", "test"])

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-from voiceai_ivr.domain.resolve import HoursFor, Resolution, Resolver, normalize_text, words_of
+from voiceai_ivr.domain.resolve import STOPWORDS, HoursFor, Resolution, Resolver, normalize_text, words_of
 
 KINDS = ("transfer", "callback", "operator", "repeat", "goodbye", "yes", "no", "unknown")
 
@@ -80,12 +80,42 @@ _GOODBYE = _rx(
     r"goodbye", r"good bye", r"bye", r"bye bye", r"that s all", r"thats all", r"that is all",
     r"nothing else", r"you can hang up", r"i m done", r"im done", r"wrong number", r"never ?mind",
     r"nothing thanks?(?: you)?", r"no thanks?(?: you)?$", r"(?:dialed|called|have) the wrong",
+    # the caller will call again themselves; the matter is over
+    r"depois eu (?:ligo|retorno|ligo de novo|vejo isso)",
+    r"(?:eu )?(?:ligo|volto a ligar|retorno)(?: de novo| novamente| outra vez)?(?: \w+){0,2}"
+    r" (?:mais tarde|depois|outra hora|outro dia|amanha|semana que vem)",
+    r"deixa (?:quieto|pra depois|para depois|pra outra hora|pra outro dia)", r"ja (?:resolvi|consegui|resolveu)",
+    r"nao precisa mais", r"era isso", r"valeu tchau", r"obrigad[oa] tchau",
+    r"(?:i ll|i will|ill) (?:call|try)(?: \w+){0,2} (?:later|tomorrow|another time|some other time)",
+    r"that s it", r"thats it", r"that(?: will| ll|ll) be all", r"forget (?:it|about it)",
+    r"(?:all|already) (?:set|sorted|taken care of)", r"i figured it out", r"not anymore",
+    r"that s everything", r"that was (?:it|all)", r"(?:i m|im|we re) (?:good|all good|fine)", r"eu te (?:ligo|retorno)",
+    r"(?:i ll|i will) call you back",
+    # only thanks ("ok obrigada", "alright thank you"): the caller is done
+    r"^(?:(?:ah|oh|ok|okay|ta|bom|tudo|bem|beleza|entao|alright|all right|great|perfeito|certo|no|nao) )*"
+    r"(?:muito )?(?:obrigad[oa]|thanks|thank you|valeu)(?: (?:entao|mesmo|tchau|bye|so much|a lot))*$",
+)
+#: The caller's matter is done: with goodbye words, a destination they name is past.
+_DONE = _rx(
+    r"ja (?:falei|resolvi|consegui|conversei|fui atendid[oa])", r"era so isso", r"e so isso", r"so isso mesmo",
+    r"already (?:talked|spoke|spoken|got|sorted|resolved|taken care)", r"that s all", r"thats all", r"that s it",
+    r"nothing else", r"nada mais", r"i m all set", r"im all set",
+)
+#: A request made in the sentence ("quero", "I need", "put me through").
+_ASKS = _rx(
+    r"quero", r"queria", r"preciso", r"gostaria", r"me passa", r"me transfere", r"me coloca",
+    r"i want", r"i need", r"i d like", r"id like", r"put me", r"transfer me", r"connect me",
+    r"can i (?:talk|speak)",
 )
 _REPEAT = _rx(
     r"repete", r"repetir", r"repita", r"pode repetir", r"fala de novo", r"nao entendi", r"como e que e",
     r"o que voce disse", r"de novo por favor", r"mais uma vez", r"quais (?:sao )?as opcoes",
     r"repeat", r"say (?:that|it) again", r"come again", r"pardon", r"what did you say", r"one more time",
     r"i didn t (?:get|understand)", r"didn t catch", r"what (?:were|are) the options", r"options again",
+    r"(?:what|which) (?:were|are) (?:the|my) (?:choices|options)", r"choices again",
+    r"(?:say|read|list)(?: \w+){0,2} again",
+    r"quais (?:eram|sao) as (?:opcoes|alternativas)", r"as opcoes de novo",
+    r"(?:fala|falar|diz|dizer|repete|repetir|le|ler)(?: de novo| novamente| outra vez)? as opcoes",
 )
 _OPERATOR = _rx(
     r"atendente", r"operador(?:a)?", r"telefonista", r"recepcionista", r"recepcao", r"humano", r"uma pessoa",
@@ -94,6 +124,18 @@ _OPERATOR = _rx(
     r"human", r"operator", r"representative", r"a person", r"real person", r"live person", r"live agent",
     r"agent", r"someone real", r"front desk", r"reception", r"receptionist", r"switchboard", r"robot",
     r"(?:talk|speak|speaking|talking)(?: \w+){0,2} (?:to|with) (?:someone|somebody|anyone|anybody)",
+    # someone to attend to the caller, someone who speaks their language
+    r"(?:alguma|uma) (?:moca|mocinha|moco|senhora)", r"(?:moca|moco|alguem|pessoa|gente)(?: \w+){0,3} (?:me )?atender",
+    r"(?:fala|falam|fale|falar|speaks?|speaking) (?:portugues|ingles|espanhol|portuguese|english|spanish)",
+    r"em portugues", r"in (?:portuguese|spanish)", r"(?:someone|somebody|anyone|anybody) (?:there|who can help)",
+    r"tem alguem (?:ai|na linha|pra me ajudar)",
+    r"(?:passa|passe|passar|transfere|transfira|transferir)(?: \w+){0,2} (?:pra|para) alguem",
+    r"(?:someone|somebody|anyone|anybody) (?:to )?help me", r"can (?:someone|somebody|anyone|anybody) help",
+)
+#: None of the choices fits: a human should help (before any destination a word names).
+_NONE_FITS = _rx(
+    r"nenhuma (?:dessas|das|destas) opcoes", r"nao e nenhum(?:a)? (?:desses|dessas|deles|delas)", r"outro assunto",
+    r"none of (?:these|those|the|them|your)(?: options| choices)?", r"something else entirely",
 )
 _UNSURE_WHICH = _rx(
     r"(?:nao sei|nao lembro|esqueci|nao tenho certeza|sem saber|nao faco ideia)(?: \w+){0,3}"
@@ -133,12 +175,53 @@ _KEY_FILLER = {
 }
 
 
+#: Words that say the next number is a key of the menu ("aperta o dois", "I'll take option three").
+_KEY_CUES = frozenset("opcao opcoes tecla teclo teclar teclei aperta aperto apertar apertei digito digitar digita "
+                      "digitei option press pressing key".split())
+_ORDINALS = {
+    "pt-BR": {"primeira": "1", "primeiro": "1", "segunda": "2", "segundo": "2", "terceira": "3", "terceiro": "3",
+              "quarta": "4", "quarto": "4", "quinta": "5", "quinto": "5"},
+    "en-US": {"first": "1", "second": "2", "third": "3", "fourth": "4", "fifth": "5"},
+}
+_CUE_SKIP = frozenset("o a numero na no the number um".split())
+
+
+def _cued_key(words: Sequence[str], langs: Sequence[str]) -> Optional[str]:
+    """A key named after a cue word ("aperta o dois", "let me do option number two")
+    or an ordinal next to "option" ("a segunda opção", "the second option")."""
+    if len(words) > 10:
+        return None
+    for i, w in enumerate(words):
+        if w not in _KEY_CUES:
+            continue
+        for lang in langs:
+            ords = _ORDINALS[lang]
+            if i > 0 and w in ("opcao", "option") and words[i - 1] in ords:
+                return ords[words[i - 1]]
+            j = i + 1
+            while j < len(words) and j <= i + 3 and words[j] in _CUE_SKIP and words[j] not in _DIGITS[lang]:
+                j += 1
+            if j < len(words):
+                nxt = words[j]
+                if nxt in _DIGITS[lang]:
+                    return _DIGITS[lang][nxt]
+                if len(nxt) == 1 and nxt.isdigit():
+                    return nxt
+    return None
+
+
 def spoken_key(norm: str, language: Optional[str]) -> Optional[str]:
     """The menu key a sentence made only of a key says ("opção dois" -> "2", "press
-    one" -> "1"), or None. ``language`` None: either language."""
+    one" -> "1"), or a key named after a cue ("aperta o dois", "I'll take option
+    three"), or None. ``language`` None: either language."""
     langs = [language] if language in _DIGITS else list(_DIGITS)
     words = norm.split()
-    if not words or len(words) > 5:
+    if not words:
+        return None
+    cued = _cued_key(words, [lang for lang in langs if lang])
+    if cued is not None:
+        return cued
+    if len(words) > 5:
         return None
     for lang in langs:
         digits = _DIGITS[lang]
@@ -167,17 +250,17 @@ _PT_TO_ME = (("pra", "mim"), ("para", "mim"), ("comigo",), ("de", "volta"), ("a"
              ("minha", "ligacao"), ("o", "contato"), ("a", "chamada"))
 _PT_FIRST_PERSON = frozenset("eu estou to tava estava estamos".split())
 _EN_CALL = frozenset("call calling ring ringing phone phoning contact contacting reach text".split())
-_EN_FIRST_PERSON = frozenset("i im we were ive".split())
+_EN_FIRST_PERSON = frozenset("i im we were ive ll".split())
 _NEGATORS = frozenset("nao nem nunca ninguem sem no not never nobody dont don didn doesn neither".split())
 _NEGATION_SKIP = frozenset(
     """precisa precisar preciso precisam quero queria quer querem pode podem vai vao necessario e que se
     me pra para um uma o a mais de voces vcs vc voce alguem ninguem nao ligar ficar
     need needs to want wants a an the me t have has any you guys for someone somebody please do does
-    will gonna going should must need""".split()
+    will gonna going should must need wait waiting for esperar aguardar esperando aguardando bother worry""".split()
 )
 _EN_CALLBACK = _rx(
     r"call ?back", r"callback", r"call me", r"ring me", r"give (?:me|us) a (?:call|ring)", r"get back to (?:me|us)",
-    r"return (?:my|the|our) call", r"reach out to (?:me|us)", r"contact me", r"reach me", r"calling me",
+    r"return (?:my|our) call", r"reach out to (?:me|us)", r"contact me", r"reach me", r"calling me",
     r"(?:rather|prefer|wish)(?: that)? (?:you|someone|somebody|they|he|she) (?:called|call|rang) me",
 )
 
@@ -204,9 +287,11 @@ def _pt_callback_at(words: Sequence[str], i: int) -> bool:
     after = tuple(words[i + 1:i + 4])
     if _PT_FIRST_PERSON & set(before) and not (i > 0 and words[i - 1] == "me"):
         return False  # "estou retornando", "tô ligando"
+    if w.endswith("ando") and not (i > 0 and words[i - 1] in _PT_ME):
+        return False  # "retornando a chamada do rafael": the caller's own calling
     if w in ("retorno", "retornos"):
-        if before and before[-1] in ("eu",):
-            return False
+        if before and before[-1] in ("eu", "te", "lhe", "vos"):
+            return False  # "eu te retorno depois": the caller will call
         nxt = words[i + 1:i + 3]
         if nxt and nxt[0] in ("do", "da", "dos", "das") and not (len(nxt) > 1 and nxt[1] in ("ligacao", "chamada")):
             return False  # "o retorno do pedido"
@@ -236,12 +321,44 @@ def _en_callback(words: Sequence[str]) -> Optional[int]:
     for m in _EN_CALLBACK.finditer(norm):
         i = len(norm[:m.start()].split())
         before = set(words[max(0, i - 2):i])
-        if _EN_FIRST_PERSON & before and words[i] in ("call", "calling") and "back" in words[i + 1:i + 2]:
+        if _EN_FIRST_PERSON & before and words[i] in ("call", "calling") and "back" in words[i + 1:i + 3]:
             continue  # "i'm calling back about"
+        to_call_back = words[i] == "call" and "back" in words[i + 1:i + 3] and words[i + 1:i + 2] != ["me"]
+        if words[max(0, i - 2):i] == ["me", "to"] or (words[max(0, i - 1):i] == ["to"] and to_call_back):
+            continue  # "asking me to call back", "left a message to call her back": the caller is to call
         if words[i] == "reach" and i + 1 < len(words) and words[i + 1] == "me":
             pass
         return i
     return None
+
+
+#: Leaving a message for someone is a callback request for them.
+_MESSAGE = _rx(
+    r"(?:deixar|deixa|deixo|deixe|anota|anotar|anote|passa|passar|passe|dar|da|mandar|manda|mande|tem como deixar)"
+    r" (?:um |o |uma |esse |este )?recado", r"recado (?:pra|para|pro|ao|a)",
+    r"leave (?:a |him a |her a |them a |an urgent )?(?:message|voicemail|voice mail)", r"take (?:a|my) message",
+    r"pass (?:on )?a message", r"(?:caixa postal|correio de voz)", r"(?:get|be) in touch with me",
+    r"give (?:him|her|them) (?:a|the) message", r"leave (?:word|my number)",
+)
+#: The caller asked for a callback before ("já pedi retorno três vezes", "I asked for a
+#: callback twice"): with a transfer asked for now, it is that transfer.
+_PAST_CALLBACK = _rx(
+    r"(?:pedi|pedimos|pedindo|solicitei|solicitamos|pedido de|ja pedi|aguardando|esperando|espero ha|asked for"
+    r"|asked you for|asking for"
+    r"|requested|request(?:ed)? a|waiting for|been waiting|already (?:asked|requested|had))(?: \w+){0,3}"
+    r" (?:retorno|ligacao|callback|call back|call|calls)",
+    r"(?:retorno|ligacao|callback|call back)(?: \w+){0,2} (?:twice|times|vezes|already)",
+    # a callback promised before and not made
+    r"(?:disse|disseram|falou|falaram|ficou|ficaram) (?:que )?(?:ia|iam|de|iria|iriam|vai|vao)(?: me)?"
+    r" (?:ligar|retornar)",
+    r"(?:said|told me|promised)(?: \w+){0,3} (?:would|will|d|to) (?:call|get back)", r"supposed to call",
+    r"never (?:called|got back)", r"nao (?:me )?(?:ligou|ligaram|retornou|retornaram)",
+)
+_TRANSFER_NOW = _rx(
+    r"me passa", r"passa (?:pro|pra|para)", r"me transfer\w*", r"transfer\w* (?:pro|pra|para)", r"quero falar",
+    r"preciso falar", r"me coloca", r"me conecta", r"agora", r"put me through", r"transfer me", r"connect me",
+    r"let me (?:talk|speak)", r"i (?:want|need) to (?:talk|speak)", r"right now", r"now",
+)
 
 
 def callback_request(norm: str) -> tuple[bool, bool]:
@@ -251,10 +368,39 @@ def callback_request(norm: str) -> tuple[bool, bool]:
     en = _en_callback(words)
     if en is not None:
         cues.append(en)
+    cues.extend(len(norm[:m.start()].split()) for m in _MESSAGE.finditer(norm))
     if not cues:
         return False, False
     live = [i for i in cues if not _negated(words, i)]
     return bool(live), not live
+
+
+#: Words before a first name that make it the caller's own ("meu nome é joão", "this is john").
+_SELF = (("meu", "nome", "e"), ("meu", "nome"), ("aqui", "e"), ("aqui", "quem", "fala", "e"), ("sou", "o"),
+         ("sou", "a"), ("sou",), ("da", "parte", "de"), ("this", "is"), ("name", "is"), ("my", "name", "s"),
+         ("i", "m"), ("im",), ("it", "s"), ("on", "behalf", "of"), ("calling", "for"))
+
+
+def _asks_for_someone(norm: str) -> bool:
+    """The caller names a person by full name (or a title and a name) who is not in
+    the directory: a human at the reception should help ("is there a fernanda costa
+    working there", "o doutor marcos"), unless the name is the caller's own. A
+    first name alone that is nobody's ("o mario") is asked again instead."""
+    from voiceai_ivr.domain.lexicon import lexicon
+
+    lx = lexicon()
+    words = norm.split()
+    for i, w in enumerate(words):
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        full = bool(nxt) and not lx.is_common(nxt) and nxt not in STOPWORDS and len(nxt) > 2
+        named = (lx.is_first_name(w) and not lx.is_common(w) and full) or (
+            i > 0 and words[i - 1] in lx.titles and not lx.is_common(w) and len(w) > 2)
+        if not named:
+            continue
+        if any(tuple(words[max(0, i - len(p)):i]) == p for p in _SELF):
+            continue
+        return True
+    return False
 
 
 def _yes_no(norm: str, *, expected: bool) -> Optional[str]:
@@ -304,10 +450,13 @@ def classify(
         res = resolver.resolve(text, at=at, hours_for=hours_for)
     named = res is not None and (res.match is not None or res.ambiguous)
     wants_callback, negated = callback_request(norm)
+    if wants_callback and named and _PAST_CALLBACK.search(norm) and _TRANSFER_NOW.search(norm):
+        wants_callback = False  # "já pedi retorno três vezes, me passa pro financeiro agora"
     if wants_callback:
         dest = res.match if res is not None else None
         return Intent("callback", destination=dest, resolution=res, text=text, reason="callback request")
-    if _GOODBYE.search(norm) and not named:
+    if _GOODBYE.search(norm) and (not named or (_DONE.search(norm) and not _ASKS.search(norm))):
+        # "já falei com a maria, era só isso, obrigado": a destination said of what is done
         return Intent("goodbye", text=text, reason="goodbye words")
     if _REPEAT.search(norm) and not named:
         return Intent("repeat", text=text, reason="asked to repeat")
@@ -315,6 +464,8 @@ def classify(
     if yn is not None:
         dest = res.match if (res is not None and yn == "no") else None  # "não, o suporte"
         return Intent(yn, destination=dest, resolution=res if dest else None, text=text, reason=f"{yn} words")
+    if _NONE_FITS.search(norm):
+        return Intent("operator", resolution=res, text=text, reason="none of the choices fits")
     if res is not None and named:
         unsure = bool(res.ambiguous and _UNSURE_WHICH.search(norm))
         return Intent("transfer", destination=res.match, resolution=res, text=text, reason=res.reason,
@@ -322,6 +473,10 @@ def classify(
     if _OPERATOR.search(norm):
         why = "asked for a person" + (" (not a callback)" if negated else "")
         return Intent("operator", resolution=res, text=text, reason=why)
+    if res is not None and res.unrouted:
+        return Intent("operator", resolution=res, text=text, reason=res.reason)
+    if resolver is not None and _asks_for_someone(norm):
+        return Intent("operator", resolution=res, text=text, reason="asked for someone not in the directory")
     why = res.reason if res else "no rule matched"
     return Intent("unknown", resolution=res, text=text, reason=why + ("; callback declined" if negated else ""))
 

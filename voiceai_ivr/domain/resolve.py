@@ -50,6 +50,7 @@ import re
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from rapidfuzz import fuzz, process
@@ -60,6 +61,7 @@ from voiceai_ivr.domain.lexicon import (
     lexicon,
     normalize_text,
     similar_names,
+    snowball,
     sound_keys,
     stem,
     stem_keys,
@@ -74,6 +76,13 @@ MATCH_MIN = 72
 #: part of one): the caller is asked "did you mean X (or Y)?" rather than re-asked.
 UNSURE_MIN = 64
 AMBIGUITY_GAP = 8
+#: Topic evidence this much stronger (a phrase against a word, a word of one
+#: category against a word several categories share) decides; less is a tie.
+EVIDENCE_GAP = 0.5
+#: Topic evidence of another kind that outweighs a department named by one word in passing.
+OUTWEIGH = 2.0
+#: A keyword of the directory (its administrator's routing word) counts this much.
+KEYWORD_WEIGHT = 2.0
 ALTERNATIVE_MIN = 50
 MAX_ALTERNATIVES = 5
 #: Most words allowed between two words of one phrase ("internet is down").
@@ -88,6 +97,8 @@ SIM_EXACT = 100.0
 SIM_VARIANT = 95.0  # a spelling variant or nickname of a first name
 SIM_STEM = 92.0  # another form of the word
 SIM_SOUND = 90.0  # a name that sounds the same
+#: Least ``fuzz.ratio`` for an unknown word to be taken for a person's name word.
+NAME_FUZZY_MIN = 80.0
 #: Least Jaro-Winkler similarity for two names that sound alike to count.
 SOUND_MIN = 0.78
 
@@ -106,7 +117,8 @@ STOPWORDS = frozenset(
     saber sim nao so mais muito pouco por ai hein hum uhm eh ah
     pessoa atendente humano operador operadora telefonista nome ligando porque desde ontem
     problema ajuda informacao
-    i id im ive ill like would want wanna need needed to talk speak speaking with someone
+    i id im ive ill re ve ll don didn doesn isn aren wasn weren won couldn wouldn shouldn haven hasn
+    like would want wanna need needed to talk speak speaking with someone
     somebody anyone in the an of for please can could you your me my is it its get put
     through connect transfer department dept team office hi hello hey about this that there
     on at and or some okay ok um uh er thanks thank just be do does
@@ -114,6 +126,9 @@ STOPWORDS = frozenset(
     problem help information regarding
     """.split()
 )
+#: Filler words that are also a department's short name ("IT"): kept in a name or alias.
+_NAMED_STOPWORDS = frozenset(("it", "ti"))
+_TITLES = frozenset("dr dra doutor doutora sr sra mr mrs ms miss doctor professor prof".split())
 #: Words dropped from lexicon phrases (which keep "não", "no", "sem").
 _ARTICLES = frozenset("a o os as um uma uns umas de do da dos das the an of my meu minha meus minhas".split())
 #: Portuguese gerunds ("ouvindo", "ligando") are verbs, never a misheard name.
@@ -139,13 +154,59 @@ def tokenize(
     return out
 
 
+#: Names of letters as said aloud ("erre agá" = "rh", "aitch ar" = "hr"), when they
+#: are not also ordinary words: a run of letters spelled out that has one of them
+#: is joined like a run of single letters.
+LETTER_NAMES = {
+    # pt-BR
+    "be": "b", "ce": "c", "efe": "f", "ge": "g", "aga": "h", "jota": "j", "ca": "k",
+    "eme": "m", "ene": "n", "pe": "p", "erre": "r", "rre": "r", "dablio": "w", "xis": "x",
+    "ipsilon": "y", "ze": "z", "te": "t", "de": "d", "ve": "v", "esse": "s", "ele": "l", "que": "q",
+    # en-US
+    "aitch": "h", "haitch": "h", "ar": "r", "are": "r", "tee": "t", "dee": "d", "ess": "s", "el": "l",
+    "em": "m", "en": "n", "eff": "f", "ef": "f", "bee": "b", "cee": "c", "see": "c", "gee": "g",
+    "jay": "j", "kay": "k", "pee": "p", "cue": "q", "vee": "v", "ex": "x", "zee": "z", "zed": "z",
+    "eye": "i", "oh": "o", "you": "u",
+}
+#: Letter names that are not ordinary words: one of them makes a run a spelling.
+_SPELLING = frozenset(
+    "efe aga jota eme ene erre rre dablio xis ipsilon aitch haitch tee dee ess eff bee cee gee pee cue vee zee zed"
+    .split()
+)
+
+
+#: Letters (or letter names) that are also words: not taken into a spelling at its end.
+_LETTER_WORDS = frozenset("e a o i you oh de que te ve ele esse ca pe ze em en el see bee".split())
+
+
 def words_of(text: str) -> list[str]:
     """The utterance's words, normalised; runs of single letters spelled out are
-    joined ("r h" -> "rh", "i t" -> "it") unless they are only vowels ("e o")."""
+    joined ("r h" -> "rh", "i t" -> "it") unless they are only vowels ("e o"), and
+    so are runs of letter names with one that is not also a word ("erre agá" ->
+    "rh", "aitch ar" -> "hr")."""
     raw = normalize_text(text).split()
     out: list[str] = []
     i = 0
     while i < len(raw):
+        j = i
+        while j < len(raw) and ((len(raw[j]) == 1 and raw[j].isalpha()) or raw[j] in LETTER_NAMES):
+            j += 1
+        run = raw[i:j]
+        if any(w in _SPELLING for w in run):
+            # the spelling is the letters around the distinctive names ("o erre aga": "o" is an article)
+            first = min(k for k, w in enumerate(run) if w in _SPELLING)
+            last = max(k for k, w in enumerate(run) if w in _SPELLING)
+            while first > 0 and len(run[first - 1]) == 1 and run[first - 1] not in "aeo":
+                first -= 1
+            last = len(run) - 1  # the letters after, but not a trailing word that is also a letter
+            while last > first and run[last] in _LETTER_WORDS:
+                last -= 1
+            if last > first:
+                out.extend(raw[i:i + first])
+                out.append("".join(LETTER_NAMES.get(w, w) for w in run[first:last + 1]))
+                out.extend(raw[i + last + 1:j])
+                i = j
+                continue
         j = i
         while j < len(raw) and len(raw[j]) == 1 and raw[j].isalpha():
             j += 1
@@ -159,15 +220,33 @@ def words_of(text: str) -> list[str]:
     return out
 
 
+#: Portuguese noun endings after the Snowball stem: "mudanc" (mudança) and "mud"
+#: (mudar), "rompiment" and "romp", "instalaca" and "instal" share a root.
+_PT_NOUN_ENDINGS = ("iment", "ament", "ment", "anc", "enc", "aca", "uca", "ica", "ca", "c")
+
+
+@lru_cache(maxsize=65536)
+def root_keys(word: str) -> frozenset[str]:
+    """A word's Portuguese root ("r:<root>") when a noun ending comes off its stem,
+    and the stem itself as a root; used only for a directory's own phrases."""
+    if len(word) < 4 or word.isdigit():
+        return frozenset()
+    st = snowball(word, "pt")
+    out = {f"r:{st}"}
+    for end in _PT_NOUN_ENDINGS:
+        if st.endswith(end) and len(st) - len(end) >= 3:
+            out.add(f"r:{st[:-len(end)]}")
+            break
+    return frozenset(out)
+
+
 def _token_min(a: str, b: str) -> float:
     """Minimum ``fuzz.ratio`` for two words to count as the same word: short words
     must match exactly (a 1-letter slip in a 4-letter name is another name)."""
     n = min(len(a), len(b))
     if n <= 4:
         return 100.0
-    if n <= 6:
-        return 80.0
-    return 75.0
+    return 84.0  # "suprote" is Suporte; "building" is not Billing
 
 
 # --------------------------------------------------------------------------- results
@@ -183,6 +262,9 @@ class Resolution:
     reason: str = ""
     #: Per candidate, the caller's words that matched and how (``resolve --json``).
     matched: list[dict[str, Any]] = field(default_factory=list)
+    #: No match because what the caller describes is of a kind (a lexicon category)
+    #: no destination of the directory has ("sou jornalista" without a press office).
+    unrouted: Optional[str] = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-ready dict ``resolve --json`` prints (``open`` is null when no
@@ -195,6 +277,7 @@ class Resolution:
             "open": self.open,
             "reason": self.reason,
             "matched": [dict(m) for m in self.matched],
+            "unrouted": self.unrouted,
         }
 
 
@@ -236,6 +319,7 @@ class _Word:
     titled: bool  # follows a title ("senhor", "ms")
     first_name: bool
     acronym: bool  # spelled out letter by letter ("i t", "r h")
+    surname: bool = False  # follows a first name ("fernanda COSTA"): a name, not a topic word
 
 
 @dataclass
@@ -252,7 +336,9 @@ class _Candidate:
     dest: int
     tier: int = 0
     score: float = 0.0
-    evidence: int = 0
+    evidence: float = 0.0
+    own: bool = False  # topic evidence through the destination's own alias or keyword
+    topic_evidence: float = 0.0  # its topic evidence, also when it was named
     notes: list[tuple[int, tuple[int, ...], str]] = field(default_factory=list)  # (entry, positions, remark)
 
 
@@ -266,8 +352,12 @@ def _entry_words(
     if lexical:
         forms = tuple(w for w in words_of(body) if w not in _ARTICLES)
     else:
-        forms = tuple(w for w in words_of(body) if not (len(w) == 1 and not w.isdigit()) and w not in STOPWORDS)
-        if not forms or (common is not None and all(common(w) for w in forms) and len(words_of(body)) > len(forms)):
+        said = words_of(body)
+        forms = tuple(w for w in said if not (len(w) == 1 and not w.isdigit()) and w not in STOPWORDS)
+        if len(forms) < len(said) and (any(w in _NAMED_STOPWORDS for w in said) or all(w in _TITLES for w in forms)):
+            # "IT guy": "it" is the department here, not a pronoun; "Dr K": a title and an initial
+            forms, exact = tuple(said), True
+        elif not forms or (common is not None and all(common(w) for w in forms) and len(words_of(body)) > len(forms)):
             # Made of filler or ordinary words only ("Departamento Pessoal", "On-Call"):
             # the phrase as said, so "call me" is not On-Call.
             forms, exact = tuple(words_of(body)), True
@@ -316,6 +406,7 @@ class Resolver:
             seen.add(name)
             di = len(self._names)
             person = _is_person(name, lx)
+            self._declared.append(category is not None)
             if category is None:
                 # a person by the aliases only ("Ana Lima", aliases: rh): the contact for that kind
                 category = infer_category(list(aliases) if person else [name, *aliases], lx)
@@ -340,9 +431,11 @@ class Resolver:
                                           person and kind == _NAME))
         used = {c for c in self._categories if c} | set(categories)
         for cat in lx.categories.values():
-            if cat.name not in used:
-                continue
-            for kind, terms in ((_CATNAME, cat.names), (_TOPIC, cat.topics), (_WEAK, cat.weak)):
+            # a category no destination has: its names and topics still tell a need
+            # this directory has nobody for (the reception should take it)
+            kinds = ((_CATNAME, cat.names), (_TOPIC, cat.topics), (_WEAK, cat.weak)) if cat.name in used else (
+                (_CATNAME, cat.names), (_TOPIC, cat.topics))
+            for kind, terms in kinds:
                 for term in terms:
                     words, forms, exact = _entry_words(term, lexical=True)
                     if words:
@@ -369,16 +462,29 @@ class Resolver:
             for pos, w in enumerate(e.words):
                 self._by_word.setdefault(w, []).append((ei, pos))
                 if not e.exact and not e.person:
-                    for k in stem_keys(w):
+                    keys = stem_keys(w)
+                    if e.owners and e.kind in (_KEYWORD, _ALIAS) and len(e.words) >= 2:
+                        keys = keys | root_keys(e.forms[pos])  # "mudança de endereço" said "mudar de endereço"
+                    for k in keys:
                         self._by_key.setdefault(k, []).append((ei, pos))
                 if e.person:
-                    for g in lx.name_groups.get(w, ()):
+                    # by the name as written too: the light stem cuts a surname's "s" ("Menezes")
+                    for g in set(lx.name_groups.get(w, ())) | set(lx.name_groups.get(e.forms[pos], ())):
                         self._by_group.setdefault(g, []).append((ei, pos))
-                    for k in sound_keys(w):
+                    for k in sound_keys(w) | sound_keys(e.forms[pos]):
                         self._by_sound.setdefault(k, []).append((ei, pos))
                 if e.owners and e.kind in (_NAME, _ALIAS) and len(w) >= 5 and not w.isdigit():
                     fuzzy.setdefault(w, []).append((ei, pos))
         self._fuzzy = fuzzy
+        self._name_vocab = frozenset(w for w, refs in fuzzy.items() if all(entries[ei].person for ei, _ in refs))
+        # a person's own alias words ("grooming lead"), to tell people of one first name apart
+        self._alias_words: list[frozenset[str]] = [frozenset() for _ in self._names]
+        for e in entries:
+            if e.kind == _ALIAS:
+                for d in e.owners:
+                    if self._persons[d]:
+                        self._alias_words[d] = self._alias_words[d] | frozenset(e.words)
+        self._compat: dict[tuple[str, str], bool] = {}  # written from any thread: a plain cache
         self._fuzzy_vocab = list(fuzzy)
         # Topic evidence goes to the departments of its category; to the people of
         # that category only when the directory has no such department.
@@ -389,6 +495,14 @@ class Resolver:
                 (people if self._persons[di] else self._by_category).setdefault(dcat, []).append(di)
         for dcat, who in people.items():
             self._by_category.setdefault(dcat, who)
+        # a department declared of a kind takes that kind's topics before one only
+        # inferred to be ("Faturamento", category billing, over "Controladoria" whose
+        # alias "contas a pagar" is a billing word)
+        self._by_category_all = dict(self._by_category)
+        for dcat, who in self._by_category.items():
+            declared = [d for d in who if self._declared[d]]
+            if declared:
+                self._by_category[dcat] = declared
 
     @property
     def names(self) -> list[str]:
@@ -412,22 +526,76 @@ class Resolver:
 
     # ------------------------------------------------------------------ matching
 
+    def _known(self, w: str) -> bool:
+        """A word the index or the lexicon knows as it is."""
+        return w in self._by_word or stem(w) in self._by_word or self._lex.is_common(w) \
+            or self._lex.is_first_name(w) or w in STOPWORDS
+
+    def _name_piece(self, w: str) -> bool:
+        return w in self._by_word or stem(w) in self._by_word or self._lex.is_first_name(w)
+
+    def _mend(self, raw: list[str]) -> list[str]:
+        """ASR slips of word boundaries mended against the index: two or three
+        pieces of one destination word heard apart ("finan ceiro", "ouvi doria",
+        "pro cure ment") joined; two names heard glued ("johnthompson",
+        "mariasilva") split. Only where a piece is not a word of its own."""
+        out: list[str] = []
+        i = 0
+        while i < len(raw):
+            done = False
+            for k in (3, 2):
+                parts = raw[i:i + k]
+                if len(parts) < k or not all(p.isalpha() for p in parts) or parts[0] in self._lex.titles:
+                    continue
+                joined = "".join(parts)
+                if all(self._known(p) for p in parts) and not (
+                        k == 2 and len(joined) >= 6 and any(p in STOPWORDS for p in parts)
+                        and any(self._entries[ei].owners and self._entries[ei].kind in (_NAME, _ALIAS)
+                                for ei, _ in self._by_word.get(stem(joined), ()))):
+                    continue  # words of their own; "com pras" is still Compras
+                if joined in self._by_word or stem(joined) in self._by_word or (
+                    len(joined) >= 7 and self._fuzzy_vocab and process.extractOne(
+                        joined, self._fuzzy_vocab, scorer=fuzz.ratio, score_cutoff=88.0) is not None
+                ):
+                    out.append(joined)
+                    i += k
+                    done = True
+                    break
+            if done:
+                continue
+            w = raw[i]
+            if len(w) >= 7 and w.isalpha() and not self._known(w):
+                for cut in range(3, len(w) - 2):
+                    left, right = w[:cut], w[cut:]
+                    if self._name_piece(left) and self._name_piece(right):
+                        out.extend((left, right))
+                        break
+                else:
+                    out.append(w)
+            else:
+                out.append(w)
+            i += 1
+        return out
+
     def _analyse(self, utterance: str) -> list[_Word]:
         lx = self._lex
         raw = words_of(utterance)
         spelled = set(raw) - set(normalize_text(utterance).split())
+        raw = self._mend(raw)
         out: list[_Word] = []
         for i, w in enumerate(raw):
             lw = stem(w)
             out.append(_Word(
                 raw=w,
                 word=lw,
-                keys=stem_keys(w),
+                keys=stem_keys(w) | root_keys(w),
                 stop=w in STOPWORDS,
                 common=lx.is_common(w) or bool(_GERUND.match(w)),
                 topical=lw in self._topical or bool(stem_keys(w) & self._topical),
                 titled=i > 0 and raw[i - 1] in lx.titles,
                 first_name=lx.is_first_name(w),
+                surname=i > 0 and lx.is_first_name(raw[i - 1]) and not lx.is_common(raw[i - 1])
+                and w not in STOPWORDS and not lx.is_first_name(w),
                 acronym=w in spelled,
             ))
         return out
@@ -443,13 +611,20 @@ class Resolver:
         for i, w in enumerate(words):
             found: set[tuple[int, int]] = set()
             if w.raw in lx.titles:
-                continue  # "mr", "senhor": they mark a name, they are not one
+                # "mr", "senhor": they mark a name, they are not one (but for an alias
+                # said as it is written, "Dr K")
+                for ei, pos in self._by_word.get(w.raw, ()):
+                    if self._entries[ei].exact and self._entries[ei].owners:
+                        add(ei, pos, i, SIM_EXACT, False)
+                continue
             for ei, pos in self._by_word.get(w.word, ()):
                 e = self._entries[ei]
                 if w.stop and not e.exact and e.owners:
                     continue
                 if w.stop and len(e.words) == 1 and not e.owners and not w.acronym:
                     continue  # the pronoun "it" is not IT
+                if w.surname and not e.owners:
+                    continue  # "fernanda costa" is not a cost
                 found.add((ei, pos))
                 add(ei, pos, i, SIM_EXACT, w.raw != e.forms[pos])
             if w.stop and not w.titled:
@@ -460,8 +635,13 @@ class Resolver:
                        if not self._entries[ei].owners and self._entries[ei].kind in (_TOPIC, _WEAK, _CATNAME)}
             for k in w.keys:
                 for ei, pos in self._by_key.get(k, ()):
-                    if lexical and self._entries[ei].category not in lexical:
+                    if w.surname and not self._entries[ei].owners:
                         continue
+                    if w.common and not w.topical and self._entries[ei].owners:
+                        continue  # an ordinary word in another form is not a name ("found" is not "founder")
+                    e = self._entries[ei]
+                    if lexical and e.category not in lexical and not (e.owners and len(e.words) >= 2):
+                        continue  # (the directory's own phrases match in any form: "visita do técnico")
                     if (ei, pos) not in found:
                         found.add((ei, pos))
                         add(ei, pos, i, SIM_STEM, True)
@@ -474,7 +654,7 @@ class Resolver:
             if (not w.first_name and not w.common) or w.titled:
                 for k in sound_keys(w.raw):
                     for ei, pos in self._by_sound.get(k, ()):
-                        target = self._entries[ei].words[pos]
+                        target = self._entries[ei].forms[pos]
                         if (ei, pos) in found or (lx.is_first_name(target) and w.first_name):
                             continue
                         if similar_names(w.raw, target) >= SOUND_MIN:
@@ -484,7 +664,10 @@ class Resolver:
                 for choice, score, _ in process.extract(
                     w.word, self._fuzzy_vocab, scorer=fuzz.ratio, score_cutoff=75.0, limit=None
                 ):
-                    if score >= _token_min(w.word, choice):
+                    least = _token_min(w.word, choice)
+                    if choice in self._name_vocab:
+                        least = min(least, NAME_FUZZY_MIN)  # a surname misheard: "castiyo" for Castillo
+                    if score >= least:
                         for ei, pos in self._fuzzy[choice]:
                             add(ei, pos, i, float(score), False)
         return hits
@@ -512,7 +695,7 @@ class Resolver:
             return _Hit(ei, tuple(sorted(used)), sum(sims) / len(sims), len(chosen),
                         any(h[2] for h in chosen.values()))
         if len(by_pos) < n:
-            return None
+            return self._keyword_part(ei, by_pos)
         # Every word, in order, at most PHRASE_GAP words apart: best chain by DP.
         best_chain: Optional[tuple[float, tuple[int, ...], bool]] = None
         chains: list[tuple[float, tuple[int, ...], bool]] = [(s, (i,), st) for i, s, st in by_pos[0]]
@@ -525,20 +708,45 @@ class Resolver:
                     nxt.append((c[0] + s, (*c[1], i), c[2] or st))
             chains = nxt
             if not chains:
-                return None
+                return self._keyword_part(ei, by_pos)
         best_chain = max(chains, key=lambda c: c[0])
         return _Hit(ei, best_chain[1], best_chain[0] / n, n, best_chain[2])
 
-    def _candidates(self, words: Sequence[_Word]) -> tuple[dict[int, _Candidate], bool]:
-        """Candidates by destination index, and whether the sentence is off-topic."""
+    def _keyword_part(self, ei: int, by_pos: dict[int, list[tuple[int, float, bool]]]) -> Optional[_Hit]:
+        """A keyword of the directory said in part or in another order ("a fibra
+        rompeu" for "rompimento de fibra", "o endereço novo" for "mudança de
+        endereço"): half of its words at least, one of them a word of some length."""
+        e = self._entries[ei]
+        n = len(e.words)
+        if e.kind != _KEYWORD or e.exact or 2 * len(by_pos) < n:
+            return None
+        if all(e.forms[p] in STOPWORDS or len(e.forms[p]) < 5 for p in by_pos):
+            return None
+        chosen = {p: max(hits, key=lambda h: h[1]) for p, hits in by_pos.items()}
+        positions = tuple(sorted({h[0] for h in chosen.values()}))
+        if len(positions) < len(chosen):
+            return None
+        sims = [h[1] for h in chosen.values()]
+        return _Hit(ei, positions, sum(sims) / len(sims), len(chosen), any(h[2] for h in chosen.values()))
+
+    def _candidates(self, words: Sequence[_Word]) -> tuple[dict[int, _Candidate], bool, Optional[str]]:
+        """Candidates by destination index, whether the sentence is off-topic, and
+        the category of its need when no destination here has it (then no candidate)."""
         found = [h for ei, by_pos in self._word_hits(words).items() if (h := self._entry_hit(ei, by_pos))]
         # Phrases claim their words: single-word evidence of another owner there goes.
         claims: dict[int, set[Any]] = {}
+        # ... but a phrase heard only in other forms does not take a destination's own
+        # name or alias said as it is ("quero falar com vendas" is not "quero vender")
+        named_as_is = {h.positions[0] for h in found if len(h.positions) == 1 and not h.via_stem
+                       and self._entries[h.entry].owners and self._entries[h.entry].kind in (_NAME, _ALIAS)}
         for h in found:
             if len(h.positions) >= 2 and h.matched == len(self._entries[h.entry].words):
                 fam = self._family(h.entry)
                 for p in h.positions:
+                    if h.via_stem and p in named_as_is:
+                        continue
                     claims.setdefault(p, set()).update(fam)
+        ext_starts = {min(h.positions) for h in found if self._entries[h.entry].kind == _EXTERNAL}
         own: dict[int, set[int]] = {}  # position -> destinations whose own name/alias/keyword is there
         kept: list[_Hit] = []
         for h in found:
@@ -547,19 +755,25 @@ class Resolver:
                 claims[h.positions[0]] & self._family(h.entry)
             ) and not (e.person and ("p",) in claims[h.positions[0]]):
                 continue
-            if e.kind not in (_IDIOM, _OFFTOPIC, _EXTERNAL) and self._after_external(h, words, found):
+            if ext_starts and e.kind not in (_IDIOM, _OFFTOPIC, _EXTERNAL) and self._after_external(
+                    h, words, ext_starts):
                 continue
             kept.append(h)
-            if e.owners and not (
+            if e.owners and h.matched == len(e.words) and not (
                 len(h.positions) == 1 and h.via_stem and words[h.positions[0]].topical
             ):
                 for p in h.positions:
                     own.setdefault(p, set()).update(e.owners)
         offtopic = any(self._entries[h.entry].kind == _OFFTOPIC for h in kept)
+        owned_here = {d for h in kept for d in self._entries[h.entry].owners
+                      if h.matched == len(self._entries[h.entry].words)}
         cands: dict[int, _Candidate] = {}
         strong: dict[int, list[tuple[int, ...]]] = {}
         weak: dict[int, list[tuple[int, ...]]] = {}
         own_generic: set[int] = set()
+        keyword_at: dict[int, set[int]] = {}  # the directory's own routing words weigh most
+        part_at: dict[int, set[int]] = {}  # ... and said in part, a hint
+        orphan: dict[str, list[tuple[int, ...]]] = {}  # evidence of categories nobody here has
         person_words: dict[int, list[_Hit]] = {}
 
         def note(d: int, h: _Hit, how: str) -> _Candidate:
@@ -572,19 +786,33 @@ class Resolver:
         for h in kept:
             e = self._entries[h.entry]
             demoted = len(h.positions) == 1 and h.via_stem and words[h.positions[0]].topical
+            if not e.person and e.kind in (_NAME, _ALIAS, _CATNAME) and e.category in _THEIRS_WHEN_MINE \
+                    and _possessed(words, min(h.positions)):
+                # "my immigration lawyer", "o meu chefe": the caller's own, not ours
+                for d in (e.owners or self._by_category.get(e.category, [])):
+                    note(d, h, " (the caller's own)")
+                    weak.setdefault(d, []).append(h.positions)
+                continue
             if not e.owners:
                 if e.kind not in (_CATNAME, _TOPIC, _WEAK) or e.category is None:
                     continue
-                targets = self._by_category.get(e.category, [])
+                targets = self._by_category_all.get(e.category, [])
+                if not targets:
+                    orphan.setdefault(e.category, []).append(h.positions)
+                    continue
+                declared = self._by_category[e.category]
+                if len(declared) < len(targets):  # inferred ones only when the caller said their own word
+                    targets = [d for d in targets if d in declared or d in owned_here]
                 owners = set().union(*(own.get(p, set()) for p in h.positions))
                 if owners:
                     targets = [d for d in targets if d in owners]
                 for d in targets:
-                    if e.kind == _CATNAME and not demoted:
+                    if e.kind == _CATNAME and not demoted and not self._persons[d]:
                         self._raise(note(d, h, ""), TIER_EXPLICIT, 92.0 * h.sim / 100.0)
                     else:
                         note(d, h, " (as a topic word)" if e.kind == _CATNAME else "")
-                        (strong if e.kind == _TOPIC else weak).setdefault(d, []).append(h.positions)
+                        topic = e.kind == _TOPIC or (e.kind == _CATNAME and not demoted)  # "o diretor": its person
+                        (strong if topic else weak).setdefault(d, []).append(h.positions)
                 continue
             if e.person:
                 for d in e.owners:
@@ -606,10 +834,23 @@ class Resolver:
                         weak.setdefault(d, []).append(h.positions)
                 continue
             if e.kind == _KEYWORD or e.generic:
+                whole = h.matched == len(e.words)
                 for d in e.owners:
-                    note(d, h, " (generic)" if e.kind != _KEYWORD else "")
+                    note(d, h, " (generic)" if e.kind != _KEYWORD else "" if whole else " (in part)")
                     strong.setdefault(d, []).append(h.positions)
-                    own_generic.add(d)
+                    if whole:
+                        own_generic.add(d)
+                    if e.kind == _KEYWORD and h.matched == len(e.words):
+                        keyword_at.setdefault(d, set()).update(h.positions)
+                    elif e.kind == _KEYWORD:  # said in part: a hint
+                        part_at.setdefault(d, set()).update(h.positions)
+                continue
+            if h.matched < len(e.words) and h.via_stem:
+                # part of a name heard only in another form ("medication" for Medical
+                # Records): a hint, not the destination named
+                for d in e.owners:
+                    note(d, h, " (in part, another form)")
+                    weak.setdefault(d, []).append(h.positions)
                 continue
             if h.matched == len(e.words):
                 score = h.sim
@@ -620,32 +861,57 @@ class Resolver:
             for d in e.owners:
                 self._raise(note(d, h, ""), TIER_EXPLICIT, score)
         for d in set(strong) | set(weak):
-            s = len(_groups(strong.get(d, [])))
+            groups = _groups(strong.get(d, []))
+            # a keyword of several words said whole is the more specific
+            s = sum(KEYWORD_WEIGHT + 0.5 * (len(g) - 1) if g & keyword_at.get(d, set())
+                    else 0.5 if g <= part_at.get(d, set()) and not any(words[p].topical for p in g)
+                    else self._weight(g, words) for g in groups)
             covered = set().union(*strong.get(d, [()]))
             w = len(_groups([p for p in weak.get(d, []) if not covered & set(p)]))
             bonus = 6.0 if d in own_generic else 0.0
             if s:
-                score = 80.0 + 8.0 * (min(s, 3) - 1) + 3.0 * min(w, 2) + bonus
+                score = 80.0 + 8.0 * (min(s, 3.0) - 1.0) + 3.0 * min(w, 2) + bonus
             else:
                 score = 56.0 + 6.0 * min(w, 2)
             c = cands[d]
-            if c.tier <= TIER_GENERIC and not offtopic:
+            c.topic_evidence = round(s, 2)
+            # off-topic words ("pizza", "dog") stop weak topic evidence, not the
+            # directory's own keywords nor a whole sentence about its kind
+            if c.tier <= TIER_GENERIC and (not offtopic or d in keyword_at or s >= 2.0):
                 c.tier = TIER_GENERIC
                 c.score = min(score, 97.0)
-                c.evidence = s + (1 if d in own_generic else 0)
+                c.evidence = round(s, 2)
+                c.own = d in own_generic
         named_categories = {self._categories[c.dest] for c in cands.values() if c.tier}
+        said: dict[str, set[int]] = {}
+        for at, heard in enumerate(words):
+            if not heard.stop:
+                said.setdefault(heard.word, set()).add(at)
         for d, hits in person_words.items():
-            self._score_person(d, hits, words, named_categories, cands)
-        return {d: c for d, c in cands.items() if c.tier}, offtopic
+            self._score_person(d, hits, words, named_categories, cands, said)
+        found_cands = {d: c for d, c in cands.items() if c.tier}
+        self._outweigh(found_cands, words)
+        if orphan and not offtopic and not any(c.tier >= TIER_EXPLICIT for c in found_cands.values()):
+            best_cat, best = max(((cat, sum(self._weight(g, words) for g in _groups(spans)))
+                                  for cat, spans in orphan.items()), key=lambda cw: cw[1])
+            present = max((c.evidence for c in found_cands.values()), default=0.0)
+            if best - present >= EVIDENCE_GAP:
+                # the need is of a kind this directory has nobody for: no topic routing
+                return {}, offtopic, best_cat
+        return found_cands, offtopic, None
 
     def _score_person(self, d: int, hits: list[_Hit], words: Sequence[_Word], named_categories: set[Optional[str]],
-                      cands: dict[int, _Candidate]) -> None:
+                      cands: dict[int, _Candidate], said: dict[str, set[int]]) -> None:
         hit = max(hits, key=lambda h: (h.matched, h.sim))
         e = self._entries[hit.entry]
         ws = [words[p] for p in hit.positions]
         titled = any(w.titled for w in ws)
         if not titled and all((w.common and not w.first_name) or w.topical for w in ws) and hit.matched < len(e.words):
             return  # "price list" is not Ms Price; "right" is not Wright
+        first = min(hit.positions)
+        if hit.matched < len(e.words) and first > 0 and words[first - 1].first_name and not words[first - 1].common \
+                and not any(self._compatible(words[first - 1].raw, n) for n in e.forms):
+            return  # "fernanda costa" is not Ana Paula Costa
         if hit.matched >= len(e.words):
             score = hit.sim
         else:
@@ -659,9 +925,53 @@ class Resolver:
         if cat and cat in named_categories:
             score += 4.0  # "a maria do financeiro"
             evidence += 1
+        elif self._alias_words[d] and any(said[a] - set(hit.positions) for a in self._alias_words[d] if a in said):
+            score += 4.0  # "emily in grooming": Emily Hartman, alias "grooming lead"
+            evidence += 1
         c.tier = TIER_PERSON
         c.score = min(score, 100.0)
         c.evidence = evidence
+
+    def _outweigh(self, cands: dict[int, _Candidate], words: Sequence[_Word]) -> None:
+        """The topic evidence of a whole sentence outweighs a department named in
+        passing: a destination named once, not asked for ("vaga de técnico
+        instalador", "the receptionist job", "my computer at the front desk")
+        becomes topic evidence when another kind has at least ``OUTWEIGH`` of it
+        ("vaga", "currículo"; "applying", "job"; "computer", "won't turn on")."""
+        generic = [c for c in cands.values() if c.tier == TIER_GENERIC]
+        if not generic:
+            return
+        for c in cands.values():
+            if c.tier != TIER_EXPLICIT:
+                continue
+            runs = self._mentions(c, named=True)
+            if len(runs) != 1 or _asked_for(words, runs[0][0]):
+                continue
+            cat = self._categories[c.dest]
+            if any(g.evidence >= OUTWEIGH and self._categories[g.dest] != cat for g in generic):
+                ev = max(c.topic_evidence, 1.0)
+                c.tier, c.score, c.evidence = TIER_GENERIC, min(80.0 + 8.0 * (min(ev, 3.0) - 1.0), 97.0), ev
+
+    def _compatible(self, said: str, name: str) -> bool:
+        """``said`` may be ``name`` (the same, a variant or nickname, or sounding alike); cached."""
+        key = (said, name)
+        known = self._compat.get(key)
+        if known is None:
+            known = said == name or self._lex.same_name(said, name) or similar_names(said, name) >= SOUND_MIN
+            if len(self._compat) < 65536:
+                self._compat[key] = known
+        return known
+
+    def _weight(self, group: set[int], words: Sequence[_Word]) -> float:
+        """How much one piece of topic evidence counts: a phrase of several words
+        1.5 (it says more than a word), a word 1, a word that is a topic word of
+        several categories ("desconto", "pagamento") that much shared among them."""
+        if len(group) >= 2:
+            return 1.5
+        w = words[next(iter(group))]
+        # the categories of the word as said; of its other forms only when it has none
+        cats = self._topic_cats.get(w.word) or set().union(*(self._topic_cats.get(k, set()) for k in w.keys))
+        return 1.0 / len(cats) if len(cats) > 1 else 1.0
 
     @staticmethod
     def _raise(c: _Candidate, tier: int, score: float) -> None:
@@ -677,29 +987,93 @@ class Resolver:
                 ("d", o) for o in e.owners}
         return {("c", e.category)} if e.category else {("x", ei)}
 
-    def _after_external(self, h: _Hit, words: Sequence[_Word], found: list[_Hit]) -> bool:
-        """A destination word followed by "of/at <another organisation>"."""
+    @staticmethod
+    def _after_external(h: _Hit, words: Sequence[_Word], ext_starts: set[int]) -> bool:
+        """A destination word followed by "of/at <another organisation>" (``ext_starts``:
+        where the other organisations' words start)."""
         last = max(h.positions)
         nxt = last + 1
         while nxt < len(words) and words[nxt].raw in _OF:
             nxt += 1
-        if nxt == last + 1:
-            return False
-        return any(self._entries[o.entry].kind == _EXTERNAL and min(o.positions) == nxt for o in found)
+        return nxt != last + 1 and nxt in ext_starts
 
     # ------------------------------------------------------------------ public
 
-    def _ranked(self, utterance: str) -> tuple[list[_Candidate], list[_Word]]:
+    def _mentions(self, c: _Candidate, *, named: bool, strong: bool = False) -> list[list[int]]:
+        """Where a candidate was heard, as runs of adjacent positions in the order
+        said; ``named``: only where it was named (name, alias, department name),
+        not its topic words; ``strong``: not where only a weak word hinted at it."""
+        spans: list[tuple[int, ...]] = []
+        for ei, positions, remark in c.notes:
+            e = self._entries[ei]
+            if strong and e.kind == _WEAK:
+                continue
+            if named and not ((e.owners and e.kind in (_NAME, _ALIAS) and not e.generic and remark == "")
+                              or (e.kind == _CATNAME and remark == "")):
+                continue
+            spans.append(positions)
+        runs: list[list[int]] = []
+        for p in sorted({p for span in spans for p in span}):
+            if runs and p - runs[-1][-1] <= 1:
+                runs[-1].append(p)
+            else:
+                runs.append([p])
+        return runs
+
+    def _focus(self, cands: dict[int, _Candidate], words: Sequence[_Word]) -> dict[int, _Candidate]:
+        """What the caller still asks for once they corrected or negated part of it:
+        after a correction ("X não, desculpa, Y", "X no wait I meant Y") what was
+        named before it goes; a destination named under a negation ("não é o X",
+        "not X", "X não, Y", "I don't need X") goes; a topic under a negated request
+        ("I'm not calling to buy anything", "não é sobre o boleto") goes when
+        something else is left."""
+        raw = [w.raw for w in words]
+        if not cands or not (_NEGATORS_PRE & set(raw) or _POST_NEGATORS & set(raw) or _markers(raw)):
+            return cands
+        marks = _markers(raw)
+        spans = {d: self._mentions(c, named=False) for d, c in cands.items()}
+        named = {d: self._mentions(c, named=True) for d, c in cands.items() if c.tier >= TIER_EXPLICIT}
+        named = {d: runs for d, runs in named.items() if runs}
+        drop: set[int] = set()
+        # 1. a correction: the later request wins
+        for start, end in reversed(marks):
+            before = {d for d, runs in spans.items() if runs[-1][-1] < start}
+            after = {d for d, runs in spans.items() if runs[-1][-1] >= end}
+            if before and after - before:
+                drop |= before
+                break
+        # 2. negation of a destination named, by its last mention
+        used: set[int] = set()
+        starts = {run[0] for runs in named.values() for run in runs}
+        last = {tuple(runs[-1]) for runs in named.values()}
+        post = {run for run in sorted(last) if _post_negated(raw, run, starts, marks, used)}
+        pre = {run for run in last if run not in post and _pre_negated(raw, run[0], used, _NEG_SKIP)}
+        drop |= {d for d, runs in named.items() if tuple(runs[-1]) in post | pre}
+        # 3. a topic under a negated request
+        strong = {d: self._mentions(c, named=False, strong=True) for d, c in cands.items()
+                  if c.tier == TIER_GENERIC and d not in drop}
+        soft = {d for d, runs in strong.items()
+                if runs and all(_pre_negated(raw, run[0], used, _NEG_SKIP, need=_NEG_REQUEST) for run in runs)}
+        if soft and set(cands) - drop - soft:
+            drop |= soft
+        if not drop:
+            return cands
+        return {d: c for d, c in cands.items() if d not in drop}
+
+    def _ranked(self, utterance: str) -> tuple[list[_Candidate], list[_Word], Optional[str]]:
+        """Candidates best first, the words heard, and the category of a need nobody
+        here has (see ``Resolution.unrouted``)."""
         words = self._analyse(utterance)
         if not words:
-            return [], words
-        cands, _ = self._candidates(words)
-        return sorted(cands.values(), key=lambda c: (-c.tier, -c.evidence, -c.score, c.dest)), words
+            return [], words, None
+        cands, _, unrouted = self._candidates(words)
+        cands = self._focus(cands, words)
+        return sorted(cands.values(), key=lambda c: (-c.tier, -c.evidence, -c.score, c.dest)), words, unrouted
 
     def scores(self, utterance: str, limit: Optional[int] = None) -> list[tuple[str, int, str]]:
         """Destinations with a non-zero score: (name, score 0-100, how it matched),
         best first (higher tier, then more evidence, then score)."""
-        ranked, _ = self._ranked(utterance)
+        ranked, _, _ = self._ranked(utterance)
         top = ranked if limit is None else ranked[:limit]
         return [(self._names[c.dest], round(c.score), self._via(c)[0]) for c in top if c.score > 0]
 
@@ -713,7 +1087,7 @@ class Resolver:
         """Resolve one utterance. ``hours_for(name)`` gives the destination's effective
         business hours (``None``: always open); ``open`` is evaluated at ``at``
         (default now) only for a single match and only when ``hours_for`` is given."""
-        ranked, words = self._ranked(utterance)
+        ranked, words, unrouted = self._ranked(utterance)
         matched = [self._explain(c, words) for c in ranked[:MAX_ALTERNATIVES + 1]]
         good = [c for c in ranked if c.score >= MATCH_MIN]
         unsure = [c for c in ranked if c.tier >= TIER_EXPLICIT and c.score >= UNSURE_MIN]
@@ -725,17 +1099,22 @@ class Resolver:
         if not good:
             alts = [(self._names[c.dest], round(c.score)) for c in ranked if c.score >= ALTERNATIVE_MIN]
             alts = sorted(alts, key=lambda a: -a[1])[:MAX_ALTERNATIVES]
-            if not ranked and not tokenize(utterance):
+            if unrouted is not None:
+                reason = f"a need of kind {unrouted}: no destination here has it"
+            elif not ranked and not tokenize(utterance):
                 reason = "no destination named"
             elif alts:
                 reason = f"no destination matched well enough (best {alts[0][0]!r} {alts[0][1]} < {MATCH_MIN})"
             else:
                 reason = "no destination matched"
-            return Resolution(None, round(ranked[0].score) if ranked else 0, alts, False, None, reason, matched)
+            return Resolution(None, round(ranked[0].score) if ranked else 0, alts, False, None, reason, matched,
+                              unrouted)
         tier = good[0].tier
         pool = sorted((c for c in good if c.tier == tier), key=lambda c: (-c.evidence, -c.score, c.dest))
         top = pool[0]
-        close = [c for c in pool[1:] if c.evidence == top.evidence and top.score - c.score < AMBIGUITY_GAP]
+        close = [c for c in pool[1:]
+                 if top.evidence - c.evidence < EVIDENCE_GAP and top.score - c.score < AMBIGUITY_GAP
+                 and not (top.own and not c.own and self._categories[top.dest] == self._categories[c.dest])]
         skip = {top.dest, *(c.dest for c in close)}
         others = [c for c in ranked if c.dest not in skip and c.score >= ALTERNATIVE_MIN]
         if close:
@@ -827,6 +1206,130 @@ def topics_of(text: str) -> list[str]:
 
         _topic_index = Resolver([], categories=CATEGORIES)
     return _topic_index.topics(text)
+
+
+# --------------------------------------------------------------------------- corrections, negation
+
+#: Words by which callers correct themselves: what they named before goes.
+_CORRECTIONS: tuple[tuple[str, ...], ...] = tuple(tuple(p.split()) for p in (
+    "desculpa", "desculpe", "perdao", "digo", "quer dizer", "ou melhor", "alias", "na verdade", "pera", "perai",
+    "espera", "me enganei", "errei", "corrigindo", "nao nao", "opa",
+    "sorry", "i mean", "i meant", "actually", "wait", "scratch that", "or rather", "correction", "my bad",
+    "my mistake", "no no", "oops", "make that", "let me rephrase", "rather",
+))
+_CORRECTION_FIRST = frozenset(p[0] for p in _CORRECTIONS)
+#: ... unless it is an apology for something ("desculpa incomodar", "sorry to bother").
+_APOLOGY_FOR = frozenset("incomodar incomodo a pelo pela por hora to for about if i".split())
+_NEGATORS_PRE = frozenset("nao nem not dont don didn doesn isn aren wasn never".split())
+_POST_NEGATORS = frozenset("nao no nope".split())
+_FILLERS = frozenset("eh ah hum uhm um uh er erm oh hmm ahn shoot".split())
+#: Words a negation reaches a destination's name through ("não é com o X", "not the X",
+#: "I don't need to talk to X", "não precisa ser o X").
+_NEG_SKIP = frozenset(
+    """e eh era seria ser o a os as um uma com pro pra para pelo pela do da de no na quero queria preciso precisa
+    precisava precisar gostaria falar conversar isso que eu t s is it its the an i want wanna need to talk speak
+    speaking with for looking calling call about this m really""".split()
+)
+#: A topic word is negated only through a request ("not calling to buy", "não é sobre o boleto").
+_NEG_REQUEST = frozenset("quero queria preciso sobre ligando liguei want need calling looking about interested".split())
+
+
+#: Kinds of destination a caller also has of their own: "my lawyer", "meu chefe".
+_THEIRS_WHEN_MINE = frozenset(("legal", "management"))
+_MINE = frozenset("my meu minha our nosso nossa".split())
+
+
+#: Words before a destination's name that ask for it ("falar com o", "passa pro", "talk to").
+_ASKING = frozenset(
+    """com pro pra para falar fala passa passe passar transfere transfira transferir liga ligar chama setor
+    departamento area quero preciso procuro to with talk speak connect transfer reach need want get""".split()
+)
+
+
+def _asked_for(words: Sequence[_Word], at: int) -> bool:
+    """The word at ``at`` is what the caller asks for: it follows a request ("quero
+    falar com o financeiro", "transfer me to billing") or opens the sentence."""
+    j = at - 1
+    while j >= 0 and (words[j].raw in _ARTICLES or words[j].raw in _FILLERS):
+        j -= 1
+    if j < 0:
+        return True  # the caller opened with it
+    return words[j].raw in _ASKING
+
+
+def _possessed(words: Sequence[_Word], at: int) -> bool:
+    """A possessive of the caller's before ``at``, with at most two describing
+    words between ("my immigration lawyer")."""
+    for j in range(at - 1, max(-1, at - 4), -1):
+        if words[j].raw in _MINE:
+            return True
+        if words[j].stop:
+            return False
+    return False
+
+
+def _markers(raw: Sequence[str], phrases: Sequence[tuple[str, ...]] = ()) -> list[tuple[int, int]]:
+    """(start, end) of each correction phrase said, in order; an apology for
+    something ("desculpa incomodar") is not a correction."""
+    out: list[tuple[int, int]] = []
+    phrases = phrases or _CORRECTIONS
+    for i in range(len(raw)):
+        if raw[i] not in _CORRECTION_FIRST:
+            continue
+        for p in phrases:
+            if tuple(raw[i:i + len(p)]) == p:
+                nxt = raw[i + len(p)] if i + len(p) < len(raw) else ""
+                if p[0] in ("desculpa", "desculpe", "sorry", "perdao") and nxt in _APOLOGY_FOR:
+                    continue
+                out.append((i, i + len(p)))
+                break
+    return out
+
+
+def _post_negated(raw: Sequence[str], run: Sequence[int], starts: set[int], marks: Sequence[tuple[int, int]],
+                  used: set[int]) -> bool:
+    """"X não, Y" / "X no sorry Y": a negator right after a mention (fillers
+    between), followed by another destination named, a correction or nothing;
+    not when X was asserted ("é pra ouvidoria não pro rh": "não" is Y's)."""
+    j = run[-1] + 1
+    while j < len(raw) and raw[j] in _FILLERS:
+        j += 1
+    if j >= len(raw) or raw[j] not in _POST_NEGATORS:
+        return False
+    k = j
+    while k < len(raw) and (raw[k] in _POST_NEGATORS or raw[k] in _FILLERS):
+        k += 1
+    asserted = run[0] >= 1 and (raw[run[0] - 1] in ("e", "eh") or tuple(raw[max(0, run[0] - 2):run[0]]) in (
+        ("e", "pra"), ("e", "pro"), ("e", "o"), ("e", "a"), ("e", "com"), ("it", "s")))
+    if asserted and raw[j] == "nao":
+        return False
+    follows = k >= len(raw) or any(s in starts for s in range(k, k + 4)) or any(k <= m[0] <= k + 1 for m in marks)
+    if not follows:
+        return False
+    used.update(range(j, k))
+    return True
+
+
+def _pre_negated(raw: Sequence[str], start: int, used: set[int], skip: frozenset[str],
+                 need: Optional[frozenset[str]] = None) -> bool:
+    """A negator before ``start`` reaching it through ``skip`` words only (and
+    through one of ``need`` when given); not "no", a quantifier before a noun
+    ("no refills left", "no dial tone")."""
+    j = start - 1
+    steps = 0
+    via = False
+    while j >= 0 and steps < 6:
+        w = raw[j]
+        if j not in used and w in _NEGATORS_PRE:
+            if j == 0 and w == "nao" and all(x in _ARTICLES for x in raw[1:start]):
+                return False  # "não, o suporte", "no, billing": an answer, then the request
+            return via or need is None
+        if w not in skip and not (need is not None and w in need):
+            return False
+        via = via or (need is not None and w in need)
+        j -= 1
+        steps += 1
+    return False
 
 
 def _groups(spans: list[tuple[int, ...]]) -> list[set[int]]:
