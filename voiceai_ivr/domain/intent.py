@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
+from voiceai_ivr.domain.lexicon import lexicon
 from voiceai_ivr.domain.resolve import STOPWORDS, HoursFor, Resolution, Resolver, normalize_text, words_of
 
 KINDS = ("transfer", "callback", "operator", "repeat", "goodbye", "yes", "no", "unknown")
@@ -386,7 +387,6 @@ def _asks_for_someone(norm: str) -> bool:
     the directory: a human at the reception should help ("is there a fernanda costa
     working there", "o doutor marcos"), unless the name is the caller's own. A
     first name alone that is nobody's ("o mario") is asked again instead."""
-    from voiceai_ivr.domain.lexicon import lexicon
 
     lx = lexicon()
     words = norm.split()
