@@ -20,6 +20,7 @@ from api.conftest import Served
 from voiceai_ivr.api import ApiServices, create_app
 from voiceai_ivr.config import APIToken
 from voiceai_ivr.domain.destinations import parse_directory
+from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages
 from voiceai_ivr.stores import callbacks as cbstore
 from voiceai_ivr.stores.directory import import_directory
 
@@ -101,7 +102,7 @@ class Console:
             destination_id=found[0] if found else None,
             recording_path=path,
         )
-        return cbstore.save_confirmed_callback(self.db, request).callback
+        return cbstore.save_confirmed_callback(self.db, request, confirmed_messages()).callback
 
 
 @pytest.fixture
