@@ -32,8 +32,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
 from voiceai_ivr.channel.esl import ESLChannel
-from voiceai_ivr.config import Config, RetryPolicy
+from voiceai_ivr.config import Config
 from voiceai_ivr.domain.hours import BusinessHours
+from voiceai_ivr.domain.retry import resolve, retry_delay
 from voiceai_ivr.errors import ConfigError, DatabaseUnavailable, ESLError, StoreError, ValidationError
 from voiceai_ivr.esl.outbound import OutboundServer
 from voiceai_ivr.flows.callback_dispatch import (
@@ -89,42 +90,6 @@ def new_owner() -> str:
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-# --------------------------------------------------------------------------- retry policy
-
-
-def retry_delay(outcome: str, attempts: int, policy: RetryPolicy) -> timedelta:
-    """How long to wait before the next attempt after ``outcome`` (``attempts``
-    counted so far, this one included). A busy customer is tried again sooner
-    than one who did not answer; everything else waits the minimum interval.
-    Each further attempt multiplies the wait by ``backoff``."""
-    if outcome == "customer_busy":
-        base = float(policy.busy_retry_minutes)
-    elif outcome in ("customer_no_answer", "agent_no_answer"):
-        base = float(policy.no_answer_retry_minutes)
-    else:
-        base = float(policy.min_interval_minutes)
-    factor = float(policy.backoff) ** max(0, attempts - 1)
-    return timedelta(minutes=base * factor)
-
-
-def resolve(outcome: str, attempts: int, policy: RetryPolicy, now: datetime) -> store.Resolution:
-    """What becomes of a callback after an attempt ended with ``outcome``."""
-    if outcome == "completed":
-        return store.Resolution("completed")
-    if outcome == "invalid_number":
-        return store.Resolution("failed")  # never retried
-    if outcome == "no_destination":
-        # Nobody to call is a configuration problem, not the customer's: the
-        # request waits (the attempt is not counted) until an admin gives it a
-        # destination, or its window passes.
-        return store.Resolution(
-            "pending", now + timedelta(minutes=float(policy.min_interval_minutes)), counted=False
-        )
-    if attempts >= int(policy.max_attempts):
-        return store.Resolution("failed")
-    return store.Resolution("pending", now + retry_delay(outcome, attempts, policy))
 
 
 # --------------------------------------------------------------------------- summary
