@@ -739,9 +739,9 @@ def json_default(value: Any) -> Any:
 
 
 __all__ = [
+    "INTERNAL_FIELDS",
     "KIND_CREATED",
     "KIND_UPDATED",
-    "INTERNAL_FIELDS",
     "OPEN_STATUSES",
     "PUBLIC_FIELDS",
     "STATUSES",
