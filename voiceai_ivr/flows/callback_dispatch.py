@@ -108,7 +108,7 @@ class AttemptResult:
     outcome: str
     hangup_cause: Optional[str] = None
     customer_uuid: Optional[str] = None
-    details: dict = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
     infrastructure: bool = False  # the PBX could not be reached / answered nonsense
     legs_may_be_up: bool = False  # an originate went out and its fate is unknown
 
