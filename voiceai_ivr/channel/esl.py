@@ -51,7 +51,7 @@ from voiceai_ivr.channel.apps import SLOT_RE as _SLOT_RE
 from voiceai_ivr.channel.asr_result import parse_asr_result, parse_nlsml
 from voiceai_ivr.channel.base import DTMF, SILENCE, ListenResult, TurnChannel, check_listen_settings, record_arg
 from voiceai_ivr.errors import CallGone, ESLError, ESLTimeout, SpeechUnavailable, ValidationError
-from voiceai_ivr.esl.outbound import Execution, OutboundSession
+from voiceai_ivr.esl.session import Execution, OutboundSession
 from voiceai_ivr.switch import check_cause, check_source, check_var_name, sanitize_text
 
 log = logging.getLogger("voiceai_ivr.channel.esl")
