@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from _pg import admin_uri, fresh_database  # noqa: E402
 
 from voiceai_ivr.config import RetryPolicy  # noqa: E402
-from voiceai_ivr.dispatcher import resolve  # noqa: E402
+from voiceai_ivr.domain.retry import resolve  # noqa: E402
 from voiceai_ivr.integrations.helpdesk_messages import attempt_event, result_event  # noqa: E402
 from voiceai_ivr.stores import dispatch as store  # noqa: E402
 from voiceai_ivr.stores.db import Database  # noqa: E402

@@ -19,6 +19,7 @@ from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 from voiceai_ivr import yamlfile
 from voiceai_ivr.errors import ConfigError, ValidationError
 from voiceai_ivr.fsvalues import caller_id_name_problem, check_caller_id_number, validate_failover
+from voiceai_ivr.logs import MASK, redact, redact_patterns
 
 SECRET_FIELDS = {"password", "token", "api_key", "dsn", "tokens", "fusionpbx_dsn", "tts_api_key", "asr_api_key"}
 LANGUAGES = ("pt-BR", "en-US")
@@ -269,8 +270,6 @@ DSN_FIELDS = {"dsn", "fusionpbx_dsn"}
 
 
 def _redact(value: Any, key: str = "") -> Any:
-    from voiceai_ivr.logs import MASK, redact
-
     if isinstance(value, dict):
         return {k: _redact(v, k) for k, v in value.items()}
     if isinstance(value, list):
@@ -288,8 +287,6 @@ def redact_dsn(dsn: str) -> str:
     """A PostgreSQL DSN (URI or ``key=value``) with its passwords masked, so the
     host and database stay readable; ``***`` whole when it cannot be parsed or a
     password would still show."""
-    from voiceai_ivr.logs import MASK, redact_patterns
-
     params, problem = _parse_dsn(dsn)
     if params is None or problem:
         return MASK

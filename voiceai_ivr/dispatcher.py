@@ -15,7 +15,10 @@ Safety (see ``stores.dispatch`` for the lease protocol):
   non-zero (``Summary.infrastructure_error``). The database failing leaves
   the leases to run out: nothing is lost, nothing is dialled twice at once.
 
-``Dispatcher`` is also the engine of the API's click-to-call (``call_now``).
+One claimed callback (plan, attempt, outcome) is ``flows.callback_dispatch.AttemptRunner``;
+the retry/backoff policy is ``domain.retry``. This module keeps the pass loop,
+the leases and the agent-leg server. ``Dispatcher`` is also the engine of the
+API's click-to-call (``call_now``).
 """
 
 from __future__ import annotations
@@ -25,51 +28,26 @@ import os
 import secrets
 import socket
 import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
 from voiceai_ivr.channel.esl import ESLChannel
-from voiceai_ivr.config import Config, RetryPolicy
-from voiceai_ivr.domain.hours import BusinessHours
+from voiceai_ivr.config import Config
 from voiceai_ivr.errors import ConfigError, DatabaseUnavailable, ESLError, StoreError, ValidationError
 from voiceai_ivr.esl.outbound import OutboundServer
-from voiceai_ivr.flows.callback_dispatch import (
-    CUSTOMER_PARK_TIMEOUT_S,
-    AgentDesk,
-    AttemptPlan,
-    AttemptResult,
-    WhisperInfo,
-    no_destination_reason,
-    run_attempt,
-)
+from voiceai_ivr.flows.callback_dispatch import AgentDesk, AttemptRunner
 from voiceai_ivr.flows.context import Services
 from voiceai_ivr.integrations import helpdesk_contract as contract
 from voiceai_ivr.integrations.helpdesk import HelpdeskClient
-from voiceai_ivr.integrations.helpdesk_messages import (
-    attempt_event,
-    confirmed_messages,
-    result_event,
-    stale_attempt_event,
-    whatsapp_event,
-)
+from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages, result_event, whatsapp_event
 from voiceai_ivr.integrations.outbox_worker import deliver_for
 from voiceai_ivr.stores import callbacks as cbstore
 from voiceai_ivr.stores import dispatch as store
 from voiceai_ivr.stores import outbox
 from voiceai_ivr.stores.spool import replay_spool, spool_path, spool_pending
-from voiceai_ivr.switch import (
-    build_dial_string,
-    check_e164,
-    check_extension,
-    dial_target,
-    new_uuid,
-    parse_socket_address,
-    socket_app,
-    wake_link,
-)
+from voiceai_ivr.switch import check_extension, parse_socket_address, socket_app, wake_link
 
 log = logging.getLogger(__name__)
 
@@ -89,42 +67,6 @@ def new_owner() -> str:
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-# --------------------------------------------------------------------------- retry policy
-
-
-def retry_delay(outcome: str, attempts: int, policy: RetryPolicy) -> timedelta:
-    """How long to wait before the next attempt after ``outcome`` (``attempts``
-    counted so far, this one included). A busy customer is tried again sooner
-    than one who did not answer; everything else waits the minimum interval.
-    Each further attempt multiplies the wait by ``backoff``."""
-    if outcome == "customer_busy":
-        base = float(policy.busy_retry_minutes)
-    elif outcome in ("customer_no_answer", "agent_no_answer"):
-        base = float(policy.no_answer_retry_minutes)
-    else:
-        base = float(policy.min_interval_minutes)
-    factor = float(policy.backoff) ** max(0, attempts - 1)
-    return timedelta(minutes=base * factor)
-
-
-def resolve(outcome: str, attempts: int, policy: RetryPolicy, now: datetime) -> store.Resolution:
-    """What becomes of a callback after an attempt ended with ``outcome``."""
-    if outcome == "completed":
-        return store.Resolution("completed")
-    if outcome == "invalid_number":
-        return store.Resolution("failed")  # never retried
-    if outcome == "no_destination":
-        # Nobody to call is a configuration problem, not the customer's: the
-        # request waits (the attempt is not counted) until an admin gives it a
-        # destination, or its window passes.
-        return store.Resolution(
-            "pending", now + timedelta(minutes=float(policy.min_interval_minutes)), counted=False
-        )
-    if attempts >= int(policy.max_attempts):
-        return store.Resolution("failed")
-    return store.Resolution("pending", now + retry_delay(outcome, attempts, policy))
 
 
 # --------------------------------------------------------------------------- summary
@@ -217,18 +159,6 @@ class Summary:
 # --------------------------------------------------------------------------- dispatcher
 
 
-class _Guard:
-    """``LegGuard`` for one claimed attempt: records leg uuids under the lease."""
-
-    def __init__(self, db: Any, claimed: store.Claimed) -> None:
-        self._db = db
-        self._claimed = claimed
-
-    def before_dial(self, *, agent_uuid: Optional[str] = None, customer_uuid: Optional[str] = None) -> bool:
-        with self._db.transaction() as cur:
-            return store.record_legs(cur, self._claimed, agent_uuid=agent_uuid, customer_uuid=customer_uuid)
-
-
 class Dispatcher:
     """One dispatcher process's engine. ``start()`` opens the agent-leg listener;
     ``run_once()`` does one pass; ``close()`` stops everything (bounded)."""
@@ -275,6 +205,17 @@ class Dispatcher:
         self.esl_client: Any = None  # the inbound connection behind ``switch`` (closed by its owner)
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dispatch")
         self._api_slots = threading.BoundedSemaphore(self.concurrency)
+        self.attempts = AttemptRunner(
+            config,
+            db,
+            self.desk,
+            owner=self.owner,
+            availability=availability,
+            now=self.now,
+            sql_now=self._sql_now,
+            infrastructure=self._infrastructure,
+            giving_back=lambda: self._infra.is_set() or self._stop.is_set(),
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -520,96 +461,16 @@ class Dispatcher:
         recovered = 0
         for item in stale:
             try:
-                state, killed = self._stale_legs(item)
+                state, killed = self.attempts.stale_legs(item, self.switch)
             except ESLError as exc:
                 self._infrastructure(f"PBX: {exc}")
                 return recovered  # the leases we took run out again; nothing changes
             if state == "up":
                 log.warning("callback %s: old legs still up after uuid_kill; checking again next pass", item.public_id)
                 continue
-            if self._settle_stale(item, bridged=state == "bridged", killed=killed):
+            if self.attempts.settle_stale(item, bridged=state == "bridged", killed=killed):
                 recovered += 1
         return recovered
-
-    def _stale_legs(self, item: store.Stale) -> tuple[str, list[str]]:
-        """``(state, legs hung up)``: state ``gone`` (no leg of the old attempt is
-        up, after hanging up those that were alone), ``bridged`` (agent and
-        customer talking) or ``up`` (a leg survived uuid_kill)."""
-        legs = [u for u in (item.agent_uuid, item.customer_uuid) if u]
-        alive = [u for u in legs if self.switch.exists(u)]
-        if not alive:
-            return "gone", []
-        if (
-            item.agent_uuid
-            and item.customer_uuid
-            and len(alive) == 2
-            and self.switch.getvar(item.customer_uuid, "bridge_uuid") == item.agent_uuid
-        ):
-            return "bridged", []
-        killed = list(alive)
-        for uuid in killed:
-            log.warning("callback %s: hanging up leg %s of a dead dispatcher's attempt", item.public_id, uuid)
-            self.switch.kill(uuid, "NORMAL_CLEARING")
-        deadline = time.monotonic() + 5.0  # uuid_kill is asynchronous: wait (bounded) for the legs to go
-        while True:
-            alive = [u for u in alive if self.switch.exists(u)]
-            if not alive or time.monotonic() >= deadline:
-                return ("up" if alive else "gone"), killed
-            time.sleep(0.05)
-
-    def _settle_stale(self, item: store.Stale, *, bridged: bool, killed: Optional[list[str]] = None) -> bool:
-
-        policy = self.config.retry_policy(item.domain)
-        now = self.now()
-        with self.db.transaction() as cur:
-            status = store.resolve_stale(
-                cur,
-                item,
-                self.owner,
-                max_attempts=int(policy.max_attempts),
-                now=self._sql_now(),
-                completed=bridged,
-                details={"hung_up_legs": killed} if killed else None,
-            )
-            if not status:
-                return False
-            ticket_id, attempts = store.stale_ticket(cur, item.id)
-            detail = "recovered_bridged" if bridged else "lease_expired"
-            events = [
-                stale_attempt_event(item, bridged=bridged, status=status, ticket_id=ticket_id, detail=detail, now=now)
-            ]
-            if status in ("completed", "failed"):
-                events.append(
-                    result_event(item.public_id, item.domain, ticket_id, status, events[0].payload["outcome"],
-                                 attempts, now, detail=detail)
-                )
-            if status == "failed":
-                notice = whatsapp_event(cur, item.id, "failed", self.config)
-                if notice is not None:
-                    events.append(notice)
-            for e in events:
-                outbox.enqueue(cur, item.domain, e.kind, e.payload, e.idempotency_key, callback_id=item.id)
-        return True
-
-    def _hours_check(self, cand: store.Candidate) -> Optional[datetime]:
-
-        hours = cand.destination_hours if cand.destination_hours is not None else cand.domain_hours
-        if hours is None and not cand.domain_holidays:
-            return None
-        try:
-            bh = BusinessHours.from_spec(
-                hours, timezone=cand.domain_timezone or "America/Sao_Paulo", holidays=cand.domain_holidays
-            )
-        except ValidationError as exc:
-            log.warning("callback %s: bad business hours (%s); treating as open", cand.public_id, exc)
-            return None
-        now = self.now()
-        if bh.is_open(now):
-            return None
-        opening = bh.next_opening(now)
-        if opening is None or opening >= cand.window_end:
-            return cand.window_end  # nothing opens inside the window: expiry will take it
-        return opening
 
     def _claim_and_run(self, summary: Summary, limit: Optional[int], progress: Optional[Callable[[int], None]]) -> None:
         in_flight: set[Future] = set()
@@ -633,7 +494,7 @@ class Dispatcher:
                         self.owner,
                         limit=n,
                         lease_seconds=self.config.callbacks.lease_seconds,
-                        hours_check=self._hours_check,
+                        hours_check=self.attempts.hours_check,
                         now=self._sql_now(),
                         default_destination=self.config.callbacks.default_destination,
                     )
@@ -676,52 +537,7 @@ class Dispatcher:
             if progress is not None:
                 progress(1)
 
-    # ------------------------------------------------------------------ one attempt
-
-    def plan(self, claimed: store.Claimed, customer_uuid: str) -> AttemptPlan:
-        """Dial strings and whisper text for one claimed attempt (``ValidationError``
-        names the bad field)."""
-
-        cb = claimed.callback
-        cfg = self.config.callbacks
-        check_e164("number_e164", cb.number_e164)
-        agent_ext = claimed.agent_extension
-        if agent_ext:
-            agent = dial_target("extension", agent_ext, cb.domain)
-        elif cb.destination_type and cb.destination_target:
-            agent = dial_target(cb.destination_type, cb.destination_target, cb.domain, cb.destination_gateway or "")
-            agent_ext = cb.destination_target if cb.destination_type == "extension" else None
-        else:
-            raise ValidationError("destination", no_destination_reason(cb, cfg.default_destination))
-        if cfg.gateway:
-            customer = dial_target("external", cb.number_e164, cb.domain, cfg.gateway)
-        else:
-            # No gateway configured: through the domain's own outbound routes
-            # (``loopback/NUMBER/DOMAIN``, the dialplan-extension form).
-            customer = dial_target("ring_group", cb.number_e164, cb.domain)
-        info = WhisperInfo(
-            callback_id=cb.public_id,
-            attempt_id=claimed.attempt_id,
-            number_e164=cb.number_e164,
-            caller_name=cb.caller_name or "",
-            reason=cb.reason or "",
-            language=cb.language or "pt-BR",
-            domain=cb.domain,
-        )
-        return AttemptPlan(
-            info=info,
-            agent_uuid=claimed.agent_uuid,
-            agent_dial_string=build_dial_string(agent),
-            agent_extension=agent_ext,
-            customer_dial_string=build_dial_string(customer),
-            customer_uuid=customer_uuid or new_uuid(),
-            caller_id_number=cfg.caller_id_number,
-            caller_id_name=cfg.caller_id_name,
-            agent_timeout_s=int(cfg.agent_answer_timeout),
-            customer_timeout_s=int(cfg.customer_answer_timeout),
-            whisper_timeout_s=float(self.config.dispatcher.whisper_timeout),
-            customer_park_timeout_s=CUSTOMER_PARK_TIMEOUT_S,
-        )
+    # ------------------------------------------------------------------ one attempt (AttemptRunner runs it)
 
     def attempt(self, claimed: store.Claimed) -> tuple[str, str]:
         """Run one claimed attempt and commit its outcome. Returns (kind, outcome):
@@ -745,6 +561,12 @@ class Dispatcher:
                 with self._held_lock:
                     self._agents_busy.discard(agent_key)
 
+    def _attempt(self, claimed: store.Claimed) -> tuple[str, str]:
+        try:
+            return self.attempts.run(claimed, self.switch, self.socket_app)
+        finally:
+            self._drop(claimed)
+
     def _defer(self, claimed: store.Claimed) -> tuple[str, str]:
         try:
             retry_at = self.now() + timedelta(seconds=DEFER_SECONDS)
@@ -756,102 +578,6 @@ class Dispatcher:
         finally:
             self._drop(claimed)
         return "deferred", "deferred"
-
-    def _attempt(self, claimed: store.Claimed) -> tuple[str, str]:
-
-        try:
-            try:
-                plan = self.plan(claimed, new_uuid())
-            except ValidationError as exc:
-                if exc.field == "destination":
-                    log.error("callback %s: nobody to call: %s", claimed.public_id, exc.reason)
-                    result = AttemptResult("no_destination", details={"reason": exc.reason})
-                else:
-                    outcome = "invalid_number" if exc.field == "number_e164" else "failed"
-                    result = AttemptResult(outcome, details={"error": str(exc)})
-            else:
-                # A cron pass that hit an infrastructure failure, or is stopping, gives
-                # back what it claimed but has not started. (Click-to-call attempts
-                # always run: each reports its own failure.)
-                if claimed.trigger == "cron" and (self._infra.is_set() or self._stop.is_set()):
-                    return self._release(claimed, "stopping")
-                result = run_attempt(
-                    plan,
-                    switch=self.switch,
-                    desk=self.desk,
-                    socket_app=self.socket_app,
-                    guard=_Guard(self.db, claimed),
-                    availability=self.availability,
-                )
-            return self._finish(claimed, result)
-        except StoreError as exc:
-            # The lease runs out and a successor recovers the callback.
-            self._infrastructure(f"database: {exc}")
-            return "lost", "failed"
-        finally:
-            self._drop(claimed)
-
-    def _release(self, claimed: store.Claimed, reason: str) -> tuple[str, str]:
-        with self.db.transaction() as cur:
-            store.release(cur, claimed, reason=reason)
-        return "released", "released"
-
-    def _finish(self, claimed: store.Claimed, result: AttemptResult) -> tuple[str, str]:
-        now = self.now()
-        if result.infrastructure:
-            self._infrastructure(str(result.details.get("error", "PBX failure")))
-            if not result.legs_may_be_up:
-                return self._release(claimed, "infrastructure")
-            # An originate went out and its fate is unknown: keep the lease until
-            # it runs out; the successor checks the PBX before dialling again.
-            resolution = store.Resolution("in_progress", counted=False, keep_lease=True)
-            with self.db.transaction() as cur:
-                store.finish_attempt(
-                    cur,
-                    claimed,
-                    outcome="failed",
-                    resolution=resolution,
-                    hangup_cause=result.hangup_cause,
-                    customer_uuid=result.customer_uuid,
-                    details=dict(result.details, infrastructure=True),
-                    now=self._sql_now(),
-                )
-            return "kept", "failed"
-        policy = self.config.retry_policy(claimed.domain)
-        resolution = resolve(result.outcome, claimed.attempts, policy, now)
-        cb = claimed.callback
-        details = dict(result.details)
-        if cb.route_source:
-            details.update(destination=cb.route_name, destination_source=cb.route_source)
-        with self.db.transaction() as cur:
-            events = [attempt_event(claimed, result.outcome, result.hangup_cause, resolution, now, details)]
-            if resolution.status in ("completed", "failed"):
-                events.append(
-                    result_event(
-                        cb.public_id, cb.domain, cb.ticket_id, resolution.status, result.outcome, claimed.attempts, now
-                    )
-                )
-            if resolution.status == "failed":
-                notice = whatsapp_event(cur, cb.id, "failed", self.config)
-                if notice is not None:
-                    events.append(notice)
-            ok = store.finish_attempt(
-                cur,
-                claimed,
-                outcome=result.outcome,
-                resolution=resolution,
-                hangup_cause=result.hangup_cause,
-                customer_uuid=result.customer_uuid,
-                details=details,
-                events=events,
-                now=self._sql_now(),
-            )
-        if self.availability is not None and claimed.agent_extension:
-            self.availability.forget(claimed.agent_extension, cb.domain)
-        if not ok:
-            log.warning("callback %s: lease lost before the outcome %s was recorded", cb.public_id, result.outcome)
-            return "lost", result.outcome
-        return resolution.status, result.outcome
 
     # ------------------------------------------------------------------ click-to-call
 
@@ -908,8 +634,6 @@ __all__ = [
     "Dispatcher",
     "Summary",
     "new_owner",
-    "resolve",
-    "retry_delay",
     "sleep_bounded",
     "utcnow",
 ]

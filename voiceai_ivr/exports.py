@@ -11,27 +11,13 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-CSV_COLUMNS = (
-    "public_id",
-    "domain",
-    "status",
-    "number_e164",
-    "caller_name",
-    "window_start",
-    "window_end",
-    "reason",
-    "category",
-    "language",
-    "destination_name",
-    "agent_extension",
-    "attempts",
-    "max_attempts",
-    "last_outcome",
-    "ticket_id",
-    "call_uuid",
-    "created_at",
-    "completed_at",
-)
+from voiceai_ivr.stores.callbacks import PUBLIC_FIELDS
+
+# The CSV's columns: ``stores.callbacks.PUBLIC_FIELDS`` in their order, without
+# the scheduling and bookkeeping fields (next_attempt_at, source, updated_at).
+# The column order is a contract with spreadsheets (tests/callbacks pins it).
+CSV_EXCLUDED = ("next_attempt_at", "source", "updated_at")
+CSV_COLUMNS = tuple(name for name in PUBLIC_FIELDS if name not in CSV_EXCLUDED)
 # Free text a spreadsheet could read as a formula (CSV injection).
 _TEXT_COLUMNS = {"caller_name", "reason", "category", "destination_name"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -7,8 +7,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from voiceai_ivr.config import RetryPolicy
-from voiceai_ivr.dispatcher import resolve, retry_delay
 from voiceai_ivr.stores import callbacks as cbstore
 from voiceai_ivr.stores import dispatch as store
 
@@ -209,18 +207,6 @@ def test_claim_one_states(db, db_dsn):
         store.finish_attempt(cur, c, outcome="completed", resolution=store.Resolution("completed"))
     with db.transaction() as cur:
         assert store.claim_one(cur, pid, "a.example", "h:2:y", lease_seconds=60) == ("closed", None)
-
-
-def test_retry_policy():
-    p = RetryPolicy()
-    now = NOW
-    assert resolve("completed", 1, p, now).status == "completed"
-    assert resolve("invalid_number", 1, p, now).status == "failed"
-    assert resolve("agent_unavailable", 3, p, now).status == "failed"
-    r = resolve("agent_unavailable", 1, p, now)
-    assert r.status == "pending" and r.next_attempt_at == now + timedelta(minutes=15)
-    assert retry_delay("customer_busy", 1, p) < retry_delay("customer_no_answer", 1, p)
-    assert retry_delay("agent_declined", 2, p) == timedelta(minutes=30)  # backoff 2
 
 
 @pytest.mark.parametrize("outcome", ["bogus", ""])

@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from esl.peer import load_capture
-from voiceai_ivr.esl.outbound import OutboundServer, OutboundSession, new_event_uuid
+from voiceai_ivr.esl.outbound import OutboundServer, OutboundSession
 from voiceai_ivr.esl.protocol import Event, FrameParser, encode_event_frame, frame_to_event, serialize_event_plain
+from voiceai_ivr.esl.session import new_event_uuid
 
 
 def reference(text: str) -> tuple[dict[str, str], dict[str, list[str]], str]:

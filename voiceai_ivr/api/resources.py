@@ -33,28 +33,9 @@ from voiceai_ivr.stores import dispatch as store
 from voiceai_ivr.stores import outbox
 from voiceai_ivr.switch import check_extension
 
-PUBLIC_FIELDS = (
-    "domain",
-    "status",
-    "number_e164",
-    "caller_name",
-    "window_start",
-    "window_end",
-    "reason",
-    "category",
-    "language",
-    "destination_name",
-    "agent_extension",
-    "attempts",
-    "max_attempts",
-    "next_attempt_at",
-    "last_outcome",
-    "ticket_id",
-    "source",
-    "created_at",
-    "updated_at",
-    "completed_at",
-)
+# The API's callback resource: ``stores.callbacks.PUBLIC_FIELDS`` in their order,
+# ``public_id`` named ``id`` (first), without ``call_uuid`` (the PBX leg's uuid).
+API_FIELDS = tuple(name for name in cbstore.PUBLIC_FIELDS if name not in ("public_id", "call_uuid"))
 
 
 def _utcnow() -> datetime:
@@ -82,7 +63,7 @@ def _pbx_up(services: ApiServices) -> bool:
 
 def public(cb: Any) -> dict:
     out: dict[str, Any] = {"id": cb.public_id}
-    for name in PUBLIC_FIELDS:
+    for name in API_FIELDS:
         value = getattr(cb, name)
         out[name] = value.isoformat() if isinstance(value, datetime) else value
     return out
@@ -301,4 +282,4 @@ def _filter(req: Request, cbstore: Any) -> Any:
     return cbstore.CallbackFilter(domain=req.domain, status=status, since=since, until=until)
 
 
-__all__ = ["PUBLIC_FIELDS", "ApiServices", "public", "register"]
+__all__ = ["API_FIELDS", "ApiServices", "public", "register"]

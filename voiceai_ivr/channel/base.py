@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from voiceai_ivr.channel.apps import APP_RE, ENGINE_RE, GRAMMAR_RE, SLOT_RE, check_digit_request, detect_speech_arg, ms
 from voiceai_ivr.errors import ValidationError
 
 SPEECH = "speech"
@@ -198,3 +199,96 @@ class Channel(abc.ABC):
         Returns True when FreeSWITCH accepted it; False when this adapter has no
         such path or it failed."""
         return False
+
+
+def check_listen_settings(listen_engine: str, grammar: str) -> None:
+    """The ASR engine and default grammar an adapter is built with (``speech.*``)."""
+    if not ENGINE_RE.match(listen_engine or ""):
+        raise ValidationError("speech.asr_engine", f"not an engine name: {listen_engine!r}")
+    if not GRAMMAR_RE.match(grammar or ""):
+        raise ValidationError("speech.asr_grammar", f"not a grammar reference: {grammar!r}")
+
+
+class TurnChannel(Channel):
+    """The turn logic the two PBX adapters (outbound Event Socket, mod_python3) share:
+    checking every argument, the keyed turn, the choice between a keyed and a
+    spoken ``listen``. Each adapter implements how a turn runs on its session:
+    ``_keyed_turn`` (the prompt unless keys wait, then the keys), ``_speech_turn``
+    (``play_and_detect_speech`` with a checked argument), ``_set_tts`` and
+    ``_execute``."""
+
+    listen_engine: str
+    grammar: str
+    recognition_timeout_s: float
+    digit_timeout_s: float
+
+    def set_tts(self, engine: str, voice: str) -> None:
+        if not ENGINE_RE.match(engine or ""):
+            raise ValidationError("tts_engine", f"not an engine name: {engine!r}")
+        if not ENGINE_RE.match(voice or ""):
+            raise ValidationError("tts_voice", f"not a voice name: {voice!r}")
+        self._set_tts(engine, voice)
+
+    def collect_digits(
+        self,
+        source: str,
+        *,
+        min_digits: int = 1,
+        max_digits: int = 1,
+        timeout_s: float = 5.0,
+        terminators: str = "#",
+        digit_timeout_s: float = 3.0,
+    ) -> str:
+        check_digit_request(min_digits, max_digits, terminators)
+        ms(timeout_s, "timeout_s")
+        ms(digit_timeout_s, "digit_timeout_s")
+        keys = self._keyed_turn(source, "digits", max_digits=max_digits, first_timeout=timeout_s,
+                                digit_timeout=digit_timeout_s, terminators=terminators or "")
+        return keys if len(keys) >= min_digits else ""
+
+    def listen(
+        self,
+        source: str,
+        *,
+        timeout_s: float = 6.0,
+        max_digits: int = 1,
+        grammar: str = "",
+        slot: str = "",
+        speech: bool = True,
+    ) -> ListenResult:
+        if not SLOT_RE.match(slot or ""):
+            raise ValidationError("slot", f"not a slot name: {slot!r}")
+        limit = max(1, max_digits)
+        if not speech:
+            ms(timeout_s, "timeout_s")
+            keys = self._keyed_turn(source, slot, max_digits=limit, first_timeout=timeout_s,
+                                    digit_timeout=self.digit_timeout_s, terminators="#")
+            return ListenResult(DTMF, keys) if keys else ListenResult(SILENCE)
+        arg = detect_speech_arg(source, engine=self.listen_engine, grammar=grammar or self.grammar, slot=slot,
+                                timeout_s=timeout_s, recognition_timeout_s=self.recognition_timeout_s)
+        return self._speech_turn(arg, slot, limit=limit, timeout_s=timeout_s)
+
+    def execute(self, app: str, arg: str = "") -> str:
+        """Run any dialplan application (``arg`` is passed as given: FreeSWITCH expands
+        ``${...}`` in it, so never put caller input here unsanitised)."""
+        if not APP_RE.match(app or ""):
+            raise ValidationError("app", f"not an application name: {app!r}")
+        return self._execute(app, arg)
+
+    @abc.abstractmethod
+    def _set_tts(self, engine: str, voice: str) -> None:
+        """Set ``tts_engine`` and ``tts_voice`` (both checked) on the leg."""
+
+    @abc.abstractmethod
+    def _execute(self, app: str, arg: str) -> str:
+        """Run the (checked) application; its Application-Response."""
+
+    @abc.abstractmethod
+    def _keyed_turn(self, source: str, slot: str, *, max_digits: int, first_timeout: float,
+                    digit_timeout: float, terminators: str) -> str:
+        """Play the prompt unless keys are already waiting, then collect keys."""
+
+    @abc.abstractmethod
+    def _speech_turn(self, arg: str, slot: str, *, limit: int, timeout_s: float) -> ListenResult:
+        """``play_and_detect_speech ARG`` (checked by ``detect_speech_arg``) with
+        ``voiceai_slot=SLOT``; keys already waiting (type-ahead) answer at once."""

@@ -47,16 +47,11 @@ import time
 from collections.abc import Mapping
 from typing import Callable, Optional
 
-from voiceai_ivr.channel.apps import APP_RE as _APP_RE
-from voiceai_ivr.channel.apps import ENGINE_RE as _ENGINE_RE
-from voiceai_ivr.channel.apps import GRAMMAR_RE as _GRAMMAR_RE
 from voiceai_ivr.channel.apps import SLOT_RE as _SLOT_RE
-from voiceai_ivr.channel.apps import check_digit_request, detect_speech_arg
-from voiceai_ivr.channel.apps import ms as _ms
 from voiceai_ivr.channel.asr_result import parse_asr_result, parse_nlsml
-from voiceai_ivr.channel.base import DTMF, SILENCE, Channel, ListenResult, record_arg
+from voiceai_ivr.channel.base import DTMF, SILENCE, ListenResult, TurnChannel, check_listen_settings, record_arg
 from voiceai_ivr.errors import CallGone, ESLError, ESLTimeout, SpeechUnavailable, ValidationError
-from voiceai_ivr.esl.outbound import Execution, OutboundSession
+from voiceai_ivr.esl.session import Execution, OutboundSession
 from voiceai_ivr.switch import check_cause, check_source, check_var_name, sanitize_text
 
 log = logging.getLogger("voiceai_ivr.channel.esl")
@@ -70,7 +65,7 @@ PROMPT_END_AFTER_KEY_S = 2.0
 ASR_INIT_ERROR = "ASR INIT ERROR"
 
 
-class ESLChannel(Channel):
+class ESLChannel(TurnChannel):
     """One call leg driven over its outbound socket."""
 
     def __init__(
@@ -84,10 +79,7 @@ class ESLChannel(Channel):
         command_timeout: float = 10.0,
         media_max_s: float = 300.0,
     ) -> None:
-        if not _ENGINE_RE.match(listen_engine or ""):
-            raise ValidationError("speech.asr_engine", f"not an engine name: {listen_engine!r}")
-        if not _GRAMMAR_RE.match(grammar or ""):
-            raise ValidationError("speech.asr_grammar", f"not a grammar reference: {grammar!r}")
+        check_listen_settings(listen_engine, grammar)
         self.session = session
         self.uuid = session.uuid
         self.listen_engine = listen_engine
@@ -111,11 +103,7 @@ class ESLChannel(Channel):
         self.session.wait(first, self.command_timeout)
         self.session.wait(second, self.command_timeout)
 
-    def set_tts(self, engine: str, voice: str) -> None:
-        if not _ENGINE_RE.match(engine or ""):
-            raise ValidationError("tts_engine", f"not an engine name: {engine!r}")
-        if not _ENGINE_RE.match(voice or ""):
-            raise ValidationError("tts_voice", f"not a voice name: {voice!r}")
+    def _set_tts(self, engine: str, voice: str) -> None:
         with self.session.pipeline():
             first = self.session.execute_async("set", f"tts_engine={engine}")
             second = self.session.execute_async("set", f"tts_voice={voice}")
@@ -133,43 +121,7 @@ class ESLChannel(Channel):
             return self.session.next_dtmf(0) or ""
         return ""
 
-    def collect_digits(
-        self,
-        source: str,
-        *,
-        min_digits: int = 1,
-        max_digits: int = 1,
-        timeout_s: float = 5.0,
-        terminators: str = "#",
-        digit_timeout_s: float = 3.0,
-    ) -> str:
-        check_digit_request(min_digits, max_digits, terminators)
-        _ms(timeout_s, "timeout_s")
-        _ms(digit_timeout_s, "digit_timeout_s")
-        keys = self._keyed_turn(source, "digits", max_digits=max_digits, first_timeout=timeout_s,
-                                digit_timeout=digit_timeout_s, terminators=terminators)
-        return keys if len(keys) >= min_digits else ""
-
-    def listen(
-        self,
-        source: str,
-        *,
-        timeout_s: float = 6.0,
-        max_digits: int = 1,
-        grammar: str = "",
-        slot: str = "",
-        speech: bool = True,
-    ) -> ListenResult:
-        if not _SLOT_RE.match(slot or ""):
-            raise ValidationError("slot", f"not a slot name: {slot!r}")
-        limit = max(1, max_digits)
-        if not speech:
-            _ms(timeout_s, "timeout_s")
-            keys = self._keyed_turn(source, slot, max_digits=limit, first_timeout=timeout_s,
-                                    digit_timeout=self.digit_timeout_s, terminators="#")
-            return ListenResult(DTMF, keys) if keys else ListenResult(SILENCE)
-        arg = detect_speech_arg(source, engine=self.listen_engine, grammar=grammar or self.grammar, slot=slot,
-                                timeout_s=timeout_s, recognition_timeout_s=self.recognition_timeout_s)
+    def _speech_turn(self, arg: str, slot: str, *, limit: int, timeout_s: float) -> ListenResult:
         if self.session.has_dtmf():  # type-ahead: the caller already answered
             return ListenResult(DTMF, self._collect_keys(limit, "#", self.digit_timeout_s, first_timeout=0.0))
         with self.session.pipeline():
@@ -285,11 +237,7 @@ class ESLChannel(Channel):
         check_var_name("name", name)
         self.session.execute("set", f"{name}={sanitize_text(value, 4000)}", timeout=self.command_timeout)
 
-    def execute(self, app: str, arg: str = "") -> str:
-        """Run any dialplan application (``arg`` is passed as given: FreeSWITCH expands
-        ``${...}`` in it, so never put caller input here unsanitised)."""
-        if not _APP_RE.match(app or ""):
-            raise ValidationError("app", f"not an application name: {app!r}")
+    def _execute(self, app: str, arg: str) -> str:
         event = self.session.execute(app, arg, timeout=self.media_max_s)
         return event.get("Application-Response") or ""
 

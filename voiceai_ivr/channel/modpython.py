@@ -67,14 +67,11 @@ import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any, Callable, Optional
 
-from voiceai_ivr.channel.apps import APP_RE as _APP_RE
-from voiceai_ivr.channel.apps import ENGINE_RE as _ENGINE_RE
-from voiceai_ivr.channel.apps import GRAMMAR_RE as _GRAMMAR_RE
 from voiceai_ivr.channel.apps import SLOT_RE as _SLOT_RE
-from voiceai_ivr.channel.apps import check_digit_request, clean_digits, detect_speech_arg
+from voiceai_ivr.channel.apps import clean_digits
 from voiceai_ivr.channel.apps import ms as _ms
 from voiceai_ivr.channel.asr_result import parse_asr_result
-from voiceai_ivr.channel.base import DTMF, SILENCE, Channel, ListenResult, record_arg
+from voiceai_ivr.channel.base import DTMF, SILENCE, ListenResult, TurnChannel, check_listen_settings, record_arg
 from voiceai_ivr.errors import CallGone, SpeechUnavailable, ValidationError, VoiceAIError
 from voiceai_ivr.switch import check_cause, check_source, check_uuid, check_var_name, sanitize_text
 
@@ -193,7 +190,7 @@ class _HoldRun:
         self.breaks = 0
 
 
-class ModPythonChannel(Channel):
+class ModPythonChannel(TurnChannel):
     """One call leg driven through mod_python3's ``session``."""
 
     def __init__(
@@ -207,10 +204,7 @@ class ModPythonChannel(Channel):
         digit_timeout_s: float = 3.0,
         watch_interval: float = 0.25,
     ) -> None:
-        if not _ENGINE_RE.match(listen_engine or ""):
-            raise ValidationError("speech.asr_engine", f"not an engine name: {listen_engine!r}")
-        if not _GRAMMAR_RE.match(grammar or ""):
-            raise ValidationError("speech.asr_grammar", f"not a grammar reference: {grammar!r}")
+        check_listen_settings(listen_engine, grammar)
         _ms(digit_timeout_s, "speech.digit_timeout")
         self.session = session
         self._api = api
@@ -304,11 +298,7 @@ class ModPythonChannel(Channel):
         self._check()
         self._set_terminators("any")
 
-    def set_tts(self, engine: str, voice: str) -> None:
-        if not _ENGINE_RE.match(engine or ""):
-            raise ValidationError("tts_engine", f"not an engine name: {engine!r}")
-        if not _ENGINE_RE.match(voice or ""):
-            raise ValidationError("tts_voice", f"not a voice name: {voice!r}")
+    def _set_tts(self, engine: str, voice: str) -> None:
         self._check()
         # "say:" sources read these variables (nothing here uses session.speak, whose
         # set_tts_parms FreeSWITCH 1.10+ logs as deprecated).
@@ -330,43 +320,7 @@ class ModPythonChannel(Channel):
         self._pending += key
         return ""
 
-    def collect_digits(
-        self,
-        source: str,
-        *,
-        min_digits: int = 1,
-        max_digits: int = 1,
-        timeout_s: float = 5.0,
-        terminators: str = "#",
-        digit_timeout_s: float = 3.0,
-    ) -> str:
-        check_digit_request(min_digits, max_digits, terminators)
-        _ms(timeout_s, "timeout_s")
-        _ms(digit_timeout_s, "digit_timeout_s")
-        keys = self._keyed_turn(source, "digits", max_digits=max_digits, first_timeout=timeout_s,
-                                digit_timeout=digit_timeout_s, terminators=terminators or "")
-        return keys if len(keys) >= min_digits else ""
-
-    def listen(
-        self,
-        source: str,
-        *,
-        timeout_s: float = 6.0,
-        max_digits: int = 1,
-        grammar: str = "",
-        slot: str = "",
-        speech: bool = True,
-    ) -> ListenResult:
-        if not _SLOT_RE.match(slot or ""):
-            raise ValidationError("slot", f"not a slot name: {slot!r}")
-        limit = max(1, max_digits)
-        if not speech:
-            _ms(timeout_s, "timeout_s")
-            keys = self._keyed_turn(source, slot, max_digits=limit, first_timeout=timeout_s,
-                                    digit_timeout=self.digit_timeout_s, terminators="#")
-            return ListenResult(DTMF, keys) if keys else ListenResult(SILENCE)
-        arg = detect_speech_arg(source, engine=self.listen_engine, grammar=grammar or self.grammar, slot=slot,
-                                timeout_s=timeout_s, recognition_timeout_s=self.recognition_timeout_s)
+    def _speech_turn(self, arg: str, slot: str, *, limit: int, timeout_s: float) -> ListenResult:
         self._check()
         if self._pending:  # type-ahead: the caller already answered
             keys = self._more_keys("", limit, "#", 0.0, self.digit_timeout_s)
@@ -400,11 +354,7 @@ class ModPythonChannel(Channel):
         self._check()
         self.session.setVariable(name, sanitize_text(value, 4000))
 
-    def execute(self, app: str, arg: str = "") -> str:
-        """Run any dialplan application (``arg`` is passed as given: FreeSWITCH expands
-        ``${...}`` in it, so never put caller input here unsanitised)."""
-        if not _APP_RE.match(app or ""):
-            raise ValidationError("app", f"not an application name: {app!r}")
+    def _execute(self, app: str, arg: str) -> str:
         self._check()
         self.session.execute(app, arg)
         self._check()

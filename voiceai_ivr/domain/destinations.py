@@ -205,14 +205,14 @@ def _str(v: Any, path: str, *, max_len: int = 100, allow_int: bool = False) -> s
         v = str(v)
     if not isinstance(v, str):
         raise ValidationError(path, f"must be text, got {type(v).__name__}")
-    v = v.strip()
-    if not v:
+    text: str = v.strip()
+    if not text:
         raise ValidationError(path, "must not be empty")
-    if len(v) > max_len:
+    if len(text) > max_len:
         raise ValidationError(path, f"too long (max {max_len} characters)")
-    if _CONTROL.search(v):
+    if _CONTROL.search(text):
         raise ValidationError(path, "contains control characters")
-    return v
+    return text
 
 
 def _bool(v: Any, path: str) -> bool:

@@ -10,11 +10,11 @@ Brazil specifics handled by ``normalize_phone`` (region ``BR``): with or without
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Optional
 
 import phonenumbers
 
+from voiceai_ivr.domain.text import strip_accents
 from voiceai_ivr.errors import ValidationError
 
 _ALLOWED_RAW = re.compile(r"^[0-9+\-\s().\u00a0/]*$")
@@ -89,7 +89,7 @@ def is_withheld(caller_id: Optional[str]) -> bool:
     FreeSWITCH's ``_undef_``, or all zeros."""
     if caller_id is None:
         return True
-    text = _strip_accents(caller_id).strip().casefold()
+    text = strip_accents(caller_id).strip().casefold()
     if text in _WITHHELD:
         return True
     digits = _digits(text)
@@ -106,10 +106,6 @@ def last_digits(e164: str, n: int = 4) -> str:
 
 
 # --------------------------------------------------------------------------- speech
-
-
-def _strip_accents(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 _PT_UNITS = {
@@ -159,7 +155,7 @@ def digits_from_speech(text: str, language: str = "pt-BR") -> str:
     ignored. Returns only digits (possibly empty)."""
     lang = (language or "pt-BR").lower()
     english = lang.startswith("en")
-    words = _TOKEN_RE.findall(_strip_accents(text or "").casefold())
+    words = _TOKEN_RE.findall(strip_accents(text or "").casefold())
     if english:
         units, teens, tens, hundreds, repeat = _EN_UNITS, _EN_TEENS, _EN_TENS, {}, _EN_REPEAT
     else:

@@ -22,12 +22,12 @@ Hours said without am/pm between 1 and 7 mean the afternoon ("depois das três" 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Optional
 
 from voiceai_ivr.domain.hours import BusinessHours
+from voiceai_ivr.domain.text import fold
 
 #: DTMF menu for "when shall we call you back?" (prompts read these).
 KEYED_OPTIONS: dict[str, str] = {
@@ -128,7 +128,7 @@ _NOON = re.compile(r"\b(meio dia|noon|midday)\b")
 
 
 def _norm(text: str) -> str:
-    t = "".join(c for c in unicodedata.normalize("NFKD", text or "") if not unicodedata.combining(c)).casefold()
+    t = fold(text)
     t = re.sub(r"(?<=\d)\s*:\s*(?=\d)", ":", t)
     t = re.sub(r"[^a-z0-9:]+", " ", t)
     return re.sub(r"\s+", " ", t).strip()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from voiceai_ivr.channel.base import DTMF, SPEECH, ListenResult
 from voiceai_ivr.domain import phone, timewindow
+from voiceai_ivr.domain.text import fold
 from voiceai_ivr.errors import CallGone, DatabaseUnavailable, StoreError, ValidationError
 from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages, missed_call_messages
 from voiceai_ivr.ports import Database
@@ -131,13 +131,8 @@ _ASAP_WORDS = (
 )
 
 
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text or "")
-    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
-
-
 def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", _fold(text))
+    return re.findall(r"[a-z0-9]+", fold(text))
 
 
 def yes_no(result: ListenResult) -> Optional[bool]:

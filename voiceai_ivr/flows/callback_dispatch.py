@@ -18,9 +18,13 @@ customer up instead of leaving them in silence (``switch_ivr_park`` reads
 ``park_timeout=N[:CAUSE]`` once when park starts and hangs up with CAUSE after
 N seconds; a bridge ends the park first, so a bridged call is never cut).
 
-The flow never touches SQL: the lease is checked and each leg's uuid recorded
-through a ``LegGuard`` (the dispatcher's database side) BEFORE that leg is
-dialled, so a successor can ask the PBX whether it is still up.
+``run_attempt`` never touches the database: the lease is checked and each
+leg's uuid recorded through a ``LegGuard`` BEFORE that leg is dialled, so a
+successor can ask the PBX whether it is still up. ``AttemptRunner`` is one
+claimed callback from end to end: the plan, ``run_attempt`` under its
+``_LeaseGuard`` (``stores.dispatch.record_legs``), the outcome and next state
+(``domain.retry``) committed with the helpdesk messages; the dispatcher keeps
+the pass loop, the leases and the agent-leg server.
 
 Errors reaching the PBX are not outcomes: they come back as
 ``AttemptResult(infrastructure=True)`` so the dispatcher keeps the callback
@@ -32,13 +36,26 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Optional, Protocol
 
+from voiceai_ivr.config import Config
 from voiceai_ivr.domain.causes import callback_outcome
-from voiceai_ivr.errors import CommandError, ESLError, ValidationError
+from voiceai_ivr.domain.hours import BusinessHours
+from voiceai_ivr.domain.retry import resolve
+from voiceai_ivr.errors import CommandError, ESLError, StoreError, ValidationError
 from voiceai_ivr.flows.agent import AgentRegistry, Rendezvous, run_agent
-from voiceai_ivr.ports import PBX
+from voiceai_ivr.integrations.helpdesk_messages import (
+    attempt_event,
+    result_event,
+    stale_attempt_event,
+    whatsapp_event,
+)
+from voiceai_ivr.ports import PBX, Database
+from voiceai_ivr.stores import dispatch as store
+from voiceai_ivr.stores import outbox
 from voiceai_ivr.stores.dispatch import Candidate
+from voiceai_ivr.switch import build_dial_string, check_e164, dial_target, new_uuid
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +108,7 @@ class AttemptResult:
     outcome: str
     hangup_cause: Optional[str] = None
     customer_uuid: Optional[str] = None
-    details: dict = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
     infrastructure: bool = False  # the PBX could not be reached / answered nonsense
     legs_may_be_up: bool = False  # an originate went out and its fate is unknown
 
@@ -309,6 +326,279 @@ def _kill_quietly(switch: PBX, uuid: str) -> None:
         log.debug("kill %s: %s", uuid, exc)
 
 
+# --------------------------------------------------------------------------- one claimed callback
+
+
+class _LeaseGuard:
+    """``LegGuard`` for one claimed attempt: records leg uuids under the lease."""
+
+    def __init__(self, db: Database, claimed: store.Claimed) -> None:
+        self._db = db
+        self._claimed = claimed
+
+    def before_dial(self, *, agent_uuid: Optional[str] = None, customer_uuid: Optional[str] = None) -> bool:
+        with self._db.transaction() as cur:
+            return store.record_legs(cur, self._claimed, agent_uuid=agent_uuid, customer_uuid=customer_uuid)
+
+
+class AttemptRunner:
+    """Plan, run and finish one claimed callback for a dispatcher: the dial
+    strings and whisper (``plan``), the attempt (``run_attempt``) under the
+    lease (``_LeaseGuard``), then its outcome, the callback's next state
+    (``domain.retry``) and the helpdesk messages in one transaction (``finish``);
+    a dead dispatcher's attempt is settled the same way (``stale_legs``,
+    ``settle_stale``). The dispatcher keeps the pass, the leases and the
+    agent-leg server, and gives this its clocks and two signals: ``infrastructure``
+    (a PBX or database failure: stop claiming) and ``giving_back`` (a cron pass
+    that is stopping gives back what it has not started)."""
+
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        desk: AgentDesk,
+        *,
+        owner: str,
+        availability: Any = None,
+        now: Callable[[], datetime],
+        sql_now: Callable[[], Optional[datetime]],
+        infrastructure: Callable[[str], None],
+        giving_back: Callable[[], bool],
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.desk = desk
+        self.owner = owner
+        self.availability = availability
+        self.now = now
+        self._sql_now = sql_now
+        self._infrastructure = infrastructure
+        self._giving_back = giving_back
+
+    def plan(self, claimed: store.Claimed, customer_uuid: str) -> AttemptPlan:
+        """Dial strings and whisper text for one claimed attempt (``ValidationError``
+        names the bad field)."""
+
+        cb = claimed.callback
+        cfg = self.config.callbacks
+        check_e164("number_e164", cb.number_e164)
+        agent_ext = claimed.agent_extension
+        if agent_ext:
+            agent = dial_target("extension", agent_ext, cb.domain)
+        elif cb.destination_type and cb.destination_target:
+            agent = dial_target(cb.destination_type, cb.destination_target, cb.domain, cb.destination_gateway or "")
+            agent_ext = cb.destination_target if cb.destination_type == "extension" else None
+        else:
+            raise ValidationError("destination", no_destination_reason(cb, cfg.default_destination))
+        if cfg.gateway:
+            customer = dial_target("external", cb.number_e164, cb.domain, cfg.gateway)
+        else:
+            # No gateway configured: through the domain's own outbound routes
+            # (``loopback/NUMBER/DOMAIN``, the dialplan-extension form).
+            customer = dial_target("ring_group", cb.number_e164, cb.domain)
+        info = WhisperInfo(
+            callback_id=cb.public_id,
+            attempt_id=claimed.attempt_id,
+            number_e164=cb.number_e164,
+            caller_name=cb.caller_name or "",
+            reason=cb.reason or "",
+            language=cb.language or "pt-BR",
+            domain=cb.domain,
+        )
+        return AttemptPlan(
+            info=info,
+            agent_uuid=claimed.agent_uuid,
+            agent_dial_string=build_dial_string(agent),
+            agent_extension=agent_ext,
+            customer_dial_string=build_dial_string(customer),
+            customer_uuid=customer_uuid or new_uuid(),
+            caller_id_number=cfg.caller_id_number,
+            caller_id_name=cfg.caller_id_name,
+            agent_timeout_s=int(cfg.agent_answer_timeout),
+            customer_timeout_s=int(cfg.customer_answer_timeout),
+            whisper_timeout_s=float(self.config.dispatcher.whisper_timeout),
+            customer_park_timeout_s=CUSTOMER_PARK_TIMEOUT_S,
+        )
+
+    def run(self, claimed: store.Claimed, switch: PBX, socket_app: str) -> tuple[str, str]:
+        """Plan, run and finish one claimed attempt. Returns (kind, outcome): kind is
+        completed / pending / failed / released / kept / lost. The database failing
+        is ``lost``: the lease runs out and a successor recovers the callback."""
+        try:
+            try:
+                plan = self.plan(claimed, new_uuid())
+            except ValidationError as exc:
+                if exc.field == "destination":
+                    log.error("callback %s: nobody to call: %s", claimed.public_id, exc.reason)
+                    result = AttemptResult("no_destination", details={"reason": exc.reason})
+                else:
+                    outcome = "invalid_number" if exc.field == "number_e164" else "failed"
+                    result = AttemptResult(outcome, details={"error": str(exc)})
+            else:
+                # A cron pass that hit an infrastructure failure, or is stopping, gives
+                # back what it claimed but has not started. (Click-to-call attempts
+                # always run: each reports its own failure.)
+                if claimed.trigger == "cron" and self._giving_back():
+                    return self.release(claimed, "stopping")
+                result = run_attempt(
+                    plan,
+                    switch=switch,
+                    desk=self.desk,
+                    socket_app=socket_app,
+                    guard=_LeaseGuard(self.db, claimed),
+                    availability=self.availability,
+                )
+            return self.finish(claimed, result)
+        except StoreError as exc:
+            # The lease runs out and a successor recovers the callback.
+            self._infrastructure(f"database: {exc}")
+            return "lost", "failed"
+
+    def release(self, claimed: store.Claimed, reason: str) -> tuple[str, str]:
+        with self.db.transaction() as cur:
+            store.release(cur, claimed, reason=reason)
+        return "released", "released"
+
+    def finish(self, claimed: store.Claimed, result: AttemptResult) -> tuple[str, str]:
+        now = self.now()
+        if result.infrastructure:
+            self._infrastructure(str(result.details.get("error", "PBX failure")))
+            if not result.legs_may_be_up:
+                return self.release(claimed, "infrastructure")
+            # An originate went out and its fate is unknown: keep the lease until
+            # it runs out; the successor checks the PBX before dialling again.
+            resolution = store.Resolution("in_progress", counted=False, keep_lease=True)
+            with self.db.transaction() as cur:
+                store.finish_attempt(
+                    cur,
+                    claimed,
+                    outcome="failed",
+                    resolution=resolution,
+                    hangup_cause=result.hangup_cause,
+                    customer_uuid=result.customer_uuid,
+                    details=dict(result.details, infrastructure=True),
+                    now=self._sql_now(),
+                )
+            return "kept", "failed"
+        policy = self.config.retry_policy(claimed.domain)
+        resolution = resolve(result.outcome, claimed.attempts, policy, now)
+        cb = claimed.callback
+        details = dict(result.details)
+        if cb.route_source:
+            details.update(destination=cb.route_name, destination_source=cb.route_source)
+        with self.db.transaction() as cur:
+            events = [attempt_event(claimed, result.outcome, result.hangup_cause, resolution, now, details)]
+            if resolution.status in ("completed", "failed"):
+                events.append(
+                    result_event(
+                        cb.public_id, cb.domain, cb.ticket_id, resolution.status, result.outcome, claimed.attempts, now
+                    )
+                )
+            if resolution.status == "failed":
+                notice = whatsapp_event(cur, cb.id, "failed", self.config)
+                if notice is not None:
+                    events.append(notice)
+            ok = store.finish_attempt(
+                cur,
+                claimed,
+                outcome=result.outcome,
+                resolution=resolution,
+                hangup_cause=result.hangup_cause,
+                customer_uuid=result.customer_uuid,
+                details=details,
+                events=events,
+                now=self._sql_now(),
+            )
+        if self.availability is not None and claimed.agent_extension:
+            self.availability.forget(claimed.agent_extension, cb.domain)
+        if not ok:
+            log.warning("callback %s: lease lost before the outcome %s was recorded", cb.public_id, result.outcome)
+            return "lost", result.outcome
+        return resolution.status, result.outcome
+
+    # ------------------------------------------------------------------ a dead dispatcher's attempt
+
+    def stale_legs(self, item: store.Stale, switch: PBX) -> tuple[str, list[str]]:
+        """``(state, legs hung up)``: state ``gone`` (no leg of the old attempt is
+        up, after hanging up those that were alone), ``bridged`` (agent and
+        customer talking) or ``up`` (a leg survived uuid_kill)."""
+        legs = [u for u in (item.agent_uuid, item.customer_uuid) if u]
+        alive = [u for u in legs if switch.exists(u)]
+        if not alive:
+            return "gone", []
+        if (
+            item.agent_uuid
+            and item.customer_uuid
+            and len(alive) == 2
+            and switch.getvar(item.customer_uuid, "bridge_uuid") == item.agent_uuid
+        ):
+            return "bridged", []
+        killed = list(alive)
+        for uuid in killed:
+            log.warning("callback %s: hanging up leg %s of a dead dispatcher's attempt", item.public_id, uuid)
+            switch.kill(uuid, "NORMAL_CLEARING")
+        deadline = time.monotonic() + 5.0  # uuid_kill is asynchronous: wait (bounded) for the legs to go
+        while True:
+            alive = [u for u in alive if switch.exists(u)]
+            if not alive or time.monotonic() >= deadline:
+                return ("up" if alive else "gone"), killed
+            time.sleep(0.05)
+
+    def settle_stale(self, item: store.Stale, *, bridged: bool, killed: Optional[list[str]] = None) -> bool:
+
+        policy = self.config.retry_policy(item.domain)
+        now = self.now()
+        with self.db.transaction() as cur:
+            status = store.resolve_stale(
+                cur,
+                item,
+                self.owner,
+                max_attempts=int(policy.max_attempts),
+                now=self._sql_now(),
+                completed=bridged,
+                details={"hung_up_legs": killed} if killed else None,
+            )
+            if not status:
+                return False
+            ticket_id, attempts = store.stale_ticket(cur, item.id)
+            detail = "recovered_bridged" if bridged else "lease_expired"
+            events = [
+                stale_attempt_event(item, bridged=bridged, status=status, ticket_id=ticket_id, detail=detail, now=now)
+            ]
+            if status in ("completed", "failed"):
+                events.append(
+                    result_event(item.public_id, item.domain, ticket_id, status, events[0].payload["outcome"],
+                                 attempts, now, detail=detail)
+                )
+            if status == "failed":
+                notice = whatsapp_event(cur, item.id, "failed", self.config)
+                if notice is not None:
+                    events.append(notice)
+            for e in events:
+                outbox.enqueue(cur, item.domain, e.kind, e.payload, e.idempotency_key, callback_id=item.id)
+        return True
+
+    def hours_check(self, cand: store.Candidate) -> Optional[datetime]:
+
+        hours = cand.destination_hours if cand.destination_hours is not None else cand.domain_hours
+        if hours is None and not cand.domain_holidays:
+            return None
+        try:
+            bh = BusinessHours.from_spec(
+                hours, timezone=cand.domain_timezone or "America/Sao_Paulo", holidays=cand.domain_holidays
+            )
+        except ValidationError as exc:
+            log.warning("callback %s: bad business hours (%s); treating as open", cand.public_id, exc)
+            return None
+        now = self.now()
+        if bh.is_open(now):
+            return None
+        opening = bh.next_opening(now)
+        if opening is None or opening >= cand.window_end:
+            return cand.window_end  # nothing opens inside the window: expiry will take it
+        return opening
+
+
 # --------------------------------------------------------------------------- where a callback goes
 
 
@@ -359,6 +649,7 @@ __all__ = [
     "AgentDesk",
     "AttemptPlan",
     "AttemptResult",
+    "AttemptRunner",
     "LegGuard",
     "WhisperInfo",
     "no_destination_reason",

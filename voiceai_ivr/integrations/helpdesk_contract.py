@@ -39,6 +39,8 @@ from urllib.parse import quote
 
 from voiceai_ivr.domain.causes import ATTEMPT_OUTCOMES
 from voiceai_ivr.errors import ValidationError
+from voiceai_ivr.integrations import whatsapp
+from voiceai_ivr.logs import MASK, redact
 from voiceai_ivr.stores.callbacks import request_key
 from voiceai_ivr.stores.outbox import OutboxEvent
 
@@ -324,8 +326,6 @@ def whatsapp_notice(
     """A WhatsApp notice about a callback (``scheduled``, ``reminder``, ``failed``,
     ``expired``). ``key`` distinguishes notices of one event (the request id of a
     ``scheduled`` notice); default: one notice per event and callback."""
-    from voiceai_ivr.integrations import whatsapp
-
     payload = whatsapp.build(event, callback, config=config, timezone_name=timezone_name)
     return OutboxEvent(KIND_WHATSAPP, payload, f"whatsapp.{event}:{key or callback.public_id}")
 
@@ -341,8 +341,6 @@ def whatsapp_missed_call(
     config: Optional[Config] = None,
 ) -> OutboxEvent:
     """The WhatsApp invitation sent to a caller we missed."""
-    from voiceai_ivr.integrations import whatsapp
-
     payload = whatsapp.build_missed_call(
         domain=domain,
         number_e164=number_e164,
@@ -389,8 +387,6 @@ def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
     given values (our bearer token) as written or URL-encoded, ``Authorization``
     echoes, bearer/basic credentials, passwords inside URLs, ``token=…``/``password: …``
     pairs."""
-    from voiceai_ivr.logs import MASK, redact
-
     for value in secrets:
         if value and len(value) >= 4:
             text = _secret_re(value).sub(MASK, text)
@@ -416,8 +412,6 @@ def redact_body(value: Any, secrets: tuple[str, ...] = (), _key: str = "") -> An
     """A JSON value with every secret masked (``redact_text`` on strings and on
     keys, whole values under secret-looking keys such as ``Authorization`` or
     ``token``)."""
-    from voiceai_ivr.logs import MASK
-
     if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():

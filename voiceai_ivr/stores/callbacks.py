@@ -145,6 +145,49 @@ class CallbackRequest:
             raise ValidationError("request", str(exc)) from exc
 
 
+#: A callback's public fields, in the order clients see them: the one definition
+#: each format derives from, with its own documented additions and exclusions:
+#: the API's resource (``api.resources.API_FIELDS``: ``public_id`` as ``id``,
+#: without ``call_uuid``), the CSV export (``exports.CSV_COLUMNS``: without the
+#: scheduling fields) and the JSON export (``Callback.to_json``: plus
+#: ``INTERNAL_FIELDS``).
+PUBLIC_FIELDS: tuple[str, ...] = (
+    "public_id",
+    "domain",
+    "status",
+    "number_e164",
+    "caller_name",
+    "window_start",
+    "window_end",
+    "reason",
+    "category",
+    "language",
+    "destination_name",
+    "agent_extension",
+    "attempts",
+    "max_attempts",
+    "next_attempt_at",
+    "last_outcome",
+    "ticket_id",
+    "call_uuid",
+    "source",
+    "created_at",
+    "updated_at",
+    "completed_at",
+)
+#: The rest of a ``callbacks`` row: in the JSON export and ``callbacks show --json``
+#: (an administrator's full copy), never in the API or the CSV.
+INTERNAL_FIELDS: tuple[str, ...] = (
+    "id",
+    "transcript",
+    "destination_id",
+    "recording_path",
+    "spool_id",
+    "lease_owner",
+    "lease_until",
+)
+
+
 @dataclass(frozen=True)
 class Callback:
     """One ``callbacks`` row."""
@@ -189,10 +232,11 @@ class Callback:
         return cls(**values)
 
     def to_json(self) -> dict[str, Any]:
+        """``PUBLIC_FIELDS`` then ``INTERNAL_FIELDS`` (every column), datetimes as ISO 8601."""
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = value.isoformat() if isinstance(value, datetime) else value
+        for name in PUBLIC_FIELDS + INTERNAL_FIELDS:
+            value = getattr(self, name)
+            out[name] = value.isoformat() if isinstance(value, datetime) else value
         return out
 
 
@@ -695,9 +739,11 @@ def json_default(value: Any) -> Any:
 
 
 __all__ = [
+    "INTERNAL_FIELDS",
     "KIND_CREATED",
     "KIND_UPDATED",
     "OPEN_STATUSES",
+    "PUBLIC_FIELDS",
     "STATUSES",
     "Callback",
     "CallbackFilter",

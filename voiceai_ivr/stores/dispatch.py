@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any, Callable, Optional
 
 from voiceai_ivr.domain.causes import ATTEMPT_OUTCOMES
+from voiceai_ivr.domain.retry import Resolution
 from voiceai_ivr.ports import Cursor
 from voiceai_ivr.stores.outbox import OutboxEvent, enqueue_events
 
@@ -417,16 +418,6 @@ def record_legs(
 
 
 # --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """What becomes of the callback after an attempt."""
-
-    status: str  # pending (retry) | completed | failed
-    next_attempt_at: Optional[datetime] = None
-    counted: bool = True  # False: the attempt does not use one of max_attempts (infrastructure)
-    keep_lease: bool = False  # True: leave the lease to run out (a leg may still be up)
 
 
 def finish_attempt(
