@@ -34,10 +34,11 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     ("r2", "test"): ({"pt-BR": 0.81, "en-US": 0.82}, 0.09),
     # r3 is held out (never tuned on): its floors guard against a regression only
     ("r3", "dev"): ({"pt-BR": 0.85, "en-US": 0.87}, 0.07),
-    ("r3", "test"): ({"pt-BR": 0.83, "en-US": 0.77}, 0.11),
+    # round 4 asks where the evidence is thin: fewer wrong actions, fewer transfers
+    ("r3", "test"): ({"pt-BR": 0.82, "en-US": 0.74}, 0.07),
     # r4: blind-before (rules at 6476d47), until round 4's tuning is committed
     ("r4", "dev"): ({"pt-BR": 0.86, "en-US": 0.80}, 0.08),
-    ("r4", "test"): ({"pt-BR": 0.78, "en-US": 0.78}, 0.13),
+    ("r4", "test"): ({"pt-BR": 0.77, "en-US": 0.78}, 0.10),
 }
 
 

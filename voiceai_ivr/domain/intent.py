@@ -453,7 +453,7 @@ def classify(
     if wants_callback and named and _PAST_CALLBACK.search(norm) and _TRANSFER_NOW.search(norm):
         wants_callback = False  # "já pedi retorno três vezes, me passa pro financeiro agora"
     if wants_callback:
-        dest = res.match if res is not None else None
+        dest = (res.match or res.guess) if res is not None else None
         return Intent("callback", destination=dest, resolution=res, text=text, reason="callback request")
     if _GOODBYE.search(norm) and (not named or (_DONE.search(norm) and not _ASKS.search(norm))):
         # "já falei com a maria, era só isso, obrigado": a destination said of what is done
