@@ -321,6 +321,7 @@ class _Entry:
     category: Optional[str] = None
     generic: bool = False  # an alias that is a topic word
     person: bool = False
+    initials: bool = False  # a department's initials ("a r" for Accounts Receivable): matched only spelled out
 
 
 @dataclass
@@ -429,6 +430,16 @@ class Resolver:
             self._categories.append(category)
             self._persons.append(person)
             done: set[tuple[str, tuple[str, ...]]] = set()
+            spelled = _initials(name) if not person else ""
+            if spelled and not any(_initials(a) == spelled or normalize_text(a) == spelled for a in aliases):
+                key0 = (_ALIAS, (spelled,), (spelled,), True, category, False, False, True)
+                if key0 in shared:
+                    owners[shared[key0]].append(di)
+                else:
+                    shared[key0] = len(entries)
+                    owners.append([di])
+                    entries.append(_Entry((), _ALIAS, spelled.upper(), (spelled,), (spelled,), True, category,
+                                          initials=True))
             for kind, texts in ((_NAME, [name]), (_ALIAS, aliases), (_KEYWORD, keywords)):
                 for text in texts:
                     words, forms, exact = _entry_words(text, lexical=False, common=None if person else lx.is_common)
@@ -773,6 +784,8 @@ class Resolver:
             if ext_starts and e.kind not in (_IDIOM, _OFFTOPIC, _EXTERNAL) and self._after_external(
                     h, words, ext_starts):
                 continue
+            if e.initials and not all(words[p].acronym for p in h.positions):
+                continue  # initials count spelled out only ("a r department"), not as a word ("ar")
             if e.owners and e.forms == ("it",) and _pronoun_it(words, h.positions[0]):
                 continue  # "how it connects", "is it open": the pronoun, not the IT department
             kept.append(h)
@@ -1371,6 +1384,20 @@ def _pronoun_it(words: Sequence[_Word], at: int) -> bool:
     if prev in _IT_BEFORE and (not nxt or nxt in _FILLERS):
         return False
     return True
+
+
+#: Spelled letters that mean something else (times of day, titles, documents, devices).
+_OTHER_ABBREVIATIONS = frozenset(
+    "am pm ok tv id mr ms dr us uk ceo cfo cto vip pc cd dvd gps usb atm faq pdf sms cpf cnpj rg cep".split())
+
+
+def _initials(name: str) -> str:
+    """A department's initials as callers spell them ("Accounts Receivable" -> "ar",
+    "Serviço de Atendimento ao Cliente" -> "sac"); "" for a one-word name or
+    initials that spell something else ("Practice Management" is not "p m")."""
+    words = [w for w in normalize_text(name).split() if w not in STOPWORDS and w not in _ARTICLES and w.isalpha()]
+    spelled = "".join(w[0] for w in words) if len(words) >= 2 else ""
+    return "" if spelled in _OTHER_ABBREVIATIONS else spelled
 
 
 def _opened_with(words: Sequence[_Word], at: int) -> bool:
