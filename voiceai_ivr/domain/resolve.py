@@ -510,6 +510,11 @@ class Resolver:
                 for d in e.owners:
                     if self._persons[d]:
                         self._alias_words[d] = self._alias_words[d] | frozenset(e.words)
+        # who pays the organisation's suppliers ("Accounts Payable", alias "contas a pagar")
+        self._payable: frozenset[int] = frozenset(
+            d for e in entries if e.owners and e.kind in (_NAME, _ALIAS)
+            and ("payable" in e.forms or {"contas", "pagar"} <= set(e.forms) or {"pagamento", "fornecedores"}
+                 <= set(e.forms)) for d in e.owners)
         self._compat: dict[tuple[str, str], bool] = {}  # written from any thread: a plain cache
         self._fuzzy_vocab = list(fuzzy)
         # Topic evidence goes to the departments of its category; to the people of
@@ -1103,6 +1108,8 @@ class Resolver:
             return [], words, None
         cands, _, unrouted = self._candidates(words)
         cands = self._focus(cands, words)
+        if self._payable and _SUPPLIER.search(" ".join(w.raw for w in words)):
+            self._to_payable(cands)
         exact = {p for c in cands.values() if c.tier == TIER_EXPLICIT and c.score >= SIM_STEM
                  and not self._persons[c.dest] for run in self._mentions(c, named=True) for p in run}
         for c in cands.values():
@@ -1112,6 +1119,23 @@ class Resolver:
                 # department as they are yields to it ("p r" is the PR alias, not Priya Raman)
                 c.tier = TIER_EXPLICIT
         return sorted(cands.values(), key=lambda c: (-c.tier, -c.evidence, -c.score, c.dest)), words, unrouted
+
+    def _to_payable(self, cands: dict[int, _Candidate]) -> None:
+        """A supplier calling about being paid: the billing evidence of the sentence
+        ("invoice", "paid", "past due") is the other side of the ledger, so it goes
+        to who pays suppliers (``_payable``), not to who bills customers."""
+        billing = [c for c in cands.values() if c.tier == TIER_GENERIC and c.dest not in self._payable
+                   and self._categories[c.dest] in ("billing", "purchasing")]
+        if any(c.tier > TIER_GENERIC for c in cands.values()):
+            return
+        ev = max((c.evidence for c in billing), default=0.0) + 1.0
+        for d in self._payable:
+            c = cands.get(d) or cands.setdefault(d, _Candidate(d))
+            if c.tier <= TIER_GENERIC:
+                c.tier, c.evidence = TIER_GENERIC, max(c.evidence, ev)
+                c.score = min(80.0 + 8.0 * (min(c.evidence, 3.0) - 1.0), 97.0)
+        for c in billing:
+            del cands[c.dest]
 
     def taken_back(self, utterance: str) -> list[str]:
         """Destinations the caller named and then took back: under a negation ("não
@@ -1389,6 +1413,16 @@ def _pronoun_it(words: Sequence[_Word], at: int) -> bool:
 #: Spelled letters that mean something else (times of day, titles, documents, devices).
 _OTHER_ABBREVIATIONS = frozenset(
     "am pm ok tv id mr ms dr us uk ceo cfo cto vip pc cd dvd gps usb atm faq pdf sms cpf cnpj rg cep".split())
+
+
+#: A caller who is the organisation's supplier, or says it owes them ("we're a vendor",
+#: "you guys owe us", "sou fornecedor", "vocês estão me devendo").
+_SUPPLIER = re.compile(
+    r"\b(?:(?:i m|im|i am|we re|we are|were|this is) (?:a |an |the |one of your |your )?(?:vendor|supplier)s?"
+    r"|(?:your|a) (?:vendor|supplier)s? (?:here|calling)|you (?:guys )?owe us|(?:we|i) (?:still )?(?:haven t|have not|"
+    r"never) (?:been paid|received (?:our |the )?payment)"
+    r"|sou (?:o |a |um |uma )?fornecedora?|somos (?:os |um |uns )?fornecedore?s?|empresa fornecedora"
+    r"|fornecedore?s? de voces|voces (?:me|nos) devem|(?:me|nos) devendo|nao (?:fomos|fui) pagos?)\b")
 
 
 def _initials(name: str) -> str:
