@@ -1110,11 +1110,11 @@ class Resolver:
         cands = self._focus(cands, words)
         if self._payable and _SUPPLIER.search(" ".join(w.raw for w in words)):
             self._to_payable(cands)
+        weak = [c for c in cands.values() if c.tier == TIER_PERSON and c.score < PERSON_SURE]
         exact = {p for c in cands.values() if c.tier == TIER_EXPLICIT and c.score >= SIM_STEM
-                 and not self._persons[c.dest] for run in self._mentions(c, named=True) for p in run}
-        for c in cands.values():
-            if c.tier == TIER_PERSON and c.score < PERSON_SURE and exact and all(
-                    set(positions) <= exact for _, positions, _ in c.notes):
+                 and not self._persons[c.dest] for run in self._mentions(c, named=True) for p in run} if weak else set()
+        for c in weak:
+            if exact and all(set(positions) <= exact for _, positions, _ in c.notes):
                 # a name heard only in part or by sound in the words that name a
                 # department as they are yields to it ("p r" is the PR alias, not Priya Raman)
                 c.tier = TIER_EXPLICIT
