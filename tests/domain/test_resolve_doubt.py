@@ -96,3 +96,12 @@ def test_thin_topic_evidence_is_a_question_naming_the_candidate(pt: Resolver) ->
 def test_a_person_named_again_after_a_correction_is_the_one_asked_for(pt: Resolver) -> None:
     assert pt.resolve("marcelo fontes nao desculpa o marcelo da oficina").match == "Marcelo Bittencourt"
     assert pt.resolve("o marcelo da oficina nao desculpa o marcelo fontes").match == "Marcelo Fontes"
+
+
+def test_letter_names_that_spell_a_department_are_joined() -> None:
+    r = Resolver([D("Departamento Pessoal", ("dp",), category="hr"), D("TI e Suporte", ("ti",), category="support"),
+                  D("Jurídico", category="legal")])
+    assert r.resolve("nao e o juridico que eu quero e o de pe").match == "Departamento Pessoal"
+    assert r.resolve("te i").match == "TI e Suporte"
+    # letter names that spell nothing here stay words
+    assert r.resolve("e de pe").match != "Jurídico"

@@ -574,6 +574,20 @@ class Resolver:
         i = 0
         while i < len(raw):
             done = False
+            for k in (4, 3, 2):
+                # letter names that spell a department's alias or initials ("o de pe" = DP)
+                parts = raw[i:i + k]
+                if len(parts) == k and all(p in LETTER_NAMES or (len(p) == 1 and p.isalpha()) for p in parts):
+                    spelled = "".join(LETTER_NAMES.get(p, p) for p in parts)
+                    if any(self._entries[ei].owners and not self._entries[ei].person
+                           and self._entries[ei].kind in (_NAME, _ALIAS) and self._entries[ei].words == (spelled,)
+                           for ei, _ in self._by_word.get(spelled, ())):
+                        out.append(spelled)
+                        i += k
+                        done = True
+                        break
+            if done:
+                continue
             for k in (3, 2):
                 parts = raw[i:i + k]
                 if len(parts) < k or not all(p.isalpha() for p in parts) or parts[0] in self._lex.titles:
@@ -611,8 +625,9 @@ class Resolver:
     def _analyse(self, utterance: str) -> list[_Word]:
         lx = self._lex
         raw = words_of(utterance)
-        spelled = set(raw) - set(normalize_text(utterance).split())
+        said = set(normalize_text(utterance).split())
         raw = self._mend(raw)
+        spelled = {w for w in raw if w not in said and len(w) <= 4}
         out: list[_Word] = []
         for i, w in enumerate(raw):
             lw = stem(w)
