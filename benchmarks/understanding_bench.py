@@ -45,7 +45,7 @@ for after the round is closed.
 Usage::
 
     python benchmarks/understanding_bench.py [--batch corpus|r1|...|all] [--split dev|test|all]
-        [--config FILE | --llm-stub names|down|slow] [--errors] [--reveal-test] [--out FILE] [--summary]
+        [--config FILE | --llm-stub names|down|slow] [--no-veto] [--errors] [--reveal-test] [--out FILE] [--summary]
     python benchmarks/understanding_bench.py --import /work/blind/r1 --as r1
 """
 
@@ -66,7 +66,7 @@ from typing import Any, Callable, Optional
 import yaml
 
 from voiceai_ivr.domain.destinations import parse_directory
-from voiceai_ivr.flows.conversation import CallDirectory, Understanding, understand_with_rules
+from voiceai_ivr.flows.conversation import CallDirectory, Understanding, overrule, understand_with_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "understanding"
@@ -231,8 +231,10 @@ def rules_only(item: Item, directory: CallDirectory) -> Understanding:
     return understand_with_rules(item.text, directory, at=AT)
 
 
-def with_llm(llm: Any) -> Understand:
-    """The conversation's order: the LLM's decision when it gives a usable one, the rules otherwise."""
+def with_llm(llm: Any, *, veto: bool = True) -> Understand:
+    """The conversation's order: the LLM's decision when it gives a usable one, the
+    rules otherwise; the rules may overrule the LLM's decision on strong contrary
+    evidence (``flows.conversation.overrule``; ``veto=False``: the LLM's decision as is)."""
     from voiceai_ivr.errors import VoiceAIError
 
     def understand(item: Item, directory: CallDirectory) -> Understanding:
@@ -242,13 +244,16 @@ def with_llm(llm: Any) -> Understand:
             decision = llm.decide(item.text, language=item.lang, destinations=dests) if item.text else None
         except VoiceAIError:
             decision = None
+        decided: Optional[Understanding] = None
         if decision is not None:
             if decision.kind == "handoff" and decision.destination in directory.destinations:
-                return Understanding("transfer", destination=decision.destination, source="llm")
-            if decision.kind == "callback":
-                return Understanding("callback", source="llm")
-            if decision.kind == "end_call":
-                return Understanding("goodbye", source="llm")
+                decided = Understanding("transfer", destination=decision.destination, source="llm")
+            elif decision.kind == "callback":
+                decided = Understanding("callback", source="llm")
+            elif decision.kind == "end_call":
+                decided = Understanding("goodbye", source="llm")
+        if decided is not None:
+            return overrule(decided, item.text, directory, at=AT) if veto else decided
         return rules_only(item, directory)
 
     return understand
@@ -329,7 +334,7 @@ def llm_stub_client(mode: str, *, timeout: float = 2.5, delay: float = 1.0) -> t
     return client, server
 
 
-def _understand_from(config_path: Optional[str]) -> tuple[Understand, str, Any]:
+def _understand_from(config_path: Optional[str], *, veto: bool = True) -> tuple[Understand, str, Any]:
     if not config_path:
         return rules_only, "rules", None
     from voiceai_ivr.config import load_config
@@ -339,7 +344,7 @@ def _understand_from(config_path: Optional[str]) -> tuple[Understand, str, Any]:
     llm = client_from_config(config.llm) if config.llm.enabled else None
     if llm is None:
         return rules_only, "rules", None
-    return with_llm(llm), "llm+rules", llm
+    return with_llm(llm, veto=veto), "llm+rules", llm
 
 
 def run(batch_names: Iterable[str], split: str, understand: Understand = rules_only, *, errors: bool = False,
@@ -375,6 +380,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--summary", action="store_true", help="print a one-line summary per batch and split only")
     ap.add_argument("--llm-stub", choices=("names", "down", "slow"),
                     help="the LLM path against a local OpenAI-compatible stand-in (tests/understanding/llm_stub.py)")
+    ap.add_argument("--no-veto", action="store_true",
+                    help="with the LLM: take its decision as is (no overruling by the rules), to measure the veto")
     ap.add_argument("--import", dest="source", help="import a blind batch from this folder (with --as)")
     ap.add_argument("--as", dest="name", help="the name of the imported batch (r1, r2, ...)")
     args = ap.parse_args(argv)
@@ -391,9 +398,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     stub = None
     if args.llm_stub:
         llm, stub = llm_stub_client(args.llm_stub, timeout=0.5 if args.llm_stub == "slow" else 2.5)
-        understand, engine = with_llm(llm), f"llm+rules (local stand-in: {args.llm_stub})"
+        understand, engine = with_llm(llm, veto=not args.no_veto), f"llm+rules (local stand-in: {args.llm_stub})"
     else:
-        understand, engine, llm = _understand_from(args.config)
+        understand, engine, llm = _understand_from(args.config, veto=not args.no_veto)
+    if args.no_veto and llm is not None:
+        engine += ", no veto"
     try:
         report: dict[str, Any] = {"engine": engine, "batches": run(names, args.split, understand, errors=args.errors,
                                                                    reveal_test=args.reveal_test)}

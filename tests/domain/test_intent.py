@@ -182,6 +182,10 @@ def test_callback_in_any_verb_form(utterance: str) -> None:
         ("someone called me from this number", "unknown", None),
         ("i'm returning a call", "unknown", None),
         ("estou ligando sobre um boleto", "transfer", "Financeiro"),  # the caller's own calling
+        # messages left before and a transfer asked for now
+        ("já deixei recado pro financeiro ontem e anteontem, me transfere pra lá agora", "transfer", "Financeiro"),
+        ("i left two voicemails for billing, put me through now", "transfer", "Billing"),
+        ("deixa um recado pro financeiro", "callback", "Financeiro"),
     ],
 )
 def test_negated_past_and_own_calls_are_not_callbacks(utterance: str, kind: str, destination: Optional[str]) -> None:
@@ -211,7 +215,8 @@ def test_spoken_menu_keys(utterance: str, language: str, kind: str, destination:
 @pytest.mark.parametrize(
     "utterance",
     ["recepção", "a recepcionista por favor", "telefonista", "front desk", "reception please",
-     "quero falar direto com alguém", "i want to speak directly with someone", "não quero falar com robô"],
+     "quero falar direto com alguém", "i want to speak directly with someone", "não quero falar com robô",
+     "i was on hold with somebody and got disconnected", "eu tava falando com uma moça e caiu a ligação"],
 )
 def test_reception_is_the_operator(utterance: str) -> None:
     assert classify(utterance, resolver=RESOLVER).kind == "operator", utterance

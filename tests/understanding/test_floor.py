@@ -30,11 +30,14 @@ MAX_WRONG_WHERE_QUESTION = {"dev": 0, "test": 0}
 BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     ("r1", "dev"): ({"pt-BR": 0.98, "en-US": 0.98}, 0.01),
     ("r1", "test"): ({"pt-BR": 0.94, "en-US": 0.94}, 0.02),
-    ("r2", "dev"): ({"pt-BR": 0.93, "en-US": 0.91}, 0.04),
-    ("r2", "test"): ({"pt-BR": 0.81, "en-US": 0.82}, 0.09),
-    # r3 is held out (never tuned on): its floors guard against a regression only
-    ("r3", "dev"): ({"pt-BR": 0.85, "en-US": 0.87}, 0.07),
-    ("r3", "test"): ({"pt-BR": 0.83, "en-US": 0.77}, 0.11),
+    ("r2", "dev"): ({"pt-BR": 0.93, "en-US": 0.92}, 0.02),
+    ("r2", "test"): ({"pt-BR": 0.82, "en-US": 0.82}, 0.05),
+    # r3 was held out in round 3 and is tuned on (dev half) since round 4; round 4
+    # asks where the evidence is thin: fewer wrong actions, fewer transfers
+    ("r3", "dev"): ({"pt-BR": 0.88, "en-US": 0.88}, 0.03),
+    ("r3", "test"): ({"pt-BR": 0.82, "en-US": 0.74}, 0.07),
+    ("r4", "dev"): ({"pt-BR": 0.86, "en-US": 0.86}, 0.04),
+    ("r4", "test"): ({"pt-BR": 0.77, "en-US": 0.80}, 0.10),
 }
 
 

@@ -65,3 +65,49 @@ def test_a_slow_llm_is_not_waited_for(stub: tuple[Any, Any]) -> None:
         what = understand(item, dirs[item.lang])
         assert time.monotonic() - t0 < 0.3 + 0.5, item.text
         assert what.source == "rules"
+
+
+def test_the_rules_overrule_a_decision_against_the_sentence() -> None:
+    """``flows.conversation.overrule``: a model's transfer to a destination the caller
+    took back, a transfer where a callback was asked for, a guess between namesakes
+    and a callback the caller declined give way to the rules; otherwise the model's
+    decision stands (it may route where the rules ask)."""
+    from voiceai_ivr.flows.conversation import Understanding, overrule
+
+    dirs = BENCH.load_directories()
+    pt = dirs["pt-BR"]
+
+    def llm(dest: str) -> Understanding:
+        return Understanding("transfer", destination=dest, source="llm")
+
+    taken_back = overrule(llm("Financeiro"), "financeiro nao desculpa o comercial", pt, at=BENCH.AT)
+    assert (taken_back.kind, taken_back.destination, taken_back.source) == ("transfer", "Comercial", "rules")
+    negated = overrule(llm("Financeiro"), "nao e o financeiro que eu quero e o comercial", pt, at=BENCH.AT)
+    assert negated.destination == "Comercial"
+    callback = overrule(llm("Financeiro"), "pede pro financeiro me ligar de volta por favor", pt, at=BENCH.AT)
+    assert (callback.kind, callback.destination) == ("callback", "Financeiro")
+    namesake = overrule(llm("Maria Silva"), "quero falar com a maria", pt, at=BENCH.AT)
+    assert namesake.kind == "ambiguous" and "Maria Silva" in namesake.options
+    declined = overrule(Understanding("callback", source="llm"),
+                        "nao precisa me ligar quero falar agora com o financeiro", pt, at=BENCH.AT)
+    assert (declined.kind, declined.destination) == ("transfer", "Financeiro")
+    # no contrary evidence: the model's decision stands
+    kept = overrule(llm("Comercial"), "quero falar com o comercial", pt, at=BENCH.AT)
+    assert (kept.destination, kept.source) == ("Comercial", "llm")
+    topic = overrule(llm("Recursos Humanos"), "e sobre um processo", pt, at=BENCH.AT)
+    assert (topic.destination, topic.source) == ("Recursos Humanos", "llm")
+
+
+@pytest.mark.parametrize("stub", [("names", 2.5)], indirect=True)
+def test_the_veto_lowers_wrong_actions_of_a_model_that_hands_off_on_names(stub: tuple[Any, Any]) -> None:
+    """A stand-in that hands off whenever a name is said, on every blind dev half:
+    with the rules' veto it takes fewer wrong actions than without (measured
+    2026-12-06, benchmarks/README.md)."""
+    client, _ = stub
+    wrong = {True: 0, False: 0}
+    for batch in BENCH.batches()[1:]:
+        items = BENCH.load_items(["dev"], batch)
+        dirs = BENCH.load_directories(batch)
+        for veto in (True, False):
+            wrong[veto] += BENCH.evaluate(items, BENCH.with_llm(client, veto=veto), dirs)["wrong_actions"]["items"]
+    assert wrong[True] < wrong[False] * 0.6, wrong

@@ -126,6 +126,9 @@ _OPERATOR = _rx(
     r"agent", r"someone real", r"front desk", r"reception", r"receptionist", r"switchboard", r"robot",
     r"(?:talk|speak|speaking|talking)(?: \w+){0,2} (?:to|with) (?:someone|somebody|anyone|anybody)",
     # someone to attend to the caller, someone who speaks their language
+    # the caller was talking to someone and the call dropped
+    r"got disconnected", r"(?:got|was|were) cut off", r"(?:call|line) (?:got )?(?:dropped|cut off)",
+    r"(?:caiu|cortou) a ligacao", r"a ligacao (?:caiu|cortou)",
     r"(?:alguma|uma) (?:moca|mocinha|moco|senhora)", r"(?:moca|moco|alguem|pessoa|gente)(?: \w+){0,3} (?:me )?atender",
     r"(?:fala|falam|fale|falar|speaks?|speaking) (?:portugues|ingles|espanhol|portuguese|english|spanish)",
     r"em portugues", r"in (?:portuguese|spanish)", r"(?:someone|somebody|anyone|anybody) (?:there|who can help)",
@@ -349,6 +352,9 @@ _PAST_CALLBACK = _rx(
     r"|requested|request(?:ed)? a|waiting for|been waiting|already (?:asked|requested|had))(?: \w+){0,3}"
     r" (?:retorno|ligacao|callback|call back|call|calls)",
     r"(?:retorno|ligacao|callback|call back)(?: \w+){0,2} (?:twice|times|vezes|already)",
+    # messages left before ("já deixei recado pro thiago ontem", "i left two voicemails")
+    r"(?:ja deixei|deixei|deixamos|ja mandei)(?: \w+){0,2} (?:recado|recados|mensagem|mensagens)",
+    r"(?:already )?left (?:\w+ )?(?:message|messages|voicemail|voicemails)",
     # a callback promised before and not made
     r"(?:disse|disseram|falou|falaram|ficou|ficaram) (?:que )?(?:ia|iam|de|iria|iriam|vai|vao)(?: me)?"
     r" (?:ligar|retornar)",
@@ -453,7 +459,7 @@ def classify(
     if wants_callback and named and _PAST_CALLBACK.search(norm) and _TRANSFER_NOW.search(norm):
         wants_callback = False  # "já pedi retorno três vezes, me passa pro financeiro agora"
     if wants_callback:
-        dest = res.match if res is not None else None
+        dest = (res.match or res.guess) if res is not None else None
         return Intent("callback", destination=dest, resolution=res, text=text, reason="callback request")
     if _GOODBYE.search(norm) and (not named or (_DONE.search(norm) and not _ASKS.search(norm))):
         # "já falei com a maria, era só isso, obrigado": a destination said of what is done

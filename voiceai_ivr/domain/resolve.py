@@ -84,6 +84,18 @@ OUTWEIGH = 2.0
 #: A keyword of the directory (its administrator's routing word) counts this much.
 KEYWORD_WEIGHT = 2.0
 ALTERNATIVE_MIN = 50
+#: Least topic evidence (a topic word of one kind = 1) to transfer on topic alone.
+TOPIC_SURE = 1.0
+#: Topic evidence the best department needs over the next to transfer rather than ask.
+TOPIC_MARGIN = 0.5
+#: ... when its evidence is the packaged lexicon's only and its kind was inferred.
+TOPIC_MARGIN_INFERRED = 0.5
+#: Another kind's topic evidence that makes a department named in passing a question.
+PASSING_RIVAL = 1.0
+#: ... and that makes one the sentence opens with a question.
+OPENING_RIVAL = 3.0
+#: Least score of a person to transfer on (a name heard in part or by sound scores less).
+PERSON_SURE = 80.0
 MAX_ALTERNATIVES = 5
 #: Most words allowed between two words of one phrase ("internet is down").
 PHRASE_GAP = 2
@@ -265,6 +277,9 @@ class Resolution:
     #: No match because what the caller describes is of a kind (a lexicon category)
     #: no destination of the directory has ("sou jornalista" without a press office).
     unrouted: Optional[str] = None
+    #: Asked because the evidence was too thin to transfer on: the destination it
+    #: pointed to (a callback request for "o comercial" still goes to it).
+    guess: Optional[str] = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-ready dict ``resolve --json`` prints (``open`` is null when no
@@ -306,6 +321,7 @@ class _Entry:
     category: Optional[str] = None
     generic: bool = False  # an alias that is a topic word
     person: bool = False
+    initials: bool = False  # a department's initials ("a r" for Accounts Receivable): matched only spelled out
 
 
 @dataclass
@@ -414,6 +430,16 @@ class Resolver:
             self._categories.append(category)
             self._persons.append(person)
             done: set[tuple[str, tuple[str, ...]]] = set()
+            spelled = _initials(name) if not person else ""
+            if spelled and not any(_initials(a) == spelled or normalize_text(a) == spelled for a in aliases):
+                key0 = (_ALIAS, (spelled,), (spelled,), True, category, False, False, True)
+                if key0 in shared:
+                    owners[shared[key0]].append(di)
+                else:
+                    shared[key0] = len(entries)
+                    owners.append([di])
+                    entries.append(_Entry((), _ALIAS, spelled.upper(), (spelled,), (spelled,), True, category,
+                                          initials=True))
             for kind, texts in ((_NAME, [name]), (_ALIAS, aliases), (_KEYWORD, keywords)):
                 for text in texts:
                     words, forms, exact = _entry_words(text, lexical=False, common=None if person else lx.is_common)
@@ -484,6 +510,11 @@ class Resolver:
                 for d in e.owners:
                     if self._persons[d]:
                         self._alias_words[d] = self._alias_words[d] | frozenset(e.words)
+        # who pays the organisation's suppliers ("Accounts Payable", alias "contas a pagar")
+        self._payable: frozenset[int] = frozenset(
+            d for e in entries if e.owners and e.kind in (_NAME, _ALIAS)
+            and ("payable" in e.forms or {"contas", "pagar"} <= set(e.forms) or {"pagamento", "fornecedores"}
+                 <= set(e.forms)) for d in e.owners)
         self._compat: dict[tuple[str, str], bool] = {}  # written from any thread: a plain cache
         self._fuzzy_vocab = list(fuzzy)
         # Topic evidence goes to the departments of its category; to the people of
@@ -543,6 +574,20 @@ class Resolver:
         i = 0
         while i < len(raw):
             done = False
+            for k in (4, 3, 2):
+                # letter names that spell a department's alias or initials ("o de pe" = DP)
+                parts = raw[i:i + k]
+                if len(parts) == k and all(p in LETTER_NAMES or (len(p) == 1 and p.isalpha()) for p in parts):
+                    spelled = "".join(LETTER_NAMES.get(p, p) for p in parts)
+                    if any(self._entries[ei].owners and not self._entries[ei].person
+                           and self._entries[ei].kind in (_NAME, _ALIAS) and self._entries[ei].words == (spelled,)
+                           for ei, _ in self._by_word.get(spelled, ())):
+                        out.append(spelled)
+                        i += k
+                        done = True
+                        break
+            if done:
+                continue
             for k in (3, 2):
                 parts = raw[i:i + k]
                 if len(parts) < k or not all(p.isalpha() for p in parts) or parts[0] in self._lex.titles:
@@ -580,8 +625,9 @@ class Resolver:
     def _analyse(self, utterance: str) -> list[_Word]:
         lx = self._lex
         raw = words_of(utterance)
-        spelled = set(raw) - set(normalize_text(utterance).split())
+        said = set(normalize_text(utterance).split())
         raw = self._mend(raw)
+        spelled = {w for w in raw if w not in said and len(w) <= 4}
         out: list[_Word] = []
         for i, w in enumerate(raw):
             lw = stem(w)
@@ -758,6 +804,10 @@ class Resolver:
             if ext_starts and e.kind not in (_IDIOM, _OFFTOPIC, _EXTERNAL) and self._after_external(
                     h, words, ext_starts):
                 continue
+            if e.initials and not all(words[p].acronym for p in h.positions):
+                continue  # initials count spelled out only ("a r department"), not as a word ("ar")
+            if e.owners and e.forms == ("it",) and _pronoun_it(words, h.positions[0]):
+                continue  # "how it connects", "is it open": the pronoun, not the IT department
             kept.append(h)
             if e.owners and h.matched == len(e.words) and not (
                 len(h.positions) == 1 and h.via_stem and words[h.positions[0]].topical
@@ -787,6 +837,7 @@ class Resolver:
             e = self._entries[h.entry]
             demoted = len(h.positions) == 1 and h.via_stem and words[h.positions[0]].topical
             if not e.person and e.kind in (_NAME, _ALIAS, _CATNAME) and e.category in _THEIRS_WHEN_MINE \
+                    and (e.kind == _CATNAME or any(self._declared[d] for d in e.owners)) \
                     and _possessed(words, min(h.positions)):
                 # "my immigration lawyer", "o meu chefe": the caller's own, not ours
                 for d in (e.owners or self._by_category.get(e.category, [])):
@@ -902,7 +953,7 @@ class Resolver:
 
     def _score_person(self, d: int, hits: list[_Hit], words: Sequence[_Word], named_categories: set[Optional[str]],
                       cands: dict[int, _Candidate], said: dict[str, set[int]]) -> None:
-        hit = max(hits, key=lambda h: (h.matched, h.sim))
+        hit = max(hits, key=lambda h: (h.matched, h.sim, max(h.positions)))  # the latest of equals: after a correction
         e = self._entries[hit.entry]
         ws = [words[p] for p in hit.positions]
         titled = any(w.titled for w in ws)
@@ -1037,8 +1088,12 @@ class Resolver:
         drop: set[int] = set()
         # 1. a correction: the later request wins
         for start, end in reversed(marks):
-            before = {d for d, runs in spans.items() if runs[-1][-1] < start}
-            after = {d for d, runs in spans.items() if runs[-1][-1] >= end}
+            # a person whose every name word said before is said again after ("marcelo
+            # fontes não, desculpa, o marcelo da oficina": Marcelo Bittencourt) is asked for after
+            again = {d for d, runs in spans.items() if runs[-1][-1] < start and self._persons[d]
+                     and {raw[p] for run in runs for p in run} <= set(raw[end:])}
+            before = {d for d, runs in spans.items() if runs[-1][-1] < start and d not in again}
+            after = {d for d, runs in spans.items() if runs[-1][-1] >= end} | again
             if before and after - before:
                 drop |= before
                 break
@@ -1068,7 +1123,44 @@ class Resolver:
             return [], words, None
         cands, _, unrouted = self._candidates(words)
         cands = self._focus(cands, words)
+        if self._payable and _SUPPLIER.search(" ".join(w.raw for w in words)):
+            self._to_payable(cands)
+        weak = [c for c in cands.values() if c.tier == TIER_PERSON and c.score < PERSON_SURE]
+        exact = {p for c in cands.values() if c.tier == TIER_EXPLICIT and c.score >= SIM_STEM
+                 and not self._persons[c.dest] for run in self._mentions(c, named=True) for p in run} if weak else set()
+        for c in weak:
+            if exact and all(set(positions) <= exact for _, positions, _ in c.notes):
+                # a name heard only in part or by sound in the words that name a
+                # department as they are yields to it ("p r" is the PR alias, not Priya Raman)
+                c.tier = TIER_EXPLICIT
         return sorted(cands.values(), key=lambda c: (-c.tier, -c.evidence, -c.score, c.dest)), words, unrouted
+
+    def _to_payable(self, cands: dict[int, _Candidate]) -> None:
+        """A supplier calling about being paid: the billing evidence of the sentence
+        ("invoice", "paid", "past due") is the other side of the ledger, so it goes
+        to who pays suppliers (``_payable``), not to who bills customers."""
+        billing = [c for c in cands.values() if c.tier == TIER_GENERIC and c.dest not in self._payable
+                   and self._categories[c.dest] in ("billing", "purchasing")]
+        if any(c.tier > TIER_GENERIC for c in cands.values()):
+            return
+        ev = max((c.evidence for c in billing), default=0.0) + 1.0
+        for d in self._payable:
+            c = cands.get(d) or cands.setdefault(d, _Candidate(d))
+            if c.tier <= TIER_GENERIC:
+                c.tier, c.evidence = TIER_GENERIC, max(c.evidence, ev)
+                c.score = min(80.0 + 8.0 * (min(c.evidence, 3.0) - 1.0), 97.0)
+        for c in billing:
+            del cands[c.dest]
+
+    def taken_back(self, utterance: str) -> list[str]:
+        """Destinations the caller named and then took back: under a negation ("não
+        é o X", "not X") or before a correction ("X, no wait, I meant Y")."""
+        words = self._analyse(utterance)
+        if not words:
+            return []
+        cands, _, _ = self._candidates(words)
+        kept = self._focus(cands, words)
+        return [self._names[d] for d, c in cands.items() if d not in kept and c.tier >= TIER_EXPLICIT]
 
     def scores(self, utterance: str, limit: Optional[int] = None) -> list[tuple[str, int, str]]:
         """Destinations with a non-zero score: (name, score 0-100, how it matched),
@@ -1124,6 +1216,14 @@ class Resolver:
             reason = "ambiguous: " + " or ".join(
                 f"{self._names[c.dest]!r} ({round(c.score)})" for c in tied[:MAX_ALTERNATIVES]) + more
             return Resolution(None, round(top.score), alts, True, None, reason, matched)
+        doubt = self._doubt(top, ranked, words)
+        if doubt is not None:
+            asked = [top, *doubt]
+            alts = [(self._names[c.dest], round(c.score)) for c in asked[:MAX_ALTERNATIVES]]
+            reason = "not sure enough: " + " or ".join(f"{n!r} ({s})" for n, s in alts) + ": ask"
+            # the score of the least candidate named, so every one of them is offered
+            return Resolution(None, min(s for _, s in alts), alts, True, None, reason, matched,
+                              guess=self._names[top.dest])
         top_name = self._names[top.dest]
         alts = [(self._names[c.dest], round(c.score)) for c in others[:MAX_ALTERNATIVES]]
         reason = "matched " + self._via(top)[0]
@@ -1138,6 +1238,54 @@ class Resolver:
                 if not is_open:
                     reason += "; closed at " + hours.local(when).strftime("%Y-%m-%d %H:%M %Z")
         return Resolution(top_name, round(top.score), alts, False, is_open, reason, matched)
+
+    def _doubt(self, top: _Candidate, ranked: Sequence[_Candidate],
+               words: Sequence[_Word]) -> Optional[list[_Candidate]]:
+        """Whether the evidence for ``top`` is too thin to transfer on: a receptionist
+        asks ("X or Y?", "did you mean X?") rather than guesses. None when sure
+        enough; otherwise the rivals to name with ``top`` (possibly none).
+
+        * topic evidence only: less than ``TOPIC_SURE`` (a keyword said in part, a
+          word several kinds share), or not ``TOPIC_MARGIN`` ahead of the next
+          department's (the margin is larger when ``top``'s evidence is only the
+          packaged lexicon's and its kind was inferred from its name);
+        * a department named once in passing, not asked for, while the sentence
+          has at least ``PASSING_RIVAL`` of another kind's topic evidence ("i'm an
+          engineering student looking for an internship");
+        * a person heard only in part or by sound (score under ``PERSON_SURE``),
+          with no title and no first name said.
+        """
+        rivals = [c for c in ranked if c is not top and c.tier >= TIER_GENERIC and c.score >= ALTERNATIVE_MIN]
+        if top.tier == TIER_GENERIC:
+            if top.evidence < TOPIC_SURE and not top.own:
+                return rivals[:1]
+            margin = TOPIC_MARGIN
+            if not top.own and not self._declared[top.dest]:
+                margin = TOPIC_MARGIN_INFERRED
+            close = [c for c in rivals if c.tier == TIER_GENERIC and top.evidence - c.evidence < margin
+                     and not (top.own and not c.own and self._categories[top.dest] == self._categories[c.dest])]
+            return close or None
+        if top.tier == TIER_EXPLICIT and not self._persons[top.dest]:
+            runs = self._mentions(top, named=True)
+            if len(runs) != 1 or len(runs[0]) > 1:
+                return None
+            asked = _asked_for(words, runs[0][0])
+            cat = self._categories[top.dest]
+            # a sentence that opens with it ("o fiscal do trabalho está aqui...") is
+            # not a request for it when a whole sentence about another kind follows
+            need = PASSING_RIVAL if not asked else OPENING_RIVAL if _opened_with(words, runs[0][0]) else None
+            if need is None:
+                return None
+            other = [c for c in rivals if c.tier == TIER_GENERIC and c.topic_evidence >= need
+                     and self._categories[c.dest] != cat and top.topic_evidence < c.topic_evidence]
+            if other:
+                return other[:2]
+            if not asked and top.score < SIM_STEM:
+                return []  # named only in part, in passing ("someone technical"): confirm
+            return None
+        if top.tier >= TIER_EXPLICIT and self._persons[top.dest] and top.score < PERSON_SURE:
+            return [c for c in rivals if c.tier == top.tier and self._persons[c.dest]][:1]
+        return None
 
     def topics(self, utterance: str) -> list[str]:
         """The lexicon topic terms heard in ``utterance``, as the lexicon writes them,
@@ -1255,6 +1403,55 @@ def _asked_for(words: Sequence[_Word], at: int) -> bool:
     if j < 0:
         return True  # the caller opened with it
     return words[j].raw in _ASKING
+
+
+#: Words after "it" that make it the department ("it support", "the it guy").
+_IT_NOUNS = frozenset("department dept support guy guys team helpdesk help desk person people staff services "
+                      "service tech ticket please".split())
+#: Words before "it" that make it the department ("someone in it", "transfer me to it").
+_IT_BEFORE = frozenset("the in from to with for of".split())
+
+
+def _pronoun_it(words: Sequence[_Word], at: int) -> bool:
+    """The word "it" at ``at`` is the pronoun, not the IT department: neither a
+    department word follows it ("it support") nor a preposition or article precedes
+    it at the end of a request ("someone in it"), and it is not said alone."""
+    nxt = words[at + 1].raw if at + 1 < len(words) else ""
+    prev = words[at - 1].raw if at > 0 else ""
+    if nxt in _IT_NOUNS or len(words) == 1:
+        return False
+    if prev in _IT_BEFORE and (not nxt or nxt in _FILLERS):
+        return False
+    return True
+
+
+#: Spelled letters that mean something else (times of day, titles, documents, devices).
+_OTHER_ABBREVIATIONS = frozenset(
+    "am pm ok tv id mr ms dr us uk ceo cfo cto vip pc cd dvd gps usb atm faq pdf sms cpf cnpj rg cep".split())
+
+
+#: A caller who is the organisation's supplier, or says it owes them ("we're a vendor",
+#: "you guys owe us", "sou fornecedor", "vocês estão me devendo").
+_SUPPLIER = re.compile(
+    r"\b(?:(?:i m|im|i am|we re|we are|were|this is) (?:a |an |the |one of your |your )?(?:vendor|supplier)s?"
+    r"|(?:your|a) (?:vendor|supplier)s? (?:here|calling)|you (?:guys )?owe us|(?:we|i) (?:still )?(?:haven t|have not|"
+    r"never) (?:been paid|received (?:our |the )?payment)"
+    r"|sou (?:o |a |um |uma )?fornecedora?|somos (?:os |um |uns )?fornecedore?s?|empresa fornecedora"
+    r"|fornecedore?s? de voces|voces (?:me|nos) devem|(?:me|nos) devendo|nao (?:fomos|fui) pagos?)\b")
+
+
+def _initials(name: str) -> str:
+    """A department's initials as callers spell them ("Accounts Receivable" -> "ar",
+    "Serviço de Atendimento ao Cliente" -> "sac"); "" for a one-word name or
+    initials that spell something else ("Practice Management" is not "p m")."""
+    words = [w for w in normalize_text(name).split() if w not in STOPWORDS and w not in _ARTICLES and w.isalpha()]
+    spelled = "".join(w[0] for w in words) if len(words) >= 2 else ""
+    return "" if spelled in _OTHER_ABBREVIATIONS else spelled
+
+
+def _opened_with(words: Sequence[_Word], at: int) -> bool:
+    """The sentence opens with the word at ``at`` (articles and fillers aside)."""
+    return all(w.raw in _ARTICLES or w.raw in _FILLERS for w in words[:at])
 
 
 def _possessed(words: Sequence[_Word], at: int) -> bool:

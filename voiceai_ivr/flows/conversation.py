@@ -24,7 +24,9 @@ turn: 1-9 a destination's ``menu_key``, 0 the operator (fallback destination),
 
 Understanding a turn: the optional LLM first (``integrations.llm``; any failure,
 timeout or invalid tool call falls back), then DOMAIN's offline intent rules and
-the fuzzy ``Resolver``.
+the fuzzy ``Resolver``. The rules may overrule the LLM's decision when the
+sentence says otherwise (a callback asked for, a destination taken back, a guess
+between namesakes: ``overrule``).
 """
 
 from __future__ import annotations
@@ -168,6 +170,39 @@ def understand_with_rules(
     if found.kind == "unknown":
         return Understanding("no_match", reason=reason, source=source)
     return Understanding(found.kind, destination=found.destination, reason=reason, source=source)
+
+
+def overrule(decided: Understanding, text: str, directory: CallDirectory, *, at: Any = None) -> Understanding:
+    """The rules' veto over the LLM's decision: a model's decision stands unless
+    the rules have strong contrary evidence in the sentence, then the rules' own
+    understanding is taken:
+
+    * a transfer the caller did not ask for: they asked for a callback or said
+      goodbye, named that destination only to take it back ("não é o X", "X, no
+      wait, Y"), or named a first name several people share (the model guessed);
+    * a callback where the caller declined one ("não precisa me ligar, quero falar
+      agora com ...") and named someone;
+    * a callback the rules also heard keeps the destination the rules found.
+    """
+    from voiceai_ivr.domain import intent as intent_rules
+    from voiceai_ivr.domain.resolve import words_of
+
+    rules = understand_with_rules(text, directory, at=at)
+    if decided.kind == "transfer":
+        if rules.kind in ("callback", "goodbye"):
+            return rules
+        if decided.destination in directory.resolver.taken_back(text):
+            return rules
+        if rules.kind == "ambiguous" and decided.destination in rules.options and len(rules.options) > 1 \
+                and all(directory.resolver.is_person(n) for n in rules.options):
+            return rules
+    elif decided.kind == "callback":
+        _, declined = intent_rules.callback_request(" ".join(words_of(text)))
+        if declined and rules.kind in ("transfer", "ambiguous"):
+            return rules
+        if rules.kind == "callback" and rules.destination:
+            return Understanding("callback", destination=rules.destination, reason=decided.reason, source="llm")
+    return decided
 
 
 # --------------------------------------------------------------------------- conversation
@@ -314,7 +349,9 @@ class Conversation:
         if expect == "open" and self.ctx.services.llm is not None:
             decided = self._ask_llm(self.ctx.services.llm, result.text)
             if decided is not None:
-                self.ctx.note_intent(decided.kind, source="llm", text=result.text, destination=decided.destination)
+                decided = overrule(decided, result.text, self.directory, at=self.ctx.now())
+                self.ctx.note_intent(decided.kind, source=decided.source, text=result.text,
+                                     destination=decided.destination, options=decided.options or None)
                 return decided
         what = understand_with_rules(result.text, self.directory, expect=expect, at=self.ctx.now())
         self.ctx.note_intent(
