@@ -51,7 +51,6 @@ KNOWN_UPWARD: dict[tuple[str, str], str] = {
 #: (conversation, transfer, resolve, server): import them at the top, or say why.
 KNOWN_UNEXPLAINED: dict[str, int] = {
     "voiceai_ivr.domain.resolve": 1,
-    "voiceai_ivr.flows.conversation": 9,
     "voiceai_ivr.flows.transfer": 4,
     "voiceai_ivr.server": 3,
 }

@@ -21,11 +21,11 @@ import pytest
 import requests
 
 from voiceai_ivr.console.i18n import EN_US, KINDS, PT_BR, translator
+from voiceai_ivr.domain.causes import ATTEMPT_OUTCOMES
 from voiceai_ivr.domain.causes import STATUSES as TRANSFER_STATUSES
 from voiceai_ivr.domain.destinations import DEST_TYPES
 from voiceai_ivr.domain.lexicon import CATEGORIES
 from voiceai_ivr.stores.calls import OUTCOMES as CALL_OUTCOMES
-from voiceai_ivr.domain.causes import ATTEMPT_OUTCOMES
 
 from .conftest import TOKEN_DEMO, TOKEN_OTHER, Console, csrf_of
 

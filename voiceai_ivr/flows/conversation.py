@@ -39,7 +39,12 @@ from datetime import datetime
 from typing import Any, Callable, Optional
 
 from voiceai_ivr.channel.base import DTMF, SILENCE, ListenResult
+from voiceai_ivr.domain import intent as intent_rules
+from voiceai_ivr.domain.causes import prompt_key
+from voiceai_ivr.domain.lexicon import lexicon
+from voiceai_ivr.domain.resolve import Resolver, topics_of, words_of
 from voiceai_ivr.errors import CallGone, StoreError, ValidationError, VoiceAIError
+from voiceai_ivr.flows import callback as callback_flow
 from voiceai_ivr.flows.context import CallContext
 from voiceai_ivr.flows.transfer import (
     ACCEPTED_STATUS,
@@ -51,6 +56,8 @@ from voiceai_ivr.flows.transfer import (
     TransferTarget,
     target_from,
 )
+from voiceai_ivr.stores import calls
+from voiceai_ivr.stores.directory import get_destination_id
 
 log = logging.getLogger("voiceai_ivr.conversation")
 
@@ -148,7 +155,6 @@ def understand_with_rules(
 ) -> Understanding:
     """DOMAIN's intent rules (goodbye, callback, repeat, yes/no, transfer through the
     resolver, operator; keys: menu, 0, *) turned into one ``Understanding``."""
-    from voiceai_ivr.domain import intent as intent_rules
 
     found = intent_rules.classify(
         text, keys=keys, resolver=directory.resolver, menu=directory.menu_map(), expect=expect, at=at,
@@ -184,8 +190,6 @@ def overrule(decided: Understanding, text: str, directory: CallDirectory, *, at:
       agora com ...") and named someone;
     * a callback the rules also heard keeps the destination the rules found.
     """
-    from voiceai_ivr.domain import intent as intent_rules
-    from voiceai_ivr.domain.resolve import words_of
 
     rules = understand_with_rules(text, directory, at=at)
     if decided.kind == "transfer":
@@ -392,7 +396,6 @@ class Conversation:
         """The short "about ..." the agent hears: the topic words the caller used
         ("segunda via, boleto"), never their whole sentence; empty when they only
         named the destination ("quero falar com o financeiro" says nothing more)."""
-        from voiceai_ivr.domain.resolve import topics_of
 
         return ", ".join(topics_of(text)[:2])
 
@@ -459,7 +462,6 @@ class Conversation:
                     self.ctx.note_intent("transfer", source="dtmf", text=result.text, destination=opts[int(key) - 1])
                     return opts[int(key) - 1]
                 continue
-            from voiceai_ivr.domain.resolve import Resolver
 
             subset = [self.directory.destinations[n] for n in opts if n in self.directory.destinations]
             resolution = Resolver(subset).resolve(result.text)
@@ -472,7 +474,6 @@ class Conversation:
 
     def _departments(self, names: Sequence[str]) -> dict[str, str]:
         """Name -> the department a person works in, as said in the call's language."""
-        from voiceai_ivr.domain.lexicon import lexicon
 
         cats = lexicon().categories
         out: dict[str, str] = {}
@@ -511,7 +512,6 @@ class Conversation:
         return target
 
     def _destination_id(self, name: str) -> Optional[int]:
-        from voiceai_ivr.stores.directory import get_destination_id
 
         try:
             return get_destination_id(self.ctx.services.db, self.ctx.domain, name)
@@ -561,7 +561,6 @@ class Conversation:
             self.ctx.say("out_of_hours", destination=name, opens=opens)
             return self._offer_callback(name, reason)
         self.go(f"failed({attempt.status})", "after_failure")
-        from voiceai_ivr.domain.causes import prompt_key
 
         self.ctx.say(prompt_key(attempt.status), destination=name)
         self._last_failed = name
@@ -670,7 +669,6 @@ class Conversation:
         if not self._callback_enabled:
             self.ctx.say("callback_unavailable")
             raise _EndCall("ended", "callbacks disabled")
-        from voiceai_ivr.flows import callback as callback_flow
 
         dest = self.directory.by_name(destination) if destination else None
         options = callback_flow.CaptureOptions(
@@ -725,7 +723,6 @@ def open_call_log(ctx: CallContext) -> None:
     db = ctx.services.db
     if db is None:
         return
-    from voiceai_ivr.stores import calls
 
     row: dict[str, Any] = {
         "call_uuid": ctx.call_uuid,
@@ -756,7 +753,6 @@ def close_call_log(
     db = ctx.services.db
     if db is None:
         return
-    from voiceai_ivr.stores import calls
 
     details = {
         "states": list(states),
