@@ -4,11 +4,12 @@ serve addresses (``dialplan.socket_failover``) and the secretary's fallback
 destination; the serves are real ``voiceai-ivr serve`` processes on two loopback
 ports.
 
-The fallback here is a kit customer reached by loopback (``ring_group`` type:
-``loopback/5511900000001/127.0.0.1``, answers after 1 s): the kit's test caller is
-itself a loopback leg (codec L16), and a dialplan ``bridge`` from such a leg to a
-SIP phone is refused by the phone (488, INCOMPATIBLE_DESTINATION) -- a limit of the
-kit's test caller, not of a SIP caller on a PBX.
+The fallback here is an extension of the kit: phone 1001 (rings 1 s, answers). The
+kit's test caller is a loopback leg (codec L16); the fallback's bridge offers the
+phone the caller's codec and the profile's (``media_mix_inbound_outbound_codecs``),
+without which FreeSWITCH offers L16 alone and the phone refuses it (488,
+INCOMPATIBLE_DESTINATION) -- as it would for a trunk caller whose codec the
+extension lacks (docs/simulator.md, README "Wiring").
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ from freeswitch.harness import (
 pytestmark = pytest.mark.timeout(240)
 
 DID = "8140"
-FALLBACK = "5511900000001"  # kit customer: rings 1 s, answers, stays up 30 s
-FALLBACK_ENDPOINT = f"loopback/{FALLBACK}/{DOMAIN}"
+FALLBACK = "1001"  # kit phone: rings 1 s, answers (presses 1 every 2 s, hangs up ~33 s later)
+FALLBACK_ENDPOINT = f"user/{FALLBACK}@{DOMAIN}"
 SECOND_PORT = _free_port()
 DIRECTORY: dict[str, Any] = {
     "domain": DOMAIN,
@@ -49,7 +50,7 @@ DIRECTORY: dict[str, Any] = {
         "music_on_hold": "local_stream://moh", "fallback": "Mesa", "callback": True, "ring_timeout": 8,
     }],
     "destinations": [
-        {"name": "Mesa", "type": "ring_group", "target": FALLBACK, "timeout": 20},
+        {"name": "Mesa", "type": "extension", "target": FALLBACK, "timeout": 20},
         {"name": "Suporte", "type": "extension", "target": "1004", "menu_key": 3, "timeout": 5},
         {"name": "Jurídico", "type": "extension", "target": "1006", "menu_key": 6},
         {"name": "Diretoria", "type": "extension", "target": "1007", "menu_key": 7},
@@ -130,12 +131,26 @@ def wait_executed(board: Switchboard, call: Call, app: str, data_prefix: str, ti
 
 
 def wait_fallback_answered(board: Switchboard, call: Call, timeout: float) -> Seen:
-    """The caller's leg bridged to the fallback destination (the kit customer)."""
+    """The caller's leg bridged to the fallback destination: the SIP leg to phone 1001."""
     wait_executed(board, call, "bridge", FALLBACK_ENDPOINT, timeout)
     bridged = board.wait_event(lambda e: e.name == "CHANNEL_BRIDGE" and call.b in e.h.values(), timeout,
                                since=call.mark)
-    assert bridged is not None, "the fallback destination never answered"
+    refused = [e.h.get("Hangup-Cause") for e in board.since(call.mark)
+               if e.name == "CHANNEL_HANGUP" and e.uuid != call.a and e.uuid != call.b]
+    assert bridged is not None, f"the fallback destination never answered (other legs ended: {refused})"
+    other = bridged.h.get("Bridge-B-Unique-ID") or bridged.h.get("Other-Leg-Unique-ID", "")
+    name = board.api(f"uuid_getvar {other} channel_name")
+    assert name.startswith(f"sofia/internal/{FALLBACK}@"), f"bridged to {name!r}, not the extension's SIP leg"
+    assert board.wait_event(lambda e: e.h.get("variable_kit_phone") == FALLBACK, 2, since=call.mark), \
+        f"phone {FALLBACK} never saw the call"
     return bridged
+
+
+def end_fallback(board: Switchboard, call: Call) -> None:
+    """Hang the caller up; the extension's leg goes with it: no channel left."""
+    end(call)
+    left = board.wait_no_channels(10)
+    assert left == 0, f"{left} channels left after the fallback call: {board.api('show channels')}"
 
 
 def socket_tries(call: Call) -> list[str]:
@@ -171,7 +186,7 @@ def test_no_serve_caller_hears_ringback_then_reaches_the_fallback(switchboard: S
     print(f"\nserve down: fallback dialled {ringing.t - started:.2f}s after the call arrived, "
           f"answered after {bridged.t - started:.2f}s")
     assert ringing.t - started < 2.0
-    end(call)
+    end_fallback(switchboard, call)
 
 
 def test_normal_end_never_reaches_the_fallback(switchboard: Switchboard, deployment: Deployment,
@@ -312,7 +327,7 @@ def test_sigterm_grace_over_the_call_goes_to_the_fallback_not_cut(
         text = log.read_text(errors="replace")
         assert "(1 calls cut)" in text and "handed to the dialplan's fallback" in text, text[-2000:]
         assert call.hangup_of(call.b) is None, "the caller was cut, not handed to the fallback"
-        end(call)
+        end_fallback(switchboard, call)
     finally:
         if proc.poll() is None:
             stop_process(proc)
@@ -353,4 +368,4 @@ def test_sigkill_during_hold_caller_reaches_the_fallback_agent_leg_ends(
     assert gone is not None, "the agent leg rang on after the caller left"
     print(f"agent leg ended {gone.t - hold.t:.2f}s after the hold started ({gone.h.get('Hangup-Cause')})")
     assert gone.t - hold.t <= 5 + 2.0  # its originate timeout (Suporte: 5 s), not the caller's fate
-    end(call)
+    end_fallback(switchboard, call)
