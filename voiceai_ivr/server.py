@@ -66,10 +66,18 @@ def make_channel(session: OutboundSession, config: Config) -> ESLChannel:
 
 
 def busy_handler(config: Config) -> Callable[[OutboundSession], None]:
+    """What a call past ``max_calls`` gets. A call of the socket-mode dialplan
+    (``dialplan_takes_back``) gets nothing: the socket closes without
+    ``voiceai_served``, so FreeSWITCH tries the next serve address, then the
+    fallback destination. Any other call hears ``server.busy_message``."""
     message = check_source(config.server.busy_message or DEFAULT_BUSY_MESSAGE, "server.busy_message")
     voice = config.speech.tts_voice.get("pt-BR") or next(iter(config.speech.tts_voice.values()), "kal")
 
     def busy(session: OutboundSession) -> None:
+        if dialplan_takes_back(session):
+            log.warning("call %s: at capacity; handed back to the dialplan (next serve address or fallback)",
+                        session.uuid)
+            return
         channel = make_channel(session, config)
         if message.startswith("say:") and voice:
             channel.set_tts(config.speech.tts_engine, voice)

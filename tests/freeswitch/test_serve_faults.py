@@ -73,9 +73,10 @@ class Serve:
         self.log = dep.workdir / f"{name}.log"
         self.proc: Optional[subprocess.Popen] = None
 
-    def start(self) -> None:
+    def start(self, *extra: str) -> None:
         assert self.proc is None
-        self.proc = run_serve(self.dep.env, self.log, self.port, "--port", str(self.port), "--metrics-port", "0")
+        self.proc = run_serve(self.dep.env, self.log, self.port, "--port", str(self.port), "--metrics-port", "0",
+                              *extra)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -260,6 +261,38 @@ def test_first_serve_up_second_never_tried(switchboard: Switchboard, deployment:
     end(call)
     assert socket_tries(call) == [f"127.0.0.1:{deployment.port} async full"]
     assert call.b in first.text() and call.b not in second.text()
+
+
+def test_serves_at_capacity_hand_calls_on_to_the_next_serve_then_the_fallback(
+        switchboard: Switchboard, deployment: Deployment, first: Serve, second: Serve) -> None:
+    """Both serves at ``--max-calls 1``. A call in progress fills #1; the next call
+    is handed back unserved by #1 (no busy message) and #2 takes it; with #2 full
+    too, a third call goes on to the fallback extension."""
+    first.start("--max-calls", "1")
+    second.start("--max-calls", "1")
+    one = switchboard.call(DID)
+    one.wait_listen("intent", 20)
+    started = time.monotonic()
+    two = switchboard.call(DID)
+    greeting = two.wait_listen("intent", 20)
+    print(f"\nserve #1 full: serve #2 greeted {greeting.t - started:.2f}s after the call arrived")
+    assert socket_tries(two) == [f"127.0.0.1:{deployment.port} async full",
+                                 f"127.0.0.1:{SECOND_PORT} async full"], socket_tries(two)
+    assert f"call {two.b}: at capacity; handed back to the dialplan" in first.text()
+    assert two.b in second.text() and one.b not in second.text()
+    assert not [e for e in executed(two, "playback") if "ocupad" in e.data], "the caller heard the busy message"
+    assert not executed(two, "set", "voiceai_fallback")
+    started = time.monotonic()
+    three = switchboard.call(DID)
+    ringing = wait_executed(switchboard, three, "bridge", FALLBACK_ENDPOINT, 10)
+    wait_fallback_answered(switchboard, three, 15)
+    print(f"both serves full: the fallback dialled {ringing.t - started:.2f}s after the call arrived")
+    assert socket_tries(three) == socket_tries(two)
+    assert f"call {three.b}: at capacity" in first.text() and f"call {three.b}: at capacity" in second.text()
+    assert not [e for e in executed(three, "playback") if "ocupad" in e.data]
+    for call in (one, two):
+        end(call)
+    end_fallback(switchboard, three)
 
 
 # --------------------------------------------------------------------------- (c) SIGTERM: drain

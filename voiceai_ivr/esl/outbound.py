@@ -1001,7 +1001,7 @@ class OutboundServer:
             self.calls_total += 1
             if busy:
                 self.calls_busy += 1
-                log.warning("outbound: %d calls active (max %d); busy message for %s", self.max_calls,
+                log.warning("outbound: %d calls active (max %d); busy handler for %s", self.max_calls,
                             self.max_calls, addr)
             self._spawn(session, busy)
 
