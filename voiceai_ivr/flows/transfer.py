@@ -735,39 +735,35 @@ class AttendedTransfer:
         from voiceai_ivr.stores import calls, outbox
 
         a = self.attempt
+        record = calls.TransferAttemptRecord(
+            call_uuid=self.ctx.call_uuid,
+            domain=self.ctx.domain,
+            destination_name=a.destination,
+            destination_id=self.target.destination_id,
+            status=a.status,
+            dial_string=a.dial_string or None,
+            agent_uuid=a.agent_uuid or None,
+            hangup_cause=a.hangup_cause,
+            sip_status=a.sip_status,
+            wait_seconds=a.wait_seconds,
+            details={
+                "transfer_id": a.transfer_id,
+                "states": a.states,
+                "decision": a.decision,
+                "announce": self.announce,
+                "opens_at": a.opens_at.isoformat() if a.opens_at else None,
+            },
+        )
+        notice = ("transfer.completed", self._notice(), f"transfer.completed:{a.transfer_id}") if a.accepted else None
         try:
+            writer = calls.writer_for(db)  # serve: journaled with the call log, written in the background
+            if writer is not None:
+                writer.record_attempt(record, notice=notice)
+                return
             with db.transaction() as cur:
-                calls.record_transfer_attempt(
-                    cur,
-                    calls.TransferAttemptRecord(
-                        call_uuid=self.ctx.call_uuid,
-                        domain=self.ctx.domain,
-                        destination_name=a.destination,
-                        destination_id=self.target.destination_id,
-                        status=a.status,
-                        dial_string=a.dial_string or None,
-                        agent_uuid=a.agent_uuid or None,
-                        hangup_cause=a.hangup_cause,
-                        sip_status=a.sip_status,
-                        wait_seconds=a.wait_seconds,
-                        details={
-                            "transfer_id": a.transfer_id,
-                            "states": a.states,
-                            "decision": a.decision,
-                            "announce": self.announce,
-                            "opens_at": a.opens_at.isoformat() if a.opens_at else None,
-                        },
-                    ),
-                )
-                if a.accepted:
-                    outbox.enqueue(
-                        cur,
-                        self.ctx.domain,
-                        "transfer.completed",
-                        self._notice(),
-                        f"transfer.completed:{a.transfer_id}",
-                        call_uuid=self.ctx.call_uuid,
-                    )
+                calls.record_transfer_attempt(cur, record)
+                if notice is not None:
+                    outbox.enqueue(cur, self.ctx.domain, *notice, call_uuid=self.ctx.call_uuid)
         except StoreError as exc:  # the caller's call goes on; the log says what was lost
             log.error("transfer %s: attempt not recorded: %s (%s)", a.transfer_id, exc, a.to_json())
 
