@@ -350,8 +350,15 @@ class Deployment:
                 raise AssertionError(f"call {call_uuid} has no outcome after {timeout}s: {rows}")
             time.sleep(0.2)
 
-    def attempts(self, call_uuid: str) -> list[dict[str, Any]]:
-        return self.query("SELECT * FROM transfer_attempts WHERE call_uuid = %s ORDER BY id", (call_uuid,))
+    def attempts(self, call_uuid: str, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The call's transfer attempts. ``serve`` writes them from its background
+        writer, milliseconds after the transfer: wait (bounded) for the first one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self.query("SELECT * FROM transfer_attempts WHERE call_uuid = %s ORDER BY id", (call_uuid,))
+            if rows or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.1)
 
     def callbacks(self, call_uuid: str) -> list[dict[str, Any]]:
         return self.query("SELECT * FROM callbacks WHERE call_uuid = %s ORDER BY id", (call_uuid,))
