@@ -9,7 +9,9 @@ kit's test caller is a loopback leg (codec L16); the fallback's bridge offers th
 phone the caller's codec and the profile's (``media_mix_inbound_outbound_codecs``),
 without which FreeSWITCH offers L16 alone and the phone refuses it (488,
 INCOMPATIBLE_DESTINATION) -- as it would for a trunk caller whose codec the
-extension lacks (docs/simulator.md, README "Wiring").
+extension lacks (docs/simulator.md, README "Wiring"). A real SIP caller (PCMU,
+through the ``internal`` profile) is bridged either way: the 488 is the loopback
+caller's, the export is for callers whose codec the extension lacks.
 """
 
 from __future__ import annotations
@@ -187,6 +189,19 @@ def test_no_serve_caller_hears_ringback_then_reaches_the_fallback(switchboard: S
     print(f"\nserve down: fallback dialled {ringing.t - started:.2f}s after the call arrived, "
           f"answered after {bridged.t - started:.2f}s")
     assert ringing.t - started < 2.0
+    end_fallback(switchboard, call)
+
+
+def test_a_real_sip_caller_reaches_the_fallback_extension(switchboard: Switchboard, deployment: Deployment) -> None:
+    """The caller is an inbound SIP leg of the ``internal`` profile (PCMU), not the
+    kit's loopback: the fallback's INVITE to the extension offers the caller's codec
+    first and the phone answers."""
+    call = switchboard.sip_call(DID)
+    wait_fallback_answered(switchboard, call, 15)
+    codec = switchboard.api(f"uuid_getvar {call.b} read_codec")
+    assert codec in ("PCMU", "PCMA"), codec
+    assert socket_tries(call) == [f"127.0.0.1:{deployment.port} async full",
+                                  f"127.0.0.1:{SECOND_PORT} async full"], socket_tries(call)
     end_fallback(switchboard, call)
 
 
