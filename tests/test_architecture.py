@@ -47,13 +47,9 @@ KNOWN_UPWARD: dict[tuple[str, str], str] = {
 
 #: function-level imports without a reason, per module: may only go down. Issue 20's
 #: done-when: "function-level imports only where a lazy import is needed for start-up
-#: time, each with a one-line reason". These are in files other branches were changing
-#: (conversation, transfer, resolve, server): import them at the top, or say why.
-KNOWN_UNEXPLAINED: dict[str, int] = {
-    "voiceai_ivr.domain.resolve": 1,
-    "voiceai_ivr.flows.transfer": 4,
-    "voiceai_ivr.server": 3,
-}
+#: time, each with a one-line reason". None is left: import at the top, or say why.
+KNOWN_UNEXPLAINED: dict[str, int] = {}
+
 
 #: packages whose function-level imports all have the same reason, said once here.
 LAZY_PACKAGES: dict[str, str] = {

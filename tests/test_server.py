@@ -50,6 +50,40 @@ def test_minimal_flow_and_busy_message_from_config() -> None:
     assert busy.hangup_cause == "USER_BUSY" and busy.exited
 
 
+def test_at_capacity_a_call_of_the_socket_dialplan_goes_back_to_it_unserved() -> None:
+    """The dialplan's re-entry variables in the connect data: no busy message, no
+    hangup, no ``voiceai_served``: the socket closes and FreeSWITCH tries the next
+    serve address, then the fallback. Without them (an older dialplan): the busy
+    message, as before."""
+    config = Config()
+    config.speech.tts_engine = "flite"
+    config.speech.tts_voice = {"pt-BR": "kal"}
+    server = CallServer(config, host="127.0.0.1", port=0, max_calls=1, flow=minimal_handler(config)).start()
+    try:
+        first = FakeCall(server.address, inputs=[{"digits": "1002"}], media_s=0.4,
+                         variables={"voiceai_try": "1"})
+        first.start()
+        time.sleep(0.2)
+        started = time.monotonic()
+        full = FakeCall(server.address, media_s=0.01, variables={"voiceai_try": "1"})
+        full.start()
+        full.join(10)
+        handed_back = time.monotonic() - started
+        old = FakeCall(server.address, media_s=0.01)
+        old.start()
+        old.join(10)
+        first.join(10)
+    finally:
+        server.stop(2)
+    assert first.error is None and full.error is None and old.error is None
+    assert first.apps[0] == ("set", "voiceai_served=true")
+    assert full.apps == [] and full.exited, full.commands
+    # nothing sent to the channel (no message, no hangup): the dialplan goes on
+    assert not [c for c in full.commands if c.startswith(("sendmsg", "api"))], full.commands
+    assert handed_back < 1.0, handed_back
+    assert [a for a, _ in old.apps] == ["set", "set", "playback"] and old.hangup_cause == "USER_BUSY"
+
+
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ConfigError, match="max_calls"):
         CallServer(Config(), port=0, max_calls=0, flow=minimal_handler(Config()))

@@ -55,7 +55,7 @@ class ServerConfig:
     shutdown_grace: float = 30.0  # seconds calls in progress may take after SIGTERM
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9184  # 0 disables /metrics on serve
-    busy_message: str = ""  # played when max_calls is reached; default prompt otherwise
+    busy_message: str = ""  # played past max_calls to calls of a dialplan without voiceai_try; default prompt otherwise
     # Address FreeSWITCH uses to reach this server for agent legs (``&socket(...)``);
     # empty: host:port above.
     agent_socket_address: str = ""

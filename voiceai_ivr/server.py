@@ -20,6 +20,7 @@ from voiceai_ivr.config import Config
 from voiceai_ivr.errors import CallGone, ConfigError, ESLError
 from voiceai_ivr.esl.outbound import OutboundServer, OutboundSession
 from voiceai_ivr.flows.minimal import minimal_flow
+from voiceai_ivr.stores.calls import install_writer, journal_dir, uninstall_writer
 from voiceai_ivr.switch import DONE_VARIABLE, SERVED_VARIABLE, TRY_VARIABLE, check_source
 
 log = logging.getLogger("voiceai_ivr.server")
@@ -48,10 +49,18 @@ def make_channel(session: OutboundSession, config: Config) -> ESLChannel:
 
 
 def busy_handler(config: Config) -> Callable[[OutboundSession], None]:
+    """What a call past ``max_calls`` gets. A call of the socket-mode dialplan
+    (``dialplan_takes_back``) gets nothing: the socket closes without
+    ``voiceai_served``, so FreeSWITCH tries the next serve address, then the
+    fallback destination. Any other call hears ``server.busy_message``."""
     message = check_source(config.server.busy_message or DEFAULT_BUSY_MESSAGE, "server.busy_message")
     voice = config.speech.tts_voice.get("pt-BR") or next(iter(config.speech.tts_voice.values()), "kal")
 
     def busy(session: OutboundSession) -> None:
+        if dialplan_takes_back(session):
+            log.warning("call %s: at capacity; handed back to the dialplan (next serve address or fallback)",
+                        session.uuid)
+            return
         channel = make_channel(session, config)
         if message.startswith("say:") and voice:
             channel.set_tts(config.speech.tts_engine, voice)
@@ -143,7 +152,6 @@ class CallServer:
 
     def start(self) -> CallServer:
         if self._call_log_db is not None:
-            from voiceai_ivr.stores.calls import install_writer, journal_dir
 
             install_writer(self._call_log_db, journal_dir(self.config.database.data_dir))
         self.server.start()
@@ -156,7 +164,6 @@ class CallServer:
     def stop(self, grace: Optional[float] = None) -> int:
         cut = self.server.stop(self.config.server.shutdown_grace if grace is None else grace)
         if self._call_log_db is not None:
-            from voiceai_ivr.stores.calls import uninstall_writer
 
             uninstall_writer(self._call_log_db, timeout=10.0)
         return cut

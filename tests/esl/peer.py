@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 import uuid as uuidlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -77,7 +78,8 @@ class Templates:
                         pairs.append((key, value))
                     self.events.setdefault(ev.name, pairs)  # raw (encoded) values
 
-    def connect_reply(self, uuid: str, caller: str, dest: str) -> bytes:
+    def connect_reply(self, uuid: str, caller: str, dest: str,
+                      variables: Optional[Mapping[str, str]] = None) -> bytes:
         out = []
         for key, value in self.connect_headers:
             value = value.replace(self.uuid, uuid)
@@ -86,6 +88,7 @@ class Templates:
             elif key == "Caller-Destination-Number":
                 value = url_encode(dest)
             out.append((key, value))
+        out += [(f"variable_{name}", url_encode(value)) for name, value in (variables or {}).items()]
         return encode_frame(out)  # header block only, like FreeSWITCH
 
     def event(self, name: str, uuid: str, extra: Optional[Pairs] = None) -> bytes:
@@ -143,8 +146,9 @@ class FakeCall(threading.Thread):
                  dest: str = "8000", uuid: Optional[str] = None, garbage: Optional[bytes] = None,
                  garbage_on: Optional[str] = None, idle_limit: float = 15.0,
                  press_during_playback: str = "", asr_engines: tuple[str, ...] = ("unimrcp",),
-                 asr_format: str = "nlsml") -> None:
+                 asr_format: str = "nlsml", variables: Optional[Mapping[str, str]] = None) -> None:
         super().__init__(daemon=True, name="fake-call")
+        self.variables = dict(variables or {})  # channel variables the connect reply carries
         self.address = address
         self.inputs = collections.deque(inputs or [])
         self.media_s = media_s
@@ -250,7 +254,7 @@ class FakeCall(threading.Thread):
             self._send(self.garbage)
             return
         if cmd == "connect":
-            self._send(templates().connect_reply(self.uuid, self.caller, self.dest))
+            self._send(templates().connect_reply(self.uuid, self.caller, self.dest, self.variables))
         elif cmd == "myevents":
             self._reply("+OK Events Enabled")
         elif cmd.startswith("event "):

@@ -237,6 +237,39 @@ def test_stop_lets_calls_finish_and_refuses_new_ones(serve: Callable[..., Outbou
         socket.create_connection(address, timeout=1).close()
 
 
+def test_connections_pending_when_the_listener_closes_get_the_busy_handler_not_a_reset(
+        serve: Callable[..., OutboundServer]) -> None:
+    """FreeSWITCH connected (the kernel completed the handshake) but the server had
+    not accepted yet when it stopped: closing the listener would reset those
+    connections, and FreeSWITCH parks such a caller for good. They are accepted
+    and given the busy handler instead; only then does the listener close."""
+    handled: list[str] = []
+
+    def busy(session: OutboundSession) -> None:
+        handled.append(session.uuid)
+
+    server = serve(channel_flow(lambda ch: None), busy_handler=busy)
+    blocked = threading.Event()
+
+    def block_then_close() -> None:  # the reactor is busy while the calls connect
+        blocked.set()
+        time.sleep(0.5)
+        server._close_listener()
+
+    server._call_soon(block_then_close)
+    assert blocked.wait(2)
+    calls = [FakeCall(server.address, media_s=0.01) for _ in range(3)]
+    for call in calls:
+        call.start()
+    for call in calls:
+        call.join(10)
+    assert [c.error for c in calls] == [None] * 3
+    assert all(c.exited for c in calls) and sorted(handled) == sorted(c.uuid for c in calls)
+    assert server.calls_busy == 3
+    with pytest.raises(OSError):
+        socket.create_connection(server.address, timeout=1).close()
+
+
 def test_stop_hangs_up_calls_past_the_grace(serve: Callable[..., OutboundServer]) -> None:
     server = serve(channel_flow(lambda ch: ch.play("/tmp/long.wav")))
     call = FakeCall(server.address, media_s=30)

@@ -9,6 +9,7 @@ shared test server would break every other test).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,15 @@ from own_postgres import own_cluster, restart_cluster, stop_cluster
 
 from voiceai_ivr.config import Config
 from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages
+from voiceai_ivr.stores.calls import get_call, install_writer, journal_dir, list_transfer_attempts, uninstall_writer
 from voiceai_ivr.stores.db import Database, ensure_embedded
 from voiceai_ivr.stores.migrate import migrate
 from voiceai_ivr.stores.spool import replay_spool, spool_path, spool_status
 
 from .conftest import Ledger, SlotHooks, build_fault_stack, ivr_text, scenario
 
+AGENT = {"1001": {"behavior": "answer", "answer_after": 2, "accept": True}}
+TRANSFER_CALL = scenario([{"say": "financeiro"}], agents=AGENT)
 CALLBACK_CALL = [{"say": "me liga depois por favor"}, {"say": "sim"}, {"say": "amanhã de manhã"},
                  {"say": "segunda via do boleto"}, {"say": "sim"}]
 
@@ -131,3 +135,52 @@ def _callbacks(db: Database) -> list[Any]:
             " AND o.kind = 'callback.created') FROM callbacks c ORDER BY c.number_e164"
         )
         return list(cur.fetchall())
+
+
+def test_postgres_down_during_a_transfer_the_attempt_arrives_once_when_it_returns(
+        own_pg: Path, tmp_path: Path, ledger: Ledger) -> None:
+    """``serve``'s journaled writer (installed as ``serve`` installs it): a transfer
+    while PostgreSQL is stopped still reaches the agent; its attempt row (and the
+    helpdesk notice written with it) reach the database once PostgreSQL is back,
+    exactly once, also after the writer is restarted on the same journal."""
+    db, config = _stack_on_own_pg(own_pg, tmp_path)
+    journal = journal_dir(config.database.data_dir)
+    try:
+        with build_fault_stack(db, config) as fs:
+            writer = install_writer(db, journal, retry_max_s=1.0)
+            assert writer is not None
+            try:
+                warm = fs.run(TRANSFER_CALL)  # directory cached, pool connected
+                assert warm["outcome"] == "transferred", warm["transcript"]
+                stop_cluster(own_pg)
+                result = fs.run_wire(scenario([{"say": "financeiro"}], caller="+5511998760005", agents=AGENT))
+                ledger.fault("postgres_down:transfer")
+                ledger.call(result["call_uuid"])
+                assert result["legs_left_up"] == 0 and result["errors"] == [], result["transcript"]
+                # the caller reached the agent (the wire's view: no database to ask)
+                assert [t["status"] for t in result["transfers"]] == ["bridged"], result["transfers"]
+                assert fs.wait_handlers_idle(10.0)
+                assert not writer.flush(0.5)  # waiting for the database, kept in the journal
+                assert list(journal.glob("calllog-*.jsonl"))
+
+                restart_cluster(own_pg)
+                back = time.monotonic()
+                assert writer.flush(20.0), "the journaled rows never reached the database"
+                print(f"\nattempt row in the database {time.monotonic() - back:.2f}s after PostgreSQL answered")
+            finally:
+                stopped_clean = uninstall_writer(db, 10.0)
+            assert stopped_clean
+            again = install_writer(db, journal)  # a restarted serve: nothing left to replay
+            assert again is not None and uninstall_writer(db, 10.0) and again.replayed == 0
+            with db.cursor() as cur:
+                rows = list_transfer_attempts(cur, result["call_uuid"])
+                cur.execute("SELECT count(*) FROM helpdesk_outbox WHERE call_uuid = %s AND kind = %s",
+                            (result["call_uuid"], "transfer.completed"))
+                notices = int(cur.fetchone()[0])
+                call = get_call(cur, result["call_uuid"])
+            assert [r["status"] for r in rows] == ["accepted"], rows
+            assert notices == 1
+            assert call is not None and call["outcome"] == "transferred"
+            assert list(journal.glob("calllog-*.jsonl")) == []
+    finally:
+        db.close()

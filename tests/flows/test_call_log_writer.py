@@ -166,6 +166,73 @@ def test_replaying_a_journal_twice_changes_nothing(db: Database, tmp_path: Path)
     assert _count(db, "twice-%") == 1
 
 
+def _attempts(db: Database, call_uuid: str) -> list[dict[str, Any]]:
+    with db.cursor() as cur:
+        return calls.list_transfer_attempts(cur, call_uuid)
+
+
+def _notices(db: Database, key: str) -> int:
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) FROM helpdesk_outbox WHERE idempotency_key = %s", (key,))
+        return int(cur.fetchone()[0])
+
+
+def _attempt(call_uuid: str, transfer_id: str, **changes: Any) -> calls.TransferAttemptRecord:
+    rec = calls.TransferAttemptRecord(call_uuid=call_uuid, domain="demo.local", destination_name="Financeiro",
+                                      status="accepted", dial_string="user/1001@demo.local", wait_seconds=4.25,
+                                      details={"transfer_id": transfer_id, "states": ["ringing", "accepted"]})
+    for name, value in changes.items():
+        setattr(rec, name, value)
+    return rec
+
+
+def test_transfer_attempts_and_their_notice_are_written_once_even_when_replayed(db: Database,
+                                                                                tmp_path: Path) -> None:
+    """An attempt goes through the journal like the call log; replaying a journal
+    whose rows were already committed (a writer killed after its commit, before
+    deleting the file) adds no second attempt and no second notice."""
+    directory = tmp_path / "j"
+    writer = calls.CallLogWriter(db, directory).start()
+    try:
+        writer.record_attempt(_attempt("att-1", "t-1"), notice=("transfer.completed", {"call_id": "att-1"},
+                                                                "transfer.completed:t-1"))
+        writer.record_attempt(_attempt("att-1", "t-2", status="busy"))
+        writer.record_attempt(_attempt("att-1", "t-2", status="busy"))  # the same attempt twice in one batch
+        with pytest.raises(ValidationError, match="transfer_id"):
+            writer.record_attempt(_attempt("att-1", "", details={}))
+        with pytest.raises(ValidationError, match="kind"):
+            writer.record_attempt(_attempt("att-1", "t-3"), notice=("", {}, "k"))
+        assert writer.flush(10.0)
+        journal = b"".join(p.read_bytes() for p in _journals(directory))
+    finally:
+        assert writer.stop(5.0)
+    assert [(a["details"]["transfer_id"], a["status"]) for a in _attempts(db, "att-1")] == [("t-1", "accepted"),
+                                                                                            ("t-2", "busy")]
+    assert float(_attempts(db, "att-1")[0]["wait_seconds"]) == 4.25
+    assert _notices(db, "transfer.completed:t-1") == 1
+    for n in range(2):  # the committed rows' journal, left behind by a crash, replayed twice
+        (directory / f"calllog-9-{n}.jsonl").write_bytes(journal)
+        writer = calls.CallLogWriter(db, directory).start()
+        deadline = time.monotonic() + 10
+        while _journals(directory) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert writer.stop(5.0) and writer.replayed == 3
+    assert len(_attempts(db, "att-1")) == 2 and _notices(db, "transfer.completed:t-1") == 1
+
+
+def test_an_attempt_whose_destination_was_deleted_meanwhile_is_kept(db: Database, tmp_path: Path) -> None:
+    """Replayed after the destination it names was deleted: written with no
+    destination id (as ON DELETE SET NULL would have left it), not refused."""
+    writer = calls.CallLogWriter(db, tmp_path / "j").start()
+    try:
+        writer.record_attempt(_attempt("att-gone", "t-gone", destination_id=2**62))
+        assert writer.flush(10.0)
+    finally:
+        assert writer.stop(5.0)
+    (row,) = _attempts(db, "att-gone")
+    assert row["destination_id"] is None and row["destination_name"] == "Financeiro"
+
+
 def test_an_outage_is_waited_out(db: Database, tmp_path: Path) -> None:
     """Rows submitted while the database refuses connections are written once it
     answers again (the writer keeps them and retries)."""
@@ -190,13 +257,17 @@ def test_calls_through_the_server_log_in_the_background(db: Database, config: Co
         try:
             result = stack.run(SCENARIOS / "transfer_accepted.yaml")
             assert writer.flush(5.0)
-            assert writer.rows_written == 2  # the caller leg's start and end rows (agent legs log none)
+            # the caller leg's start and end rows and the transfer attempt (agent legs log none)
+            assert writer.rows_written == 3
         finally:
             assert calls.uninstall_writer(db, 5.0)
     assert result["outcome"] == "transferred", result["transcript"]
     row = stack.call(result["call_uuid"])
     assert row["outcome"] == "transferred" and row["ended_at"] is not None
     assert row["details"]["states"] and row["intents"]
+    (attempt,) = _attempts(db, result["call_uuid"])
+    assert attempt["status"] == "accepted" and attempt["destination_id"] is not None
+    assert _notices(db, f"transfer.completed:{attempt['details']['transfer_id']}") == 1
     assert _journals(tmp_path / "j") == []
 
 

@@ -186,6 +186,27 @@ class Switchboard:
         return Call(self, a, b, mark)
 
 
+    def sip_call(self, did: str, *, caller: str = CALLER, user: str = "1000") -> Call:
+        """A real SIP caller instead of a loopback one: a leg of the kit's ``phones``
+        profile INVITEs the ``internal`` profile digest-authenticated as ``user``
+        (context ``default``: extension 5001 answers and parks), and that inbound
+        SIP leg -- codec negotiated by SDP (PCMU), as a trunk's call would be -- is
+        transferred into the DID's extension of ``public``. ``a`` is the phones-side
+        leg, ``b`` the inbound SIP leg the IVR gets."""
+        a = str(uuidlib.uuid4())
+        mark = self.mark()
+        reply = self.api(f"originate {{origination_uuid={a},origination_caller_id_number={caller},"
+                         f"sip_auth_username={user},sip_auth_password=1234}}sofia/phones/5001@127.0.0.1:5060 &park()",
+                         timeout=15.0)
+        assert reply.startswith("+OK"), f"SIP call to 5001: {reply}"
+        leg = self.wait_event(lambda e: e.name == "CHANNEL_CREATE" and e.h.get("Channel-Name", "").startswith(
+            "sofia/internal/") and e.h.get("Caller-Caller-ID-Number") == caller, 5, since=mark)
+        assert leg is not None, "no inbound SIP leg on the internal profile"
+        moved = self.api(f"uuid_transfer {leg.uuid} {did} XML public")
+        assert moved.startswith("+OK"), f"uuid_transfer into {did}: {moved}"
+        return Call(self, a, leg.uuid, mark)
+
+
 class Call:
     """One test caller: ``a`` is the caller's side, ``b`` the leg the IVR controls."""
 
@@ -350,8 +371,15 @@ class Deployment:
                 raise AssertionError(f"call {call_uuid} has no outcome after {timeout}s: {rows}")
             time.sleep(0.2)
 
-    def attempts(self, call_uuid: str) -> list[dict[str, Any]]:
-        return self.query("SELECT * FROM transfer_attempts WHERE call_uuid = %s ORDER BY id", (call_uuid,))
+    def attempts(self, call_uuid: str, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The call's transfer attempts. ``serve`` writes them from its background
+        writer, milliseconds after the transfer: wait (bounded) for the first one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self.query("SELECT * FROM transfer_attempts WHERE call_uuid = %s ORDER BY id", (call_uuid,))
+            if rows or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.1)
 
     def callbacks(self, call_uuid: str) -> list[dict[str, Any]]:
         return self.query("SELECT * FROM callbacks WHERE call_uuid = %s ORDER BY id", (call_uuid,))

@@ -9,7 +9,8 @@
 * PostgreSQL stopped during calls (a cluster this test owns; the shared test
   server is never touched): a keyed transfer still bridges, a confirmed callback
   goes to the spool, and once PostgreSQL is back ``serve`` alone (no dispatcher,
-  no operator command) puts it in the database and the helpdesk exactly once.
+  no operator command) puts it in the database and the helpdesk exactly once; the
+  transfer attempts of those calls reach the database from serve's journal, once.
 
 The switch is always left running (restarted in ``finally`` when the test dies
 half-way). Figures are printed (``-s``) and in the assertion messages.
@@ -404,6 +405,12 @@ def test_postgres_down_transfers_work_and_the_spooled_callback_arrives_once(
                 outbox = dep.query("SELECT kind, delivered_at IS NOT NULL AS done FROM helpdesk_outbox "
                                    "WHERE kind = 'callback.created'")
                 assert outbox == [{"kind": "callback.created", "done": True}], outbox
+                # The transfer attempts made while it was down came from the journal, once each.
+                assert [r["status"] for r in dep.attempts(first.b)] == ["accepted"]
+                assert [r["status"] for r in dep.attempts(call.b)] == ["busy"]
+                notices = dep.query("SELECT count(*) AS n FROM helpdesk_outbox WHERE kind = 'transfer.completed' "
+                                    "AND call_uuid = %s", (first.b,))
+                assert notices == [{"n": 1}], notices
                 print(f"\nPostgreSQL down {back - stopped:.1f}s; after it was back the spooled callback was in the "
                       f"database in {in_db:.1f}s and at the helpdesk in {in_db + at_helpdesk:.1f}s; callbacks rows "
                       f"1, helpdesk callback.created 1 (requests with its key: {keys[created[0].key]})")

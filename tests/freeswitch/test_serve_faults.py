@@ -4,11 +4,14 @@ serve addresses (``dialplan.socket_failover``) and the secretary's fallback
 destination; the serves are real ``voiceai-ivr serve`` processes on two loopback
 ports.
 
-The fallback here is a kit customer reached by loopback (``ring_group`` type:
-``loopback/5511900000001/127.0.0.1``, answers after 1 s): the kit's test caller is
-itself a loopback leg (codec L16), and a dialplan ``bridge`` from such a leg to a
-SIP phone is refused by the phone (488, INCOMPATIBLE_DESTINATION) -- a limit of the
-kit's test caller, not of a SIP caller on a PBX.
+The fallback here is an extension of the kit: phone 1001 (rings 1 s, answers). The
+kit's test caller is a loopback leg (codec L16); the fallback's bridge offers the
+phone the caller's codec and the profile's (``media_mix_inbound_outbound_codecs``),
+without which FreeSWITCH offers L16 alone and the phone refuses it (488,
+INCOMPATIBLE_DESTINATION) -- as it would for a trunk caller whose codec the
+extension lacks (docs/simulator.md, README "Wiring"). A real SIP caller (PCMU,
+through the ``internal`` profile) is bridged either way: the 488 is the loopback
+caller's, the export is for callers whose codec the extension lacks.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ from freeswitch.harness import (
 pytestmark = pytest.mark.timeout(240)
 
 DID = "8140"
-FALLBACK = "5511900000001"  # kit customer: rings 1 s, answers, stays up 30 s
-FALLBACK_ENDPOINT = f"loopback/{FALLBACK}/{DOMAIN}"
+FALLBACK = "1001"  # kit phone: rings 1 s, answers (presses 1 every 2 s, hangs up ~33 s later)
+FALLBACK_ENDPOINT = f"user/{FALLBACK}@{DOMAIN}"
 SECOND_PORT = _free_port()
 DIRECTORY: dict[str, Any] = {
     "domain": DOMAIN,
@@ -49,7 +52,7 @@ DIRECTORY: dict[str, Any] = {
         "music_on_hold": "local_stream://moh", "fallback": "Mesa", "callback": True, "ring_timeout": 8,
     }],
     "destinations": [
-        {"name": "Mesa", "type": "ring_group", "target": FALLBACK, "timeout": 20},
+        {"name": "Mesa", "type": "extension", "target": FALLBACK, "timeout": 20},
         {"name": "Suporte", "type": "extension", "target": "1004", "menu_key": 3, "timeout": 5},
         {"name": "Jurídico", "type": "extension", "target": "1006", "menu_key": 6},
         {"name": "Diretoria", "type": "extension", "target": "1007", "menu_key": 7},
@@ -72,9 +75,10 @@ class Serve:
         self.log = dep.workdir / f"{name}.log"
         self.proc: Optional[subprocess.Popen] = None
 
-    def start(self) -> None:
+    def start(self, *extra: str) -> None:
         assert self.proc is None
-        self.proc = run_serve(self.dep.env, self.log, self.port, "--port", str(self.port), "--metrics-port", "0")
+        self.proc = run_serve(self.dep.env, self.log, self.port, "--port", str(self.port), "--metrics-port", "0",
+                              *extra)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -130,12 +134,26 @@ def wait_executed(board: Switchboard, call: Call, app: str, data_prefix: str, ti
 
 
 def wait_fallback_answered(board: Switchboard, call: Call, timeout: float) -> Seen:
-    """The caller's leg bridged to the fallback destination (the kit customer)."""
+    """The caller's leg bridged to the fallback destination: the SIP leg to phone 1001."""
     wait_executed(board, call, "bridge", FALLBACK_ENDPOINT, timeout)
     bridged = board.wait_event(lambda e: e.name == "CHANNEL_BRIDGE" and call.b in e.h.values(), timeout,
                                since=call.mark)
-    assert bridged is not None, "the fallback destination never answered"
+    refused = [e.h.get("Hangup-Cause") for e in board.since(call.mark)
+               if e.name == "CHANNEL_HANGUP" and e.uuid != call.a and e.uuid != call.b]
+    assert bridged is not None, f"the fallback destination never answered (other legs ended: {refused})"
+    other = bridged.h.get("Bridge-B-Unique-ID") or bridged.h.get("Other-Leg-Unique-ID", "")
+    name = board.api(f"uuid_getvar {other} channel_name")
+    assert name.startswith(f"sofia/internal/{FALLBACK}@"), f"bridged to {name!r}, not the extension's SIP leg"
+    assert board.wait_event(lambda e: e.h.get("variable_kit_phone") == FALLBACK, 2, since=call.mark), \
+        f"phone {FALLBACK} never saw the call"
     return bridged
+
+
+def end_fallback(board: Switchboard, call: Call) -> None:
+    """Hang the caller up; the extension's leg goes with it: no channel left."""
+    end(call)
+    left = board.wait_no_channels(10)
+    assert left == 0, f"{left} channels left after the fallback call: {board.api('show channels')}"
 
 
 def socket_tries(call: Call) -> list[str]:
@@ -171,7 +189,20 @@ def test_no_serve_caller_hears_ringback_then_reaches_the_fallback(switchboard: S
     print(f"\nserve down: fallback dialled {ringing.t - started:.2f}s after the call arrived, "
           f"answered after {bridged.t - started:.2f}s")
     assert ringing.t - started < 2.0
-    end(call)
+    end_fallback(switchboard, call)
+
+
+def test_a_real_sip_caller_reaches_the_fallback_extension(switchboard: Switchboard, deployment: Deployment) -> None:
+    """The caller is an inbound SIP leg of the ``internal`` profile (PCMU), not the
+    kit's loopback: the fallback's INVITE to the extension offers the caller's codec
+    first and the phone answers."""
+    call = switchboard.sip_call(DID)
+    wait_fallback_answered(switchboard, call, 15)
+    codec = switchboard.api(f"uuid_getvar {call.b} read_codec")
+    assert codec in ("PCMU", "PCMA"), codec
+    assert socket_tries(call) == [f"127.0.0.1:{deployment.port} async full",
+                                  f"127.0.0.1:{SECOND_PORT} async full"], socket_tries(call)
+    end_fallback(switchboard, call)
 
 
 def test_normal_end_never_reaches_the_fallback(switchboard: Switchboard, deployment: Deployment,
@@ -247,6 +278,38 @@ def test_first_serve_up_second_never_tried(switchboard: Switchboard, deployment:
     assert call.b in first.text() and call.b not in second.text()
 
 
+def test_serves_at_capacity_hand_calls_on_to_the_next_serve_then_the_fallback(
+        switchboard: Switchboard, deployment: Deployment, first: Serve, second: Serve) -> None:
+    """Both serves at ``--max-calls 1``. A call in progress fills #1; the next call
+    is handed back unserved by #1 (no busy message) and #2 takes it; with #2 full
+    too, a third call goes on to the fallback extension."""
+    first.start("--max-calls", "1")
+    second.start("--max-calls", "1")
+    one = switchboard.call(DID)
+    one.wait_listen("intent", 20)
+    started = time.monotonic()
+    two = switchboard.call(DID)
+    greeting = two.wait_listen("intent", 20)
+    print(f"\nserve #1 full: serve #2 greeted {greeting.t - started:.2f}s after the call arrived")
+    assert socket_tries(two) == [f"127.0.0.1:{deployment.port} async full",
+                                 f"127.0.0.1:{SECOND_PORT} async full"], socket_tries(two)
+    assert f"call {two.b}: at capacity; handed back to the dialplan" in first.text()
+    assert two.b in second.text() and one.b not in second.text()
+    assert not [e for e in executed(two, "playback") if "ocupad" in e.data], "the caller heard the busy message"
+    assert not executed(two, "set", "voiceai_fallback")
+    started = time.monotonic()
+    three = switchboard.call(DID)
+    ringing = wait_executed(switchboard, three, "bridge", FALLBACK_ENDPOINT, 10)
+    wait_fallback_answered(switchboard, three, 15)
+    print(f"both serves full: the fallback dialled {ringing.t - started:.2f}s after the call arrived")
+    assert socket_tries(three) == socket_tries(two)
+    assert f"call {three.b}: at capacity" in first.text() and f"call {three.b}: at capacity" in second.text()
+    assert not [e for e in executed(three, "playback") if "ocupad" in e.data]
+    for call in (one, two):
+        end(call)
+    end_fallback(switchboard, three)
+
+
 # --------------------------------------------------------------------------- (c) SIGTERM: drain
 
 
@@ -312,7 +375,7 @@ def test_sigterm_grace_over_the_call_goes_to_the_fallback_not_cut(
         text = log.read_text(errors="replace")
         assert "(1 calls cut)" in text and "handed to the dialplan's fallback" in text, text[-2000:]
         assert call.hangup_of(call.b) is None, "the caller was cut, not handed to the fallback"
-        end(call)
+        end_fallback(switchboard, call)
     finally:
         if proc.poll() is None:
             stop_process(proc)
@@ -353,4 +416,4 @@ def test_sigkill_during_hold_caller_reaches_the_fallback_agent_leg_ends(
     assert gone is not None, "the agent leg rang on after the caller left"
     print(f"agent leg ended {gone.t - hold.t:.2f}s after the hold started ({gone.h.get('Hangup-Cause')})")
     assert gone.t - hold.t <= 5 + 2.0  # its originate timeout (Suporte: 5 s), not the caller's fate
-    end(call)
+    end_fallback(switchboard, call)

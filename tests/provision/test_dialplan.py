@@ -346,6 +346,10 @@ def test_socket_state_machine(state: tuple[str, str, str], expect: tuple[str, st
     if expect[0] == "bridge":
         assert ("set", "call_timeout=25") in queued and ("set", "continue_on_fail=true") in queued
         assert ("set", "transfer_ringback=%(2000,4000,440,480)") in queued
+        # The fallback's leg is offered the profile's codecs too (not only the caller's:
+        # 488 INCOMPATIBLE_DESTINATION from an extension lacking the caller's codec).
+        mix = ("export", "nolocal:media_mix_inbound_outbound_codecs=true")
+        assert queued.index(mix) < queued.index(expect)
         assert queued[-2][0] == "playback" and queued[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")
     assert _hunt(xml, "8001", variables) == []
 

@@ -15,7 +15,8 @@ from voiceai_ivr.cli.context import AppContext, pass_app
 @click.option("--host", default=None, help="Address to listen on (default: server.host).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: server.port).")
 @click.option("--max-calls", type=click.IntRange(1, 100000), default=None,
-              help="Concurrent calls before callers get the busy message (default: server.max_calls).")
+              help=("Concurrent calls before new ones go to the dialplan's next serve address or fallback (older "
+                    "dialplans: the busy message); default: server.max_calls."))
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
               help="Serve /metrics on server.metrics_host:PORT (default: server.metrics_port; 0 disables).")
 @click.option("--flow", type=click.Choice(["auto", "minimal"]), default="auto", show_default=True,

@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 from rapidfuzz import fuzz, process
 
 from voiceai_ivr.domain.lexicon import (
+    CATEGORIES,
     Lexicon,
     infer_category,
     lexicon,
@@ -1350,7 +1351,6 @@ def topics_of(text: str) -> list[str]:
     """The topic terms of every lexicon category heard in ``text`` (see ``Resolver.topics``)."""
     global _topic_index
     if _topic_index is None:
-        from voiceai_ivr.domain.lexicon import CATEGORIES
 
         _topic_index = Resolver([], categories=CATEGORIES)
     return _topic_index.topics(text)

@@ -129,6 +129,7 @@ class OutboundServer:
         self._active = 0  # handler threads running (calls + busy)
         self._busy_active = 0
         self._accepting = False
+        self._listener_closed = threading.Event()
         self._running = False
         self._stopped = False
         self._reactor: Optional[threading.Thread] = None
@@ -176,6 +177,8 @@ class OutboundServer:
             self._stopped = True
         self._call_soon(self._close_listener)
         deadline = time.monotonic() + max(0.0, grace)
+        # The backlog drained into sessions (counted in _active) before the wait below.
+        self._listener_closed.wait(min(5.0, max(0.0, grace) + 1.0))
         with self._idle:
             self._idle.wait_for(lambda: self._active == 0, max(0.0, deadline - time.monotonic()))
             left = list(self._sessions)
@@ -316,35 +319,45 @@ class OutboundServer:
                 log.exception("outbound reactor timer failed")
 
     def _close_listener(self) -> None:
+        """Stop accepting. Connections the kernel already completed (the listen
+        backlog) are accepted first and get ``busy_handler``: closing the listener
+        over them would reset them after FreeSWITCH's ``connect`` succeeded, and
+        FreeSWITCH then parks the caller for good (its ``socket`` application parks
+        even when the listener thread failed before the ``connect`` command)."""
         self._accepting = False
-        if self._listener is not None:
+        if self._listener is not None and not self._listener_closed.is_set():
             try:
                 self._sel.unregister(self._listener)
             except (KeyError, ValueError):
                 pass
+            drained = self._accept(draining=True)
             self._listener.close()
-            log.info("outbound server stopped accepting")
+            log.info("outbound server stopped accepting (%d pending connections given the busy handler)", drained)
+        self._listener_closed.set()
 
-    def _accept(self) -> None:
+    def _accept(self, *, draining: bool = False) -> int:
+        """Accept what is pending (at most 256 a pass unless ``draining``); returns
+        how many connections were taken."""
         assert self._listener is not None
-        for _ in range(256):
+        taken = 0
+        while draining or taken < 256:
             try:
                 sock, addr = self._listener.accept()
             except (BlockingIOError, InterruptedError):
-                return
+                return taken
             except OSError as exc:
                 log.error("outbound accept failed: %s", exc)
-                return
-            if not self._accepting:
-                sock.close()
-                continue
+                return taken
+            taken += 1
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             session = OutboundSession(self, sock, addr, command_timeout=self.command_timeout,
                                       max_body_bytes=self.max_body_bytes)
             with self._lock:
-                busy = self._active - self._busy_active >= self.max_calls
-                if busy and self._busy_active >= self.max_busy_calls:
+                # Past max_calls, or stopping: the busy handler (serve hands a call of
+                # its dialplan back to FreeSWITCH, which tries the next address).
+                busy = not self._accepting or self._active - self._busy_active >= self.max_calls
+                if busy and self._busy_active >= self.max_busy_calls and self._accepting:
                     refuse = True
                 else:
                     refuse = False
@@ -361,9 +374,14 @@ class OutboundServer:
             self.calls_total += 1
             if busy:
                 self.calls_busy += 1
-                log.warning("outbound: %d calls active (max %d); busy message for %s", self.max_calls,
-                            self.max_calls, addr)
+                if self._accepting:
+                    log.warning("outbound: %d calls active (max %d); busy handler for %s", self.max_calls,
+                                self.max_calls, addr)
+                else:
+                    log.warning("outbound: stopping; busy handler for %s (connected before the listener closed)",
+                                addr)
             self._spawn(session, busy)
+        return taken
 
     def _spawn(self, session: OutboundSession, busy: bool) -> None:
         """Hand the call to an idle handler thread (one lock release), or start one.

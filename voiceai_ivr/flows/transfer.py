@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Optional
 
+from voiceai_ivr.domain import causes
 from voiceai_ivr.errors import CallGone, StoreError, ValidationError, VoiceAIError
 from voiceai_ivr.flows.agent import (
     ACCEPTED,
@@ -49,6 +50,8 @@ from voiceai_ivr.flows.agent import (
     Rendezvous,
 )
 from voiceai_ivr.flows.context import CallContext
+from voiceai_ivr.integrations.helpdesk import transfer_completed_payload
+from voiceai_ivr.stores import calls, outbox
 from voiceai_ivr.switch import (
     DONE_VARIABLE,
     build_dial_string,
@@ -234,7 +237,6 @@ class TransferMachine:
 
 def transfer_status(cause: Optional[str], sip_status: Optional[str] = None) -> str:
     """DOMAIN's single cause table (``voiceai_ivr.domain.causes``)."""
-    from voiceai_ivr.domain import causes
 
     return str(causes.transfer_status(cause, sip_status))
 
@@ -719,7 +721,6 @@ class AttendedTransfer:
 
     def _notice(self) -> dict[str, Any]:
         """The helpdesk's transfer-completed notice (docs/helpdesk-api.md)."""
-        from voiceai_ivr.integrations.helpdesk import transfer_completed_payload
 
         a = self.attempt
         return transfer_completed_payload(
@@ -738,42 +739,37 @@ class AttendedTransfer:
         db = self.ctx.services.db
         if db is None:
             return
-        from voiceai_ivr.stores import calls, outbox
 
         a = self.attempt
+        record = calls.TransferAttemptRecord(
+            call_uuid=self.ctx.call_uuid,
+            domain=self.ctx.domain,
+            destination_name=a.destination,
+            destination_id=self.target.destination_id,
+            status=a.status,
+            dial_string=a.dial_string or None,
+            agent_uuid=a.agent_uuid or None,
+            hangup_cause=a.hangup_cause,
+            sip_status=a.sip_status,
+            wait_seconds=a.wait_seconds,
+            details={
+                "transfer_id": a.transfer_id,
+                "states": a.states,
+                "decision": a.decision,
+                "announce": self.announce,
+                "opens_at": a.opens_at.isoformat() if a.opens_at else None,
+            },
+        )
+        notice = ("transfer.completed", self._notice(), f"transfer.completed:{a.transfer_id}") if a.accepted else None
         try:
+            writer = calls.writer_for(db)  # serve: journaled with the call log, written in the background
+            if writer is not None:
+                writer.record_attempt(record, notice=notice)
+                return
             with db.transaction() as cur:
-                calls.record_transfer_attempt(
-                    cur,
-                    calls.TransferAttemptRecord(
-                        call_uuid=self.ctx.call_uuid,
-                        domain=self.ctx.domain,
-                        destination_name=a.destination,
-                        destination_id=self.target.destination_id,
-                        status=a.status,
-                        dial_string=a.dial_string or None,
-                        agent_uuid=a.agent_uuid or None,
-                        hangup_cause=a.hangup_cause,
-                        sip_status=a.sip_status,
-                        wait_seconds=a.wait_seconds,
-                        details={
-                            "transfer_id": a.transfer_id,
-                            "states": a.states,
-                            "decision": a.decision,
-                            "announce": self.announce,
-                            "opens_at": a.opens_at.isoformat() if a.opens_at else None,
-                        },
-                    ),
-                )
-                if a.accepted:
-                    outbox.enqueue(
-                        cur,
-                        self.ctx.domain,
-                        "transfer.completed",
-                        self._notice(),
-                        f"transfer.completed:{a.transfer_id}",
-                        call_uuid=self.ctx.call_uuid,
-                    )
+                calls.record_transfer_attempt(cur, record)
+                if notice is not None:
+                    outbox.enqueue(cur, self.ctx.domain, *notice, call_uuid=self.ctx.call_uuid)
         except StoreError as exc:  # the caller's call goes on; the log says what was lost
             log.error("transfer %s: attempt not recorded: %s (%s)", a.transfer_id, exc, a.to_json())
 

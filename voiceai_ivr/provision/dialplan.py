@@ -318,6 +318,8 @@ REENTER = ("transfer", "${destination_number} XML ${context}")
 #: answers or there is no fallback (a busy tone: "try again later").
 FALLBACK_RINGBACK = "%(2000,4000,440,480)"
 FALLBACK_BUSY_TONE = "tone_stream://%(500,500,480,620);loops=6"
+#: Set on the fallback's leg: offer the profile's codecs too, not only the caller's.
+MIX_CODECS_VARIABLE = "media_mix_inbound_outbound_codecs"
 
 
 @dataclass(frozen=True)
@@ -340,7 +342,7 @@ def fallback_actions(spec: DialplanSpec) -> list[tuple[str, str]]:
     """What a caller no serve took (or whose serve died) gets: the fallback
     destination with ringback, then a busy tone and hangup if it does not answer."""
     # Answered first: the caller hears our ringback and tone whatever the leg's
-    # media state (an unanswered loopback leg cannot bridge: INCOMPATIBLE_DESTINATION).
+    # media state was when the call came back to the dialplan.
     actions: list[tuple[str, str]] = [("set", "voiceai_fallback=true"), ("answer", "")]
     if spec.fallback_type:
         endpoint = dial_target(spec.fallback_type, spec.fallback_target, spec.domain, spec.fallback_gateway).endpoint()
@@ -350,6 +352,13 @@ def fallback_actions(spec: DialplanSpec) -> list[tuple[str, str]]:
             ("set", f"call_timeout={spec.fallback_timeout}"),
             ("set", "hangup_after_bridge=true"),
             ("set", "continue_on_fail=true"),  # not answered: the busy tone below, not a bare hangup
+            # FreeSWITCH >= 1.10 offers a new leg only the caller's codec while that
+            # leg is unanswered (switch_core_media_prepare_codecs: "originator_codec"
+            # alone unless media_mix_inbound_outbound_codecs): a caller whose codec
+            # the destination lacks (a trunk's G.729 or Opus, a loopback leg's L16)
+            # gets 488 INCOMPATIBLE_DESTINATION. Mixed in, the offer is the caller's
+            # codec then the profile's outbound codecs, and FreeSWITCH transcodes.
+            ("export", f"nolocal:{MIX_CODECS_VARIABLE}=true"),
             ("bridge", endpoint),
         ]
     actions += [("playback", FALLBACK_BUSY_TONE), ("hangup", "NORMAL_TEMPORARY_FAILURE")]

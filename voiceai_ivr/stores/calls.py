@@ -32,6 +32,8 @@ from voiceai_ivr.config import default_data_dir
 from voiceai_ivr.errors import DatabaseUnavailable, StoreError, ValidationError
 from voiceai_ivr.ports import Cursor, Database
 from voiceai_ivr.privatefs import make_private_dirs
+from voiceai_ivr.stores import outbox
+from voiceai_ivr.stores.outbox import INSERT_SQL
 from voiceai_ivr.stores.spool import _open_private
 
 log = logging.getLogger(__name__)
@@ -149,6 +151,10 @@ def get_call(cur: Cursor, call_uuid: str) -> Optional[dict[str, Any]]:
 # --------------------------------------------------------------------------- transfer attempts
 
 
+#: A helpdesk message written with an attempt: ``(kind, payload, idempotency_key)``.
+Notice = tuple[str, Mapping[str, Any], str]
+
+
 @dataclass
 class TransferAttemptRecord:
     call_uuid: str
@@ -166,14 +172,18 @@ class TransferAttemptRecord:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def record_transfer_attempt(cur: Cursor, rec: TransferAttemptRecord) -> int:
-    """Insert one attempt; returns its id."""
+def _check_attempt(rec: TransferAttemptRecord) -> None:
     if not rec.call_uuid:
         raise ValidationError("call_uuid", "required")
     if not rec.destination_name:
         raise ValidationError("destination_name", "required")
     if not rec.status or len(rec.status) > 64:
         raise ValidationError("status", "required, at most 64 characters")
+
+
+def record_transfer_attempt(cur: Cursor, rec: TransferAttemptRecord) -> int:
+    """Insert one attempt; returns its id."""
+    _check_attempt(rec)
     cur.execute(
         "INSERT INTO transfer_attempts (call_uuid, domain, destination_id, destination_name, dial_string,"
         " agent_uuid, status, hangup_cause, sip_status, wait_seconds, started_at, ended_at, details)"
@@ -244,8 +254,9 @@ _WRITERS_LOCK = threading.Lock()
 
 
 class CallLogWriter:
-    """Writes the call log's start and end rows from one background thread, in
-    batches, so a call never waits for PostgreSQL to begin or to end.
+    """Writes the call log's start and end rows, and the transfer attempts (with
+    their helpdesk notice), from one background thread, in batches, so a call
+    never waits for PostgreSQL, and nothing is lost while it is down.
 
     Durability. Every row is first appended to a journal file in ``directory``
     (one ``write`` from the call's thread, no fsync), then committed to PostgreSQL
@@ -255,7 +266,8 @@ class CallLogWriter:
     same directory (the next ``serve``) replays the journal files no live writer
     holds (each holds an ``flock`` on its own), then deletes them. Replays are
     idempotent: the start row is inserted once per ``call_uuid``; the end row sets
-    the same values again. A journal file is deleted only once every row in it is
+    the same values again; an attempt is inserted once per ``call_uuid`` and
+    ``transfer_id``, its notice once per idempotency key. A journal file is deleted only once every row in it is
     committed.
 
     The trade-off against writing in the call's thread: after a process crash the
@@ -417,6 +429,33 @@ class CallLogWriter:
             "hangup_cause": hangup_cause, "intents": _json_text([dict(i) for i in intents], "intents"),
             "details": _json_text(dict(details or {}), "details"), "at": _now(),
         })
+
+    def record_attempt(self, rec: TransferAttemptRecord, *, notice: Optional[Notice] = None) -> None:
+        """``record_transfer_attempt`` (and, in the same transaction, the helpdesk
+        ``notice``: kind, payload, idempotency key), written in the background.
+        Written once: a replay skips an attempt whose ``details["transfer_id"]`` is
+        already in the table for this call (the notice: its idempotency key)."""
+
+        _check_attempt(rec)
+        transfer_id = rec.details.get("transfer_id") if isinstance(rec.details, Mapping) else None
+        if not isinstance(transfer_id, str) or not transfer_id:
+            raise ValidationError("details.transfer_id", "required to write the attempt once")
+        at = _now()
+        row: dict[str, Any] = {
+            "op": "attempt", "call_uuid": rec.call_uuid, "domain": rec.domain or "",
+            "destination_id": rec.destination_id, "destination_name": rec.destination_name,
+            "dial_string": rec.dial_string, "agent_uuid": rec.agent_uuid, "status": rec.status,
+            "hangup_cause": rec.hangup_cause, "sip_status": rec.sip_status,
+            "wait_seconds": None if rec.wait_seconds is None else round(float(rec.wait_seconds), 3),
+            "started_at": rec.started_at.isoformat() if rec.started_at else at,
+            "ended_at": rec.ended_at.isoformat() if rec.ended_at else at,
+            "details": _json_text(rec.details, "details"), "transfer_id": transfer_id, "at": at,
+        }
+        if notice is not None:
+            kind, payload, key = notice
+            body = outbox.check_message(rec.domain, kind, payload, key)
+            row["notice"] = {"kind": kind, "key": key, "payload": json.dumps(body, separators=(",", ":"))}
+        self._submit(row)
 
     def _submit(self, row: dict[str, Any]) -> None:
         line = (json.dumps(row, separators=(",", ":")) + "\n").encode("utf-8")
@@ -609,6 +648,24 @@ _CLOSE_SQL = (
 )
 
 
+# A replayed attempt (journal of a writer that died after its commit) is skipped:
+# one row per call and transfer_id. A destination deleted meanwhile: NULL, as its
+# foreign key's ON DELETE SET NULL would have made it.
+_ATTEMPT_SQL = (
+    "INSERT INTO transfer_attempts (call_uuid, domain, destination_id, destination_name, dial_string, agent_uuid,"
+    " status, hangup_cause, sip_status, wait_seconds, started_at, ended_at, details)"
+    " SELECT v.call_uuid, v.domain, d.id, v.destination_name, v.dial_string, v.agent_uuid, v.status,"
+    " v.hangup_cause, v.sip_status, v.wait_seconds, v.started_at, v.ended_at, v.details"
+    " FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+    " %s::text[], %s::numeric[], %s::timestamptz[], %s::timestamptz[], %s::jsonb[], %s::text[])"
+    " AS v (call_uuid, domain, destination_id, destination_name, dial_string, agent_uuid, status, hangup_cause,"
+    " sip_status, wait_seconds, started_at, ended_at, details, transfer_id)"
+    " LEFT JOIN destinations d ON d.id = v.destination_id"
+    " WHERE NOT EXISTS (SELECT 1 FROM transfer_attempts t"
+    " WHERE t.call_uuid = v.call_uuid AND t.details->>'transfer_id' = v.transfer_id)"
+)
+
+
 def _columns(rows: Sequence[Mapping[str, Any]], *names: str) -> list[list[Any]]:
     return [[r[name] for r in rows] for name in names]
 
@@ -618,14 +675,27 @@ def _write_rows(cur: Cursor, rows: Sequence[Mapping[str, Any]]) -> None:
     (a missing start row is inserted as ``close_call_log`` always did, then
     closed). Each column travels as one array (psycopg2 adapts lists in C). Run on
     an autocommit cursor, the statements are one implicit transaction."""
+
     opens = [r for r in rows if r["op"] == "open"]
     closes = [r for r in rows if r["op"] == "close"]
+    attempts = list({(r["call_uuid"], r["transfer_id"]): r for r in reversed(rows) if r["op"] == "attempt"}.values())
     statements: list[str] = []
     params: list[Any] = []
     if opens:
         statements.append(_OPEN_SQL)
         params += _columns(opens, "call_uuid", "domain", "secretary_id", "did", "caller_number", "caller_name",
                            "language", "mode", "details", "at")
+    if attempts:
+        attempts.reverse()  # each (call, transfer) once, the first submitted, in order
+        statements.append(_ATTEMPT_SQL)
+        params += _columns(attempts, "call_uuid", "domain", "destination_id", "destination_name", "dial_string",
+                           "agent_uuid", "status", "hangup_cause", "sip_status", "wait_seconds", "started_at",
+                           "ended_at", "details", "transfer_id")
+        for r in attempts:
+            notice = r.get("notice")
+            if notice:
+                statements.append(INSERT_SQL + " ON CONFLICT (idempotency_key) DO NOTHING")
+                params += [r["domain"], notice["kind"], notice["key"], None, r["call_uuid"], notice["payload"]]
     if closes:
         statements.append(_CLOSE_START_SQL)
         params += _columns(closes, "call_uuid", "domain", "mode", "at")
@@ -688,7 +758,8 @@ def _read_journal(fd: int) -> tuple[list[dict[str, Any]], int]:
         except ValueError:
             bad += 1
             continue
-        if isinstance(row, dict) and row.get("op") in ("open", "close") and row.get("call_uuid"):
+        if (isinstance(row, dict) and row.get("op") in ("open", "close", "attempt") and row.get("call_uuid")
+                and (row["op"] != "attempt" or row.get("transfer_id"))):
             rows.append(row)
         else:
             bad += 1
@@ -746,6 +817,7 @@ __all__ = [
     "MODES",
     "OUTCOMES",
     "CallLogWriter",
+    "Notice",
     "TransferAttemptRecord",
     "finish_call",
     "get_call",

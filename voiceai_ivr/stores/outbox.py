@@ -76,6 +76,30 @@ class OutboxEvent:
     idempotency_key: str
 
 
+#: One message; ``enqueue`` and the call log writer (stores/calls.py) insert with it.
+INSERT_SQL = (
+    "INSERT INTO helpdesk_outbox (domain, kind, idempotency_key, callback_id, call_uuid, payload)"
+    " VALUES (%s, %s, %s, %s, %s, %s)"
+)
+
+
+def check_message(domain: str, kind: str, payload: Any, idempotency_key: str) -> dict[str, Any]:
+    """Validate one message; returns its payload as plain JSON values."""
+    if not domain:
+        raise ValidationError("domain", "required")
+    if not kind or len(kind) > 64:
+        raise ValidationError("kind", "required, at most 64 characters")
+    if not idempotency_key or len(idempotency_key) > _KEY_MAX:
+        raise ValidationError("idempotency_key", f"required, at most {_KEY_MAX} characters")
+    if not isinstance(payload, Mapping):
+        raise ValidationError("payload", "must be a JSON object")
+    try:
+        body: dict[str, Any] = json.loads(json.dumps(dict(payload)))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError("payload", f"not JSON serialisable ({exc})") from exc
+    return body
+
+
 def enqueue(
     cur: Cursor,
     domain: str,
@@ -91,24 +115,12 @@ def enqueue(
     ``None`` when a row with this ``idempotency_key`` already exists (ON CONFLICT
     DO NOTHING). With ``on_conflict="raise"`` a duplicate key raises psycopg2's
     ``UniqueViolation`` instead (the whole transaction is then void)."""
-    if not domain:
-        raise ValidationError("domain", "required")
-    if not kind or len(kind) > 64:
-        raise ValidationError("kind", "required, at most 64 characters")
-    if not idempotency_key or len(idempotency_key) > _KEY_MAX:
-        raise ValidationError("idempotency_key", f"required, at most {_KEY_MAX} characters")
-    if not isinstance(payload, Mapping):
-        raise ValidationError("payload", "must be a JSON object")
-    try:
-        body = json.loads(json.dumps(dict(payload)))
-    except (TypeError, ValueError) as exc:
-        raise ValidationError("payload", f"not JSON serialisable ({exc})") from exc
+    body = check_message(domain, kind, payload, idempotency_key)
     if on_conflict not in ("ignore", "raise"):
         raise ValidationError("on_conflict", "must be ignore or raise")
     suffix = " ON CONFLICT (idempotency_key) DO NOTHING" if on_conflict == "ignore" else ""
     cur.execute(
-        "INSERT INTO helpdesk_outbox (domain, kind, idempotency_key, callback_id, call_uuid, payload)"  # noqa: S608
-        " VALUES (%s, %s, %s, %s, %s, %s)" + suffix + " RETURNING id",
+        INSERT_SQL + suffix + " RETURNING id",
         (domain, kind, idempotency_key, callback_id, call_uuid, Json(body)),
     )
     row = cur.fetchone()
