@@ -20,7 +20,7 @@ from voiceai_ivr.config import Config
 from voiceai_ivr.errors import CallGone, ConfigError, ESLError
 from voiceai_ivr.esl.outbound import OutboundServer, OutboundSession
 from voiceai_ivr.flows.minimal import minimal_flow
-from voiceai_ivr.stores.calls import install_writer, journal_dir, uninstall_writer
+from voiceai_ivr.stores.calllog import install_writer, journal_dir, uninstall_writer
 from voiceai_ivr.switch import DONE_VARIABLE, SERVED_VARIABLE, TRY_VARIABLE, check_source
 
 log = logging.getLogger("voiceai_ivr.server")
@@ -124,7 +124,7 @@ class CallServer:
             raise ConfigError(problems)
         self.flow = flow
         # ``serve``: the call log's start and end rows go through a journaled background
-        # writer (stores.calls.CallLogWriter), off every call's thread.
+        # writer (stores.calllog.CallLogWriter), off every call's thread.
         self._call_log_db = getattr(getattr(self.flow, "services", None), "db", None) if background_call_log else None
         self.server = OutboundServer(
             host or config.server.host,

@@ -19,7 +19,8 @@ from own_postgres import own_cluster, restart_cluster, stop_cluster
 
 from voiceai_ivr.config import Config
 from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages
-from voiceai_ivr.stores.calls import get_call, install_writer, journal_dir, list_transfer_attempts, uninstall_writer
+from voiceai_ivr.stores.calllog import install_writer, journal_dir, uninstall_writer
+from voiceai_ivr.stores.calls import get_call, list_transfer_attempts
 from voiceai_ivr.stores.db import Database, ensure_embedded
 from voiceai_ivr.stores.migrate import migrate
 from voiceai_ivr.stores.spool import replay_spool, spool_path, spool_status

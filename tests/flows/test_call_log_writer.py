@@ -1,4 +1,4 @@
-"""The background call-log writer (``stores.calls.CallLogWriter``): rows reach the
+"""The background call-log writer (``stores.calllog.CallLogWriter``): rows reach the
 table in batches, a crash of the process loses nothing (the journal is replayed by
 the next writer, once), a row the database refuses is kept apart, and an outage is
 waited out."""
@@ -18,7 +18,7 @@ from harness import scenario_stack
 
 from voiceai_ivr.config import Config
 from voiceai_ivr.errors import ValidationError
-from voiceai_ivr.stores import calls
+from voiceai_ivr.stores import calllog, calls
 from voiceai_ivr.stores.db import Database
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -42,7 +42,7 @@ def _journals(directory: Path) -> list[Path]:
 
 
 def test_rows_are_written_in_batches_with_the_call_times(db: Database, tmp_path: Path) -> None:
-    writer = calls.CallLogWriter(db, tmp_path / "j").start()
+    writer = calllog.CallLogWriter(db, tmp_path / "j").start()
     try:
         before = time.time()
         for i in range(40):
@@ -68,7 +68,7 @@ def test_rows_are_written_in_batches_with_the_call_times(db: Database, tmp_path:
 
 
 def test_bad_rows_are_refused_in_the_calling_thread(db: Database, tmp_path: Path) -> None:
-    writer = calls.CallLogWriter(db, tmp_path / "j").start()
+    writer = calllog.CallLogWriter(db, tmp_path / "j").start()
     try:
         with pytest.raises(ValidationError):
             writer.open_call(call_uuid="", domain="d")
@@ -87,7 +87,7 @@ def test_bad_rows_are_refused_in_the_calling_thread(db: Database, tmp_path: Path
 
 def test_a_row_the_database_refuses_is_kept_apart_and_the_others_written(db: Database, tmp_path: Path) -> None:
     directory = tmp_path / "j"
-    writer = calls.CallLogWriter(db, directory, linger_s=0.05).start()
+    writer = calllog.CallLogWriter(db, directory, linger_s=0.05).start()
     try:
         writer.open_call(call_uuid="ok-1", domain="demo.local")
         writer.open_call(call_uuid="bad-1", domain="demo.local", secretary_id=987654321)  # no such secretary
@@ -103,7 +103,7 @@ def test_a_row_the_database_refuses_is_kept_apart_and_the_others_written(db: Dat
 CRASHING_WRITER = textwrap.dedent("""
     import os, sys
     from pathlib import Path
-    from voiceai_ivr.stores.calls import CallLogWriter
+    from voiceai_ivr.stores.calllog import CallLogWriter
     from voiceai_ivr.stores.db import Database
 
     # A database nobody listens on: rows can only reach the journal.
@@ -127,7 +127,7 @@ def test_rows_of_a_crashed_process_are_replayed_once_by_the_next_writer(db: Data
     assert _journals(directory), "the crashed writer left no journal"
     assert _count(db, "crash-%") == 0
 
-    writer = calls.CallLogWriter(db, directory).start()
+    writer = calllog.CallLogWriter(db, directory).start()
     try:
         deadline = time.monotonic() + 20
         while _journals(directory) and time.monotonic() < deadline:
@@ -155,7 +155,7 @@ def test_replaying_a_journal_twice_changes_nothing(db: Database, tmp_path: Path)
     text = "".join(json.dumps(r) + "\n" for r in rows) + '{"op": "open", "call_uu'  # torn last line
     for attempt in range(2):
         (directory / f"calllog-1-{attempt}.jsonl").write_text(text)
-        writer = calls.CallLogWriter(db, directory).start()
+        writer = calllog.CallLogWriter(db, directory).start()
         deadline = time.monotonic() + 10
         while _journals(directory) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -192,7 +192,7 @@ def test_transfer_attempts_and_their_notice_are_written_once_even_when_replayed(
     whose rows were already committed (a writer killed after its commit, before
     deleting the file) adds no second attempt and no second notice."""
     directory = tmp_path / "j"
-    writer = calls.CallLogWriter(db, directory).start()
+    writer = calllog.CallLogWriter(db, directory).start()
     try:
         writer.record_attempt(_attempt("att-1", "t-1"), notice=("transfer.completed", {"call_id": "att-1"},
                                                                 "transfer.completed:t-1"))
@@ -212,7 +212,7 @@ def test_transfer_attempts_and_their_notice_are_written_once_even_when_replayed(
     assert _notices(db, "transfer.completed:t-1") == 1
     for n in range(2):  # the committed rows' journal, left behind by a crash, replayed twice
         (directory / f"calllog-9-{n}.jsonl").write_bytes(journal)
-        writer = calls.CallLogWriter(db, directory).start()
+        writer = calllog.CallLogWriter(db, directory).start()
         deadline = time.monotonic() + 10
         while _journals(directory) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -223,7 +223,7 @@ def test_transfer_attempts_and_their_notice_are_written_once_even_when_replayed(
 def test_an_attempt_whose_destination_was_deleted_meanwhile_is_kept(db: Database, tmp_path: Path) -> None:
     """Replayed after the destination it names was deleted: written with no
     destination id (as ON DELETE SET NULL would have left it), not refused."""
-    writer = calls.CallLogWriter(db, tmp_path / "j").start()
+    writer = calllog.CallLogWriter(db, tmp_path / "j").start()
     try:
         writer.record_attempt(_attempt("att-gone", "t-gone", destination_id=2**62))
         assert writer.flush(10.0)
@@ -237,7 +237,7 @@ def test_an_outage_is_waited_out(db: Database, tmp_path: Path) -> None:
     """Rows submitted while the database refuses connections are written once it
     answers again (the writer keeps them and retries)."""
     down = Database("postgresql://nobody@127.0.0.1:9/none", pool_size=1, connect_timeout=1)
-    writer = calls.CallLogWriter(down, tmp_path / "j", retry_max_s=0.2).start()
+    writer = calllog.CallLogWriter(down, tmp_path / "j", retry_max_s=0.2).start()
     try:
         writer.open_call(call_uuid="outage-1", domain="demo.local")
         assert not writer.flush(0.5)
@@ -252,7 +252,7 @@ def test_calls_through_the_server_log_in_the_background(db: Database, config: Co
     """With the writer installed (as ``serve`` does), a whole transfer call writes its
     start and end rows through it, and nothing else about the call changes."""
     with scenario_stack(db, config, SCENARIOS / "directory.yaml") as stack:
-        writer = calls.install_writer(db, tmp_path / "j")
+        writer = calllog.install_writer(db, tmp_path / "j")
         assert writer is not None
         try:
             result = stack.run(SCENARIOS / "transfer_accepted.yaml")
@@ -260,7 +260,7 @@ def test_calls_through_the_server_log_in_the_background(db: Database, config: Co
             # the caller leg's start and end rows and the transfer attempt (agent legs log none)
             assert writer.rows_written == 3
         finally:
-            assert calls.uninstall_writer(db, 5.0)
+            assert calllog.uninstall_writer(db, 5.0)
     assert result["outcome"] == "transferred", result["transcript"]
     row = stack.call(result["call_uuid"])
     assert row["outcome"] == "transferred" and row["ended_at"] is not None
@@ -274,5 +274,5 @@ def test_calls_through_the_server_log_in_the_background(db: Database, config: Co
 def test_an_unusable_journal_folder_leaves_the_rows_to_each_call(db: Database, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    assert calls.install_writer(db, blocker / "j") is None
-    assert calls.writer_for(db) is None
+    assert calllog.install_writer(db, blocker / "j") is None
+    assert calllog.writer_for(db) is None

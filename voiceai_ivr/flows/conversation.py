@@ -56,7 +56,7 @@ from voiceai_ivr.flows.transfer import (
     TransferTarget,
     target_from,
 )
-from voiceai_ivr.stores import calls
+from voiceai_ivr.stores import calllog, calls
 from voiceai_ivr.stores.directory import get_destination_id
 
 log = logging.getLogger("voiceai_ivr.conversation")
@@ -736,7 +736,7 @@ def open_call_log(ctx: CallContext) -> None:
         "details": {"clock": ctx.now().isoformat()} if ctx.config.server.allow_clock_override else {},
     }
     try:
-        writer = calls.writer_for(db)  # serve: journaled, written in the background
+        writer = calllog.writer_for(db)  # serve: journaled, written in the background
         if writer is not None:
             writer.open_call(**row)
             return
@@ -760,7 +760,7 @@ def close_call_log(
         "events": ctx.events[-200:],
     }
     try:
-        writer = calls.writer_for(db)
+        writer = calllog.writer_for(db)
         if writer is not None:
             writer.close_call(call_uuid=ctx.call_uuid, domain=ctx.domain, mode=ctx.mode, outcome=outcome,
                               hangup_cause=hangup_cause, intents=ctx.intents, details=details)

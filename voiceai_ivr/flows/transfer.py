@@ -51,7 +51,7 @@ from voiceai_ivr.flows.agent import (
 )
 from voiceai_ivr.flows.context import CallContext
 from voiceai_ivr.integrations.helpdesk import transfer_completed_payload
-from voiceai_ivr.stores import calls, outbox
+from voiceai_ivr.stores import calllog, calls, outbox
 from voiceai_ivr.switch import (
     DONE_VARIABLE,
     build_dial_string,
@@ -762,7 +762,7 @@ class AttendedTransfer:
         )
         notice = ("transfer.completed", self._notice(), f"transfer.completed:{a.transfer_id}") if a.accepted else None
         try:
-            writer = calls.writer_for(db)  # serve: journaled with the call log, written in the background
+            writer = calllog.writer_for(db)  # serve: journaled with the call log, written in the background
             if writer is not None:
                 writer.record_attempt(record, notice=notice)
                 return
