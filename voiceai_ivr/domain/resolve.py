@@ -66,8 +66,8 @@ from voiceai_ivr.domain.lexicon import (
     sound_keys,
     stem,
     stem_keys,
-    strip_accents,
 )
+from voiceai_ivr.domain.text import strip_accents
 
 if TYPE_CHECKING:
     from voiceai_ivr.domain.hours import BusinessHours

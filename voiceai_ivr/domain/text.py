@@ -1,9 +1,6 @@
 """Accent folding: the one function that compares what a caller said or keyed with
-what we expect ("São Paulo" and "sao paulo" are the same words).
-
-``domain/lexicon`` keeps a copy of ``strip_accents`` (its ``normalize_text`` is
-the resolver's; that package was being changed in another branch when this module
-was written): make it use this one.
+what we expect ("São Paulo" and "sao paulo" are the same words). ``domain/lexicon``'s
+``normalize_text`` (the resolver's) and ``domain/phone`` use it.
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,6 +26,7 @@ import jellyfish
 import snowballstemmer
 
 from voiceai_ivr import yamlfile
+from voiceai_ivr.domain.text import strip_accents
 
 HERE = Path(__file__).resolve().parent
 LANGUAGES = ("pt-BR", "en-US")
@@ -38,10 +38,6 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
 # --------------------------------------------------------------------------- word forms
-
-
-def strip_accents(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def normalize_text(text: str) -> str:
@@ -300,5 +296,4 @@ __all__ = [
     "sound_keys",
     "stem",
     "stem_keys",
-    "strip_accents",
 ]
