@@ -58,8 +58,13 @@ def busy_handler(config: Config) -> Callable[[OutboundSession], None]:
 
     def busy(session: OutboundSession) -> None:
         if dialplan_takes_back(session):
-            log.warning("call %s: at capacity; handed back to the dialplan (next serve address or fallback)",
-                        session.uuid)
+            # Sent back with uuid_transfer, not by closing the socket alone: a socket
+            # closed within milliseconds of its connect can leave FreeSWITCH 1.11's
+            # async `socket` application parked for good (seen on the kit: the caller
+            # sat in silence until the originate timeout).
+            if _transfer_to_extension(session, "at capacity"):
+                log.warning("call %s: at capacity; handed back to the dialplan (next serve address or fallback)",
+                            session.uuid)
             return
         channel = make_channel(session, config)
         if message.startswith("say:") and voice:
@@ -81,6 +86,16 @@ def hand_back_to_dialplan(session: OutboundSession) -> bool:
     """A call of that dialplan still up when the drain ends: ``uuid_transfer`` it
     back into its extension, which sends it to the fallback destination (served,
     not done) instead of hanging up. False when that is not possible."""
+    if not _transfer_to_extension(session, "at shutdown"):
+        return False
+    log.warning("call %s: still up at shutdown, handed to the dialplan's fallback", session.uuid)
+    return True
+
+
+def _transfer_to_extension(session: OutboundSession, why: str) -> bool:
+    """``uuid_transfer`` a call of the socket-mode dialplan back into its own
+    extension (which then chooses the next serve address or the fallback by the
+    call's variables). False, logged, when that is not possible."""
     data = session.data
     extension = data.get("Caller-Destination-Number") or ""
     context = data.get("Caller-Context") or ""
@@ -90,12 +105,11 @@ def hand_back_to_dialplan(session: OutboundSession) -> bool:
     try:
         reply = session.api(f"uuid_transfer {session.uuid} {extension} XML {context}", timeout=2.0)
     except (ESLError, CallGone) as exc:
-        log.warning("call %s: not handed to the dialplan's fallback at shutdown: %s", session.uuid, exc)
+        log.warning("call %s: not handed back to the dialplan %s: %s", session.uuid, why, exc)
         return False
     if not reply.startswith("+OK"):
-        log.warning("call %s: not handed to the dialplan's fallback at shutdown: %s", session.uuid, reply.strip())
+        log.warning("call %s: not handed back to the dialplan %s: %s", session.uuid, why, reply.strip())
         return False
-    log.warning("call %s: still up at shutdown, handed to the dialplan's fallback", session.uuid)
     return True
 
 
