@@ -50,7 +50,7 @@ from voiceai_ivr.flows.agent import (
     Rendezvous,
 )
 from voiceai_ivr.flows.context import CallContext
-from voiceai_ivr.integrations.helpdesk import transfer_completed_payload
+from voiceai_ivr.integrations.helpdesk_messages import transfer_completed_message
 from voiceai_ivr.stores import calllog, calls, outbox
 from voiceai_ivr.switch import (
     DONE_VARIABLE,
@@ -719,21 +719,25 @@ class AttendedTransfer:
 
     # ------------------------------------------------------------------ record
 
-    def _notice(self) -> dict[str, Any]:
-        """The helpdesk's transfer-completed notice (docs/helpdesk-api.md)."""
+    def _notice(self) -> tuple[str, dict[str, Any], str]:
+        """The helpdesk's transfer-completed notice (kind, payload, key), composed
+        by ``helpdesk_messages.transfer_completed_message``."""
 
         a = self.attempt
-        return transfer_completed_payload(
+        m = transfer_completed_message(
+            transfer_id=a.transfer_id,
             call_id=self.ctx.call_uuid,
             domain=self.ctx.domain,
-            caller_number=None if self.ctx.caller_withheld else self.ctx.caller_number,
-            caller_name=self.ctx.caller_name or None,
+            caller_number=self.ctx.caller_number,
+            caller_withheld=self.ctx.caller_withheld,
+            caller_name=self.ctx.caller_name,
             destination_name=a.destination,
             destination_id=self.target.destination_id,
             agent_extension=self.target.target if self.target.kind == "extension" else None,
-            answered_at=self.ctx.now().isoformat(),
-            wait_seconds=round(a.wait_seconds, 3),
+            answered_at=self.ctx.now(),
+            wait_seconds=a.wait_seconds,
         )
+        return m.kind, m.payload, m.idempotency_key
 
     def _record(self) -> None:
         db = self.ctx.services.db
@@ -760,7 +764,7 @@ class AttendedTransfer:
                 "opens_at": a.opens_at.isoformat() if a.opens_at else None,
             },
         )
-        notice = ("transfer.completed", self._notice(), f"transfer.completed:{a.transfer_id}") if a.accepted else None
+        notice = self._notice() if a.accepted else None
         try:
             writer = calllog.writer_for(db)  # serve: journaled with the call log, written in the background
             if writer is not None:

@@ -165,9 +165,3 @@ def _error_text(body: dict) -> str:
             return f"{field_name}: {body[key]}" if isinstance(field_name, str) else body[key][:300]
     return ""
 
-
-# The payload builders live with the rest of the contract; these names stay
-# importable from here for the flows that queue those messages.
-transfer_completed_payload = contract.transfer_completed_payload
-missed_call_payload = contract.missed_call_payload
-ROUTES = contract.ROUTES

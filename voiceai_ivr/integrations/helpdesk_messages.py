@@ -1,9 +1,9 @@
 """The helpdesk messages of a callback's life, composed in one place next to the
 contract (``helpdesk_contract``) they follow: the ticket of a confirmed request
 (and the customer's WhatsApp "scheduled" notice), a missed call's ticket (and
-WhatsApp invitation), an attempt's
-``callback.attempt``, the final ``callback.result``, a change (snooze), and the
-customer's WhatsApp notices. The stores write what they are given; the flows,
+WhatsApp invitation), an accepted transfer's ``transfer.completed`` notice, an
+attempt's ``callback.attempt``, the final ``callback.result``, a change (snooze),
+and the customer's WhatsApp notices. The stores write what they are given; the flows,
 the dispatcher and the HTTP API compose it here."""
 
 from __future__ import annotations
@@ -84,6 +84,37 @@ def missed_call_messages(
             )
         )
     return messages
+
+
+def transfer_completed_message(
+    *,
+    transfer_id: str,
+    call_id: str,
+    domain: str,
+    caller_number: Optional[str],
+    caller_withheld: bool,
+    caller_name: Optional[str],
+    destination_name: str,
+    destination_id: Optional[int],
+    agent_extension: Optional[str],
+    answered_at: datetime,
+    wait_seconds: float,
+) -> OutboxEvent:
+    """``transfer.completed`` for an accepted attended transfer, once per
+    ``transfer_id``: a withheld caller's number is not sent, the wait in
+    milliseconds' precision."""
+    return contract.transfer_completed(
+        transfer_id,
+        call_id=call_id,
+        domain=domain,
+        caller_number=None if caller_withheld else caller_number,
+        caller_name=caller_name or None,
+        destination_name=destination_name,
+        destination_id=destination_id,
+        agent_extension=agent_extension,
+        answered_at=answered_at.isoformat(),
+        wait_seconds=round(wait_seconds, 3),
+    )
 
 
 def attempt_event(
@@ -186,5 +217,6 @@ __all__ = [
     "missed_call_messages",
     "result_event",
     "stale_attempt_event",
+    "transfer_completed_message",
     "whatsapp_event",
 ]
