@@ -23,7 +23,7 @@ PACKAGES = ("voiceai_ivr", "voiceai_sim")
 
 #: bottom to top; a module may import its own layer and any layer below it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("voiceai_ivr", "voiceai_ivr.errors", "voiceai_ivr.config", "voiceai_ivr.logs",
+    ("base", ("voiceai_ivr", "voiceai_ivr.errors", "voiceai_ivr.config", "voiceai_ivr.fsvalues", "voiceai_ivr.logs",
               "voiceai_ivr.privatefs", "voiceai_ivr.metrics", "voiceai_ivr.ports")),
     ("wire protocol, PBX API", ("voiceai_ivr.esl", "voiceai_ivr.switch")),
     ("domain", ("voiceai_ivr.domain",)),
