@@ -29,6 +29,7 @@ from voiceai_ivr.api.http import (
     Response,
     bad,
     json_default,
+    send,
 )
 from voiceai_ivr.config import shared_token_problems
 from voiceai_ivr.console import mount
@@ -231,22 +232,10 @@ class ApiApp:
         headers = [("Content-Type", response.content_type), ("Cache-Control", "no-store"), *response.headers]
         body = response.body
         if body is None or isinstance(body, (dict, list)):
-            data = b"" if body is None else json.dumps(body, default=json_default, ensure_ascii=False).encode()
-            headers.append(("Content-Length", str(len(data))))
-            start_response(status, headers)
-            return [] if head else [data]
-        if isinstance(body, (bytes, str)):
-            data = body.encode("utf-8") if isinstance(body, str) else body
-            headers.append(("Content-Length", str(len(data))))
-            start_response(status, headers)
-            return [] if head else [data]
-        start_response(status, headers)
-        if head:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
-            return []
-        return _Encoded(body)
+            body = b"" if body is None else json.dumps(body, default=json_default, ensure_ascii=False).encode()
+        elif not isinstance(body, (bytes, str)):
+            body = _Encoded(body)
+        return send(start_response, status, headers, body, head=head)
 
 
 class _Encoded:

@@ -1,6 +1,7 @@
 """HTTP primitives of the API, shared by ``api.app`` (the WSGI callable) and
-``api.resources`` (the endpoints): ``Request``, ``Response``, ``HTTPError`` and
-the input checks whose errors name the refused field."""
+``api.resources`` (the endpoints): ``Request``, ``Response``, ``HTTPError``,
+the input checks whose errors name the refused field, and ``send`` (the WSGI
+response sending that the console's pages use too)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 JSON = "application/json"
 MIN_DATE = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -109,6 +110,33 @@ class Response:
     body: Any = None  # dict -> JSON; Iterable[str] -> streamed as is
     content_type: str = JSON
     headers: list = field(default_factory=list)
+
+
+def send(
+    start_response: Callable,
+    status: str,
+    headers: list[tuple[str, str]],
+    body: Union[str, bytes, Iterable[bytes]],
+    *,
+    head: bool,
+) -> Iterable[bytes]:
+    """Start a WSGI response and return its body. A ``str``/``bytes`` body goes as
+    one chunk with a ``Content-Length`` (unless ``headers`` already carry one); an
+    iterable one is returned as is, or closed unread when answering ``HEAD`` (so a
+    file or a database cursor behind it is released)."""
+    if isinstance(body, (str, bytes)):
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        if not any(name.lower() == "content-length" for name, _ in headers):
+            headers = [*headers, ("Content-Length", str(len(data)))]
+        start_response(status, headers)
+        return [] if head else [data]
+    start_response(status, headers)
+    if head:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+        return []
+    return body
 
 
 def json_default(value: Any) -> Any:
@@ -208,4 +236,5 @@ __all__ = [
     "parse_datetime",
     "parse_public_id",
     "parse_whole",
+    "send",
 ]

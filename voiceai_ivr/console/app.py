@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from voiceai_ivr.api.http import HTTPError, Request
+from voiceai_ivr.api.http import HTTPError, Request, send
 from voiceai_ivr.console import charts
 from voiceai_ivr.console.auth import LoginThrottle, Session, Sessions, check_password, hash_password
 from voiceai_ivr.console.i18n import Text, translator
@@ -245,20 +245,7 @@ class ConsoleApp:
             ("Content-Security-Policy", _CSP),
             *page.headers,
         ]
-        body = page.body
-        if body is None or isinstance(body, (str, bytes)):
-            data = b"" if body is None else body.encode("utf-8") if isinstance(body, str) else body
-            if not any(k.lower() == "content-length" for k, _ in headers):
-                headers.append(("Content-Length", str(len(data))))
-            start_response(status, headers)
-            return [] if head else [data]
-        start_response(status, headers)
-        if head:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
-            return []
-        return body
+        return send(start_response, status, headers, b"" if page.body is None else page.body, head=head)
 
     # ------------------------------------------------------------------ sessions
 
