@@ -32,10 +32,10 @@ from voiceai_ivr.stores import outbox
 from voiceai_ivr.stores.calls import (
     Notice,
     TransferAttemptRecord,
-    _check_attempt,
-    _check_outcome,
-    _check_start,
-    _json_text,
+    check_attempt,
+    check_outcome,
+    check_start,
+    json_text,
     write_rows,
 )
 from voiceai_ivr.stores.spool import _open_private
@@ -225,11 +225,11 @@ class CallLogWriter:
         details: Optional[Mapping[str, Any]] = None,
     ) -> None:
         """``start_call``, written in the background (same checks, raised here)."""
-        _check_start(call_uuid, mode)
+        check_start(call_uuid, mode)
         self._submit({
             "op": "open", "call_uuid": call_uuid, "domain": domain or "", "secretary_id": secretary_id,
             "did": did, "caller_number": caller_number, "caller_name": caller_name, "language": language,
-            "mode": mode, "details": _json_text(dict(details or {}), "details"), "at": _now(),
+            "mode": mode, "details": json_text(dict(details or {}), "details"), "at": _now(),
         })
 
     def close_call(
@@ -244,12 +244,12 @@ class CallLogWriter:
         details: Optional[Mapping[str, Any]] = None,
     ) -> None:
         """``start_call`` (if the start row is missing) and ``finish_call``, in the background."""
-        _check_start(call_uuid, mode)
-        _check_outcome(outcome)
+        check_start(call_uuid, mode)
+        check_outcome(outcome)
         self._submit({
             "op": "close", "call_uuid": call_uuid, "domain": domain or "", "mode": mode, "outcome": outcome,
-            "hangup_cause": hangup_cause, "intents": _json_text([dict(i) for i in intents], "intents"),
-            "details": _json_text(dict(details or {}), "details"), "at": _now(),
+            "hangup_cause": hangup_cause, "intents": json_text([dict(i) for i in intents], "intents"),
+            "details": json_text(dict(details or {}), "details"), "at": _now(),
         })
 
     def record_attempt(self, rec: TransferAttemptRecord, *, notice: Optional[Notice] = None) -> None:
@@ -258,7 +258,7 @@ class CallLogWriter:
         Written once: a replay skips an attempt whose ``details["transfer_id"]`` is
         already in the table for this call (the notice: its idempotency key)."""
 
-        _check_attempt(rec)
+        check_attempt(rec)
         transfer_id = rec.details.get("transfer_id") if isinstance(rec.details, Mapping) else None
         if not isinstance(transfer_id, str) or not transfer_id:
             raise ValidationError("details.transfer_id", "required to write the attempt once")
@@ -271,7 +271,7 @@ class CallLogWriter:
             "wait_seconds": None if rec.wait_seconds is None else round(float(rec.wait_seconds), 3),
             "started_at": rec.started_at.isoformat() if rec.started_at else at,
             "ended_at": rec.ended_at.isoformat() if rec.ended_at else at,
-            "details": _json_text(rec.details, "details"), "transfer_id": transfer_id, "at": at,
+            "details": json_text(rec.details, "details"), "transfer_id": transfer_id, "at": at,
         }
         if notice is not None:
             kind, payload, key = notice

@@ -28,24 +28,28 @@ MODES = frozenset({"socket", "python", "sim"})
 
 
 def _json(value: Any, field_name: str) -> Json:
-    return Json(json.loads(_json_text(value, field_name)))
+    return Json(json.loads(json_text(value, field_name)))
 
 
-def _json_text(value: Any, field_name: str) -> str:
+def json_text(value: Any, field_name: str) -> str:
+    """``value`` as JSON text (non-JSON values by ``str``); ValidationError naming
+    ``field_name`` when it cannot be."""
     try:
         return json.dumps(value, default=str)
     except (TypeError, ValueError) as exc:
         raise ValidationError(field_name, f"not JSON serialisable ({exc})") from exc
 
 
-def _check_start(call_uuid: str, mode: str) -> None:
+def check_start(call_uuid: str, mode: str) -> None:
+    """The checks ``start_call`` (and the call-log writer) make before a call row."""
     if not call_uuid:
         raise ValidationError("call_uuid", "required")
     if mode not in MODES:
         raise ValidationError("mode", f"must be one of {', '.join(sorted(MODES))}")
 
 
-def _check_outcome(outcome: str) -> None:
+def check_outcome(outcome: str) -> None:
+    """``outcome`` is one of ``OUTCOMES``."""
     if outcome not in OUTCOMES:
         raise ValidationError("outcome", f"must be one of {', '.join(sorted(OUTCOMES))}")
 
@@ -67,7 +71,7 @@ def start_call(
     details: Optional[Mapping[str, Any]] = None,
 ) -> int:
     """Insert the call's row (once: a second start of the same uuid returns the first id)."""
-    _check_start(call_uuid, mode)
+    check_start(call_uuid, mode)
     cur.execute(
         "INSERT INTO calls (call_uuid, domain, secretary_id, did, caller_number, caller_name, language, mode,"
         " details) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -103,7 +107,7 @@ def finish_call(
 ) -> bool:
     """Close the call's row: outcome, cause, intents, details merged in. False when
     no such call was started."""
-    _check_outcome(outcome)
+    check_outcome(outcome)
     cur.execute(
         "UPDATE calls SET ended_at = now(), outcome = %s, hangup_cause = COALESCE(%s, hangup_cause),"
         " intents = %s, details = details || %s WHERE call_uuid = %s",
@@ -155,7 +159,8 @@ class TransferAttemptRecord:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _check_attempt(rec: TransferAttemptRecord) -> None:
+def check_attempt(rec: TransferAttemptRecord) -> None:
+    """The fields a transfer attempt cannot be recorded without."""
     if not rec.call_uuid:
         raise ValidationError("call_uuid", "required")
     if not rec.destination_name:
@@ -166,7 +171,7 @@ def _check_attempt(rec: TransferAttemptRecord) -> None:
 
 def record_transfer_attempt(cur: Cursor, rec: TransferAttemptRecord) -> int:
     """Insert one attempt; returns its id."""
-    _check_attempt(rec)
+    check_attempt(rec)
     cur.execute(
         "INSERT INTO transfer_attempts (call_uuid, domain, destination_id, destination_name, dial_string,"
         " agent_uuid, status, hangup_cause, sip_status, wait_seconds, started_at, ended_at, details)"
@@ -292,8 +297,12 @@ __all__ = [
     "OUTCOMES",
     "Notice",
     "TransferAttemptRecord",
+    "check_attempt",
+    "check_outcome",
+    "check_start",
     "finish_call",
     "get_call",
+    "json_text",
     "list_transfer_attempts",
     "record_transfer_attempt",
     "start_call",
