@@ -330,26 +330,10 @@ def whatsapp_notice(
     return OutboxEvent(KIND_WHATSAPP, payload, f"whatsapp.{event}:{key or callback.public_id}")
 
 
-def whatsapp_missed_call(
-    *,
-    domain: str,
-    number_e164: str,
-    language: str,
-    call_uuid: str,
-    destination_name: Optional[str] = None,
-    caller_name: Optional[str] = None,
-    config: Optional[Config] = None,
-) -> OutboxEvent:
-    """The WhatsApp invitation sent to a caller we missed."""
-    payload = whatsapp.build_missed_call(
-        domain=domain,
-        number_e164=number_e164,
-        language=language,
-        destination_name=destination_name,
-        caller_name=caller_name,
-        call_uuid=call_uuid,
-        config=config,
-    )
+def whatsapp_missed_call(call_uuid: str, **fields: Any) -> OutboxEvent:
+    """The WhatsApp invitation sent to a caller we missed: one per call; ``fields``
+    are ``whatsapp.build_missed_call``'s."""
+    payload = whatsapp.build_missed_call(call_uuid=call_uuid, **fields)
     return OutboxEvent(KIND_WHATSAPP, payload, f"whatsapp.missed_call:{call_uuid}")
 
 
