@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
@@ -16,6 +17,7 @@ from openapi_schema_validator import OAS30Validator
 import voiceai_ivr
 from voiceai_ivr.api import ApiServices, create_app
 from voiceai_ivr.api.server import Limits, create_server
+from voiceai_ivr.cli.api_cmd import build_services
 from voiceai_ivr.config import APIToken
 
 SPEC_PATH = Path(voiceai_ivr.__file__).parent / "openapi" / "openapi.yaml"
@@ -99,6 +101,32 @@ class Served:
     def close(self) -> None:
         self.server.close()
         self.thread.join(5)
+
+
+@contextmanager
+def click_to_call_served(cfg: Any, db: Any, sim: Any) -> Iterator[str]:
+    """The API as ``voiceai-ivr api`` builds it (outbox drain, dispatcher on the
+    simulator ``sim``) with click-to-call settings a test can wait for, served on
+    port 0: yields its URL, then stops the server, the drain and the dispatcher.
+    ``cfg`` may carry a test's own settings already (they are kept)."""
+    cfg.esl.host, cfg.esl.port = sim.inbound_address
+    cfg.callbacks.caller_id_number = "+551140040000"
+    cfg.callbacks.gateway = "pstn"
+    cfg.callbacks.agent_answer_timeout = 300  # simulated seconds
+    cfg.api.agent_listen_port = 0
+    cfg.dispatcher.availability_cache_seconds = 0.0
+    cfg.dispatcher.whisper_timeout = 10.0
+    services = build_services(cfg, db)
+    assert services.dispatcher is not None, "the API could not reach the simulator"
+    served = Served(create_app(cfg, services))
+    try:
+        yield served.url
+    finally:
+        served.close()
+        if services.outbox is not None:
+            services.outbox.stop()
+        services.dispatcher.close()
+        services.dispatcher.esl_client.close()
 
 
 @pytest.fixture

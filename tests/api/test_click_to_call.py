@@ -14,31 +14,15 @@ from dispatcher.helpers import add_callbacks, add_domain, callback_row, fetch
 from voiceai_ivr.api import create_app
 from voiceai_ivr.cli.api_cmd import build_services
 
-from .conftest import TOKEN_B, Client, Served
+from .conftest import TOKEN_B, Client, Served, click_to_call_served
 
 
 @pytest.fixture
 def live_api(api_config, db, contract, sim) -> Iterator[Client]:  # noqa: F811
-    host, port = sim.inbound_address
-    cfg = api_config
-    cfg.esl.host, cfg.esl.port = host, port
-    cfg.callbacks.caller_id_number = "+551140040000"
-    cfg.callbacks.gateway = "pstn"
-    cfg.callbacks.lease_seconds = 30.0
-    cfg.callbacks.agent_answer_timeout = 300  # simulated seconds
-    cfg.api.agent_listen_port = 0
-    cfg.api.call_workers = 2
-    cfg.dispatcher.availability_cache_seconds = 0.0
-    cfg.dispatcher.whisper_timeout = 10.0
-    services = build_services(cfg, db)
-    assert services.dispatcher is not None, "the API could not reach the simulator"
-    served = Served(create_app(cfg, services))
-    try:
-        yield Client(served.url, contract)
-    finally:
-        served.close()
-        services.dispatcher.close()
-        services.dispatcher.esl_client.close()
+    api_config.callbacks.lease_seconds = 30.0
+    api_config.api.call_workers = 2
+    with click_to_call_served(api_config, db, sim) as url:
+        yield Client(url, contract)
 
 
 def _attempt(api: Client, attempt_id: int, timeout: float = 15.0) -> dict:

@@ -8,12 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from api.conftest import Served
+from api.conftest import click_to_call_served
 from dispatcher.conftest import DOMAIN, sim  # noqa: F401 - the simulator fixture
 from dispatcher.helpers import add_callbacks, add_domain, callback_row
 
-from voiceai_ivr.api import create_app
-from voiceai_ivr.cli.api_cmd import build_services
 from voiceai_ivr.config import APIToken
 
 from .conftest import Console
@@ -23,26 +21,9 @@ TOKEN = "console-token-click-0123456789"
 
 @pytest.fixture
 def live_console(console_config: Any, db: Any, sim: Any) -> Iterator[Console]:  # noqa: F811
-    cfg = console_config
-    cfg.api.tokens = [APIToken(TOKEN, DOMAIN)]
-    cfg.esl.host, cfg.esl.port = sim.inbound_address
-    cfg.callbacks.caller_id_number = "+551140040000"
-    cfg.callbacks.gateway = "pstn"
-    cfg.callbacks.agent_answer_timeout = 300  # simulated seconds
-    cfg.api.agent_listen_port = 0
-    cfg.dispatcher.availability_cache_seconds = 0.0
-    cfg.dispatcher.whisper_timeout = 10.0
-    services = build_services(cfg, db)
-    assert services.dispatcher is not None, "the API could not reach the simulator"
-    served = Served(create_app(cfg, services))
-    try:
-        yield Console(served.url, db, cfg)
-    finally:
-        served.close()
-        if services.outbox is not None:
-            services.outbox.stop()
-        services.dispatcher.close()
-        services.dispatcher.esl_client.close()
+    console_config.api.tokens = [APIToken(TOKEN, DOMAIN)]
+    with click_to_call_served(console_config, db, sim) as url:
+        yield Console(url, db, console_config)
 
 
 def test_call_now_runs_the_apis_click_to_call(live_console: Console, sim: Any, db_dsn: str) -> None:  # noqa: F811
