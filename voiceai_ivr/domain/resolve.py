@@ -144,6 +144,9 @@ FIT_ODD = 0.03
 #: share and this lead over the others (the rules' doubt is evidence too).
 FIT_PICK = 0.8
 FIT_PICK_MARGIN = 0.5
+#: The model transfers or picks only on at least this many content words it knows
+#: (one word, "sobre o pagamento", is thin evidence: a question).
+MODEL_MIN_WORDS = 2
 
 # --------------------------------------------------------------------------- normalisation
 
@@ -422,6 +425,8 @@ class _Fits:
     share: dict[int, float]
     group_of: Sequence[Optional[int]]
     members: Sequence[list[int]]
+    #: Content words of the sentence the model knows: one word is thin evidence.
+    words: int = 0
 
     @property
     def best(self) -> float:
@@ -658,28 +663,33 @@ class Resolver:
     def _fits(self, text: str) -> Optional[_Fits]:
         if self._model is None or not text:
             return None
-        dist = self._model.distribution(text)
-        if not dist:
+        known = self._model.known(text)
+        if not known:
             return None
+        dist = self._model.distribution(text)
         raw = [(sum(dist.get(k, 0.0) * q for k, q in prof.items()), gi) for gi, prof in enumerate(self._group_profiles)]
         best = max((f for f, _ in raw), default=0.0)
         if best < FIT_ABS or best < FIT_OWN * max(dist.values()):
             return None
         mass = sum(dist.get(k, 0.0) for k in self._dir_kinds)
         ranked = sorted(((f / mass, gi) for f, gi in raw if f > 0.0), key=lambda x: (-x[0], x[1]))
-        return _Fits(ranked, {gi: f for f, gi in ranked}, self._group_of, self._members)
+        return _Fits(ranked, {gi: f for f, gi in ranked}, self._group_of, self._members,
+                     sum(1 for f in known if f.startswith("p:")))
 
     def by_topic_model(self, utterance: str) -> Optional[Resolution]:
         """A resolution from the topic model alone, for a sentence the rules found no
         destination in: the one destination it fits (at least ``FIT_SURE``, and
         ``FIT_MARGIN`` ahead of the next), or the two it fits about equally (asked
         "X or Y?"); None when the fit is weak."""
-        fits = self.model_fit(utterance, limit=3)
-        if not fits or self._categories[self._names.index(fits[0][0])] == "reception":
+        found = self._fits(self._ranked(utterance)[4])
+        if found is None:
+            return None
+        fits = [(self._names[di], f) for di, f in found.top(3)]
+        if self._categories[self._names.index(fits[0][0])] == "reception":
             return None  # what the reception handles is the rules' (operator) to say
         first = fits[0]
         second = fits[1] if len(fits) > 1 else ("", 0.0)
-        if first[1] >= FIT_SURE and first[1] - second[1] >= FIT_MARGIN:
+        if first[1] >= FIT_SURE and first[1] - second[1] >= FIT_MARGIN and found.words >= MODEL_MIN_WORDS:
             reason = f"topic model: {first[0]!r} fits {first[1]:.2f} (next {second[1]:.2f})"
             return Resolution(first[0], round(100 * first[1]), [(n, round(100 * f)) for n, f in fits[1:3]], False,
                               None, reason)
@@ -1441,7 +1451,7 @@ class Resolver:
         """Of candidates the rules would ask between, the one the topic model says
         the sentence is about (its best fit of all, at least ``FIT_PICK`` and
         ``FIT_PICK_MARGIN`` ahead of every other one asked); None otherwise."""
-        if fits is None:
+        if fits is None or fits.words < MODEL_MIN_WORDS:
             return None
         best = max(asked, key=lambda c: fits.of(c.dest))
         f = fits.of(best.dest)
