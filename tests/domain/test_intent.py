@@ -235,3 +235,41 @@ def test_unknown_surname_is_flagged_on_the_ambiguity() -> None:
     assert plain.ambiguous and not plain.unsure_which
     assert unsure.ambiguous and unsure.unsure_which
     assert set(unsure.alternatives) == {"Maria Silva", "Maria Souza"}
+
+
+@pytest.mark.parametrize(
+    ("utterance", "kind", "destination"),
+    [
+        # callbacks refused or complained about, and someone asked for now: the transfer
+        ("stop offering me a callback and transfer me to billing", "transfer", "Billing"),
+        ("i keep getting told somebody will call me i need to talk to billing today", "transfer", "Billing"),
+        ("nao adianta deixar recado que ninguem retorna me coloca com o financeiro", "transfer", "Financeiro"),
+        ("faz uma semana que eu to esperando o financeiro me ligar me transfere", "transfer", "Financeiro"),
+        ("voces falaram que o financeiro ia me retornar e nada passa pro financeiro", "transfer", "Financeiro"),
+        ("retorno nao eu espero na linha mesmo o financeiro", "transfer", "Financeiro"),
+        ("forget the callback i need billing", "transfer", "Billing"),
+        ("you dont need to have anyone call me i can hold for billing", "transfer", "Billing"),
+        # ... but a callback asked for stays one
+        ("pede pro financeiro me ligar amanha", "callback", "Financeiro"),
+        ("retorno nao veio ainda pede pro financeiro me ligar", "callback", "Financeiro"),
+        # the caller will call again themselves: a goodbye
+        ("never mind ill call back later", "goodbye", None),
+        ("deixa eu ligo de novo amanha", "goodbye", None),
+        ("ill call back later can you have billing call me", "callback", "Billing"),
+        # a message for someone is a callback request
+        ("quero deixar uma mensagem pro financeiro", "callback", "Financeiro"),
+    ],
+)
+def test_insistent_transfers_and_calling_again(utterance: str, kind: str, destination: Optional[str]) -> None:
+    intent = classify(utterance, resolver=RESOLVER)
+    assert (intent.kind, intent.destination) == (kind, destination), intent
+
+
+def test_a_key_pressed_again_and_again_is_that_key() -> None:
+    assert classify("zero zero zero", resolver=RESOLVER).kind == "operator"
+    assert classify("um um", resolver=RESOLVER, menu={"1": "Financeiro"}).destination == "Financeiro"
+
+
+def test_im_is_a_contraction_not_initials() -> None:
+    r = Resolver([("Internal Medicine", ["IM"]), ("Human Resources", ["hr"])])
+    assert r.resolve("i m in meetings all day could human resources call me").match == "Human Resources"

@@ -231,7 +231,8 @@ def spoken_key(norm: str, language: Optional[str]) -> Optional[str]:
         digits = _DIGITS[lang]
         filler = _KEY_FILLER[lang]
         rest = [w for w in words if w not in filler or (w in digits and lang == "pt-BR" and w in ("um", "uma"))]
-        if len(rest) == 1:
+        if rest and len(set(rest)) == 1 and len(rest) <= 3:
+            # one key, said once or pressed again and again ("zero zero zero")
             w = rest[0]
             if w in digits:
                 return digits[w]
@@ -255,11 +256,12 @@ _PT_TO_ME = (("pra", "mim"), ("para", "mim"), ("comigo",), ("de", "volta"), ("a"
 _PT_FIRST_PERSON = frozenset("eu estou to tava estava estamos".split())
 _EN_CALL = frozenset("call calling ring ringing phone phoning contact contacting reach text".split())
 _EN_FIRST_PERSON = frozenset("i im we were ive ll".split())
-_NEGATORS = frozenset("nao nem nunca ninguem sem no not never nobody dont don didn doesn neither".split())
+_NEGATORS = frozenset(
+    "nao nem nunca ninguem sem nada esquece no not never nobody dont don didn doesn neither forget".split())
 _NEGATION_SKIP = frozenset(
     """precisa precisar preciso precisam quero queria quer querem pode podem vai vao necessario e que se
     me pra para um uma o a mais de voces vcs vc voce alguem ninguem nao ligar ficar
-    need needs to want wants a an the me t have has any you guys for someone somebody please do does
+    need needs to want wants a an the me t have has any anyone anybody you guys for someone somebody please do does
     will gonna going should must need wait waiting for esperar aguardar esperando aguardando bother worry""".split()
 )
 _EN_CALLBACK = _rx(
@@ -283,6 +285,17 @@ def _negated(words: Sequence[str], i: int) -> bool:
         j -= 1
         steps += 1
     return False
+
+
+def _negated_after(words: Sequence[str], i: int) -> bool:
+    """A callback word taken back by the word after it ("retorno não, eu espero na
+    linha", "callback no, just put me through")."""
+    return i + 1 < len(words) and words[i] in ("retorno", "callback", "recado", "ligacao") \
+        and words[i + 1] in ("nao", "no") and not (i + 2 < len(words) and words[i + 2] in _NOT_A_REFUSAL)
+
+
+#: After "retorno não": words that make it a statement, not a refusal ("retorno não veio").
+_NOT_A_REFUSAL = frozenset("veio chegou recebi tive teve came got".split())
 
 
 def _pt_callback_at(words: Sequence[str], i: int) -> bool:
@@ -342,6 +355,7 @@ _MESSAGE = _rx(
     r" (?:um |o |uma |esse |este )?recado", r"recado (?:pra|para|pro|ao|a)",
     r"leave (?:a |him a |her a |them a |an urgent )?(?:message|voicemail|voice mail)", r"take (?:a|my) message",
     r"pass (?:on )?a message", r"(?:caixa postal|correio de voz)", r"(?:get|be) in touch with me",
+    r"(?:deixar|deixa|deixo|deixe|mandar|manda|mande) (?:uma |a )?mensagem (?:pra|para|pro|ao|a)\b",
     r"give (?:him|her|them) (?:a|the) message", r"leave (?:word|my number)",
 )
 #: The caller asked for a callback before ("já pedi retorno três vezes", "I asked for a
@@ -350,21 +364,47 @@ _PAST_CALLBACK = _rx(
     r"(?:pedi|pedimos|pedindo|solicitei|solicitamos|pedido de|ja pedi|aguardando|esperando|espero ha|asked for"
     r"|asked you for|asking for"
     r"|requested|request(?:ed)? a|waiting for|been waiting|already (?:asked|requested|had))(?: \w+){0,3}"
-    r" (?:retorno|ligacao|callback|call back|call|calls)",
+    r" (?:retorno|ligacao|callback|call back|call|calls|ligar|ligarem|retornar|retornarem)",
     r"(?:retorno|ligacao|callback|call back)(?: \w+){0,2} (?:twice|times|vezes|already)",
     # messages left before ("já deixei recado pro thiago ontem", "i left two voicemails")
     r"(?:ja deixei|deixei|deixamos|ja mandei)(?: \w+){0,2} (?:recado|recados|mensagem|mensagens)",
     r"(?:already )?left (?:\w+ )?(?:message|messages|voicemail|voicemails)",
     # a callback promised before and not made
-    r"(?:disse|disseram|falou|falaram|ficou|ficaram) (?:que )?(?:ia|iam|de|iria|iriam|vai|vao)(?: me)?"
+    r"(?:disse|disseram|falou|falaram|ficou|ficaram) (?:que )?(?:\w+ ){0,3}(?:ia|iam|de|iria|iriam|vai|vao)(?: me)?"
     r" (?:ligar|retornar)",
+    # waiting for a call that did not come ("esperando a rosângela me ligar", "waiting a week for X to call me")
+    r"(?:esperando|aguardando)(?: \w+){0,4} (?:me )?(?:ligar|retornar|ligacao|retorno)",
+    r"waiting(?: \w+){0,5} (?:to )?(?:call|calls|callback|call back)",
+    # messages that go nowhere ("não adianta deixar recado", "só me mandam deixar recado", "ninguém retorna")
+    r"(?:nao adianta|cansei de|chega de)(?: \w+){0,2} (?:recado|recados|mensagem|retorno|ligar)",
+    r"(?:so )?(?:me )?mandam deixar (?:recado|mensagem)", r"ninguem (?:me )?(?:retorna|liga de volta|ligou|retornou)",
+    r"ja liguei(?: \w+){0,2} vezes", r"nobody (?:ever )?calls? (?:me )?back", r"(?:called|calling)(?: \w+){0,2} times",
     r"(?:said|told me|promised)(?: \w+){0,3} (?:would|will|d|to) (?:call|get back)", r"supposed to call",
+    # callbacks offered again and again ("stop offering me a callback", "I keep getting told somebody will call")
+    r"(?:stop|quit) (?:offering|giving|telling)(?: \w+){0,3} (?:callback|call back|call|calls)",
+    r"keep (?:getting told|telling me|saying)(?: \w+){0,4} (?:call|calls|callback)",
+    r"(?:para|pare|parem) de (?:me )?(?:oferecer|falar|dizer)(?: \w+){0,3} (?:retorno|ligacao|ligar)",
+    r"(?:sempre|toda vez) (?:me )?(?:dizem|falam) que (?:vao|vai) (?:me )?(?:ligar|retornar)",
     r"never (?:called|got back)", r"nao (?:me )?(?:ligou|ligaram|retornou|retornaram)",
 )
 _TRANSFER_NOW = _rx(
     r"me passa", r"passa (?:pro|pra|para)", r"me transfer\w*", r"transfer\w* (?:pro|pra|para)", r"quero falar",
     r"preciso falar", r"me coloca", r"me conecta", r"agora", r"put me through", r"transfer me", r"connect me",
-    r"let me (?:talk|speak)", r"i (?:want|need) to (?:talk|speak)", r"right now", r"now",
+    r"let me (?:talk|speak)", r"i (?:want|need) to (?:talk|speak)", r"right now", r"now", r"today", r"hoje",
+    r"quero (?:o|a|os|as|com)", r"(?:i can|i ll|i will|i d rather) (?:hold|wait)", r"espero na linha",
+    r"aguardo na linha",
+)
+#: The caller will call again themselves ("I'll call back later", "depois eu ligo"):
+#: not a callback request, unless they also ask to be called ("call me").
+_CALL_AGAIN = _rx(
+    r"(?:i ll|i will|ill|i m gonna|im gonna|i can) (?:just )?(?:call|ring|try)(?: you| you guys)?"
+    r" (?:back|again|later|tomorrow)",
+    r"depois eu (?:ligo|retorno|ligo de novo)",
+    r"(?:eu )?(?:ligo|retorno|volto a ligar) (?:depois|mais tarde|amanha|outra hora|outro dia|de novo|novamente)",
+)
+_CALL_ME = _rx(
+    r"call me", r"give me a call", r"ring me", r"get back to me", r"me (?:liga|ligar|ligue|liguem|retorna|retornar"
+    r"|retorne|retornem)", r"(?:ligar|retornar|retorno) (?:pra|para) mim",
 )
 
 
@@ -378,7 +418,7 @@ def callback_request(norm: str) -> tuple[bool, bool]:
     cues.extend(len(norm[:m.start()].split()) for m in _MESSAGE.finditer(norm))
     if not cues:
         return False, False
-    live = [i for i in cues if not _negated(words, i)]
+    live = [i for i in cues if not _negated(words, i) and not _negated_after(words, i)]
     return bool(live), not live
 
 
@@ -458,6 +498,8 @@ def classify(
     wants_callback, negated = callback_request(norm)
     if wants_callback and named and _PAST_CALLBACK.search(norm) and _TRANSFER_NOW.search(norm):
         wants_callback = False  # "já pedi retorno três vezes, me passa pro financeiro agora"
+    if wants_callback and _CALL_AGAIN.search(norm) and not _CALL_ME.search(norm):
+        wants_callback = False  # "never mind, I'll call back later": the caller will call
     if wants_callback:
         dest = (res.match or res.guess) if res is not None else None
         return Intent("callback", destination=dest, resolution=res, text=text, reason="callback request")
@@ -479,10 +521,13 @@ def classify(
     if _OPERATOR.search(norm):
         why = "asked for a person" + (" (not a callback)" if negated else "")
         return Intent("operator", resolution=res, text=text, reason=why)
-    if res is not None and res.unrouted:
-        return Intent("operator", resolution=res, text=text, reason=res.reason)
     if resolver is not None and _asks_for_someone(norm):
         return Intent("operator", resolution=res, text=text, reason="asked for someone not in the directory")
+    guess = resolver.by_topic_model(text) if resolver is not None else None
+    if guess is not None:
+        return Intent("transfer", destination=guess.match, resolution=guess, text=text, reason=guess.reason)
+    if res is not None and res.unrouted:
+        return Intent("operator", resolution=res, text=text, reason=res.reason)
     why = res.reason if res else "no rule matched"
     return Intent("unknown", resolution=res, text=text, reason=why + ("; callback declined" if negated else ""))
 

@@ -68,6 +68,7 @@ from voiceai_ivr.domain.lexicon import (
     stem_keys,
 )
 from voiceai_ivr.domain.text import strip_accents
+from voiceai_ivr.domain.topicmodel import TopicModel, topic_model
 
 if TYPE_CHECKING:
     from voiceai_ivr.domain.hours import BusinessHours
@@ -114,6 +115,38 @@ SIM_SOUND = 90.0  # a name that sounds the same
 NAME_FUZZY_MIN = 80.0
 #: Least Jaro-Winkler similarity for two names that sound alike to count.
 SOUND_MIN = 0.78
+
+#: The topic model (``domain/topicmodel.py``), used where the rules are not sure.
+#: A destination's fit is its share of the sentence's probability over the kinds
+#: of department this directory has. Where the rules found no destination: least
+#: share to transfer on (FIT_SURE) with a lead over the next (FIT_MARGIN); two
+#: asked between: the second's least share and both together (FIT_PAIR,
+#: FIT_BOTH); short of FIT_SURE, a share of FIT_CONFIRM at least FIT_LEAD times the
+#: next one's is offered ("did you mean X?"). The best fit must be at least FIT_OWN
+#: of the sentence's most likely kind (else it is about something no destination
+#: here is) and at least FIT_ABS (else the model does not know). Kinds below
+#: PROFILE_LEAST are left out of a destination's profile. A rules' topic match the
+#: model gives less than FIT_VETO is doubted when the model gives another
+#: destination FIT_SURE, or FIT_CONFIRM and FIT_LEAD times the next while the
+#: rules' match has under FIT_ODD.
+FIT_SURE = 0.6
+FIT_MARGIN = 0.3
+FIT_PAIR = 0.25
+FIT_BOTH = 0.75
+FIT_OWN = 0.5
+FIT_ABS = 0.1
+PROFILE_LEAST = 0.2
+FIT_VETO = 0.1
+FIT_CONFIRM = 0.35
+FIT_LEAD = 3.0
+FIT_ODD = 0.03
+#: Of candidates the rules would ask between, the model picks one only with this
+#: share and this lead over the others (the rules' doubt is evidence too).
+FIT_PICK = 0.8
+FIT_PICK_MARGIN = 0.5
+#: The model transfers or picks only on at least this many content words it knows
+#: (one word, "sobre o pagamento", is thin evidence: a question).
+MODEL_MIN_WORDS = 2
 
 # --------------------------------------------------------------------------- normalisation
 
@@ -188,6 +221,8 @@ _SPELLING = frozenset(
 )
 
 
+#: English contractions split by normalisation ("i'm" -> "i m"): not a spelling ("IM").
+_CONTRACTIONS = frozenset({("i", "m"), ("i", "d")})
 #: Letters (or letter names) that are also words: not taken into a spelling at its end.
 _LETTER_WORDS = frozenset("e a o i you oh de que te ve ele esse ca pe ze em en el see bee".split())
 
@@ -224,7 +259,7 @@ def words_of(text: str) -> list[str]:
         while j < len(raw) and len(raw[j]) == 1 and raw[j].isalpha():
             j += 1
         run = raw[i:j]
-        if len(run) >= 2 and any(c not in "aeiou" for c in run):
+        if len(run) >= 2 and any(c not in "aeiou" for c in run) and tuple(run[:2]) not in _CONTRACTIONS:
             out.append("".join(run))
             i = j
             continue
@@ -381,6 +416,37 @@ def _entry_words(
     return tuple(stem(w) for w in forms), forms, exact
 
 
+@dataclass(frozen=True)
+class _Fits:
+    """The topic model's fit of one sentence to one directory, per profile group
+    (``Resolver.model_fit``): ``ranked`` (share, group) best first."""
+
+    ranked: list[tuple[float, int]]
+    share: dict[int, float]
+    group_of: Sequence[Optional[int]]
+    members: Sequence[list[int]]
+    #: Content words of the sentence the model knows: one word is thin evidence.
+    words: int = 0
+
+    @property
+    def best(self) -> float:
+        return self.ranked[0][0] if self.ranked else 0.0
+
+    def of(self, di: int) -> float:
+        g = self.group_of[di]
+        return self.share.get(g, 0.0) if g is not None else 0.0
+
+    def top(self, n: int) -> list[tuple[int, float]]:
+        """The first ``n`` destinations (index, share), a group's in listing order."""
+        out: list[tuple[int, float]] = []
+        for f, gi in self.ranked:
+            for di in self.members[gi]:
+                out.append((di, f))
+                if len(out) >= n:
+                    return out
+        return out
+
+
 class Resolver:
     """Precomputed index over one domain's destinations. Read-only after construction,
     so one instance may serve many calls at once. Disabled destinations (``enabled``
@@ -388,10 +454,12 @@ class Resolver:
     in the listing order (it still counts as ambiguous)."""
 
     def __init__(
-        self, destinations: Iterable[Any], *, lex: Optional[Lexicon] = None, categories: Iterable[str] = ()
+        self, destinations: Iterable[Any], *, lex: Optional[Lexicon] = None, categories: Iterable[str] = (),
+        model: Optional[TopicModel | bool] = None,
     ) -> None:
         """``categories``: lexicon categories to index even when no destination has
-        them (``topics_of`` uses all of them)."""
+        them (``topics_of`` uses all of them). ``model``: the topic model (default the
+        packaged one; ``False``: none, the rules alone)."""
         self._lex = lx = lex or lexicon()
         self._names: list[str] = []
         self._categories: list[Optional[str]] = []
@@ -416,6 +484,7 @@ class Resolver:
                     for k in (words[0], *stem_keys(words[0])):
                         self._topical.add(k)
                         self._topic_cats.setdefault(k, set()).add(cat.name)
+        own_words: list[tuple[str, ...]] = []
         for d in destinations:
             name, aliases, keywords, category = _describe(d)
             if not getattr(d, "enabled", True) or name in seen:
@@ -430,6 +499,7 @@ class Resolver:
             self._names.append(name)
             self._categories.append(category)
             self._persons.append(person)
+            own_words.append((name, *aliases, *keywords))
             done: set[tuple[str, tuple[str, ...]]] = set()
             spelled = _initials(name) if not person else ""
             if spelled and not any(_initials(a) == spelled or normalize_text(a) == spelled for a in aliases):
@@ -535,6 +605,104 @@ class Resolver:
             declared = [d for d in who if self._declared[d]]
             if declared:
                 self._by_category[dcat] = declared
+        self._model: Optional[TopicModel] = topic_model() if model is None else (
+            model if isinstance(model, TopicModel) else None)
+        self._profiles = self._model_profiles(own_words)
+        # Destinations of one profile fit a sentence alike: the fit is computed per
+        # profile (a few dozen), not per destination (thousands of people).
+        dept_kinds = {k for di, prof in enumerate(self._profiles) if not self._persons[di] for k in prof}
+        groups: dict[tuple[tuple[str, float], ...], int] = {}
+        self._group_of: list[Optional[int]] = []
+        self._members: list[list[int]] = []
+        for di, prof in enumerate(self._profiles):
+            if self._persons[di]:
+                prof = {k: q for k, q in prof.items() if k not in dept_kinds}
+            pkey = tuple(sorted(prof.items()))
+            if not pkey:
+                self._group_of.append(None)
+                continue
+            if pkey not in groups:
+                groups[pkey] = len(self._members)
+                self._members.append([])
+            self._group_of.append(groups[pkey])
+            self._members[groups[pkey]].append(di)
+        self._group_profiles = [dict(g) for g in groups]
+        self._dir_kinds = frozenset(k for g in groups for k, _ in g)
+
+    def _model_profiles(self, own_words: Sequence[tuple[str, ...]]) -> list[dict[str, float]]:
+        """Per destination, the kinds of department it is to the topic model: its
+        declared category; else what its name, aliases and keywords point to (a
+        department), or its category inferred from its aliases (a person)."""
+        m = self._model
+        out: list[dict[str, float]] = []
+        for di, words in enumerate(own_words):
+            cat = self._categories[di]
+            if m is None:
+                out.append({})
+            elif self._declared[di] and cat in m.labels:
+                out.append({cat: 1.0})
+            elif self._persons[di]:
+                out.append({cat: 1.0} if cat in m.labels else {})
+            else:
+                prof = m.profile(words, least=PROFILE_LEAST)
+                out.append(prof or ({cat: 1.0} if cat in m.labels else {}))
+        return out
+
+    def model_fit(self, utterance: str, limit: int = 10) -> list[tuple[str, float]]:
+        """Destinations by how well the topic model says ``utterance`` fits them, best
+        first (at most ``limit``): the probability of the kinds of department each
+        one is, as a share of the probability of every kind this directory has
+        (people count only for a kind no department is). Empty without a model,
+        without a word the model knows, or when what the sentence is most about is
+        no kind of this directory (its best fit under ``FIT_OWN`` of the sentence's
+        most likely kind, or under ``FIT_ABS`` at all: the model does not know what
+        the sentence is about)."""
+        fits = self._fits(self._ranked(utterance)[4])
+        return [(self._names[di], f) for di, f in fits.top(limit)] if fits else []
+
+    def _fits(self, text: str) -> Optional[_Fits]:
+        if self._model is None or not text:
+            return None
+        known = self._model.known(text)
+        if not known:
+            return None
+        dist = self._model.distribution(text)
+        raw = [(sum(dist.get(k, 0.0) * q for k, q in prof.items()), gi) for gi, prof in enumerate(self._group_profiles)]
+        best = max((f for f, _ in raw), default=0.0)
+        if best < FIT_ABS or best < FIT_OWN * max(dist.values()):
+            return None
+        mass = sum(dist.get(k, 0.0) for k in self._dir_kinds)
+        ranked = sorted(((f / mass, gi) for f, gi in raw if f > 0.0), key=lambda x: (-x[0], x[1]))
+        return _Fits(ranked, {gi: f for f, gi in ranked}, self._group_of, self._members,
+                     sum(1 for f in known if f.startswith("p:")))
+
+    def by_topic_model(self, utterance: str) -> Optional[Resolution]:
+        """A resolution from the topic model alone, for a sentence the rules found no
+        destination in: the one destination it fits (at least ``FIT_SURE``, and
+        ``FIT_MARGIN`` ahead of the next), or the two it fits about equally (asked
+        "X or Y?"); None when the fit is weak."""
+        found = self._fits(self._ranked(utterance)[4])
+        if found is None:
+            return None
+        fits = [(self._names[di], f) for di, f in found.top(3)]
+        if self._categories[self._names.index(fits[0][0])] == "reception":
+            return None  # what the reception handles is the rules' (operator) to say
+        first = fits[0]
+        second = fits[1] if len(fits) > 1 else ("", 0.0)
+        if first[1] >= FIT_SURE and first[1] - second[1] >= FIT_MARGIN and found.words >= MODEL_MIN_WORDS:
+            reason = f"topic model: {first[0]!r} fits {first[1]:.2f} (next {second[1]:.2f})"
+            return Resolution(first[0], round(100 * first[1]), [(n, round(100 * f)) for n, f in fits[1:3]], False,
+                              None, reason)
+        if second[1] >= FIT_PAIR and first[1] + second[1] >= FIT_BOTH:
+            alts = [(n, round(100 * f)) for n, f in fits[:2]]
+            reason = "topic model: " + " or ".join(f"{n!r} ({f:.2f})" for n, f in fits[:2]) + ": ask"
+            return Resolution(None, min(s for _, s in alts), alts, True, None, reason)
+        if first[1] >= FIT_CONFIRM and first[1] >= FIT_LEAD * second[1]:
+            # likely, not sure: "did you mean X?" rather than "sorry, I did not understand"
+            reason = f"topic model: {first[0]!r} fits {first[1]:.2f} (next {second[1]:.2f}): confirm"
+            return Resolution(None, round(100 * first[1]), [(first[0], round(100 * first[1]))], True, None, reason,
+                              guess=first[0])
+        return None
 
     @property
     def names(self) -> list[str]:
@@ -574,6 +742,10 @@ class Resolver:
         out: list[str] = []
         i = 0
         while i < len(raw):
+            if tuple(raw[i:i + 2]) in _CONTRACTIONS:
+                out.extend(raw[i:i + 2])  # "i m" is "I'm", not a piece of "IM"
+                i += 2
+                continue
             done = False
             for k in (4, 3, 2):
                 # letter names that spell a department's alias or initials ("o de pe" = DP)
@@ -776,10 +948,18 @@ class Resolver:
         sims = [h[1] for h in chosen.values()]
         return _Hit(ei, positions, sum(sims) / len(sims), len(chosen), any(h[2] for h in chosen.values()))
 
-    def _candidates(self, words: Sequence[_Word]) -> tuple[dict[int, _Candidate], bool, Optional[str]]:
-        """Candidates by destination index, whether the sentence is off-topic, and
-        the category of its need when no destination here has it (then no candidate)."""
+    def _candidates(
+        self, words: Sequence[_Word]
+    ) -> tuple[dict[int, _Candidate], bool, Optional[str], Optional[frozenset[int]]]:
+        """Candidates by destination index, whether the sentence is off-topic, the
+        category of its need when no destination here has it (then no candidate),
+        and the positions of idioms the topic model is not to read (None when the
+        sentence is about another organisation: the model reads none of it)."""
         found = [h for ei, by_pos in self._word_hits(words).items() if (h := self._entry_hit(ei, by_pos))]
+        noise: Optional[frozenset[int]] = frozenset(
+            p for h in found if self._entries[h.entry].kind == _IDIOM for p in h.positions)
+        if any(self._entries[h.entry].kind == _EXTERNAL for h in found):
+            noise = None
         # Phrases claim their words: single-word evidence of another owner there goes.
         claims: dict[int, set[Any]] = {}
         # ... but a phrase heard only in other forms does not take a destination's own
@@ -949,8 +1129,8 @@ class Resolver:
             present = max((c.evidence for c in found_cands.values()), default=0.0)
             if best - present >= EVIDENCE_GAP:
                 # the need is of a kind this directory has nobody for: no topic routing
-                return {}, offtopic, best_cat
-        return found_cands, offtopic, None
+                return {}, offtopic, best_cat, noise
+        return found_cands, offtopic, None, noise
 
     def _score_person(self, d: int, hits: list[_Hit], words: Sequence[_Word], named_categories: set[Optional[str]],
                       cands: dict[int, _Candidate], said: dict[str, set[int]]) -> None:
@@ -1116,13 +1296,16 @@ class Resolver:
             return cands
         return {d: c for d, c in cands.items() if d not in drop}
 
-    def _ranked(self, utterance: str) -> tuple[list[_Candidate], list[_Word], Optional[str]]:
-        """Candidates best first, the words heard, and the category of a need nobody
-        here has (see ``Resolution.unrouted``)."""
+    def _ranked(self, utterance: str) -> tuple[list[_Candidate], list[_Word], Optional[str], bool, str]:
+        """Candidates best first, the words heard, the category of a need nobody
+        here has (see ``Resolution.unrouted``), whether the caller took back part
+        of what they said (a correction or a negation dropped a candidate), and the
+        text the topic model reads (``_model_text``)."""
         words = self._analyse(utterance)
         if not words:
-            return [], words, None
-        cands, _, unrouted = self._candidates(words)
+            return [], words, None, False, ""
+        cands, _, unrouted, noise = self._candidates(words)
+        heard = len(cands)
         cands = self._focus(cands, words)
         if self._payable and _SUPPLIER.search(" ".join(w.raw for w in words)):
             self._to_payable(cands)
@@ -1134,7 +1317,8 @@ class Resolver:
                 # a name heard only in part or by sound in the words that name a
                 # department as they are yields to it ("p r" is the PR alias, not Priya Raman)
                 c.tier = TIER_EXPLICIT
-        return sorted(cands.values(), key=lambda c: (-c.tier, -c.evidence, -c.score, c.dest)), words, unrouted
+        ranked = sorted(cands.values(), key=lambda c: (-c.tier, -c.evidence, -c.score, c.dest))
+        return ranked, words, unrouted, len(cands) < heard, _model_text(words, noise)
 
     def _to_payable(self, cands: dict[int, _Candidate]) -> None:
         """A supplier calling about being paid: the billing evidence of the sentence
@@ -1159,14 +1343,14 @@ class Resolver:
         words = self._analyse(utterance)
         if not words:
             return []
-        cands, _, _ = self._candidates(words)
+        cands, _, _, _ = self._candidates(words)
         kept = self._focus(cands, words)
         return [self._names[d] for d, c in cands.items() if d not in kept and c.tier >= TIER_EXPLICIT]
 
     def scores(self, utterance: str, limit: Optional[int] = None) -> list[tuple[str, int, str]]:
         """Destinations with a non-zero score: (name, score 0-100, how it matched),
         best first (higher tier, then more evidence, then score)."""
-        ranked, _, _ = self._ranked(utterance)
+        ranked, _, _, _, _ = self._ranked(utterance)
         top = ranked if limit is None else ranked[:limit]
         return [(self._names[c.dest], round(c.score), self._via(c)[0]) for c in top if c.score > 0]
 
@@ -1180,7 +1364,7 @@ class Resolver:
         """Resolve one utterance. ``hours_for(name)`` gives the destination's effective
         business hours (``None``: always open); ``open`` is evaluated at ``at``
         (default now) only for a single match and only when ``hours_for`` is given."""
-        ranked, words, unrouted = self._ranked(utterance)
+        ranked, words, unrouted, hedged, model_text = self._ranked(utterance)
         matched = [self._explain(c, words) for c in ranked[:MAX_ALTERNATIVES + 1]]
         good = [c for c in ranked if c.score >= MATCH_MIN]
         unsure = [c for c in ranked if c.tier >= TIER_EXPLICIT and c.score >= UNSURE_MIN]
@@ -1210,6 +1394,12 @@ class Resolver:
                  and not (top.own and not c.own and self._categories[top.dest] == self._categories[c.dest])]
         skip = {top.dest, *(c.dest for c in close)}
         others = [c for c in ranked if c.dest not in skip and c.score >= ALTERNATIVE_MIN]
+        fits: Optional[_Fits] = None
+        if close and tier == TIER_GENERIC and not hedged:
+            fits = self._fits(model_text)
+            pick = self._model_pick(fits, [top, *close])
+            if pick is not None:
+                return self._picked(pick, ranked, "ambiguous topic", matched, at, hours_for)
         if close:
             tied = [top, *close]
             alts = [(self._names[c.dest], round(c.score)) for c in [*tied, *others][:MAX_ALTERNATIVES]]
@@ -1218,6 +1408,18 @@ class Resolver:
                 f"{self._names[c.dest]!r} ({round(c.score)})" for c in tied[:MAX_ALTERNATIVES]) + more
             return Resolution(None, round(top.score), alts, True, None, reason, matched)
         doubt = self._doubt(top, ranked, words)
+        if doubt is not None and not hedged and not self._persons[top.dest] and all(
+                not self._persons[c.dest] for c in doubt):
+            fits = fits or self._fits(model_text)
+            pick = self._model_pick(fits, [top, *doubt])
+            if pick is not None:
+                return self._picked(pick, ranked, "not sure enough", matched, at, hours_for)
+        if doubt is None and not hedged and (top.tier == TIER_GENERIC or (
+                top.tier == TIER_EXPLICIT and not self._persons[top.dest] and self._in_passing(top, words))):
+            fits = fits or self._fits(model_text)
+            rival = self._model_rival(fits, top)
+            if rival is not None:
+                doubt = [rival]
         if doubt is not None:
             asked = [top, *doubt]
             alts = [(self._names[c.dest], round(c.score)) for c in asked[:MAX_ALTERNATIVES]]
@@ -1227,7 +1429,10 @@ class Resolver:
                               guess=self._names[top.dest])
         top_name = self._names[top.dest]
         alts = [(self._names[c.dest], round(c.score)) for c in others[:MAX_ALTERNATIVES]]
-        reason = "matched " + self._via(top)[0]
+        return self._matched(top_name, round(top.score), alts, "matched " + self._via(top)[0], matched, at, hours_for)
+
+    def _matched(self, top_name: str, score: int, alts: list[tuple[str, int]], reason: str,
+                 matched: list[dict[str, Any]], at: Optional[datetime], hours_for: Optional[HoursFor]) -> Resolution:
         is_open: Optional[bool] = None
         if hours_for is not None:
             hours = hours_for(top_name)
@@ -1238,7 +1443,56 @@ class Resolver:
                 is_open = hours.is_open(when)
                 if not is_open:
                     reason += "; closed at " + hours.local(when).strftime("%Y-%m-%d %H:%M %Z")
-        return Resolution(top_name, round(top.score), alts, False, is_open, reason, matched)
+        return Resolution(top_name, score, alts, False, is_open, reason, matched)
+
+    def _model_pick(
+        self, fits: Optional[_Fits], asked: Sequence[_Candidate]
+    ) -> Optional[tuple[_Candidate, float, float]]:
+        """Of candidates the rules would ask between, the one the topic model says
+        the sentence is about (its best fit of all, at least ``FIT_PICK`` and
+        ``FIT_PICK_MARGIN`` ahead of every other one asked); None otherwise."""
+        if fits is None or fits.words < MODEL_MIN_WORDS:
+            return None
+        best = max(asked, key=lambda c: fits.of(c.dest))
+        f = fits.of(best.dest)
+        rest = max((fits.of(c.dest) for c in asked if c is not best), default=0.0)
+        if f < fits.best:
+            return None
+        if f >= FIT_PICK and f - rest >= FIT_PICK_MARGIN:
+            return best, f, rest
+        return None
+
+    def _picked(self, pick: tuple[_Candidate, float, float], ranked: Sequence[_Candidate], why: str,
+                matched: list[dict[str, Any]], at: Optional[datetime], hours_for: Optional[HoursFor]) -> Resolution:
+        c, f, rest = pick
+        alts = [(self._names[o.dest], round(o.score)) for o in ranked if o is not c and o.score >= ALTERNATIVE_MIN]
+        reason = f"{why}, topic model: {self._names[c.dest]!r} fits {f:.2f} (next {rest:.2f})"
+        return self._matched(self._names[c.dest], round(c.score), alts[:MAX_ALTERNATIVES], reason, matched, at,
+                             hours_for)
+
+    def _in_passing(self, c: _Candidate, words: Sequence[_Word]) -> bool:
+        """A department named once, in passing, not asked for ("comprei na loja de
+        vocês e a semente não nasceu")."""
+        runs = self._mentions(c, named=True)
+        return len(runs) == 1 and not _asked_for(words, runs[0][0])
+
+    def _model_rival(self, fits: Optional[_Fits], top: _Candidate) -> Optional[_Candidate]:
+        """A destination the topic model says the sentence is about (fit at least
+        ``FIT_SURE``) where the rules' topic match fits little (under ``FIT_VETO``),
+        or one it clearly prefers (``FIT_CONFIRM``, ``FIT_LEAD`` times the next)
+        where the rules' match hardly fits at all (under ``FIT_ODD``): the caller is
+        asked between the two rather than sent on one word."""
+        if fits is None:
+            return None
+        two = fits.top(2)
+        di, f = two[0]
+        mine = fits.of(top.dest)
+        if di == top.dest or mine >= FIT_VETO:
+            return None
+        second = two[1][1] if len(two) > 1 else 0.0
+        if f < FIT_SURE and not (mine < FIT_ODD and f >= FIT_CONFIRM and f >= FIT_LEAD * second):
+            return None
+        return _Candidate(di, TIER_GENERIC, top.score)
 
     def _doubt(self, top: _Candidate, ranked: Sequence[_Candidate],
                words: Sequence[_Word]) -> Optional[list[_Candidate]]:
@@ -1438,6 +1692,17 @@ _SUPPLIER = re.compile(
     r"never) (?:been paid|received (?:our |the )?payment)"
     r"|sou (?:o |a |um |uma )?fornecedora?|somos (?:os |um |uns )?fornecedore?s?|empresa fornecedora"
     r"|fornecedore?s? de voces|voces (?:me|nos) devem|(?:me|nos) devendo|nao (?:fomos|fui) pagos?)\b")
+
+
+def _model_text(words: Sequence[_Word], noise: Optional[frozenset[int]]) -> str:
+    """The words the topic model reads: not those of an idiom ("tá legal", "that
+    sounds legal"); none when the sentence is about another organisation ("o
+    diretor da escola do meu filho", ``noise`` None). Words off-topic for a company
+    ("pizza", "dog") stay: the model knows them for the kinds of department that
+    handle them (a vet's)."""
+    if noise is None:
+        return ""
+    return " ".join(w.raw for i, w in enumerate(words) if i not in noise)
 
 
 def _initials(name: str) -> str:
