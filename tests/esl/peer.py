@@ -297,6 +297,9 @@ class FakeCall(threading.Thread):
         parts = line.split(" ")
         if parts[0] == "uuid_getvar" and len(parts) == 3:
             body = self.vars.get(parts[2], "_undef_")
+        elif parts[0] == "uuid_setvar" and len(parts) >= 3:
+            self.vars[parts[2]] = " ".join(parts[3:])
+            body = "+OK\n"
         elif parts[0] == "uuid_break":
             body = "+OK\n"
             if self._current is not None:
