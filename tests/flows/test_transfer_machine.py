@@ -4,10 +4,12 @@ flight per call, and events a state does not accept."""
 from __future__ import annotations
 
 import threading
+from typing import Optional
 
 import pytest
 from doubles.fs_session import FakeSession
 
+from voiceai_ivr.channel.base import HoldBound
 from voiceai_ivr.channel.modpython import ModPythonChannel
 from voiceai_ivr.config import Config
 from voiceai_ivr.flows.context import CallContext, Services
@@ -23,11 +25,11 @@ from voiceai_ivr.flows.transfer import (
 )
 
 
-def _ctx(switch: object = None) -> CallContext:
+def _ctx(switch: object = None, channel_class: type[ModPythonChannel] = ModPythonChannel) -> CallContext:
     session = FakeSession([], variables={"domain_name": "demo.local"})
     cfg = Config()
     services = Services(config=cfg, prompts=PromptBook.from_config(cfg), switch=switch)
-    return CallContext(ModPythonChannel(session), services)
+    return CallContext(channel_class(session), services)
 
 
 class _RecordingSwitch:
@@ -173,6 +175,38 @@ def test_hold_bound_covers_the_longest_legitimate_hold() -> None:
     announced = AttendedTransfer(ctx, target, announce=True)
     assert announced.hold_bound_seconds() == int(25 + ORIGINATE_MARGIN + HOLD_BOUND_SLACK + ANNOUNCE_BUDGET
                                                   + AGENT_CONNECT_TIMEOUT)
+
+
+class _BoundingChannel(ModPythonChannel):
+    """A channel that arms the hold bound itself (as ESLChannel does, on the call's socket)."""
+
+    arms_hold_bound = True
+
+    def __init__(self, session: FakeSession) -> None:
+        super().__init__(session)
+        self.holds: list[tuple[object, ...]] = []
+
+    def start_hold(self, source: str, bound: Optional[HoldBound] = None) -> bool:
+        self.holds.append(("start_hold", source, bound))
+        return True
+
+    def stop_hold(self) -> bool:
+        self.holds.append(("stop_hold",))
+        return True
+
+
+def test_hold_bound_goes_with_the_music_to_a_channel_that_arms_it() -> None:
+    switch = _SchedSwitch()
+    ctx = _ctx(switch, _BoundingChannel)
+    channel = ctx.channel
+    assert isinstance(channel, _BoundingChannel)
+    target = TransferTarget(name="Financeiro", kind="extension", target="1001", domain="demo.local", timeout=20)
+    transfer = AttendedTransfer(ctx, target, announce=False)
+    transfer._start_moh()
+    transfer._stop_moh()
+    transfer._cleanup()
+    assert channel.holds == [("start_hold", "local_stream://moh", HoldBound(30, "8000", "public")), ("stop_hold",)]
+    assert switch.calls == []  # neither armed nor removed through the PBX API
 
 
 @pytest.mark.parametrize("cancel_fails", [0, 1, 2])
