@@ -176,6 +176,21 @@ def test_hold_bound_refused_the_music_plays_anyway(run_flow: Callable[..., Any],
                for r in caplog.records)
 
 
+def test_set_var_nowait_is_uuid_setvar_on_the_call_socket(run_flow: Callable[..., Any],
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    def flow(ch: Channel, out: dict) -> None:
+        out["own"] = ch.set_var_nowait("voiceai_done", "bridged")
+        out["refused"] = ch.set_var_nowait("voiceai_note", "a b")
+        ch.play("say:Ok")
+
+    call, out = run_flow(flow, api_answers={"uuid_setvar": ["+OK\n", "-ERR No such channel!\n"]})
+    assert out == {"own": True, "refused": True}
+    assert [c for c in call.commands if c.startswith("api uuid_setvar")] == [
+        f"api uuid_setvar {call.uuid} voiceai_done bridged", f"api uuid_setvar {call.uuid} voiceai_note a b"]
+    assert call.apps == [("playback", "say:Ok")]  # nothing executed for either
+    assert any("voiceai_note not set" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+
+
 def test_listen_silence_and_then_speech(run_flow: Callable[..., Any]) -> None:
     def flow(ch: Channel, out: dict) -> None:
         out["first"] = ch.listen("say:Oi", slot="intent")

@@ -216,6 +216,13 @@ class Channel(abc.ABC):
         no-op returning True when no hold is playing."""
         return True
 
+    def set_var_nowait(self, name: str, value: str) -> bool:
+        """Set a channel variable at once, whatever the leg is running (a bridge too),
+        through the leg's own control path, without waiting for FreeSWITCH's answer
+        (a refusal is logged). False when this adapter has no such path: the flow
+        then sets it through the PBX API (``uuid_setvar``)."""
+        return False
+
     def break_media(self) -> bool:
         """Stop whatever is playing to this leg (``uuid_break UUID all``) through the
         leg's own control path, not the PBX API connection: flows use it when that

@@ -12,7 +12,9 @@ Conventions shared with the simulator (it implements the FreeSWITCH side):
 * ``play``: ``playback SOURCE``; ``say:TEXT`` sources are sanitised
   (``switch.check_source``);
 * ``set_tts``: ``set tts_engine=X`` and ``set tts_voice=Y`` (pipelined);
-* ``set_var``: ``set name=value`` (value sanitised); ``get_var``:
+* ``set_var``: ``set name=value`` (value sanitised); ``set_var_nowait``: ``api
+  uuid_setvar UUID name value``, not awaited (set as FreeSWITCH reads it, bridged
+  or not); ``get_var``:
   ``api uuid_getvar UUID NAME`` on the session (``_undef_`` -> ``None``);
 * ``collect_digits`` and keyed ``listen``: ``set voiceai_slot=SLOT``,
   ``playback SOURCE``, ``set voiceai_slot=`` (pipelined), then keys from the DTMF
@@ -47,6 +49,7 @@ write (``OutboundSession.pipeline``): the same bytes, in the same order.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Mapping
@@ -299,6 +302,21 @@ class ESLChannel(TurnChannel):
     def set_var(self, name: str, value: str) -> None:
         check_var_name("name", name)
         self.session.execute("set", f"{name}={sanitize_text(value, 4000)}", timeout=self.command_timeout)
+
+    def set_var_nowait(self, name: str, value: str) -> bool:
+        # ``api`` on the call's socket: FreeSWITCH sets it as it reads the command,
+        # bridged or not (a queued ``set`` would wait for the leg's applications).
+        check_var_name("name", name)
+        try:
+            self.session.api_nowait(f"uuid_setvar {self.uuid} {name} {sanitize_text(value, 4000)}",
+                                    functools.partial(self._var_set, name))
+        except ESLError as exc:
+            log.warning("call %s: %s not set: %s", self.uuid, name, exc)
+        return True
+
+    def _var_set(self, name: str, reply: str) -> None:
+        if not reply.startswith("+OK"):
+            log.warning("call %s: %s not set: %s", self.uuid, name, reply.strip())
 
     def _execute(self, app: str, arg: str) -> str:
         event = self.session.execute(app, arg, timeout=self.media_max_s)

@@ -710,9 +710,11 @@ class AttendedTransfer:
         if self._rv is not None:
             self._rv.finish(bridged=True)
         # The caller is with the agent: whatever happens to this process now, the
-        # dialplan must not send them to the fallback when the bridge ends.
+        # dialplan must not send them to the fallback when the bridge ends. On the
+        # call's own socket when it has one (written now, not awaited).
         try:
-            self.switch.setvar(self.ctx.call_uuid, DONE_VARIABLE, "bridged")
+            if not self.ctx.channel.set_var_nowait(DONE_VARIABLE, "bridged"):
+                self.switch.setvar(self.ctx.call_uuid, DONE_VARIABLE, "bridged")
         except VoiceAIError as exc:
             log.warning("transfer %s: %s not set on the caller: %s", self.transfer_id, DONE_VARIABLE, exc)
         self.attempt.status = ACCEPTED_STATUS
