@@ -92,6 +92,12 @@ DIRECTORY = {
 }
 
 
+#: What the socket-mode dialplan of ``voiceai-ivr dialplan install`` sets on a call
+#: before its ``socket`` (serve marks such calls served, then done, on the dialplan's
+#: behalf): the realistic calls arrive as through that dialplan.
+DIALPLAN_VARIABLES = {"voiceai_try": "1"}
+
+
 def transfer_scenario(answer_after: float, talk_for: float) -> dict[str, Any]:
     """The realistic call: greeting, one speech turn, announced transfer accepted, bridge, hangup."""
     return {
@@ -99,6 +105,7 @@ def transfer_scenario(answer_after: float, talk_for: float) -> dict[str, Any]:
         "did": "8000",
         "caller": "+5511998765432",
         "at": BUSINESS_HOURS_AT,
+        "variables": DIALPLAN_VARIABLES,
         "caller_inputs": [{"say": "eu queria falar com o financeiro por favor"}],
         "agents": {"1001": {"behavior": "answer", "answer_after": answer_after, "accept": True,
                             "talk_for": talk_for}},
@@ -110,6 +117,7 @@ FIRST_PROMPT_SCENARIO = {
     "did": "8000",
     "caller": "+5511998765432",
     "at": BUSINESS_HOURS_AT,
+    "variables": DIALPLAN_VARIABLES,
     "caller_inputs": [{"hangup": True}],  # hangs up as the first prompt listens
 }
 

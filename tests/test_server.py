@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from esl.peer import FakeCall
 
+from voiceai_ivr.channel.base import Channel
 from voiceai_ivr.cli import cli
 from voiceai_ivr.config import Config
 from voiceai_ivr.errors import ConfigError, ValidationError
@@ -37,14 +38,13 @@ def test_minimal_flow_and_busy_message_from_config() -> None:
     finally:
         server.stop(2)
     assert first.error is None and busy.error is None
-    # The server marks the call as taken first (the dialplan's fallback reads it);
-    # the minimal flow hangs up itself, so no "done" mark follows.
-    assert first.apps[0] == ("set", "voiceai_served=true")
-    assert [a for a, _ in first.apps[1:]] == ["answer", "set", "set", "set", "set", "playback", "set", "playback",
-                                              "playback"]
-    assert first.apps[2:5] == [("set", "playback_terminators=any"), ("set", "tts_engine=flite"),
+    # Not a call of the socket-mode dialplan (no voiceai_try): no state marks.
+    assert not [c for c in first.commands if c.startswith("api uuid_setvar")], first.commands
+    assert [a for a, _ in first.apps] == ["answer", "set", "set", "set", "set", "playback", "set", "playback",
+                                          "playback"]
+    assert first.apps[1:4] == [("set", "playback_terminators=any"), ("set", "tts_engine=flite"),
                                ("set", "tts_voice=kal")]
-    assert first.apps[8] == ("playback", "say:Você digitou 1 0 0 2. Obrigado.")
+    assert first.apps[7] == ("playback", "say:Você digitou 1 0 0 2. Obrigado.")
     assert busy.apps == [("set", "tts_engine=flite"), ("set", "tts_voice=kal"),
                          ("playback", "say:Estamos ocupados, ligue depois")]
     assert busy.hangup_cause == "USER_BUSY" and busy.exited
@@ -76,7 +76,12 @@ def test_at_capacity_a_call_of_the_socket_dialplan_goes_back_to_it_unserved() ->
     finally:
         server.stop(2)
     assert first.error is None and full.error is None and old.error is None
-    assert first.apps[0] == ("set", "voiceai_served=true")
+    # The server marks a call of this dialplan as taken first (the dialplan's fallback
+    # reads it), with uuid_setvar on the call's socket ahead of the flow's first
+    # command; the minimal flow hangs up itself, so no "done" mark follows.
+    assert first.commands[4] == f"api uuid_setvar {first.uuid} voiceai_served true", first.commands
+    assert first.commands[5] == "sendmsg" and first.apps[0][0] == "answer", first.commands
+    assert first.vars["voiceai_served"] == "true" and "voiceai_done" not in first.vars
     assert full.apps == [] and full.exited, full.commands
     # no message, no hangup, not marked served: only sent back into its extension
     # (uuid_transfer; closing the socket alone can leave FreeSWITCH's socket app parked)
@@ -85,6 +90,38 @@ def test_at_capacity_a_call_of_the_socket_dialplan_goes_back_to_it_unserved() ->
         f"api uuid_transfer {full.uuid} 8000 XML default"], full.commands
     assert handed_back < 1.0, handed_back
     assert [a for a, _ in old.apps] == ["set", "set", "playback"] and old.hangup_cause == "USER_BUSY"
+
+
+def test_done_mark_after_a_normal_end_only() -> None:
+    """A call of the socket-mode dialplan whose handler returns with the call up is
+    marked done just before the ``exit``; a handler that fails leaves it unmarked
+    (the dialplan's fallback takes the caller)."""
+    config = Config()
+
+    def flow(channel: Channel) -> None:
+        channel.answer()
+        if channel.data.get("variable_test_fail"):
+            raise RuntimeError("handler bug")
+
+    server = CallServer(config, host="127.0.0.1", port=0, max_calls=2, flow=flow).start()
+    try:
+        ended = FakeCall(server.address, variables={"voiceai_try": "1"})
+        failed = FakeCall(server.address, variables={"voiceai_try": "1", "test_fail": "1"})
+        for call in (ended, failed):
+            call.start()
+        for call in (ended, failed):
+            call.join(10)
+    finally:
+        server.stop(2)
+    assert ended.error is None and failed.error is None
+    setvars = [c for c in ended.commands if c.startswith("api uuid_setvar")]
+    assert setvars == [f"api uuid_setvar {ended.uuid} voiceai_served true",
+                       f"api uuid_setvar {ended.uuid} voiceai_done true"], ended.commands
+    assert ended.commands[-2:] == [setvars[-1], "exit"], ended.commands
+    assert ended.vars["voiceai_done"] == "true"
+    assert [c for c in failed.commands if c.startswith("api uuid_setvar")] == [
+        f"api uuid_setvar {failed.uuid} voiceai_served true"], failed.commands
+    assert "voiceai_done" not in failed.vars
 
 
 def test_bad_settings_are_refused() -> None:

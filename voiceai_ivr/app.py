@@ -101,8 +101,11 @@ def build_services(
     if db is None:
         db = Database.from_config(config)
     if switch is None:
-        # The call server's own link (default subscriptions), followed in its metrics and /health.
-        _client, switch = connect_pbx(config, events=None, metrics=metrics)
+        # The call server's own link, followed in its metrics and /health. BACKGROUND_JOB
+        # only: nothing here reads channel events from it (each call's events come on
+        # its own socket), and a subscription to CHANNEL_* would bring every leg's
+        # answer, bridge and hangup on the PBX, IVR or not, each with its whole channel.
+        _client, switch = connect_pbx(config, metrics=metrics)
     llm = None
     if config.llm.enabled:
         llm = client_from_config(config.llm)
@@ -370,8 +373,8 @@ def release_shared_handlers() -> list[str]:
 def connect_pbx(config: Config, *, events: Optional[tuple] = (), metrics: Any = None) -> tuple[Any, Any]:
     """``(inbound ESL client, Switch)`` for ``config.esl``; ``ESLError`` when the
     PBX cannot be reached. ``events=()``: only BACKGROUND_JOB (originate results:
-    agent legs report on their own outbound socket); ``None``: the client's
-    default subscriptions (the call server's). The client reconnects by itself
+    agent legs report on their own outbound socket; what every process here
+    uses); ``None``: the client's default subscriptions. The client reconnects by itself
     (``esl.reconnect_max_delay``); ``metrics`` (default the process's, ``False``:
     none) follows the connection (``follow_pbx``)."""
     kwargs = {} if events is None else {"events": events}

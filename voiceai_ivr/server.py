@@ -113,6 +113,13 @@ def _transfer_to_extension(session: OutboundSession, why: str) -> bool:
     return True
 
 
+def _mark(session: OutboundSession, name: str) -> None:
+    """``uuid_setvar UUID NAME true`` on the call's socket, not awaited (a refusal is
+    logged by the session)."""
+    with contextlib.suppress(CallGone, ESLError):
+        session.api_nowait(f"uuid_setvar {session.uuid} {name} true")
+
+
 class CallServer:
     """The configured outbound server. ``start()`` binds; ``stop(grace)`` drains."""
 
@@ -152,17 +159,21 @@ class CallServer:
         )
 
     def _handle(self, session: OutboundSession) -> None:
-        # Not awaited: queued on the channel ahead of everything the flow sends, and
-        # executed by FreeSWITCH even if this process dies right after.
-        session.execute_async("set", f"{SERVED_VARIABLE}=true", event_lock=False)
+        # The socket-mode dialplan's state marks, on its calls only (nothing else
+        # reads them: an agent leg's ``&socket()`` ends with its socket). Each is
+        # ``api uuid_setvar`` on the call's own socket, not awaited: FreeSWITCH runs an
+        # ``api`` as it reads it, before the next command on the socket, so the mark
+        # is set ahead of everything the flow sends (and of the ``exit``), even if
+        # this process dies right after; one short reply, no execute events.
+        marked = dialplan_takes_back(session)
+        if marked:
+            _mark(session, SERVED_VARIABLE)
         self.flow(make_channel(session, self.config))
-        # A normal end (finished, bridged, handed on). Queued before the ``exit`` the
-        # server sends next; FreeSWITCH runs queued commands before the ``socket``
-        # application returns, so the dialplan sees it. An exception skips it: the
-        # dialplan's fallback takes the caller.
-        if session.is_up():
-            with contextlib.suppress(CallGone, ESLError):
-                session.execute_async("set", f"{DONE_VARIABLE}=true", event_lock=False)
+        # A normal end (finished, bridged, handed on), set before the ``exit`` the
+        # server sends next, so the dialplan sees it when the ``socket`` application
+        # returns. An exception skips it: the dialplan's fallback takes the caller.
+        if marked and session.is_up():
+            _mark(session, DONE_VARIABLE)
 
     def start(self) -> CallServer:
         if self._call_log_db is not None:

@@ -330,6 +330,28 @@ def parse_socket_address(value: str, field_name: str = "server.agent_socket_addr
     return host, port
 
 
+def check_sched_transfer(seconds: int, extension: str, context: str) -> None:
+    """The parts of a ``sched_transfer`` (whole seconds 1-3600, extension, context)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= 3600:
+        raise DialStringError("seconds", f"must be a whole number of seconds 1-3600: {seconds!r}")
+    check_extension("extension", extension)
+    check_extension("context", context)
+
+
+def sched_transfer_command(uuid: str, seconds: int, extension: str, context: str) -> str:
+    """``sched_transfer +SECONDS UUID EXTENSION XML CONTEXT``, checked: FreeSWITCH
+    itself transfers the leg then, whatever happens to the process that asked. The
+    task's group is the uuid: ``sched_del UUID`` removes it."""
+    check_sched_transfer(seconds, extension, context)
+    return f"sched_transfer +{seconds} {check_uuid('uuid', uuid)} {extension} XML {context}"
+
+
+def sched_deleted(reply: str) -> Optional[int]:
+    """How many tasks ``sched_del`` removed (``+OK Deleted: N``); None for any other answer."""
+    m = re.match(r"^\+OK Deleted: (\d+)", reply.strip())
+    return int(m.group(1)) if m else None
+
+
 #: Channel variables the socket-mode dialplan of ``voiceai-ivr dialplan install``
 #: reads each time the ``socket`` application returns (voiceai_ivr.provision.dialplan):
 #: ``serve`` sets SERVED as soon as it takes a call and DONE once its handler ended
@@ -676,14 +698,10 @@ class Switch:
         raise CommandError("uuid_break", reply)
 
     def schedule_transfer(self, uuid: str, seconds: int, extension: str, context: str) -> None:
-        """``sched_transfer +SECONDS UUID EXTENSION XML CONTEXT``: FreeSWITCH itself
-        transfers the leg then, whatever happens to this process (the task's group
-        is the uuid: ``cancel_scheduled`` removes it)."""
-        if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= 3600:
-            raise DialStringError("seconds", f"must be a whole number of seconds 1-3600: {seconds!r}")
-        check_extension("extension", extension)
-        check_extension("context", context)
-        reply = self._api(f"sched_transfer +{seconds} {check_uuid('uuid', uuid)} {extension} XML {context}")
+        """``sched_transfer +SECONDS UUID EXTENSION XML CONTEXT`` (``sched_transfer_command``):
+        FreeSWITCH itself transfers the leg then, whatever happens to this process
+        (``cancel_scheduled`` removes it)."""
+        reply = self._api(sched_transfer_command(uuid, seconds, extension, context))
         if not reply.startswith("+OK"):
             raise CommandError("sched_transfer", reply)
 
@@ -691,10 +709,10 @@ class Switch:
         """``sched_del UUID``: drop every task scheduled for the leg; False when
         there was none."""
         reply = self._api(f"sched_del {check_uuid('uuid', uuid)}")
-        m = re.match(r"^\+OK Deleted: (\d+)", reply)
-        if m is None:
+        deleted = sched_deleted(reply)
+        if deleted is None:
             raise CommandError("sched_del", reply)
-        return int(m.group(1)) > 0
+        return deleted > 0
 
     def exists(self, uuid: str) -> bool:
         return self._api(f"uuid_exists {check_uuid('uuid', uuid)}") == "true"
@@ -783,6 +801,7 @@ __all__ = [
     "check_domain",
     "check_e164",
     "check_extension",
+    "check_sched_transfer",
     "check_source",
     "check_uuid",
     "check_var_name",
@@ -797,6 +816,8 @@ __all__ = [
     "python_app",
     "quote_arg",
     "sanitize_text",
+    "sched_deleted",
+    "sched_transfer_command",
     "socket_app",
     "variable_block",
     "wake_link",

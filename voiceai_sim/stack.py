@@ -144,7 +144,7 @@ class SimStack:
             self.sim = Simulator(scale=self.scale, domain=self.domain, **options).start()
             host, port = self.sim.inbound_address
             pbx = dataclasses_replace_esl(cfg, host, port, self.sim.password)
-            self.client, switch = connect_pbx(pbx, events=None, metrics=False)
+            self.client, switch = connect_pbx(pbx, metrics=False)  # as serve's (build_services)
             self.services = build_services(cfg, db=self.db, switch=switch, mode="sim", metrics=False)
             self.server = CallServer(
                 cfg, host="127.0.0.1", port=0, flow=call_handler(cfg, services=self.services)

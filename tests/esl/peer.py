@@ -146,9 +146,13 @@ class FakeCall(threading.Thread):
                  dest: str = "8000", uuid: Optional[str] = None, garbage: Optional[bytes] = None,
                  garbage_on: Optional[str] = None, idle_limit: float = 15.0,
                  press_during_playback: str = "", asr_engines: tuple[str, ...] = ("unimrcp",),
-                 asr_format: str = "nlsml", variables: Optional[Mapping[str, str]] = None) -> None:
+                 asr_format: str = "nlsml", variables: Optional[Mapping[str, str]] = None,
+                 api_answers: Optional[Mapping[str, list[str]]] = None) -> None:
         super().__init__(daemon=True, name="fake-call")
         self.variables = dict(variables or {})  # channel variables the connect reply carries
+        # api command name -> bodies answered first, in turn (then the usual answer)
+        self.api_answers = {name: collections.deque(bodies) for name, bodies in (api_answers or {}).items()}
+        self.scheduled: list[str] = []  # sched_transfer tasks armed and not deleted
         self.address = address
         self.inputs = collections.deque(inputs or [])
         self.media_s = media_s
@@ -295,8 +299,20 @@ class FakeCall(threading.Thread):
 
     def _api(self, line: str) -> None:
         parts = line.split(" ")
-        if parts[0] == "uuid_getvar" and len(parts) == 3:
+        queued = self.api_answers.get(parts[0])
+        if queued:
+            body = queued.popleft()
+        elif parts[0] == "sched_transfer" and len(parts) >= 3:
+            self.scheduled.append(line)
+            body = "+OK\n"
+        elif parts[0] == "sched_del" and len(parts) == 2:
+            body = f"+OK Deleted: {len(self.scheduled)}\n"
+            self.scheduled.clear()
+        elif parts[0] == "uuid_getvar" and len(parts) == 3:
             body = self.vars.get(parts[2], "_undef_")
+        elif parts[0] == "uuid_setvar" and len(parts) >= 3:
+            self.vars[parts[2]] = " ".join(parts[3:])
+            body = "+OK\n"
         elif parts[0] == "uuid_break":
             body = "+OK\n"
             if self._current is not None:

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import pytest
 
 from esl.peer import FakeCall
-from voiceai_ivr.channel.base import DTMF, SILENCE, SPEECH, Channel, ListenResult
+from voiceai_ivr.channel.base import DTMF, SILENCE, SPEECH, Channel, HoldBound, ListenResult
 from voiceai_ivr.channel.esl import ESLChannel, parse_nlsml
 from voiceai_ivr.errors import SpeechUnavailable, ValidationError
 from voiceai_ivr.esl.outbound import OutboundServer
@@ -128,6 +128,67 @@ def test_hold_music_stop_is_verified(run_flow: Callable[..., Any]) -> None:
     assert apps[2:6] == [("set", "playback_terminators=none"), ("playback", "local_stream://moh"),
                          ("set", "playback_terminators=any"), ("playback", "say:Ocupado")]
     assert any(c.startswith("api uuid_break ") for c in call.commands)
+
+
+BOUND = HoldBound(30, "8000", "public")
+
+
+def _hold_with_bound(ch: Channel, out: dict) -> None:
+    ch.answer()
+    out["own"] = ch.start_hold("local_stream://moh", BOUND)
+    out["stopped"] = ch.stop_hold()
+    ch.play("say:Ocupado")
+
+
+def test_hold_bound_armed_ahead_of_the_music_and_removed_ahead_of_the_break(run_flow: Callable[..., Any]) -> None:
+    call, out = run_flow(_hold_with_bound)
+    assert out == {"own": True, "stopped": True}
+    arm = call.commands.index(f"api sched_transfer +30 {call.uuid} 8000 XML public")
+    # the bound, then the music's two executes (one write): armed before the music is queued
+    assert call.commands[arm + 1:arm + 3] == ["sendmsg", "sendmsg"], call.commands
+    assert call.apps[2:4] == [("set", "playback_terminators=none"), ("playback", "local_stream://moh")]
+    remove = call.commands.index(f"api sched_del {call.uuid}")
+    assert remove > arm and call.commands[remove + 1] == f"api uuid_break {call.uuid}", call.commands
+    assert call.commands.count(f"api sched_del {call.uuid}") == 1
+    assert call.scheduled == []
+
+
+@pytest.mark.parametrize("refusals", [1, 2])
+def test_hold_bound_removal_refused_is_retried_then_logged(run_flow: Callable[..., Any], refusals: int,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    call, out = run_flow(_hold_with_bound, api_answers={"sched_del": ["-ERR timeout\n"] * refusals})
+    assert out == {"own": True, "stopped": True}  # the music stopped all the same
+    assert call.commands.count(f"api sched_del {call.uuid}") == 2
+    failed = [r for r in caplog.records if "hold bound not removed" in r.getMessage()]
+    if refusals == 1:
+        assert call.scheduled == [] and not failed
+    else:
+        assert len(failed) == 1 and failed[0].levelname == "ERROR" and "30s" in failed[0].getMessage()
+    assert call.apps[-1] == ("playback", "say:Ocupado")
+
+
+def test_hold_bound_refused_the_music_plays_anyway(run_flow: Callable[..., Any],
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    call, out = run_flow(_hold_with_bound, api_answers={"sched_transfer": ["-ERR No such channel!\n"]})
+    assert out == {"own": True, "stopped": True}
+    assert ("playback", "local_stream://moh") in call.apps
+    assert any("hold not bounded by FreeSWITCH" in r.getMessage() and r.levelname == "WARNING"
+               for r in caplog.records)
+
+
+def test_set_var_nowait_is_uuid_setvar_on_the_call_socket(run_flow: Callable[..., Any],
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    def flow(ch: Channel, out: dict) -> None:
+        out["own"] = ch.set_var_nowait("voiceai_done", "bridged")
+        out["refused"] = ch.set_var_nowait("voiceai_note", "a b")
+        ch.play("say:Ok")
+
+    call, out = run_flow(flow, api_answers={"uuid_setvar": ["+OK\n", "-ERR No such channel!\n"]})
+    assert out == {"own": True, "refused": True}
+    assert [c for c in call.commands if c.startswith("api uuid_setvar")] == [
+        f"api uuid_setvar {call.uuid} voiceai_done bridged", f"api uuid_setvar {call.uuid} voiceai_note a b"]
+    assert call.apps == [("playback", "say:Ok")]  # nothing executed for either
+    assert any("voiceai_note not set" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
 
 
 def test_listen_silence_and_then_speech(run_flow: Callable[..., Any]) -> None:

@@ -8,12 +8,14 @@ a partial reply followed by an abort, or a close with no reply at all.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from voiceai_ivr.esl.protocol import Frame
+from voiceai_ivr.flows.transfer import LATE_KILL_WINDOW
 from voiceai_sim import outbound as sim_outbound
 from voiceai_sim.engine import SimSwitch
 
@@ -25,8 +27,8 @@ NORMAL_TRANSFER = scenario([{"say": "financeiro"}],
 
 def _command_matches(frame: Frame, target: str) -> bool:
     line = frame.first_line.strip().lower()
-    if target == "api":
-        return line.startswith("api ")
+    if target.startswith("api "):
+        return line.startswith(target + " ")
     return line.startswith("sendmsg") and (frame.get("execute-app-name") or "") == target
 
 
@@ -34,7 +36,8 @@ def _command_matches(frame: Frame, target: str) -> bool:
     ("answer", "half_reply"),
     ("play_and_detect_speech", "half_reply"),
     ("play_and_detect_speech", "silent_close"),
-    ("api", "half_reply"),
+    ("api uuid_break", "half_reply"),
+    ("api sched_transfer", "half_reply"),
 ])
 def test_outbound_socket_drops_mid_command(command: str, how: str, fault_stack: FaultStack, ledger: Ledger,
                                            caplog: pytest.LogCaptureFixture,
@@ -54,18 +57,31 @@ def test_outbound_socket_drops_mid_command(command: str, how: str, fault_stack: 
         await original(self, frame)
 
     monkeypatch.setattr(sim_outbound.OutboundSession, "handle", handle)
-    # The caller's own socket carries an api command when hold music stops
-    # (``api uuid_break``, verified by the playback's end): the api case dials a busy agent.
-    agent = {"behavior": "busy"} if command == "api" else {"behavior": "answer", "answer_after": 2}
+    # The caller's own socket carries api commands around the hold music: when it
+    # starts (``api sched_transfer``, the hold's bound, in the same write as the
+    # music) and when it stops (``api uuid_break``, verified by the playback's end;
+    # that case dials a busy agent, whose result stops the hold).
+    busy = command == "api uuid_break"
+    agent = {"behavior": "busy"} if busy else {"behavior": "answer", "answer_after": 2}
     result = fault_stack.run(scenario([{"say": "financeiro"}], agents={"1001": agent}))
     ledger.fault(f"outbound_drop:{command}:{how}")
     assert dropped, f"the {command} command never came"
-    info = {k: result.get(k) for k in ("transcript", "socket_end", "errors", "hangup_by")}
+    info = {k: result.get(k) for k in ("transcript", "socket_end", "errors", "hangup_by", "originates")}
     # FreeSWITCH ends a call whose socket application lost its connection
     assert result["hangup_by"] in ("application", "switch"), info
-    if command == "api":  # the busy agent was dialled before the drop; nothing else was
+    if busy:  # the busy agent was dialled before the drop; nothing else was
         assert [o["kind"] for o in result["originates"]] == ["agent"], info
         assert all(o["ended_s"] is not None and not o["bridged"] for o in result["originates"]), info
+    elif command == "api sched_transfer":
+        # Nothing waits on the hold's commands: the flow learns of the drop from the
+        # reactor, and may have dialled the agent meanwhile. That leg is then cut
+        # (late kill, at most LATE_KILL_WINDOW), never bridged.
+        assert [o["kind"] for o in result["originates"]] in ([], ["agent"]), info
+        assert not any(o["bridged"] for o in result["originates"]), info
+        deadline = time.monotonic() + LATE_KILL_WINDOW + 2.0
+        while fault_stack.sim.live_legs() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        result = dict(result, live_legs=fault_stack.sim.live_legs())
     else:
         assert result["originates"] == [], info  # nothing was dialled for a call that is gone
     assert_clean_end(fault_stack, result, ledger, caplog)

@@ -4,10 +4,12 @@ flight per call, and events a state does not accept."""
 from __future__ import annotations
 
 import threading
+from typing import Optional
 
 import pytest
 from doubles.fs_session import FakeSession
 
+from voiceai_ivr.channel.base import HoldBound
 from voiceai_ivr.channel.modpython import ModPythonChannel
 from voiceai_ivr.config import Config
 from voiceai_ivr.flows.context import CallContext, Services
@@ -23,11 +25,11 @@ from voiceai_ivr.flows.transfer import (
 )
 
 
-def _ctx(switch: object = None) -> CallContext:
+def _ctx(switch: object = None, channel_class: type[ModPythonChannel] = ModPythonChannel) -> CallContext:
     session = FakeSession([], variables={"domain_name": "demo.local"})
     cfg = Config()
     services = Services(config=cfg, prompts=PromptBook.from_config(cfg), switch=switch)
-    return CallContext(ModPythonChannel(session), services)
+    return CallContext(channel_class(session), services)
 
 
 class _RecordingSwitch:
@@ -161,6 +163,12 @@ class _SchedSwitch:
         self.calls.append(("break_media", uuid))
         return True
 
+    def bridge(self, a: str, b: str) -> None:
+        self.calls.append(("bridge", a, b))
+
+    def setvar(self, uuid: str, name: str, value: str) -> None:
+        self.calls.append(("setvar", uuid, name, value))
+
 
 def test_hold_bound_covers_the_longest_legitimate_hold() -> None:
     from voiceai_ivr.flows.agent import ANNOUNCE_BUDGET
@@ -173,6 +181,61 @@ def test_hold_bound_covers_the_longest_legitimate_hold() -> None:
     announced = AttendedTransfer(ctx, target, announce=True)
     assert announced.hold_bound_seconds() == int(25 + ORIGINATE_MARGIN + HOLD_BOUND_SLACK + ANNOUNCE_BUDGET
                                                   + AGENT_CONNECT_TIMEOUT)
+
+
+class _BoundingChannel(ModPythonChannel):
+    """A channel that arms the hold bound itself (as ESLChannel does, on the call's socket)."""
+
+    arms_hold_bound = True
+
+    def __init__(self, session: FakeSession) -> None:
+        super().__init__(session)
+        self.holds: list[tuple[object, ...]] = []
+
+    def start_hold(self, source: str, bound: Optional[HoldBound] = None) -> bool:
+        self.holds.append(("start_hold", source, bound))
+        return True
+
+    def stop_hold(self) -> bool:
+        self.holds.append(("stop_hold",))
+        return True
+
+    def set_var_nowait(self, name: str, value: str) -> bool:
+        self.holds.append(("set_var_nowait", name, value))
+        return True
+
+
+def test_hold_bound_goes_with_the_music_to_a_channel_that_arms_it() -> None:
+    switch = _SchedSwitch()
+    ctx = _ctx(switch, _BoundingChannel)
+    channel = ctx.channel
+    assert isinstance(channel, _BoundingChannel)
+    target = TransferTarget(name="Financeiro", kind="extension", target="1001", domain="demo.local", timeout=20)
+    transfer = AttendedTransfer(ctx, target, announce=False)
+    transfer._start_moh()
+    transfer._stop_moh()
+    transfer._cleanup()
+    assert channel.holds == [("start_hold", "local_stream://moh", HoldBound(30, "8000", "public")), ("stop_hold",)]
+    assert switch.calls == []  # neither armed nor removed through the PBX API
+
+
+@pytest.mark.parametrize("own_path", [True, False])
+def test_bridged_caller_marked_done_on_its_own_socket_when_it_has_one(own_path: bool) -> None:
+    switch = _SchedSwitch()
+    ctx = _ctx(switch, _BoundingChannel if own_path else ModPythonChannel)
+    target = TransferTarget(name="Financeiro", kind="extension", target="1001", domain="demo.local")
+    transfer = AttendedTransfer(ctx, target, announce=False)
+    transfer.attempt.agent_uuid = "b8a3c2d4-0000-4000-8000-000000000002"
+    transfer.machine.state = "bridging"
+    transfer._bridge()
+    assert transfer.machine.state == "accepted"
+    assert switch.calls[0] == ("bridge", ctx.call_uuid, transfer.attempt.agent_uuid)
+    if own_path:
+        assert isinstance(ctx.channel, _BoundingChannel)
+        assert ctx.channel.holds == [("set_var_nowait", "voiceai_done", "bridged")]
+        assert switch.calls == [switch.calls[0]]
+    else:
+        assert switch.calls[1:] == [("setvar", ctx.call_uuid, "voiceai_done", "bridged")]
 
 
 @pytest.mark.parametrize("cancel_fails", [0, 1, 2])

@@ -24,6 +24,7 @@ from typing import Callable, Optional
 
 from voiceai_ivr.channel.apps import APP_RE, ENGINE_RE, GRAMMAR_RE, SLOT_RE, check_digit_request, detect_speech_arg, ms
 from voiceai_ivr.errors import ValidationError
+from voiceai_ivr.switch import check_sched_transfer
 
 SPEECH = "speech"
 DTMF = "dtmf"
@@ -41,6 +42,20 @@ class ListenResult:
     @property
     def heard(self) -> bool:
         return self.kind != SILENCE and bool(self.text.strip())
+
+
+@dataclass(frozen=True)
+class HoldBound:
+    """FreeSWITCH's own end of a hold: ``seconds`` after it is armed, FreeSWITCH
+    transfers the leg into ``extension`` of ``context`` (``sched_transfer``), whatever
+    became of the handler meanwhile. Checked when made."""
+
+    seconds: int
+    extension: str
+    context: str
+
+    def __post_init__(self) -> None:
+        check_sched_transfer(self.seconds, self.extension, self.context)
 
 
 def record_arg(path: str, max_s: int, threshold: int, silence_s: int) -> str:
@@ -61,6 +76,10 @@ class Channel(abc.ABC):
     """One call leg. Not thread-safe: one handler thread drives one channel."""
 
     uuid: str
+    #: ``start_hold`` arms a ``HoldBound`` itself, on the leg's own control path ahead
+    #: of the music, and ``stop_hold`` removes it. False: the flow arms it through
+    #: the PBX API before the music starts.
+    arms_hold_bound: bool = False
 
     @property
     @abc.abstractmethod
@@ -178,19 +197,31 @@ class Channel(abc.ABC):
         and may raise ``CallGone`` when the leg hangs up during the wait."""
         return event.wait(max(0.0, timeout))
 
-    def start_hold(self, source: str) -> bool:
+    def start_hold(self, source: str, bound: Optional[HoldBound] = None) -> bool:
         """Start music on hold (``source``, e.g. ``local_stream://moh``) on this leg
         through the leg's own control path. Returns False when this adapter has
         none; the flow then uses the PBX API (``uuid_broadcast``) and ``wait_event``
         with ``music``. Keys pressed while on hold are not type-ahead: they are
-        dropped when the hold stops (nobody asked the caller anything)."""
+        dropped when the hold stops (nobody asked the caller anything).
+
+        ``bound`` (only given to an adapter that ``arms_hold_bound``): armed before
+        the music starts, without waiting for FreeSWITCH's answer (a refusal is
+        logged), and removed by ``stop_hold``."""
         return False
 
     def stop_hold(self) -> bool:
         """Stop the music ``start_hold`` started, verified: returns only once the
         music has really ended (True) or a bound of about 1 s has passed (False,
-        logged). A no-op returning True when no hold is playing."""
+        logged). The hold's ``bound`` is removed first (a failure is logged). A
+        no-op returning True when no hold is playing."""
         return True
+
+    def set_var_nowait(self, name: str, value: str) -> bool:
+        """Set a channel variable at once, whatever the leg is running (a bridge too),
+        through the leg's own control path, without waiting for FreeSWITCH's answer
+        (a refusal is logged). False when this adapter has no such path: the flow
+        then sets it through the PBX API (``uuid_setvar``)."""
+        return False
 
     def break_media(self) -> bool:
         """Stop whatever is playing to this leg (``uuid_break UUID all``) through the

@@ -12,7 +12,9 @@ Conventions shared with the simulator (it implements the FreeSWITCH side):
 * ``play``: ``playback SOURCE``; ``say:TEXT`` sources are sanitised
   (``switch.check_source``);
 * ``set_tts``: ``set tts_engine=X`` and ``set tts_voice=Y`` (pipelined);
-* ``set_var``: ``set name=value`` (value sanitised); ``get_var``:
+* ``set_var``: ``set name=value`` (value sanitised); ``set_var_nowait``: ``api
+  uuid_setvar UUID name value``, not awaited (set as FreeSWITCH reads it, bridged
+  or not); ``get_var``:
   ``api uuid_getvar UUID NAME`` on the session (``_undef_`` -> ``None``);
 * ``collect_digits`` and keyed ``listen``: ``set voiceai_slot=SLOT``,
   ``playback SOURCE``, ``set voiceai_slot=`` (pipelined), then keys from the DTMF
@@ -30,10 +32,15 @@ Conventions shared with the simulator (it implements the FreeSWITCH side):
   any other), then ``set voiceai_slot=``; recorded when the completion's
   ``variable_record_samples`` is above 0;
 * hold music: ``set playback_terminators=none`` + ``playback local_stream://…`` on
-  the caller's own leg; stopped with ``api uuid_break UUID`` until that playback's
-  EXECUTE_COMPLETE arrives (re-sent every 250 ms, 1 s at most), then
+  the caller's own leg (pipelined), after ``api sched_transfer +S UUID EXT XML CTX``
+  when the hold has a bound (in the same write, not awaited: FreeSWITCH runs an
+  ``api`` as it reads it, so the bound is armed before the music is even queued;
+  a refusal is logged); stopped with ``api sched_del UUID`` (bound only, not
+  awaited: its answer precedes the break's) then ``api uuid_break UUID`` until that
+  playback's EXECUTE_COMPLETE arrives (re-sent every 250 ms, 1 s at most), then
   ``set playback_terminators=any``: a stop can never be lost, and nothing we send
-  later can queue behind the music;
+  later can queue behind the music. A ``sched_del`` refused or unanswered by then
+  is sent once more and awaited; still not done, it is logged;
 * ``hangup``: ``sendmsg call-command: hangup`` with ``hangup-cause``.
 
 Commands said above to be pipelined are written to the socket together, in one
@@ -42,6 +49,7 @@ write (``OutboundSession.pipeline``): the same bytes, in the same order.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Mapping
@@ -49,10 +57,25 @@ from typing import Callable, Optional
 
 from voiceai_ivr.channel.apps import SLOT_RE as _SLOT_RE
 from voiceai_ivr.channel.asr_result import parse_asr_result, parse_nlsml
-from voiceai_ivr.channel.base import DTMF, SILENCE, ListenResult, TurnChannel, check_listen_settings, record_arg
+from voiceai_ivr.channel.base import (
+    DTMF,
+    SILENCE,
+    HoldBound,
+    ListenResult,
+    TurnChannel,
+    check_listen_settings,
+    record_arg,
+)
 from voiceai_ivr.errors import CallGone, ESLError, ESLTimeout, SpeechUnavailable, ValidationError
 from voiceai_ivr.esl.session import Execution, OutboundSession
-from voiceai_ivr.switch import check_cause, check_source, check_var_name, sanitize_text
+from voiceai_ivr.switch import (
+    check_cause,
+    check_source,
+    check_var_name,
+    sanitize_text,
+    sched_deleted,
+    sched_transfer_command,
+)
 
 log = logging.getLogger("voiceai_ivr.channel.esl")
 
@@ -67,6 +90,8 @@ ASR_INIT_ERROR = "ASR INIT ERROR"
 
 class ESLChannel(TurnChannel):
     """One call leg driven over its outbound socket."""
+
+    arms_hold_bound = True
 
     def __init__(
         self,
@@ -89,6 +114,7 @@ class ESLChannel(TurnChannel):
         self.command_timeout = command_timeout
         self.media_max_s = media_max_s
         self._hold: Optional[Execution] = None
+        self._bound: Optional[HoldBound] = None  # armed with the hold playing
 
     # ------------------------------------------------------------------ Channel
 
@@ -189,21 +215,41 @@ class ESLChannel(TurnChannel):
 
     # ------------------------------------------------------------------ hold music
 
-    def start_hold(self, source: str) -> bool:
+    def start_hold(self, source: str, bound: Optional[HoldBound] = None) -> bool:
         src = check_source(source)
         if self._hold is None:
-            with self.session.pipeline():
+            arm = ""
+            if bound is not None:
+                try:
+                    arm = sched_transfer_command(self.uuid, bound.seconds, bound.extension, bound.context)
+                except ValidationError as exc:  # the music plays anyway
+                    log.warning("call %s: hold not bounded by FreeSWITCH: %s", self.uuid, exc)
+                    bound = None
+            with self.session.pipeline():  # one write: the bound first, then the music
+                if arm:
+                    self.session.api_nowait(arm, self._bound_armed)
                 self.session.execute_async("set", "playback_terminators=none")
                 self._hold = self.session.execute_async("playback", src)
+            self._bound = bound
         return True
+
+    def _bound_armed(self, reply: str) -> None:
+        # Reactor thread: the music plays anyway (no music is bad, a dead transfer worse).
+        if not reply.startswith("+OK"):
+            log.warning("call %s: hold not bounded by FreeSWITCH: %s", self.uuid, reply.strip())
 
     def stop_hold(self) -> bool:
         ex, self._hold = self._hold, None
+        bound, self._bound = self._bound, None
         if ex is None:
             return True
         deadline = time.monotonic() + HOLD_STOP_BOUND_S
         stopped = False
+        removed: list[str] = []  # the pipelined sched_del's answer, once it came
         try:
+            if bound is not None:
+                # Ahead of the break on the same socket: the bound is gone before the music.
+                self.session.api_nowait(f"sched_del {self.uuid}", removed.append)
             while not stopped:
                 if not self.session.api_ok(f"uuid_break {self.uuid}", timeout=HOLD_BREAK_RETRY_S * 2):
                     log.info("call %s: uuid_break for hold music refused", self.uuid)
@@ -215,6 +261,8 @@ class ESLChannel(TurnChannel):
                         break
             if not stopped:
                 log.error("call %s: hold music still playing %.1fs after the stop", self.uuid, HOLD_STOP_BOUND_S)
+            if bound is not None:
+                self._check_bound_removed(bound, removed)
             self.session.execute("set", "playback_terminators=any", timeout=self.command_timeout)
         except CallGone:
             return True
@@ -223,6 +271,24 @@ class ESLChannel(TurnChannel):
             if dropped:
                 log.info("call %s: keys pressed on hold ignored: %s", self.uuid, dropped)
         return stopped
+
+    def _check_bound_removed(self, bound: HoldBound, removed: list[str]) -> None:
+        """The pipelined ``sched_del`` answered ``+OK Deleted: N`` (N 0: nothing was
+        armed, or it already fired); else once more, awaited; still not, logged."""
+        if removed and sched_deleted(removed[0]) is not None:
+            return
+        why = removed[0].strip() if removed else "no answer"
+        try:
+            reply = self.session.api(f"sched_del {self.uuid}", timeout=self.command_timeout)
+            if sched_deleted(reply) is not None:
+                return
+            why = reply.strip()
+        except ESLError as exc:
+            if not self.session.is_up():
+                raise CallGone(self.uuid, self.session.hangup_cause) from exc
+            why = str(exc)
+        log.error("call %s: hold bound not removed (the caller may be moved in %ds): %s", self.uuid,
+                  bound.seconds, why)
 
     # ------------------------------------------------------------------ others
 
@@ -236,6 +302,21 @@ class ESLChannel(TurnChannel):
     def set_var(self, name: str, value: str) -> None:
         check_var_name("name", name)
         self.session.execute("set", f"{name}={sanitize_text(value, 4000)}", timeout=self.command_timeout)
+
+    def set_var_nowait(self, name: str, value: str) -> bool:
+        # ``api`` on the call's socket: FreeSWITCH sets it as it reads the command,
+        # bridged or not (a queued ``set`` would wait for the leg's applications).
+        check_var_name("name", name)
+        try:
+            self.session.api_nowait(f"uuid_setvar {self.uuid} {name} {sanitize_text(value, 4000)}",
+                                    functools.partial(self._var_set, name))
+        except ESLError as exc:
+            log.warning("call %s: %s not set: %s", self.uuid, name, exc)
+        return True
+
+    def _var_set(self, name: str, reply: str) -> None:
+        if not reply.startswith("+OK"):
+            log.warning("call %s: %s not set: %s", self.uuid, name, reply.strip())
 
     def _execute(self, app: str, arg: str) -> str:
         event = self.session.execute(app, arg, timeout=self.media_max_s)

@@ -71,7 +71,15 @@ from voiceai_ivr.channel.apps import SLOT_RE as _SLOT_RE
 from voiceai_ivr.channel.apps import clean_digits
 from voiceai_ivr.channel.apps import ms as _ms
 from voiceai_ivr.channel.asr_result import parse_asr_result
-from voiceai_ivr.channel.base import DTMF, SILENCE, ListenResult, TurnChannel, check_listen_settings, record_arg
+from voiceai_ivr.channel.base import (
+    DTMF,
+    SILENCE,
+    HoldBound,
+    ListenResult,
+    TurnChannel,
+    check_listen_settings,
+    record_arg,
+)
 from voiceai_ivr.errors import CallGone, SpeechUnavailable, ValidationError, VoiceAIError
 from voiceai_ivr.switch import check_cause, check_source, check_uuid, check_var_name, sanitize_text
 
@@ -415,9 +423,12 @@ class ModPythonChannel(TurnChannel):
 
     # ------------------------------------------------------------------ hold music
 
-    def start_hold(self, source: str) -> bool:
+    def start_hold(self, source: str, bound: Optional[HoldBound] = None) -> bool:
         """Music on hold for the next waits: ``wait_event`` plays it on this leg (the
-        handler runs on the session thread, so nothing else could)."""
+        handler runs on the session thread, so nothing else could). ``bound`` is not
+        given here (``arms_hold_bound`` is False: the flow arms it through the PBX API)."""
+        if bound is not None:
+            raise ValidationError("bound", "this adapter does not arm the hold bound itself")
         src = check_source(source, "music")
         self._check()
         self._hold = src

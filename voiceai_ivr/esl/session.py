@@ -327,10 +327,19 @@ class OutboundSession:
         except ESLError:
             return False
 
-    def api_nowait(self, command: str) -> None:
-        """Fire ``api COMMAND`` without waiting; a ``-ERR`` answer is only logged."""
+    def api_nowait(self, command: str, on_reply: Optional[Callable[[str], None]] = None) -> None:
+        """Fire ``api COMMAND`` without waiting. ``on_reply(body)`` gets the answer, on
+        the reactor thread with the session locked (keep it short; not called when
+        the socket closes first); without it a ``-ERR`` answer is only logged."""
         def check(slot: _Slot) -> None:
-            if slot.frame is not None and slot.frame.body.startswith("-ERR"):
+            if slot.frame is None:
+                return
+            if on_reply is not None:
+                try:
+                    on_reply(slot.frame.body)
+                except Exception:  # the reactor must go on
+                    log.exception("call %s: reply handler of api %s failed", self.uuid, command.split(" ", 1)[0])
+            elif slot.frame.body.startswith("-ERR"):
                 log.info("call %s: api %s answered %s", self.uuid, command.split(" ", 1)[0], slot.frame.body.strip())
 
         self._send(encode_command(f"api {command}"), _Slot(check))

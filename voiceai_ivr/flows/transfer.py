@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Optional
 
+from voiceai_ivr.channel.base import HoldBound
 from voiceai_ivr.domain import causes
 from voiceai_ivr.errors import CallGone, StoreError, ValidationError, VoiceAIError
 from voiceai_ivr.flows.agent import (
@@ -481,18 +482,26 @@ class AttendedTransfer:
             bound += ANNOUNCE_BUDGET + AGENT_CONNECT_TIMEOUT
         return int(bound + 0.999)
 
-    def _arm_hold_bound(self) -> None:
-        """``sched_transfer`` the caller back into the DID's extension after
-        ``hold_bound_seconds``: if this process dies while the caller hears music,
-        FreeSWITCH ends the hold itself. Nothing scheduled when the channel does not
-        say where it came from."""
+    def _hold_bound_spec(self) -> Optional[HoldBound]:
+        """The caller goes back into the DID's extension after ``hold_bound_seconds``
+        (``sched_transfer``): if this process dies while the caller hears music,
+        FreeSWITCH ends the hold itself. None when the channel does not say where
+        it came from."""
         data = self.ctx.channel.data
         extension = str(data.get("Caller-Destination-Number") or "")
         context = str(data.get("Caller-Context") or "")
         if not extension or not context:
-            return
+            return None
         try:
-            self.switch.schedule_transfer(self.ctx.call_uuid, self.hold_bound_seconds(), extension, context)
+            return HoldBound(self.hold_bound_seconds(), extension, context)
+        except VoiceAIError as exc:
+            log.warning("transfer %s: hold not bounded by FreeSWITCH: %s", self.transfer_id, exc)
+            return None
+
+    def _arm_hold_bound(self, bound: HoldBound) -> None:
+        """The bound through the PBX API, awaited (a channel that cannot arm it itself)."""
+        try:
+            self.switch.schedule_transfer(self.ctx.call_uuid, bound.seconds, bound.extension, bound.context)
             self._hold_bound = True
         except VoiceAIError as exc:
             log.warning("transfer %s: hold not bounded by FreeSWITCH: %s", self.transfer_id, exc)
@@ -511,11 +520,16 @@ class AttendedTransfer:
                   self.transfer_id, self.hold_bound_seconds(), last)
 
     def _start_moh(self) -> None:
-        self._arm_hold_bound()
+        channel = self.ctx.channel
+        bound = self._hold_bound_spec()
+        if bound is not None and not channel.arms_hold_bound:
+            self._arm_hold_bound(bound)
+            bound = None
         moh = str(self._secretary_attr("music_on_hold", "local_stream://moh"))
         try:
-            # The leg's own control path first: its stop is verified (see Channel.stop_hold).
-            self._moh_own = self.ctx.channel.start_hold(moh)
+            # The leg's own control path first: its stop is verified (see Channel.stop_hold),
+            # and a channel that arms_hold_bound arms the bound ahead of the music there.
+            self._moh_own = channel.start_hold(moh, bound)
             if not self._moh_own:
                 self.switch.broadcast(self.ctx.call_uuid, moh, "aleg")
             self._moh_on = True
@@ -696,9 +710,11 @@ class AttendedTransfer:
         if self._rv is not None:
             self._rv.finish(bridged=True)
         # The caller is with the agent: whatever happens to this process now, the
-        # dialplan must not send them to the fallback when the bridge ends.
+        # dialplan must not send them to the fallback when the bridge ends. On the
+        # call's own socket when it has one (written now, not awaited).
         try:
-            self.switch.setvar(self.ctx.call_uuid, DONE_VARIABLE, "bridged")
+            if not self.ctx.channel.set_var_nowait(DONE_VARIABLE, "bridged"):
+                self.switch.setvar(self.ctx.call_uuid, DONE_VARIABLE, "bridged")
         except VoiceAIError as exc:
             log.warning("transfer %s: %s not set on the caller: %s", self.transfer_id, DONE_VARIABLE, exc)
         self.attempt.status = ACCEPTED_STATUS
