@@ -232,7 +232,7 @@ def test_normalize_and_stem() -> None:
 
 def test_speed_smoke() -> None:
     """Not the benchmark (benchmarks/resolve_bench.py): a guard against an accidental
-    quadratic path. 2,000 destinations x 5 aliases; 300 utterances well under 1 s."""
+    quadratic path. 2,000 destinations x 5 aliases; 300 utterances in a few seconds at most."""
     first = ["Ana", "João", "Maria", "Pedro", "Lucas", "Carla", "Paulo", "Rita", "Bruno", "Júlia"]
     last = ["Silva", "Souza", "Lima", "Costa", "Rocha", "Dias", "Alves", "Gomes", "Ramos", "Nunes"]
     dests = []
@@ -246,4 +246,6 @@ def test_speed_smoke() -> None:
     t0 = time.process_time()
     for u in utterances:
         r.resolve(u)
-    assert time.process_time() - t0 < 1.5
+    # ~1.2 s on a quiet machine; CPU time still grows when other processes share
+    # the cores (1.7 s seen in CI): the bound catches a quadratic path, not 30 %
+    assert time.process_time() - t0 < 3.0

@@ -657,7 +657,8 @@ class Resolver:
         no kind of this directory (its best fit under ``FIT_OWN`` of the sentence's
         most likely kind, or under ``FIT_ABS`` at all: the model does not know what
         the sentence is about)."""
-        fits = self._fits(self._ranked(utterance)[4])
+        _, words, _, _, noise = self._ranked(utterance)
+        fits = self._fits(_model_text(words, noise))
         return [(self._names[di], f) for di, f in fits.top(limit)] if fits else []
 
     def _fits(self, text: str) -> Optional[_Fits]:
@@ -681,7 +682,8 @@ class Resolver:
         destination in: the one destination it fits (at least ``FIT_SURE``, and
         ``FIT_MARGIN`` ahead of the next), or the two it fits about equally (asked
         "X or Y?"); None when the fit is weak."""
-        found = self._fits(self._ranked(utterance)[4])
+        _, words, _, _, noise = self._ranked(utterance)
+        found = self._fits(_model_text(words, noise))
         if found is None:
             return None
         fits = [(self._names[di], f) for di, f in found.top(3)]
@@ -1296,14 +1298,16 @@ class Resolver:
             return cands
         return {d: c for d, c in cands.items() if d not in drop}
 
-    def _ranked(self, utterance: str) -> tuple[list[_Candidate], list[_Word], Optional[str], bool, str]:
+    def _ranked(
+        self, utterance: str
+    ) -> tuple[list[_Candidate], list[_Word], Optional[str], bool, Optional[frozenset[int]]]:
         """Candidates best first, the words heard, the category of a need nobody
         here has (see ``Resolution.unrouted``), whether the caller took back part
         of what they said (a correction or a negation dropped a candidate), and the
-        text the topic model reads (``_model_text``)."""
+        idiom positions the topic model skips (``_model_text``)."""
         words = self._analyse(utterance)
         if not words:
-            return [], words, None, False, ""
+            return [], words, None, False, frozenset()
         cands, _, unrouted, noise = self._candidates(words)
         heard = len(cands)
         cands = self._focus(cands, words)
@@ -1318,7 +1322,7 @@ class Resolver:
                 # department as they are yields to it ("p r" is the PR alias, not Priya Raman)
                 c.tier = TIER_EXPLICIT
         ranked = sorted(cands.values(), key=lambda c: (-c.tier, -c.evidence, -c.score, c.dest))
-        return ranked, words, unrouted, len(cands) < heard, _model_text(words, noise)
+        return ranked, words, unrouted, len(cands) < heard, noise
 
     def _to_payable(self, cands: dict[int, _Candidate]) -> None:
         """A supplier calling about being paid: the billing evidence of the sentence
@@ -1364,7 +1368,7 @@ class Resolver:
         """Resolve one utterance. ``hours_for(name)`` gives the destination's effective
         business hours (``None``: always open); ``open`` is evaluated at ``at``
         (default now) only for a single match and only when ``hours_for`` is given."""
-        ranked, words, unrouted, hedged, model_text = self._ranked(utterance)
+        ranked, words, unrouted, hedged, noise = self._ranked(utterance)
         matched = [self._explain(c, words) for c in ranked[:MAX_ALTERNATIVES + 1]]
         good = [c for c in ranked if c.score >= MATCH_MIN]
         unsure = [c for c in ranked if c.tier >= TIER_EXPLICIT and c.score >= UNSURE_MIN]
@@ -1396,7 +1400,7 @@ class Resolver:
         others = [c for c in ranked if c.dest not in skip and c.score >= ALTERNATIVE_MIN]
         fits: Optional[_Fits] = None
         if close and tier == TIER_GENERIC and not hedged:
-            fits = self._fits(model_text)
+            fits = self._fits(_model_text(words, noise))
             pick = self._model_pick(fits, [top, *close])
             if pick is not None:
                 return self._picked(pick, ranked, "ambiguous topic", matched, at, hours_for)
@@ -1410,13 +1414,13 @@ class Resolver:
         doubt = self._doubt(top, ranked, words)
         if doubt is not None and not hedged and not self._persons[top.dest] and all(
                 not self._persons[c.dest] for c in doubt):
-            fits = fits or self._fits(model_text)
+            fits = fits or self._fits(_model_text(words, noise))
             pick = self._model_pick(fits, [top, *doubt])
             if pick is not None:
                 return self._picked(pick, ranked, "not sure enough", matched, at, hours_for)
         if doubt is None and not hedged and (top.tier == TIER_GENERIC or (
                 top.tier == TIER_EXPLICIT and not self._persons[top.dest] and self._in_passing(top, words))):
-            fits = fits or self._fits(model_text)
+            fits = fits or self._fits(_model_text(words, noise))
             rival = self._model_rival(fits, top)
             if rival is not None:
                 doubt = [rival]
