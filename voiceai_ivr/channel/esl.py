@@ -227,11 +227,18 @@ class ESLChannel(TurnChannel):
                     bound = None
             with self.session.pipeline():  # one write: the bound first, then the music
                 if arm:
-                    self.session.api_nowait(arm, self._bound_armed)
+                    self._api_nowait(arm, self._bound_armed)
                 self.session.execute_async("set", "playback_terminators=none")
                 self._hold = self.session.execute_async("playback", src)
             self._bound = bound
         return True
+
+    def _api_nowait(self, command: str, on_reply: Callable[[str], None]) -> None:
+        """``api`` not awaited; a socket already closed is the call gone, as for an execute."""
+        try:
+            self.session.api_nowait(command, on_reply)
+        except ESLError as exc:
+            raise CallGone(self.uuid, self.session.hangup_cause or "ESL_DISCONNECTED") from exc
 
     def _bound_armed(self, reply: str) -> None:
         # Reactor thread: the music plays anyway (no music is bad, a dead transfer worse).
@@ -249,7 +256,7 @@ class ESLChannel(TurnChannel):
         try:
             if bound is not None:
                 # Ahead of the break on the same socket: the bound is gone before the music.
-                self.session.api_nowait(f"sched_del {self.uuid}", removed.append)
+                self._api_nowait(f"sched_del {self.uuid}", removed.append)
             while not stopped:
                 if not self.session.api_ok(f"uuid_break {self.uuid}", timeout=HOLD_BREAK_RETRY_S * 2):
                     log.info("call %s: uuid_break for hold music refused", self.uuid)
