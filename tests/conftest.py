@@ -17,6 +17,12 @@ Fixtures
 
 Several pytest sessions may run at once on one machine: every session owns its
 own cluster directory (Unix socket inside it, no TCP port) and unique database names.
+
+Run in parallel (``pytest -n 2 --dist loadgroup``, the default ``addopts``), each
+pytest-xdist worker is such a session. Suites that share one outside resource
+mark their tests ``xdist_group`` so one worker runs them in order (the real
+switch: ``tests/freeswitch``); summary lines a suite prints at the end travel
+from the workers through ``summaries.worker_summary`` and are printed once here.
 """
 
 from __future__ import annotations
@@ -29,16 +35,34 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import psycopg2.extensions
 import pytest
+from summaries import WORKER_SUMMARY
 
 from voiceai_ivr.config import Config
 from voiceai_ivr.stores.db import Database
 
 _CLUSTERS_ROOT = Path(tempfile.gettempdir()) / "voiceai-test-pg"
+_FROM_WORKERS: list[list[str]] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist controller: a worker ended; keep its summary lines."""
+    _FROM_WORKERS.extend(getattr(node, "workeroutput", {}).get(WORKER_SUMMARY, []))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The workers' summary lines, each section once (a line two workers sent, once)."""
+    for section in dict.fromkeys(s for s, _ in _FROM_WORKERS):
+        if section:
+            terminalreporter.write_sep("-", section)
+        for line in dict.fromkeys(line for s, line in _FROM_WORKERS if s == section):
+            terminalreporter.write_line(line, yellow=not section)
 
 
 def _with_dbname(uri: str, dbname: str) -> str:

@@ -30,6 +30,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 from harness import Stack, load_directory_document
+from summaries import worker_summary
 
 from voiceai_ivr.app import build_services, call_handler
 from voiceai_ivr.domain.destinations import parse_directory
@@ -41,7 +42,9 @@ from voiceai_ivr.switch import Switch
 from voiceai_sim.actors import CallerActor
 from voiceai_sim.simulator import Simulator, run_scenario
 
-SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+HERE = Path(__file__).resolve().parent
+SCENARIOS = HERE.parent / "scenarios"
+SUMMARY_TITLE = "fault suite summary"
 DIRECTORY = SCENARIOS / "directory.yaml"
 SCALE = 0.01  # real seconds per simulated second
 AT = "2026-11-24T10:30:00-03:00"  # Tuesday 10:30 in São Paulo: business hours
@@ -111,16 +114,32 @@ def ledger(request: pytest.FixtureRequest) -> Ledger:
     return _ledger(request.config)
 
 
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+def _summary(config: pytest.Config) -> list[str]:
     if _LEDGER_KEY not in config.stash:
-        return
+        return []
     led = config.stash[_LEDGER_KEY]
-    terminalreporter.write_sep("-", "fault suite summary")
-    terminalreporter.write_line(led.line())
-    for entry in led.calls_lost[:10] + led.callbacks_lost[:10]:
-        terminalreporter.write_line(f"  lost: {entry}")
-    for entry in led.notes[:10]:
-        terminalreporter.write_line(f"  known problem: {entry}")
+    return ([led.line()] + [f"  lost: {entry}" for entry in led.calls_lost[:10] + led.callbacks_lost[:10]]
+            + [f"  known problem: {entry}" for entry in led.notes[:10]])
+
+
+@pytest.hookimpl(tryfirst=True)  # ahead of pytest-xdist, which reads xdist_group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """One ledger: under pytest-xdist, one worker runs the whole fault suite."""
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(HERE):
+            item.add_marker(pytest.mark.xdist_group("faults"))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    worker_summary(session.config, SUMMARY_TITLE, _summary(session.config))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    lines = _summary(config)
+    if lines:
+        terminalreporter.write_sep("-", SUMMARY_TITLE)
+    for line in lines:
+        terminalreporter.write_line(line)
 
 
 # --------------------------------------------------------------------------- watchers

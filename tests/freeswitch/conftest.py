@@ -14,16 +14,20 @@ from typing import Any
 
 import pytest
 from freeswitch.harness import REQUIRE_ENV, SKIP_REASON, Switchboard, freeswitch_missing
+from summaries import worker_summary
 
 HERE = Path(__file__).parent
 _MISSING: list[str] = []
 _SKIPPED: list[int] = []
 
 
+@pytest.hookimpl(tryfirst=True)  # ahead of pytest-xdist, which reads xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     ours = [item for item in items if Path(str(item.fspath)).is_relative_to(HERE)]
     if not ours:
         return
+    for item in ours:  # one switch: under pytest-xdist, one worker runs them all, in order
+        item.add_marker(pytest.mark.xdist_group("freeswitch"))
     missing = freeswitch_missing()
     if missing is None:
         return
@@ -36,9 +40,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _SKIPPED.append(len(ours))
 
 
+def _summary() -> list[str]:
+    return [f"{SKIP_REASON} [{_SKIPPED[0]} tests]"] if _SKIPPED else []
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    worker_summary(session.config, "", _summary())
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _SKIPPED:
-        terminalreporter.write_line(f"{SKIP_REASON} [{_SKIPPED[0]} tests]", yellow=True)
+    for line in _summary():
+        terminalreporter.write_line(line, yellow=True)
 
 
 @pytest.fixture(scope="session")

@@ -144,9 +144,13 @@ def test_any_caller_name_is_transferred(switchboard: Switchboard, deployment: De
         bridged = switchboard.wait_event(lambda e: e.name == "CHANNEL_BRIDGE" and call.b in e.h.values(), 40,
                                          since=call.mark)
         assert bridged is not None, f"never bridged; prompts: {call.prompts()}"
-        phone = next(e for e in switchboard.since(call.mark)
-                     if e.name == "CHANNEL_CREATE" and e.h.get("Channel-Name", "").startswith("sofia/phones/"))
-        assert _cid_name(switchboard, phone.uuid) == phone_shows
+        phones = [e for e in switchboard.since(call.mark)
+                  if e.name == "CHANNEL_CREATE" and e.h.get("Channel-Name", "").startswith("sofia/phones/")]
+        assert phones, f"no phone leg; prompts: {call.prompts()}"
+        shown = _cid_name(switchboard, phones[0].uuid)
+        assert shown == phone_shows, (f"the phone shows {shown!r} ({len(phones)} phone legs); the call's fallback "
+                                      f"mark: {switchboard.api(f'uuid_getvar {call.b} voiceai_fallback')!r}; "
+                                      f"serve's log: {deployment.serve_log()[-3000:]}")
         assert deployment.call_row(call.b)["outcome"] == "transferred"
         (attempt,) = deployment.attempts(call.b)
         assert attempt["status"] == "accepted", attempt

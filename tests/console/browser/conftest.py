@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+from summaries import worker_summary
 
 HERE = Path(__file__).parent
 CHROMIUM = os.environ.get("VOICEAI_CHROMIUM", "/usr/bin/chromium")
@@ -47,6 +48,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = [item for item in items if item not in ours]
     config.hook.pytest_deselected(items=ours)
     _SKIPPED.append(f"console browser tests not run: missing {missing} [{len(ours)} tests]")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    worker_summary(session.config, "", _SKIPPED)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
