@@ -22,7 +22,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
-from voiceai_ivr.api import ApiServices
+from voiceai_ivr.api.resources import ApiServices
 from voiceai_ivr.availability import AvailabilityChecker, dnd_lookup_from_config
 from voiceai_ivr.channel.base import Channel
 from voiceai_ivr.config import LANGUAGES, Config

@@ -15,7 +15,8 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 
 import voiceai_ivr
-from voiceai_ivr.api import ApiServices, create_app
+from voiceai_ivr.api.app import create_app
+from voiceai_ivr.api.resources import ApiServices
 from voiceai_ivr.api.server import Limits, create_server
 from voiceai_ivr.cli.api_cmd import build_services
 from voiceai_ivr.config import APIToken

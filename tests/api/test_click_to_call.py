@@ -11,7 +11,7 @@ import pytest
 from dispatcher.conftest import DOMAIN, sim  # noqa: F401 - the simulator fixture
 from dispatcher.helpers import add_callbacks, add_domain, callback_row, fetch
 
-from voiceai_ivr.api import create_app
+from voiceai_ivr.api.app import create_app
 from voiceai_ivr.cli.api_cmd import build_services
 
 from .conftest import TOKEN_B, Client, Served, click_to_call_served

@@ -23,7 +23,8 @@ from typing import Any, Callable, Optional
 import pytest
 import requests
 
-from voiceai_ivr.api import ApiServices, create_app
+from voiceai_ivr.api.app import create_app
+from voiceai_ivr.api.resources import ApiServices
 from voiceai_ivr.api.server import Limits, create_server
 
 from .conftest import TOKEN_A, Served

@@ -17,7 +17,8 @@ import pytest
 import requests
 from api.conftest import Served
 
-from voiceai_ivr.api import ApiServices, create_app
+from voiceai_ivr.api.app import create_app
+from voiceai_ivr.api.resources import ApiServices
 from voiceai_ivr.config import APIToken
 from voiceai_ivr.domain.destinations import parse_directory
 from voiceai_ivr.integrations.helpdesk_messages import confirmed_messages

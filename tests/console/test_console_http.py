@@ -75,7 +75,8 @@ def test_a_session_is_shared_by_api_processes_on_one_database_and_a_logout_in_on
     the first refuses it. Nothing is shared between them but the database."""
     from api.conftest import Served
 
-    from voiceai_ivr.api import ApiServices, create_app
+    from voiceai_ivr.api.app import create_app
+    from voiceai_ivr.api.resources import ApiServices
 
     second = Served(create_app(console_config, ApiServices(db=console.db)))
     try:
@@ -412,7 +413,8 @@ def test_repeated_failed_logins_block_the_address(console: Console) -> None:
 def test_console_off_leaves_only_the_json_api(console_config: Any, db: Any) -> None:
     from api.conftest import Served
 
-    from voiceai_ivr.api import ApiServices, create_app
+    from voiceai_ivr.api.app import create_app
+    from voiceai_ivr.api.resources import ApiServices
 
     console_config.api.console = False
     served = Served(create_app(console_config, ApiServices(db=db)))

@@ -24,7 +24,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voiceai_ivr.api import ApiServices, create_app
+from voiceai_ivr.api.app import create_app
+from voiceai_ivr.api.resources import ApiServices
 from voiceai_ivr.cli import cli
 from voiceai_ivr.config import APIToken
 from voiceai_sim.scenario import CallerInput, Scenario, parse_scenario

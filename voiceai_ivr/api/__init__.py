@@ -1,17 +1,7 @@
-"""The helpdesk HTTP API (plain WSGI, served by waitress): see ``api.app`` and
-the OpenAPI document ``voiceai_ivr/openapi/openapi.yaml``."""
+"""The helpdesk HTTP API (plain WSGI, served by waitress): ``api.app.create_app``
+builds it; see ``api.app`` and the OpenAPI document
+``voiceai_ivr/openapi/openapi.yaml``.
 
-from __future__ import annotations
-
-from typing import Any
-
-from voiceai_ivr.api.app import ApiApp
-from voiceai_ivr.api.resources import ApiServices
-
-
-def create_app(config: Any, services: ApiServices) -> ApiApp:
-    """The WSGI application for ``config.api`` tokens, working through ``services``."""
-    return ApiApp(config, services)
-
-
-__all__ = ["ApiApp", "ApiServices", "create_app"]
+Nothing is imported here: ``api.http`` (requests, responses) is shared with the
+console, which ``api.app`` mounts, and importing this package must not import
+``api.app`` (that would make console -> api -> console a circle)."""

@@ -255,4 +255,9 @@ class _Encoded:
             close()
 
 
-__all__ = ["ApiApp", "ConnectionEvents", "Metrics", "Router"]
+def create_app(config: Any, services: resources.ApiServices) -> ApiApp:
+    """The WSGI application for ``config.api`` tokens, working through ``services``."""
+    return ApiApp(config, services)
+
+
+__all__ = ["ApiApp", "ConnectionEvents", "Metrics", "Router", "create_app"]

@@ -34,7 +34,7 @@ def build_services(config: Any, db: Any) -> Any:
 @pass_app
 def command(app: AppContext, host: Optional[str], port: Optional[int]) -> None:
     """Serve the helpdesk API (click-to-call, callbacks, availability)."""
-    from voiceai_ivr.api import create_app
+    from voiceai_ivr.api.app import create_app
     from voiceai_ivr.api.server import Limits, create_server
     from voiceai_ivr.errors import ConfigError, StoreError
     from voiceai_ivr.logs import setup_logging

@@ -18,7 +18,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from voiceai_ivr.api import ApiServices, create_app
+from voiceai_ivr.api.app import create_app
+from voiceai_ivr.api.resources import ApiServices
 
 from ..conftest import DIRECTORY, OTHER, TOKEN_DEMO, TOKEN_OTHER, write_wav
 from .conftest import shot
