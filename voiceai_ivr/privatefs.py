@@ -1,12 +1,17 @@
-"""Folders for customer data (spool, call-log journal, recordings, prompt audio):
-created 0700 whatever the umask."""
+"""Folders and files for customer data (spool, call-log journal, recordings,
+prompt audio): folders created 0700 and files 0600, whatever the umask."""
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 DIR_MODE = 0o700
+FILE_MODE = 0o600
 
 
 def make_private_dirs(directory: Path) -> Path:
@@ -28,4 +33,19 @@ def make_private_dirs(directory: Path) -> Path:
     return directory
 
 
-__all__ = ["DIR_MODE", "make_private_dirs"]
+def open_private(path: Path, flags: int) -> int:
+    """``os.open`` creating ``path`` as 0600; a file of ours that is more open
+    (an older version, a copy) is narrowed to 0600 too."""
+    fd = os.open(str(path), flags | os.O_CREAT, FILE_MODE)
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) != FILE_MODE:
+            os.fchmod(fd, FILE_MODE)
+    except PermissionError:
+        log.warning("%s: not ours, its permissions stay as they are", path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+__all__ = ["DIR_MODE", "FILE_MODE", "make_private_dirs", "open_private"]

@@ -27,7 +27,7 @@ from typing import Any, Optional
 from voiceai_ivr.config import default_data_dir
 from voiceai_ivr.errors import DatabaseUnavailable, StoreError, ValidationError
 from voiceai_ivr.ports import Database
-from voiceai_ivr.privatefs import make_private_dirs
+from voiceai_ivr.privatefs import make_private_dirs, open_private
 from voiceai_ivr.stores import outbox
 from voiceai_ivr.stores.calls import (
     Notice,
@@ -38,7 +38,6 @@ from voiceai_ivr.stores.calls import (
     json_text,
     write_rows,
 )
-from voiceai_ivr.stores.spool import _open_private
 
 log = logging.getLogger(__name__)
 
@@ -418,7 +417,7 @@ class CallLogWriter:
 
         line = (json.dumps({"error": str(exc)[:500], "row": row}, separators=(",", ":")) + "\n").encode()
         try:
-            fd = _open_private(self.directory / _REJECTED, os.O_WRONLY | os.O_APPEND)
+            fd = open_private(self.directory / _REJECTED, os.O_WRONLY | os.O_APPEND)
             try:
                 os.write(fd, line)
             finally:
@@ -453,7 +452,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 def _open_segment(path: Path) -> int:
-    fd = _open_private(path, os.O_WRONLY | os.O_APPEND)
+    fd = open_private(path, os.O_WRONLY | os.O_APPEND)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours while we live: nobody replays it
     except OSError:

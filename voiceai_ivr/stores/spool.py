@@ -40,7 +40,6 @@ import fcntl
 import json
 import logging
 import os
-import stat
 import threading
 import time
 import uuid
@@ -53,7 +52,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from voiceai_ivr.config import default_data_dir
 from voiceai_ivr.errors import DatabaseUnavailable, StoreError, ValidationError
 from voiceai_ivr.ports import Database
-from voiceai_ivr.privatefs import make_private_dirs
+from voiceai_ivr.privatefs import make_private_dirs, open_private
 from voiceai_ivr.stores.callbacks import CallbackRequest, ConfirmedMessages, save_confirmed_callback
 
 if TYPE_CHECKING:
@@ -65,9 +64,7 @@ SPOOL_VERSION = 1
 DEFAULT_NAME = "callback-spool.jsonl"
 _REPLAY_MARK = ".replay-"
 # Customers' numbers and reasons: the folder the spool creates and every file in
-# it are its owner's only, whatever the umask.
-DIR_MODE = 0o700
-FILE_MODE = 0o600
+# it are its owner's only, whatever the umask (privatefs: 0700 folders, 0600 files).
 
 
 class SpoolBusy(StoreError):
@@ -88,21 +85,6 @@ def _ensure_dir(directory: Path) -> None:
     """Create ``directory`` and any missing parents as 0700; an existing folder is
     left as its owner set it."""
     make_private_dirs(directory)
-
-
-def _open_private(path: Path, flags: int) -> int:
-    """``os.open`` creating ``path`` as 0600; a file of ours that is more open
-    (an older version, a copy) is narrowed to 0600 too."""
-    fd = os.open(str(path), flags | os.O_CREAT, FILE_MODE)
-    try:
-        if stat.S_IMODE(os.fstat(fd).st_mode) != FILE_MODE:
-            os.fchmod(fd, FILE_MODE)
-    except PermissionError:
-        log.warning("spool file %s: not ours, its permissions stay as they are", path)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -135,7 +117,7 @@ def _flock(fd: int, timeout: float, what: str) -> None:
 def _locked(path: Path, timeout: float) -> Iterator[None]:
     lock = path.with_name(path.name + ".lock")
     _ensure_dir(lock.parent)
-    fd = _open_private(lock, os.O_RDWR)
+    fd = open_private(lock, os.O_RDWR)
     try:
         _flock(fd, timeout, str(lock))
         yield
@@ -190,7 +172,7 @@ def append_to_spool(path: Path, request: CallbackRequest, *, lock_timeout: float
     _ensure_dir(path.parent)
     with _locked(path, lock_timeout):
         created = not path.exists()
-        fd = _open_private(path, os.O_WRONLY | os.O_APPEND)
+        fd = open_private(path, os.O_WRONLY | os.O_APPEND)
         try:
             size = os.fstat(fd).st_size
             if size > 0:
@@ -259,7 +241,7 @@ def _reject(path: Path, raw: bytes, reason: str) -> None:
         },
         ensure_ascii=False,
     )
-    fd = _open_private(target, os.O_WRONLY | os.O_APPEND)
+    fd = open_private(target, os.O_WRONLY | os.O_APPEND)
     try:
         os.write(fd, (record + "\n").encode("utf-8"))
         os.fsync(fd)
@@ -275,7 +257,7 @@ def _rewrite(target: Path, lines: list[bytes]) -> None:
         _fsync_dir(target.parent)
         return
     tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.tmp")
-    fd = _open_private(tmp, os.O_WRONLY | os.O_EXCL)
+    fd = open_private(tmp, os.O_WRONLY | os.O_EXCL)
     try:
         for line in lines:
             data = line if line.endswith(b"\n") else line + b"\n"
