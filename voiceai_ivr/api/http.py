@@ -21,9 +21,12 @@ MAX_DATE = datetime(2100, 1, 1, tzinfo=timezone.utc)
 MAX_SNOOZE = timedelta(days=30)
 STATUSES = ("pending", "in_progress", "completed", "failed", "expired", "cancelled")
 
+#: Every status the API and the console send (the console's 206/303/416/429 too).
 REASONS = {
     200: "OK",
     202: "Accepted",
+    206: "Partial Content",
+    303: "See Other",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
@@ -33,7 +36,9 @@ REASONS = {
     411: "Length Required",
     413: "Content Too Large",
     415: "Unsupported Media Type",
+    416: "Range Not Satisfiable",
     422: "Unprocessable Content",
+    429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }

@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from voiceai_ivr.api.http import HTTPError, Request, send
+from voiceai_ivr.api.http import REASONS, HTTPError, Request, send
 from voiceai_ivr.console import charts
 from voiceai_ivr.console.auth import LoginThrottle, Session, Sessions, check_password, hash_password
 from voiceai_ivr.console.i18n import Text, translator
@@ -69,12 +69,6 @@ _CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; media-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-_REASONS = {
-    200: "OK", 206: "Partial Content", 303: "See Other", 400: "Bad Request", 401: "Unauthorized",
-    403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
-    415: "Unsupported Media Type", 416: "Range Not Satisfiable", 422: "Unprocessable Content",
-    429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
-}
 # scrypt of a random password: a login for a domain without a console password
 # costs the same time as one with a wrong password
 _DUMMY_HASH = hash_password(uuid.uuid4().hex)
@@ -235,7 +229,7 @@ class ConsoleApp:
         raise PageError(405, "method_not_allowed") if allowed else PageError(404, "not_found")
 
     def _send(self, page: Page, start_response: Callable, *, head: bool) -> Iterable[bytes]:
-        status = f"{page.status} {_REASONS.get(page.status, 'Unknown')}"
+        status = f"{page.status} {REASONS.get(page.status, 'Unknown')}"
         headers = [
             ("Content-Type", page.content_type),
             ("Cache-Control", "no-store"),
