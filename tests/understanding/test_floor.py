@@ -48,6 +48,11 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     ("r6", "test"): ({"pt-BR": 0.68, "en-US": 0.57}, 0.14),
     ("r7", "dev"): ({"pt-BR": 0.72, "en-US": 0.72}, 0.09),
     ("r7", "test"): ({"pt-BR": 0.60, "en-US": 0.55}, 0.10),
+    # round 8 (2026-12-07): a funeral home (pt-BR) and a public library (en-US),
+    # scored at import before anything was changed: dev 65.5 / 60.0 %, 9.8 % wrong
+    # actions; test 73.5 / 56.8 %, 10.1 %
+    ("r8", "dev"): ({"pt-BR": 0.64, "en-US": 0.58}, 0.11),
+    ("r8", "test"): ({"pt-BR": 0.72, "en-US": 0.55}, 0.11),
 }
 
 
