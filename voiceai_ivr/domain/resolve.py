@@ -98,6 +98,9 @@ PASSING_RIVAL = 1.0
 OPENING_RIVAL = 3.0
 #: Least score of a person to transfer on (a name heard in part or by sound scores less).
 PERSON_SURE = 80.0
+#: Taken off a person whose first name's gender contradicts the title said ("mister
+#: ruiz" when Daniel and Teresa Ruiz work here): the other one wins.
+TITLE_MISMATCH = 10.0
 MAX_ALTERNATIVES = 5
 #: Most words allowed between two words of one phrase ("internet is down").
 PHRASE_GAP = 2
@@ -485,13 +488,15 @@ class Resolver:
                         self._topical.add(k)
                         self._topic_cats.setdefault(k, set()).add(cat.name)
         own_words: list[tuple[str, ...]] = []
+        model_now: Optional[TopicModel] = topic_model() if model is None else (
+            model if isinstance(model, TopicModel) else None)
         for d in destinations:
             name, aliases, keywords, category = _describe(d)
             if not getattr(d, "enabled", True) or name in seen:
                 continue
             seen.add(name)
             di = len(self._names)
-            person = _is_person(name, lx)
+            person = _is_person(name, lx, model_now)
             self._declared.append(category is not None)
             if category is None:
                 # a person by the aliases only ("Ana Lima", aliases: rh): the contact for that kind
@@ -605,8 +610,7 @@ class Resolver:
             declared = [d for d in who if self._declared[d]]
             if declared:
                 self._by_category[dcat] = declared
-        self._model: Optional[TopicModel] = topic_model() if model is None else (
-            model if isinstance(model, TopicModel) else None)
+        self._model = model_now
         self._profiles = self._model_profiles(own_words)
         # Destinations of one profile fit a sentence alike: the fit is computed per
         # profile (a few dozen), not per destination (thousands of people).
@@ -784,18 +788,24 @@ class Resolver:
             if done:
                 continue
             w = raw[i]
-            if len(w) >= 7 and w.isalpha() and not self._known(w):
-                for cut in range(3, len(w) - 2):
-                    left, right = w[:cut], w[cut:]
-                    if self._name_piece(left) and self._name_piece(right):
-                        out.extend((left, right))
-                        break
-                else:
-                    out.append(w)
-            else:
-                out.append(w)
+            pieces = self._glued(w, 3) if len(w) >= 7 and w.isalpha() and not self._known(w) else None
+            out.extend(pieces or (w,))
             i += 1
         return out
+
+    def _glued(self, w: str, most: int) -> Optional[list[str]]:
+        """``w`` cut into two (or up to ``most``) name pieces, the fewest cuts first
+        ("mariasilva"; "annemariefontaine" for Anne-Marie Fontaine), or None."""
+        for cut in range(3, len(w) - 2):
+            if self._name_piece(w[:cut]) and self._name_piece(w[cut:]):
+                return [w[:cut], w[cut:]]
+        if most > 2:
+            for cut in range(3, len(w) - 5):
+                if self._name_piece(w[:cut]):
+                    rest = self._glued(w[cut:], most - 1)
+                    if rest:
+                        return [w[:cut], *rest]
+        return None
 
     def _analyse(self, utterance: str) -> list[_Word]:
         lx = self._lex
@@ -872,6 +882,14 @@ class Resolver:
                         if (ei, pos) not in found:
                             found.add((ei, pos))
                             add(ei, pos, i, SIM_VARIANT, False)
+            if len(w.raw) >= 3 and i + 1 < len(words) and w.raw.isalpha():
+                # a short form of a first name before the surname ("gwen pierce" for Gwendolyn Pierce)
+                for ei, pos in self._by_word.get(words[i + 1].raw, ()):
+                    e = self._entries[ei]
+                    if e.person and pos == 1 and (ei, 0) not in found and len(e.forms[0]) > len(w.raw) + 1 \
+                            and e.forms[0].startswith(w.raw):
+                        found.add((ei, 0))
+                        add(ei, 0, i, SIM_VARIANT, False)
             if (not w.first_name and not w.common) or w.titled:
                 for k in sound_keys(w.raw):
                     for ei, pos in self._by_sound.get(k, ()):
@@ -1153,6 +1171,10 @@ class Resolver:
         evidence = hit.matched
         if titled:
             score += 4.0
+        said_gender = _said_gender(words, first, max(hit.positions))
+        if said_gender is not None and _name_gender(self._entries[hit.entry].forms, self._lex) not in (
+                None, said_gender):
+            score -= TITLE_MISMATCH  # "mister ruiz" is Daniel Ruiz, not Teresa Ruiz
         cat = self._categories[d]
         c = cands.get(d) or cands.setdefault(d, _Candidate(d))
         c.notes.append((hit.entry, hit.positions, ""))
@@ -1709,6 +1731,34 @@ def _model_text(words: Sequence[_Word], noise: Optional[frozenset[int]]) -> str:
     return " ".join(w.raw for i, w in enumerate(words) if i not in noise)
 
 
+#: Forms of address and nouns that say a person's gender ("o senhor oliveira", "the ruiz lady").
+_MALE_WORDS = frozenset(
+    "senhor sr seu doutor professor mr mister sir guy man gentleman fellow moco rapaz homem".split())
+_FEMALE_WORDS = frozenset(
+    "senhora sra dona doutora dra professora mrs ms miss missus madam lady woman girl moca mulher".split())
+
+
+def _said_gender(words: Sequence[_Word], first: int, last: int) -> Optional[str]:
+    """The gender the caller gives the person named at ``first``..``last``: a title
+    before the name or a noun right after it; None when none is said."""
+    near = [words[first - 1].raw] if first > 0 else []
+    if last + 1 < len(words):
+        near.append(words[last + 1].raw)
+    male = any(w in _MALE_WORDS for w in near)
+    female = any(w in _FEMALE_WORDS for w in near)
+    return "m" if male and not female else "f" if female and not male else None
+
+
+def _name_gender(forms: Sequence[str], lx: Lexicon) -> Optional[str]:
+    """A first name's gender where its ending tells it in Portuguese, Spanish,
+    Italian and most English names ("-a" Teresa, Sandra; "-o" Pedro, Mario); None
+    otherwise ("Daniel", "Jorge", "Ellen")."""
+    first = next((w for w in forms if w not in lx.titles), "")
+    if len(first) < 3 or not lx.is_first_name(first):
+        return None
+    return "f" if first.endswith("a") else "m" if first.endswith("o") else None
+
+
 def _initials(name: str) -> str:
     """A department's initials as callers spell them ("Accounts Receivable" -> "ar",
     "Serviço de Atendimento ao Cliente" -> "sac"); "" for a one-word name or
@@ -1820,12 +1870,19 @@ def _coverage(e: _Entry, h: _Hit) -> float:
                sum(len(e.words[i]) for i in range(min(h.matched, len(e.words)))) / total)
 
 
-def _is_person(name: str, lx: Lexicon) -> bool:
-    """A person's name: it starts with a known first name and is not a department's name."""
+def _is_person(name: str, lx: Lexicon, model: Optional[TopicModel] = None) -> bool:
+    """A person's name: it starts with a known first name and is not a department's
+    name; or it is two words (a hyphenated first name counts as one) of which none
+    is an ordinary word, nor a word the topic model has seen in any department's
+    name or sentence ("Gwendolyn Pierce", "Naomi Steinberg"; not "Human Resources")."""
     words = normalize_text(name).split()
-    if len(words) < 1 or not lx.is_first_name(words[0]):
+    if len(words) < 1:
         return False
-    return not (len(words) == 1 and lx.is_common(words[0]))
+    if lx.is_first_name(words[0]):
+        return not (len(words) == 1 and lx.is_common(words[0]))
+    parts = normalize_text(name.replace("-", "")).split()
+    return model is not None and len(parts) == 2 and all(
+        w.isalpha() and len(w) >= 3 and not lx.is_common(w) and not model.known(w) for w in parts)
 
 
 def _describe(d: Any) -> tuple[str, tuple[str, ...], tuple[str, ...], Optional[str]]:

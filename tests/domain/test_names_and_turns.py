@@ -1,0 +1,76 @@
+"""Round 8 of issue 18: names heard glued, shortened or with a title's gender; a
+repeat request before a topic word; a menu key after "i'll take"."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.domain.test_understanding_rules import D
+from voiceai_ivr.domain.intent import classify
+from voiceai_ivr.domain.resolve import Resolver
+
+DIRECTORY = [
+    D("Logística", (), "logistics"),
+    D("Finance Office", (), "billing"),
+    D("Anne-Marie Fontaine"),
+    D("Daniel Ruiz"),
+    D("Teresa Ruiz"),
+    D("Jorge Oliveira"),
+    D("Sandra Oliveira"),
+    D("Gwendolyn Pierce"),
+    D("Fiona Marsh"),
+    D("Human Resources"),
+]
+MENU = {"3": "Logística"}
+
+
+@pytest.fixture(scope="module")
+def r() -> Resolver:
+    return Resolver(DIRECTORY)
+
+
+@pytest.mark.parametrize(
+    ("utterance", "expected"),
+    [
+        ("annemariefontaine please", "Anne-Marie Fontaine"),  # three name pieces glued
+        ("mister ruiz please", "Daniel Ruiz"),  # the title's gender against Teresa's
+        ("o senhor oliveira", "Jorge Oliveira"),
+        ("is gwen pierce around", "Gwendolyn Pierce"),  # a short form before the surname
+        ("teresa ruiz", "Teresa Ruiz"),
+    ],
+)
+def test_names(r: Resolver, utterance: str, expected: str) -> None:
+    assert r.resolve(utterance).match == expected
+
+
+def test_title_against_one_person_alone_still_transfers() -> None:
+    r = Resolver([D("Teresa Ruiz"), D("Logística")])
+    assert r.resolve("mister ruiz").match == "Teresa Ruiz"  # a slip of the title is no reason to ask
+
+
+def test_two_unknown_words_are_a_person(r: Resolver) -> None:
+    assert r.is_person("Gwendolyn Pierce") and r.is_person("Fiona Marsh")
+    assert not r.is_person("Human Resources")
+
+
+def test_a_month_is_not_a_surname(r: Resolver) -> None:
+    res = r.resolve("our invoice from march still hasn't been paid")
+    assert res.match != "Fiona Marsh" and "Fiona Marsh" not in [n for n, _ in res.alternatives]
+
+
+@pytest.mark.parametrize(
+    ("utterance", "kind"),
+    [
+        ("repete por favor que eu perdi", "repeat"),  # "perdi" is a logistics word, said after the request
+        ("desculpa o que que era pra apertar", "repeat"),
+        ("what number do i press for billing", "transfer"),  # a destination named: not a repeat
+        ("eu perdi a encomenda", "transfer"),
+    ],
+)
+def test_repeat(r: Resolver, utterance: str, kind: str) -> None:
+    assert classify(utterance, resolver=r, menu=MENU).kind == kind
+
+
+def test_menu_key_after_take(r: Resolver) -> None:
+    got = classify("i'll take three", resolver=r, menu=MENU, language="en-US")
+    assert (got.kind, got.destination) == ("transfer", "Logística")
