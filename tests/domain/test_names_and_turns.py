@@ -74,3 +74,15 @@ def test_repeat(r: Resolver, utterance: str, kind: str) -> None:
 def test_menu_key_after_take(r: Resolver) -> None:
     got = classify("i'll take three", resolver=r, menu=MENU, language="en-US")
     assert (got.kind, got.destination) == ("transfer", "Logística")
+
+
+def test_a_word_of_several_names_names_none() -> None:
+    r = Resolver([D("Meeting Room Reservations"), D("Local History and Genealogy Room"), D("Youth Services")])
+    assert r.resolve("reserving the meeting room").match == "Meeting Room Reservations"
+    assert r.resolve("the genealogy room").match == "Local History and Genealogy Room"
+    assert r.resolve("the room").match is None
+
+
+def test_the_people_of_a_department_part() -> None:
+    r = Resolver([D("Conservação e Jardinagem"), D("Floricultura"), D("Secretaria do Cemitério")])
+    assert r.resolve("o pessoal da jardinagem").match == "Conservação e Jardinagem"

@@ -101,6 +101,8 @@ PERSON_SURE = 80.0
 #: Taken off a person whose first name's gender contradicts the title said ("mister
 #: ruiz" when Daniel and Teresa Ruiz work here): the other one wins.
 TITLE_MISMATCH = 10.0
+#: Taken off a department named only by words other departments' names have too.
+SHARED_PART = 8.0
 MAX_ALTERNATIVES = 5
 #: Most words allowed between two words of one phrase ("internet is down").
 PHRASE_GAP = 2
@@ -578,6 +580,14 @@ class Resolver:
                 if e.owners and e.kind in (_NAME, _ALIAS) and len(w) >= 5 and not w.isdigit():
                     fuzzy.setdefault(w, []).append((ei, pos))
         self._fuzzy = fuzzy
+        # words of more than one department's name ("room", "services", "desk"): said
+        # alone, they name none of them
+        name_count: dict[str, int] = {}
+        for e in entries:
+            if e.kind == _NAME and e.owners and not e.person:
+                for w in set(e.words) | set(e.forms):
+                    name_count[w] = name_count.get(w, 0) + len(e.owners)
+        self._shared_name_words = frozenset(w for w, n in name_count.items() if n >= 2)
         self._name_vocab = frozenset(w for w, refs in fuzzy.items() if all(entries[ei].person for ei, _ in refs))
         # a person's own alias words ("grooming lead"), to tell people of one first name apart
         self._alias_words: list[frozenset[str]] = [frozenset() for _ in self._names]
@@ -1108,6 +1118,9 @@ class Resolver:
                 score = h.sim
             elif e.kind == _NAME:
                 score = h.sim * (0.80 + 0.15 * _coverage(e, h))
+                if all(words[p].raw in self._shared_name_words or words[p].word in self._shared_name_words
+                       for p in h.positions):
+                    score -= SHARED_PART  # "room" of "Genealogy Room" and "Meeting Room Reservations"
             else:
                 score = h.sim * (0.50 + 0.30 * _coverage(e, h))
             for d in e.owners:
@@ -1670,7 +1683,8 @@ _MINE = frozenset("my meu minha our nosso nossa".split())
 #: Words before a destination's name that ask for it ("falar com o", "passa pro", "talk to").
 _ASKING = frozenset(
     """com pro pra para falar fala passa passe passar transfere transfira transferir liga ligar chama setor
-    departamento area quero preciso procuro to with talk speak connect transfer reach need want get""".split()
+    departamento area quero preciso procuro to with talk speak connect transfer reach need want get
+    pessoal equipe turma galera folks people team staff""".split()
 )
 
 
