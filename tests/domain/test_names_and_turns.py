@@ -86,3 +86,13 @@ def test_a_word_of_several_names_names_none() -> None:
 def test_the_people_of_a_department_part() -> None:
     r = Resolver([D("Conservação e Jardinagem"), D("Floricultura"), D("Secretaria do Cemitério")])
     assert r.resolve("o pessoal da jardinagem").match == "Conservação e Jardinagem"
+
+
+def test_one_topic_word_against_the_whole_sentence() -> None:
+    r = Resolver([D("Acquisitions", (), "purchasing"), D("Help Desk", (), "support"),
+                  D("Patron Accounts", (), "billing")])
+    # "vendor" is a purchasing word; the model reads a tax form: asked, not transferred
+    res = r.resolve("hi i need a copy of the district's w nine for our vendor file")
+    assert res.match is None and res.guess == "Acquisitions"
+    # a sentence the model also reads as the word's kind is transferred
+    assert r.resolve("we need a quote from a new vendor for our office supplies").match == "Acquisitions"

@@ -145,6 +145,10 @@ FIT_VETO = 0.1
 FIT_CONFIRM = 0.35
 FIT_LEAD = 3.0
 FIT_ODD = 0.03
+#: A one-word topic match is asked about ("did you mean X?") when the model, reading
+#: this many words it knows, gives X's kinds under this share of the likeliest kind's.
+ELSEWHERE_WORDS = 4
+ELSEWHERE = 0.11
 #: Of candidates the rules would ask between, the model picks one only with this
 #: share and this lead over the others (the rules' doubt is evidence too).
 FIT_PICK = 0.8
@@ -1315,6 +1319,14 @@ class Resolver:
             if before and after - before:
                 drop |= before
                 break
+            # named before it and only described after it, while another is named
+            # after it ("the business office i mean patron accounts, it's about my
+            # late fees": the fees are Patron Accounts', not the business office's)
+            named_before = {d for d, runs in named.items() if runs[-1][-1] < start and d not in again}
+            named_after = {d for d, runs in named.items() if runs[-1][-1] >= end} | again
+            if named_before and named_after - named_before:
+                drop |= named_before
+                break
         # 2. negation of a destination named, by its last mention
         used: set[int] = set()
         starts = {run[0] for runs in named.values() for run in runs}
@@ -1459,6 +1471,8 @@ class Resolver:
             rival = self._model_rival(fits, top)
             if rival is not None:
                 doubt = [rival]
+            elif top.tier == TIER_GENERIC and top.evidence <= TOPIC_SURE and self._model_elsewhere(words, noise, top):
+                doubt = []
         if doubt is not None:
             asked = [top, *doubt]
             alts = [(self._names[c.dest], round(c.score)) for c in asked[:MAX_ALTERNATIVES]]
@@ -1533,6 +1547,22 @@ class Resolver:
             return None
         return _Candidate(di, TIER_GENERIC, top.score)
 
+    def _model_elsewhere(self, words: Sequence[_Word], noise: Optional[frozenset[int]], top: _Candidate) -> bool:
+        """The topic model, reading at least ``ELSEWHERE_WORDS`` words it knows, finds
+        the sentence about another kind of thing by far: the kinds of ``top`` (matched
+        on one topic word) get under ``ELSEWHERE`` of the likeliest kind's
+        probability, whether or not this directory has that kind ("a copy of your
+        w nine for our vendor file" is a tax form, not a purchase)."""
+        prof = self._profiles[top.dest]
+        if self._model is None or not prof:
+            return False
+        text = _model_text(words, noise)
+        if sum(1 for f in self._model.known(text) if f.startswith("p:")) < ELSEWHERE_WORDS:
+            return False
+        dist = self._model.distribution(text)
+        share = sum(dist.get(k, 0.0) * q for k, q in prof.items())
+        return share < ELSEWHERE * max(dist.values())
+
     def _doubt(self, top: _Candidate, ranked: Sequence[_Candidate],
                words: Sequence[_Word]) -> Optional[list[_Candidate]]:
         """Whether the evidence for ``top`` is too thin to transfer on: a receptionist
@@ -1563,7 +1593,7 @@ class Resolver:
             runs = self._mentions(top, named=True)
             if len(runs) != 1 or len(runs[0]) > 1:
                 return None
-            asked = _asked_for(words, runs[0][0])
+            asked = _asked_for(words, runs[0][0]) or _corrected_to(words, runs[0][0])
             cat = self._categories[top.dest]
             # a sentence that opens with it ("o fiscal do trabalho está aqui...") is
             # not a request for it when a whole sentence about another kind follows
@@ -1697,6 +1727,16 @@ def _asked_for(words: Sequence[_Word], at: int) -> bool:
     if j < 0:
         return True  # the caller opened with it
     return words[j].raw in _ASKING
+
+
+def _corrected_to(words: Sequence[_Word], at: int) -> bool:
+    """The word at ``at`` is what a correction asks for: it follows a correction
+    phrase ("human resources actually no, the volunteer office", "digo, o jurídico")."""
+    raw = [w.raw for w in words]
+    j = at - 1
+    while j >= 0 and (raw[j] in _ARTICLES or raw[j] in _FILLERS or raw[j] in _POST_NEGATORS):
+        j -= 1
+    return any(end == j + 1 for _, end in _markers(raw)) if j >= 0 else False
 
 
 #: Words after "it" that make it the department ("it support", "the it guy").
