@@ -96,3 +96,15 @@ def test_one_topic_word_against_the_whole_sentence() -> None:
     assert res.match is None and res.guess == "Acquisitions"
     # a sentence the model also reads as the word's kind is transferred
     assert r.resolve("we need a quote from a new vendor for our office supplies").match == "Acquisitions"
+
+
+@pytest.mark.parametrize(
+    ("utterance", "kind"),
+    [
+        ("is there a librarian i can talk to", "operator"),  # a role nobody here is named by
+        ("tem alguma enfermeira que eu possa falar", "operator"),
+        ("is there someone in logística i can talk to", "transfer"),
+    ],
+)
+def test_a_role_to_talk_to(r: Resolver, utterance: str, kind: str) -> None:
+    assert classify(utterance, resolver=r, menu=MENU).kind == kind

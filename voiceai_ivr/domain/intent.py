@@ -135,6 +135,10 @@ _OPERATOR = _rx(
     r"atendente", r"operador(?:a)?", r"telefonista", r"recepcionista", r"recepcao", r"humano", r"uma pessoa",
     r"pessoa de verdade", r"alguem de verdade", r"ser humano", r"qualquer pessoa", r"robo",
     r"(?:falar|conversar|fala|passa|passe|transfere|transfira|me passa)(?: \w+){0,2} com alguem",
+    # a role nobody here is named by ("is there a librarian i can talk to")
+    r"is there (?:a|an|any|some|someone|somebody)(?: \w+){0,2} (?:i|we) (?:can|could) (?:talk|speak)(?: to| with)?$",
+    r"tem (?:algum|alguma|um|uma|alguem)(?: \w+){0,2} (?:que|pra|para) (?:eu )?(?:possa )?(?:falar|conversar)"
+    r"(?: comigo)?$",
     r"human", r"operator", r"representative", r"a person", r"real person", r"live person", r"live agent",
     r"agent", r"someone real", r"front desk", r"reception", r"receptionist", r"switchboard", r"robot",
     r"(?:talk|speak|speaking|talking)(?: \w+){0,2} (?:to|with) (?:someone|somebody|anyone|anybody)",
