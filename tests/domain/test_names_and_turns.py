@@ -108,3 +108,14 @@ def test_one_topic_word_against_the_whole_sentence() -> None:
 )
 def test_a_role_to_talk_to(r: Resolver, utterance: str, kind: str) -> None:
     assert classify(utterance, resolver=r, menu=MENU).kind == kind
+
+
+def test_namesakes_told_apart_by_the_department_said() -> None:
+    r = Resolver([D("Megan Holloway"), D("Megan Tran", (), "hr"), D("Customer Success"),
+                  D("People Operations", (), "hr"), D("Fernanda Guimarães", (), "billing"),
+                  D("Financiamento e Seguros", ("financiamento",))])
+    assert r.resolve("megan in customer success please").match == "Megan Holloway"
+    assert r.resolve("megan in people operations").match == "Megan Tran"
+    assert r.resolve("megan please").match is None  # nothing said to tell them apart
+    # one person of the name: the department said does not make her less likely
+    assert r.resolve("a fernanda do financiamento por favor").match == "Fernanda Guimarães"

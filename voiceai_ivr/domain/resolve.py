@@ -101,6 +101,9 @@ PERSON_SURE = 80.0
 #: Taken off a person whose first name's gender contradicts the title said ("mister
 #: ruiz" when Daniel and Teresa Ruiz work here): the other one wins.
 TITLE_MISMATCH = 10.0
+#: Taken off a person named in part whose kind is not that of the department said
+#: with the name ("megan in customer success" when Megan Tran is HR's).
+OTHER_DEPARTMENT = 10.0
 #: Taken off a department named only by words other departments' names have too.
 SHARED_PART = 8.0
 MAX_ALTERNATIVES = 5
@@ -1156,8 +1159,16 @@ class Resolver:
         for at, heard in enumerate(words):
             if not heard.stop:
                 said.setdefault(heard.word, set()).add(at)
-        for d, hits in person_words.items():
-            self._score_person(d, hits, words, named_categories, cands, said)
+        # the kinds of the departments named as such (not people, not topic words)
+        dept_named = {self._categories[c.dest] for c in cands.values()
+                      if c.tier == TIER_EXPLICIT and not self._persons[c.dest]}
+        elsewhere = {d for d, hits in person_words.items()
+                     if self._score_person(d, hits, words, named_categories, cands, said, dept_named)}
+        if elsewhere and any(c.tier == TIER_PERSON and c.dest not in elsewhere for c in cands.values()):
+            # "megan in customer success": not Megan Tran of HR (her kind is not the
+            # department said) when another Megan is left
+            for d in elsewhere:
+                cands[d].score -= OTHER_DEPARTMENT
         found_cands = {d: c for d, c in cands.items() if c.tier}
         self._outweigh(found_cands, words)
         if orphan and not offtopic and not any(c.tier >= TIER_EXPLICIT for c in found_cands.values()):
@@ -1170,22 +1181,26 @@ class Resolver:
         return found_cands, offtopic, None, noise
 
     def _score_person(self, d: int, hits: list[_Hit], words: Sequence[_Word], named_categories: set[Optional[str]],
-                      cands: dict[int, _Candidate], said: dict[str, set[int]]) -> None:
+                      cands: dict[int, _Candidate], said: dict[str, set[int]],
+                      dept_named: set[Optional[str]]) -> bool:
+        """Scores person ``d``; True when a department is named with the name and the
+        person is known to be of another kind."""
         hit = max(hits, key=lambda h: (h.matched, h.sim, max(h.positions)))  # the latest of equals: after a correction
         e = self._entries[hit.entry]
         ws = [words[p] for p in hit.positions]
         titled = any(w.titled for w in ws)
         if not titled and all((w.common and not w.first_name) or w.topical for w in ws) and hit.matched < len(e.words):
-            return  # "price list" is not Ms Price; "right" is not Wright
+            return False  # "price list" is not Ms Price; "right" is not Wright
         first = min(hit.positions)
         if hit.matched < len(e.words) and first > 0 and words[first - 1].first_name and not words[first - 1].common \
                 and not any(self._compatible(words[first - 1].raw, n) for n in e.forms):
-            return  # "fernanda costa" is not Ana Paula Costa
+            return False  # "fernanda costa" is not Ana Paula Costa
         if hit.matched >= len(e.words):
             score = hit.sim
         else:
             score = (86.0 if hit.matched == 1 else 93.0) * hit.sim / 100.0
         evidence = hit.matched
+        elsewhere = False
         if titled:
             score += 4.0
         said_gender = _said_gender(words, first, max(hit.positions))
@@ -1201,9 +1216,12 @@ class Resolver:
         elif self._alias_words[d] and any(said[a] - set(hit.positions) for a in self._alias_words[d] if a in said):
             score += 4.0  # "emily in grooming": Emily Hartman, alias "grooming lead"
             evidence += 1
+        else:
+            elsewhere = bool(cat and dept_named and hit.matched < len(e.words))
         c.tier = TIER_PERSON
         c.score = min(score, 100.0)
         c.evidence = evidence
+        return elsewhere
 
     def _outweigh(self, cands: dict[int, _Candidate], words: Sequence[_Word]) -> None:
         """The topic evidence of a whole sentence outweighs a department named in
