@@ -13,6 +13,7 @@ DIRECTORY = [
     D("Logística", (), "logistics"),
     D("Finance Office", (), "billing"),
     D("Anne-Marie Fontaine"),
+    D("José Carlos Pereira"),
     D("Daniel Ruiz"),
     D("Teresa Ruiz"),
     D("Jorge Oliveira"),
@@ -33,6 +34,7 @@ def r() -> Resolver:
     ("utterance", "expected"),
     [
         ("annemariefontaine please", "Anne-Marie Fontaine"),  # three name pieces glued
+        ("quero o zecarlos", "José Carlos Pereira"),  # a nickname of two letters glued
         ("mister ruiz please", "Daniel Ruiz"),  # the title's gender against Teresa's
         ("o senhor oliveira", "Jorge Oliveira"),
         ("is gwen pierce around", "Gwendolyn Pierce"),  # a short form before the surname

@@ -813,8 +813,10 @@ class Resolver:
     def _glued(self, w: str, most: int) -> Optional[list[str]]:
         """``w`` cut into two (or up to ``most``) name pieces, the fewest cuts first
         ("mariasilva"; "annemariefontaine" for Anne-Marie Fontaine), or None."""
-        for cut in range(3, len(w) - 2):
-            if self._name_piece(w[:cut]) and self._name_piece(w[cut:]):
+        for cut in range(2, len(w) - 2):
+            # a piece of two letters only as a first name ("zecarlos": Zé Carlos)
+            if (cut > 2 or self._lex.is_first_name(w[:cut])) and self._name_piece(w[:cut]) \
+                    and self._name_piece(w[cut:]):
                 return [w[:cut], w[cut:]]
         if most > 2:
             for cut in range(3, len(w) - 5):
