@@ -121,3 +121,14 @@ def test_namesakes_told_apart_by_the_department_said() -> None:
     assert r.resolve("megan please").match is None  # nothing said to tell them apart
     # one person of the name: the department said does not make her less likely
     assert r.resolve("a fernanda do financiamento por favor").match == "Fernanda Guimarães"
+
+
+def test_a_topic_negated_through_is() -> None:
+    r = Resolver([D("Ouvidoria", (), "complaints"), D("Recursos Humanos", (), "hr"),
+                  D("Emergency Maintenance Line", (), "emergency"), D("Maintenance")])
+    assert r.resolve("nao e reclamacao nao e que eu quero mandar um curriculo").match == "Recursos Humanos"
+    assert r.resolve("e uma reclamacao sobre o atendimento").match == "Ouvidoria"
+    faucet = "this isnt an emergency its just a leaky faucet"
+    assert r.resolve(faucet).match != "Emergency Maintenance Line"
+    # nor does the topic model read the word taken back
+    assert getattr(r.by_topic_model(faucet), "match", None) != "Emergency Maintenance Line"

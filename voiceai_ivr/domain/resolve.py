@@ -1377,7 +1377,13 @@ class Resolver:
             return [], words, None, False, frozenset()
         cands, _, unrouted, noise = self._candidates(words)
         heard = len(cands)
-        cands = self._focus(cands, words)
+        kept = self._focus(cands, words)
+        if len(kept) < heard and noise is not None:
+            # the words of what the caller took back are not read by the topic model
+            # either ("this isn't an emergency, it's just a leaky faucet")
+            noise = noise | frozenset(p for d, c in cands.items() if d not in kept
+                                      for run in self._mentions(c, named=False) for p in run)
+        cands = kept
         if self._payable and _SUPPLIER.search(" ".join(w.raw for w in words)):
             self._to_payable(cands)
         weak = [c for c in cands.values() if c.tier == TIER_PERSON and c.score < PERSON_SURE]
@@ -1711,7 +1717,7 @@ _CORRECTIONS: tuple[tuple[str, ...], ...] = tuple(tuple(p.split()) for p in (
 _CORRECTION_FIRST = frozenset(p[0] for p in _CORRECTIONS)
 #: ... unless it is an apology for something ("desculpa incomodar", "sorry to bother").
 _APOLOGY_FOR = frozenset("incomodar incomodo a pelo pela por hora to for about if i".split())
-_NEGATORS_PRE = frozenset("nao nem not dont don didn doesn isn aren wasn never".split())
+_NEGATORS_PRE = frozenset("nao nem not dont don didn doesn isn aren wasn never isnt arent wasnt doesnt didnt".split())
 _POST_NEGATORS = frozenset("nao no nope".split())
 _FILLERS = frozenset("eh ah hum uhm um uh er erm oh hmm ahn shoot".split())
 #: Words a negation reaches a destination's name through ("não é com o X", "not the X",
@@ -1722,7 +1728,10 @@ _NEG_SKIP = frozenset(
     speaking with for looking calling call about this m really""".split()
 )
 #: A topic word is negated only through a request ("not calling to buy", "não é sobre o boleto").
-_NEG_REQUEST = frozenset("quero queria preciso sobre ligando liguei want need calling looking about interested".split())
+_NEG_REQUEST = frozenset("quero queria preciso sobre ligando liguei want need calling looking about interested".split()
+                         # ... or through "is" ("não é reclamação", "this isn't an emergency")
+                         + ["e", "eh", "era"])
+_COPULA_NEGATORS = frozenset("isn aren wasn isnt arent wasnt".split())
 
 
 #: Kinds of destination a caller also has of their own: "my lawyer", "meu chefe".
@@ -1913,7 +1922,7 @@ def _pre_negated(raw: Sequence[str], start: int, used: set[int], skip: frozenset
         if j not in used and w in _NEGATORS_PRE:
             if j == 0 and w == "nao" and all(x in _ARTICLES for x in raw[1:start]):
                 return False  # "não, o suporte", "no, billing": an answer, then the request
-            return via or need is None
+            return via or need is None or w in _COPULA_NEGATORS
         if w not in skip and not (need is not None and w in need):
             return False
         via = via or (need is not None and w in need)
