@@ -1728,9 +1728,9 @@ _NEG_SKIP = frozenset(
     speaking with for looking calling call about this m really""".split()
 )
 #: A topic word is negated only through a request ("not calling to buy", "não é sobre o boleto").
-_NEG_REQUEST = frozenset("quero queria preciso sobre ligando liguei want need calling looking about interested".split()
-                         # ... or through "is" ("não é reclamação", "this isn't an emergency")
-                         + ["e", "eh", "era"])
+#: ... or through "is" ("não é reclamação", "this isn't an emergency").
+_NEG_REQUEST = frozenset("quero queria preciso sobre ligando liguei want need calling looking about interested "
+                         "e eh era".split())
 _COPULA_NEGATORS = frozenset("isn aren wasn isnt arent wasnt".split())
 
 
