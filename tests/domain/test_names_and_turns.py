@@ -67,9 +67,13 @@ def test_a_month_is_not_a_surname(r: Resolver) -> None:
         ("desculpa o que que era pra apertar", "repeat"),
         ("what number do i press for billing", "transfer"),  # a destination named: not a repeat
         ("eu perdi a encomenda", "transfer"),
+        ("quais sao os numeros mesmo", "repeat"),
+        ("obrigado boa tarde", "goodbye"),  # thanks and a wish for the day: done
+        ("thanks have a good one", "goodbye"),
+        ("boa tarde eu queria a logistica", "transfer"),
     ],
 )
-def test_repeat(r: Resolver, utterance: str, kind: str) -> None:
+def test_repeat_and_goodbye(r: Resolver, utterance: str, kind: str) -> None:
     assert classify(utterance, resolver=r, menu=MENU).kind == kind
 
 

@@ -94,7 +94,10 @@ _GOODBYE = _rx(
     r"(?:i ll|i will) call you back",
     # only thanks ("ok obrigada", "alright thank you"): the caller is done
     r"^(?:(?:ah|oh|ok|okay|ta|bom|tudo|bem|beleza|entao|alright|all right|great|perfeito|certo|no|nao) )*"
-    r"(?:muito )?(?:obrigad[oa]|thanks|thank you|valeu)(?: (?:entao|mesmo|tchau|bye|so much|a lot))*$",
+    r"(?:muito )?(?:obrigad[oa]|thanks|thank you|valeu)(?: (?:entao|mesmo|tchau|bye|so much|a lot))*"
+    # ... and a wish for the rest of the day ("obrigado, boa tarde", "thanks, have a good one")
+    r"(?: (?:(?:uma )?boa (?:tarde|noite|semana)|(?:um )?bom dia|(?:have a )?(?:good|nice|great) "
+    r"(?:day|one|night|evening|afternoon|weekend)))?$",
 )
 #: The caller's matter is done: with goodbye words, a destination they name is past.
 _DONE = _rx(
@@ -116,6 +119,7 @@ _REPEAT = _rx(
     r"(?:what|which) (?:were|are) (?:the|my) (?:choices|options)", r"choices again",
     r"(?:say|read|list)(?: \w+){0,2} again",
     r"quais (?:eram|sao) as (?:opcoes|alternativas)", r"as opcoes de novo",
+    r"quais (?:eram|sao) os numeros", r"what (?:were|are) the numbers",
     r"(?:fala|falar|diz|dizer|repete|repetir|le|ler)(?: de novo| novamente| outra vez)? as opcoes",
     # what the menu said, asked again ("o que que era pra apertar", "what was the number for")
     r"o que (?:que )?(?:era|e) (?:pra|para) (?:apertar|digitar|teclar|discar)",
