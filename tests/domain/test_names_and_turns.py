@@ -136,3 +136,14 @@ def test_a_topic_negated_through_is() -> None:
     assert r.resolve(faucet).match != "Emergency Maintenance Line"
     # nor does the topic model read the word taken back
     assert getattr(r.by_topic_model(faucet), "match", None) != "Emergency Maintenance Line"
+
+
+def test_contractions_and_the_callers_own_title() -> None:
+    r = Resolver([D("Theresa Ruiz"), D("Youth Services", (), None, ("storytime",)),
+                  D("Office of the Director", (), "management")])
+    # "there's a" is not Theresa
+    assert r.resolve("a friend told me there's a sensory friendly storytime").match == "Youth Services"
+    assert r.resolve("theresa please").match == "Theresa Ruiz"
+    # the caller's own title is not our director's office
+    assert r.resolve("i'm the activities director over at pine ridge").match is None
+    assert r.resolve("i need the director's office").match == "Office of the Director"

@@ -235,6 +235,8 @@ _SPELLING = frozenset(
 
 #: English contractions split by normalisation ("i'm" -> "i m"): not a spelling ("IM").
 _CONTRACTIONS = frozenset({("i", "m"), ("i", "d")})
+#: What an apostrophe leaves of a contraction ("there s", "don t", "we re", "i ll").
+_CONTRACTION_TAILS = frozenset("s t d m ll re ve".split())
 #: Letters (or letter names) that are also words: not taken into a spelling at its end.
 _LETTER_WORDS = frozenset("e a o i you oh de que te ve ele esse ca pe ze em en el see bee".split())
 
@@ -271,6 +273,10 @@ def words_of(text: str) -> list[str]:
         while j < len(raw) and len(raw[j]) == 1 and raw[j].isalpha():
             j += 1
         run = raw[i:j]
+        if len(run) == 2 and run[0] in _CONTRACTION_TAILS and run[1] in ("a", "i") and i > 0 and len(raw[i - 1]) > 1:
+            out.append(raw[i])  # "there s a", "it s a": a contraction and an article, not "sa"
+            i += 1
+            continue
         if len(run) >= 2 and any(c not in "aeiou" for c in run) and tuple(run[:2]) not in _CONTRACTIONS:
             out.append("".join(run))
             i = j
@@ -1858,13 +1864,22 @@ def _opened_with(words: Sequence[_Word], at: int) -> bool:
 
 def _possessed(words: Sequence[_Word], at: int) -> bool:
     """A possessive of the caller's before ``at``, with at most two describing
-    words between ("my immigration lawyer")."""
+    words between ("my immigration lawyer"), or the caller's own title ("i'm the
+    activities director")."""
     for j in range(at - 1, max(-1, at - 4), -1):
         if words[j].raw in _MINE:
             return True
+        if words[j].raw in _SELF_ARTICLES and j > 0 and (
+                words[j - 1].raw in _I_AM or (j > 1 and (words[j - 2].raw, words[j - 1].raw) in _I_AM_TWO)):
+            return True  # "i'm the activities director", "sou a gerente": the caller's own title
         if words[j].stop:
             return False
     return False
+
+
+_SELF_ARTICLES = frozenset("the a an o um uma".split())
+_I_AM = frozenset("im sou".split())
+_I_AM_TWO = frozenset({("i", "m"), ("i", "am"), ("eu", "sou")})
 
 
 def _markers(raw: Sequence[str], phrases: Sequence[tuple[str, ...]] = ()) -> list[tuple[int, int]]:
