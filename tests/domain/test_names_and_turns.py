@@ -147,3 +147,11 @@ def test_contractions_and_the_callers_own_title() -> None:
     # the caller's own title is not our director's office
     assert r.resolve("i'm the activities director over at pine ridge").match is None
     assert r.resolve("i need the director's office").match == "Office of the Director"
+
+
+def test_the_department_said_after_a_correction_tells_namesakes_apart() -> None:
+    r = Resolver([D("Jennifer Nguyen", (), "billing"), D("Jennifer Castillo", (), "hr"),
+                  D("Resident Accounts", (), "billing"), D("Human Resources", (), "hr")])
+    said = "jennifer in hr i mean jennifer in resident accounts the rent one"
+    assert r.resolve(said).match == "Jennifer Nguyen"
+    assert r.resolve("jennifer in human resources").match == "Jennifer Castillo"

@@ -1162,14 +1162,18 @@ class Resolver:
                 c.score = min(score, 97.0)
                 c.evidence = round(s, 2)
                 c.own = d in own_generic
-        named_categories = {self._categories[c.dest] for c in cands.values() if c.tier}
+        marks = _markers([w.raw for w in words])
+        after = marks[-1][1] if marks else 0  # after a correction, what is said after it
+        named_categories = {self._categories[c.dest] for c in cands.values() if c.tier
+                            and any(p >= after for _, positions, _ in c.notes for p in positions)}
         said: dict[str, set[int]] = {}
         for at, heard in enumerate(words):
             if not heard.stop:
                 said.setdefault(heard.word, set()).add(at)
         # the kinds of the departments named as such (not people, not topic words)
         dept_named = {self._categories[c.dest] for c in cands.values()
-                      if c.tier == TIER_EXPLICIT and not self._persons[c.dest]}
+                      if c.tier == TIER_EXPLICIT and not self._persons[c.dest]
+                      and any(p >= after for _, positions, _ in c.notes for p in positions)}
         elsewhere = {d for d, hits in person_words.items()
                      if self._score_person(d, hits, words, named_categories, cands, said, dept_named)}
         if elsewhere and any(c.tier == TIER_PERSON and c.dest not in elsewhere for c in cands.values()):
