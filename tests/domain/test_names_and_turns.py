@@ -50,9 +50,11 @@ def test_title_against_one_person_alone_still_transfers() -> None:
     assert r.resolve("mister ruiz").match == "Teresa Ruiz"  # a slip of the title is no reason to ask
 
 
-def test_two_unknown_words_are_a_person(r: Resolver) -> None:
-    assert r.is_person("Gwendolyn Pierce") and r.is_person("Fiona Marsh")
+def test_two_unknown_words_are_a_person() -> None:
+    r = Resolver([D("Zorvina Quellhart"), D("Human Resources"), D("Logística", (), "logistics")])
+    assert r.is_person("Zorvina Quellhart")  # a first name the lexicon does not list
     assert not r.is_person("Human Resources")
+    assert r.resolve("zorvina please").match == "Zorvina Quellhart"
 
 
 def test_a_month_is_not_a_surname(r: Resolver) -> None:
