@@ -44,10 +44,10 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     # after r5 and r6 were scored, r7 was scored before its dev half was read
     ("r5", "dev"): ({"pt-BR": 0.74, "en-US": 0.79}, 0.04),
     ("r5", "test"): ({"pt-BR": 0.78, "en-US": 0.66}, 0.07),
-    ("r6", "dev"): ({"pt-BR": 0.74, "en-US": 0.68}, 0.07),
+    ("r6", "dev"): ({"pt-BR": 0.74, "en-US": 0.71}, 0.07),
     ("r6", "test"): ({"pt-BR": 0.68, "en-US": 0.60}, 0.12),
-    ("r7", "dev"): ({"pt-BR": 0.72, "en-US": 0.74}, 0.07),
-    ("r7", "test"): ({"pt-BR": 0.62, "en-US": 0.56}, 0.10),
+    ("r7", "dev"): ({"pt-BR": 0.72, "en-US": 0.75}, 0.07),
+    ("r7", "test"): ({"pt-BR": 0.62, "en-US": 0.60}, 0.10),
     # round 8 (2026-12-07): a funeral home (pt-BR) and a public library (en-US),
     # scored at import before anything was changed: dev 65.5 / 60.0 %, 9.8 % wrong
     # actions; test 73.5 / 56.8 %, 10.1 %; after round 8's tuning: dev 70.2 / 70.0 %,
