@@ -157,3 +157,11 @@ def test_the_department_said_after_a_correction_tells_namesakes_apart() -> None:
     said = "jennifer in hr i mean jennifer in resident accounts the rent one"
     assert r.resolve(said).match == "Jennifer Nguyen"
     assert r.resolve("jennifer in human resources").match == "Jennifer Castillo"
+
+
+def test_a_word_that_starts_a_one_word_name() -> None:
+    r = Resolver([D("Floricultura"), D("Capelas e Velórios"), D("Plantão Funerário", (), "emergency"),
+                  D("Friends of the Library Bookstore")])
+    assert r.resolve("nao e o plantao ninguem morreu eu so quero mandar flores").match == "Floricultura"
+    # the first word of a name of several words is not such a start ("book": Bookstore)
+    assert r.resolve("i want to give away some books").match != "Friends of the Library Bookstore"

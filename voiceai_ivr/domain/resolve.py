@@ -104,6 +104,12 @@ TITLE_MISMATCH = 10.0
 #: Taken off a person named in part whose kind is not that of the department said
 #: with the name ("megan in customer success" when Megan Tran is HR's).
 OTHER_DEPARTMENT = 10.0
+#: A department of no declared kind whose name is one word, or "X e Y" of one word
+#: each, takes a caller's word whose root starts that word as a topic word of its
+#: own ("flores" / Floricultura): names of at least this many letters, ...
+RELATED_NAME_MIN = 8
+#: ... and a root at least this many letters shorter (a compound, not a form).
+RELATED_COMPOUND = 4
 #: Taken off a department named only by words other departments' names have too.
 SHARED_PART = 8.0
 MAX_ALTERNATIVES = 5
@@ -601,6 +607,20 @@ class Resolver:
                 for w in set(e.words) | set(e.forms):
                     name_count[w] = name_count.get(w, 0) + len(e.owners)
         self._shared_name_words = frozenset(w for w, n in name_count.items() if n >= 2)
+        # one-word names (or the one-word parts of "X e Y") of departments of no
+        # declared kind, by their roots' first letters (see _compound)
+        self._roots: dict[str, list[tuple[str, int, int]]] = {}
+        for ei, e in enumerate(entries):
+            if e.kind != _NAME or not e.owners or e.person:
+                continue
+            for part in f" {normalize_text(e.text)} ".replace(" and ", " e ").split(" e "):
+                form = part.strip()
+                if " " in form or len(form) < RELATED_NAME_MIN or lx.is_common(form):
+                    continue
+                root = snowball(form, "pt")
+                for d in e.owners:
+                    if not self._declared[d] and not self._persons[d]:
+                        self._roots.setdefault(root[:4], []).append((root, d, ei))
         self._name_vocab = frozenset(w for w, refs in fuzzy.items() if all(entries[ei].person for ei, _ in refs))
         # a person's own alias words ("grooming lead"), to tell people of one first name apart
         self._alias_words: list[frozenset[str]] = [frozenset() for _ in self._names]
@@ -1140,6 +1160,11 @@ class Resolver:
                 score = h.sim * (0.50 + 0.30 * _coverage(e, h))
             for d in e.owners:
                 self._raise(note(d, h, ""), TIER_EXPLICIT, score)
+        if self._roots:
+            for at, d, ei in self._compound(words):
+                if d not in own.get(at, ()) and not any(at in span for span in strong.get(d, [])):
+                    note(d, _Hit(ei, (at,), SIM_STEM, 1, True), " (the start of its name)")
+                    strong.setdefault(d, []).append((at,))
         for d in set(strong) | set(weak):
             groups = _groups(strong.get(d, []))
             # a keyword of several words said whole is the more specific
@@ -1191,6 +1216,19 @@ class Resolver:
                 # the need is of a kind this directory has nobody for: no topic routing
                 return {}, offtopic, best_cat, noise
         return found_cands, offtopic, None, noise
+
+    def _compound(self, words: Sequence[_Word]) -> list[tuple[int, int, int]]:
+        """(position, department, entry) of each caller's word whose root starts the
+        one-word name of a department of no declared kind ("flores": Floricultura)."""
+        out: list[tuple[int, int, int]] = []
+        for at, w in enumerate(words):
+            if w.stop or w.common or w.first_name or w.titled or len(w.raw) < 4 or not w.raw.isalpha():
+                continue
+            mine = snowball(w.raw, "pt")
+            for root, d, ei in self._roots.get(mine[:4], ()) if len(mine) >= 4 else ():
+                if root.startswith(mine) and len(root) - len(mine) >= RELATED_COMPOUND:
+                    out.append((at, d, ei))
+        return out
 
     def _score_person(self, d: int, hits: list[_Hit], words: Sequence[_Word], named_categories: set[Optional[str]],
                       cands: dict[int, _Candidate], said: dict[str, set[int]],
