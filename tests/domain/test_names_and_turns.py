@@ -165,3 +165,10 @@ def test_a_word_that_starts_a_one_word_name() -> None:
     assert r.resolve("nao e o plantao ninguem morreu eu so quero mandar flores").match == "Floricultura"
     # the first word of a name of several words is not such a start ("book": Bookstore)
     assert r.resolve("i want to give away some books").match != "Friends of the Library Bookstore"
+
+
+def test_a_place_named_after_someone_is_not_them() -> None:
+    r = Resolver([D("Denise Washington"), D("Ruy Barbosa"), D("Logística", (), "logistics")])
+    assert r.resolve("is the thing still happening saturday at washington park").match != "Denise Washington"
+    assert r.resolve("moro na rua barbosa").match != "Ruy Barbosa"
+    assert r.resolve("ms washington please").match == "Denise Washington"

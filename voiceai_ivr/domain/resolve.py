@@ -1245,6 +1245,11 @@ class Resolver:
         if hit.matched < len(e.words) and first > 0 and words[first - 1].first_name and not words[first - 1].common \
                 and not any(self._compatible(words[first - 1].raw, n) for n in e.forms):
             return False  # "fernanda costa" is not Ana Paula Costa
+        last = max(hit.positions)
+        if hit.matched < len(e.words) and not titled and (
+                (last + 1 < len(words) and words[last + 1].raw in _PLACE_AFTER)
+                or (first > 0 and words[first - 1].raw in _PLACE_BEFORE)):
+            return False  # "washington park", "avenida rio branco": a place named after someone
         if hit.matched >= len(e.words):
             score = hit.sim
         else:
@@ -1862,6 +1867,11 @@ def _model_text(words: Sequence[_Word], noise: Optional[frozenset[int]]) -> str:
     return " ".join(w.raw for i, w in enumerate(words) if i not in noise)
 
 
+#: Words that make a name before or after them a place ("washington park", "rua barbosa").
+_PLACE_AFTER = frozenset("park street st avenue ave road rd boulevard blvd square plaza drive lane highway "
+                         "county city town mall center centre station bridge".split())
+_PLACE_BEFORE = frozenset("rua avenida av praca parque bairro rodovia estrada travessa alameda largo "
+                          "cidade vila jardim".split())
 #: Forms of address and nouns that say a person's gender ("o senhor oliveira", "the ruiz lady").
 _MALE_WORDS = frozenset(
     "senhor sr seu doutor professor mr mister sir guy man gentleman fellow moco rapaz homem".split())
