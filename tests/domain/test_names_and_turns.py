@@ -172,3 +172,11 @@ def test_a_place_named_after_someone_is_not_them() -> None:
     assert r.resolve("is the thing still happening saturday at washington park").match != "Denise Washington"
     assert r.resolve("moro na rua barbosa").match != "Ruy Barbosa"
     assert r.resolve("ms washington please").match == "Denise Washington"
+
+
+def test_a_first_name_with_another_surname_is_someone_else(r: Resolver) -> None:
+    got = classify("o jorge quintanilha", resolver=r, menu=MENU)
+    assert got.kind == "operator"  # nobody called Jorge Quintanilha works here
+    assert r.resolve("o jorge").match == "Jorge Oliveira"
+    assert r.resolve("o jorge oliveira").match == "Jorge Oliveira"
+    assert r.resolve("o jorge oliveras").match == "Jorge Oliveira"  # a slip of his own surname

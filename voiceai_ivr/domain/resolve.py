@@ -110,6 +110,9 @@ OTHER_DEPARTMENT = 10.0
 RELATED_NAME_MIN = 8
 #: ... and a root at least this many letters shorter (a compound, not a form).
 RELATED_COMPOUND = 4
+#: A word after a first name at most this like any name of the directory (and
+#: unknown to the lexicon and the model) is someone else's surname ("o jorge pereira").
+OTHER_SURNAME_MAX = 75.0
 #: Taken off a department named only by words other departments' names have too.
 SHARED_PART = 8.0
 MAX_ALTERNATIVES = 5
@@ -1230,6 +1233,20 @@ class Resolver:
                     out.append((at, d, ei))
         return out
 
+    def _other_surname(self, nxt: _Word, e: _Entry) -> bool:
+        """``nxt``, said right after the first name of person ``e``, is a surname of
+        someone else: a word neither the lexicon nor the topic model knows (names
+        are in no department's sentences), like no name of this directory, and
+        ``e``'s first name is nobody else's here."""
+        if not (nxt.surname and not nxt.common and not nxt.topical and nxt.raw.isalpha() and len(nxt.raw) > 3):
+            return False
+        if self._model is None or self._model.known(nxt.raw) or nxt.raw in self._by_word or nxt.word in self._by_word:
+            return False
+        if process.extractOne(nxt.raw, self._name_vocab, scorer=fuzz.ratio, score_cutoff=OTHER_SURNAME_MAX):
+            return False
+        namesakes = {ei for ei, pos in self._by_word.get(e.words[0], ()) if pos == 0 and self._entries[ei].person}
+        return len(namesakes) == 1
+
     def _score_person(self, d: int, hits: list[_Hit], words: Sequence[_Word], named_categories: set[Optional[str]],
                       cands: dict[int, _Candidate], said: dict[str, set[int]],
                       dept_named: set[Optional[str]]) -> bool:
@@ -1246,6 +1263,9 @@ class Resolver:
                 and not any(self._compatible(words[first - 1].raw, n) for n in e.forms):
             return False  # "fernanda costa" is not Ana Paula Costa
         last = max(hit.positions)
+        if hit.matched < len(e.words) and hit.positions == (first,) and words[first].first_name \
+                and last + 1 < len(words) and self._other_surname(words[last + 1], e):
+            return False  # "o jorge pereira" is not Jorge Oliveira: someone this directory does not have
         if hit.matched < len(e.words) and not titled and (
                 (last + 1 < len(words) and words[last + 1].raw in _PLACE_AFTER)
                 or (first > 0 and words[first - 1].raw in _PLACE_BEFORE)):
