@@ -50,9 +50,9 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     ("r7", "test"): ({"pt-BR": 0.62, "en-US": 0.60}, 0.10),
     # round 8 (2026-12-07): a funeral home (pt-BR) and a public library (en-US),
     # scored at import before anything was changed: dev 65.5 / 60.0 %, 9.8 % wrong
-    # actions; test 73.5 / 56.8 %, 10.1 %; after round 8's tuning: dev 72.6 / 70.0 %,
-    # 6.0 %; test 75.5 / 58.0 %, 8.9 % (rounds 1-7 raised to their figures after it)
-    ("r8", "dev"): ({"pt-BR": 0.70, "en-US": 0.68}, 0.07),
+    # actions; test 73.5 / 56.8 %, 10.1 %; after round 8's tuning: dev 73.8 / 70.0 %,
+    # 5.4 %; test 75.5 / 58.0 %, 8.9 % (rounds 1-7 raised to their figures after it)
+    ("r8", "dev"): ({"pt-BR": 0.71, "en-US": 0.68}, 0.07),
     ("r8", "test"): ({"pt-BR": 0.73, "en-US": 0.56}, 0.10),
 }
 

@@ -1278,7 +1278,7 @@ class Resolver:
         elsewhere = False
         if titled:
             score += 4.0
-        said_gender = _said_gender(words, first, max(hit.positions))
+        said_gender = _said_gender(words, first, last)
         if said_gender is not None and _name_gender(self._entries[hit.entry].forms, self._lex) not in (
                 None, said_gender):
             score -= TITLE_MISMATCH  # "mister ruiz" is Daniel Ruiz, not Teresa Ruiz
