@@ -180,3 +180,10 @@ def test_a_first_name_with_another_surname_is_someone_else(r: Resolver) -> None:
     assert r.resolve("o jorge").match == "Jorge Oliveira"
     assert r.resolve("o jorge oliveira").match == "Jorge Oliveira"
     assert r.resolve("o jorge oliveras").match == "Jorge Oliveira"  # a slip of his own surname
+
+
+def test_the_people_of_a_department_after_a_correction() -> None:
+    r = Resolver([D("Grooming"), D("Memorial and Aftercare"), D("People and Culture", (), "hr")])
+    assert r.resolve("the grooming no no the aftercare people about my cat's ashes").match == \
+        "Memorial and Aftercare"
+    assert r.resolve("people and culture please").match == "People and Culture"

@@ -609,7 +609,8 @@ class Resolver:
             if e.kind == _NAME and e.owners and not e.person:
                 for w in set(e.words) | set(e.forms):
                     name_count[w] = name_count.get(w, 0) + len(e.owners)
-        self._shared_name_words = frozenset(w for w, n in name_count.items() if n >= 2)
+        # ... nor do words for a group of people ("the aftercare people" is not People and Culture)
+        self._shared_name_words = frozenset(w for w, n in name_count.items() if n >= 2) | _GROUP_WORDS
         # one-word names (or the one-word parts of "X e Y") of departments of no
         # declared kind, by their roots' first letters (see _compound)
         self._roots: dict[str, list[tuple[str, int, int]]] = {}
@@ -1835,10 +1836,15 @@ def _corrected_to(words: Sequence[_Word], at: int) -> bool:
     """The word at ``at`` is what a correction asks for: it follows a correction
     phrase ("human resources actually no, the volunteer office", "digo, o jurídico")."""
     raw = [w.raw for w in words]
+    ends = {end for _, end in _markers(raw)}
     j = at - 1
-    while j >= 0 and (raw[j] in _ARTICLES or raw[j] in _FILLERS or raw[j] in _POST_NEGATORS):
+    while j >= 0:
+        if j + 1 in ends:
+            return True
+        if not (raw[j] in _ARTICLES or raw[j] in _FILLERS or raw[j] in _POST_NEGATORS):
+            return False
         j -= 1
-    return any(end == j + 1 for _, end in _markers(raw)) if j >= 0 else False
+    return False
 
 
 #: Words after "it" that make it the department ("it support", "the it guy").
@@ -1887,6 +1893,8 @@ def _model_text(words: Sequence[_Word], noise: Optional[frozenset[int]]) -> str:
     return " ".join(w.raw for i, w in enumerate(words) if i not in noise)
 
 
+#: Words for a group of people: part of a department's name, they name no department.
+_GROUP_WORDS = frozenset("people pessoal pessoas team equipe staff folks guys turma galera".split())
 #: Words that make a name before or after them a place ("washington park", "rua barbosa").
 _PLACE_AFTER = frozenset("park street st avenue ave road rd boulevard blvd square plaza drive lane highway "
                          "county city town mall center centre station bridge".split())
