@@ -602,6 +602,12 @@ class Resolver:
                 if e.owners and e.kind in (_NAME, _ALIAS) and len(w) >= 5 and not w.isdigit():
                     fuzzy.setdefault(w, []).append((ei, pos))
         self._fuzzy = fuzzy
+        # how many people here have each first name ("o jorge pereira" is someone
+        # else only when one Jorge works here)
+        self._first_names: dict[str, int] = {}
+        for e in entries:
+            if e.person and e.words:
+                self._first_names[e.words[0]] = self._first_names.get(e.words[0], 0) + len(e.owners)
         # words of more than one department's name ("room", "services", "desk"): said
         # alone, they name none of them
         name_count: dict[str, int] = {}
@@ -931,7 +937,7 @@ class Resolver:
                         if (ei, pos) not in found:
                             found.add((ei, pos))
                             add(ei, pos, i, SIM_VARIANT, False)
-            if len(w.raw) >= 3 and i + 1 < len(words) and w.raw.isalpha():
+            if i + 1 < len(words) and not w.first_name and not w.common and len(w.raw) >= 3 and w.raw.isalpha():
                 # a short form of a first name before the surname ("gwen pierce" for Gwendolyn Pierce)
                 for ei, pos in self._by_word.get(words[i + 1].raw, ()):
                     e = self._entries[ei]
@@ -1194,7 +1200,7 @@ class Resolver:
         marks = _markers([w.raw for w in words])
         after = marks[-1][1] if marks else 0  # after a correction, what is said after it
         named_categories = {self._categories[c.dest] for c in cands.values() if c.tier
-                            and any(p >= after for _, positions, _ in c.notes for p in positions)}
+                            and (not after or any(p >= after for _, positions, _ in c.notes for p in positions))}
         said: dict[str, set[int]] = {}
         for at, heard in enumerate(words):
             if not heard.stop:
@@ -1202,9 +1208,13 @@ class Resolver:
         # the kinds of the departments named as such (not people, not topic words)
         dept_named = {self._categories[c.dest] for c in cands.values()
                       if c.tier == TIER_EXPLICIT and not self._persons[c.dest]
-                      and any(p >= after for _, positions, _ in c.notes for p in positions)}
+                      and (not after or any(p >= after for _, positions, _ in c.notes for p in positions))}
+        near = _Near(
+            {i: "m" if w.raw in _MALE_WORDS else "f" for i, w in enumerate(words)
+             if w.raw in _MALE_WORDS or w.raw in _FEMALE_WORDS},
+            frozenset(i for i, w in enumerate(words) if person_words and w.surname and self._other_surname(w)))
         elsewhere = {d for d, hits in person_words.items()
-                     if self._score_person(d, hits, words, named_categories, cands, said, dept_named)}
+                     if self._score_person(d, hits, words, named_categories, cands, said, dept_named, near)}
         if elsewhere and any(c.tier == TIER_PERSON and c.dest not in elsewhere for c in cands.values()):
             # "megan in customer success": not Megan Tran of HR (her kind is not the
             # department said) when another Megan is left
@@ -1234,23 +1244,20 @@ class Resolver:
                     out.append((at, d, ei))
         return out
 
-    def _other_surname(self, nxt: _Word, e: _Entry) -> bool:
-        """``nxt``, said right after the first name of person ``e``, is a surname of
-        someone else: a word neither the lexicon nor the topic model knows (names
-        are in no department's sentences), like no name of this directory, and
-        ``e``'s first name is nobody else's here."""
+    def _other_surname(self, nxt: _Word) -> bool:
+        """``nxt``, said right after a first name, is a surname of someone else: a
+        word neither the lexicon nor the topic model knows (names are in no
+        department's sentences) and like no name of this directory."""
         if not (nxt.surname and not nxt.common and not nxt.topical and nxt.raw.isalpha() and len(nxt.raw) > 3):
             return False
         if self._model is None or self._model.known(nxt.raw) or nxt.raw in self._by_word or nxt.word in self._by_word:
             return False
-        if process.extractOne(nxt.raw, self._name_vocab, scorer=fuzz.ratio, score_cutoff=OTHER_SURNAME_MAX):
-            return False
-        namesakes = {ei for ei, pos in self._by_word.get(e.words[0], ()) if pos == 0 and self._entries[ei].person}
-        return len(namesakes) == 1
+        return process.extractOne(nxt.raw, self._name_vocab, scorer=fuzz.ratio,
+                                  score_cutoff=OTHER_SURNAME_MAX) is None
 
     def _score_person(self, d: int, hits: list[_Hit], words: Sequence[_Word], named_categories: set[Optional[str]],
                       cands: dict[int, _Candidate], said: dict[str, set[int]],
-                      dept_named: set[Optional[str]]) -> bool:
+                      dept_named: set[Optional[str]], near: _Near) -> bool:
         """Scores person ``d``; True when a department is named with the name and the
         person is known to be of another kind."""
         hit = max(hits, key=lambda h: (h.matched, h.sim, max(h.positions)))  # the latest of equals: after a correction
@@ -1264,8 +1271,8 @@ class Resolver:
                 and not any(self._compatible(words[first - 1].raw, n) for n in e.forms):
             return False  # "fernanda costa" is not Ana Paula Costa
         last = max(hit.positions)
-        if hit.matched < len(e.words) and hit.positions == (first,) and words[first].first_name \
-                and last + 1 < len(words) and self._other_surname(words[last + 1], e):
+        if last + 1 in near.other_surnames and hit.matched < len(e.words) and hit.positions == (first,) \
+                and words[first].first_name and self._first_names.get(e.words[0], 0) == 1:
             return False  # "o jorge pereira" is not Jorge Oliveira: someone this directory does not have
         if hit.matched < len(e.words) and not titled and (
                 (last + 1 < len(words) and words[last + 1].raw in _PLACE_AFTER)
@@ -1279,7 +1286,7 @@ class Resolver:
         elsewhere = False
         if titled:
             score += 4.0
-        said_gender = _said_gender(words, first, last)
+        said_gender = _said_gender(near.gender, first, last) if near.gender else None
         if said_gender is not None and _name_gender(self._entries[hit.entry].forms, self._lex) not in (
                 None, said_gender):
             score -= TITLE_MISMATCH  # "mister ruiz" is Daniel Ruiz, not Teresa Ruiz
@@ -1907,15 +1914,20 @@ _FEMALE_WORDS = frozenset(
     "senhora sra dona doutora dra professora mrs ms miss missus madam lady woman girl moca mulher".split())
 
 
-def _said_gender(words: Sequence[_Word], first: int, last: int) -> Optional[str]:
+@dataclass(frozen=True)
+class _Near:
+    """Per sentence, what the words next to a name may say of it: the gender words
+    by position, and the positions of words that are someone else's surname."""
+
+    gender: dict[int, str]
+    other_surnames: frozenset[int]
+
+
+def _said_gender(gender: dict[int, str], first: int, last: int) -> Optional[str]:
     """The gender the caller gives the person named at ``first``..``last``: a title
-    before the name or a noun right after it; None when none is said."""
-    near = [words[first - 1].raw] if first > 0 else []
-    if last + 1 < len(words):
-        near.append(words[last + 1].raw)
-    male = any(w in _MALE_WORDS for w in near)
-    female = any(w in _FEMALE_WORDS for w in near)
-    return "m" if male and not female else "f" if female and not male else None
+    before the name or a noun right after it; None when none is said or both are."""
+    said = {g for g in (gender.get(first - 1), gender.get(last + 1)) if g}
+    return said.pop() if len(said) == 1 else None
 
 
 def _name_gender(forms: Sequence[str], lx: Lexicon) -> Optional[str]:
