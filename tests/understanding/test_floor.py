@@ -30,24 +30,30 @@ MAX_WRONG_WHERE_QUESTION = {"dev": 0, "test": 0}
 BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     ("r1", "dev"): ({"pt-BR": 0.98, "en-US": 0.98}, 0.01),
     ("r1", "test"): ({"pt-BR": 0.94, "en-US": 0.94}, 0.02),
-    ("r2", "dev"): ({"pt-BR": 0.93, "en-US": 0.92}, 0.02),
+    ("r2", "dev"): ({"pt-BR": 0.94, "en-US": 0.94}, 0.02),
     ("r2", "test"): ({"pt-BR": 0.82, "en-US": 0.82}, 0.05),
     # r3 was held out in round 3 and is tuned on (dev half) since round 4; round 4
     # asks where the evidence is thin: fewer wrong actions, fewer transfers
-    ("r3", "dev"): ({"pt-BR": 0.88, "en-US": 0.88}, 0.03),
+    ("r3", "dev"): ({"pt-BR": 0.91, "en-US": 0.88}, 0.03),
     ("r3", "test"): ({"pt-BR": 0.82, "en-US": 0.74}, 0.07),
-    ("r4", "dev"): ({"pt-BR": 0.86, "en-US": 0.86}, 0.04),
+    ("r4", "dev"): ({"pt-BR": 0.89, "en-US": 0.89}, 0.04),
     ("r4", "test"): ({"pt-BR": 0.77, "en-US": 0.80}, 0.10),
     # rounds 5-7 (2026-12-06): organisations with their own vocabulary (a vet
     # hospital, an agricultural cooperative, a bus company, property management,
     # a school, a museum); the topic model and the insistent-transfer rules came
     # after r5 and r6 were scored, r7 was scored before its dev half was read
-    ("r5", "dev"): ({"pt-BR": 0.69, "en-US": 0.75}, 0.05),
-    ("r5", "test"): ({"pt-BR": 0.76, "en-US": 0.60}, 0.14),
-    ("r6", "dev"): ({"pt-BR": 0.72, "en-US": 0.66}, 0.09),
-    ("r6", "test"): ({"pt-BR": 0.68, "en-US": 0.57}, 0.14),
-    ("r7", "dev"): ({"pt-BR": 0.72, "en-US": 0.72}, 0.09),
-    ("r7", "test"): ({"pt-BR": 0.60, "en-US": 0.55}, 0.10),
+    ("r5", "dev"): ({"pt-BR": 0.74, "en-US": 0.80}, 0.04),
+    ("r5", "test"): ({"pt-BR": 0.78, "en-US": 0.66}, 0.07),
+    ("r6", "dev"): ({"pt-BR": 0.74, "en-US": 0.71}, 0.07),
+    ("r6", "test"): ({"pt-BR": 0.68, "en-US": 0.60}, 0.12),
+    ("r7", "dev"): ({"pt-BR": 0.72, "en-US": 0.75}, 0.07),
+    ("r7", "test"): ({"pt-BR": 0.62, "en-US": 0.60}, 0.10),
+    # round 8 (2026-12-07): a funeral home (pt-BR) and a public library (en-US),
+    # scored at import before anything was changed: dev 65.5 / 60.0 %, 9.8 % wrong
+    # actions; test 73.5 / 56.8 %, 10.1 %; after round 8's tuning: dev 73.8 / 70.0 %,
+    # 5.4 %; test 75.5 / 58.0 %, 8.9 % (rounds 1-7 raised to their figures after it)
+    ("r8", "dev"): ({"pt-BR": 0.71, "en-US": 0.68}, 0.07),
+    ("r8", "test"): ({"pt-BR": 0.73, "en-US": 0.56}, 0.10),
 }
 
 

@@ -94,7 +94,10 @@ _GOODBYE = _rx(
     r"(?:i ll|i will) call you back",
     # only thanks ("ok obrigada", "alright thank you"): the caller is done
     r"^(?:(?:ah|oh|ok|okay|ta|bom|tudo|bem|beleza|entao|alright|all right|great|perfeito|certo|no|nao) )*"
-    r"(?:muito )?(?:obrigad[oa]|thanks|thank you|valeu)(?: (?:entao|mesmo|tchau|bye|so much|a lot))*$",
+    r"(?:muito )?(?:obrigad[oa]|thanks|thank you|valeu)(?: (?:entao|mesmo|tchau|bye|so much|a lot))*"
+    # ... and a wish for the rest of the day ("obrigado, boa tarde", "thanks, have a good one")
+    r"(?: (?:(?:uma )?boa (?:tarde|noite|semana)|(?:um )?bom dia|(?:have a )?(?:good|nice|great) "
+    r"(?:day|one|night|evening|afternoon|weekend)))?$",
 )
 #: The caller's matter is done: with goodbye words, a destination they name is past.
 _DONE = _rx(
@@ -116,12 +119,30 @@ _REPEAT = _rx(
     r"(?:what|which) (?:were|are) (?:the|my) (?:choices|options)", r"choices again",
     r"(?:say|read|list)(?: \w+){0,2} again",
     r"quais (?:eram|sao) as (?:opcoes|alternativas)", r"as opcoes de novo",
+    r"quais (?:eram|sao) os numeros", r"what (?:were|are) the numbers",
     r"(?:fala|falar|diz|dizer|repete|repetir|le|ler)(?: de novo| novamente| outra vez)? as opcoes",
+    # what the menu said, asked again ("o que que era pra apertar", "what was the number for")
+    r"o que (?:que )?(?:era|e) (?:pra|para) (?:apertar|digitar|teclar|discar)",
+    r"(?:qual|que) (?:era|e) (?:a tecla|o numero|a opcao)",
+    r"what (?:was|is|were) (?:i|we) (?:supposed|meant) to (?:press|dial|push|say)",
+    r"what (?:number|key|button) (?:was|is|do i|should i)", r"what do i (?:press|dial|push)",
+    r"(?:nao|num) (?:ouvi|escutei|peguei)", r"didn t hear", r"i missed (?:that|it|what|the)",
+)
+#: A request to repeat that opens the sentence ("repete por favor que eu perdi"): it
+#: outweighs a topic word said after it (not a name).
+_REPEAT_OPENS = _rx(
+    r"^(?:(?:desculpa|desculpe|perdao|sorry|oi|ola|hi|hum|eh|ah|uh|um|er|oh|por favor|please|moca|moco|"
+    r"voce|vc|pode|podia|poderia|can you|could you|would you|will you) )*"
+    r"(?:repete|repetir|repita|repeat|say (?:that|it) again|come again|pardon|fala de novo)\b",
 )
 _OPERATOR = _rx(
     r"atendente", r"operador(?:a)?", r"telefonista", r"recepcionista", r"recepcao", r"humano", r"uma pessoa",
     r"pessoa de verdade", r"alguem de verdade", r"ser humano", r"qualquer pessoa", r"robo",
     r"(?:falar|conversar|fala|passa|passe|transfere|transfira|me passa)(?: \w+){0,2} com alguem",
+    # a role nobody here is named by ("is there a librarian i can talk to")
+    r"is there (?:a|an|any|some|someone|somebody)(?: \w+){0,2} (?:i|we) (?:can|could) (?:talk|speak)(?: to| with)?$",
+    r"tem (?:algum|alguma|um|uma|alguem)(?: \w+){0,2} (?:que|pra|para) (?:eu )?(?:possa )?(?:falar|conversar)"
+    r"(?: comigo)?$",
     r"human", r"operator", r"representative", r"a person", r"real person", r"live person", r"live agent",
     r"agent", r"someone real", r"front desk", r"reception", r"receptionist", r"switchboard", r"robot",
     r"(?:talk|speak|speaking|talking)(?: \w+){0,2} (?:to|with) (?:someone|somebody|anyone|anybody)",
@@ -175,7 +196,7 @@ _KEY_FILLER = {
     "pt-BR": frozenset("o a e eu quero queria opcao tecla teclo teclar digito numero aperto apertar "
                        "escolho a opcao por favor ne pode ser ah eh hum".split()),
     "en-US": frozenset("the i want option number press key digit choose select pick please uh um er "
-                       "let s go with it s its".split()),
+                       "let s go with it s its ll take ill do d like".split()),
 }
 
 
@@ -506,7 +527,7 @@ def classify(
     if _GOODBYE.search(norm) and (not named or (_DONE.search(norm) and not _ASKS.search(norm))):
         # "já falei com a maria, era só isso, obrigado": a destination said of what is done
         return Intent("goodbye", text=text, reason="goodbye words")
-    if _REPEAT.search(norm) and not named:
+    if _REPEAT.search(norm) and (not named or (_REPEAT_OPENS.search(norm) and _topic_only(res))):
         return Intent("repeat", text=text, reason="asked to repeat")
     yn = _yes_no(norm, expected=(expect == "yes_no"))
     if yn is not None:
@@ -530,6 +551,11 @@ def classify(
         return Intent("operator", resolution=res, text=text, reason=res.reason)
     why = res.reason if res else "no rule matched"
     return Intent("unknown", resolution=res, text=text, reason=why + ("; callback declined" if negated else ""))
+
+
+def _topic_only(res: Optional[Resolution]) -> bool:
+    """The resolution rests on topic words only (no name, alias or person said)."""
+    return res is not None and bool(res.matched) and all(m.get("evidence") == "topic" for m in res.matched)
 
 
 def _from_keys(keys: str, menu: Mapping[str, str], expect: str) -> Intent:

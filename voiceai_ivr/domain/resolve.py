@@ -98,6 +98,23 @@ PASSING_RIVAL = 1.0
 OPENING_RIVAL = 3.0
 #: Least score of a person to transfer on (a name heard in part or by sound scores less).
 PERSON_SURE = 80.0
+#: Taken off a person whose first name's gender contradicts the title said ("mister
+#: ruiz" when Daniel and Teresa Ruiz work here): the other one wins.
+TITLE_MISMATCH = 10.0
+#: Taken off a person named in part whose kind is not that of the department said
+#: with the name ("megan in customer success" when Megan Tran is HR's).
+OTHER_DEPARTMENT = 10.0
+#: A department of no declared kind whose name is one word, or "X e Y" of one word
+#: each, takes a caller's word whose root starts that word as a topic word of its
+#: own ("flores" / Floricultura): names of at least this many letters, ...
+RELATED_NAME_MIN = 8
+#: ... and a root at least this many letters shorter (a compound, not a form).
+RELATED_COMPOUND = 4
+#: A word after a first name at most this like any name of the directory (and
+#: unknown to the lexicon and the model) is someone else's surname ("o jorge pereira").
+OTHER_SURNAME_MAX = 75.0
+#: Taken off a department named only by words other departments' names have too.
+SHARED_PART = 8.0
 MAX_ALTERNATIVES = 5
 #: Most words allowed between two words of one phrase ("internet is down").
 PHRASE_GAP = 2
@@ -140,6 +157,10 @@ FIT_VETO = 0.1
 FIT_CONFIRM = 0.35
 FIT_LEAD = 3.0
 FIT_ODD = 0.03
+#: A one-word topic match is asked about ("did you mean X?") when the model, reading
+#: this many words it knows, gives X's kinds under this share of the likeliest kind's.
+ELSEWHERE_WORDS = 4
+ELSEWHERE = 0.11
 #: Of candidates the rules would ask between, the model picks one only with this
 #: share and this lead over the others (the rules' doubt is evidence too).
 FIT_PICK = 0.8
@@ -223,6 +244,8 @@ _SPELLING = frozenset(
 
 #: English contractions split by normalisation ("i'm" -> "i m"): not a spelling ("IM").
 _CONTRACTIONS = frozenset({("i", "m"), ("i", "d")})
+#: What an apostrophe leaves of a contraction ("there s", "don t", "we re", "i ll").
+_CONTRACTION_TAILS = frozenset("s t d m ll re ve".split())
 #: Letters (or letter names) that are also words: not taken into a spelling at its end.
 _LETTER_WORDS = frozenset("e a o i you oh de que te ve ele esse ca pe ze em en el see bee".split())
 
@@ -259,6 +282,10 @@ def words_of(text: str) -> list[str]:
         while j < len(raw) and len(raw[j]) == 1 and raw[j].isalpha():
             j += 1
         run = raw[i:j]
+        if len(run) == 2 and run[0] in _CONTRACTION_TAILS and run[1] in ("a", "i") and i > 0 and len(raw[i - 1]) > 1:
+            out.append(raw[i])  # "there s a", "it s a": a contraction and an article, not "sa"
+            i += 1
+            continue
         if len(run) >= 2 and any(c not in "aeiou" for c in run) and tuple(run[:2]) not in _CONTRACTIONS:
             out.append("".join(run))
             i = j
@@ -485,13 +512,15 @@ class Resolver:
                         self._topical.add(k)
                         self._topic_cats.setdefault(k, set()).add(cat.name)
         own_words: list[tuple[str, ...]] = []
+        model_now: Optional[TopicModel] = topic_model() if model is None else (
+            model if isinstance(model, TopicModel) else None)
         for d in destinations:
             name, aliases, keywords, category = _describe(d)
             if not getattr(d, "enabled", True) or name in seen:
                 continue
             seen.add(name)
             di = len(self._names)
-            person = _is_person(name, lx)
+            person = _is_person(name, lx, model_now)
             self._declared.append(category is not None)
             if category is None:
                 # a person by the aliases only ("Ana Lima", aliases: rh): the contact for that kind
@@ -573,6 +602,35 @@ class Resolver:
                 if e.owners and e.kind in (_NAME, _ALIAS) and len(w) >= 5 and not w.isdigit():
                     fuzzy.setdefault(w, []).append((ei, pos))
         self._fuzzy = fuzzy
+        # how many people here have each first name ("o jorge pereira" is someone
+        # else only when one Jorge works here)
+        self._first_names: dict[str, int] = {}
+        for e in entries:
+            if e.person and e.words:
+                self._first_names[e.words[0]] = self._first_names.get(e.words[0], 0) + len(e.owners)
+        # words of more than one department's name ("room", "services", "desk"): said
+        # alone, they name none of them
+        name_count: dict[str, int] = {}
+        for e in entries:
+            if e.kind == _NAME and e.owners and not e.person:
+                for w in set(e.words) | set(e.forms):
+                    name_count[w] = name_count.get(w, 0) + len(e.owners)
+        # ... nor do words for a group of people ("the aftercare people" is not People and Culture)
+        self._shared_name_words = frozenset(w for w, n in name_count.items() if n >= 2) | _GROUP_WORDS
+        # one-word names (or the one-word parts of "X e Y") of departments of no
+        # declared kind, by their roots' first letters (see _compound)
+        self._roots: dict[str, list[tuple[str, int, int]]] = {}
+        for ei, e in enumerate(entries):
+            if e.kind != _NAME or not e.owners or e.person:
+                continue
+            for part in f" {normalize_text(e.text)} ".replace(" and ", " e ").split(" e "):
+                form = part.strip()
+                if " " in form or len(form) < RELATED_NAME_MIN or lx.is_common(form):
+                    continue
+                root = snowball(form, "pt")
+                for d in e.owners:
+                    if not self._declared[d] and not self._persons[d]:
+                        self._roots.setdefault(root[:4], []).append((root, d, ei))
         self._name_vocab = frozenset(w for w, refs in fuzzy.items() if all(entries[ei].person for ei, _ in refs))
         # a person's own alias words ("grooming lead"), to tell people of one first name apart
         self._alias_words: list[frozenset[str]] = [frozenset() for _ in self._names]
@@ -605,8 +663,7 @@ class Resolver:
             declared = [d for d in who if self._declared[d]]
             if declared:
                 self._by_category[dcat] = declared
-        self._model: Optional[TopicModel] = topic_model() if model is None else (
-            model if isinstance(model, TopicModel) else None)
+        self._model = model_now
         self._profiles = self._model_profiles(own_words)
         # Destinations of one profile fit a sentence alike: the fit is computed per
         # profile (a few dozen), not per destination (thousands of people).
@@ -784,18 +841,26 @@ class Resolver:
             if done:
                 continue
             w = raw[i]
-            if len(w) >= 7 and w.isalpha() and not self._known(w):
-                for cut in range(3, len(w) - 2):
-                    left, right = w[:cut], w[cut:]
-                    if self._name_piece(left) and self._name_piece(right):
-                        out.extend((left, right))
-                        break
-                else:
-                    out.append(w)
-            else:
-                out.append(w)
+            pieces = self._glued(w, 3) if len(w) >= 7 and w.isalpha() and not self._known(w) else None
+            out.extend(pieces or (w,))
             i += 1
         return out
+
+    def _glued(self, w: str, most: int) -> Optional[list[str]]:
+        """``w`` cut into two (or up to ``most``) name pieces, the fewest cuts first
+        ("mariasilva"; "annemariefontaine" for Anne-Marie Fontaine), or None."""
+        for cut in range(2, len(w) - 2):
+            # a piece of two letters only as a first name ("zecarlos": Zé Carlos)
+            if (cut > 2 or self._lex.is_first_name(w[:cut])) and self._name_piece(w[:cut]) \
+                    and self._name_piece(w[cut:]):
+                return [w[:cut], w[cut:]]
+        if most > 2:
+            for cut in range(3, len(w) - 5):
+                if self._name_piece(w[:cut]):
+                    rest = self._glued(w[cut:], most - 1)
+                    if rest:
+                        return [w[:cut], *rest]
+        return None
 
     def _analyse(self, utterance: str) -> list[_Word]:
         lx = self._lex
@@ -872,6 +937,14 @@ class Resolver:
                         if (ei, pos) not in found:
                             found.add((ei, pos))
                             add(ei, pos, i, SIM_VARIANT, False)
+            if i + 1 < len(words) and not w.first_name and not w.common and len(w.raw) >= 3 and w.raw.isalpha():
+                # a short form of a first name before the surname ("gwen pierce" for Gwendolyn Pierce)
+                for ei, pos in self._by_word.get(words[i + 1].raw, ()):
+                    e = self._entries[ei]
+                    if e.person and pos == 1 and (ei, 0) not in found and len(e.forms[0]) > len(w.raw) + 1 \
+                            and e.forms[0].startswith(w.raw):
+                        found.add((ei, 0))
+                        add(ei, 0, i, SIM_VARIANT, False)
             if (not w.first_name and not w.common) or w.titled:
                 for k in sound_keys(w.raw):
                     for ei, pos in self._by_sound.get(k, ()):
@@ -1090,10 +1163,18 @@ class Resolver:
                 score = h.sim
             elif e.kind == _NAME:
                 score = h.sim * (0.80 + 0.15 * _coverage(e, h))
+                if all(words[p].raw in self._shared_name_words or words[p].word in self._shared_name_words
+                       for p in h.positions):
+                    score -= SHARED_PART  # "room" of "Genealogy Room" and "Meeting Room Reservations"
             else:
                 score = h.sim * (0.50 + 0.30 * _coverage(e, h))
             for d in e.owners:
                 self._raise(note(d, h, ""), TIER_EXPLICIT, score)
+        if self._roots:
+            for at, d, ei in self._compound(words):
+                if d not in own.get(at, ()) and not any(at in span for span in strong.get(d, [])):
+                    note(d, _Hit(ei, (at,), SIM_STEM, 1, True), " (the start of its name)")
+                    strong.setdefault(d, []).append((at,))
         for d in set(strong) | set(weak):
             groups = _groups(strong.get(d, []))
             # a keyword of several words said whole is the more specific
@@ -1116,13 +1197,29 @@ class Resolver:
                 c.score = min(score, 97.0)
                 c.evidence = round(s, 2)
                 c.own = d in own_generic
-        named_categories = {self._categories[c.dest] for c in cands.values() if c.tier}
+        marks = _markers([w.raw for w in words])
+        after = marks[-1][1] if marks else 0  # after a correction, what is said after it
+        named_categories = {self._categories[c.dest] for c in cands.values() if c.tier
+                            and (not after or any(p >= after for _, positions, _ in c.notes for p in positions))}
         said: dict[str, set[int]] = {}
         for at, heard in enumerate(words):
             if not heard.stop:
                 said.setdefault(heard.word, set()).add(at)
-        for d, hits in person_words.items():
-            self._score_person(d, hits, words, named_categories, cands, said)
+        # the kinds of the departments named as such (not people, not topic words)
+        dept_named = {self._categories[c.dest] for c in cands.values()
+                      if c.tier == TIER_EXPLICIT and not self._persons[c.dest]
+                      and (not after or any(p >= after for _, positions, _ in c.notes for p in positions))}
+        near = _Near(
+            {i: "m" if w.raw in _MALE_WORDS else "f" for i, w in enumerate(words)
+             if w.raw in _MALE_WORDS or w.raw in _FEMALE_WORDS},
+            frozenset(i for i, w in enumerate(words) if person_words and w.surname and self._other_surname(w)))
+        elsewhere = {d for d, hits in person_words.items()
+                     if self._score_person(d, hits, words, named_categories, cands, said, dept_named, near)}
+        if elsewhere and any(c.tier == TIER_PERSON and c.dest not in elsewhere for c in cands.values()):
+            # "megan in customer success": not Megan Tran of HR (her kind is not the
+            # department said) when another Megan is left
+            for d in elsewhere:
+                cands[d].score -= OTHER_DEPARTMENT
         found_cands = {d: c for d, c in cands.items() if c.tier}
         self._outweigh(found_cands, words)
         if orphan and not offtopic and not any(c.tier >= TIER_EXPLICIT for c in found_cands.values()):
@@ -1134,25 +1231,65 @@ class Resolver:
                 return {}, offtopic, best_cat, noise
         return found_cands, offtopic, None, noise
 
+    def _compound(self, words: Sequence[_Word]) -> list[tuple[int, int, int]]:
+        """(position, department, entry) of each caller's word whose root starts the
+        one-word name of a department of no declared kind ("flores": Floricultura)."""
+        out: list[tuple[int, int, int]] = []
+        for at, w in enumerate(words):
+            if w.stop or w.common or w.first_name or w.titled or len(w.raw) < 4 or not w.raw.isalpha():
+                continue
+            mine = snowball(w.raw, "pt")
+            for root, d, ei in self._roots.get(mine[:4], ()) if len(mine) >= 4 else ():
+                if root.startswith(mine) and len(root) - len(mine) >= RELATED_COMPOUND:
+                    out.append((at, d, ei))
+        return out
+
+    def _other_surname(self, nxt: _Word) -> bool:
+        """``nxt``, said right after a first name, is a surname of someone else: a
+        word neither the lexicon nor the topic model knows (names are in no
+        department's sentences) and like no name of this directory."""
+        if not (nxt.surname and not nxt.common and not nxt.topical and nxt.raw.isalpha() and len(nxt.raw) > 3):
+            return False
+        if self._model is None or self._model.known(nxt.raw) or nxt.raw in self._by_word or nxt.word in self._by_word:
+            return False
+        return process.extractOne(nxt.raw, self._name_vocab, scorer=fuzz.ratio,
+                                  score_cutoff=OTHER_SURNAME_MAX) is None
+
     def _score_person(self, d: int, hits: list[_Hit], words: Sequence[_Word], named_categories: set[Optional[str]],
-                      cands: dict[int, _Candidate], said: dict[str, set[int]]) -> None:
+                      cands: dict[int, _Candidate], said: dict[str, set[int]],
+                      dept_named: set[Optional[str]], near: _Near) -> bool:
+        """Scores person ``d``; True when a department is named with the name and the
+        person is known to be of another kind."""
         hit = max(hits, key=lambda h: (h.matched, h.sim, max(h.positions)))  # the latest of equals: after a correction
         e = self._entries[hit.entry]
         ws = [words[p] for p in hit.positions]
         titled = any(w.titled for w in ws)
         if not titled and all((w.common and not w.first_name) or w.topical for w in ws) and hit.matched < len(e.words):
-            return  # "price list" is not Ms Price; "right" is not Wright
+            return False  # "price list" is not Ms Price; "right" is not Wright
         first = min(hit.positions)
         if hit.matched < len(e.words) and first > 0 and words[first - 1].first_name and not words[first - 1].common \
                 and not any(self._compatible(words[first - 1].raw, n) for n in e.forms):
-            return  # "fernanda costa" is not Ana Paula Costa
+            return False  # "fernanda costa" is not Ana Paula Costa
+        last = max(hit.positions)
+        if last + 1 in near.other_surnames and hit.matched < len(e.words) and hit.positions == (first,) \
+                and words[first].first_name and self._first_names.get(e.words[0], 0) == 1:
+            return False  # "o jorge pereira" is not Jorge Oliveira: someone this directory does not have
+        if hit.matched < len(e.words) and not titled and (
+                (last + 1 < len(words) and words[last + 1].raw in _PLACE_AFTER)
+                or (first > 0 and words[first - 1].raw in _PLACE_BEFORE)):
+            return False  # "washington park", "avenida rio branco": a place named after someone
         if hit.matched >= len(e.words):
             score = hit.sim
         else:
             score = (86.0 if hit.matched == 1 else 93.0) * hit.sim / 100.0
         evidence = hit.matched
+        elsewhere = False
         if titled:
             score += 4.0
+        said_gender = _said_gender(near.gender, first, last) if near.gender else None
+        if said_gender is not None and _name_gender(self._entries[hit.entry].forms, self._lex) not in (
+                None, said_gender):
+            score -= TITLE_MISMATCH  # "mister ruiz" is Daniel Ruiz, not Teresa Ruiz
         cat = self._categories[d]
         c = cands.get(d) or cands.setdefault(d, _Candidate(d))
         c.notes.append((hit.entry, hit.positions, ""))
@@ -1162,9 +1299,12 @@ class Resolver:
         elif self._alias_words[d] and any(said[a] - set(hit.positions) for a in self._alias_words[d] if a in said):
             score += 4.0  # "emily in grooming": Emily Hartman, alias "grooming lead"
             evidence += 1
+        else:
+            elsewhere = bool(cat and dept_named and hit.matched < len(e.words))
         c.tier = TIER_PERSON
         c.score = min(score, 100.0)
         c.evidence = evidence
+        return elsewhere
 
     def _outweigh(self, cands: dict[int, _Candidate], words: Sequence[_Word]) -> None:
         """The topic evidence of a whole sentence outweighs a department named in
@@ -1280,6 +1420,14 @@ class Resolver:
             if before and after - before:
                 drop |= before
                 break
+            # named before it and only described after it, while another is named
+            # after it ("the business office i mean patron accounts, it's about my
+            # late fees": the fees are Patron Accounts', not the business office's)
+            named_before = {d for d, runs in named.items() if runs[-1][-1] < start and d not in again}
+            named_after = {d for d, runs in named.items() if runs[-1][-1] >= end} | again
+            if named_before and named_after - named_before:
+                drop |= named_before
+                break
         # 2. negation of a destination named, by its last mention
         used: set[int] = set()
         starts = {run[0] for runs in named.values() for run in runs}
@@ -1310,7 +1458,13 @@ class Resolver:
             return [], words, None, False, frozenset()
         cands, _, unrouted, noise = self._candidates(words)
         heard = len(cands)
-        cands = self._focus(cands, words)
+        kept = self._focus(cands, words)
+        if len(kept) < heard and noise is not None:
+            # the words of what the caller took back are not read by the topic model
+            # either ("this isn't an emergency, it's just a leaky faucet")
+            noise = noise | frozenset(p for d, c in cands.items() if d not in kept
+                                      for run in self._mentions(c, named=False) for p in run)
+        cands = kept
         if self._payable and _SUPPLIER.search(" ".join(w.raw for w in words)):
             self._to_payable(cands)
         weak = [c for c in cands.values() if c.tier == TIER_PERSON and c.score < PERSON_SURE]
@@ -1424,6 +1578,8 @@ class Resolver:
             rival = self._model_rival(fits, top)
             if rival is not None:
                 doubt = [rival]
+            elif top.tier == TIER_GENERIC and top.evidence <= TOPIC_SURE and self._model_elsewhere(words, noise, top):
+                doubt = []
         if doubt is not None:
             asked = [top, *doubt]
             alts = [(self._names[c.dest], round(c.score)) for c in asked[:MAX_ALTERNATIVES]]
@@ -1498,6 +1654,22 @@ class Resolver:
             return None
         return _Candidate(di, TIER_GENERIC, top.score)
 
+    def _model_elsewhere(self, words: Sequence[_Word], noise: Optional[frozenset[int]], top: _Candidate) -> bool:
+        """The topic model, reading at least ``ELSEWHERE_WORDS`` words it knows, finds
+        the sentence about another kind of thing by far: the kinds of ``top`` (matched
+        on one topic word) get under ``ELSEWHERE`` of the likeliest kind's
+        probability, whether or not this directory has that kind ("a copy of your
+        w nine for our vendor file" is a tax form, not a purchase)."""
+        prof = self._profiles[top.dest]
+        if self._model is None or not prof:
+            return False
+        text = _model_text(words, noise)
+        if sum(1 for f in self._model.known(text) if f.startswith("p:")) < ELSEWHERE_WORDS:
+            return False
+        dist = self._model.distribution(text)
+        share = sum(dist.get(k, 0.0) * q for k, q in prof.items())
+        return share < ELSEWHERE * max(dist.values())
+
     def _doubt(self, top: _Candidate, ranked: Sequence[_Candidate],
                words: Sequence[_Word]) -> Optional[list[_Candidate]]:
         """Whether the evidence for ``top`` is too thin to transfer on: a receptionist
@@ -1528,7 +1700,7 @@ class Resolver:
             runs = self._mentions(top, named=True)
             if len(runs) != 1 or len(runs[0]) > 1:
                 return None
-            asked = _asked_for(words, runs[0][0])
+            asked = _asked_for(words, runs[0][0]) or _corrected_to(words, runs[0][0])
             cat = self._categories[top.dest]
             # a sentence that opens with it ("o fiscal do trabalho está aqui...") is
             # not a request for it when a whole sentence about another kind follows
@@ -1626,7 +1798,7 @@ _CORRECTIONS: tuple[tuple[str, ...], ...] = tuple(tuple(p.split()) for p in (
 _CORRECTION_FIRST = frozenset(p[0] for p in _CORRECTIONS)
 #: ... unless it is an apology for something ("desculpa incomodar", "sorry to bother").
 _APOLOGY_FOR = frozenset("incomodar incomodo a pelo pela por hora to for about if i".split())
-_NEGATORS_PRE = frozenset("nao nem not dont don didn doesn isn aren wasn never".split())
+_NEGATORS_PRE = frozenset("nao nem not dont don didn doesn isn aren wasn never isnt arent wasnt doesnt didnt".split())
 _POST_NEGATORS = frozenset("nao no nope".split())
 _FILLERS = frozenset("eh ah hum uhm um uh er erm oh hmm ahn shoot".split())
 #: Words a negation reaches a destination's name through ("não é com o X", "not the X",
@@ -1637,7 +1809,10 @@ _NEG_SKIP = frozenset(
     speaking with for looking calling call about this m really""".split()
 )
 #: A topic word is negated only through a request ("not calling to buy", "não é sobre o boleto").
-_NEG_REQUEST = frozenset("quero queria preciso sobre ligando liguei want need calling looking about interested".split())
+#: ... or through "is" ("não é reclamação", "this isn't an emergency").
+_NEG_REQUEST = frozenset("quero queria preciso sobre ligando liguei want need calling looking about interested "
+                         "e eh era".split())
+_COPULA_NEGATORS = frozenset("isn aren wasn isnt arent wasnt".split())
 
 
 #: Kinds of destination a caller also has of their own: "my lawyer", "meu chefe".
@@ -1648,7 +1823,8 @@ _MINE = frozenset("my meu minha our nosso nossa".split())
 #: Words before a destination's name that ask for it ("falar com o", "passa pro", "talk to").
 _ASKING = frozenset(
     """com pro pra para falar fala passa passe passar transfere transfira transferir liga ligar chama setor
-    departamento area quero preciso procuro to with talk speak connect transfer reach need want get""".split()
+    departamento area quero preciso procuro to with talk speak connect transfer reach need want get
+    pessoal equipe turma galera folks people team staff""".split()
 )
 
 
@@ -1661,6 +1837,21 @@ def _asked_for(words: Sequence[_Word], at: int) -> bool:
     if j < 0:
         return True  # the caller opened with it
     return words[j].raw in _ASKING
+
+
+def _corrected_to(words: Sequence[_Word], at: int) -> bool:
+    """The word at ``at`` is what a correction asks for: it follows a correction
+    phrase ("human resources actually no, the volunteer office", "digo, o jurídico")."""
+    raw = [w.raw for w in words]
+    ends = {end for _, end in _markers(raw)}
+    j = at - 1
+    while j >= 0:
+        if j + 1 in ends:
+            return True
+        if not (raw[j] in _ARTICLES or raw[j] in _FILLERS or raw[j] in _POST_NEGATORS):
+            return False
+        j -= 1
+    return False
 
 
 #: Words after "it" that make it the department ("it support", "the it guy").
@@ -1709,6 +1900,46 @@ def _model_text(words: Sequence[_Word], noise: Optional[frozenset[int]]) -> str:
     return " ".join(w.raw for i, w in enumerate(words) if i not in noise)
 
 
+#: Words for a group of people: part of a department's name, they name no department.
+_GROUP_WORDS = frozenset("people pessoal pessoas team equipe staff folks guys turma galera".split())
+#: Words that make a name before or after them a place ("washington park", "rua barbosa").
+_PLACE_AFTER = frozenset("park street st avenue ave road rd boulevard blvd square plaza drive lane highway "
+                         "county city town mall center centre station bridge".split())
+_PLACE_BEFORE = frozenset("rua avenida av praca parque bairro rodovia estrada travessa alameda largo "
+                          "cidade vila jardim".split())
+#: Forms of address and nouns that say a person's gender ("o senhor oliveira", "the ruiz lady").
+_MALE_WORDS = frozenset(
+    "senhor sr seu doutor professor mr mister sir guy man gentleman fellow moco rapaz homem".split())
+_FEMALE_WORDS = frozenset(
+    "senhora sra dona doutora dra professora mrs ms miss missus madam lady woman girl moca mulher".split())
+
+
+@dataclass(frozen=True)
+class _Near:
+    """Per sentence, what the words next to a name may say of it: the gender words
+    by position, and the positions of words that are someone else's surname."""
+
+    gender: dict[int, str]
+    other_surnames: frozenset[int]
+
+
+def _said_gender(gender: dict[int, str], first: int, last: int) -> Optional[str]:
+    """The gender the caller gives the person named at ``first``..``last``: a title
+    before the name or a noun right after it; None when none is said or both are."""
+    said = {g for g in (gender.get(first - 1), gender.get(last + 1)) if g}
+    return said.pop() if len(said) == 1 else None
+
+
+def _name_gender(forms: Sequence[str], lx: Lexicon) -> Optional[str]:
+    """A first name's gender where its ending tells it in Portuguese, Spanish,
+    Italian and most English names ("-a" Teresa, Sandra; "-o" Pedro, Mario); None
+    otherwise ("Daniel", "Jorge", "Ellen")."""
+    first = next((w for w in forms if w not in lx.titles), "")
+    if len(first) < 3 or not lx.is_first_name(first):
+        return None
+    return "f" if first.endswith("a") else "m" if first.endswith("o") else None
+
+
 def _initials(name: str) -> str:
     """A department's initials as callers spell them ("Accounts Receivable" -> "ar",
     "Serviço de Atendimento ao Cliente" -> "sac"); "" for a one-word name or
@@ -1725,13 +1956,22 @@ def _opened_with(words: Sequence[_Word], at: int) -> bool:
 
 def _possessed(words: Sequence[_Word], at: int) -> bool:
     """A possessive of the caller's before ``at``, with at most two describing
-    words between ("my immigration lawyer")."""
+    words between ("my immigration lawyer"), or the caller's own title ("i'm the
+    activities director")."""
     for j in range(at - 1, max(-1, at - 4), -1):
         if words[j].raw in _MINE:
             return True
+        if words[j].raw in _SELF_ARTICLES and j > 0 and (
+                words[j - 1].raw in _I_AM or (j > 1 and (words[j - 2].raw, words[j - 1].raw) in _I_AM_TWO)):
+            return True  # "i'm the activities director", "sou a gerente": the caller's own title
         if words[j].stop:
             return False
     return False
+
+
+_SELF_ARTICLES = frozenset("the a an o um uma".split())
+_I_AM = frozenset("im sou".split())
+_I_AM_TWO = frozenset({("i", "m"), ("i", "am"), ("eu", "sou")})
 
 
 def _markers(raw: Sequence[str], phrases: Sequence[tuple[str, ...]] = ()) -> list[tuple[int, int]]:
@@ -1789,7 +2029,7 @@ def _pre_negated(raw: Sequence[str], start: int, used: set[int], skip: frozenset
         if j not in used and w in _NEGATORS_PRE:
             if j == 0 and w == "nao" and all(x in _ARTICLES for x in raw[1:start]):
                 return False  # "não, o suporte", "no, billing": an answer, then the request
-            return via or need is None
+            return via or need is None or w in _COPULA_NEGATORS
         if w not in skip and not (need is not None and w in need):
             return False
         via = via or (need is not None and w in need)
@@ -1820,12 +2060,19 @@ def _coverage(e: _Entry, h: _Hit) -> float:
                sum(len(e.words[i]) for i in range(min(h.matched, len(e.words)))) / total)
 
 
-def _is_person(name: str, lx: Lexicon) -> bool:
-    """A person's name: it starts with a known first name and is not a department's name."""
+def _is_person(name: str, lx: Lexicon, model: Optional[TopicModel] = None) -> bool:
+    """A person's name: it starts with a known first name and is not a department's
+    name; or it is two words (a hyphenated first name counts as one) of which none
+    is an ordinary word, nor a word the topic model has seen in any department's
+    name or sentence ("Gwendolyn Pierce", "Naomi Steinberg"; not "Human Resources")."""
     words = normalize_text(name).split()
-    if len(words) < 1 or not lx.is_first_name(words[0]):
+    if len(words) < 1:
         return False
-    return not (len(words) == 1 and lx.is_common(words[0]))
+    if lx.is_first_name(words[0]):
+        return not (len(words) == 1 and lx.is_common(words[0]))
+    parts = normalize_text(name.replace("-", "")).split()
+    return model is not None and len(parts) == 2 and all(
+        w.isalpha() and len(w) >= 3 and not lx.is_common(w) and not model.known(w) for w in parts)
 
 
 def _describe(d: Any) -> tuple[str, tuple[str, ...], tuple[str, ...], Optional[str]]:
