@@ -428,6 +428,11 @@ class AttendedTransfer:
         return {
             "ignore_early_media": "true",
             "hangup_after_bridge": "true",
+            # At the bridge FreeSWITCH sends the agent's phone a display update with
+            # the caller leg's own caller-ID name (switch_ivr_bridge's send_display):
+            # the caller's raw name, which the INVITE carried cleaned (caller_name_for).
+            # mod_sofia drops display updates on a leg with this set.
+            "ignore_display_updates": "true",
             "voiceai_role": "agent",
             "voiceai_transfer_id": self.transfer_id,
             "voiceai_call_uuid": self.ctx.call_uuid,
