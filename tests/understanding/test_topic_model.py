@@ -71,7 +71,7 @@ CLINIC = [
 class _D:
     def __init__(self, doc: dict[str, object]) -> None:
         self.name = doc["name"]
-        self.aliases: list[str] = []
+        self.aliases: list[str] = list(doc.get("aliases", []))  # type: ignore[call-overload]
         self.keywords: list[str] = []
         self.category = doc.get("category")
         self.enabled = True
@@ -115,3 +115,40 @@ def test_a_correction_is_not_overruled_by_the_model() -> None:
     r = _resolver()
     found = classify("pharmacy no wait i meant surgery", resolver=r)
     assert found.destination == "Surgery", found.reason
+
+
+SCHOOL = [
+    {"name": "Secretaria Escolar", "category": "reception"},
+    {"name": "Transporte Escolar", "category": "logistics"},
+    {"name": "Biblioteca"},
+    {"name": "Tesouraria", "category": "billing"},
+]
+#: "devolver" is a logistics topic word to the rules; the model reads a library loan.
+RETURN_A_BOOK = "preciso devolver o livro que peguei emprestado semana passada"
+
+
+def _school(docs: list[dict[str, object]]) -> Resolver:
+    return Resolver([_D(d) for d in docs])  # type: ignore[arg-type]
+
+
+def test_a_department_of_no_kind_the_model_is_sure_of_takes_a_weak_topic_match() -> None:
+    res = _school(SCHOOL).resolve(RETURN_A_BOOK)
+    assert res.match == "Biblioteca", res.reason
+    assert "weak topic match, topic model" in res.reason
+
+
+def test_a_department_of_a_declared_kind_is_still_asked_about() -> None:
+    # the rules' topic tier sees a department of a kind: their match is evidence
+    docs = [dict(d, category="library") if d["name"] == "Biblioteca" else d for d in SCHOOL]
+    res = _school(docs).resolve(RETURN_A_BOOK)
+    assert res.match is None and res.ambiguous
+    assert [n for n, _ in res.alternatives] == ["Transporte Escolar", "Biblioteca"]
+
+
+def test_two_departments_of_one_profile_are_asked_about_not_taken() -> None:
+    docs = [*SCHOOL, {"name": "Sala de Leitura", "aliases": ["biblioteca infantil"]}]
+    r = _school(docs)
+    fits = dict(r.model_fit(RETURN_A_BOOK))
+    assert fits["Biblioteca"] == fits["Sala de Leitura"]
+    res = r.resolve(RETURN_A_BOOK)
+    assert res.match is None and res.ambiguous

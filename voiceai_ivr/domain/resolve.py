@@ -1576,6 +1576,9 @@ class Resolver:
                 top.tier == TIER_EXPLICIT and not self._persons[top.dest] and self._in_passing(top, words))):
             fits = fits or self._fits(_model_text(words, noise))
             rival = self._model_rival(fits, top)
+            taken = self._model_takes(fits, top, rival)
+            if taken is not None:
+                return self._picked(taken, ranked, "weak topic match", matched, at, hours_for)
             if rival is not None:
                 doubt = [rival]
             elif top.tier == TIER_GENERIC and top.evidence <= TOPIC_SURE and self._model_elsewhere(words, noise, top):
@@ -1653,6 +1656,22 @@ class Resolver:
         if f < FIT_SURE and not (mine < FIT_ODD and f >= FIT_CONFIRM and f >= FIT_LEAD * second):
             return None
         return _Candidate(di, TIER_GENERIC, top.score)
+
+    def _model_takes(
+        self, fits: Optional[_Fits], top: _Candidate, rival: Optional[_Candidate]
+    ) -> Optional[tuple[_Candidate, float, float]]:
+        """The model's rival (``_model_rival``) taken outright, not asked about, when
+        it is a department of no kind at all (no category declared or inferred from
+        its name): the rules' topic evidence can never point to such a department,
+        so their one-word match is no counter-evidence to it. It must be the pick
+        ``_model_pick`` would make between the rules' match, the rival and the
+        model's next best destination (at least ``FIT_PICK``, ``FIT_PICK_MARGIN``
+        ahead of both: two departments of one profile tie and are asked about)."""
+        if fits is None or rival is None or self._categories[rival.dest] is not None or self._persons[rival.dest]:
+            return None
+        runners = [_Candidate(di, TIER_GENERIC, top.score) for di, _ in fits.top(2)
+                   if di not in (rival.dest, top.dest)]
+        return self._model_pick(fits, [rival, top, *runners[:1]])
 
     def _model_elsewhere(self, words: Sequence[_Word], noise: Optional[frozenset[int]], top: _Candidate) -> bool:
         """The topic model, reading at least ``ELSEWHERE_WORDS`` words it knows, finds
