@@ -187,3 +187,12 @@ def test_the_people_of_a_department_after_a_correction() -> None:
     assert r.resolve("the grooming no no the aftercare people about my cat's ashes").match == \
         "Memorial and Aftercare"
     assert r.resolve("people and culture please").match == "People and Culture"
+
+
+def test_an_unknown_word_is_cut_into_names_not_into_topic_words() -> None:
+    """A glued name is cut into name pieces; an ordinary word the lexicon does not
+    list ("deadline") is not cut into topic words ("dead line": a dead phone line)."""
+    r = Resolver([D("Billing", (), "billing"), D("Technical Support", ("help desk",), "support"),
+                  D("John Thompson")])
+    assert r.resolve("i missed the deadline for my invoice").match == "Billing"
+    assert r.resolve("johnthompson please").match == "John Thompson"

@@ -791,7 +791,12 @@ class Resolver:
             or self._lex.is_first_name(w) or w in STOPWORDS
 
     def _name_piece(self, w: str) -> bool:
-        return w in self._by_word or stem(w) in self._by_word or self._lex.is_first_name(w)
+        """A first name, or a word of a person's or destination's own name or alias:
+        not a topic word of the lexicon ("deadline" is not "dead line")."""
+        if self._lex.is_first_name(w):
+            return True
+        return any(self._entries[ei].owners and self._entries[ei].kind in (_NAME, _ALIAS)
+                   for key in (w, stem(w)) for ei, _ in self._by_word.get(key, ()))
 
     def _mend(self, raw: list[str]) -> list[str]:
         """ASR slips of word boundaries mended against the index: two or three
