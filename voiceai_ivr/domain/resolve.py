@@ -790,13 +790,15 @@ class Resolver:
         return w in self._by_word or stem(w) in self._by_word or self._lex.is_common(w) \
             or self._lex.is_first_name(w) or w in STOPWORDS
 
+    def _own_name_word(self, key: str) -> bool:
+        """``key`` is a word of a destination's own name or alias (not of a lexicon topic)."""
+        return any(self._entries[ei].owners and self._entries[ei].kind in (_NAME, _ALIAS)
+                   for ei, _ in self._by_word.get(key, ()))
+
     def _name_piece(self, w: str) -> bool:
         """A first name, or a word of a person's or destination's own name or alias:
         not a topic word of the lexicon ("deadline" is not "dead line")."""
-        if self._lex.is_first_name(w):
-            return True
-        return any(self._entries[ei].owners and self._entries[ei].kind in (_NAME, _ALIAS)
-                   for key in (w, stem(w)) for ei, _ in self._by_word.get(key, ()))
+        return self._lex.is_first_name(w) or self._own_name_word(w) or self._own_name_word(stem(w))
 
     def _mend(self, raw: list[str]) -> list[str]:
         """ASR slips of word boundaries mended against the index: two or three
@@ -832,8 +834,7 @@ class Resolver:
                 joined = "".join(parts)
                 if all(self._known(p) for p in parts) and not (
                         k == 2 and len(joined) >= 6 and any(p in STOPWORDS for p in parts)
-                        and any(self._entries[ei].owners and self._entries[ei].kind in (_NAME, _ALIAS)
-                                for ei, _ in self._by_word.get(stem(joined), ()))):
+                        and self._own_name_word(stem(joined))):
                     continue  # words of their own; "com pras" is still Compras
                 if joined in self._by_word or stem(joined) in self._by_word or (
                     len(joined) >= 7 and self._fuzzy_vocab and process.extractOne(
