@@ -21,8 +21,8 @@ own cluster directory (Unix socket inside it, no TCP port) and unique database n
 Run in parallel (``pytest -n 2 --dist loadgroup``, the default ``addopts``), each
 pytest-xdist worker is such a session. Suites that share one outside resource
 mark their tests ``xdist_group`` so one worker runs them in order (the real
-switch: ``tests/freeswitch``); summary lines a suite prints at the end travel
-from the workers through ``summaries.worker_summary`` and are printed once here.
+switch: ``tests/freeswitch``); summary lines a suite prints at the end
+(``summaries.add_summary``) travel from the workers and are printed once here.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import psycopg2.extensions
 import pytest
-from summaries import WORKER_SUMMARY
+from summaries import LINES, WORKER_SUMMARY
 
 from voiceai_ivr.config import Config
 from voiceai_ivr.stores.db import Database
@@ -57,11 +57,13 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The workers' summary lines, each section once (a line two workers sent, once)."""
-    for section in dict.fromkeys(s for s, _ in _FROM_WORKERS):
+    """The suites' summary lines (this process's and the workers'), each section
+    once (a line two workers sent, once)."""
+    pairs = terminalreporter.config.stash.get(LINES, []) + _FROM_WORKERS
+    for section in dict.fromkeys(s for s, _ in pairs):
         if section:
             terminalreporter.write_sep("-", section)
-        for line in dict.fromkeys(line for s, line in _FROM_WORKERS if s == section):
+        for line in dict.fromkeys(line for s, line in pairs if s == section):
             terminalreporter.write_line(line, yellow=not section)
 
 

@@ -1,21 +1,24 @@
-"""Summary lines of a suite (printed at the end of a run) under pytest-xdist.
+"""Summary lines a suite prints at the end of a run, in one process or under
+pytest-xdist.
 
-A worker has no terminal of its own: what a suite would print in
-``pytest_terminal_summary`` is handed to the controller with ``worker_summary``,
-and tests/conftest.py prints it once there."""
+A suite hands its lines to ``add_summary`` at ``pytest_sessionfinish`` (which
+runs before the terminal summary); tests/conftest.py prints them once, under
+their section. A pytest-xdist worker has no terminal of its own: there the lines
+go to the controller with the worker's output, and the controller prints them."""
 
 from __future__ import annotations
 
 import pytest
 
 WORKER_SUMMARY = "voiceai_summary"
+LINES = pytest.StashKey[list]()
 
 
-def worker_summary(config: pytest.Config, section: str, lines: list[str]) -> bool:
-    """On a pytest-xdist worker, hand ``lines`` (under ``section``; "" for plain
-    warning lines) to the controller; False when this process is not a worker."""
+def add_summary(config: pytest.Config, section: str, lines: list[str]) -> None:
+    """``lines`` to print at the end under ``section`` ("": plain warning lines)."""
     out = getattr(config, "workeroutput", None)
-    if out is None:
-        return False
-    out.setdefault(WORKER_SUMMARY, []).extend([section, line] for line in lines)
-    return True
+    pairs = [[section, line] for line in lines]
+    if out is not None:
+        out.setdefault(WORKER_SUMMARY, []).extend(pairs)
+    else:
+        config.stash.setdefault(LINES, []).extend(pairs)

@@ -2,7 +2,7 @@
 
 * ``ledger``: what the suite tried and what it checked, recorded by the tests as
   they run (faults injected, bad inputs sent, calls checked and lost, callbacks
-  expected and found). ``pytest_terminal_summary`` prints ONE line from it at the
+  expected and found). The run's summary prints ONE line from it at the
   end, so the line reports what actually ran.
 * ``fault_stack``: the real stack (simulator over real sockets, outbound server
   with ``app.call_handler``, inbound ESL client, PostgreSQL) with two watchers:
@@ -30,7 +30,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 from harness import Stack, load_directory_document
-from summaries import worker_summary
+from summaries import add_summary
 
 from voiceai_ivr.app import build_services, call_handler
 from voiceai_ivr.domain.destinations import parse_directory
@@ -131,15 +131,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    worker_summary(session.config, SUMMARY_TITLE, _summary(session.config))
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    lines = _summary(config)
-    if lines:
-        terminalreporter.write_sep("-", SUMMARY_TITLE)
-    for line in lines:
-        terminalreporter.write_line(line)
+    add_summary(session.config, SUMMARY_TITLE, _summary(session.config))
 
 
 # --------------------------------------------------------------------------- watchers

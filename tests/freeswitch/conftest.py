@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from freeswitch.harness import REQUIRE_ENV, SKIP_REASON, Switchboard, freeswitch_missing
-from summaries import worker_summary
+from summaries import add_summary
 
 HERE = Path(__file__).parent
 _MISSING: list[str] = []
@@ -40,17 +39,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _SKIPPED.append(len(ours))
 
 
-def _summary() -> list[str]:
-    return [f"{SKIP_REASON} [{_SKIPPED[0]} tests]"] if _SKIPPED else []
-
-
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    worker_summary(session.config, "", _summary())
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    for line in _summary():
-        terminalreporter.write_line(line, yellow=True)
+    if _SKIPPED:
+        add_summary(session.config, "", [f"{SKIP_REASON} [{_SKIPPED[0]} tests]"])
 
 
 @pytest.fixture(scope="session")

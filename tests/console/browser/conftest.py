@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
-from summaries import worker_summary
+from summaries import add_summary
 
 HERE = Path(__file__).parent
 CHROMIUM = os.environ.get("VOICEAI_CHROMIUM", "/usr/bin/chromium")
@@ -51,12 +51,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    worker_summary(session.config, "", _SKIPPED)
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    for line in _SKIPPED:
-        terminalreporter.write_line(line, yellow=True)
+    add_summary(session.config, "", _SKIPPED)
 
 
 @pytest.fixture(scope="module")
