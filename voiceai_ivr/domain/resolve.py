@@ -444,6 +444,15 @@ def _entry_words(
 
 
 @dataclass(frozen=True)
+class _Reading:
+    """What the topic model makes of one sentence: its distribution over the kinds
+    and how many of its content words it knows (one word is thin evidence)."""
+
+    dist: dict[str, float]
+    words: int
+
+
+@dataclass(frozen=True)
 class _Fits:
     """The topic model's fit of one sentence to one directory, per profile group
     (``Resolver.model_fit``): ``ranked`` (share, group) best first."""
@@ -715,24 +724,29 @@ class Resolver:
         most likely kind, or under ``FIT_ABS`` at all: the model does not know what
         the sentence is about)."""
         _, words, _, _, noise = self._ranked(utterance)
-        fits = self._fits(_model_text(words, noise))
+        fits = self._fits(self._read(_model_text(words, noise)))
         return [(self._names[di], f) for di, f in fits.top(limit)] if fits else []
 
-    def _fits(self, text: str) -> Optional[_Fits]:
+    def _read(self, text: str) -> Optional[_Reading]:
+        """The topic model's reading of ``text``; None without a model or a word it knows."""
         if self._model is None or not text:
             return None
         known = self._model.known(text)
         if not known:
             return None
-        dist = self._model.distribution(text)
+        return _Reading(self._model.distribution(text), sum(1 for f in known if f.startswith("p:")))
+
+    def _fits(self, reading: Optional[_Reading]) -> Optional[_Fits]:
+        if reading is None:
+            return None
+        dist = reading.dist
         raw = [(sum(dist.get(k, 0.0) * q for k, q in prof.items()), gi) for gi, prof in enumerate(self._group_profiles)]
         best = max((f for f, _ in raw), default=0.0)
         if best < FIT_ABS or best < FIT_OWN * max(dist.values()):
             return None
         mass = sum(dist.get(k, 0.0) for k in self._dir_kinds)
         ranked = sorted(((f / mass, gi) for f, gi in raw if f > 0.0), key=lambda x: (-x[0], x[1]))
-        return _Fits(ranked, {gi: f for f, gi in ranked}, self._group_of, self._members,
-                     sum(1 for f in known if f.startswith("p:")))
+        return _Fits(ranked, {gi: f for f, gi in ranked}, self._group_of, self._members, reading.words)
 
     def by_topic_model(self, utterance: str) -> Optional[Resolution]:
         """A resolution from the topic model alone, for a sentence the rules found no
@@ -740,7 +754,7 @@ class Resolver:
         ``FIT_MARGIN`` ahead of the next), or the two it fits about equally (asked
         "X or Y?"); None when the fit is weak."""
         _, words, _, _, noise = self._ranked(utterance)
-        found = self._fits(_model_text(words, noise))
+        found = self._fits(self._read(_model_text(words, noise)))
         if found is None:
             return None
         fits = [(self._names[di], f) for di, f in found.top(3)]
@@ -1558,9 +1572,16 @@ class Resolver:
                  and not (top.own and not c.own and self._categories[top.dest] == self._categories[c.dest])]
         skip = {top.dest, *(c.dest for c in close)}
         others = [c for c in ranked if c.dest not in skip and c.score >= ALTERNATIVE_MIN]
-        fits: Optional[_Fits] = None
+        # the topic model reads the sentence once, where it is first needed
+        readings: list[Optional[_Reading]] = []
+
+        def reading() -> Optional[_Reading]:
+            if not readings:
+                readings.append(self._read(_model_text(words, noise)))
+            return readings[0]
+
         if close and tier == TIER_GENERIC and not hedged:
-            fits = self._fits(_model_text(words, noise))
+            fits = self._fits(reading())
             pick = self._model_pick(fits, [top, *close])
             if pick is not None:
                 return self._picked(pick, ranked, "ambiguous topic", matched, at, hours_for)
@@ -1574,20 +1595,20 @@ class Resolver:
         doubt = self._doubt(top, ranked, words)
         if doubt is not None and not hedged and not self._persons[top.dest] and all(
                 not self._persons[c.dest] for c in doubt):
-            fits = fits or self._fits(_model_text(words, noise))
+            fits = self._fits(reading())
             pick = self._model_pick(fits, [top, *doubt])
             if pick is not None:
                 return self._picked(pick, ranked, "not sure enough", matched, at, hours_for)
         if doubt is None and not hedged and (top.tier == TIER_GENERIC or (
                 top.tier == TIER_EXPLICIT and not self._persons[top.dest] and self._in_passing(top, words))):
-            fits = fits or self._fits(_model_text(words, noise))
+            fits = self._fits(reading())
             rival = self._model_rival(fits, top)
             taken = self._model_takes(fits, top, rival)
             if taken is not None:
                 return self._picked(taken, ranked, "weak topic match", matched, at, hours_for)
             if rival is not None:
                 doubt = [rival]
-            elif top.tier == TIER_GENERIC and top.evidence <= TOPIC_SURE and self._model_elsewhere(words, noise, top):
+            elif top.tier == TIER_GENERIC and top.evidence <= TOPIC_SURE and self._model_elsewhere(reading(), top):
                 doubt = []
         if doubt is not None:
             asked = [top, *doubt]
@@ -1679,21 +1700,17 @@ class Resolver:
                    if di not in (rival.dest, top.dest)]
         return self._model_pick(fits, [rival, top, *runners[:1]])
 
-    def _model_elsewhere(self, words: Sequence[_Word], noise: Optional[frozenset[int]], top: _Candidate) -> bool:
+    def _model_elsewhere(self, reading: Optional[_Reading], top: _Candidate) -> bool:
         """The topic model, reading at least ``ELSEWHERE_WORDS`` words it knows, finds
         the sentence about another kind of thing by far: the kinds of ``top`` (matched
         on one topic word) get under ``ELSEWHERE`` of the likeliest kind's
         probability, whether or not this directory has that kind ("a copy of your
         w nine for our vendor file" is a tax form, not a purchase)."""
         prof = self._profiles[top.dest]
-        if self._model is None or not prof:
+        if reading is None or not prof or reading.words < ELSEWHERE_WORDS:
             return False
-        text = _model_text(words, noise)
-        if sum(1 for f in self._model.known(text) if f.startswith("p:")) < ELSEWHERE_WORDS:
-            return False
-        dist = self._model.distribution(text)
-        share = sum(dist.get(k, 0.0) * q for k, q in prof.items())
-        return share < ELSEWHERE * max(dist.values())
+        share = sum(reading.dist.get(k, 0.0) * q for k, q in prof.items())
+        return share < ELSEWHERE * max(reading.dist.values())
 
     def _doubt(self, top: _Candidate, ranked: Sequence[_Candidate],
                words: Sequence[_Word]) -> Optional[list[_Candidate]]:
