@@ -153,6 +153,8 @@ FIT_BOTH = 0.75
 FIT_OWN = 0.5
 FIT_ABS = 0.1
 PROFILE_LEAST = 0.2
+#: What joins the parts of a department's name that are each a kind of department.
+_JOINS = re.compile(r"\s(?:and|e|&|\+)\s|[,/;]")
 FIT_VETO = 0.1
 FIT_CONFIRM = 0.35
 FIT_LEAD = 3.0
@@ -710,9 +712,31 @@ class Resolver:
             elif self._persons[di]:
                 out.append({cat: 1.0} if cat in m.labels else {})
             else:
-                prof = m.profile(words, least=PROFILE_LEAST)
+                prof = self._joined_profile(words) or m.profile(words, least=PROFILE_LEAST)
                 out.append(prof or ({cat: 1.0} if cat in m.labels else {}))
         return out
+
+    def _joined_profile(self, words: Sequence[str]) -> dict[str, float]:
+        """The profile of a department whose name joins several (``Facilities and
+        Security``, ``Cobrança e Contratos``): each part's kinds, and those of the
+        aliases and keywords, each at the weight its own part gives it (a sentence
+        about either part fits the department fully). Empty for a name of one part,
+        or when a part has no word the model knows (it is then read whole)."""
+        assert self._model is not None
+        parts = [normalize_text(p) for p in _JOINS.split(f" {words[0].lower()} ")]
+        parts = [p for p in parts if p]
+        if len(parts) < 2:
+            return {}
+        merged: dict[str, float] = {}
+        profiles = [self._model.profile((p,), least=PROFILE_LEAST) for p in parts]
+        if not all(profiles):
+            return {}
+        if len(words) > 1:
+            profiles.append(self._model.profile(words[1:], least=PROFILE_LEAST))
+        for prof in profiles:
+            for k, q in prof.items():
+                merged[k] = max(merged.get(k, 0.0), q)
+        return merged
 
     def model_fit(self, utterance: str, limit: int = 10) -> list[tuple[str, float]]:
         """Destinations by how well the topic model says ``utterance`` fits them, best
@@ -1448,8 +1472,12 @@ class Resolver:
             if named_before and named_after - named_before:
                 drop |= named_before
                 break
-        # 2. negation of a destination named, by its last mention
-        used: set[int] = set()
+        # 2. negation of a destination named, by its last mention; the emphatic
+        # second "não" closing a negated request, or a "não não" correcting what came
+        # before, negates nothing after it
+        scopes = _negated_clauses(raw, marks)
+        used: set[int] = {b - 1 for _, b in scopes if raw[b - 1] == "nao"}
+        used.update(p for a, b in marks for p in range(a, b) if raw[p] in _NEGATORS_PRE)
         starts = {run[0] for runs in named.values() for run in runs}
         last = {tuple(runs[-1]) for runs in named.values()}
         post = {run for run in sorted(last) if _post_negated(raw, run, starts, marks, used)}
@@ -1462,6 +1490,14 @@ class Resolver:
                 if runs and all(_pre_negated(raw, run[0], used, _NEG_SKIP, need=_NEG_REQUEST) for run in runs)}
         if soft and set(cands) - drop - soft:
             drop |= soft
+        # 4. whatever is said inside a negated request's clause ("não quero comprar
+        # nada na loja, eu quero vender", "it's not about my fines, it's about a
+        # book") goes when the caller goes on to ask for something else
+        if scopes:
+            inside = {d for d, runs in spans.items() if d not in drop and runs
+                      and all(any(a <= run[0] and run[-1] < b for a, b in scopes) for run in runs)}
+            if inside and set(cands) - drop - inside:
+                drop |= inside
         if not drop:
             return cands
         return {d: c for d, c in cands.items() if d not in drop}
@@ -1487,6 +1523,8 @@ class Resolver:
         cands = kept
         if self._payable and _SUPPLIER.search(" ".join(w.raw for w in words)):
             self._to_payable(cands)
+        elif self._payable:
+            self._either_side(cands, words)
         weak = [c for c in cands.values() if c.tier == TIER_PERSON and c.score < PERSON_SURE]
         exact = {p for c in cands.values() if c.tier == TIER_EXPLICIT and c.score >= SIM_STEM
                  and not self._persons[c.dest] for run in self._mentions(c, named=True) for p in run} if weak else set()
@@ -1514,6 +1552,25 @@ class Resolver:
                 c.score = min(80.0 + 8.0 * (min(c.evidence, 3.0) - 1.0), 97.0)
         for c in billing:
             del cands[c.dest]
+
+    def _either_side(self, cands: dict[int, _Candidate], words: Sequence[_Word]) -> None:
+        """"Financeiro, por favor", "a question about a payment": a word of money
+        that does not say which side of the ledger, with one department billing
+        customers and another paying suppliers, fits both alike (the caller is asked
+        which), unless the caller named one of them."""
+        if len(cands) != 1:
+            return
+        (c,) = cands.values()
+        if c.dest in self._payable or self._persons[c.dest] or self._categories[c.dest] != "billing":
+            return
+        if any(c.dest in self._entries[ei].owners for ei, _, _ in c.notes):
+            return  # named by its own name or alias
+        said = {words[p].raw for _, positions, _ in c.notes for p in positions}
+        if not said or not said <= _EITHER_SIDE:
+            return
+        for d in self._payable:
+            if not self._persons[d] and d not in cands:
+                cands[d] = _Candidate(d, c.tier, c.score, c.evidence, topic_evidence=c.topic_evidence)
 
     def taken_back(self, utterance: str) -> list[str]:
         """Destinations the caller named and then took back: under a negation ("não
@@ -1855,6 +1912,19 @@ _NEG_SKIP = frozenset(
 _NEG_REQUEST = frozenset("quero queria preciso sobre ligando liguei want need calling looking about interested "
                          "e eh era".split())
 _COPULA_NEGATORS = frozenset("isn aren wasn isnt arent wasnt".split())
+#: After a negator, the words that make it negate a request rather than describe
+#: the problem ("não quero", "não é sobre", "not calling about", "don't need").
+_CLAUSE_REQUEST = frozenset("""quero queria preciso precisava precisa procuro sobre ligando liguei to e eh era com
+    pra pro want wanna need needed looking calling about interested after""".split())
+#: Where a caller starts over after a negated request.
+_CLAUSE_BREAK = frozenset("mas but porem instead".split())
+_CLAUSE_BREAK_PAIRS = frozenset({("so", "que"), ("e", "que")})
+_RESTARTS: tuple[tuple[str, ...], ...] = tuple(tuple(p.split()) for p in (
+    "eu quero", "eu queria", "eu preciso", "eu precisava", "eu to ligando", "a gente quer", "a gente precisa",
+    "e sobre", "e com", "e pra", "e pro", "e o", "e a", "e do", "e da", "e no", "e na", "e uma", "e um",
+    "quero", "preciso", "it s", "its", "i m", "i need", "i want", "i wanna", "i d", "i would", "i am",
+    "we need", "we want", "we d", "this is about", "that s",
+))
 
 
 #: Kinds of destination a caller also has of their own: "my lawyer", "meu chefe".
@@ -1927,8 +1997,16 @@ _SUPPLIER = re.compile(
     r"\b(?:(?:i m|im|i am|we re|we are|were|this is) (?:a |an |the |one of your |your )?(?:vendor|supplier)s?"
     r"|(?:your|a) (?:vendor|supplier)s? (?:here|calling)|you (?:guys )?owe us|(?:we|i) (?:still )?(?:haven t|have not|"
     r"never) (?:been paid|received (?:our |the )?payment)"
+    r"|(?:our|my) (?:last |latest )?invoices? (?:still )?(?:hasn t|has not|haven t|have not|wasn t|was not|weren t|"
+    r"were not|never) (?:been )?paid"
+    r"|(?:sou|somos|a gente e|nos somos|e) (?:o |a |os |um |uma |uns )?fornecedor(?:a|es)? d[aeo]s?"
     r"|sou (?:o |a |um |uma )?fornecedora?|somos (?:os |um |uns )?fornecedore?s?|empresa fornecedora"
     r"|fornecedore?s? de voces|voces (?:me|nos) devem|(?:me|nos) devendo|nao (?:fomos|fui) pagos?)\b")
+
+
+#: Words of money that say neither "I owe you" nor "you owe me".
+_EITHER_SIDE = frozenset("""financeiro financeira financas finance finances financial departamento setor area
+    pagamento pagamentos payment payments question about a""".split())
 
 
 def _model_text(words: Sequence[_Word], noise: Optional[frozenset[int]]) -> str:
@@ -2078,6 +2156,47 @@ def _pre_negated(raw: Sequence[str], start: int, used: set[int], skip: frozenset
         j -= 1
         steps += 1
     return False
+
+
+def _negated_clauses(raw: Sequence[str], marks: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(start, end) of each clause that negates a request ("não quero ...", "não é
+    sobre ...", "I don't need ...", "it's not about ..."), from the negator to where
+    the caller starts over: a new request ("eu quero", "é com", "I need", "it's"),
+    "mas"/"but", a correction, or the emphatic second "não" ("não quero passagem
+    não, ..."). A clause running to the end of the sentence is not one: nothing
+    else was asked for. A negator not followed by a request word ("não consigo
+    entrar", "I didn't get my paycheck") describes the problem and opens none."""
+    out: list[tuple[int, int]] = []
+    corrections = {a for a, _ in marks}
+    i = 0
+    while i < len(raw):
+        if raw[i] not in _NEGATORS_PRE:
+            i += 1
+            continue
+        j = i + 1
+        while j < len(raw) and (raw[j] in _FILLERS or raw[j] == "t"):
+            j += 1
+        if j >= len(raw) or raw[j] not in _CLAUSE_REQUEST:
+            i += 1
+            continue
+        k = j + 1
+        end = None
+        while k < len(raw):
+            if k in corrections or raw[k] in _CLAUSE_BREAK or tuple(raw[k:k + 2]) in _CLAUSE_BREAK_PAIRS:
+                end = k
+                break
+            if raw[k] == "nao" and k > j + 1:
+                end = k + 1
+                break
+            if any(tuple(raw[k:k + len(p)]) == p for p in _RESTARTS):
+                end = k
+                break
+            k += 1
+        if end is None:
+            break
+        out.append((i, end))
+        i = end
+    return out
 
 
 def _groups(spans: list[tuple[int, ...]]) -> list[set[int]]:
