@@ -153,8 +153,6 @@ FIT_BOTH = 0.75
 FIT_OWN = 0.5
 FIT_ABS = 0.1
 PROFILE_LEAST = 0.2
-#: What joins the parts of a department's name that are each a kind of department.
-_JOINS = re.compile(r"\s(?:and|e|&|\+)\s|[,/;]")
 FIT_VETO = 0.1
 FIT_CONFIRM = 0.35
 FIT_LEAD = 3.0
@@ -170,6 +168,8 @@ FIT_PICK_MARGIN = 0.5
 #: The model transfers or picks only on at least this many content words it knows
 #: (one word, "sobre o pagamento", is thin evidence: a question).
 MODEL_MIN_WORDS = 2
+#: What joins the parts of a department's name that are each a kind of department.
+_JOINS = re.compile(r"\s(?:and|e|&|\+)\s|[,/;]")
 
 # --------------------------------------------------------------------------- normalisation
 
@@ -387,6 +387,11 @@ class _Entry:
     generic: bool = False  # an alias that is a topic word
     person: bool = False
     initials: bool = False  # a department's initials ("a r" for Accounts Receivable): matched only spelled out
+
+    @property
+    def own_name(self) -> bool:
+        """A destination's own name or alias (not a keyword, not a lexicon entry)."""
+        return bool(self.owners) and self.kind in (_NAME, _ALIAS)
 
 
 @dataclass
@@ -610,7 +615,7 @@ class Resolver:
                         self._by_group.setdefault(g, []).append((ei, pos))
                     for k in sound_keys(w) | sound_keys(e.forms[pos]):
                         self._by_sound.setdefault(k, []).append((ei, pos))
-                if e.owners and e.kind in (_NAME, _ALIAS) and len(w) >= 5 and not w.isdigit():
+                if e.own_name and len(w) >= 5 and not w.isdigit():
                     fuzzy.setdefault(w, []).append((ei, pos))
         self._fuzzy = fuzzy
         # how many people here have each first name ("o jorge pereira" is someone
@@ -652,7 +657,7 @@ class Resolver:
                         self._alias_words[d] = self._alias_words[d] | frozenset(e.words)
         # who pays the organisation's suppliers ("Accounts Payable", alias "contas a pagar")
         self._payable: frozenset[int] = frozenset(
-            d for e in entries if e.owners and e.kind in (_NAME, _ALIAS)
+            d for e in entries if e.own_name
             and ("payable" in e.forms or {"contas", "pagar"} <= set(e.forms) or {"pagamento", "fornecedores"}
                  <= set(e.forms)) for d in e.owners)
         self._compat: dict[tuple[str, str], bool] = {}  # written from any thread: a plain cache
@@ -727,12 +732,12 @@ class Resolver:
         parts = [p for p in parts if p]
         if len(parts) < 2:
             return {}
-        merged: dict[str, float] = {}
         profiles = [self._model.profile((p,), least=PROFILE_LEAST) for p in parts]
         if not all(profiles):
             return {}
         if len(words) > 1:
             profiles.append(self._model.profile(words[1:], least=PROFILE_LEAST))
+        merged: dict[str, float] = {}
         for prof in profiles:
             for k, q in prof.items():
                 merged[k] = max(merged.get(k, 0.0), q)
@@ -830,8 +835,7 @@ class Resolver:
 
     def _own_name_word(self, key: str) -> bool:
         """``key`` is a word of a destination's own name or alias (not of a lexicon topic)."""
-        return any(self._entries[ei].owners and self._entries[ei].kind in (_NAME, _ALIAS)
-                   for ei, _ in self._by_word.get(key, ()))
+        return any(self._entries[ei].own_name for ei, _ in self._by_word.get(key, ()))
 
     def _name_piece(self, w: str) -> bool:
         """A first name, or a word of a person's or destination's own name or alias:
@@ -856,9 +860,8 @@ class Resolver:
                 parts = raw[i:i + k]
                 if len(parts) == k and all(p in LETTER_NAMES or (len(p) == 1 and p.isalpha()) for p in parts):
                     spelled = "".join(LETTER_NAMES.get(p, p) for p in parts)
-                    if any(self._entries[ei].owners and not self._entries[ei].person
-                           and self._entries[ei].kind in (_NAME, _ALIAS) and self._entries[ei].words == (spelled,)
-                           for ei, _ in self._by_word.get(spelled, ())):
+                    if any(self._entries[ei].own_name and not self._entries[ei].person
+                           and self._entries[ei].words == (spelled,) for ei, _ in self._by_word.get(spelled, ())):
                         out.append(spelled)
                         i += k
                         done = True
@@ -1084,7 +1087,7 @@ class Resolver:
         # ... but a phrase heard only in other forms does not take a destination's own
         # name or alias said as it is ("quero falar com vendas" is not "quero vender")
         named_as_is = {h.positions[0] for h in found if len(h.positions) == 1 and not h.via_stem
-                       and self._entries[h.entry].owners and self._entries[h.entry].kind in (_NAME, _ALIAS)}
+                       and self._entries[h.entry].own_name}
         for h in found:
             if len(h.positions) >= 2 and h.matched == len(self._entries[h.entry].words):
                 fam = self._family(h.entry)
@@ -1243,16 +1246,18 @@ class Resolver:
                 c.own = d in own_generic
         marks = _markers([w.raw for w in words])
         after = marks[-1][1] if marks else 0  # after a correction, what is said after it
-        named_categories = {self._categories[c.dest] for c in cands.values() if c.tier
-                            and (not after or any(p >= after for _, positions, _ in c.notes for p in positions))}
+
+        def still_said(c: _Candidate) -> bool:
+            return not after or any(p >= after for _, positions, _ in c.notes for p in positions)
+
+        named_categories = {self._categories[c.dest] for c in cands.values() if c.tier and still_said(c)}
         said: dict[str, set[int]] = {}
         for at, heard in enumerate(words):
             if not heard.stop:
                 said.setdefault(heard.word, set()).add(at)
         # the kinds of the departments named as such (not people, not topic words)
         dept_named = {self._categories[c.dest] for c in cands.values()
-                      if c.tier == TIER_EXPLICIT and not self._persons[c.dest]
-                      and (not after or any(p >= after for _, positions, _ in c.notes for p in positions))}
+                      if c.tier == TIER_EXPLICIT and not self._persons[c.dest] and still_said(c)}
         near = _Near(
             {i: "m" if w.raw in _MALE_WORDS else "f" for i, w in enumerate(words)
              if w.raw in _MALE_WORDS or w.raw in _FEMALE_WORDS},
@@ -1426,7 +1431,7 @@ class Resolver:
             e = self._entries[ei]
             if strong and e.kind == _WEAK:
                 continue
-            if named and not ((e.owners and e.kind in (_NAME, _ALIAS) and not e.generic and remark == "")
+            if named and not ((e.own_name and not e.generic and remark == "")
                               or (e.kind == _CATNAME and remark == "")):
                 continue
             spans.append(positions)
@@ -1446,9 +1451,9 @@ class Resolver:
         ("I'm not calling to buy anything", "não é sobre o boleto") goes when
         something else is left."""
         raw = [w.raw for w in words]
-        if not cands or not (_NEGATORS_PRE & set(raw) or _POST_NEGATORS & set(raw) or _markers(raw)):
-            return cands
         marks = _markers(raw)
+        if not cands or not (_NEGATORS_PRE & set(raw) or _POST_NEGATORS & set(raw) or marks):
+            return cands
         spans = {d: self._mentions(c, named=False) for d, c in cands.items()}
         named = {d: self._mentions(c, named=True) for d, c in cands.items() if c.tier >= TIER_EXPLICIT}
         named = {d: runs for d, runs in named.items() if runs}
@@ -1564,7 +1569,7 @@ class Resolver:
         if c.dest in self._payable or self._persons[c.dest] or self._categories[c.dest] != "billing":
             return
         if any(c.dest in self._entries[ei].owners for ei, _, _ in c.notes):
-            return  # named by its own name or alias
+            return  # heard by words of its own (name, alias, keyword)
         said = {words[p].raw for _, positions, _ in c.notes for p in positions}
         if not said or not said <= _EITHER_SIDE:
             return
@@ -1843,7 +1848,7 @@ class Resolver:
         heard: set[str] = set()
         for ei, by_pos in self._word_hits(words).items():
             e = self._entries[ei]
-            if e.kind in (_CATNAME, _TOPIC) or (e.owners and not e.person and e.kind in (_NAME, _ALIAS)):
+            if e.kind in (_CATNAME, _TOPIC) or (e.own_name and not e.person):
                 if self._entry_hit(ei, by_pos) is not None and e.category:
                     heard.add(e.category)
         fits = [n for n in names if self.category_of(n) in heard]
