@@ -32,6 +32,14 @@ from voiceai_ivr.domain.resolve import STOPWORDS  # noqa: E402
 from voiceai_ivr.domain.topicmodel import MODEL_PATH, TopicModel, features  # noqa: E402
 
 TRAINING = ROOT / "training" / "topics"
+#: Glossaries of department names across trades, each name with the kinds it is
+#: (see training/names/README.md).
+GLOSSARIES = ROOT / "training" / "names"
+#: A glossary name counts for its first kind as this many sentences (not as much as
+#: a kind's own names: chosen on the dev halves, 1.0 against 3.0); for a second or
+#: third kind, ``OTHER_KIND`` of that.
+GLOSSARY_WEIGHT = 1.0
+OTHER_KIND = 0.5
 #: A department name counts as this many sentences (it is what a destination's
 #: profile is computed from, and a caller who names it means it).
 NAME_WEIGHT = 3.0
@@ -64,6 +72,14 @@ def documents() -> list[tuple[str, str, float]]:
             docs.extend((label, str(n), NAME_WEIGHT) for n in names or ())
         for sentences in (doc.get("sentences") or {}).values():
             docs.extend((label, str(s), 1.0) for s in sentences or ())
+    kinds = {label for label, _, _ in docs}
+    for path in sorted(GLOSSARIES.glob("*.yaml")):
+        for i, entry in enumerate(yaml.safe_load(path.read_text(encoding="utf-8")) or ()):
+            unknown = [k for k in entry["kinds"] if k not in kinds]
+            if unknown:
+                raise SystemExit(f"{path}: entry {i + 1} ({entry['name']!r}): no such kind {unknown[0]!r}")
+            for rank, kind in enumerate(entry["kinds"]):
+                docs.append((str(kind), str(entry["name"]), GLOSSARY_WEIGHT * (1.0 if rank == 0 else OTHER_KIND)))
     for cat in lexicon().categories.values():
         docs.extend((cat.name, n, NAME_WEIGHT) for n in cat.names)
         docs.extend((cat.name, t, 1.0) for t in cat.topics)

@@ -112,6 +112,9 @@ _ASKS = _rx(
     r"can i (?:talk|speak)",
 )
 _REPEAT = _rx(
+    # first, so that a match takes the whole: the menu said too fast ("say it again slower")
+    r"(?:say|read|speak|talk|go)(?: \w+){0,3} (?:slower|more slowly|slowly)",
+    r"(?:fala|fale|falar|repete|repita|diz|diga|le|leia)(?: \w+){0,3} (?:mais )?devagar",
     r"repete", r"repetir", r"repita", r"pode repetir", r"fala de novo", r"nao entendi", r"como e que e",
     r"o que voce disse", r"de novo por favor", r"mais uma vez", r"quais (?:sao )?as opcoes",
     r"repeat", r"say (?:that|it) again", r"come again", r"pardon", r"what did you say", r"one more time",
@@ -154,6 +157,10 @@ _OPERATOR = _rx(
     r"(?:fala|falam|fale|falar|speaks?|speaking) (?:portugues|ingles|espanhol|portuguese|english|spanish)",
     r"em portugues", r"in (?:portuguese|spanish)", r"(?:someone|somebody|anyone|anybody) (?:there|who can help)",
     r"tem alguem (?:ai|na linha|pra me ajudar)",
+    # not a machine ("não quero falar com máquina", "i don't want to talk to a recording")
+    r"(?:falar|conversar|fala)(?: \w+){0,2} com (?:uma |um |essa |esse )?(?:maquina|gravacao|computador|robo)",
+    r"(?:talk|speak|speaking|talking)(?: \w+){0,2} (?:to|with) (?:a |an |the |this )?(?:machine|computer|recording"
+    r"|robot|bot)",
     r"(?:passa|passe|passar|transfere|transfira|transferir)(?: \w+){0,2} (?:pra|para) alguem",
     r"(?:someone|somebody|anyone|anybody) (?:to )?help me", r"can (?:someone|somebody|anyone|anybody) help",
 )
@@ -394,7 +401,7 @@ _PAST_CALLBACK = _rx(
     r"(?:disse|disseram|falou|falaram|ficou|ficaram) (?:que )?(?:\w+ ){0,3}(?:ia|iam|de|iria|iriam|vai|vao)(?: me)?"
     r" (?:ligar|retornar)",
     # waiting for a call that did not come ("esperando a rosângela me ligar", "waiting a week for X to call me")
-    r"(?:esperando|aguardando)(?: \w+){0,4} (?:me )?(?:ligar|retornar|ligacao|retorno)",
+    r"(?:esperando|aguardando|espero|esperei|aguardo|aguardei)(?: \w+){0,4} (?:me )?(?:ligar|retornar|ligacao|retorno)",
     r"waiting(?: \w+){0,5} (?:to )?(?:call|calls|callback|call back)",
     # messages that go nowhere ("não adianta deixar recado", "só me mandam deixar recado", "ninguém retorna")
     r"(?:nao adianta|cansei de|chega de)(?: \w+){0,2} (?:recado|recados|mensagem|retorno|ligar)",
@@ -447,6 +454,29 @@ def callback_request(norm: str) -> tuple[bool, bool]:
 _SELF = (("meu", "nome", "e"), ("meu", "nome"), ("aqui", "e"), ("aqui", "quem", "fala", "e"), ("sou", "o"),
          ("sou", "a"), ("sou",), ("da", "parte", "de"), ("this", "is"), ("name", "is"), ("my", "name", "s"),
          ("i", "m"), ("im",), ("it", "s"), ("on", "behalf", "of"), ("calling", "for"))
+
+
+#: Words before a name of a place or a thing ("from columbus to charlotte", "at
+#: washington park", "o livro do harry potter"), not of a person asked for.
+_PLACE_BEFORE = frozenset("from in at near into of do da dos das no na nos nas em de".split())
+_TOWARDS = frozenset("to pra pro para".split())
+_SPEAK = frozenset("talk speak speaking talking falar fala passa passar transfer transfere ask".split())
+
+
+def _names_someone(norm: str) -> bool:
+    """``_asks_for_someone``, where the name is not that of a place or a thing by
+    the word before it (see ``_PLACE_BEFORE``; "to"/"pra" only after a verb of speaking)."""
+    words = norm.split()
+    for i in range(len(words) - 1):
+        if not _asks_for_someone(" ".join(words[i:i + 2])):
+            continue
+        prev = words[i - 1] if i else ""
+        if prev in _PLACE_BEFORE or (prev in _TOWARDS and (i < 2 or words[i - 2] not in _SPEAK)):
+            continue
+        if any(tuple(words[max(0, i - len(p)):i]) == p for p in _SELF):
+            continue
+        return True
+    return False
 
 
 def _asks_for_someone(norm: str) -> bool:
@@ -524,10 +554,13 @@ def classify(
     if wants_callback:
         dest = (res.match or res.guess) if res is not None else None
         return Intent("callback", destination=dest, resolution=res, text=text, reason="callback request")
-    if _GOODBYE.search(norm) and (not named or (_DONE.search(norm) and not _ASKS.search(norm))):
-        # "já falei com a maria, era só isso, obrigado": a destination said of what is done
+    if _GOODBYE.search(norm) and (not named or (_DONE.search(norm) and not _ASKS.search(norm))
+                                  or _named_only_in(_GOODBYE, norm, resolver)):
+        # "já falei com a maria, era só isso, obrigado": a destination said of what is done;
+        # "vou desligar, tchau": no destination but in the goodbye itself ("desligar")
         return Intent("goodbye", text=text, reason="goodbye words")
-    if _REPEAT.search(norm) and (not named or (_REPEAT_OPENS.search(norm) and _topic_only(res))):
+    if _REPEAT.search(norm) and (not named or (_REPEAT_OPENS.search(norm) and _topic_only(res))
+                                 or _named_only_in(_REPEAT, norm, resolver)):
         return Intent("repeat", text=text, reason="asked to repeat")
     yn = _yes_no(norm, expected=(expect == "yes_no"))
     if yn is not None:
@@ -535,6 +568,11 @@ def classify(
         return Intent(yn, destination=dest, resolution=res if dest else None, text=text, reason=f"{yn} words")
     if _NONE_FITS.search(norm):
         return Intent("operator", resolution=res, text=text, reason="none of the choices fits")
+    if res is not None and named and _topic_only(res) and (
+            _said_as_a_name(norm, res) or (resolver is not None and _names_someone(norm))):
+        # "somebody named bill yates", "my driver manager tony castellano": a person
+        # nobody here is, not the department a word of the sentence is about
+        return Intent("operator", resolution=res, text=text, reason="asked for someone not in the directory")
     if res is not None and named:
         unsure = bool(res.ambiguous and _UNSURE_WHICH.search(norm))
         return Intent("transfer", destination=res.match, resolution=res, text=text, reason=res.reason,
@@ -544,6 +582,9 @@ def classify(
         return Intent("operator", resolution=res, text=text, reason=why)
     if resolver is not None and _asks_for_someone(norm):
         return Intent("operator", resolution=res, text=text, reason="asked for someone not in the directory")
+    if _RETURNED_CALL.search(norm):
+        # "recebi uma ligação desse número": who called, and about what, is asked
+        return Intent("unknown", resolution=res, text=text, reason="returning a call from this number")
     guess = resolver.by_topic_model(text) if resolver is not None else None
     if guess is not None:
         return Intent("transfer", destination=guess.match, resolution=guess, text=text, reason=guess.reason)
@@ -551,6 +592,51 @@ def classify(
         return Intent("operator", resolution=res, text=text, reason=res.reason)
     why = res.reason if res else "no rule matched"
     return Intent("unknown", resolution=res, text=text, reason=why + ("; callback declined" if negated else ""))
+
+
+def _named_only_in(pattern: re.Pattern[str], norm: str, resolver: Optional[Resolver]) -> bool:
+    """The destination the resolver heard is named only by words of ``pattern``'s
+    phrase ("vou desligar, tchau": "desligar" is not the HR department's dismissals;
+    "say it again": not the IT desk): without them, nothing is named."""
+    if resolver is None:
+        return False
+    rest = " ".join(pattern.sub(" ", norm).split())
+    if not rest:
+        return True
+    left = resolver.resolve(rest)
+    return left.match is None and not left.ambiguous
+
+
+#: A call from this number the caller is returning, nobody named: no topic to guess from.
+_RETURNED_CALL = _rx(
+    r"(?:recebi|recebemos|tive|teve) (?:uma |umas |duas )?(?:ligacao|ligacoes|chamada|chamadas)(?: perdida| perdidas)?"
+    r"(?: \w+){0,2} (?:desse|deste|daqui|dai|de voces)",
+    r"(?:me |nos )?ligaram (?:desse|deste|daqui|dai)", r"(?:alguem|voces) (?:me |nos )?ligou (?:desse|deste|daqui|dai)",
+    r"(?:got|had|missed|received) (?:a |an |two |some )?(?:missed )?calls? from (?:this|your)"
+    r" (?:number|company|office)",
+    r"(?:someone|somebody|you|you guys) called (?:me |us )?from (?:this|your) number",
+    r"returning (?:a |your |my )?(?:missed )?call",
+)
+
+
+#: Who the caller means by a name ("somebody named bill yates", "uma moça chamada rosa"):
+#: the words after it are a name even when they are also common words.
+_NAMED_AS = _rx(
+    r"(?:named|by the name of|de nome|com o nome de|com nome de)",
+    r"(?:somebody|someone|a guy|a lady|a woman|a man|a person|a gentleman|a girl|alguem|uma pessoa|um rapaz|uma moca"
+    r"|um moco|um senhor|uma senhora|um cara|uma mulher|um homem|uma menina|um menino) (?:called|chamad[oa])",
+)
+
+
+def _said_as_a_name(norm: str, res: Resolution) -> bool:
+    """Every word the resolution rests on follows "named"/"chamado" as a name."""
+    names: set[str] = set()
+    for m in _NAMED_AS.finditer(norm):
+        names.update(norm[m.end():].split()[:3])
+    if not names:
+        return False
+    heard = {w for m in res.matched for w in m.get("words", ())}
+    return bool(heard) and heard <= names
 
 
 def _topic_only(res: Optional[Resolution]) -> bool:

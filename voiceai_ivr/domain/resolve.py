@@ -153,6 +153,9 @@ FIT_BOTH = 0.75
 FIT_OWN = 0.5
 FIT_ABS = 0.1
 PROFILE_LEAST = 0.2
+#: A department of no declared kind that the lexicon's names do not place is of the
+#: lexicon category its profile gives this much of (see ``_profile_category``).
+PROFILE_CATEGORY = 0.8
 FIT_VETO = 0.1
 FIT_CONFIRM = 0.35
 FIT_LEAD = 3.0
@@ -160,7 +163,7 @@ FIT_ODD = 0.03
 #: A one-word topic match is asked about ("did you mean X?") when the model, reading
 #: this many words it knows, gives X's kinds under this share of the likeliest kind's.
 ELSEWHERE_WORDS = 4
-ELSEWHERE = 0.11
+ELSEWHERE = 0.2
 #: Of candidates the rules would ask between, the model picks one only with this
 #: share and this lead over the others (the rules' doubt is evidence too).
 FIT_PICK = 0.8
@@ -541,6 +544,8 @@ class Resolver:
             if category is None:
                 # a person by the aliases only ("Ana Lima", aliases: rh): the contact for that kind
                 category = infer_category(list(aliases) if person else [name, *aliases], lx)
+                if category is None and not person and model_now is not None:
+                    category = _profile_category(model_now, (name, *aliases, *keywords), lx)
             self._names.append(name)
             self._categories.append(category)
             self._persons.append(person)
@@ -1920,7 +1925,7 @@ _COPULA_NEGATORS = frozenset("isn aren wasn isnt arent wasnt".split())
 #: After a negator, the words that make it negate a request rather than describe
 #: the problem ("não quero", "não é sobre", "not calling about", "don't need").
 _CLAUSE_REQUEST = frozenset("""quero queria preciso precisava precisa procuro sobre ligando liguei to e eh era com
-    pra pro want wanna need needed looking calling about interested after""".split())
+    pra pro sou somos want wanna need needed looking calling about interested after""".split())
 #: Where a caller starts over after a negated request.
 _CLAUSE_BREAK = frozenset("mas but porem instead".split())
 _CLAUSE_BREAK_PAIRS = frozenset({("so", "que"), ("e", "que")})
@@ -1978,6 +1983,17 @@ _IT_NOUNS = frozenset("department dept support guy guys team helpdesk help desk 
 _IT_BEFORE = frozenset("the in from to with for of".split())
 
 
+def _profile_category(model: TopicModel, words: Sequence[str], lx: Lexicon) -> Optional[str]:
+    """The lexicon category a department's own words are, to the topic model, when
+    the lexicon's names do not say ("Home Delivery": logistics):
+    the kind its profile gives at least ``PROFILE_CATEGORY``, if it is a lexicon category."""
+    prof = model.profile(words, least=PROFILE_LEAST)
+    if not prof:
+        return None
+    kind, q = max(prof.items(), key=lambda kq: kq[1])
+    return kind if q >= PROFILE_CATEGORY and kind in lx.categories else None
+
+
 def _pronoun_it(words: Sequence[_Word], at: int) -> bool:
     """The word "it" at ``at`` is the pronoun, not the IT department: neither a
     department word follows it ("it support") nor a preposition or article precedes
@@ -2004,8 +2020,11 @@ _SUPPLIER = re.compile(
     r"never) (?:been paid|received (?:our |the )?payment)"
     r"|(?:our|my) (?:last |latest )?invoices? (?:still )?(?:hasn t|has not|haven t|have not|wasn t|was not|weren t|"
     r"were not|never) (?:been )?paid"
-    r"|(?:sou|somos|a gente e|nos somos|e) (?:o |a |os |um |uma |uns )?fornecedor(?:a|es)? d[aeo]s?"
-    r"|sou (?:o |a |um |uma )?fornecedora?|somos (?:os |um |uns )?fornecedore?s?|empresa fornecedora"
+    r"|when (?:is |are |will |do |does )?(?:our|my) invoices? "
+    r"(?:is |are |be |gonna be |going to be |getting |get |gets ){1,2}paid"
+    # not "eu não sou fornecedor não, eu quero trabalhar aí"
+    r"|(?<!nao )(?:sou|somos|a gente e|nos somos|e) (?:o |a |os |um |uma |uns )?fornecedor(?:a|es)? d[aeo]s?"
+    r"|(?<!nao )sou (?:o |a |um |uma )?fornecedora?|(?<!nao )somos (?:os |um |uns )?fornecedore?s?|empresa fornecedora"
     r"|fornecedore?s? de voces|voces (?:me|nos) devem|(?:me|nos) devendo|nao (?:fomos|fui) pagos?)\b")
 
 
