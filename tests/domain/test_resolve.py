@@ -249,3 +249,18 @@ def test_speed_smoke() -> None:
     # ~1.2 s on a quiet machine; CPU time still grows when other processes share
     # the cores (1.7 s seen in CI): the bound catches a quadratic path, not 30 %
     assert time.process_time() - t0 < 3.0
+
+
+def test_the_known_word_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``_known`` answers are kept for speed, but callers' words are unbounded: the
+    cache is emptied when it reaches KNOWN_CACHE, and answers stay the same."""
+    import voiceai_ivr.domain.resolve as resolve_module
+
+    monkeypatch.setattr(resolve_module, "KNOWN_CACHE", 20)
+    r = Resolver([D("Financeiro", ("boleto",), "billing"), D("Maria Silva")])
+    first = r.resolve("quero falar com a maria silva")
+    for i in range(200):
+        r.resolve(f"palavra{i} outra{i} coisa{i} financeiro")
+        assert len(r._known_words) <= 20
+    assert r._known_words  # it is used
+    assert r.resolve("quero falar com a maria silva") == first

@@ -153,6 +153,8 @@ FIT_BOTH = 0.75
 FIT_OWN = 0.5
 FIT_ABS = 0.1
 PROFILE_LEAST = 0.2
+#: Words whose ``_known`` answer is kept, at most (the cache is emptied when full).
+KNOWN_CACHE = 50_000
 #: A department of no declared kind that the lexicon's names do not place is of the
 #: lexicon category its profile gives this much of (see ``_profile_category``).
 PROFILE_CATEGORY = 0.8
@@ -666,6 +668,7 @@ class Resolver:
             and ("payable" in e.forms or {"contas", "pagar"} <= set(e.forms) or {"pagamento", "fornecedores"}
                  <= set(e.forms)) for d in e.owners)
         self._compat: dict[tuple[str, str], bool] = {}  # written from any thread: a plain cache
+        self._known_words: dict[str, bool] = {}  # likewise (see _known)
         self._fuzzy_vocab = list(fuzzy)
         # Topic evidence goes to the departments of its category; to the people of
         # that category only when the directory has no such department.
@@ -834,9 +837,16 @@ class Resolver:
     # ------------------------------------------------------------------ matching
 
     def _known(self, w: str) -> bool:
-        """A word the index or the lexicon knows as it is."""
-        return w in self._by_word or stem(w) in self._by_word or self._lex.is_common(w) \
-            or self._lex.is_first_name(w) or w in STOPWORDS
+        """A word the index or the lexicon knows as it is; cached (``_mend`` asks it of
+        every piece of every pair and triple of words)."""
+        known = self._known_words.get(w)
+        if known is None:
+            known = w in self._by_word or stem(w) in self._by_word or self._lex.is_common(w) \
+                or self._lex.is_first_name(w) or w in STOPWORDS
+            if len(self._known_words) >= KNOWN_CACHE:
+                self._known_words.clear()  # bounded: callers' words are not
+            self._known_words[w] = known
+        return known
 
     def _own_name_word(self, key: str) -> bool:
         """``key`` is a word of a destination's own name or alias (not of a lexicon topic)."""
@@ -955,8 +965,12 @@ class Resolver:
                     if self._entries[ei].exact and self._entries[ei].owners:
                         add(ei, pos, i, SIM_EXACT, False)
                 continue
+            # A word that is itself a topic word of the lexicon is not also another
+            # topic's other form ("contratar" is sales, not legal's "contrato").
+            lexical: set[Optional[str]] = set()
+            entries = self._entries
             for ei, pos in self._by_word.get(w.word, ()):
-                e = self._entries[ei]
+                e = entries[ei]
                 if w.stop and not e.exact and e.owners:
                     continue
                 if w.stop and len(e.words) == 1 and not e.owners and not w.acronym:
@@ -964,25 +978,25 @@ class Resolver:
                 if w.surname and not e.owners:
                     continue  # "fernanda costa" is not a cost
                 found.add((ei, pos))
-                add(ei, pos, i, SIM_EXACT, w.raw != e.forms[pos])
+                # (inline: this loop runs once per person of a surname many share)
+                hits.setdefault(ei, {}).setdefault(pos, []).append((i, SIM_EXACT, w.raw != e.forms[pos]))
+                if not e.owners and e.kind in (_TOPIC, _WEAK, _CATNAME):
+                    lexical.add(e.category)
             if w.stop and not w.titled:
                 continue
-            # A word that is itself a topic word of the lexicon is not also another
-            # topic's other form ("contratar" is sales, not legal's "contrato").
-            lexical = {self._entries[ei].category for ei, _ in found
-                       if not self._entries[ei].owners and self._entries[ei].kind in (_TOPIC, _WEAK, _CATNAME)}
             for k in w.keys:
                 for ei, pos in self._by_key.get(k, ()):
-                    if w.surname and not self._entries[ei].owners:
+                    if (ei, pos) in found:
                         continue
-                    if w.common and not w.topical and self._entries[ei].owners:
+                    e = entries[ei]
+                    if w.surname and not e.owners:
+                        continue
+                    if w.common and not w.topical and e.owners:
                         continue  # an ordinary word in another form is not a name ("found" is not "founder")
-                    e = self._entries[ei]
                     if lexical and e.category not in lexical and not (e.owners and len(e.words) >= 2):
                         continue  # (the directory's own phrases match in any form: "visita do técnico")
-                    if (ei, pos) not in found:
-                        found.add((ei, pos))
-                        add(ei, pos, i, SIM_STEM, True)
+                    found.add((ei, pos))
+                    add(ei, pos, i, SIM_STEM, True)
             if w.first_name or w.titled or not w.common:
                 for g in lx.name_groups.get(w.raw, ()):
                     for ei, pos in self._by_group.get(g, ()):
@@ -1027,6 +1041,13 @@ class Resolver:
         if n == 1:
             i, sim, st = max(by_pos[0], key=lambda h: h[1])
             return _Hit(ei, (i,), sim, 1, st)
+        if partial and len(by_pos) == 1:
+            # the usual case of a name said in part: one of its words (a surname many share)
+            if e.kind == _ALIAS:
+                return None
+            hits = next(iter(by_pos.values()))
+            i, sim, st = hits[0] if len(hits) == 1 else max(hits, key=lambda h: h[1])
+            return _Hit(ei, (i,), sim, 1, st)
         if partial:
             chosen: dict[int, tuple[int, float, bool]] = {}
             used: set[int] = set()
@@ -1041,7 +1062,7 @@ class Resolver:
             return _Hit(ei, tuple(sorted(used)), sum(sims) / len(sims), len(chosen),
                         any(h[2] for h in chosen.values()))
         if len(by_pos) < n:
-            return self._keyword_part(ei, by_pos)
+            return self._keyword_part(ei, by_pos) if e.kind == _KEYWORD and not e.exact else None
         # Every word, in order, at most PHRASE_GAP words apart: best chain by DP.
         best_chain: Optional[tuple[float, tuple[int, ...], bool]] = None
         chains: list[tuple[float, tuple[int, ...], bool]] = [(s, (i,), st) for i, s, st in by_pos[0]]
@@ -1314,7 +1335,8 @@ class Resolver:
                       dept_named: set[Optional[str]], near: _Near) -> bool:
         """Scores person ``d``; True when a department is named with the name and the
         person is known to be of another kind."""
-        hit = max(hits, key=lambda h: (h.matched, h.sim, max(h.positions)))  # the latest of equals: after a correction
+        # the latest of equals: after a correction
+        hit = hits[0] if len(hits) == 1 else max(hits, key=lambda h: (h.matched, h.sim, max(h.positions)))
         e = self._entries[hit.entry]
         ws = [words[p] for p in hit.positions]
         titled = any(w.titled for w in ws)
@@ -1350,7 +1372,7 @@ class Resolver:
         if cat and cat in named_categories:
             score += 4.0  # "a maria do financeiro"
             evidence += 1
-        elif self._alias_words[d] and any(said[a] - set(hit.positions) for a in self._alias_words[d] if a in said):
+        elif self._alias_words[d] and any(not said[a] <= set(hit.positions) for a in self._alias_words[d] if a in said):
             score += 4.0  # "emily in grooming": Emily Hartman, alias "grooming lead"
             evidence += 1
         else:
