@@ -106,3 +106,14 @@ def test_a_table_is_not_the_front_desk(carrier: Resolver) -> None:
     res = carrier.resolve("o tampo da mesa ta empenado desde que chegou")
     assert res.match != "Front Desk"
     assert "Front Desk" not in [n for n, _ in res.alternatives]
+
+
+def test_a_department_named_under_a_negation_is_taken_back_before_a_topic() -> None:
+    # "billing" said once, not asked for, beside a sentence of another kind's topic
+    # words is not demoted to a topic of its own: it is named to be taken back
+    r = Resolver([D("Accounts Receivable", ("billing",), "billing"), D("Dispatch", (), "logistics"),
+                  D("Human Resources", (), "hr")])
+    said = "not billing i need the people that handle the damaged freight"
+    assert r.taken_back(said) == ["Accounts Receivable"]
+    assert r.resolve(said).match == "Dispatch"
+

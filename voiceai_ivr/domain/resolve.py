@@ -1397,6 +1397,8 @@ class Resolver:
             runs = self._mentions(c, named=True)
             if len(runs) != 1 or _asked_for(words, runs[0][0]):
                 continue
+            if _pre_negated([w.raw for w in words], runs[0][0], set(), _NEG_SKIP):
+                continue  # "not billing, i need ...": named to be taken back (see _focus), not a topic
             cat = self._categories[c.dest]
             if any(g.evidence >= OUTWEIGH and self._categories[g.dest] != cat for g in generic):
                 ev = max(c.topic_evidence, 1.0)
