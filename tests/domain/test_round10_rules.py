@@ -117,3 +117,14 @@ def test_a_department_named_under_a_negation_is_taken_back_before_a_topic() -> N
     assert r.taken_back(said) == ["Accounts Receivable"]
     assert r.resolve(said).match == "Dispatch"
 
+
+
+def test_a_department_has_the_kinds_of_its_name_aliases_and_keywords_each() -> None:
+    # read together, the alias (lost property) drowned the keywords (housekeeping)
+    r = Resolver([D("Governança", ("achados e perdidos",), None, ("camareira", "enxoval")),
+                  D("Lavanderia"), D("Recepção", (), "reception")])
+    kinds = r._profiles[0]
+    assert {"lost_and_found", "housekeeping"} <= set(kinds)
+    # a room nobody cleaned is the housekeepers' (Governança), not only the laundry's
+    guess = r.by_topic_model("ninguem arrumou o meu quarto hoje e ja sao quatro da tarde")
+    assert guess is not None and "Governança" in [n for n, _ in guess.alternatives]

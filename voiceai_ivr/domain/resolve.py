@@ -725,9 +725,26 @@ class Resolver:
             elif self._persons[di]:
                 out.append({cat: 1.0} if cat in m.labels else {})
             else:
-                prof = self._joined_profile(words) or m.profile(words, least=PROFILE_LEAST)
+                prof = self._joined_profile(words) or self._pieces_profile(words) or m.profile(
+                    words, least=PROFILE_LEAST)
                 out.append(prof or ({cat: 1.0} if cat in m.labels else {}))
         return out
+
+    def _pieces_profile(self, words: Sequence[str]) -> dict[str, float]:
+        """The profile of a department whose name, aliases and keywords say different
+        things ("Governança", alias "achados e perdidos", keywords "camareira",
+        "enxoval": housekeeping and lost property): the kinds of each, each at its
+        own weight. Empty unless two of them at least point somewhere (then the
+        words are read together)."""
+        assert self._model is not None
+        profiles = [p for p in (self._model.profile((t,), least=PROFILE_LEAST) for t in words) if p]
+        if len(profiles) < 2:
+            return {}
+        merged: dict[str, float] = {}
+        for prof in profiles:
+            for k, q in prof.items():
+                merged[k] = max(merged.get(k, 0.0), q)
+        return merged
 
     def _joined_profile(self, words: Sequence[str]) -> dict[str, float]:
         """The profile of a department whose name joins several (``Facilities and
