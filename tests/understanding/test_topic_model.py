@@ -149,6 +149,7 @@ def test_two_departments_of_one_profile_are_asked_about_not_taken() -> None:
     docs = [*SCHOOL, {"name": "Sala de Leitura", "aliases": ["biblioteca infantil"]}]
     r = _school(docs)
     fits = dict(r.model_fit(RETURN_A_BOOK))
-    assert fits["Biblioteca"] == fits["Sala de Leitura"]
+    # alike (the alias "biblioteca infantil" adds youth programmes to the second)
+    assert abs(fits["Biblioteca"] - fits["Sala de Leitura"]) < 0.01
     res = r.resolve(RETURN_A_BOOK)
     assert res.match is None and res.ambiguous
