@@ -128,3 +128,16 @@ def test_a_department_has_the_kinds_of_its_name_aliases_and_keywords_each() -> N
     # a room nobody cleaned is the housekeepers' (Governança), not only the laundry's
     guess = r.by_topic_model("ninguem arrumou o meu quarto hoje e ja sao quatro da tarde")
     assert guess is not None and "Governança" in [n for n, _ in guess.alternatives]
+
+
+def test_a_long_story_is_resolved_by_its_last_request() -> None:
+    # the story names two departments on the way; its request, at the end, is a job
+    r = Resolver([D("Financeiro", (), "billing"), D("Comercial", (), "sales"), D("Recursos Humanos", (), "hr"),
+                  D("Recepção", (), "reception")])
+    story = ("eu trabalhei no financeiro e depois no comercial de uma empresa grande por muitos anos "
+             "e agora me mudei pra ca e queria saber se voces tem alguma vaga aberta")
+    assert r.resolve(story).ambiguous  # read whole: which of the three?
+    assert classify(story, resolver=r).destination == "Recursos Humanos"
+    # a short sentence is read whole
+    short = "trabalhei no financeiro e no comercial e queria uma vaga"
+    assert classify(short, resolver=r).destination is None

@@ -545,6 +545,8 @@ def classify(
     res: Optional[Resolution] = None
     if resolver is not None:
         res = resolver.resolve(text, at=at, hours_for=hours_for)
+        if res.match is None:
+            res = _story_end(norm, resolver, at, hours_for) or res
     named = res is not None and (res.match is not None or res.ambiguous)
     wants_callback, negated = callback_request(norm)
     if wants_callback and named and _PAST_CALLBACK.search(norm) and _TRANSFER_NOW.search(norm):
@@ -637,6 +639,39 @@ def _said_as_a_name(norm: str, res: Resolution) -> bool:
         return False
     heard = {w for m in res.matched for w in m.get("words", ())}
     return bool(heard) and heard <= names
+
+
+#: A long story's request is at its end ("... so I'm hoping you'll cover it under the
+#: warranty", "... queria saber se tem alguma vaga aberta aí").
+LONG_STORY = 20
+_STORY_ASKS = _rx(
+    r"queria saber", r"queria", r"gostaria", r"quero", r"preciso", r"sera que", r"voces (?:fazem|tem|podem)",
+    r"alguem (?:pode|poderia|achou)", r"(?:so )?i (?:need|want|wanted|d like|would like|was wondering|m hoping"
+    r"|am hoping|m trying)", r"can (?:you|someone|somebody)", r"who do i", r"could (?:you|someone|somebody)",
+)
+
+
+def _story_end(norm: str, resolver: Resolver, at: Optional[datetime],
+               hours_for: Optional[HoursFor]) -> Optional[Resolution]:
+    """In a long story (``LONG_STORY`` words or more) that names nothing sure as a
+    whole, what its last request names, when that names one destination."""
+    tail = _story_tail(norm)
+    if tail is None:
+        return None
+    end = resolver.resolve(tail, at=at, hours_for=hours_for)
+    return end if end.match is not None else None
+
+
+def _story_tail(norm: str) -> Optional[str]:
+    """A long story's last request, from its last asking words on; None for a short
+    sentence, or one whose asking words come near its start."""
+    words = norm.split()
+    if len(words) < LONG_STORY:
+        return None
+    starts = [m.start() for m in _STORY_ASKS.finditer(norm)]
+    if not starts or len(norm[starts[-1]:].split()) >= len(words) - 3:
+        return None
+    return norm[starts[-1]:]
 
 
 def _topic_only(res: Optional[Resolution]) -> bool:
