@@ -63,7 +63,7 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     # round 10 (2026-12-07): a hotel and conference resort (pt-BR) and a regional
     # freight carrier (en-US), scored at import before anything was changed: dev
     # 65.2 / 67.7 %, 11.5 % wrong actions; test 64.7 / 64.9 %, 10.7 %; after round
-    # 10: dev 68.5 / 70.7 %, 8.4 %; test 64.7 / 63.5 %, 11.3 %
+    # 10: dev 69.6 / 70.7 %, 8.4 %; test 65.9 / 63.5 %, 11.3 %
     ("r10", "dev"): ({"pt-BR": 0.68, "en-US": 0.69}, 0.10),
     ("r10", "test"): ({"pt-BR": 0.63, "en-US": 0.62}, 0.12),
     # r11 (a construction and real-estate developer, a regional hospital), scored at
