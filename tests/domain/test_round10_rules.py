@@ -141,3 +141,10 @@ def test_a_long_story_is_resolved_by_its_last_request() -> None:
     # a short sentence is read whole
     short = "trabalhei no financeiro e no comercial e queria uma vaga"
     assert classify(short, resolver=r).destination is None
+
+
+@pytest.mark.parametrize("said", ["o pessoal do a e bê por favor", "a b por favor", "alimentos e bebidas"])
+def test_a_name_joined_by_e_is_spelled_with_the_e(said: str) -> None:
+    # "A&B" is read "a e bê" in pt-BR
+    r = Resolver([D("Alimentos e Bebidas"), D("Recursos Humanos", (), "hr"), D("Recepção", (), "reception")])
+    assert r.resolve(said).match == "Alimentos e Bebidas"

@@ -555,14 +555,17 @@ class Resolver:
             done: set[tuple[str, tuple[str, ...]]] = set()
             spelled = _initials(name) if not person else ""
             if spelled and not any(_initials(a) == spelled or normalize_text(a) == spelled for a in aliases):
-                key0 = (_ALIAS, (spelled,), (spelled,), True, category, False, False, True)
-                if key0 in shared:
-                    owners[shared[key0]].append(di)
-                else:
-                    shared[key0] = len(entries)
-                    owners.append([di])
-                    entries.append(_Entry((), _ALIAS, spelled.upper(), (spelled,), (spelled,), True, category,
-                                          initials=True))
+                # "Alimentos e Bebidas" is spelled "a b" and, as "A&B" is read in pt-BR, "a e bê"
+                joined = _joined_initials(name)
+                for letters in (spelled, joined) if joined else (spelled,):
+                    key0 = (_ALIAS, (letters,), (letters,), True, category, False, False, True)
+                    if key0 in shared:
+                        owners[shared[key0]].append(di)
+                    else:
+                        shared[key0] = len(entries)
+                        owners.append([di])
+                        entries.append(_Entry((), _ALIAS, spelled.upper(), (letters,), (letters,), True, category,
+                                              initials=True))
             for kind, texts in ((_NAME, [name]), (_ALIAS, aliases), (_KEYWORD, keywords)):
                 for text in texts:
                     words, forms, exact = _entry_words(text, lexical=False, common=None if person else lx.is_common)
@@ -2132,6 +2135,15 @@ def _initials(name: str) -> str:
     words = [w for w in normalize_text(name).split() if w not in STOPWORDS and w not in _ARTICLES and w.isalpha()]
     spelled = "".join(w[0] for w in words) if len(words) >= 2 else ""
     return "" if spelled in _OTHER_ABBREVIATIONS else spelled
+
+
+def _joined_initials(name: str) -> str:
+    """The initials of a two-word name joined by "e" with the "e" spoken between them
+    ("Alimentos e Bebidas" -> "aeb", said "a e bê" for A&B); "" for any other name."""
+    words = normalize_text(name).split()
+    if len(words) != 3 or words[1] != "e" or not all(w.isalpha() and len(w) > 2 for w in (words[0], words[2])):
+        return ""
+    return words[0][0] + "e" + words[2][0]
 
 
 def _opened_with(words: Sequence[_Word], at: int) -> bool:
