@@ -63,7 +63,7 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     # round 10 (2026-12-07): a hotel and conference resort (pt-BR) and a regional
     # freight carrier (en-US), scored at import before anything was changed: dev
     # 65.2 / 67.7 %, 11.5 % wrong actions; test 64.7 / 64.9 %, 10.7 %; after round
-    # 10: dev 69.6 / 70.7 %, 8.4 %; test 65.9 / 63.5 %, 11.3 %
+    # 10: dev 70.7 / 70.7 %, 8.4 %; test 67.1 / 63.5 %, 11.3 %
     ("r10", "dev"): ({"pt-BR": 0.68, "en-US": 0.69}, 0.10),
     ("r10", "test"): ({"pt-BR": 0.63, "en-US": 0.62}, 0.12),
     # r11 (a construction and real-estate developer, a regional hospital), scored at
@@ -72,6 +72,10 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     # dev sentence seen in a listing); after round 10: dev 70.8 / 75.0 %, 5.4 %; test 70.1 / 71.1 %, 8.8 %
     ("r11", "dev"): ({"pt-BR": 0.69, "en-US": 0.73}, 0.06),
     ("r11", "test"): ({"pt-BR": 0.68, "en-US": 0.68}, 0.10),
+    # r12 (a supermarket chain in pt-BR, a food-processing plant in en-US), scored at
+    # import on round 10's last rules, before any change: round 11's blind-before
+    ("r12", "dev"): ({"pt-BR": 0.64, "en-US": 0.67}, 0.13),
+    ("r12", "test"): ({"pt-BR": 0.72, "en-US": 0.67}, 0.13),
 }
 
 
