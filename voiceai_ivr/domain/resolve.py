@@ -47,7 +47,7 @@ generic evidence.
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -741,13 +741,7 @@ class Resolver:
         words are read together)."""
         assert self._model is not None
         profiles = [p for p in (self._model.profile((t,), least=PROFILE_LEAST) for t in words) if p]
-        if len(profiles) < 2:
-            return {}
-        merged: dict[str, float] = {}
-        for prof in profiles:
-            for k, q in prof.items():
-                merged[k] = max(merged.get(k, 0.0), q)
-        return merged
+        return _merged(profiles) if len(profiles) >= 2 else {}
 
     def _joined_profile(self, words: Sequence[str]) -> dict[str, float]:
         """The profile of a department whose name joins several (``Facilities and
@@ -765,11 +759,7 @@ class Resolver:
             return {}
         if len(words) > 1:
             profiles.append(self._model.profile(words[1:], least=PROFILE_LEAST))
-        merged: dict[str, float] = {}
-        for prof in profiles:
-            for k, q in prof.items():
-                merged[k] = max(merged.get(k, 0.0), q)
-        return merged
+        return _merged(profiles)
 
     def model_fit(self, utterance: str, limit: int = 10) -> list[tuple[str, float]]:
         """Destinations by how well the topic model says ``utterance`` fits them, best
@@ -976,6 +966,7 @@ class Resolver:
         def add(ei: int, pos: int, i: int, sim: float, by_stem: bool) -> None:
             hits.setdefault(ei, {}).setdefault(pos, []).append((i, sim, by_stem))
 
+        entries = self._entries
         for i, w in enumerate(words):
             found: set[tuple[int, int]] = set()
             if w.raw in lx.titles:
@@ -988,7 +979,6 @@ class Resolver:
             # A word that is itself a topic word of the lexicon is not also another
             # topic's other form ("contratar" is sales, not legal's "contrato").
             lexical: set[Optional[str]] = set()
-            entries = self._entries
             for ei, pos in self._by_word.get(w.word, ()):
                 e = entries[ei]
                 if w.stop and not e.exact and e.owners:
@@ -2025,6 +2015,15 @@ _IT_NOUNS = frozenset("department dept support guy guys team helpdesk help desk 
                       "service tech ticket please".split())
 #: Words before "it" that make it the department ("someone in it", "transfer me to it").
 _IT_BEFORE = frozenset("the in from to with for of".split())
+
+
+def _merged(profiles: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Several profiles as one: every kind of any, at the greatest weight it has."""
+    merged: dict[str, float] = {}
+    for prof in profiles:
+        for k, q in prof.items():
+            merged[k] = max(merged.get(k, 0.0), q)
+    return merged
 
 
 def _profile_category(model: TopicModel, words: Sequence[str], lx: Lexicon) -> Optional[str]:
