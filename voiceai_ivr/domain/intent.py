@@ -123,6 +123,10 @@ _REPEAT = _rx(
     r"(?:say|read|list)(?: \w+){0,2} again",
     r"quais (?:eram|sao) as (?:opcoes|alternativas)", r"as opcoes de novo",
     r"quais (?:eram|sao) os numeros", r"what (?:were|are) the numbers",
+    # the list of destinations asked for again ("quais são os setores mesmo", "what was number three")
+    r"quais (?:eram|sao|e que sao) (?:os|as) (?:setores|departamentos|areas|ramais)",
+    r"what (?:was|were|is) (?:number|option|press) \w+", r"(?:wait )?go back",
+    r"(?:what|which) (?:were|are) the (?:departments|extensions)",
     r"(?:fala|falar|diz|dizer|repete|repetir|le|ler)(?: de novo| novamente| outra vez)? as opcoes",
     # what the menu said, asked again ("o que que era pra apertar", "what was the number for")
     r"o que (?:que )?(?:era|e) (?:pra|para) (?:apertar|digitar|teclar|discar)",
@@ -285,7 +289,8 @@ _PT_FIRST_PERSON = frozenset("eu estou to tava estava estamos".split())
 _EN_CALL = frozenset("call calling ring ringing phone phoning contact contacting reach text".split())
 _EN_FIRST_PERSON = frozenset("i im we were ive ll".split())
 _NEGATORS = frozenset(
-    "nao nem nunca ninguem sem nada esquece no not never nobody dont don didn doesn neither forget".split())
+    "nao nem nunca ninguem sem nada esquece dispenso dispensa no not never nobody dont don didn doesn neither forget"
+    .split())
 _NEGATION_SKIP = frozenset(
     """precisa precisar preciso precisam quero queria quer querem pode podem vai vao necessario e que se
     me pra para um uma o a mais de voces vcs vc voce alguem ninguem nao ligar ficar
@@ -349,6 +354,8 @@ def _pt_callback_at(words: Sequence[str], i: int) -> bool:
         return "volta" in words[i + 1:i + 4] and i > 0 and words[i - 1] == "me"
     if not _PT_CALL.match(w) or _PT_PAST_OR_MINE.match(w):
         return False
+    if after[:1] == ("com",) and after[1:2] and after[1] in ("o", "a", "os", "as"):
+        return False  # "me liga com o financeiro": put me through, said as "connect me"
     if i > 0 and words[i - 1] in _PT_ME:
         return True
     if any(after[:len(p)] == p for p in _PT_TO_ME):
@@ -404,7 +411,7 @@ _PAST_CALLBACK = _rx(
     r"(?:esperando|aguardando|espero|esperei|aguardo|aguardei)(?: \w+){0,4} (?:me )?(?:ligar|retornar|ligacao|retorno)",
     r"waiting(?: \w+){0,5} (?:to )?(?:call|calls|callback|call back)",
     # messages that go nowhere ("não adianta deixar recado", "só me mandam deixar recado", "ninguém retorna")
-    r"(?:nao adianta|cansei de|chega de)(?: \w+){0,2} (?:recado|recados|mensagem|retorno|ligar)",
+    r"(?:nao adianta|cansei de|chega de)(?: \w+){0,3} (?:recado|recados|mensagem|retorno|ligar)",
     r"(?:so )?(?:me )?mandam deixar (?:recado|mensagem)", r"ninguem (?:me )?(?:retorna|liga de volta|ligou|retornou)",
     r"ja liguei(?: \w+){0,2} vezes", r"nobody (?:ever )?calls? (?:me )?back", r"(?:called|calling)(?: \w+){0,2} times",
     r"(?:said|told me|promised)(?: \w+){0,3} (?:would|will|d|to) (?:call|get back)", r"supposed to call",
@@ -420,7 +427,7 @@ _TRANSFER_NOW = _rx(
     r"preciso falar", r"me coloca", r"me conecta", r"agora", r"put me through", r"transfer me", r"connect me",
     r"let me (?:talk|speak)", r"i (?:want|need) to (?:talk|speak)", r"right now", r"now", r"today", r"hoje",
     r"quero (?:o|a|os|as|com)", r"(?:i can|i ll|i will|i d rather) (?:hold|wait)", r"espero na linha",
-    r"aguardo na linha",
+    r"aguardo na linha", r"(?:coloca|coloque|poe|bota|passa)(?: \w+){0,3} na linha", r"me liga com (?:o|a|os|as)",
 )
 #: The caller will call again themselves ("I'll call back later", "depois eu ligo"):
 #: not a callback request, unless they also ask to be called ("call me").
