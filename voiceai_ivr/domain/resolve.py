@@ -566,9 +566,14 @@ class Resolver:
                         owners.append([di])
                         entries.append(_Entry((), _ALIAS, spelled.upper(), (letters,), (letters,), True, category,
                                               initials=True))
-            for kind, texts in ((_NAME, [name]), (_ALIAS, aliases), (_KEYWORD, keywords)):
+            name_words = set(normalize_text(name).split())
+            for kind0, texts in ((_NAME, [name]), (_ALIAS, aliases), (_KEYWORD, keywords)):
                 for text in texts:
                     words, forms, exact = _entry_words(text, lexical=False, common=None if person else lx.is_common)
+                    kind = kind0
+                    if person and kind == _ALIAS and len(words) >= 2 and all(f.isalpha() for f in forms) \
+                            and name_words & set(forms):
+                        kind = _NAME  # "Deb Faulkner" for Deborah Faulkner: a name, said in part too ("deb")
                     if not words or (kind, words) in done:
                         continue
                     done.add((kind, words))
@@ -902,6 +907,9 @@ class Resolver:
                         k == 2 and len(joined) >= 6 and any(p in STOPWORDS for p in parts)
                         and self._own_name_word(stem(joined))):
                     continue  # words of their own; "com pras" is still Compras
+                rest = "".join(parts[1:])
+                if k == 3 and parts[0] in STOPWORDS and (rest in self._by_word or stem(rest) in self._by_word):
+                    continue  # "a confei taria": the article, then Confeitaria in two pieces
                 if joined in self._by_word or stem(joined) in self._by_word or (
                     len(joined) >= 7 and self._fuzzy_vocab and process.extractOne(
                         joined, self._fuzzy_vocab, scorer=fuzz.ratio, score_cutoff=88.0) is not None
@@ -1358,7 +1366,7 @@ class Resolver:
             return False  # "fernanda costa" is not Ana Paula Costa
         last = max(hit.positions)
         if last + 1 in near.other_surnames and hit.matched < len(e.words) and hit.positions == (first,) \
-                and words[first].first_name and self._first_names.get(e.words[0], 0) == 1:
+                and words[first].first_name:
             return False  # "o jorge pereira" is not Jorge Oliveira: someone this directory does not have
         if hit.matched < len(e.words) and not titled and (
                 (last + 1 < len(words) and words[last + 1].raw in _PLACE_AFTER)
@@ -1532,7 +1540,7 @@ class Resolver:
                   if c.tier == TIER_GENERIC and d not in drop}
         soft = {d for d, runs in strong.items()
                 if runs and all(_pre_negated(raw, run[0], used, _NEG_SKIP, need=_NEG_REQUEST) for run in runs)}
-        if soft and set(cands) - drop - soft:
+        if soft:
             drop |= soft
         # 4. whatever is said inside a negated request's clause ("não quero comprar
         # nada na loja, eu quero vender", "it's not about my fines, it's about a
@@ -1956,6 +1964,7 @@ _NEG_SKIP = frozenset(
 _NEG_REQUEST = frozenset("quero queria preciso sobre ligando liguei want need calling looking about interested "
                          "e eh era".split())
 _COPULA_NEGATORS = frozenset("isn aren wasn isnt arent wasnt".split())
+_COPULAS = frozenset("s is was are re its thats".split())
 #: After a negator, the words that make it negate a request rather than describe
 #: the problem ("não quero", "não é sobre", "not calling about", "don't need").
 _CLAUSE_REQUEST = frozenset("""quero queria preciso precisava precisa procuro sobre ligando liguei to e eh era com
@@ -1976,6 +1985,10 @@ _THEIRS_WHEN_MINE = frozenset(("legal", "management"))
 _MINE = frozenset("my meu minha our nosso nossa".split())
 
 
+#: Greetings and acknowledgements a request may open with ("yeah, the pharmacy").
+_OPENERS = frozenset("yeah yes yep hi hello hey ok okay alo oi ola sim bom dia boa tarde noite".split())
+#: Wishes that ask for what follows when an article follows ("queria a contabilidade").
+_WISHING = frozenset("queria gostaria".split())
 #: Words before a destination's name that ask for it ("falar com o", "passa pro", "talk to").
 _ASKING = frozenset(
     """com pro pra para falar fala passa passe passar transfere transfira transferir liga ligar chama setor
@@ -1986,13 +1999,15 @@ _ASKING = frozenset(
 
 def _asked_for(words: Sequence[_Word], at: int) -> bool:
     """The word at ``at`` is what the caller asks for: it follows a request ("quero
-    falar com o financeiro", "transfer me to billing") or opens the sentence."""
+    falar com o financeiro", "transfer me to billing") or opens the sentence
+    (after a greeting: "yeah the pharmacy", "oi, o financeiro")."""
     j = at - 1
-    while j >= 0 and (words[j].raw in _ARTICLES or words[j].raw in _FILLERS):
+    while j >= 0 and (words[j].raw in _ARTICLES or words[j].raw in _FILLERS or words[j].raw in _OPENERS):
         j -= 1
     if j < 0:
         return True  # the caller opened with it
-    return words[j].raw in _ASKING
+    # "queria a contabilidade" asks for it; "queria reservar" says what to do
+    return words[j].raw in _ASKING or (words[j].raw in _WISHING and words[j + 1].raw in _ARTICLES)
 
 
 def _corrected_to(words: Sequence[_Word], at: int) -> bool:
@@ -2225,7 +2240,8 @@ def _pre_negated(raw: Sequence[str], start: int, used: set[int], skip: frozenset
         if j not in used and w in _NEGATORS_PRE:
             if j == 0 and w == "nao" and all(x in _ARTICLES for x in raw[1:start]):
                 return False  # "não, o suporte", "no, billing": an answer, then the request
-            return via or need is None or w in _COPULA_NEGATORS
+            return via or need is None or w in _COPULA_NEGATORS or (
+                w == "not" and j > 0 and raw[j - 1] in _COPULAS)  # "it's not a complaint"
         if w not in skip and not (need is not None and w in need):
             return False
         via = via or (need is not None and w in need)
