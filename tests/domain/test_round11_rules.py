@@ -12,7 +12,7 @@ import pytest
 
 from tests.domain.test_understanding_rules import D
 from voiceai_ivr.domain.intent import classify
-from voiceai_ivr.domain.resolve import Resolver
+from voiceai_ivr.domain.resolve import Resolver, words_of
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +98,65 @@ def test_an_unknown_surname_after_a_first_name_is_someone_else(shop: Resolver, c
     res = shop.resolve("maria alguma coisa nao lembro o resto do nome")
     assert res.ambiguous
     assert {n for n, _ in res.alternatives} >= {"Maria Silva", "Maria Souza"}
+
+
+@pytest.fixture(scope="module")
+def builder() -> Resolver:
+    return Resolver([
+        D("Engenharia de Obras", ("EO",)),
+        D("Financeiro", (), "billing"),
+        D("Contas a Pagar"),
+        D("Compras", (), "purchasing"),
+        D("Vendas Corporativas", ("cesta básica",), "sales"),
+    ])
+
+
+@pytest.mark.parametrize(
+    ("utterance", "expected"),
+    [
+        # "X não" then a request: X is taken back, and its topic word with it
+        ("compras nao eu quero comprar pra empresa cesta basica no atacado", "Vendas Corporativas"),
+        # two negated clauses in a row, then a supplier's unpaid invoice
+        ("nao quero vender nada nao sou fornecedor e voces nao pagaram minha nota", "Contas a Pagar"),
+        ("sou empreiteiro e a medicao de abril ainda nao foi paga", "Contas a Pagar"),
+        # "e o" between words is not the alias EO spelled out
+        ("ja sou cliente e o meu boleto nao chegou", "Financeiro"),
+        ("queria falar com e o", "Engenharia de Obras"),
+    ],
+)
+def test_negated_clauses_and_suppliers(builder: Resolver, utterance: str, expected: str) -> None:
+    assert builder.resolve(utterance).match == expected
+
+
+def test_i_m_a_is_a_contraction_and_an_article() -> None:
+    assert words_of("i'm a vendor") == ["i", "m", "a", "vendor"]
+    assert words_of("the h r department") == ["the", "hr", "department"]
+    r = Resolver([D("Purchasing", (), "purchasing"), D("Accounts Payable"), D("Credit and Collections", (), "billing")])
+    assert r.resolve("hi i'm a vendor checking on the status of a check you guys said was mailed").match \
+        == "Accounts Payable"
+
+
+def test_a_long_story_of_a_need_nobody_here_has_is_not_routed_by_its_tail() -> None:
+    # the tail alone ("i'd like a comment about ... the bus crash") reads as IT's "crash"
+    r = Resolver([D("IS Service Desk", (), "support"), D("Patient Relations", (), "complaints"),
+                  D("Front Desk", (), "reception")])
+    said = "i'm a reporter with channel five and i'd like a comment about the patients from the bus crash"
+    assert classify(said, resolver=r).destination != "IS Service Desk"
+
+
+@pytest.mark.parametrize(
+    ("utterance", "expected"),
+    [
+        ("o meu boleto ainda nao chegou", "Financeiro"),
+        ("o meu pedido ainda nao chegou", "Centro de Distribuição"),
+        ("my bill never arrived", None),  # asked "Billing Office or Shipping?" by the model, not sent to Shipping
+        ("my package never arrived", "Shipping"),
+    ],
+)
+def test_what_did_not_arrive_gives_the_kind(utterance: str, expected: Optional[str]) -> None:
+    pt = Resolver([D("Financeiro", (), "billing"), D("Centro de Distribuição", (), "logistics")])
+    en = Resolver([D("Billing Office", (), "billing"), D("Shipping", (), "logistics")])
+    res = (en if utterance.startswith("my") else pt).resolve(utterance)
+    assert res.match == expected
+    if expected is None:
+        assert "Billing Office" in [n for n, _ in res.alternatives]

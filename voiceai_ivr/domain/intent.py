@@ -552,7 +552,8 @@ def classify(
     res: Optional[Resolution] = None
     if resolver is not None:
         res = resolver.resolve(text, at=at, hours_for=hours_for)
-        if res.match is None:
+        if res.match is None and res.unrouted is None:
+            # not when the whole is a need nobody here has ("I'm a reporter ... I'd like a comment")
             res = _story_end(norm, resolver, at, hours_for) or res
     named = res is not None and (res.match is not None or res.ambiguous)
     wants_callback, negated = callback_request(norm)

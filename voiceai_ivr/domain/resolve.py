@@ -289,8 +289,9 @@ def words_of(text: str) -> list[str]:
         while j < len(raw) and len(raw[j]) == 1 and raw[j].isalpha():
             j += 1
         run = raw[i:j]
-        if len(run) == 2 and run[0] in _CONTRACTION_TAILS and run[1] in ("a", "i") and i > 0 and len(raw[i - 1]) > 1:
-            out.append(raw[i])  # "there s a", "it s a": a contraction and an article, not "sa"
+        if len(run) == 2 and run[0] in _CONTRACTION_TAILS and run[1] in ("a", "i") and i > 0 and (
+                len(raw[i - 1]) > 1 or (raw[i - 1], raw[i]) in _CONTRACTIONS):
+            out.append(raw[i])  # "there s a", "it s a", "i m a": a contraction and an article, not "sa"
             i += 1
             continue
         if len(run) >= 2 and any(c not in "aeiou" for c in run) and tuple(run[:2]) not in _CONTRACTIONS:
@@ -889,6 +890,9 @@ class Resolver:
                 # letter names that spell a department's alias or initials ("o de pe" = DP)
                 parts = raw[i:i + k]
                 if len(parts) == k and all(p in LETTER_NAMES or (len(p) == 1 and p.isalpha()) for p in parts):
+                    if all(p in STOPWORDS for p in parts) and i > 0 and not (
+                            raw[i - 1] in _ASKING or raw[i - 1] in _ARTICLES or raw[i - 1] in _OF):
+                        continue  # "cliente e o meu boleto": words, not "EO" spelled out
                     spelled = "".join(LETTER_NAMES.get(p, p) for p in parts)
                     if any(self._entries[ei].own_name and not self._entries[ei].person
                            and self._entries[ei].words == (spelled,) for ei, _ in self._by_word.get(spelled, ())):
@@ -1194,6 +1198,8 @@ class Resolver:
             if not e.owners:
                 if e.kind not in (_CATNAME, _TOPIC, _WEAK) or e.category is None:
                     continue
+                if _ARRIVAL & set(e.forms) and self._arrived_is_other(words, min(h.positions), e.category):
+                    continue  # "o meu boleto não chegou": the bill's, not a delivery's
                 targets = self._by_category_all.get(e.category, [])
                 if not targets:
                     orphan.setdefault(e.category, []).append(h.positions)
@@ -1323,6 +1329,18 @@ class Resolver:
                 # the need is of a kind this directory has nobody for: no topic routing
                 return {}, offtopic, best_cat, noise
         return found_cands, offtopic, None, noise
+
+    def _arrived_is_other(self, words: Sequence[_Word], start: int, category: str) -> bool:
+        """What did not arrive, said just before ("o meu boleto não chegou", "my
+        paycheck never arrived"), is a topic word of another kind than ``category``."""
+        j = start - 1
+        while j >= 0 and start - j <= 4 and (words[j].stop or words[j].raw in _ARRIVAL_SKIP):
+            j -= 1
+        if j < 0 or start - j > 4:
+            return False
+        w = words[j]
+        cats = self._topic_cats.get(w.word) or set().union(*(self._topic_cats.get(k, set()) for k in w.keys))
+        return bool(cats) and category not in cats
 
     def _compound(self, words: Sequence[_Word]) -> list[tuple[int, int, int]]:
         """(position, department, entry) of each caller's word whose root starts the
@@ -1969,6 +1987,9 @@ _COPULAS = frozenset("s is was are re its thats".split())
 #: the problem ("não quero", "não é sobre", "not calling about", "don't need").
 _CLAUSE_REQUEST = frozenset("""quero queria preciso precisava precisa procuro sobre ligando liguei to e eh era com
     pra pro sou somos want wanna need needed looking calling about interested after""".split())
+#: After an emphatic closing "não", the words that make it open another negated clause
+#: ("não quero vender nada, não sou fornecedor"; not "... não, é sobre uma encomenda").
+_CLAUSE_REOPEN = frozenset("sou somos quero queria preciso precisava procuro".split())
 #: Where a caller starts over after a negated request.
 _CLAUSE_BREAK = frozenset("mas but porem instead".split())
 _CLAUSE_BREAK_PAIRS = frozenset({("so", "que"), ("e", "que")})
@@ -1985,6 +2006,8 @@ _THEIRS_WHEN_MINE = frozenset(("legal", "management"))
 _MINE = frozenset("my meu minha our nosso nossa".split())
 
 
+#: "of the" before a name ("o pessoal do a e bê").
+_OF = frozenset("do da de dos das of".split())
 #: Greetings and acknowledgements a request may open with ("yeah, the pharmacy").
 _OPENERS = frozenset("yeah yes yep hi hello hey ok okay alo oi ola sim bom dia boa tarde noite".split())
 #: Wishes that ask for what follows when an article follows ("queria a contabilidade").
@@ -2083,7 +2106,11 @@ _SUPPLIER = re.compile(
     # not "eu não sou fornecedor não, eu quero trabalhar aí"
     r"|(?<!nao )(?:sou|somos|a gente e|nos somos|e) (?:o |a |os |um |uma |uns )?fornecedor(?:a|es)? d[aeo]s?"
     r"|(?<!nao )sou (?:o |a |um |uma )?fornecedora?|(?<!nao )somos (?:os |um |uns )?fornecedore?s?|empresa fornecedora"
-    r"|fornecedore?s? de voces|voces (?:me|nos) devem|(?:me|nos) devendo|nao (?:fomos|fui) pagos?)\b")
+    r"|fornecedore?s? de voces|voces (?:me|nos) devem|(?:me|nos) devendo|nao (?:fomos|fui) pagos?"
+    # "vocês não pagaram minha nota", "ainda não recebemos o pagamento", "a medição de abril não foi paga"
+    r"|voces (?:ainda )?nao (?:me |nos )?pagaram|(?:ainda )?nao recebemos (?:o |nosso )?(?:pagamento|payment)"
+    r"|(?:nota|notas|medicao|medicoes|fatura|faturas|invoice|invoices)(?: \w+){0,3} (?:ainda )?nao (?:foi|foram) pagas?"
+    r"|you (?:guys )?(?:still )?(?:haven t|have not|never|didn t|did not) (?:paid|pay) (?:us|me|our|my))\b")
 
 
 #: Words of money that say neither "I owe you" nor "you owe me".
@@ -2203,6 +2230,15 @@ def _markers(raw: Sequence[str], phrases: Sequence[tuple[str, ...]] = ()) -> lis
     return out
 
 
+#: Words that say something did not arrive; what did is said before them.
+_ARRIVAL = frozenset("chegou chegar veio arrived arrive came".split())
+#: Between what did not arrive and the words that say so ("o boleto ainda não chegou").
+_ARRIVAL_SKIP = frozenset("ainda nunca nao ate agora still never yet has hasn t didn not".split())
+#: After "X não" / "X no", a request for something else ("compras não, eu quero ...").
+_ASKS_NEXT = frozenset("quero queria preciso precisava gostaria want need wanted needed meant mean".split())
+_SUBJECTS = frozenset("eu i a gente we".split())
+
+
 def _post_negated(raw: Sequence[str], run: Sequence[int], starts: set[int], marks: Sequence[tuple[int, int]],
                   used: set[int]) -> bool:
     """"X não, Y" / "X no sorry Y": a negator right after a mention (fillers
@@ -2220,7 +2256,8 @@ def _post_negated(raw: Sequence[str], run: Sequence[int], starts: set[int], mark
         ("e", "pra"), ("e", "pro"), ("e", "o"), ("e", "a"), ("e", "com"), ("it", "s")))
     if asserted and raw[j] == "nao":
         return False
-    follows = k >= len(raw) or any(s in starts for s in range(k, k + 4)) or any(k <= m[0] <= k + 1 for m in marks)
+    follows = k >= len(raw) or any(s in starts for s in range(k, k + 4)) or any(k <= m[0] <= k + 1 for m in marks) \
+        or raw[k] in _ASKS_NEXT or (raw[k] in _SUBJECTS and k + 1 < len(raw) and raw[k + 1] in _ASKS_NEXT)
     if not follows:
         return False
     used.update(range(j, k))
@@ -2278,7 +2315,9 @@ def _negated_clauses(raw: Sequence[str], marks: Sequence[tuple[int, int]]) -> li
                 end = k
                 break
             if raw[k] == "nao" and k > j + 1:
-                end = k + 1
+                # the emphatic closing "não", unless it opens the next negated
+                # clause ("não quero vender nada, não sou fornecedor")
+                end = k if k + 1 < len(raw) and raw[k + 1] in _CLAUSE_REOPEN else k + 1
                 break
             if any(tuple(raw[k:k + len(p)]) == p for p in _RESTARTS):
                 end = k
