@@ -63,6 +63,11 @@ def _resolver(utterance: str, shop: Resolver, clinic: Resolver) -> Resolver:
         ("me liga com o financeiro", "transfer"),
         # ... while "me liga" alone is still a callback
         ("me liga amanha de manha", "callback"),
+        # a line check is greeted again; someone to attend to the caller is the operator
+        ("alo tem alguem ai", "unknown"),
+        ("hello hello anybody there", "unknown"),
+        ("tem alguem ai pra me atender", "operator"),
+        ("is there anybody there who can help me", "operator"),
         # a callback the caller turns down
         ("dispenso retorno quero falar com o financeiro agora", "transfer"),
     ],

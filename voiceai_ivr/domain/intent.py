@@ -159,8 +159,9 @@ _OPERATOR = _rx(
     r"(?:caiu|cortou) a ligacao", r"a ligacao (?:caiu|cortou)",
     r"(?:alguma|uma) (?:moca|mocinha|moco|senhora)", r"(?:moca|moco|alguem|pessoa|gente)(?: \w+){0,3} (?:me )?atender",
     r"(?:fala|falam|fale|falar|speaks?|speaking) (?:portugues|ingles|espanhol|portuguese|english|spanish)",
-    r"em portugues", r"in (?:portuguese|spanish)", r"(?:someone|somebody|anyone|anybody) (?:there|who can help)",
-    r"tem alguem (?:ai|na linha|pra me ajudar)",
+    r"em portugues", r"in (?:portuguese|spanish)", r"(?:someone|somebody|anyone|anybody) (?:there )?(?:who|that) can help",
+    # (not "alô, tem alguém aí?", "hello, anybody there?": a line check, greeted again)
+    r"tem alguem (?:ai |na linha )?(?:pra|para|que) (?:me )?(?:possa )?(?:ajudar|atender)",
     # not a machine ("não quero falar com máquina", "i don't want to talk to a recording")
     r"(?:falar|conversar|fala)(?: \w+){0,2} com (?:uma |um |essa |esse )?(?:maquina|gravacao|computador|robo)",
     r"(?:talk|speak|speaking|talking)(?: \w+){0,2} (?:to|with) (?:a |an |the |this )?(?:machine|computer|recording"
