@@ -572,9 +572,12 @@ class Resolver:
                 for text in texts:
                     words, forms, exact = _entry_words(text, lexical=False, common=None if person else lx.is_common)
                     kind = kind0
-                    if person and kind == _ALIAS and len(words) >= 2 and all(f.isalpha() for f in forms) \
-                            and name_words & set(forms):
-                        kind = _NAME  # "Deb Faulkner" for Deborah Faulkner: a name, said in part too ("deb")
+                    if person and kind == _ALIAS and len(words) >= 2 and name_words & set(forms) and all(
+                            f in name_words or (f.isalpha() and f not in STOPWORDS and not lx.is_common(f) and not (
+                                model_now is not None and model_now.known(f))) for f in forms):
+                        # "Deb Faulkner" for Deborah Faulkner: a name, said in part too
+                        # ("deb"); not "Maria do Financeiro", a name and where she works
+                        kind = _NAME
                     if not words or (kind, words) in done:
                         continue
                     done.add((kind, words))
