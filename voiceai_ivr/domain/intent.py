@@ -159,7 +159,8 @@ _OPERATOR = _rx(
     r"(?:caiu|cortou) a ligacao", r"a ligacao (?:caiu|cortou)",
     r"(?:alguma|uma) (?:moca|mocinha|moco|senhora)", r"(?:moca|moco|alguem|pessoa|gente)(?: \w+){0,3} (?:me )?atender",
     r"(?:fala|falam|fale|falar|speaks?|speaking) (?:portugues|ingles|espanhol|portuguese|english|spanish)",
-    r"em portugues", r"in (?:portuguese|spanish)", r"(?:someone|somebody|anyone|anybody) (?:there )?(?:who|that) can help",
+    r"em portugues", r"in (?:portuguese|spanish)",
+    r"(?:someone|somebody|anyone|anybody) (?:there )?(?:who|that) can help",
     # (not "alô, tem alguém aí?", "hello, anybody there?": a line check, greeted again)
     r"tem alguem (?:ai |na linha )?(?:pra|para|que) (?:me )?(?:possa )?(?:ajudar|atender)",
     # not a machine ("não quero falar com máquina", "i don't want to talk to a recording")
