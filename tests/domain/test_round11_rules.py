@@ -165,3 +165,23 @@ def test_what_did_not_arrive_gives_the_kind(utterance: str, expected: Optional[s
     assert res.match == expected
     if expected is None:
         assert "Billing Office" in [n for n, _ in res.alternatives]
+
+
+@pytest.mark.parametrize(
+    ("utterance", "expected"),
+    [
+        # a supplier in other words, and one unpaid for what it delivered
+        ("a gente entrega produto de limpeza pra rede de voces e o pagamento ta atrasado", "Contas a Pagar"),
+        ("we delivered corrugated boxes to you in march and we still haven't been paid for it", "Accounts Payable"),
+        ("i haven't got my check yet for the pallets we delivered in august", "Accounts Payable"),
+        # ... while a delivery problem is still the dock's
+        ("we delivered the boxes but the dock refused them", "Shipping"),
+    ],
+)
+def test_suppliers_unpaid_for_what_they_delivered(utterance: str, expected: str) -> None:
+    pt = Resolver([D("Financeiro", (), "billing"), D("Contas a Pagar"), D("Tesouraria", (), "billing"),
+                   D("Centro de Distribuição", (), "logistics")])
+    en = Resolver([D("Credit and Collections", (), "billing"), D("Accounts Payable"),
+                   D("Shipping", (), "logistics")])
+    english = bool(set(utterance.split()) & {"we", "i", "i'm", "i haven't"})
+    assert (en if english else pt).resolve(utterance).match == expected

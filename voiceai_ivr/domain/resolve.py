@@ -1594,8 +1594,9 @@ class Resolver:
             noise = noise | frozenset(p for d, c in cands.items() if d not in kept
                                       for run in self._mentions(c, named=False) for p in run)
         cands = kept
-        if self._payable and _SUPPLIER.search(" ".join(w.raw for w in words)):
-            self._to_payable(cands)
+        said = " ".join(w.raw for w in words)
+        if self._payable and _SUPPLIER.search(said):
+            self._to_payable(cands, unpaid=bool(_UNPAID.search(said)))
         elif self._payable:
             self._either_side(cands, words)
         weak = [c for c in cands.values() if c.tier == TIER_PERSON and c.score < PERSON_SURE]
@@ -1609,12 +1610,14 @@ class Resolver:
         ranked = sorted(cands.values(), key=lambda c: (-c.tier, -c.evidence, -c.score, c.dest))
         return ranked, words, unrouted, len(cands) < heard, noise
 
-    def _to_payable(self, cands: dict[int, _Candidate]) -> None:
+    def _to_payable(self, cands: dict[int, _Candidate], unpaid: bool = False) -> None:
         """A supplier calling about being paid: the billing evidence of the sentence
         ("invoice", "paid", "past due") is the other side of the ledger, so it goes
-        to who pays suppliers (``_payable``), not to who bills customers."""
+        to who pays suppliers (``_payable``), not to who bills customers; a supplier
+        saying it was not paid for what it delivered is not calling about a delivery."""
+        kinds = ("billing", "purchasing", "logistics") if unpaid else ("billing", "purchasing")
         billing = [c for c in cands.values() if c.tier == TIER_GENERIC and c.dest not in self._payable
-                   and self._categories[c.dest] in ("billing", "purchasing")]
+                   and self._categories[c.dest] in kinds]
         if any(c.tier > TIER_GENERIC for c in cands.values()):
             return
         ev = max((c.evidence for c in billing), default=0.0) + 1.0
@@ -2096,24 +2099,36 @@ _OTHER_ABBREVIATIONS = frozenset(
     "am pm ok tv id mr ms dr us uk ceo cfo cto vip pc cd dvd gps usb atm faq pdf sms cpf cnpj rg cep".split())
 
 
+#: A supplier saying it was not paid ("you guys owe us", "vocês não pagaram minha nota").
+_UNPAID_RX = (
+    r"you (?:guys )?owe us|(?:we|i) (?:still )?(?:haven t|have not|never) (?:been paid|received (?:our |the )?payment)"
+    r"|(?:our|my) (?:last |latest )?invoices? (?:still )?(?:hasn t|has not|haven t|have not|wasn t|was not|weren t|"
+    r"were not|never) (?:been )?paid"
+    r"|voces (?:me|nos) devem|(?:me|nos) devendo|nao (?:fomos|fui) pagos?"
+    r"|voces (?:ainda )?nao (?:me |nos )?pagaram|(?:ainda )?nao recebemos (?:o |nosso )?(?:pagamento|payment)"
+    r"|(?:nota|notas|medicao|medicoes|fatura|faturas|invoice|invoices)(?: \w+){0,3} (?:ainda )?nao (?:foi|foram) pagas?"
+    r"|you (?:guys )?(?:still )?(?:haven t|have not|never|didn t|did not) (?:paid|pay) (?:us|me|our|my)"
+    # paid for what they delivered ("my check for the beans i delivered in august")
+    r"|(?:check|payment|pagamento|dinheiro)(?: \w+){0,2} (?:for|of|da|do|das|dos) (?:the |a |o )?\w+(?: \w+)? "
+    r"(?:i|we|que eu|que a gente) (?:delivered|sold|supplied|shipped|entreguei|entregamos|vendi|vendemos)"
+)
+_UNPAID = re.compile(r"\b(?:" + _UNPAID_RX + r")\b")
 #: A caller who is the organisation's supplier, or says it owes them ("we're a vendor",
 #: "you guys owe us", "sou fornecedor", "vocês estão me devendo").
 _SUPPLIER = re.compile(
     r"\b(?:(?:i m|im|i am|we re|we are|were|this is) (?:a |an |the |one of your |your )?(?:vendor|supplier)s?"
-    r"|(?:your|a) (?:vendor|supplier)s? (?:here|calling)|you (?:guys )?owe us|(?:we|i) (?:still )?(?:haven t|have not|"
-    r"never) (?:been paid|received (?:our |the )?payment)"
-    r"|(?:our|my) (?:last |latest )?invoices? (?:still )?(?:hasn t|has not|haven t|have not|wasn t|was not|weren t|"
-    r"were not|never) (?:been )?paid"
+    r"|(?:your|a) (?:vendor|supplier)s? (?:here|calling)"
     r"|when (?:is |are |will |do |does )?(?:our|my) invoices? "
     r"(?:is |are |be |gonna be |going to be |getting |get |gets ){1,2}paid"
     # not "eu não sou fornecedor não, eu quero trabalhar aí"
     r"|(?<!nao )(?:sou|somos|a gente e|nos somos|e) (?:o |a |os |um |uma |uns )?fornecedor(?:a|es)? d[aeo]s?"
     r"|(?<!nao )sou (?:o |a |um |uma )?fornecedora?|(?<!nao )somos (?:os |um |uns )?fornecedore?s?|empresa fornecedora"
-    r"|fornecedore?s? de voces|voces (?:me|nos) devem|(?:me|nos) devendo|nao (?:fomos|fui) pagos?"
-    # "vocês não pagaram minha nota", "ainda não recebemos o pagamento", "a medição de abril não foi paga"
-    r"|voces (?:ainda )?nao (?:me |nos )?pagaram|(?:ainda )?nao recebemos (?:o |nosso )?(?:pagamento|payment)"
-    r"|(?:nota|notas|medicao|medicoes|fatura|faturas|invoice|invoices)(?: \w+){0,3} (?:ainda )?nao (?:foi|foram) pagas?"
-    r"|you (?:guys )?(?:still )?(?:haven t|have not|never|didn t|did not) (?:paid|pay) (?:us|me|our|my))\b")
+    r"|fornecedore?s? de voces"
+    # "a gente entrega produto de limpeza pra rede de vocês", "we supply the boxes for your plant"
+    r"|(?:a gente|nos) (?:entrega|entregamos|fornece|fornecemos|vende|vendemos)(?: \w+){0,5} (?:pra|para|a) "
+    r"(?:voces|rede de voces|loja de voces|lojas de voces|empresa de voces)"
+    r"|(?:we|i) (?:supply|supplies|sell|provide)(?: \w+){0,4} (?:to|for) (?:you|your)"
+    r"|" + _UNPAID_RX + r")\b")
 
 
 #: Words of money that say neither "I owe you" nor "you owe me".
