@@ -185,3 +185,16 @@ def test_suppliers_unpaid_for_what_they_delivered(utterance: str, expected: str)
                    D("Shipping", (), "logistics")])
     english = bool(set(utterance.split()) & {"we", "i", "i'm", "i haven't"})
     assert (en if english else pt).resolve(utterance).match == expected
+
+
+def test_a_clipped_department_word_names_it() -> None:
+    en = Resolver([D("Laboratory Services"), D("Business Office", (), "billing"), D("Library Bookstore"),
+                   D("Front Desk", (), "reception")])
+    assert en.resolve("the lab please").match == "Laboratory Services"
+    assert en.resolve("uh pharmacy no wait i meant the lab").match == "Laboratory Services"
+    # not a word of its own that starts one ("book" of "bookstore"), nor one the model
+    # reads as another kind ("bus" is not the business office)
+    assert en.resolve("i want to renew a book").match != "Library Bookstore"
+    assert "Business Office" not in [m["name"] for m in en.resolve("my son missed the school bus").matched]
+    pt = Resolver([D("Administração"), D("Recursos Humanos", (), "hr"), D("Recepção", (), "reception")])
+    assert pt.resolve("me passa pro adm").match == "Administração"

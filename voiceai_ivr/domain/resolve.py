@@ -128,6 +128,12 @@ SIM_EXACT = 100.0
 SIM_VARIANT = 95.0  # a spelling variant or nickname of a first name
 SIM_STEM = 92.0  # another form of the word
 SIM_SOUND = 90.0  # a name that sounds the same
+SIM_CLIP = 95.0  # the first letters of a department's word ("lab" for Laboratory)
+#: Least letters of such a clipped form, and the least the topic model must read a
+#: known clipped word as the department's kinds, as a share of its likeliest kind
+#: ("lab": clinical 0.17 of laboratory's; "bus": billing 0.02 of transport's).
+CLIP_MIN = 3
+CLIP_FIT = 0.1
 #: Least ``fuzz.ratio`` for an unknown word to be taken for a person's name word.
 NAME_FUZZY_MIN = 80.0
 #: Least Jaro-Winkler similarity for two names that sound alike to count.
@@ -619,6 +625,7 @@ class Resolver:
         self._by_group: dict[int, list[tuple[int, int]]] = {}
         self._by_sound: dict[str, list[tuple[int, int]]] = {}
         fuzzy: dict[str, list[tuple[int, int]]] = {}
+        self._clips: dict[str, list[tuple[int, int]]] = {}  # "lab": Laboratory Services' word
         for ei, e in enumerate(entries):
             for pos, w in enumerate(e.words):
                 self._by_word.setdefault(w, []).append((ei, pos))
@@ -636,6 +643,13 @@ class Resolver:
                         self._by_sound.setdefault(k, []).append((ei, pos))
                 if e.own_name and len(w) >= 5 and not w.isdigit():
                     fuzzy.setdefault(w, []).append((ei, pos))
+                form = e.forms[pos]
+                if e.own_name and not e.person and len(form) >= CLIP_MIN + 3 and form.isalpha():
+                    for n in range(CLIP_MIN, len(form) - 2):
+                        rest = form[n:]
+                        if len(rest) >= 3 and (lx.is_common(rest) or (model_now is not None and model_now.known(rest))):
+                            continue  # "book" of "bookstore" is a word of its own, not a clipping
+                        self._clips.setdefault(form[:n], []).append((ei, pos))
         self._fuzzy = fuzzy
         # how many people here have each first name ("o jorge pereira" is someone
         # else only when one Jorge works here)
@@ -1054,7 +1068,19 @@ class Resolver:
                         least = min(least, NAME_FUZZY_MIN)  # a surname misheard: "castiyo" for Castillo
                     if score >= least:
                         for ei, pos in self._fuzzy[choice]:
+                            found.add((ei, pos))
                             add(ei, pos, i, float(score), False)
+            if not found and not w.common and not w.stop and not w.topical and w.raw.isalpha() \
+                    and w.raw not in self._by_word:
+                # a clipped form of a department's word ("the lab", "o adm"), unless the
+                # model reads the word as another kind's ("bus" is not the business office)
+                clipped = self._clips.get(w.raw, ())
+                dist = self._model.distribution(w.raw) if clipped and self._model is not None \
+                    and self._model.known(w.raw) else None
+                for ei, pos in clipped:
+                    if dist is None or any(sum(dist.get(k, 0.0) * q for k, q in self._profiles[d].items())
+                                           >= CLIP_FIT * max(dist.values()) for d in entries[ei].owners):
+                        add(ei, pos, i, SIM_CLIP, False)
         return hits
 
     def _entry_hit(self, ei: int, by_pos: dict[int, list[tuple[int, float, bool]]]) -> Optional[_Hit]:
