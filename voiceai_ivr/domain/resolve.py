@@ -2038,8 +2038,6 @@ _THEIRS_WHEN_MINE = frozenset(("legal", "management"))
 _MINE = frozenset("my meu minha our nosso nossa".split())
 
 
-#: "of the" before a name ("o pessoal do a e bê").
-_OF = frozenset("do da de dos das of".split())
 #: Greetings and acknowledgements a request may open with ("yeah, the pharmacy").
 _OPENERS = frozenset("yeah yes yep hi hello hey ok okay alo oi ola sim bom dia boa tarde noite".split())
 #: Wishes that ask for what follows when an article follows ("queria a contabilidade").
