@@ -198,3 +198,17 @@ def test_a_clipped_department_word_names_it() -> None:
     assert "Business Office" not in [m["name"] for m in en.resolve("my son missed the school bus").matched]
     pt = Resolver([D("Administração"), D("Recursos Humanos", (), "hr"), D("Recepção", (), "reception")])
     assert pt.resolve("me passa pro adm").match == "Administração"
+
+
+def test_what_the_caller_calls_from_is_theirs() -> None:
+    pt = Resolver([D("Recepção", (), "reception"), D("Diretoria", (), "management"), D("Comunicação", (), "marketing"),
+                   D("Secretaria do Cemitério")])
+    # "secretaria" of the caller's city hall is not our reception
+    said = "sou da secretaria de desenvolvimento da prefeitura e queria marcar uma reuniao com o dono da rede"
+    assert pt.resolve(said).match == "Diretoria"
+    # one word is what the caller is, and so what they need
+    assert pt.resolve("sou da imprensa e queria um posicionamento").match == "Comunicação"
+    en = Resolver([D("Front Office", (), "reception"), D("Product Development"),
+                   D("Plant Manager's Office", (), "management")])
+    said = "i'm with the county economic development office and i'd like a meeting with whoever runs the plant"
+    assert "Product Development" not in [m["name"] for m in en.resolve(said).matched]

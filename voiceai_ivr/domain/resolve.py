@@ -1173,6 +1173,7 @@ class Resolver:
                         continue
                     claims.setdefault(p, set()).update(fam)
         ext_starts = {min(h.positions) for h in found if self._entries[h.entry].kind == _EXTERNAL}
+        theirs = _affiliation([w.raw for w in words])
         own: dict[int, set[int]] = {}  # position -> destinations whose own name/alias/keyword is there
         kept: list[_Hit] = []
         for h in found:
@@ -1184,6 +1185,8 @@ class Resolver:
             if ext_starts and e.kind not in (_IDIOM, _OFFTOPIC, _EXTERNAL) and self._after_external(
                     h, words, ext_starts):
                 continue
+            if theirs and e.kind not in (_IDIOM, _OFFTOPIC, _EXTERNAL) and set(h.positions) <= theirs:
+                continue  # "sou da secretaria de desenvolvimento da prefeitura": the caller's own
             if e.initials and not all(words[p].acronym for p in h.positions):
                 continue  # initials count spelled out only ("a r department"), not as a word ("ar")
             if e.owners and e.forms == ("it",) and _pronoun_it(words, h.positions[0]):
@@ -2048,6 +2051,36 @@ _ASKING = frozenset(
     departamento area quero preciso procuro to with talk speak connect transfer reach need want get
     pessoal equipe turma galera folks people team staff""".split()
 )
+
+
+#: Where a caller says whom they are calling from ("sou da secretaria de ...", "aqui é
+#: do ...", "i'm with the county ...", "calling from ..."), and the words that end it.
+_AFFILIATION_OPENERS: tuple[tuple[str, ...], ...] = tuple(tuple(p.split()) for p in (
+    "sou da", "sou do", "somos da", "somos do", "aqui e da", "aqui e do", "falo da", "falo do", "to ligando da",
+    "to ligando do", "estou ligando da", "estou ligando do", "ligo da", "ligo do",
+    "i m with the", "i m with", "i am with the", "i am with", "we re with the", "we re with", "i m from the",
+    "i am from the", "we re from the", "calling from the", "calling from"))
+_AFFILIATION_ENDS = frozenset("""e a gente queria quero preciso gostaria precisamos queremos mas porque que pra para
+    and i we but because so would need want like wanted needed about regarding to""".split())
+AFFILIATION_MAX = 7
+
+
+def _affiliation(raw: Sequence[str]) -> set[int]:
+    """Positions of the organisation the caller says they are calling from: after an
+    opener, up to a clause's end (``_AFFILIATION_ENDS``) or ``AFFILIATION_MAX``
+    words; what is named there is theirs, not ours. Not one word alone: "sou da
+    imprensa", "i'm with the press" say what they are, and so what they need."""
+    out: set[int] = set()
+    for i in range(len(raw)):
+        for p in _AFFILIATION_OPENERS:
+            if tuple(raw[i:i + len(p)]) == p:
+                j = k = i + len(p)
+                while k < len(raw) and k - j < AFFILIATION_MAX and raw[k] not in _AFFILIATION_ENDS:
+                    k += 1
+                if k - j >= 2:  # one word is what they are ("sou da imprensa"): their need, kept
+                    out.update(range(j, k))
+                break
+    return out
 
 
 def _asked_for(words: Sequence[_Word], at: int) -> bool:
