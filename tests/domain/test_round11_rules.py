@@ -212,3 +212,21 @@ def test_what_the_caller_calls_from_is_theirs() -> None:
                    D("Plant Manager's Office", (), "management")])
     said = "i'm with the county economic development office and i'd like a meeting with whoever runs the plant"
     assert "Product Development" not in [m["name"] for m in en.resolve(said).matched]
+
+
+@pytest.mark.parametrize(
+    ("utterance", "expected"),
+    [
+        # where the caller works or worked is who they are, not whom they ask for
+        ("eu trabalhei ai na fabrica de racao e ate agora nao recebi o informe de rendimento", "Gente e Gestão"),
+        ("me passa pro rh eu trabalho ai na limpeza", "Gente e Gestão"),
+        ("i used to work in dietary and i need my w2 from last year", "Human Resources"),
+        # ... while a thing that stopped working there still names it
+        ("my badge stopped working at the parking garage", "Parking Office"),
+    ],
+)
+def test_where_the_caller_works_is_not_asked_for(utterance: str, expected: str) -> None:
+    pt = Resolver([D("Fábrica de Ração"), D("Limpeza"), D("Gente e Gestão", (), "hr"), D("Recepção", (), "reception")])
+    en = Resolver([D("Dietary"), D("Human Resources", (), "hr"), D("Parking Office"), D("Front Desk", (), "reception")])
+    english = bool(set(utterance.split()) & {"i", "my"})
+    assert (en if english else pt).resolve(utterance).match == expected

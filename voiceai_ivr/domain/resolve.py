@@ -2063,6 +2063,12 @@ _AFFILIATION_OPENERS: tuple[tuple[str, ...], ...] = tuple(tuple(p.split()) for p
 _AFFILIATION_ENDS = frozenset("""e a gente queria quero preciso gostaria precisamos queremos mas porque que pra para
     and i we but because so would need want like wanted needed about regarding to""".split())
 AFFILIATION_MAX = 7
+#: Where the caller says where they work or worked ("eu trabalho aí na limpeza", "i used
+#: to work in dietary"): context of who they are, even one word of it.
+_WORKPLACE_OPENERS: tuple[tuple[str, ...], ...] = tuple(tuple(p.split()) for p in (
+    *(f"{verb} {where}" for verb in ("trabalho", "trabalhei", "trabalhava", "trabalhou")
+      for where in ("na", "no", "em", "ai na", "ai no", "la na", "la no")),
+    *(f"{verb} {where}" for verb in ("work", "worked") for where in ("in", "at", "at the", "in the"))))
 
 
 def _affiliation(raw: Sequence[str]) -> set[int]:
@@ -2072,6 +2078,13 @@ def _affiliation(raw: Sequence[str]) -> set[int]:
     imprensa", "i'm with the press" say what they are, and so what they need."""
     out: set[int] = set()
     for i in range(len(raw)):
+        for p in _WORKPLACE_OPENERS:
+            if tuple(raw[i:i + len(p)]) == p:
+                k = i + len(p)
+                while k < len(raw) and k - (i + len(p)) < AFFILIATION_MAX and raw[k] not in _AFFILIATION_ENDS:
+                    out.add(k)
+                    k += 1
+                break
         for p in _AFFILIATION_OPENERS:
             if tuple(raw[i:i + len(p)]) == p:
                 j = k = i + len(p)
