@@ -64,18 +64,21 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     # freight carrier (en-US), scored at import before anything was changed: dev
     # 65.2 / 67.7 %, 11.5 % wrong actions; test 64.7 / 64.9 %, 10.7 %; after round
     # 10: dev 70.7 / 70.7 %, 8.4 %; test 67.1 / 63.5 %, 11.3 %
-    ("r10", "dev"): ({"pt-BR": 0.68, "en-US": 0.69}, 0.10),
-    ("r10", "test"): ({"pt-BR": 0.63, "en-US": 0.62}, 0.12),
+    ("r10", "dev"): ({"pt-BR": 0.69, "en-US": 0.69}, 0.10),
+    ("r10", "test"): ({"pt-BR": 0.68, "en-US": 0.63}, 0.12),  # round 11: 70.6 / 64.9 %, 10.1 %
     # r11 (a construction and real-estate developer, a regional hospital), scored at
     # import on round 9's code: dev 71.9 / 74.0 %, 5.9 %; test 69.0 / 69.9 %, 11.2 %;
     # not read in round 10 (its dev half's totals chose the training material; one
-    # dev sentence seen in a listing); after round 10: dev 70.8 / 75.0 %, 5.4 %; test 70.1 / 71.1 %, 8.8 %
-    ("r11", "dev"): ({"pt-BR": 0.69, "en-US": 0.73}, 0.06),
-    ("r11", "test"): ({"pt-BR": 0.68, "en-US": 0.68}, 0.10),
+    # dev sentence seen in a listing); after round 10: dev 70.8 / 75.0 %, 5.4 %; test 70.1 / 71.1 %, 8.8 %;
+    # its dev half tuned on in round 11: dev 80.9 / 79.2 %, 2.2 %; test 72.4 / 69.9 %, 7.1 %
+    ("r11", "dev"): ({"pt-BR": 0.78, "en-US": 0.77}, 0.04),
+    ("r11", "test"): ({"pt-BR": 0.70, "en-US": 0.68}, 0.09),
     # r12 (a supermarket chain in pt-BR, a food-processing plant in en-US), scored at
-    # import on round 10's last rules, before any change: round 11's blind-before
-    ("r12", "dev"): ({"pt-BR": 0.64, "en-US": 0.67}, 0.13),
-    ("r12", "test"): ({"pt-BR": 0.72, "en-US": 0.67}, 0.13),
+    # import on round 10's last rules, before any change: dev 66.3 / 69.5 %, 12.3 %;
+    # test 73.9 / 68.8 %, 11.9 % (round 11's blind-before); after round 11: dev 75.0 /
+    # 73.7 %, 7.0 %; test 73.9 / 70.0 %, 11.3 %
+    ("r12", "dev"): ({"pt-BR": 0.72, "en-US": 0.71}, 0.09),
+    ("r12", "test"): ({"pt-BR": 0.72, "en-US": 0.68}, 0.13),
 }
 
 

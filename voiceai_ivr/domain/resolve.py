@@ -2075,25 +2075,27 @@ def _affiliation(raw: Sequence[str]) -> set[int]:
     """Positions of the organisation the caller says they are calling from: after an
     opener, up to a clause's end (``_AFFILIATION_ENDS``) or ``AFFILIATION_MAX``
     words; what is named there is theirs, not ours. Not one word alone: "sou da
-    imprensa", "i'm with the press" say what they are, and so what they need."""
+    imprensa", "i'm with the press" say what they are, and so what they need. Where
+    the caller works (``_WORKPLACE_OPENERS``) counts even as one word."""
     out: set[int] = set()
-    for i in range(len(raw)):
-        for p in _WORKPLACE_OPENERS:
-            if tuple(raw[i:i + len(p)]) == p:
-                k = i + len(p)
-                while k < len(raw) and k - (i + len(p)) < AFFILIATION_MAX and raw[k] not in _AFFILIATION_ENDS:
-                    out.add(k)
-                    k += 1
-                break
-        for p in _AFFILIATION_OPENERS:
+    for i, w in enumerate(raw):
+        for p, least in _OPENERS_BY_FIRST.get(w, ()):
             if tuple(raw[i:i + len(p)]) == p:
                 j = k = i + len(p)
                 while k < len(raw) and k - j < AFFILIATION_MAX and raw[k] not in _AFFILIATION_ENDS:
                     k += 1
-                if k - j >= 2:  # one word is what they are ("sou da imprensa"): their need, kept
+                if k - j >= least:
                     out.update(range(j, k))
                 break
     return out
+
+
+#: The openers above by their first word (longest first), each with the least words
+#: of what follows it that counts.
+_OPENERS_BY_FIRST: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+for _p, _least in sorted([*((p, 1) for p in _WORKPLACE_OPENERS), *((p, 2) for p in _AFFILIATION_OPENERS)],
+                         key=lambda pl: -len(pl[0])):
+    _OPENERS_BY_FIRST.setdefault(_p[0], []).append((_p, _least))
 
 
 def _asked_for(words: Sequence[_Word], at: int) -> bool:
