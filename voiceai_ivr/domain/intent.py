@@ -297,6 +297,7 @@ _NEGATION_SKIP = frozenset(
     """precisa precisar preciso precisam quero queria quer querem pode podem vai vao necessario e que se
     me pra para um uma o a mais de voces vcs vc voce alguem ninguem nao ligar ficar
     need needs to want wants a an the me t have has any anyone anybody you guys for someone somebody please do does
+    them him her
     will gonna going should must need wait waiting for esperar aguardar esperando aguardando bother worry""".split()
 )
 _EN_CALLBACK = _rx(
@@ -308,7 +309,10 @@ _EN_CALLBACK = _rx(
 
 def _negated(words: Sequence[str], i: int) -> bool:
     """A negator governs the word at ``i`` through modal/desire words only
-    ("não precisa me ligar", "no need to call me back", "don't want a callback")."""
+    ("não precisa me ligar", "no need to call me back", "don't want a callback");
+    "que retorno o quê" waves the callback away."""
+    if 0 < i and words[i - 1] == "que" and tuple(words[i + 1:i + 3]) == ("o", "que"):
+        return True
     j = i - 1
     steps = 0
     while j >= 0 and steps < 7:
@@ -331,6 +335,10 @@ def _negated_after(words: Sequence[str], i: int) -> bool:
 
 #: After "retorno não": words that make it a statement, not a refusal ("retorno não veio").
 _NOT_A_REFUSAL = frozenset("veio chegou recebi tive teve came got".split())
+
+
+#: "ia me ligar", "iam me retornar": a call promised in the past, reported.
+_PT_WOULD = frozenset("ia iam iria iriam".split())
 
 
 def _pt_callback_at(words: Sequence[str], i: int) -> bool:
@@ -358,6 +366,8 @@ def _pt_callback_at(words: Sequence[str], i: int) -> bool:
         return False
     if after[:1] == ("com",) and after[1:2] and after[1] in ("o", "a", "os", "as"):
         return False  # "me liga com o financeiro": put me through, said as "connect me"
+    if i > 1 and words[i - 1] in _PT_ME and words[i - 2] in _PT_WOULD:
+        return False  # "prometeu que ia me retornar": a promise reported, not a request
     if i > 0 and words[i - 1] in _PT_ME:
         return True
     if any(after[:len(p)] == p for p in _PT_TO_ME):
@@ -416,7 +426,10 @@ _PAST_CALLBACK = _rx(
     r"(?:nao adianta|cansei de|chega de)(?: \w+){0,3} (?:recado|recados|mensagem|retorno|ligar)",
     r"(?:so )?(?:me )?mandam deixar (?:recado|mensagem)", r"ninguem (?:me )?(?:retorna|liga de volta|ligou|retornou)",
     r"ja liguei(?: \w+){0,2} vezes", r"nobody (?:ever )?calls? (?:me )?back", r"(?:called|calling)(?: \w+){0,2} times",
-    r"(?:said|told me|promised)(?: \w+){0,3} (?:would|will|d|to) (?:call|get back)", r"supposed to call",
+    r"(?:said|told|promised)(?: \w+){0,3} (?:would|will|d|to) (?:call|get back)", r"supposed to call",
+    # "faz uma semana que eu deixo recado pro wagner", "é a terceira vez que eu ligo"
+    r"faz (?:\w+ ){1,3}que (?:eu )?(?:deixo|to deixando|estou deixando|ligo|to ligando|estou ligando|espero)",
+    r"(?:segunda|terceira|quarta|quinta) vez que (?:eu )?(?:ligo|to ligando|estou ligando|deixo)",
     # callbacks offered again and again ("stop offering me a callback", "I keep getting told somebody will call")
     r"(?:stop|quit) (?:offering|giving|telling)(?: \w+){0,3} (?:callback|call back|call|calls)",
     r"keep (?:getting told|telling me|saying)(?: \w+){0,4} (?:call|calls|callback)",
@@ -430,6 +443,7 @@ _TRANSFER_NOW = _rx(
     r"let me (?:talk|speak)", r"i (?:want|need) to (?:talk|speak)", r"right now", r"now", r"today", r"hoje",
     r"quero (?:o|a|os|as|com)", r"(?:i can|i ll|i will|i d rather) (?:hold|wait)", r"espero na linha",
     r"aguardo na linha", r"(?:coloca|coloque|poe|bota|passa)(?: \w+){0,3} na linha", r"me liga com (?:o|a|os|as)",
+    r"(?:me )?(?:transfere|transfira|passa|passe) (?:pra|pro|para|com)",
 )
 #: The caller will call again themselves ("I'll call back later", "depois eu ligo"):
 #: not a callback request, unless they also ask to be called ("call me").
