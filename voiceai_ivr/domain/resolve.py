@@ -176,6 +176,9 @@ ELSEWHERE = 0.2
 #: share and this lead over the others (the rules' doubt is evidence too).
 FIT_PICK = 0.8
 FIT_PICK_MARGIN = 0.5
+#: Evidence of a kind nobody here has that is enough alone to say so (two words);
+#: less, and the topic model must not read the sentence as a kind somebody here is.
+ORPHAN_SURE = 2.0
 #: The model transfers or picks only on at least this many content words it knows
 #: (one word, "sobre o pagamento", is thin evidence: a question).
 MODEL_MIN_WORDS = 2
@@ -1050,7 +1053,10 @@ class Resolver:
                             and e.forms[0].startswith(w.raw):
                         found.add((ei, 0))
                         add(ei, 0, i, SIM_VARIANT, False)
-            if (not w.first_name and not w.common) or w.titled:
+            # a word of the callers' language the model knows is not a name misheard
+            # ("o carro parado" is not Juliana Prado), unless a title marks it as one
+            worded = not w.titled and self._model is not None and bool(self._model.known(w.raw))
+            if ((not w.first_name and not w.common) or w.titled) and not worded:
                 for k in sound_keys(w.raw):
                     for ei, pos in self._by_sound.get(k, ()):
                         target = self._entries[ei].forms[pos]
@@ -1065,6 +1071,8 @@ class Resolver:
                 ):
                     least = _token_min(w.word, choice)
                     if choice in self._name_vocab:
+                        if worded:
+                            continue
                         least = min(least, NAME_FUZZY_MIN)  # a surname misheard: "castiyo" for Castillo
                     if score >= least:
                         for ei, pos in self._fuzzy[choice]:
@@ -1185,6 +1193,9 @@ class Resolver:
             if ext_starts and e.kind not in (_IDIOM, _OFFTOPIC, _EXTERNAL) and self._after_external(
                     h, words, ext_starts):
                 continue
+            if len(h.positions) > 1 and e.forms[0] in ("nao", "not") and any(
+                    words[p].raw in _CLITICS for p in range(h.positions[0] + 1, h.positions[1])):
+                continue  # "não me liga" is not a device that "não liga"
             if theirs and e.kind not in (_IDIOM, _OFFTOPIC, _EXTERNAL) and set(h.positions) <= theirs:
                 continue  # "sou da secretaria de desenvolvimento da prefeitura": the caller's own
             if e.initials and not all(words[p].acronym for p in h.positions):
@@ -1236,9 +1247,13 @@ class Resolver:
                 if not targets:
                     orphan.setdefault(e.category, []).append(h.positions)
                     continue
+                # a department whose kind is only inferred shares the kind's topic words
+                # with the declared ones ("Central de Sinistros" beside the declared
+                # "Seguros Empresariais"): split evidence, so the caller is asked which;
+                # who pays suppliers has its own rule (``_to_payable``)
                 declared = self._by_category[e.category]
-                if len(declared) < len(targets):  # inferred ones only when the caller said their own word
-                    targets = [d for d in targets if d in declared or d in owned_here]
+                if len(declared) < len(targets):
+                    targets = [d for d in targets if d in declared or d in owned_here or d not in self._payable]
                 owners = set().union(*(own.get(p, set()) for p in h.positions))
                 if owners:
                     targets = [d for d in targets if d in owners]
@@ -1357,8 +1372,11 @@ class Resolver:
             best_cat, best = max(((cat, sum(self._weight(g, words) for g in _groups(spans)))
                                   for cat, spans in orphan.items()), key=lambda cw: cw[1])
             present = max((c.evidence for c in found_cands.values()), default=0.0)
-            if best - present >= EVIDENCE_GAP:
+            if best - present >= EVIDENCE_GAP and (best >= ORPHAN_SURE or self._fits(
+                    self._read(" ".join(w.raw for w in words))) is None):
                 # the need is of a kind this directory has nobody for: no topic routing
+                # (on one word, only when the model does not read the sentence as a
+                # kind somebody here is: "o rapaz do gás falou que a tubulação ...")
                 return {}, offtopic, best_cat, noise
         return found_cands, offtopic, None, noise
 
@@ -2053,6 +2071,8 @@ _ASKING = frozenset(
 )
 
 
+#: Object pronouns that, after "não", make a phrase of the lexicon say something else.
+_CLITICS = frozenset("me te nos lhe lhes".split())
 #: Where a caller says whom they are calling from ("sou da secretaria de ...", "aqui é
 #: do ...", "i'm with the county ...", "calling from ..."), and the words that end it.
 _AFFILIATION_OPENERS: tuple[tuple[str, ...], ...] = tuple(tuple(p.split()) for p in (

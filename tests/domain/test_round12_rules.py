@@ -1,0 +1,75 @@
+"""Round 12 of issue 18: callbacks promised and waited for, said in more ways; a
+callback waved away; "não me liga" is not a device that "não liga"; an ordinary word
+is not a surname misheard; a need of a kind nobody here has, on one word, only when
+the model agrees; a department of an inferred kind shares its kind's topic words."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.domain.test_understanding_rules import D
+from voiceai_ivr.domain.intent import classify
+from voiceai_ivr.domain.resolve import Resolver
+
+
+@pytest.fixture(scope="module")
+def broker() -> Resolver:
+    return Resolver([
+        D("Recepção", (), "reception"),
+        D("Central de Sinistros"),
+        D("Assistência 24h"),
+        D("Renovações"),
+        D("TI e Sistemas", (), "it"),
+        D("Ouvidoria", (), "complaints"),
+        D("Juliana Prado"),
+        D("Wagner Teixeira"),
+    ])
+
+
+@pytest.fixture(scope="module")
+def shop() -> Resolver:
+    return Resolver([D("Front Desk", (), "reception"), D("Parts Counter"), D("Billing Office", (), "billing")])
+
+
+@pytest.mark.parametrize(
+    ("utterance", "kind", "destination"),
+    [
+        # promised callbacks that never came, then a transfer asked for now
+        ("i've been told someone would call me back since monday i want billing right now", "transfer",
+         "Billing Office"),
+        ("faz uma semana que eu deixo recado pro wagner transfere pra ele por favor", "transfer", "Wagner Teixeira"),
+        # a callback turned down in other words
+        ("don't have them call me i'm driving just connect me to the parts counter", "transfer", "Parts Counter"),
+        ("que retorno o que eu to na estrada com o carro parado me passa pra assistencia", "transfer",
+         "Assistência 24h"),
+        ("nao me liga nao me transfere pras renovacoes", "transfer", "Renovações"),
+        # ... while a callback asked for is still one
+        ("pede pro wagner me ligar amanha", "callback", "Wagner Teixeira"),
+    ],
+)
+def test_callbacks_promised_refused_and_asked(broker: Resolver, shop: Resolver, utterance: str, kind: str,
+                                              destination: str) -> None:
+    english = bool(set(utterance.split()) & {"i've", "don't", "i'm"})
+    intent = classify(utterance, resolver=shop if english else broker)
+    assert (intent.kind, intent.destination) == (kind, destination)
+
+
+def test_a_promise_reported_is_not_a_callback_request(broker: Resolver) -> None:
+    said = "ja e a terceira vez que eu ligo a moca prometeu que ia me retornar e nao retornou"
+    assert classify(said, resolver=broker).kind != "callback"
+
+
+def test_an_ordinary_word_is_not_a_surname_misheard(broker: Resolver) -> None:
+    assert "Juliana Prado" not in [m["name"] for m in broker.resolve("meu carro ta parado na estrada").matched]
+    assert broker.resolve("a senhora prado por favor").match == "Juliana Prado"
+
+
+def test_an_inferred_kind_shares_its_topic_words() -> None:
+    # "Home Delivery" is of no declared kind (logistics by its name): the topic words
+    # of logistics are the declared Dispatch's and its own, and the caller is asked
+    r = Resolver([D("Front Desk", (), "reception"), D("Dispatch", (), "logistics"), D("Home Delivery"),
+                  D("Accounts Payable"), D("Accounts Receivable", (), "billing")])
+    res = r.resolve("my package never arrived")
+    assert res.ambiguous and {n for n, _ in res.alternatives} == {"Dispatch", "Home Delivery"}
+    # ... but who pays suppliers keeps its own rule: a customer's invoice is billing's
+    assert r.resolve("i have a question about my invoice").match == "Accounts Receivable"
