@@ -73,3 +73,16 @@ def test_an_inferred_kind_shares_its_topic_words() -> None:
     assert res.ambiguous and {n for n, _ in res.alternatives} == {"Dispatch", "Home Delivery"}
     # ... but who pays suppliers keeps its own rule: a customer's invoice is billing's
     assert r.resolve("i have a question about my invoice").match == "Accounts Receivable"
+
+
+def test_a_ring_group_is_a_team_not_a_person() -> None:
+    from types import SimpleNamespace
+
+    def dest(name: str, kind: str) -> SimpleNamespace:
+        return SimpleNamespace(name=name, aliases=(), category=None, keywords=(), enabled=True, type=kind)
+
+    # two words the lexicon does not know read as a person's name, unless the line rings a team
+    r = Resolver([dest("Ramos Elementares", "ring_group"), dest("Vida e Previdência", "ring_group"),
+                  dest("Recepção", "extension"), dest("Rafael Moreira", "extension")])
+    assert r._persons == [False, False, False, True]
+    assert r.resolve("o setor de erre e").match == "Ramos Elementares"

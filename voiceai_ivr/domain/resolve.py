@@ -551,7 +551,9 @@ class Resolver:
                 continue
             seen.add(name)
             di = len(self._names)
-            person = _is_person(name, lx, model_now)
+            # a ring group or a queue is a team, whatever its name looks like ("Ramos
+            # Elementares": two words the lexicon does not know, not a person)
+            person = getattr(d, "type", None) not in _GROUP_TYPES and _is_person(name, lx, model_now)
             self._declared.append(category is not None)
             if category is None:
                 # a person by the aliases only ("Ana Lima", aliases: rh): the contact for that kind
@@ -2460,6 +2462,10 @@ def _coverage(e: _Entry, h: _Hit) -> float:
     total = sum(len(w) for w in e.words)
     return min(1.0, (h.matched / len(e.words)) if not total else
                sum(len(e.words[i]) for i in range(min(h.matched, len(e.words)))) / total)
+
+
+#: Destination types that ring a team, never one person.
+_GROUP_TYPES = frozenset(("ring_group", "queue"))
 
 
 def _is_person(name: str, lx: Lexicon, model: Optional[TopicModel] = None) -> bool:
