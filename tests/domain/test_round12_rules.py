@@ -86,3 +86,10 @@ def test_a_ring_group_is_a_team_not_a_person() -> None:
                   dest("Recepção", "extension"), dest("Rafael Moreira", "extension")])
     assert r._persons == [False, False, False, True]
     assert r.resolve("o setor de erre e").match == "Ramos Elementares"
+
+
+@pytest.mark.parametrize(("said", "key"), [("i pressed two but nothing happened", "2"),
+                                           ("i pushed one already", "1"), ("eu escolhi o tres e nao foi", "3")])
+def test_a_key_pressed_in_vain_is_said(said: str, key: str) -> None:
+    from voiceai_ivr.domain.intent import spoken_key
+    assert spoken_key(said, None) == key

@@ -215,7 +215,7 @@ _KEY_FILLER = {
 
 #: Words that say the next number is a key of the menu ("aperta o dois", "I'll take option three").
 _KEY_CUES = frozenset("opcao opcoes tecla teclo teclar teclei aperta aperto apertar apertei digito digitar digita "
-                      "digitei option press pressing key".split())
+                      "digitei cliquei escolhi option press pressing pressed pushed dialed key".split())
 _ORDINALS = {
     "pt-BR": {"primeira": "1", "primeiro": "1", "segunda": "2", "segundo": "2", "terceira": "3", "terceiro": "3",
               "quarta": "4", "quarto": "4", "quinta": "5", "quinto": "5"},
