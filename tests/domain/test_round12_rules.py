@@ -93,3 +93,15 @@ def test_a_ring_group_is_a_team_not_a_person() -> None:
 def test_a_key_pressed_in_vain_is_said(said: str, key: str) -> None:
     from voiceai_ivr.domain.intent import spoken_key
     assert spoken_key(said, None) == key
+
+
+def test_the_model_picks_none_of_two_it_does_not_tell_apart() -> None:
+    # "seguro" names the business insurer in part; the model fits the car insurer about
+    # as well (0.88 / 0.87): a question, not a transfer to the first
+    r = Resolver([D("Recepção", (), "reception"),
+                  D("Seguros Empresariais", (), None, ("responsabilidade civil", "seguro garantia")),
+                  D("Auto e Frotas"), D("Central de Sinistros"), D("Vida e Previdência"), D("Emissão e Endossos"),
+                  D("Novos Negócios", (), "sales"), D("Cobrança", (), "billing")])
+    said = "acabei de tirar o carro zero da concessionaria e quero fazer o seguro dele"
+    res = r.resolve(said)
+    assert res.match is None and res.ambiguous

@@ -1830,6 +1830,11 @@ class Resolver:
         rest = max((fits.of(c.dest) for c in asked if c is not best), default=0.0)
         if f < fits.best:
             return None
+        # a destination not asked about that fits about as well: the model does not
+        # tell them apart ("quero fazer o seguro do carro": the business insurer 0.88,
+        # the car insurer 0.87), so it picks none
+        g = fits.group_of[best.dest]
+        rest = max(rest, max((share for share, gi in fits.ranked if gi != g), default=0.0))
         if f >= FIT_PICK and f - rest >= FIT_PICK_MARGIN:
             return best, f, rest
         return None
