@@ -105,3 +105,11 @@ def test_the_model_picks_none_of_two_it_does_not_tell_apart() -> None:
     said = "acabei de tirar o carro zero da concessionaria e quero fazer o seguro dele"
     res = r.resolve(said)
     assert res.match is None and res.ambiguous
+
+
+def test_a_title_picks_the_person_whose_first_name_has_its_gender() -> None:
+    # "Katherine" and "Tom" say their gender by no ending: the lexicon's name_gender.yaml does
+    r = Resolver([D("Katherine Yoder"), D("Tom Yoder"), D("Front Desk", (), "reception")])
+    assert r.resolve("um ms yoder please").match == "Katherine Yoder"
+    assert r.resolve("mister yoder please").match == "Tom Yoder"
+    assert r.resolve("yoder please").ambiguous

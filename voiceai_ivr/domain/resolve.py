@@ -2277,12 +2277,15 @@ def _said_gender(gender: dict[int, str], first: int, last: int) -> Optional[str]
 
 
 def _name_gender(forms: Sequence[str], lx: Lexicon) -> Optional[str]:
-    """A first name's gender where its ending tells it in Portuguese, Spanish,
-    Italian and most English names ("-a" Teresa, Sandra; "-o" Pedro, Mario); None
-    otherwise ("Daniel", "Jorge", "Ellen")."""
+    """A first name's gender: as the lexicon gives it (``name_gender.yaml``), else
+    where its ending tells it in Portuguese, Spanish, Italian and most English names
+    ("-a" Teresa, Sandra; "-o" Pedro, Mario); None otherwise (unisex names)."""
     first = next((w for w in forms if w not in lx.titles), "")
     if len(first) < 3 or not lx.is_first_name(first):
         return None
+    known = lx.genders.get(first)
+    if known is not None:
+        return known  # "Katherine", "Tom": the lexicon's name_gender.yaml
     return "f" if first.endswith("a") else "m" if first.endswith("o") else None
 
 

@@ -3,7 +3,8 @@ curated topic lexicon per destination category (pt-BR and en-US).
 
 Package data, one YAML file per category (``billing.yaml``, ``support.yaml``, ...)
 plus ``words.yaml`` (common words, titles, idioms, off-topic and external words)
-and ``names.yaml`` (first names with their spelling variants and nicknames).
+and ``names.yaml`` (first names with their spelling variants and nicknames), and
+``name_gender.yaml`` (the gender of first names used for one gender).
 
 Word forms: every word is compared on its accent-free lower-case form, a light
 plural stem (``stem``) and the Snowball stems of Portuguese and English
@@ -17,7 +18,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
@@ -148,6 +149,7 @@ class Lexicon:
     offtopic: tuple[str, ...]
     external: tuple[str, ...]
     name_groups: Mapping[str, frozenset[int]]  # normalised first name -> group ids
+    genders: Mapping[str, str] = field(default_factory=dict)  # normalised first name -> "f" / "m"
 
     def is_common(self, word: str) -> bool:
         return word in self.common or stem(word) in self.common or bool(stem_keys(word) & self.common)
@@ -186,12 +188,16 @@ def load_lexicon(directory: Optional[Path] = None) -> Lexicon:
     categories: dict[str, Category] = {}
     words: Mapping[str, Any] = {}
     names: Mapping[str, Any] = {}
+    genders: dict[str, str] = {}
     for path in sorted(base.glob("*.yaml")):
         doc = yamlfile.load(path) or {}
         if path.name == "words.yaml":
             words = doc
         elif path.name == "names.yaml":
             names = doc
+        elif path.name == "name_gender.yaml":
+            genders = {normalize_text(w): g[0] for g in ("female", "male")
+                       for w in _phrases(doc.get(g), f"{path.name}: {g}")}
         else:
             name = str(doc.get("category") or path.stem)
             categories[name] = Category(
@@ -221,6 +227,7 @@ def load_lexicon(directory: Optional[Path] = None) -> Lexicon:
         offtopic=_phrases(words.get("offtopic"), "words.yaml: offtopic"),
         external=_phrases(words.get("external"), "words.yaml: external"),
         name_groups={w: frozenset(g) for w, g in groups.items()},
+        genders=genders,
     )
 
 
