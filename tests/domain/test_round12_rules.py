@@ -113,3 +113,17 @@ def test_a_title_picks_the_person_whose_first_name_has_its_gender() -> None:
     assert r.resolve("um ms yoder please").match == "Katherine Yoder"
     assert r.resolve("mister yoder please").match == "Tom Yoder"
     assert r.resolve("yoder please").ambiguous
+
+
+def test_a_name_said_as_the_name_of_someone_not_here_goes_to_a_person() -> None:
+    r = Resolver([D("Recepção", (), "reception"), D("Renovações"), D("Juliana Prado")])
+    said = "o corretor que me atendeu se chamava edson queria falar com ele"
+    assert classify(said, resolver=r).kind == "operator"
+    # a first name alone is asked again
+    assert classify("o mario", resolver=r).kind == "unknown"
+
+
+def test_a_kind_spelled_out_and_spanish_asked_for() -> None:
+    r = Resolver([D("TI e Sistemas", (), "support"), D("Recepção", (), "reception"), D("Renovações")])
+    assert r.resolve("me passa pro te i").match == "TI e Sistemas"
+    assert classify("perdon do you have somebody who speaks espanol").kind == "operator"

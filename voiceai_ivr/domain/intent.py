@@ -158,7 +158,7 @@ _OPERATOR = _rx(
     r"got disconnected", r"(?:got|was|were) cut off", r"(?:call|line) (?:got )?(?:dropped|cut off)",
     r"(?:caiu|cortou) a ligacao", r"a ligacao (?:caiu|cortou)",
     r"(?:alguma|uma) (?:moca|mocinha|moco|senhora)", r"(?:moca|moco|alguem|pessoa|gente)(?: \w+){0,3} (?:me )?atender",
-    r"(?:fala|falam|fale|falar|speaks?|speaking) (?:portugues|ingles|espanhol|portuguese|english|spanish)",
+    r"(?:fala|falam|fale|falar|speaks?|speaking) (?:portugues|ingles|espanhol|espanol|portuguese|english|spanish)",
     r"em portugues", r"in (?:portuguese|spanish)",
     r"(?:someone|somebody|anyone|anybody) (?:there )?(?:who|that) can help",
     # (not "alô, tem alguém aí?", "hello, anybody there?": a line check, greeted again)
@@ -502,11 +502,19 @@ def _names_someone(norm: str) -> bool:
     return False
 
 
+#: Words that give a person's name ("se chamava edson", "his name was mike"): a first
+#: name nobody here has, said so, is for a human to help with, not to be asked again.
+_NAME_SAID = tuple(tuple(p.split()) for p in (
+    "se chamava", "se chama", "chamava", "o nome dele era", "o nome dela era", "o nome dele e", "o nome dela e",
+    "his name was", "her name was", "his name is", "her name is", "named"))
+
+
 def _asks_for_someone(norm: str) -> bool:
     """The caller names a person by full name (or a title and a name) who is not in
     the directory: a human at the reception should help ("is there a fernanda costa
     working there", "o doutor marcos"), unless the name is the caller's own. A
-    first name alone that is nobody's ("o mario") is asked again instead."""
+    first name alone that is nobody's ("o mario") is asked again instead, unless the
+    caller says it is the name ("o corretor se chamava edson")."""
 
     lx = lexicon()
     words = norm.split()
@@ -514,7 +522,8 @@ def _asks_for_someone(norm: str) -> bool:
         nxt = words[i + 1] if i + 1 < len(words) else ""
         full = bool(nxt) and not lx.is_common(nxt) and nxt not in STOPWORDS and len(nxt) > 2
         named = (lx.is_first_name(w) and not lx.is_common(w) and full) or (
-            i > 0 and words[i - 1] in lx.titles and not lx.is_common(w) and len(w) > 2)
+            i > 0 and words[i - 1] in lx.titles and not lx.is_common(w) and len(w) > 2) or (
+            lx.is_first_name(w) and any(tuple(words[max(0, i - len(p)):i]) == p for p in _NAME_SAID))
         if not named:
             continue
         if any(tuple(words[max(0, i - len(p)):i]) == p for p in _SELF):

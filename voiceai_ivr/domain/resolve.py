@@ -909,15 +909,17 @@ class Resolver:
                 continue
             done = False
             for k in (4, 3, 2):
-                # letter names that spell a department's alias or initials ("o de pe" = DP)
+                # letter names that spell a department's alias or initials ("o de pe" = DP),
+                # or a kind's abbreviation ("te i" = TI)
                 parts = raw[i:i + k]
                 if len(parts) == k and all(p in LETTER_NAMES or (len(p) == 1 and p.isalpha()) for p in parts):
                     if all(p in STOPWORDS for p in parts) and i > 0 and not (
                             raw[i - 1] in _ASKING or raw[i - 1] in _ARTICLES or raw[i - 1] in _OF):
                         continue  # "cliente e o meu boleto": words, not "EO" spelled out
                     spelled = "".join(LETTER_NAMES.get(p, p) for p in parts)
-                    if any(self._entries[ei].own_name and not self._entries[ei].person
-                           and self._entries[ei].words == (spelled,) for ei, _ in self._by_word.get(spelled, ())):
+                    if any((self._entries[ei].own_name or self._entries[ei].kind == _CATNAME)
+                           and not self._entries[ei].person and self._entries[ei].words == (spelled,)
+                           for ei, _ in self._by_word.get(spelled, ())):
                         out.append(spelled)
                         i += k
                         done = True
