@@ -230,3 +230,8 @@ def test_where_the_caller_works_is_not_asked_for(utterance: str, expected: str) 
     en = Resolver([D("Dietary"), D("Human Resources", (), "hr"), D("Parking Office"), D("Front Desk", (), "reception")])
     english = bool(set(utterance.split()) & {"i", "my"})
     assert (en if english else pt).resolve(utterance).match == expected
+
+
+def test_going_back_somewhere_is_not_asking_to_hear_the_list_again(clinic: Resolver) -> None:
+    assert classify("i have to go back to work tomorrow", resolver=clinic).kind != "repeat"
+    assert classify("can you go back", resolver=clinic).kind == "repeat"

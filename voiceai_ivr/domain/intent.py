@@ -125,7 +125,8 @@ _REPEAT = _rx(
     r"quais (?:eram|sao) os numeros", r"what (?:were|are) the numbers",
     # the list of destinations asked for again ("quais são os setores mesmo", "what was number three")
     r"quais (?:eram|sao|e que sao) (?:os|as) (?:setores|departamentos|areas|ramais)",
-    r"what (?:was|were|is) (?:number|option|press) \w+", r"(?:wait )?go back",
+    r"what (?:was|were|is) (?:number|option|press) \w+", r"^(?:wait |uh |um |hold on )?go back(?: please)?$",
+    r"(?:can|could) (?:you|we) go back",
     r"(?:what|which) (?:were|are) the (?:departments|extensions)",
     r"(?:fala|falar|diz|dizer|repete|repetir|le|ler)(?: de novo| novamente| outra vez)? as opcoes",
     # what the menu said, asked again ("o que que era pra apertar", "what was the number for")
