@@ -245,7 +245,9 @@ def lexicon() -> Lexicon:
     return _lexicon
 
 
-CATEGORIES: tuple[str, ...] = tuple(sorted(p.stem for p in HERE.glob("*.yaml") if p.stem not in ("words", "names")))
+#: The lexicon's files that are not a category's.
+NOT_CATEGORIES = frozenset(("words", "names", "name_gender"))
+CATEGORIES: tuple[str, ...] = tuple(sorted(p.stem for p in HERE.glob("*.yaml") if p.stem not in NOT_CATEGORIES))
 
 
 _category_terms: dict[int, list[tuple[str, list[tuple[int, frozenset[str]]]]]] = {}
