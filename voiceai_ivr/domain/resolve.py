@@ -631,6 +631,7 @@ class Resolver:
         self._by_sound: dict[str, list[tuple[int, int]]] = {}
         fuzzy: dict[str, list[tuple[int, int]]] = {}
         self._clips: dict[str, list[tuple[int, int]]] = {}  # "lab": Laboratory Services' word
+        word_of_its_own: dict[str, bool] = {}  # the rest of a clipped word, read once per build
         for ei, e in enumerate(entries):
             for pos, w in enumerate(e.words):
                 self._by_word.setdefault(w, []).append((ei, pos))
@@ -652,8 +653,13 @@ class Resolver:
                 if e.own_name and not e.person and len(form) >= CLIP_MIN + 3 and form.isalpha():
                     for n in range(CLIP_MIN, len(form) - 2):
                         rest = form[n:]
-                        if len(rest) >= 3 and (lx.is_common(rest) or (model_now is not None and model_now.known(rest))):
-                            continue  # "book" of "bookstore" is a word of its own, not a clipping
+                        if len(rest) >= 3:
+                            own_word = word_of_its_own.get(rest)
+                            if own_word is None:
+                                own_word = word_of_its_own[rest] = lx.is_common(rest) or (
+                                    model_now is not None and bool(model_now.known(rest)))
+                            if own_word:
+                                continue  # "book" of "bookstore" is a word of its own, not a clipping
                         self._clips.setdefault(form[:n], []).append((ei, pos))
         self._fuzzy = fuzzy
         # how many people here have each first name ("o jorge pereira" is someone
