@@ -1398,8 +1398,7 @@ class Resolver:
             j -= 1
         if j < 0 or start - j > 4:
             return False
-        w = words[j]
-        cats = self._topic_cats.get(w.word) or set().union(*(self._topic_cats.get(k, set()) for k in w.keys))
+        cats = self._word_cats(words[j])
         return bool(cats) and category not in cats
 
     def _compound(self, words: Sequence[_Word]) -> list[tuple[int, int, int]]:
@@ -1516,10 +1515,13 @@ class Resolver:
         several categories ("desconto", "pagamento") that much shared among them."""
         if len(group) >= 2:
             return 1.5
-        w = words[next(iter(group))]
-        # the categories of the word as said; of its other forms only when it has none
-        cats = self._topic_cats.get(w.word) or set().union(*(self._topic_cats.get(k, set()) for k in w.keys))
+        cats = self._word_cats(words[next(iter(group))])
         return 1.0 / len(cats) if len(cats) > 1 else 1.0
+
+    def _word_cats(self, w: _Word) -> set[str]:
+        """The lexicon categories a word is a topic word of: as said; of its other
+        forms only when it has none."""
+        return self._topic_cats.get(w.word) or set().union(*(self._topic_cats.get(k, set()) for k in w.keys))
 
     @staticmethod
     def _raise(c: _Candidate, tier: int, score: float) -> None:
