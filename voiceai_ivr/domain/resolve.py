@@ -1065,7 +1065,9 @@ class Resolver:
                         add(ei, 0, i, SIM_VARIANT, False)
             # a word of the callers' language the model knows is not a name misheard
             # ("o carro parado" is not Juliana Prado), unless a title marks it as one
-            worded = not w.titled and self._model is not None and bool(self._model.known(w.raw))
+            # (asked only of the words the sound and spelling matches below look at)
+            worded = not (w.titled or w.first_name or w.common) and self._model is not None \
+                and bool(self._model.known(w.raw))
             if ((not w.first_name and not w.common) or w.titled) and not worded:
                 for k in sound_keys(w.raw):
                     for ei, pos in self._by_sound.get(k, ()):
