@@ -480,6 +480,11 @@ _SELF = (("meu", "nome", "e"), ("meu", "nome"), ("aqui", "e"), ("aqui", "quem", 
          ("i", "m"), ("im",), ("it", "s"), ("on", "behalf", "of"), ("calling", "for"))
 
 
+def _preceded_by(words: Sequence[str], i: int, phrases: Sequence[tuple[str, ...]]) -> bool:
+    """The words just before ``i`` are one of ``phrases``."""
+    return any(tuple(words[max(0, i - len(p)):i]) == p for p in phrases)
+
+
 #: Words before a name of a place or a thing ("from columbus to charlotte", "at
 #: washington park", "o livro do harry potter"), not of a person asked for.
 _PLACE_BEFORE = frozenset("from in at near into of do da dos das no na nos nas em de".split())
@@ -497,7 +502,7 @@ def _names_someone(norm: str) -> bool:
         prev = words[i - 1] if i else ""
         if prev in _PLACE_BEFORE or (prev in _TOWARDS and (i < 2 or words[i - 2] not in _SPEAK)):
             continue
-        if any(tuple(words[max(0, i - len(p)):i]) == p for p in _SELF):
+        if _preceded_by(words, i, _SELF):
             continue
         return True
     return False
@@ -524,10 +529,10 @@ def _asks_for_someone(norm: str) -> bool:
         full = bool(nxt) and not lx.is_common(nxt) and nxt not in STOPWORDS and len(nxt) > 2
         named = (lx.is_first_name(w) and not lx.is_common(w) and full) or (
             i > 0 and words[i - 1] in lx.titles and not lx.is_common(w) and len(w) > 2) or (
-            lx.is_first_name(w) and any(tuple(words[max(0, i - len(p)):i]) == p for p in _NAME_SAID))
+            lx.is_first_name(w) and _preceded_by(words, i, _NAME_SAID))
         if not named:
             continue
-        if any(tuple(words[max(0, i - len(p)):i]) == p for p in _SELF):
+        if _preceded_by(words, i, _SELF):
             continue
         return True
     return False
