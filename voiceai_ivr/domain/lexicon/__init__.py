@@ -182,6 +182,10 @@ def _phrases(value: Any, where: str) -> tuple[str, ...]:
     raise ValueError(f"{where}: must be a list of words or phrases")
 
 
+#: The lexicon's files that are not a category's (each read on its own by ``load_lexicon``).
+NOT_CATEGORIES = frozenset(("words", "names", "name_gender"))
+
+
 def load_lexicon(directory: Optional[Path] = None) -> Lexicon:
     """Read the lexicon files of ``directory`` (default: the packaged ones)."""
     base = directory or HERE
@@ -198,7 +202,7 @@ def load_lexicon(directory: Optional[Path] = None) -> Lexicon:
         elif path.name == "name_gender.yaml":
             genders = {normalize_text(w): g[0] for g in ("female", "male")
                        for w in _phrases(doc.get(g), f"{path.name}: {g}")}
-        else:
+        elif path.stem not in NOT_CATEGORIES:
             name = str(doc.get("category") or path.stem)
             categories[name] = Category(
                 name=name,
@@ -245,8 +249,6 @@ def lexicon() -> Lexicon:
     return _lexicon
 
 
-#: The lexicon's files that are not a category's.
-NOT_CATEGORIES = frozenset(("words", "names", "name_gender"))
 CATEGORIES: tuple[str, ...] = tuple(sorted(p.stem for p in HERE.glob("*.yaml") if p.stem not in NOT_CATEGORIES))
 
 
