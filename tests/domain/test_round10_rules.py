@@ -136,7 +136,8 @@ def test_a_long_story_is_resolved_by_its_last_request() -> None:
                   D("Recepção", (), "reception")])
     story = ("eu trabalhei no financeiro e depois no comercial de uma empresa grande por muitos anos "
              "e agora me mudei pra ca e queria saber se voces tem alguma vaga aberta")
-    assert r.resolve(story).ambiguous  # read whole: which of the three?
+    # read whole: never a department named on the way (a question, or the model's pick)
+    assert r.resolve(story).match in (None, "Recursos Humanos")
     assert classify(story, resolver=r).destination == "Recursos Humanos"
     # a short sentence is read whole
     short = "trabalhei no financeiro e no comercial e queria uma vaga"

@@ -30,7 +30,7 @@ def test_shipped_model_is_what_the_training_folder_trains() -> None:
 
 
 @pytest.mark.parametrize("text,kind", [
-    ("meu salario nao caiu esse mes", "hr"),
+    ("meu salario nao caiu esse mes", "payroll"),
     ("minha encomenda ainda nao chegou e o rastreio nao atualiza", "logistics"),
     ("recebi uma intimacao do tribunal", "legal"),
     ("my package never arrived and tracking says delivered", "logistics"),

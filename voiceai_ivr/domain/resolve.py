@@ -159,6 +159,7 @@ FIT_BOTH = 0.75
 FIT_OWN = 0.5
 FIT_ABS = 0.1
 PROFILE_LEAST = 0.2
+DECLARED_NAME_LEAST = 0.7
 #: Words whose ``_known`` answer is kept, at most (the cache is emptied when full).
 KNOWN_CACHE = 50_000
 #: A department of no declared kind that the lexicon's names do not place is of the
@@ -758,7 +759,10 @@ class Resolver:
             if m is None:
                 out.append({})
             elif self._declared[di] and cat in m.labels:
-                out.append({cat: 1.0})
+                # a declared category is coarse ("marketing" for Assessoria de
+                # Imprensa): the kinds the name itself is clearly of count too
+                named = {} if self._persons[di] else m.profile(words, least=DECLARED_NAME_LEAST)
+                out.append(_merged([{cat: 1.0}, named]))
             elif self._persons[di]:
                 out.append({cat: 1.0} if cat in m.labels else {})
             else:
@@ -1098,10 +1102,21 @@ class Resolver:
                 dist = self._model.distribution(w.raw) if clipped and self._model is not None \
                     and self._model.known(w.raw) else None
                 for ei, pos in clipped:
-                    if dist is None or any(sum(dist.get(k, 0.0) * q for k, q in self._profiles[d].items())
-                                           >= CLIP_FIT * max(dist.values()) for d in entries[ei].owners):
+                    if dist is None or self._clip_fits(dist, entries[ei], pos):
                         add(ei, pos, i, SIM_CLIP, False)
         return hits
+
+    def _clip_fits(self, dist: Mapping[str, float], e: _Entry, pos: int) -> bool:
+        """Whether the model reads a clipped word (``dist``) as what the department is:
+        its kinds (its profile), or the likeliest kind of the whole word it clips
+        ("lab" of Laboratory Services, whose name reads as clinical) get at least
+        ``CLIP_FIT`` of the clipped word's likeliest kind's probability."""
+        assert self._model is not None
+        least = CLIP_FIT * max(dist.values())
+        if any(sum(dist.get(k, 0.0) * q for k, q in self._profiles[d].items()) >= least for d in e.owners):
+            return True
+        whole = self._model.distribution(e.forms[pos])
+        return bool(whole) and dist.get(max(whole, key=whole.__getitem__), 0.0) >= least
 
     def _entry_hit(self, ei: int, by_pos: dict[int, list[tuple[int, float, bool]]]) -> Optional[_Hit]:
         e = self._entries[ei]
