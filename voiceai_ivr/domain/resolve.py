@@ -159,6 +159,8 @@ FIT_BOTH = 0.75
 FIT_OWN = 0.5
 FIT_ABS = 0.1
 PROFILE_LEAST = 0.2
+#: A name joining several parts is also of the kind it reads as whole with this share.
+JOINED_WHOLE = 0.7
 DECLARED_NAME_LEAST = 0.7
 #: Words whose ``_known`` answer is kept, at most (the cache is emptied when full).
 KNOWN_CACHE = 50_000
@@ -785,7 +787,8 @@ class Resolver:
         """The profile of a department whose name joins several (``Facilities and
         Security``, ``Cobrança e Contratos``): each part's kinds, and those of the
         aliases and keywords, each at the weight its own part gives it (a sentence
-        about either part fits the department fully). Empty for a name of one part,
+        about either part fits the department fully), and the kind the name read whole
+        clearly is (``JOINED_WHOLE``). Empty for a name of one part,
         or when a part has no word the model knows (it is then read whole)."""
         assert self._model is not None
         parts = [normalize_text(p) for p in _JOINS.split(f" {words[0].lower()} ")]
@@ -797,6 +800,8 @@ class Resolver:
             return {}
         if len(words) > 1:
             profiles.append(self._model.profile(words[1:], least=PROFILE_LEAST))
+        # and what the name says read whole ("Patrimônio e Manutenção": facilities)
+        profiles.append(self._model.profile(words[:1], least=JOINED_WHOLE))
         return _merged(profiles)
 
     def model_fit(self, utterance: str, limit: int = 10) -> list[tuple[str, float]]:
