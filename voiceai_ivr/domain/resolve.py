@@ -161,6 +161,7 @@ FIT_ABS = 0.1
 PROFILE_LEAST = 0.2
 #: A name joining several parts is also of the kind it reads as whole with this share.
 JOINED_WHOLE = 0.7
+#: A department of a declared category is also of the kind its name reads as with this share.
 DECLARED_NAME_LEAST = 0.7
 #: Words whose ``_known`` answer is kept, at most (the cache is emptied when full).
 KNOWN_CACHE = 50_000
@@ -761,8 +762,8 @@ class Resolver:
             if m is None:
                 out.append({})
             elif self._declared[di] and cat in m.labels:
-                # a declared category is coarse ("marketing" for Assessoria de
-                # Imprensa): the kinds the name itself is clearly of count too
+                # a declared category is coarse ("complaints" for Customer Care):
+                # the kind the name itself clearly is counts too (customer service)
                 named = {} if self._persons[di] else m.profile(words, least=DECLARED_NAME_LEAST)
                 out.append(_merged([{cat: 1.0}, named]))
             elif self._persons[di]:
