@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train the topic classifier shipped as ``voiceai_ivr/domain/lexicon/topic_model.json``.
+"""Train the topic classifier shipped as ``voiceai_ivr/domain/lexicon/topic_model.json.gz``.
 
 Input: ``training/topics/<kind>.yaml`` (department names and first sentences per
 kind of department, pt-BR and en-US; see ``training/topics/README.md``) and the
@@ -29,7 +29,13 @@ sys.path.insert(0, str(ROOT))
 
 from voiceai_ivr.domain.lexicon import lexicon  # noqa: E402
 from voiceai_ivr.domain.resolve import STOPWORDS  # noqa: E402
-from voiceai_ivr.domain.topicmodel import MODEL_PATH, TopicModel, features  # noqa: E402
+from voiceai_ivr.domain.topicmodel import (  # noqa: E402
+    MODEL_PATH,
+    TopicModel,
+    features,
+    read_model_text,
+    write_model_text,
+)
 
 TRAINING = ROOT / "training" / "topics"
 #: The same layout, a second writer per kind: its needs in many trades' own words
@@ -168,12 +174,12 @@ def main() -> int:
     model = train()
     text = json.dumps(model.to_json(), ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
     if args.check:
-        if not args.out.exists() or args.out.read_text(encoding="utf-8") != text:
+        if not args.out.exists() or read_model_text(args.out) != text:
             print(f"{args.out} is stale: run python scripts/train_topic_model.py", file=sys.stderr)
             return 1
         print(f"{args.out} is up to date ({len(model.labels)} kinds, {len(model.gains)} features)")
         return 0
-    args.out.write_text(text, encoding="utf-8")
+    write_model_text(args.out, text)
     print(json.dumps({"kinds": len(model.labels), "features": len(model.gains), "bytes": len(text.encode()),
                       "documents": len(documents())}))
     return 0

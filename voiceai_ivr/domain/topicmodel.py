@@ -6,7 +6,7 @@ It is a multinomial naive Bayes model over word stems (Portuguese and English
 Snowball stems) and pairs of neighbouring stems, trained offline by
 ``scripts/train_topic_model.py`` on ``training/topics/*.yaml`` (first sentences and
 department names per kind of department, pt-BR and en-US, written for it) and the
-packaged lexicon, and shipped as ``lexicon/topic_model.json``. No network, no
+packaged lexicon, and shipped as ``lexicon/topic_model.json.gz``. No network, no
 download, no third-party runtime: a sentence is scored in well under a millisecond.
 
 The resolver uses it in two ways (``domain/resolve.py``):
@@ -20,6 +20,7 @@ The resolver uses it in two ways (``domain/resolve.py``):
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -30,7 +31,7 @@ from typing import Any, Optional
 
 from voiceai_ivr.domain.lexicon import normalize_text, snowball
 
-MODEL_PATH = Path(__file__).parent / "lexicon" / "topic_model.json"
+MODEL_PATH = Path(__file__).parent / "lexicon" / "topic_model.json.gz"
 #: Words shorter than this have no stem feature (but digits and words are ignored alike).
 _MIN_WORD = 3
 
@@ -121,6 +122,19 @@ class TopicModel:
         return {k: p / total for k, p in kept.items()} if total else {}
 
 
+def read_model_text(path: Path) -> str:
+    """A model file's JSON text (gzip-compressed when its name ends in ``.gz``)."""
+    data = path.read_bytes()
+    return (gzip.decompress(data) if path.suffix == ".gz" else data).decode("utf-8")
+
+
+def write_model_text(path: Path, text: str) -> None:
+    """Write a model's JSON text (gzip-compressed, the same bytes for the same text,
+    when the name ends in ``.gz``)."""
+    data = text.encode("utf-8")
+    path.write_bytes(gzip.compress(data, compresslevel=9, mtime=0) if path.suffix == ".gz" else data)
+
+
 @lru_cache(maxsize=1)
 def topic_model(path: Optional[str] = None) -> Optional[TopicModel]:
     """The packaged model (None when its file is missing: the resolver then works
@@ -128,7 +142,7 @@ def topic_model(path: Optional[str] = None) -> Optional[TopicModel]:
     p = Path(path) if path else MODEL_PATH
     if not p.exists():
         return None
-    return TopicModel.from_json(json.loads(p.read_text(encoding="utf-8")))
+    return TopicModel.from_json(json.loads(read_model_text(p)))
 
 
-__all__ = ["MODEL_PATH", "TopicModel", "features", "topic_model"]
+__all__ = ["MODEL_PATH", "TopicModel", "features", "read_model_text", "topic_model", "write_model_text"]
