@@ -108,6 +108,12 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     # 8.7 % (round 12's last rules: dev 70.7 / 62.9 %, 8.4 %; test 54.3 / 66.7 %, 8.7 %)
     ("r16", "dev"): ({"pt-BR": 0.68, "en-US": 0.59}, 0.10),
     ("r16", "test"): ({"pt-BR": 0.54, "en-US": 0.65}, 0.10),
+    # r17 (a water and sewage utility in pt-BR, a regional airport authority in
+    # en-US; written at the start of round 14), scored at import on round 13's last
+    # rules: dev 61.5 / 63.5 %, 9.7 %; test 67.8 / 72.5 %, 6.2 % (round 14's
+    # blind-before, with r15 and r16)
+    ("r17", "dev"): ({"pt-BR": 0.59, "en-US": 0.61}, 0.11),
+    ("r17", "test"): ({"pt-BR": 0.65, "en-US": 0.70}, 0.08),
 }
 
 
