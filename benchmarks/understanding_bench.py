@@ -28,6 +28,7 @@ split (``all`` = both halves together)::
                          "languages": {"pt-BR": {"items": .., "rate": ..}, ...},
                          "types": {"wrong_transfer": 1, "callback_instead_of_transfer": 1, ...}},
        "questions_instead": 2,       # asked/re-asked where a decisive action was right
+       "questions_offering_right": 1,  # of those, questions that name the right destination
        "decided_by_llm": 0,          # turns the LLM decided (with --config / --llm-stub)
        "errors": [...] or a count}}}}
 
@@ -224,6 +225,12 @@ def is_right(item: Item, got: Mapping[str, Any]) -> bool:
     return True
 
 
+def offers_right(item: Item, got: Mapping[str, Any]) -> bool:
+    """A question instead of the right transfer that names the right destination among
+    its options: the caller gets there with one more answer (still not right)."""
+    return item.expect == "transfer" and got["do"] == "ask" and item.to in (got.get("options") or ())
+
+
 def wrong_action(item: Item, got: Mapping[str, Any]) -> Optional[str]:
     """The type of a wrong decisive action, or None (right, or only a question)."""
     if got["do"] not in DECISIVE or is_right(item, got):
@@ -279,7 +286,7 @@ def evaluate(items: list[Item], understand: Understand = rules_only,
     errors: list[dict[str, Any]] = []
     types: dict[str, int] = {}
     wrong_by_lang: dict[str, int] = {}
-    confident_wrong = wrong_where_question = questions_instead = by_llm = 0
+    confident_wrong = wrong_where_question = questions_instead = offering_right = by_llm = 0
     right_total = 0
     for item in items:
         directory = dirs[item.lang]
@@ -302,6 +309,7 @@ def evaluate(items: list[Item], understand: Understand = rules_only,
                 wrong_where_question += item.expect in ("reask", "ask")
             elif item.expect in DECISIVE and got["do"] in QUESTIONS:
                 questions_instead += 1
+                offering_right += offers_right(item, got)
             expected: dict[str, Any] = {"do": item.expect}
             if item.to:
                 expected["to"] = item.to
@@ -322,6 +330,7 @@ def evaluate(items: list[Item], understand: Understand = rules_only,
         "types": dict(sorted(types.items())),
     }
     out["questions_instead"] = questions_instead
+    out["questions_offering_right"] = offering_right
     out["decided_by_llm"] = by_llm
     # kept under their earlier names for the floor test and older notes
     out["confident_wrong"] = confident_wrong
@@ -439,7 +448,8 @@ def summary(report: Mapping[str, Any]) -> str:
                               for lang, c in r["languages"].items())
             wa = r["wrong_actions"]
             lines.append(f"{batch:7} {part:4} {r['items']:4} items  {langs}  wrong actions {wa['items']}"
-                         f" = {wa['rate']:.1%} {wa['types'] or ''}  questions instead {r['questions_instead']}")
+                         f" = {wa['rate']:.1%} {wa['types'] or ''}  questions instead {r['questions_instead']}"
+                         f" ({r['questions_offering_right']} naming the right one)")
     return "\n".join(lines)
 
 

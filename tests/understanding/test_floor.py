@@ -191,6 +191,19 @@ def test_wrong_action_types() -> None:
     assert BENCH.wrong_action(bye, {"do": "goodbye"}) is None
 
 
+def test_questions_naming_the_right_one() -> None:
+    """A question instead of the right transfer is counted apart when it names the
+    right destination; it stays not right."""
+    t = BENCH.Item("pt-BR", "topic", "x", "transfer", to="Financeiro")
+    assert BENCH.offers_right(t, {"do": "ask", "options": ["Comercial", "Financeiro"]})
+    assert not BENCH.offers_right(t, {"do": "ask", "options": ["Comercial", "Suporte"]})
+    assert not BENCH.offers_right(t, {"do": "reask"})
+    assert not BENCH.offers_right(t, {"do": "transfer", "to": "Financeiro"})
+    assert not BENCH.is_right(t, {"do": "ask", "options": ["Comercial", "Financeiro"]})
+    ask = BENCH.Item("pt-BR", "person", "maria", "ask", options=("Maria Silva", "Maria Souza"))
+    assert not BENCH.offers_right(ask, {"do": "ask", "options": ["Maria Silva", "Maria Souza"]})
+
+
 @pytest.mark.parametrize("split", ["dev", "test"])
 def test_accuracy_floor(split: str) -> None:
     result = BENCH.evaluate(BENCH.load_items([split]))
