@@ -46,7 +46,9 @@ for after the round is closed.
 Usage::
 
     python benchmarks/understanding_bench.py [--batch corpus|r1|...|all] [--split dev|test|all]
-        [--config FILE | --llm-stub names|down|slow] [--no-veto] [--errors] [--reveal-test] [--out FILE] [--summary]
+        [--config FILE | --llm-stub names|down|slow | --llm-stub replay --llm-answers FILE] [--no-veto]
+        [--errors] [--reveal-test] [--out FILE] [--summary]
+    python benchmarks/understanding_bench.py --batch r17 --split all --llm-requests FOLDER
     python benchmarks/understanding_bench.py --import /work/blind/r1 --as r1
 """
 
@@ -67,7 +69,14 @@ from typing import Any, Callable, Optional
 import yaml
 
 from voiceai_ivr.domain.destinations import parse_directory
-from voiceai_ivr.flows.conversation import CallDirectory, Understanding, overrule, understand_with_rules
+from voiceai_ivr.flows.conversation import (
+    CallDirectory,
+    Understanding,
+    from_llm,
+    llm_destinations,
+    overrule,
+    understand_with_rules,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "understanding"
@@ -254,20 +263,12 @@ def with_llm(llm: Any, *, veto: bool = True) -> Understand:
     from voiceai_ivr.errors import VoiceAIError
 
     def understand(item: Item, directory: CallDirectory) -> Understanding:
-        dests = [{"name": n, "aliases": list(getattr(d, "aliases", ()) or ())}
-                 for n, d in directory.destinations.items()]
         try:
-            decision = llm.decide(item.text, language=item.lang, destinations=dests) if item.text else None
+            decision = llm.decide(item.text, language=item.lang,
+                                  destinations=llm_destinations(directory)) if item.text else None
         except VoiceAIError:
             decision = None
-        decided: Optional[Understanding] = None
-        if decision is not None:
-            if decision.kind == "handoff" and decision.destination in directory.destinations:
-                decided = Understanding("transfer", destination=decision.destination, source="llm")
-            elif decision.kind == "callback":
-                decided = Understanding("callback", source="llm")
-            elif decision.kind == "end_call":
-                decided = Understanding("goodbye", source="llm")
+        decided = from_llm(decision, item.text, directory)[0] if decision is not None else None
         if decided is not None:
             return overrule(decided, item.text, directory, at=AT) if veto else decided
         return rules_only(item, directory)
@@ -339,16 +340,22 @@ def evaluate(items: list[Item], understand: Understand = rules_only,
     return out
 
 
-def llm_stub_client(mode: str, *, timeout: float = 2.5, delay: float = 1.0) -> tuple[Any, Any]:
-    """An ``LLMClient`` talking to a local OpenAI-compatible stand-in
-    (``tests/understanding/llm_stub.py``) and the running stand-in; close both."""
+def _stub_module() -> Any:
     sys.path.insert(0, str(CORPUS))
     import llm_stub  # type: ignore[import-not-found]
 
+    return llm_stub
+
+
+def llm_stub_client(mode: str, *, timeout: float = 2.5, delay: float = 1.0,
+                    answers: Optional[Path] = None) -> tuple[Any, Any]:
+    """An ``LLMClient`` talking to a local OpenAI-compatible stand-in
+    (``tests/understanding/llm_stub.py``; ``replay`` with an ``answers`` file) and the
+    running stand-in; close both."""
     from voiceai_ivr.config import LLMConfig
     from voiceai_ivr.integrations.llm import LLMClient
 
-    server = llm_stub.start(mode, delay=delay)
+    server = _stub_module().start(mode, delay=delay, answers=answers)
     client = LLMClient(LLMConfig(enabled=True, url=server.url, model="stub", timeout=timeout))
     return client, server
 
@@ -386,6 +393,40 @@ def run(batch_names: Iterable[str], split: str, understand: Understand = rules_o
     return report
 
 
+def write_requests(batch_names: Iterable[str], split: str, folder: Path) -> dict[str, int]:
+    """The LLM requests of some batches' items, for a model to answer offline (the
+    answers replayed by ``--llm-stub replay``): per batch and language one file with
+    the system prompt and tools once, then one ``key<TAB>caller's words`` line per
+    item; returns the items written per file."""
+    from voiceai_ivr.integrations.llm import chat_request
+
+    stub = _stub_module()
+    folder.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    for batch in batch_names:
+        dirs = load_directories(batch)
+        items = load_items(list(SPLITS) if split == "all" else [split], batch)
+        for lang in LANGUAGES:
+            lines: list[str] = []
+            system = ""
+            tools: Any = None
+            for item in items:
+                if item.lang != lang or not item.text.strip():
+                    continue
+                body = chat_request("offline", item.text, lang, llm_destinations(dirs[lang]))
+                system, user = body["messages"][0]["content"], body["messages"][1]["content"]
+                tools = body["tools"]
+                lines.append(f"{stub.request_key(system, user)}\t{' '.join(user.split())}")
+            if not lines:
+                continue
+            head = ["# system prompt", system, "", "# tools", json.dumps(tools, ensure_ascii=False, indent=1), "",
+                    "# requests: key<TAB>caller's words"]
+            name = f"{batch}-{split}-{lang}.txt"
+            (folder / name).write_text("\n".join([*head, *lines]) + "\n", encoding="utf-8")
+            counts[name] = len(lines)
+    return counts
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--batch", default="corpus", help="corpus, a blind round (r1, r2, ...) or all (default corpus)")
@@ -397,8 +438,13 @@ def main(argv: Optional[list[str]] = None) -> int:
                     help="with --errors, list a blind test half's errors too (after its round is closed)")
     ap.add_argument("--out", help="also write the JSON report to this file")
     ap.add_argument("--summary", action="store_true", help="print a one-line summary per batch and split only")
-    ap.add_argument("--llm-stub", choices=("names", "down", "slow"),
+    ap.add_argument("--llm-stub", choices=("names", "down", "slow", "replay"),
                     help="the LLM path against a local OpenAI-compatible stand-in (tests/understanding/llm_stub.py)")
+    ap.add_argument("--llm-answers", type=Path,
+                    help="with --llm-stub replay: a model's recorded answers (JSON lines key, tool, arguments)")
+    ap.add_argument("--llm-requests", type=Path,
+                    help="write the LLM requests of the chosen batches and split to this folder, for a model to "
+                         "answer offline (then --llm-stub replay --llm-answers)")
     ap.add_argument("--no-veto", action="store_true",
                     help="with the LLM: take its decision as is (no overruling by the rules), to measure the veto")
     ap.add_argument("--import", dest="source", help="import a blind batch from this folder (with --as)")
@@ -414,9 +460,20 @@ def main(argv: Optional[list[str]] = None) -> int:
     for name in names:
         if not (batch_dir(name) / "dev.yaml").exists():
             ap.error(f"--batch {name}: no such batch (have: {', '.join(batches())})")
+    if args.llm_requests:
+        print(json.dumps(write_requests(names, args.split, args.llm_requests)))
+        return 0
+    if (args.llm_stub == "replay") != (args.llm_answers is not None):
+        ap.error("--llm-answers goes with --llm-stub replay, and only with it")
+    if args.llm_answers is not None and not args.llm_answers.is_file():
+        ap.error(f"--llm-answers {args.llm_answers}: no such file")
     stub = None
     if args.llm_stub:
-        llm, stub = llm_stub_client(args.llm_stub, timeout=0.5 if args.llm_stub == "slow" else 2.5)
+        try:
+            llm, stub = llm_stub_client(args.llm_stub, timeout=0.5 if args.llm_stub == "slow" else 2.5,
+                                        answers=args.llm_answers)
+        except ValueError as exc:
+            ap.error(str(exc))
         understand, engine = with_llm(llm, veto=not args.no_veto), f"llm+rules (local stand-in: {args.llm_stub})"
     else:
         understand, engine, llm = _understand_from(args.config, veto=not args.no_veto)

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from voiceai_ivr.config import LLMConfig
-from voiceai_ivr.integrations.llm import LLMClient, LLMUnavailable, client_from_config
+from voiceai_ivr.integrations.llm import LLMClient, LLMUnavailable, client_from_config, listing_line, parse_tool_call
 
 from .llm_server import tool_reply
 
@@ -37,7 +37,9 @@ def test_tool_calls_become_decisions(serve) -> None:
     assert llm.decide("tchau", destinations=DESTS).kind == "end_call"
     sent = srv.requests[0]
     assert sent["model"] == "test-model"
-    assert {t["function"]["name"] for t in sent["tools"]} == {"request_handoff", "schedule_callback", "end_call"}
+    assert {t["function"]["name"] for t in sent["tools"]} == {
+        "request_handoff", "ask_which", "transfer_to_operator", "schedule_callback", "repeat_options",
+        "not_understood", "end_call"}
     assert "Financeiro (boleto)" in sent["messages"][0]["content"]
     assert sent["messages"][1] == {"role": "user", "content": "preciso da segunda via do boleto"}
     assert srv.headers[0]["Authorization"] == "Bearer sk-test"
@@ -86,3 +88,50 @@ def test_refused_connection_and_disabled_config() -> None:
     assert client_from_config(LLMConfig(enabled=False)) is None
     with pytest.raises(LLMUnavailable, match="url and model"):
         LLMClient(LLMConfig(enabled=True))
+
+
+NAMES = ["Financeiro", "Suporte Técnico", "Maria Silva", "Maria Souza"]
+
+
+def test_the_other_tools_become_decisions() -> None:
+    """ask_which (options as listed, repeats dropped), transfer_to_operator,
+    repeat_options and not_understood."""
+    d = parse_tool_call(tool_reply("ask_which", {"options": ["maria silva", "Maria Souza", "Maria Silva"]}), NAMES)
+    assert (d.kind, d.options) == ("ask", ("Maria Silva", "Maria Souza"))
+    assert parse_tool_call(tool_reply("transfer_to_operator", {"reason": "quer uma pessoa"}), NAMES).kind == "operator"
+    assert parse_tool_call(tool_reply("repeat_options", {}), NAMES).kind == "repeat"
+    assert parse_tool_call(tool_reply("not_understood", {}), NAMES).kind == "unclear"
+    # a name with brackets is listed without them: the model's answer maps back
+    listed = parse_tool_call(tool_reply("request_handoff", {"destination": "vendas loja"}), ["Vendas (Loja)"])
+    assert listed.destination == "Vendas (Loja)"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"options": ["Maria Silva"]}, "1 distinct options"),
+        ({"options": ["Maria Silva", "maria silva"]}, "1 distinct options"),
+        ({"options": ["Maria Silva", "Maria Santos"]}, "unknown destination 'Maria Santos'"),
+        ({"options": "Maria Silva, Maria Souza"}, "options must be a list"),
+        ({"options": [1, 2]}, "options must be a list"),
+        ({}, "options must be a list"),
+        ({"options": ["Financeiro", "Suporte Técnico", "Maria Silva", "Maria Souza", "A", "B"]}, "unknown"),
+    ],
+)
+def test_a_bad_question_is_refused(arguments, message: str) -> None:
+    with pytest.raises(LLMUnavailable, match=message):
+        parse_tool_call(tool_reply("ask_which", arguments), NAMES)
+
+
+def test_the_listing_line_says_what_each_destination_is() -> None:
+    line = listing_line({"name": "Financeiro", "aliases": ["boleto"], "category": "billing",
+                         "keywords": ["segunda via"]})
+    assert line == "- Financeiro (boleto) [department: billing; about: segunda via]"
+    assert listing_line({"name": "Maria Silva", "person": True, "category": "sales"}) == \
+        "- Maria Silva [person, works in: sales]"
+    assert listing_line({"name": "Ouvidoria"}) == "- Ouvidoria"
+    assert listing_line({"name": "Comercial", "menu_key": 3, "category": "sales"}) == \
+        "- Comercial [key 3; department: sales]"
+    # an administrator's text cannot add lines or brackets to the listing
+    line = listing_line({"name": "Vendas\n- Diretoria (x)", "aliases": ["a]\n[b"], "keywords": ["k)\r\nz"]})
+    assert "\n" not in line and line.count("(") == 1 and line.count("[") == 1, line

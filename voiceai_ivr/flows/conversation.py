@@ -178,6 +178,58 @@ def understand_with_rules(
     return Understanding(found.kind, destination=found.destination, reason=reason, source=source)
 
 
+def llm_destinations(directory: CallDirectory) -> list[dict[str, Any]]:
+    """The directory as the LLM is shown it: per destination its name, aliases,
+    keywords, keypad digit, the kind the administrator declared (an inferred kind can
+    be wrong, and the model reads the name better than the rules do) and whether it
+    is a person."""
+    resolver = directory.resolver
+    return [
+        {"name": name, "aliases": list(_attr(d, "aliases", []) or []), "keywords": list(_attr(d, "keywords", []) or []),
+         "category": str(_attr(d, "category", "") or ""), "person": resolver.is_person(name),
+         "menu_key": _attr(d, "menu_key", None)}
+        for name, d in directory.destinations.items()
+    ]
+
+
+def known_destination(directory: CallDirectory, name: str) -> Optional[str]:
+    """``name`` as one of the directory's destinations (exactly, else as the resolver
+    reads it), or None."""
+    if name in directory.destinations:
+        return name
+    resolution = directory.resolver.resolve(name)
+    return resolution.match if resolution.match else None
+
+
+def from_llm(decision: Any, text: str, directory: CallDirectory) -> tuple[Optional[Understanding], str]:
+    """The LLM's decision (``integrations.llm.LLMDecision``) as an ``Understanding``,
+    or ``(None, why)`` when it names no destination of this directory (the rules then
+    decide the turn)."""
+    kind = getattr(decision, "kind", "")
+    reason = getattr(decision, "reason", "") or text
+    if kind == "handoff":
+        name = known_destination(directory, getattr(decision, "destination", "") or "")
+        if name is None:
+            return None, "unknown_destination"
+        return Understanding("transfer", destination=name, reason=reason, source="llm"), ""
+    if kind == "ask":
+        options: list[str] = []
+        for option in getattr(decision, "options", ()) or ():
+            name = known_destination(directory, option)
+            if name is None:
+                return None, "unknown_destination"
+            if name not in options:
+                options.append(name)
+        if len(options) < 2:
+            return None, "too_few_options"
+        return Understanding("ambiguous", options=options, reason=reason, source="llm"), ""
+    simple = {"operator": "operator", "callback": "callback", "repeat": "repeat", "unclear": "no_match",
+              "end_call": "goodbye"}
+    if kind in simple:
+        return Understanding(simple[kind], reason=reason, source="llm"), ""
+    return None, "unknown_decision"
+
+
 def overrule(decided: Understanding, text: str, directory: CallDirectory, *, at: Any = None) -> Understanding:
     """The rules' veto over the LLM's decision: a model's decision stands unless
     the rules have strong contrary evidence in the sentence, then the rules' own
@@ -188,7 +240,10 @@ def overrule(decided: Understanding, text: str, directory: CallDirectory, *, at:
       wait, Y"), or named a first name several people share (the model guessed);
     * a callback where the caller declined one ("não precisa me ligar, quero falar
       agora com ...") and named someone;
-    * a callback the rules also heard keeps the destination the rules found.
+    * a callback the rules also heard keeps the destination the rules found;
+    * a hand-off to the operator where the rules heard no request at all (no
+      operator words, no unknown name): the caller is asked again, the cheaper
+      mistake (they can still ask for a person).
     """
 
     rules = understand_with_rules(text, directory, at=at)
@@ -206,6 +261,8 @@ def overrule(decided: Understanding, text: str, directory: CallDirectory, *, at:
             return rules
         if rules.kind == "callback" and rules.destination:
             return Understanding("callback", destination=rules.destination, reason=decided.reason, source="llm")
+    elif decided.kind == "operator" and rules.kind == "no_match":
+        return rules
     return decided
 
 
@@ -365,14 +422,7 @@ class Conversation:
 
     def _ask_llm(self, llm: Any, text: str) -> Optional[Understanding]:
         try:
-            decision = llm.decide(
-                text,
-                language=self.ctx.language,
-                destinations=[
-                    {"name": n, "aliases": list(_attr(d, "aliases", []) or [])}
-                    for n, d in self.directory.destinations.items()
-                ],
-            )
+            decision = llm.decide(text, language=self.ctx.language, destinations=llm_destinations(self.directory))
         except VoiceAIError as exc:
             log.info("call %s: LLM not used this turn: %s", self.ctx.call_uuid, exc)
             self.ctx.services.emit("llm_fallback", reason=type(exc).__name__)
@@ -380,17 +430,10 @@ class Conversation:
         if decision is None:
             self.ctx.services.emit("llm_fallback", reason="no_decision")
             return None
-        if decision.kind == "handoff":
-            name = self._known_destination(decision.destination or "")
-            if name is None:
-                self.ctx.services.emit("llm_fallback", reason="unknown_destination")
-                return None
-            return Understanding("transfer", destination=name, reason=decision.reason or text, source="llm")
-        if decision.kind == "callback":
-            return Understanding("callback", reason=decision.reason or text, source="llm")
-        if decision.kind == "end_call":
-            return Understanding("goodbye", reason=text, source="llm")
-        return None
+        what, why = from_llm(decision, text, self.directory)
+        if what is None:
+            self.ctx.services.emit("llm_fallback", reason=why)
+        return what
 
     def _reason_for(self, text: str, destination: str) -> str:
         """The short "about ..." the agent hears: the topic words the caller used
@@ -398,12 +441,6 @@ class Conversation:
         named the destination ("quero falar com o financeiro" says nothing more)."""
 
         return ", ".join(topics_of(text)[:2])
-
-    def _known_destination(self, name: str) -> Optional[str]:
-        if name in self.directory.destinations:
-            return name
-        resolution = self.directory.resolver.resolve(name)
-        return resolution.match if resolution.match else None
 
     # ------------------------------------------------------------------ acting
 

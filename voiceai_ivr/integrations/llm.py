@@ -1,9 +1,17 @@
 """Optional LLM intent: an OpenAI-compatible chat-completions endpoint with tools.
 
-The model is given the caller's words, the domain's destinations and three tools:
+The model is given the caller's words, the domain's destinations (name, aliases,
+what kind of department each is or works in, its keywords) and seven tools:
 
 * ``request_handoff(destination, reason)`` — transfer to a named destination;
+* ``ask_which(options, reason)`` — the request fits two or more destinations
+  equally (two people of one first name): the caller is asked which one;
+* ``transfer_to_operator(reason)`` — the caller wants a human, asks for a person
+  who is not listed, or needs what only a receptionist can do;
 * ``schedule_callback(reason, when)`` — the caller wants to be called back;
+* ``repeat_options()`` — the caller asks to hear the options again;
+* ``not_understood()`` — nothing usable was said, or a request the organisation
+  does not handle: the caller is asked again;
 * ``end_call()`` — the caller is done.
 
 ``LLMClient.decide`` returns an ``LLMDecision`` or raises ``LLMUnavailable``. It is
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,6 +45,7 @@ log = logging.getLogger("voiceai_ivr.llm")
 MAX_RESPONSE_BYTES = 256 * 1024
 MAX_UTTERANCE = 1000
 MAX_DESTINATIONS = 200
+MAX_OPTIONS = 5
 
 TOOLS: list[dict[str, Any]] = [
     {
@@ -56,6 +66,33 @@ TOOLS: list[dict[str, Any]] = [
     {
         "type": "function",
         "function": {
+            "name": "ask_which",
+            "description": "The request fits two or more listed destinations equally (for example two people "
+                           "with the first name said): the caller will be asked which one.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "options": {"type": "array", "items": {"type": "string"}, "minItems": 2,
+                                "maxItems": MAX_OPTIONS, "description": "Destination names from the list."},
+                    "reason": {"type": "string"},
+                },
+                "required": ["options"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "transfer_to_operator",
+            "description": "The caller asks for a human, the reception or the operator, asks by full name for "
+                           "a person who is not listed, or needs something only a receptionist can handle. Not "
+                           "for a request this organisation does not handle at all (use not_understood).",
+            "parameters": {"type": "object", "properties": {"reason": {"type": "string"}}},
+        },
+    },
+    {
+        "type": "function",
+        "function": {
             "name": "schedule_callback",
             "description": "The caller asks to be called back later.",
             "parameters": {
@@ -65,6 +102,23 @@ TOOLS: list[dict[str, Any]] = [
                     "when": {"type": "string", "description": "When, in the caller's words, if said."},
                 },
             },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "repeat_options",
+            "description": "The caller asks to hear the options again.",
+            "parameters": {"type": "object", "properties": {}},
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "not_understood",
+            "description": "Nothing usable was said (noise, a greeting alone, words with no request), or a "
+                           "request this organisation does not handle at all: the caller will be asked again.",
+            "parameters": {"type": "object", "properties": {}},
         },
     },
     {
@@ -80,11 +134,17 @@ TOOLS: list[dict[str, Any]] = [
 _SYSTEM = {
     "pt-BR": (
         "Você é a secretária virtual de uma empresa ao telefone. Escolha exatamente uma ferramenta "
-        "para o que o cliente disse. Use somente nomes de destino da lista."
+        "para o que o cliente disse (transcrito por reconhecimento de voz: pode haver palavras mal "
+        "reconhecidas). Use somente nomes de destino da lista. Se o cliente se corrige, vale o último "
+        "pedido; um destino que ele diz não querer nunca é escolhido. Se o pedido cabe igualmente em "
+        "mais de um destino, pergunte qual (ask_which). Destinos:"
     ),
     "en-US": (
         "You are a company's virtual phone secretary. Pick exactly one tool for what the caller "
-        "said. Use only destination names from the list."
+        "said (transcribed by speech recognition: words may be misheard). Use only destination names "
+        "from the list. When the caller corrects themselves, the later request wins; a destination "
+        "they say they do not want is never chosen. When the request fits more than one destination "
+        "equally, ask which (ask_which). Destinations:"
     ),
 }
 
@@ -95,10 +155,25 @@ class LLMUnavailable(VoiceAIError):
 
 @dataclass(frozen=True)
 class LLMDecision:
-    kind: str  # handoff | callback | end_call
+    kind: str  # handoff | ask | operator | callback | repeat | unclear | end_call
     destination: Optional[str] = None
     reason: str = ""
     when: str = ""
+    options: tuple[str, ...] = ()
+
+
+def _known(name: str, destinations: Sequence[str], tool: str) -> str:
+    """``name`` as the directory spells it, given as listed or in another case (a
+    name with brackets is listed without them); LLMUnavailable when it is not one of
+    ``destinations`` (an empty listing accepts any name)."""
+    if not destinations or name in destinations:
+        return name
+    folded = {_one_line(d, 200).casefold(): d for d in destinations}
+    folded.update({d.casefold(): d for d in destinations})
+    found = folded.get(name.casefold()) or folded.get(_one_line(name, 200).casefold())
+    if found is None:
+        raise LLMUnavailable(f"{tool} to unknown destination {name!r}")
+    return found
 
 
 def parse_tool_call(body: Mapping[str, Any], destinations: Sequence[str] = ()) -> LLMDecision:
@@ -135,17 +210,78 @@ def parse_tool_call(body: Mapping[str, Any], destinations: Sequence[str] = ()) -
         dest = text("destination", 200)
         if not dest:
             raise LLMUnavailable("request_handoff without a destination")
-        if destinations and dest not in destinations:
-            folded = {d.casefold(): d for d in destinations}
-            if dest.casefold() not in folded:
-                raise LLMUnavailable(f"request_handoff to unknown destination {dest!r}")
-            dest = folded[dest.casefold()]
-        return LLMDecision("handoff", destination=dest, reason=text("reason"))
+        return LLMDecision("handoff", destination=_known(dest, destinations, str(name)), reason=text("reason"))
+    if name == "ask_which":
+        raw = args.get("options")
+        if not isinstance(raw, list) or not all(isinstance(o, str) for o in raw):
+            raise LLMUnavailable("ask_which: options must be a list of names")
+        options: list[str] = []
+        for option in raw:
+            known = _known(option.strip()[:200], destinations, "ask_which")
+            if known not in options:
+                options.append(known)
+        if not 2 <= len(options) <= MAX_OPTIONS:
+            raise LLMUnavailable(f"ask_which: {len(options)} distinct options (2-{MAX_OPTIONS} needed)")
+        return LLMDecision("ask", reason=text("reason"), options=tuple(options))
+    if name == "transfer_to_operator":
+        return LLMDecision("operator", reason=text("reason"))
     if name == "schedule_callback":
         return LLMDecision("callback", reason=text("reason"), when=text("when"))
+    if name == "repeat_options":
+        return LLMDecision("repeat")
+    if name == "not_understood":
+        return LLMDecision("unclear")
     if name == "end_call":
         return LLMDecision("end_call")
     raise LLMUnavailable(f"unknown tool {name!r}")
+
+
+def _one_line(value: Any, limit: int = 80) -> str:
+    """A listing field on one line: no line breaks or brackets that would change the
+    listing's shape, at most ``limit`` characters."""
+    return " ".join(re.sub(r"[()\[\]]", " ", str(value)).split())[:limit]
+
+
+def listing_line(destination: Mapping[str, Any]) -> str:
+    """One destination as the model reads it: ``- Name (alias, alias) [key 2; department:
+    billing; about: boleto, invoice]`` (``key``: its keypad digit, said or pressed); a
+    person's kind reads ``person, works in: billing``."""
+    line = f"- {_one_line(destination.get('name'), 200)}"
+    aliases = ", ".join(_one_line(a) for a in (destination.get("aliases") or [])[:10])
+    if aliases:
+        line += f" ({aliases})"
+    details = []
+    if destination.get("menu_key") not in (None, ""):
+        details.append(f"key {_one_line(destination['menu_key'], 2)}")
+    kind = _one_line(destination.get("category") or "").replace("_", " ")
+    if destination.get("person"):
+        details.append(f"person, works in: {kind}" if kind else "person")
+    elif kind:
+        details.append(f"department: {kind}")
+    keywords = ", ".join(_one_line(k) for k in (destination.get("keywords") or [])[:10])
+    if keywords:
+        details.append(f"about: {keywords}")
+    return line + (f" [{'; '.join(details)}]" if details else "")
+
+
+def chat_request(
+    model: str, utterance: str, language: str, destinations: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The chat-completions request for one caller turn: the system prompt in the
+    caller's language with the destinations listed, the caller's words, the tools."""
+    listing = [listing_line(d) for d in list(destinations)[:MAX_DESTINATIONS]]
+    system = _SYSTEM.get(language, _SYSTEM["en-US"]) + "\n" + "\n".join(listing)
+    return {
+        "model": model,
+        "messages": [
+            {"role": "system", "content": system},
+            {"role": "user", "content": utterance[:MAX_UTTERANCE]},
+        ],
+        "tools": TOOLS,
+        "tool_choice": "required",
+        "temperature": 0,
+        "max_tokens": 200,
+    }
 
 
 class LLMClient:
@@ -166,22 +302,7 @@ class LLMClient:
         self._session.close()
 
     def _payload(self, utterance: str, language: str, destinations: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        listing = []
-        for d in list(destinations)[:MAX_DESTINATIONS]:
-            aliases = ", ".join(str(a) for a in (d.get("aliases") or [])[:10])
-            listing.append(f"- {d.get('name')}" + (f" ({aliases})" if aliases else ""))
-        system = _SYSTEM.get(language, _SYSTEM["en-US"]) + "\n" + "\n".join(listing)
-        return {
-            "model": self.config.model,
-            "messages": [
-                {"role": "system", "content": system},
-                {"role": "user", "content": utterance[:MAX_UTTERANCE]},
-            ],
-            "tools": TOOLS,
-            "tool_choice": "required",
-            "temperature": 0,
-            "max_tokens": 200,
-        }
+        return chat_request(str(self.config.model), utterance, language, destinations)
 
     def _post(self, payload: Mapping[str, Any]) -> Mapping[str, Any]:
         headers = {"Content-Type": "application/json"}
@@ -244,4 +365,7 @@ def client_from_config(config: LLMConfig) -> Optional[LLMClient]:
     return LLMClient(config)
 
 
-__all__ = ["TOOLS", "LLMClient", "LLMDecision", "LLMUnavailable", "client_from_config", "parse_tool_call"]
+__all__ = [
+    "TOOLS", "LLMClient", "LLMDecision", "LLMUnavailable", "chat_request", "client_from_config", "listing_line",
+    "parse_tool_call",
+]
