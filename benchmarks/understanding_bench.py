@@ -68,7 +68,7 @@ from typing import Any, Callable, Optional
 
 import yaml
 
-from voiceai_ivr.domain.destinations import parse_directory
+from voiceai_ivr.domain.destinations import parse_directory, with_suggested_keywords
 from voiceai_ivr.flows.conversation import (
     CallDirectory,
     Understanding,
@@ -134,11 +134,18 @@ def directory_file(batch: str, lang: str) -> Path:
     return own if batch != "corpus" and own.exists() else CORPUS / f"directory.{lang}.yaml"
 
 
-def load_directories(batch: str = "corpus") -> dict[str, CallDirectory]:
+def load_directories(batch: str = "corpus", suggested: Optional[Path] = None) -> dict[str, CallDirectory]:
+    """The batch's directories; with ``suggested`` (a folder of ``<batch>-<lang>.yaml``
+    files: department name -> phrases, as a model suggested them), those phrases are
+    added to the departments' keywords as ``destinations suggest-keywords`` adds them."""
     out: dict[str, CallDirectory] = {}
     for lang in LANGUAGES:
         doc = yaml.safe_load(directory_file(batch, lang).read_text(encoding="utf-8"))
         directory = parse_directory(doc)
+        if suggested is not None:
+            path = suggested / f"{batch}-{lang}.yaml"
+            if path.exists():
+                directory, _ = with_suggested_keywords(directory, yaml.safe_load(path.read_text(encoding="utf-8")))
         out[lang] = CallDirectory.from_directory(directory, directory.secretaries[0])
     return out
 
@@ -374,12 +381,13 @@ def _understand_from(config_path: Optional[str], *, veto: bool = True) -> tuple[
 
 
 def run(batch_names: Iterable[str], split: str, understand: Understand = rules_only, *, errors: bool = False,
-        reveal_test: bool = False) -> dict[str, Any]:
+        reveal_test: bool = False, suggested: Optional[Path] = None) -> dict[str, Any]:
     """The report for some batches and one split (``dev``, ``test`` or ``all``); for
-    ``all`` both halves are scored, then together."""
+    ``all`` both halves are scored, then together (``suggested``: see
+    ``load_directories``)."""
     report: dict[str, Any] = {}
     for batch in batch_names:
-        dirs = load_directories(batch)
+        dirs = load_directories(batch, suggested)
         parts = list(SPLITS) if split == "all" else [split]
         out: dict[str, Any] = {}
         for part in [*parts, "all"] if split == "all" else parts:
@@ -445,6 +453,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--llm-requests", type=Path,
                     help="write the LLM requests of the chosen batches and split to this folder, for a model to "
                          "answer offline (then --llm-stub replay --llm-answers)")
+    ap.add_argument("--suggested-keywords", type=Path,
+                    help="a folder of a model's keyword suggestions (<batch>-<lang>.yaml: department -> phrases), "
+                         "added to the directories as `destinations suggest-keywords` adds them")
     ap.add_argument("--no-veto", action="store_true",
                     help="with the LLM: take its decision as is (no overruling by the rules), to measure the veto")
     ap.add_argument("--import", dest="source", help="import a blind batch from this folder (with --as)")
@@ -460,6 +471,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     for name in names:
         if not (batch_dir(name) / "dev.yaml").exists():
             ap.error(f"--batch {name}: no such batch (have: {', '.join(batches())})")
+    if args.suggested_keywords is not None and not args.suggested_keywords.is_dir():
+        ap.error(f"--suggested-keywords {args.suggested_keywords}: no such folder")
     if args.llm_requests:
         print(json.dumps(write_requests(names, args.split, args.llm_requests)))
         return 0
@@ -481,7 +494,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         engine += ", no veto"
     try:
         report: dict[str, Any] = {"engine": engine, "batches": run(names, args.split, understand, errors=args.errors,
-                                                                   reveal_test=args.reveal_test)}
+                                                                   reveal_test=args.reveal_test,
+                                                                   suggested=args.suggested_keywords)}
         if stub is not None:
             report["llm_requests"] = len(stub.requests)
     finally:

@@ -135,3 +135,28 @@ def test_the_listing_line_says_what_each_destination_is() -> None:
     # an administrator's text cannot add lines or brackets to the listing
     line = listing_line({"name": "Vendas\n- Diretoria (x)", "aliases": ["a]\n[b"], "keywords": ["k)\r\nz"]})
     assert "\n" not in line and line.count("(") == 1 and line.count("[") == 1, line
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"choices": [{"message": {"content": "hello"}}]},
+        tool_reply("request_handoff", {"destination": "Financeiro"}),
+        tool_reply("suggest_keywords", {"departments": "Financeiro: boleto"}),
+        tool_reply("suggest_keywords", "not json"),
+        tool_reply("suggest_keywords", {"departments": [{"name": "Marte", "phrases": ["x"]}, "Financeiro"]}),
+    ],
+)
+def test_keyword_suggestions_that_say_nothing_usable_are_refused(body) -> None:
+    from voiceai_ivr.integrations.llm import parse_keywords
+
+    with pytest.raises(LLMUnavailable):
+        parse_keywords(body, ["Financeiro", "Suporte Técnico"])
+
+
+def test_keyword_suggestions_by_listed_name() -> None:
+    from voiceai_ivr.integrations.llm import parse_keywords
+
+    body = tool_reply("suggest_keywords", {"departments": [
+        {"name": "suporte técnico", "phrases": ["sem sinal", 3]}, {"name": "Marte", "phrases": ["x"]}]})
+    assert parse_keywords(body, ["Financeiro", "Suporte Técnico"]) == {"Suporte Técnico": ["sem sinal"]}

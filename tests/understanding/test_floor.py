@@ -227,3 +227,29 @@ def test_judge_is_strict() -> None:
     assert not BENCH.is_right(t, {"do": "ask", "options": ["Financeiro", "Comercial"]})
     cb = BENCH.Item("pt-BR", "callback", "x", "callback", to="Financeiro")
     assert not BENCH.is_right(cb, {"do": "callback", "to": None})
+
+
+# The rules with the keywords a model suggested for each department of the fresh
+# batches' directories (tests/understanding/suggested_keywords/, as `destinations
+# suggest-keywords` adds them; round 14, benchmarks/README.md): (batch, half) ->
+# (least right per language, most wrong actions), a little under what was measured
+# (r15 test 68.1 / 77.4 %, 8.6 %; r16 test 68.5 / 76.5 %, 4.6 %; r17 test 80.5 /
+# 84.6 %, 5.6 %).
+SUGGESTED_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
+    ("r15", "dev"): ({"pt-BR": 0.74, "en-US": 0.71}, 0.05),
+    ("r15", "test"): ({"pt-BR": 0.66, "en-US": 0.75}, 0.095),
+    ("r16", "dev"): ({"pt-BR": 0.80, "en-US": 0.70}, 0.075),
+    ("r16", "test"): ({"pt-BR": 0.66, "en-US": 0.74}, 0.055),
+    ("r17", "dev"): ({"pt-BR": 0.73, "en-US": 0.68}, 0.075),
+    ("r17", "test"): ({"pt-BR": 0.78, "en-US": 0.82}, 0.065),
+}
+
+
+@pytest.mark.parametrize(("batch", "split"), sorted(SUGGESTED_FLOORS))
+def test_suggested_keywords_floor(batch: str, split: str) -> None:
+    floors, max_wrong = SUGGESTED_FLOORS[(batch, split)]
+    dirs = BENCH.load_directories(batch, BENCH.CORPUS / "suggested_keywords")
+    result = BENCH.evaluate(BENCH.load_items([split], batch), directories=dirs)
+    for lang, floor in floors.items():
+        assert result["languages"][lang]["accuracy"] >= floor, (lang, result["languages"][lang])
+    assert result["wrong_actions"]["rate"] <= max_wrong, result["wrong_actions"]

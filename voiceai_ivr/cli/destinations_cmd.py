@@ -1,6 +1,6 @@
 """``voiceai-ivr destinations ...``: the transfer destinations of a tenant domain.
 
-list | show | add | update | remove | import | export | resolve. Validation is the
+list | show | add | update | remove | import | export | suggest-keywords | resolve. Validation is the
 domain layer's (``parse_directory``): a refused input lists every problem with its
 field (``destinations[2].target: ...``), exits 1 and writes nothing.
 """
@@ -384,6 +384,73 @@ def export_cmd(app: AppContext, domain: str, output: Optional[str]) -> None:
     with atomic_output(output) as fh:
         fh.write(text)
     click.echo(f"exported {len(directory.destinations)} destination(s) of {domain} to {output}", err=True)
+
+
+@command.command("suggest-keywords")
+@domain_option
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File (default: stdout).")
+@click.option("--most", type=click.IntRange(1, 30), default=15, show_default=True,
+              help="At most this many phrases added per department and language.")
+@click.option("--timeout", type=click.FloatRange(1, 600), default=90.0, show_default=True,
+              help="Seconds to wait for the LLM's answer, per language.")
+@pass_app
+def suggest_keywords_cmd(app: AppContext, domain: str, output: Optional[str], most: int, timeout: float) -> None:
+    """Ask the configured LLM (llm.url and llm.model; llm.enabled is not needed) what
+    callers say when they need each department, and write the directory with those
+    phrases added to its keywords, in each language its secretaries speak. Nothing
+    is written to the database: review the file, then `destinations import` it."""
+    from dataclasses import replace
+
+    from voiceai_ivr.cli.output import atomic_output, check_output
+    from voiceai_ivr.domain.destinations import (
+        directory_to_doc,
+        parse_directory,
+        suggestion_targets,
+        with_suggested_keywords,
+    )
+    from voiceai_ivr.integrations.llm import LLMClient, LLMUnavailable
+    from voiceai_ivr.stores.directory import export_directory
+
+    if output:
+        check_output(output)
+    config = app.config.llm
+    if not config.url or not config.model:
+        raise click.ClickException("llm.url and llm.model are needed (set them in the configuration file)")
+    with _errors():
+        directory = export_directory(_db(app), domain)
+    targets = suggestion_targets(directory)
+    if not targets:
+        raise click.ClickException(f"{domain} has no department to suggest keywords for")
+    languages = list(dict.fromkeys(s.language for s in directory.secretaries)) or ["pt-BR"]
+    listing = [{"name": d.name, "aliases": list(d.aliases), "keywords": list(d.keywords), "category": d.category,
+                "menu_key": d.menu_key, "person": d.name not in targets and d.category != "reception"}
+               for d in directory.destinations if d.enabled]
+    client = LLMClient(replace(config, timeout=timeout))
+    added: dict[str, list[str]] = {}
+    try:
+        for language in languages:
+            try:
+                suggestions = client.suggest_keywords(language, listing, targets)
+            except LLMUnavailable as exc:
+                raise click.ClickException(f"no usable suggestions for {language}: {exc}") from None
+            directory, new = with_suggested_keywords(directory, suggestions, most=most)
+            for name, phrases in new.items():
+                added.setdefault(name, []).extend(phrases)
+    finally:
+        client.close()
+    doc = directory_to_doc(directory)
+    with _errors():
+        parse_directory(doc)  # what is written imports back
+    text = _dump_yaml(doc)
+    if output:
+        with atomic_output(output) as fh:
+            fh.write(text)
+    else:
+        click.echo(text, nl=False)
+    total = sum(len(p) for p in added.values())
+    click.echo(f"suggested {total} phrase(s) for {len(added)} of {len(targets)} department(s) of {domain} "
+               f"({', '.join(languages)}); review them, then: voiceai-ivr destinations import "
+               f"{output or 'FILE'}", err=True)
 
 
 # --------------------------------------------------------------------------- resolve

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional, TypeVar
 
 from voiceai_ivr.domain.hours import (
@@ -647,6 +647,55 @@ def directory_to_doc(directory: Directory) -> dict[str, Any]:
     return out
 
 
+#: A suggested keyword (``with_suggested_keywords``): at most this many words and characters.
+SUGGESTION_WORDS = 4
+SUGGESTION_CHARS = 60
+
+
+def suggestion_targets(directory: Directory) -> list[str]:
+    """The destinations worth suggesting keywords for: enabled departments, not
+    people (as the resolver reads the names) and not the reception."""
+    resolver = Resolver(directory.destinations)
+    return [d.name for d in directory.destinations
+            if d.enabled and d.category != "reception" and not resolver.is_person(d.name)]
+
+
+def with_suggested_keywords(
+    directory: Directory, suggestions: Mapping[str, Any], *, most: int = 15
+) -> tuple[Directory, dict[str, list[str]]]:
+    """``directory`` with up to ``most`` suggested phrases added to each named
+    department's keywords, and what was added per department. A phrase is kept
+    when it is text of 1-4 words and at most 60 characters, is not already one of
+    that department's keywords, and is no destination's name or alias (which would
+    change who those words reach); it is stored lower case, spaces collapsed.
+    Names that are not ``suggestion_targets`` are ignored."""
+    targets = set(suggestion_targets(directory))
+    taken = {normalize_text(n) for d in directory.destinations for n in (d.name, *d.aliases)}
+    added: dict[str, list[str]] = {}
+    out: list[Destination] = []
+    for dest in directory.destinations:
+        raw = suggestions.get(dest.name) if dest.name in targets else None
+        have = {normalize_text(k) for k in dest.keywords}
+        new: list[str] = []
+        for phrase in raw if isinstance(raw, (list, tuple)) else ():
+            if not isinstance(phrase, str):
+                continue
+            text = " ".join(phrase.lower().split())
+            key = normalize_text(text)
+            if (not key or len(text) > SUGGESTION_CHARS or len(text.split()) > SUGGESTION_WORDS
+                    or key in have or key in taken):
+                continue
+            have.add(key)
+            new.append(text)
+            if len(new) >= most:
+                break
+        if new:
+            added[dest.name] = new
+            dest = replace(dest, keywords=(*dest.keywords, *new))
+        out.append(dest)
+    return replace(directory, destinations=tuple(out)), added
+
+
 __all__ = [
     "DEST_TYPES",
     "FALLBACK_ACTIONS",
@@ -660,4 +709,6 @@ __all__ = [
     "directory_to_doc",
     "parse_directory",
     "secretary_to_doc",
+    "suggestion_targets",
+    "with_suggested_keywords",
 ]

@@ -284,6 +284,94 @@ def chat_request(
     }
 
 
+# ---------------------------------------------------------------- keyword suggestions
+
+KEYWORDS_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "suggest_keywords",
+        "description": "The phrases callers say when they need each department.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "departments": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"name": {"type": "string"},
+                                       "phrases": {"type": "array", "items": {"type": "string"}}},
+                        "required": ["name", "phrases"],
+                    },
+                },
+            },
+            "required": ["departments"],
+        },
+    },
+}
+
+_LANGUAGE_NAMES = {"pt-BR": "Brazilian Portuguese", "en-US": "American English"}
+
+_KEYWORDS_SYSTEM = (
+    "A virtual phone secretary routes callers by what they say, matching their words against each "
+    "department's name, aliases and keywords. For EACH department named under 'Departments to write "
+    "phrases for', write 8 to 15 short phrases (1 to 3 words each) in {language} that callers typically "
+    "SAY when they need that department in this organisation: the everyday words of their situation, "
+    "object, document or problem, not the department's name or its aliases again. Prefer phrases that "
+    "point to this department and not to another department of the listing; leave out a phrase that "
+    "fits two listed departments equally. Write them as speech recognition returns them: lower case, "
+    "no punctuation (accents allowed). Answer with the suggest_keywords tool.\n"
+    "Directory listing:\n{listing}\n\nDepartments to write phrases for:\n{targets}"
+)
+
+
+def keywords_request(
+    model: str, language: str, destinations: Sequence[Mapping[str, Any]], targets: Sequence[str]
+) -> dict[str, Any]:
+    """The chat-completions request asking for keyword suggestions for ``targets``
+    (department names of ``destinations``, listed as ``chat_request`` lists them)."""
+    listing = "\n".join(listing_line(d) for d in list(destinations)[:MAX_DESTINATIONS])
+    system = _KEYWORDS_SYSTEM.format(language=_LANGUAGE_NAMES.get(language, language), listing=listing,
+                                     targets="\n".join(_one_line(t, 200) for t in targets))
+    return {
+        "model": model,
+        "messages": [{"role": "system", "content": system},
+                     {"role": "user", "content": "Suggest the phrases now."}],
+        "tools": [KEYWORDS_TOOL],
+        "tool_choice": "required",
+        "temperature": 0,
+        "max_tokens": 4000,
+    }
+
+
+def parse_keywords(body: Mapping[str, Any], targets: Sequence[str]) -> dict[str, list[str]]:
+    """The ``suggest_keywords`` call of a response: phrases (text only) per target
+    name, as the listing spells it; other names are left out. LLMUnavailable when
+    there is no such call or it names no target."""
+    try:
+        call = body["choices"][0]["message"]["tool_calls"][0]["function"]
+        raw_args = call.get("arguments") or "{}"
+        args = json.loads(raw_args) if isinstance(raw_args, str) else dict(raw_args)
+        rows = args["departments"]
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise LLMUnavailable("no suggest_keywords call with departments in the answer") from exc
+    if call.get("name") != "suggest_keywords" or not isinstance(rows, list):
+        raise LLMUnavailable("no suggest_keywords call with departments in the answer")
+    out: dict[str, list[str]] = {}
+    for row in rows:
+        if not isinstance(row, Mapping) or not isinstance(row.get("name"), str):
+            continue
+        try:
+            name = _known(row["name"].strip(), targets, "suggest_keywords")
+        except LLMUnavailable:
+            continue
+        phrases = row.get("phrases")
+        if isinstance(phrases, list):
+            out.setdefault(name, []).extend(p for p in phrases if isinstance(p, str))
+    if not out:
+        raise LLMUnavailable("the suggestions name none of the departments asked about")
+    return out
+
+
 class LLMClient:
     """Thread-safe; one per process. ``decide`` never blocks past ``timeout``."""
 
@@ -332,6 +420,27 @@ class LLMClient:
             raise LLMUnavailable("response is not a JSON object")
         return body
 
+    def suggest_keywords(
+        self, language: str, destinations: Sequence[Mapping[str, Any]], targets: Sequence[str]
+    ) -> dict[str, list[str]]:
+        """Keyword suggestions for ``targets`` (``parse_keywords``), within ``timeout``
+        seconds, or ``LLMUnavailable``."""
+        body = self._answer(keywords_request(str(self.config.model), language, destinations, targets))
+        return parse_keywords(body, targets)
+
+    def _answer(self, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The endpoint's answer to ``payload`` within ``timeout`` seconds (the request
+        runs on the pool, so the caller never waits longer), or ``LLMUnavailable``."""
+        try:
+            future: Future = self._pool.submit(self._post, payload)
+        except RuntimeError as exc:  # pool shut down
+            raise LLMUnavailable("client closed") from exc
+        try:
+            return future.result(timeout=self.timeout)
+        except FutureTimeout as exc:
+            future.cancel()
+            raise LLMUnavailable(f"no answer within {self.timeout:.1f}s") from exc
+
     def decide(
         self,
         utterance: str,
@@ -344,16 +453,7 @@ class LLMClient:
             raise LLMUnavailable("nothing to classify")
         payload = self._payload(utterance, language, destinations)
         names = [str(d.get("name")) for d in destinations]
-        try:
-            future: Future = self._pool.submit(self._post, payload)
-        except RuntimeError as exc:  # pool shut down
-            raise LLMUnavailable("client closed") from exc
-        try:
-            body = future.result(timeout=self.timeout)
-        except FutureTimeout as exc:
-            future.cancel()
-            raise LLMUnavailable(f"no answer within {self.timeout:.1f}s") from exc
-        decision = parse_tool_call(body, names)
+        decision = parse_tool_call(self._answer(payload), names)
         log.info("llm: %r -> %s %s", utterance[:80], decision.kind, decision.destination or "")
         return decision
 
@@ -366,6 +466,6 @@ def client_from_config(config: LLMConfig) -> Optional[LLMClient]:
 
 
 __all__ = [
-    "TOOLS", "LLMClient", "LLMDecision", "LLMUnavailable", "chat_request", "client_from_config", "listing_line",
-    "parse_tool_call",
+    "KEYWORDS_TOOL", "TOOLS", "LLMClient", "LLMDecision", "LLMUnavailable", "chat_request", "client_from_config",
+    "keywords_request", "listing_line", "parse_keywords", "parse_tool_call",
 ]
