@@ -25,3 +25,19 @@ def test_a_request_negated_through_trying_or_here_is_taken_back(said: str) -> No
 
 def test_only_a_negated_request_is_nothing_to_transfer_on() -> None:
     assert classify("i'm not trying to buy anything", resolver=R).kind == "unknown"
+
+
+@pytest.mark.parametrize("said", [
+    "i don't wanna leave a message i wanna talk to billing",
+    "i'm not waiting around for a callback get me billing",
+    "i was promised a call back from billing last week and never got one put me through",
+    "me prometeram um retorno do billing e nada me passa agora",
+])
+def test_a_callback_declined_or_already_promised_is_a_transfer(said: str) -> None:
+    intent = classify(said, resolver=R)
+    assert (intent.kind, intent.destination) == ("transfer", "Billing"), intent
+
+
+def test_a_message_the_caller_wants_to_leave_is_still_a_callback() -> None:
+    intent = classify("i wanna leave a message for billing", resolver=R)
+    assert (intent.kind, intent.destination) == ("callback", "Billing"), intent

@@ -299,7 +299,8 @@ _NEGATION_SKIP = frozenset(
     me pra para um uma o a mais de voces vcs vc voce alguem ninguem nao ligar ficar
     need needs to want wants a an the me t have has any anyone anybody you guys for someone somebody please do does
     them him her
-    will gonna going should must need wait waiting for esperar aguardar esperando aguardando bother worry""".split()
+    will gonna going should must need wait waiting for esperar aguardar esperando aguardando bother worry
+    wanna around sitting""".split()
 )
 _EN_CALLBACK = _rx(
     r"call ?back", r"callback", r"call me", r"ring me", r"give (?:me|us) a (?:call|ring)", r"get back to (?:me|us)",
@@ -428,6 +429,9 @@ _PAST_CALLBACK = _rx(
     r"(?:so )?(?:me )?mandam deixar (?:recado|mensagem)", r"ninguem (?:me )?(?:retorna|liga de volta|ligou|retornou)",
     r"ja liguei(?: \w+){0,2} vezes", r"nobody (?:ever )?calls? (?:me )?back", r"(?:called|calling)(?: \w+){0,2} times",
     r"(?:said|told|promised)(?: \w+){0,3} (?:would|will|d|to) (?:call|get back)", r"supposed to call",
+    r"promised (?:me |us )?(?:a |an )?(?:call back|callback|call|return call)",
+    r"never got (?:one|a call|it|a callback)",
+    r"(?:prometeram|prometeu|prometido)(?: \w+){0,2} (?:retorno|ligacao|ligar|retornar)",
     # "faz uma semana que eu deixo recado pro wagner", "é a terceira vez que eu ligo"
     r"faz (?:\w+ ){1,3}que (?:eu )?(?:deixo|to deixando|estou deixando|ligo|to ligando|estou ligando|espero)",
     r"(?:segunda|terceira|quarta|quinta) vez que (?:eu )?(?:ligo|to ligando|estou ligando|deixo)",
