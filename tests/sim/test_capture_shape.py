@@ -64,8 +64,8 @@ async def caller_hangs_up_script(call: PeerCall) -> None:
     await call.finish()
 
 
-def _run(script, scenario, agents=None):
-    with Simulator(scale=0.02, agents=agents or {}) as sim, Peer(script) as peer:
+def _run(script, scenario, agents=None, scale=0.02):
+    with Simulator(scale=scale, agents=agents or {}) as sim, Peer(script) as peer:
         result = sim.place_call(scenario, peer.address, timeout=30)
         deadline = time.monotonic() + 5
         while peer.done < 1 and time.monotonic() < deadline:
@@ -140,7 +140,9 @@ def test_caller_hangs_up_mid_playback_matches_capture():
     def scenario():
         return {"caller_inputs": [{"hangup": {"after": 3}}]}
 
-    result, call = _run(caller_hangs_up_script, scenario())
+    # the hangup's 3 s are 60 ms at the usual scale: a loaded CI machine had not
+    # finished the socket's start by then (the disconnect came first); 600 ms here
+    result, call = _run(caller_hangs_up_script, scenario(), scale=0.2)
     captured = [shape(f) for d, f in load("caller-hangs-up") if d == "fs"]
     got = [shape(f) for f in call.received]
     assert got == captured
