@@ -605,6 +605,8 @@ class Resolver:
                     owners.append([di])
                     entries.append(_Entry((), kind, text, words, forms, exact, category, generic,
                                           person and kind == _NAME))
+        #: name -> index (names are unique: a repeated one was skipped above)
+        self._index: dict[str, int] = {n: di for di, n in enumerate(self._names)}
         used = {c for c in self._categories if c} | set(categories)
         for cat in lx.categories.values():
             # a category no destination has: its names and topics still tell a need
@@ -849,7 +851,7 @@ class Resolver:
         if found is None:
             return None
         fits = [(self._names[di], f) for di, f in found.top(3)]
-        if self._categories[self._names.index(fits[0][0])] == "reception":
+        if self._categories[self._index[fits[0][0]]] == "reception":
             return None  # what the reception handles is the rules' (operator) to say
         first = fits[0]
         second = fits[1] if len(fits) > 1 else ("", 0.0)
@@ -877,16 +879,12 @@ class Resolver:
 
     def category_of(self, name: str) -> Optional[str]:
         """The destination's category (declared or inferred), or None."""
-        try:
-            return self._categories[self._names.index(name)]
-        except ValueError:
-            return None
+        di = self._index.get(name)
+        return None if di is None else self._categories[di]
 
     def is_person(self, name: str) -> bool:
-        try:
-            return self._persons[self._names.index(name)]
-        except ValueError:
-            return False
+        di = self._index.get(name)
+        return di is not None and self._persons[di]
 
     # ------------------------------------------------------------------ matching
 
