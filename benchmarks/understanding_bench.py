@@ -418,10 +418,11 @@ def write_requests(batch_names: Iterable[str], split: str, folder: Path) -> dict
             lines: list[str] = []
             system = ""
             tools: Any = None
+            listing = llm_destinations(dirs[lang])
             for item in items:
                 if item.lang != lang or not item.text.strip():
                     continue
-                body = chat_request("offline", item.text, lang, llm_destinations(dirs[lang]))
+                body = chat_request("offline", item.text, lang, listing)
                 system, user = body["messages"][0]["content"], body["messages"][1]["content"]
                 tools = body["tools"]
                 lines.append(f"{stub.request_key(system, user)}\t{' '.join(user.split())}")

@@ -408,6 +408,7 @@ def suggest_keywords_cmd(app: AppContext, domain: str, output: Optional[str], mo
         suggestion_targets,
         with_suggested_keywords,
     )
+    from voiceai_ivr.flows.conversation import llm_listing
     from voiceai_ivr.integrations.llm import LLMClient, LLMUnavailable
     from voiceai_ivr.stores.directory import export_directory
 
@@ -418,13 +419,12 @@ def suggest_keywords_cmd(app: AppContext, domain: str, output: Optional[str], mo
         raise click.ClickException("llm.url and llm.model are needed (set them in the configuration file)")
     with _errors():
         directory = export_directory(_db(app), domain)
-    targets = suggestion_targets(directory)
+    resolver = directory.resolver()
+    targets = suggestion_targets(directory, resolver)
     if not targets:
         raise click.ClickException(f"{domain} has no department to suggest keywords for")
     languages = list(dict.fromkeys(s.language for s in directory.secretaries)) or ["pt-BR"]
-    listing = [{"name": d.name, "aliases": list(d.aliases), "keywords": list(d.keywords), "category": d.category,
-                "menu_key": d.menu_key, "person": d.name not in targets and d.category != "reception"}
-               for d in directory.destinations if d.enabled]
+    listing = llm_listing([d for d in directory.destinations if d.enabled], resolver.is_person)
     client = LLMClient(replace(config, timeout=timeout))
     added: dict[str, list[str]] = {}
     try:
@@ -433,7 +433,7 @@ def suggest_keywords_cmd(app: AppContext, domain: str, output: Optional[str], mo
                 suggestions = client.suggest_keywords(language, listing, targets)
             except LLMUnavailable as exc:
                 raise click.ClickException(f"no usable suggestions for {language}: {exc}") from None
-            directory, new = with_suggested_keywords(directory, suggestions, most=most)
+            directory, new = with_suggested_keywords(directory, suggestions, most=most, targets=targets)
             for name, phrases in new.items():
                 added.setdefault(name, []).extend(phrases)
     finally:

@@ -28,7 +28,7 @@ secretary's, else the domain's.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional, TypeVar
 
@@ -652,29 +652,31 @@ SUGGESTION_WORDS = 4
 SUGGESTION_CHARS = 60
 
 
-def suggestion_targets(directory: Directory) -> list[str]:
+def suggestion_targets(directory: Directory, resolver: Optional[Resolver] = None) -> list[str]:
     """The destinations worth suggesting keywords for: enabled departments, not
-    people (as the resolver reads the names) and not the reception."""
-    resolver = Resolver(directory.destinations)
+    people (as ``resolver``, default the directory's, reads the names) and not the
+    reception."""
+    resolver = resolver or directory.resolver()
     return [d.name for d in directory.destinations
             if d.enabled and d.category != "reception" and not resolver.is_person(d.name)]
 
 
 def with_suggested_keywords(
-    directory: Directory, suggestions: Mapping[str, Any], *, most: int = 15
+    directory: Directory, suggestions: Mapping[str, Any], *, most: int = 15,
+    targets: Optional[Sequence[str]] = None,
 ) -> tuple[Directory, dict[str, list[str]]]:
     """``directory`` with up to ``most`` suggested phrases added to each named
     department's keywords, and what was added per department. A phrase is kept
     when it is text of 1-4 words and at most 60 characters, is not already one of
     that department's keywords, and is no destination's name or alias (which would
     change who those words reach); it is stored lower case, spaces collapsed.
-    Names that are not ``suggestion_targets`` are ignored."""
-    targets = set(suggestion_targets(directory))
+    Names that are not ``targets`` (default ``suggestion_targets``) are ignored."""
+    wanted = set(suggestion_targets(directory) if targets is None else targets)
     taken = {normalize_text(n) for d in directory.destinations for n in (d.name, *d.aliases)}
     added: dict[str, list[str]] = {}
     out: list[Destination] = []
     for dest in directory.destinations:
-        raw = suggestions.get(dest.name) if dest.name in targets else None
+        raw = suggestions.get(dest.name) if dest.name in wanted else None
         have = {normalize_text(k) for k in dest.keywords}
         new: list[str] = []
         for phrase in raw if isinstance(raw, (list, tuple)) else ():

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Optional
@@ -178,18 +178,22 @@ def understand_with_rules(
     return Understanding(found.kind, destination=found.destination, reason=reason, source=source)
 
 
-def llm_destinations(directory: CallDirectory) -> list[dict[str, Any]]:
-    """The directory as the LLM is shown it: per destination its name, aliases,
+def llm_listing(destinations: Iterable[Any], is_person: Callable[[str], bool]) -> list[dict[str, Any]]:
+    """Destinations as the LLM is shown them: per destination its name, aliases,
     keywords, keypad digit, the kind the administrator declared (an inferred kind can
     be wrong, and the model reads the name better than the rules do) and whether it
     is a person."""
-    resolver = directory.resolver
     return [
-        {"name": name, "aliases": list(_attr(d, "aliases", []) or []), "keywords": list(_attr(d, "keywords", []) or []),
-         "category": str(_attr(d, "category", "") or ""), "person": resolver.is_person(name),
-         "menu_key": _attr(d, "menu_key", None)}
-        for name, d in directory.destinations.items()
+        {"name": _attr(d, "name"), "aliases": list(_attr(d, "aliases", []) or []),
+         "keywords": list(_attr(d, "keywords", []) or []), "category": str(_attr(d, "category", "") or ""),
+         "person": is_person(_attr(d, "name")), "menu_key": _attr(d, "menu_key", None)}
+        for d in destinations
     ]
+
+
+def llm_destinations(directory: CallDirectory) -> list[dict[str, Any]]:
+    """The call's directory as the LLM is shown it (``llm_listing``)."""
+    return llm_listing(directory.destinations.values(), directory.resolver.is_person)
 
 
 def known_destination(directory: CallDirectory, name: str) -> Optional[str]:
