@@ -629,6 +629,7 @@ class Resolver:
 
         self._entries = [replace(e, owners=tuple(owners[i])) if i < len(owners) else e for i, e in enumerate(entries)]
         entries = self._entries
+        self._families = [self._family_of(ei, e) for ei, e in enumerate(entries)]
         # Indexes: entry words by form, by Snowball stem, person name words by
         # first-name group and by sound, and the words ASR slips may be matched to.
         self._by_word: dict[str, list[tuple[int, int]]] = {}
@@ -1549,14 +1550,18 @@ class Resolver:
         if (tier, score) > (c.tier, c.score):
             c.tier, c.score, c.evidence = tier, score, 1
 
-    def _family(self, ei: int) -> set[Any]:
-        e = self._entries[ei]
+    def _family(self, ei: int) -> frozenset[Any]:
+        """What a phrase of entry ``ei`` claims its words for (built once per entry)."""
+        return self._families[ei]
+
+    @staticmethod
+    def _family_of(ei: int, e: _Entry) -> frozenset[Any]:
         if e.owners and e.person:
-            return {("p",), *(("d", o) for o in e.owners)}  # a full name leaves other people as alternatives
+            return frozenset({("p",), *(("d", o) for o in e.owners)})  # a full name leaves other people as alternatives
         if e.owners:
-            return {("c", e.category), *(("d", o) for o in e.owners)} if e.category else {
-                ("d", o) for o in e.owners}
-        return {("c", e.category)} if e.category else {("x", ei)}
+            return frozenset({("c", e.category), *(("d", o) for o in e.owners)} if e.category else {
+                ("d", o) for o in e.owners})
+        return frozenset({("c", e.category)} if e.category else {("x", ei)})
 
     @staticmethod
     def _after_external(h: _Hit, words: Sequence[_Word], ext_starts: set[int]) -> bool:
