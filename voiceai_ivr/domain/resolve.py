@@ -1596,6 +1596,17 @@ class Resolver:
                 runs.append([p])
         return runs
 
+    def _own_positions(self, cands: dict[int, _Candidate]) -> dict[int, set[int]]:
+        """Position -> the candidates whose own name, alias or keyword was said there."""
+        out: dict[int, set[int]] = {}
+        for d, c in cands.items():
+            for ei, positions, remark in c.notes:
+                e = self._entries[ei]
+                if remark == "" and e.own_name and not e.generic and d in e.owners:
+                    for p in positions:
+                        out.setdefault(p, set()).add(d)
+        return out
+
     def _focus(self, cands: dict[int, _Candidate], words: Sequence[_Word]) -> dict[int, _Candidate]:
         """What the caller still asks for once they corrected or negated part of it:
         after a correction ("X não, desculpa, Y", "X no wait I meant Y") what was
@@ -1611,25 +1622,37 @@ class Resolver:
         named = {d: self._mentions(c, named=True) for d, c in cands.items() if c.tier >= TIER_EXPLICIT}
         named = {d: runs for d, runs in named.items() if runs}
         drop: set[int] = set()
-        # 1. a correction: the later request wins
+        # 1. a correction: the later request wins. A word that is one destination's
+        # own name is only that one's mention here, not a kind word of another one
+        # ("o departamento pessoal, não, desculpa, o recrutamento": Recrutamento e
+        # Seleção, not the personnel department, though both are of human resources)
+        mine = self._own_positions(cands) if marks else {}
+        spans_c = {d: runs for d, runs in ((d, _runs_without(runs, mine, d)) for d, runs in spans.items()) if runs}
+        named_c = {d: runs for d, runs in ((d, _runs_without(runs, mine, d)) for d, runs in named.items()) if runs}
         for start, end in reversed(marks):
             # a person whose every name word said before is said again after ("marcelo
             # fontes não, desculpa, o marcelo da oficina": Marcelo Bittencourt) is asked for after
-            again = {d for d, runs in spans.items() if runs[-1][-1] < start and self._persons[d]
+            again = {d for d, runs in spans_c.items() if runs[-1][-1] < start and self._persons[d]
                      and {raw[p] for run in runs for p in run} <= set(raw[end:])}
-            before = {d for d, runs in spans.items() if runs[-1][-1] < start and d not in again}
-            after = {d for d, runs in spans.items() if runs[-1][-1] >= end} | again
+            before = {d for d, runs in spans_c.items() if runs[-1][-1] < start and d not in again}
+            after = {d for d, runs in spans_c.items() if runs[-1][-1] >= end} | again
             if before and after - before:
                 drop |= before
                 break
             # named before it and only described after it, while another is named
             # after it ("the business office i mean patron accounts, it's about my
             # late fees": the fees are Patron Accounts', not the business office's)
-            named_before = {d for d, runs in named.items() if runs[-1][-1] < start and d not in again}
-            named_after = {d for d, runs in named.items() if runs[-1][-1] >= end} | again
+            named_before = {d for d, runs in named_c.items() if runs[-1][-1] < start and d not in again}
+            named_after = {d for d, runs in named_c.items() if runs[-1][-1] >= end} | again
             if named_before and named_after - named_before:
                 drop |= named_before
                 break
+        # "não o carlos nogueira, o outro carlos": the first name after "outro" is not
+        # a mention of the Carlos named in full
+        other_at = {p for p in range(1, len(raw)) if raw[p - 1] in _OTHER}
+        if other_at:
+            for d in [d for d, runs in named.items() if self._persons[d] and any(len(r) >= 2 for r in runs)]:
+                named[d] = _runs_without(named[d], {p: set() for p in other_at}, d)
         # 2. negation of a destination named, by its last mention; the emphatic
         # second "não" closing a negated request, or a "não não" correcting what came
         # before, negates nothing after it
@@ -1656,9 +1679,36 @@ class Resolver:
                       and all(any(a <= run[0] and run[-1] < b for a, b in scopes) for run in runs)}
             if inside and set(cands) - drop - inside:
                 drop |= inside
+        if other_at or raw[-1] in _OTHER:
+            drop = self._the_other(cands, drop, raw, named, other_at)
         if not drop:
             return cands
         return {d: c for d, c in cands.items() if d not in drop}
+
+    def _the_other(self, cands: dict[int, _Candidate], drop: set[int], raw: Sequence[str],
+                   named: Mapping[int, list[list[int]]], other_at: set[int]) -> set[int]:
+        """``drop`` once "the other one" is read: a person named in full, then "o
+        outro <their first name>" / "the other <first name>", or a negator and "o
+        outro" ("o carlos nogueira não, o outro"), is not wanted; the namesakes
+        taken back only with them are ("not marcus delgado, the other marcus")."""
+        ends = {len(raw)} if raw[-1] in _OTHER else set()
+        drop = set(drop)
+        full = []
+        for d, runs in named.items():
+            if not (self._persons[d] and any(len(r) >= 2 for r in runs)):
+                continue
+            first, end = normalize_text(self._names[d]).split()[0], runs[-1][-1]
+            for p in sorted(other_at | ends):
+                if p > end and ((p < len(raw) and raw[p] == first)
+                                or (_NEGATORS_PRE | _POST_NEGATORS) & set(raw[end + 1:p - 1])):
+                    drop.add(d)
+                    full.append(d)
+                    break
+        full += [d for d in drop if d not in full and self._persons[d]
+                 and any(len(run) >= 2 for run in named.get(d, []))]
+        firsts = {normalize_text(self._names[d]).split()[0] for d in full}
+        return {d for d in drop if d in full or not (
+            self._persons[d] and d in cands and normalize_text(self._names[d]).split()[0] in firsts)}
 
     def _ranked(
         self, utterance: str
@@ -2174,6 +2224,17 @@ def _asked_for(words: Sequence[_Word], at: int) -> bool:
         return True  # the caller opened with it
     # "queria a contabilidade" asks for it; "queria reservar" says what to do
     return words[j].raw in _ASKING or (words[j].raw in _WISHING and words[j + 1].raw in _ARTICLES)
+
+
+#: "the other one": after a person taken back, another of the same first name
+_OTHER = frozenset(("other", "outro", "outra"))
+
+
+def _runs_without(runs: list[list[int]], mine: Mapping[int, set[int]], d: int) -> list[list[int]]:
+    """``runs`` of destination ``d`` without the positions that name another one as
+    its own (``mine``: position -> whose own name is there)."""
+    out = [[p for p in run if p not in mine or d in mine[p]] for run in runs]
+    return [run for run in out if run]
 
 
 def _corrected_to(words: Sequence[_Word], at: int) -> bool:

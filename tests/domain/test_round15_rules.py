@@ -1,0 +1,57 @@
+"""Round 15 of issue 18: a correction's later name wins over a kind word, "the
+other one" among namesakes, and requests only the reception answers (see
+benchmarks/README.md, "Round 15")."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.domain.test_understanding_rules import D
+from voiceai_ivr.domain.resolve import Resolver
+
+PT = Resolver([
+    D("Departamento Pessoal", ("DP",), "hr"), D("Recrutamento e Seleção", ()), D("Faturamento", (), "billing"),
+    D("Carlos Nogueira", ()), D("Carlos Menezes", ()), D("Juliana Castro", ()), D("Recepção", (), "reception"),
+])
+EN = Resolver([
+    D("Aquatics", ()), D("Athletics & Youth Leagues", ()), D("Marcus Delgado", ()), D("Marcus Bell", ()),
+    D("Marcus Lee", ()), D("Visitor Services Desk", (), "reception"),
+])
+
+
+@pytest.mark.parametrize("said, wanted", [
+    ("o departamento pessoal nao desculpa o recrutamento", "Recrutamento e Seleção"),
+    ("o recrutamento nao desculpa o departamento pessoal", "Departamento Pessoal"),
+])
+def test_after_a_correction_the_department_named_wins_over_a_kind_word(said: str, wanted: str) -> None:
+    """"recrutamento" names Recrutamento e Seleção and is also a word of human
+    resources, the personnel department's kind: said after the correction, it is
+    the former's mention only."""
+    assert PT.resolve(said).match == wanted
+
+
+@pytest.mark.parametrize("said", [
+    "nao o carlos nogueira o outro carlos",
+    "o carlos nogueira nao o outro",
+    "nao e o carlos nogueira e o outro",
+])
+def test_the_other_of_two_namesakes(said: str) -> None:
+    res = PT.resolve(said)
+    assert res.match == "Carlos Menezes", res
+    assert PT.taken_back(said) == ["Carlos Nogueira"]
+
+
+def test_the_other_of_three_namesakes_is_asked_between_the_two_left() -> None:
+    res = EN.resolve("not marcus delgado the other marcus")
+    assert res.match is None and res.ambiguous, res
+    assert {n for n, _ in res.alternatives} == {"Marcus Bell", "Marcus Lee"}
+
+
+def test_the_other_marcus_and_what_he_does() -> None:
+    en = Resolver([D("Athletics & Youth Leagues", ()), D("Marcus Delgado", ()), D("Marcus Bell", ())])
+    assert en.resolve("not marcus delgado the other marcus the one who does the leagues").match == "Marcus Bell"
+
+
+def test_a_full_name_without_the_other_is_still_that_person() -> None:
+    assert PT.resolve("quero falar com o carlos nogueira").match == "Carlos Nogueira"
+    assert PT.resolve("o carlos nogueira e outro assunto").match == "Carlos Nogueira"
