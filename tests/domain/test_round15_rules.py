@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.domain.test_understanding_rules import D
+from voiceai_ivr.domain.intent import classify
 from voiceai_ivr.domain.resolve import Resolver
 
 PT = Resolver([
@@ -55,3 +56,29 @@ def test_the_other_marcus_and_what_he_does() -> None:
 def test_a_full_name_without_the_other_is_still_that_person() -> None:
     assert PT.resolve("quero falar com o carlos nogueira").match == "Carlos Nogueira"
     assert PT.resolve("o carlos nogueira e outro assunto").match == "Carlos Nogueira"
+
+
+@pytest.mark.parametrize("said, resolver", [
+    ("moço eu nao sei com quem falar me ajuda ai", PT),
+    ("eu nao sei com quem falar alguem me ajuda", PT),
+    ("uh i don't know who i need to talk to", EN),
+    ("qual o endereco de voces que eu quero ir ai pessoalmente", PT),
+    ("hi what's your office address", EN),
+])
+def test_what_only_the_reception_answers_goes_to_the_operator(said: str, resolver: Resolver) -> None:
+    assert classify(said, resolver=resolver).kind == "operator"
+
+
+@pytest.mark.parametrize("said, resolver", [
+    ("eu nem sei bem com quem falar mas minha filha chega em casa chorando todo dia porque as meninas "
+     "da sala deixam ela de fora", PT),
+    ("i don't know who i need but my pool pass expired", EN),
+])
+def test_not_knowing_whom_then_telling_the_story_is_not_the_operator(said: str, resolver: Resolver) -> None:
+    """The story after it is what the caller needs (heard, or asked about)."""
+    assert classify(said, resolver=resolver).kind != "operator"
+
+
+def test_a_department_named_is_not_the_operator_though_the_caller_is_unsure() -> None:
+    intent = classify("nao sei com quem falar acho que e o faturamento", resolver=PT)
+    assert (intent.kind, intent.destination) == ("transfer", "Faturamento"), intent

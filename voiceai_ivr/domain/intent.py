@@ -170,6 +170,21 @@ _OPERATOR = _rx(
     r"|robot|bot)",
     r"(?:passa|passe|passar|transfere|transfira|transferir)(?: \w+){0,2} (?:pra|para) alguem",
     r"(?:someone|somebody|anyone|anybody) (?:to )?help me", r"can (?:someone|somebody|anyone|anybody) help",
+    # the caller does not know whom to ask for, and says no more about it: a
+    # receptionist finds out (a story after it is heard as the story)
+    r"(?:nao sei|sei la|nem sei)(?: \w+)? (?:com quem|pra quem|para quem|a quem|quem) (?:eu )?"
+    r"(?:falo|falar|ligar|ligo|procurar|procuro|devo|tenho|preciso)(?: (?:com|pra|para|aqui|ai|alguem|voce|voces"
+    r"|pode|podia|poderia|me|ajuda|ajudar|ajude|por|favor|moca|moco|senhora|eh|hum|entao|tipo|sobre|isso))*$",
+    r"(?:don t|dont|do not|not sure|no idea|no clue)(?: know)? (?:who|whom|which (?:department|person|office|one))"
+    r"(?: i| to| should| do i| it is| is it)* (?:need|talk|speak|call|ask|want|go)(?: (?:to|with|for|about|this|that"
+    r"|can|could|you|someone|somebody|anyone|anybody|help|me|please|here|there|uh|um|so|just|ma am|sir|talk|speak"
+    r"|call|ask|get))*$",
+)
+#: What only the reception answers: where the organisation is.
+_RECEPTION_INFO = _rx(
+    r"(?:your|ur) (?:street |mailing |physical |office )?address",
+    r"endereco (?:de voces|de vcs|dai de voces|ai de voces|da empresa|do escritorio de voces)",
+    r"onde (?:voces ficam|fica a empresa|fica o escritorio de voces|e que voces ficam)",
 )
 #: None of the choices fits: a human should help (before any destination a word names).
 _NONE_FITS = _rx(
@@ -625,6 +640,8 @@ def classify(
     if _OPERATOR.search(norm):
         why = "asked for a person" + (" (not a callback)" if negated else "")
         return Intent("operator", resolution=res, text=text, reason=why)
+    if _RECEPTION_INFO.search(norm):
+        return Intent("operator", resolution=res, text=text, reason="asked where the organisation is")
     if resolver is not None and _asks_for_someone(norm):
         return Intent("operator", resolution=res, text=text, reason="asked for someone not in the directory")
     if _RETURNED_CALL.search(norm):
