@@ -82,3 +82,24 @@ def test_not_knowing_whom_then_telling_the_story_is_not_the_operator(said: str, 
 def test_a_department_named_is_not_the_operator_though_the_caller_is_unsure() -> None:
     intent = classify("nao sei com quem falar acho que e o faturamento", resolver=PT)
     assert (intent.kind, intent.destination) == ("transfer", "Faturamento"), intent
+
+
+@pytest.mark.parametrize("said, wanted", [
+    ("the p i o please", "Public Information Office"),
+    ("can i get the p i o", "Public Information Office"),
+    ("o pessoal do de te", "Departamento Técnico"),
+    ("h r please", "Human Resources"),
+])
+def test_initials_spelled_count_every_word_of_the_name(said: str, wanted: str) -> None:
+    """A generic word ("office", "departamento", "human") is spelled in the
+    initials too; the initials of the name's distinctive words still count."""
+    r = Resolver([D("Public Information Office", ()), D("Departamento Técnico", ()), D("Human Resources", ()),
+                  D("Accounts Receivable Office", ()), D("Park Operations", ())])
+    assert r.resolve(said).match == wanted
+
+
+def test_the_initials_are_spelled_not_said_as_a_word() -> None:
+    r = Resolver([D("Public Information Office", ()), D("Accounts Receivable Office", ()), D("Park Operations", ())])
+    assert r.resolve("the pio please").match is None
+    assert r.resolve("a r please").match == "Accounts Receivable Office"
+    assert r.resolve("a r o please").match == "Accounts Receivable Office"

@@ -570,18 +570,21 @@ class Resolver:
             own_words.append((name, *aliases, *keywords))
             done: set[tuple[str, tuple[str, ...]]] = set()
             spelled = _initials(name) if not person else ""
-            if spelled and not any(_initials(a) == spelled or normalize_text(a) == spelled for a in aliases):
+            # "Public Information Office" is spelled "p i o": its every word counts too
+            spellings = [] if person else [f for f in dict.fromkeys((spelled, _initials(name, every_word=True))) if f]
+            spellings = [f for f in spellings if not any(_initials(a) == f or normalize_text(a) == f for a in aliases)]
+            if spellings:
                 # "Alimentos e Bebidas" is spelled "a b" and, as "A&B" is read in pt-BR, "a e bê"
                 joined = _joined_initials(name)
-                for letters in (spelled, joined) if joined else (spelled,):
+                for letters in (*spellings, joined) if joined else spellings:
                     key0 = (_ALIAS, (letters,), (letters,), True, category, False, False, True)
                     if key0 in shared:
                         owners[shared[key0]].append(di)
                     else:
                         shared[key0] = len(entries)
                         owners.append([di])
-                        entries.append(_Entry((), _ALIAS, spelled.upper(), (letters,), (letters,), True, category,
-                                              initials=True))
+                        entries.append(_Entry((), _ALIAS, spellings[0].upper(), (letters,), (letters,), True,
+                                              category, initials=True))
             name_words = set(normalize_text(name).split())
             for kind0, texts in ((_NAME, [name]), (_ALIAS, aliases), (_KEYWORD, keywords)):
                 for text in texts:
@@ -2388,13 +2391,20 @@ def _name_gender(forms: Sequence[str], lx: Lexicon) -> Optional[str]:
     return "f" if first.endswith("a") else "m" if first.endswith("o") else None
 
 
-def _initials(name: str) -> str:
+def _initials(name: str, every_word: bool = False) -> str:
     """A department's initials as callers spell them ("Accounts Receivable" -> "ar",
     "Serviço de Atendimento ao Cliente" -> "sac"); "" for a one-word name or
-    initials that spell something else ("Practice Management" is not "p m")."""
-    words = [w for w in normalize_text(name).split() if w not in STOPWORDS and w not in _ARTICLES and w.isalpha()]
+    initials that spell something else ("Practice Management" is not "p m").
+    ``every_word``: the generic words count too ("Public Information Office" ->
+    "pio"), not the joining ones."""
+    skip = _JOINING if every_word else STOPWORDS
+    words = [w for w in normalize_text(name).split() if w not in skip and w not in _ARTICLES and w.isalpha()]
     spelled = "".join(w[0] for w in words) if len(words) >= 2 else ""
     return "" if spelled in _OTHER_ABBREVIATIONS else spelled
+
+
+#: words that join a name's parts, never spelled in its initials
+_JOINING = frozenset("e and ao aos para pra for in at on no na nos nas em".split())
 
 
 def _joined_initials(name: str) -> str:
