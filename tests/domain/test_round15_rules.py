@@ -1,6 +1,6 @@
 """Round 15 of issue 18: a correction's later name wins over a kind word, "the
-other one" among namesakes, and requests only the reception answers (see
-benchmarks/README.md, "Round 15")."""
+other one" among namesakes, requests only the reception answers, initials
+spelled out, "que a" (see benchmarks/README.md, "Round 15")."""
 
 from __future__ import annotations
 
@@ -103,3 +103,10 @@ def test_the_initials_are_spelled_not_said_as_a_word() -> None:
     assert r.resolve("the pio please").match is None
     assert r.resolve("a r please").match == "Accounts Receivable Office"
     assert r.resolve("a r o please").match == "Accounts Receivable Office"
+
+
+def test_que_a_after_a_verb_is_the_conjunction_not_q_a_spelled() -> None:
+    r = Resolver([D("Qualidade da Água", ("QA",)), D("Ouvidoria", (), "complaints")])
+    intent = classify("eu quero que a ouvidoria me ligue", resolver=r)
+    assert (intent.kind, intent.destination) == ("callback", "Ouvidoria"), intent
+    assert r.resolve("quero o que a por favor").match == "Qualidade da Água"

@@ -932,8 +932,11 @@ class Resolver:
                 parts = raw[i:i + k]
                 if len(parts) == k and all(p in LETTER_NAMES or (len(p) == 1 and p.isalpha()) for p in parts):
                     if all(p in STOPWORDS for p in parts) and i > 0 and not (
-                            raw[i - 1] in _ASKING or raw[i - 1] in _ARTICLES or raw[i - 1] in _OF):
-                        continue  # "cliente e o meu boleto": words, not "EO" spelled out
+                            (raw[i - 1] in _ASKING and parts[0] != "que") or raw[i - 1] in _ARTICLES
+                            or raw[i - 1] in _OF):
+                        # "cliente e o meu boleto": words, not "EO" spelled out; "quero que a
+                        # ouvidoria me ligue": the conjunction, not "QA"
+                        continue
                     spelled = "".join(LETTER_NAMES.get(p, p) for p in parts)
                     if any((self._entries[ei].own_name or self._entries[ei].kind == _CATNAME)
                            and not self._entries[ei].person and self._entries[ei].words == (spelled,)
