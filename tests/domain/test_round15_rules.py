@@ -110,3 +110,17 @@ def test_que_a_after_a_verb_is_the_conjunction_not_q_a_spelled() -> None:
     intent = classify("eu quero que a ouvidoria me ligue", resolver=r)
     assert (intent.kind, intent.destination) == ("callback", "Ouvidoria"), intent
     assert r.resolve("quero o que a por favor").match == "Qualidade da Água"
+
+
+@pytest.mark.parametrize("said", [
+    "i'm not a reporter or anything i'm a homeowner and the jets keep waking my kids up",
+    "i am not a reporter i live near the runway",
+])
+def test_who_the_caller_says_they_are_not_is_not_their_need(said: str) -> None:
+    r = Resolver([D("Media Relations", (), "marketing", ("reporter", "press")), D("Noise Office", ())])
+    assert r.resolve(said).match != "Media Relations"
+
+
+def test_who_the_caller_says_they_are_still_counts() -> None:
+    r = Resolver([D("Media Relations", (), "marketing", ("reporter", "press")), D("Noise Office", ())])
+    assert r.resolve("hi i'm a reporter with the daily herald").match == "Media Relations"

@@ -2128,14 +2128,14 @@ _NEG_SKIP = frozenset(
     """e eh era seria ser o a os as um uma com pro pra para pelo pela do da de no na quero queria preciso precisa
     precisava precisar gostaria falar conversar isso que eu t s is it its the an i want wanna need to talk speak
     speaking with for looking calling call about this m really trying tentando tentar querendo procurando
-    estou esta tou here aqui vim going gonna""".split()
+    estou esta tou here aqui vim going gonna sou somos""".split()
 )
 #: A topic word is negated only through a request ("not calling to buy", "não é sobre o boleto").
 #: ... or through "is" ("não é reclamação", "this isn't an emergency").
 _NEG_REQUEST = frozenset("quero queria preciso sobre ligando liguei want need calling looking about interested "
-                         "e eh era trying tentando querendo procurando here vim".split())
+                         "e eh era trying tentando querendo procurando here vim sou somos".split())
 _COPULA_NEGATORS = frozenset("isn aren wasn isnt arent wasnt".split())
-_COPULAS = frozenset("s is was are re its thats".split())
+_COPULAS = frozenset("s is was are re its thats m am".split())
 #: After a negator, the words that make it negate a request rather than describe
 #: the problem ("não quero", "não é sobre", "not calling about", "don't need").
 _CLAUSE_REQUEST = frozenset("""quero queria preciso precisava precisa procuro sobre ligando liguei to e eh era com
