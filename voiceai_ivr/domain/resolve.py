@@ -1021,7 +1021,13 @@ class Resolver:
         hits: dict[int, dict[int, list[tuple[int, float, bool]]]] = {}
 
         def add(ei: int, pos: int, i: int, sim: float, by_stem: bool) -> None:
-            hits.setdefault(ei, {}).setdefault(pos, []).append((i, sim, by_stem))
+            by_pos = hits.get(ei)
+            if by_pos is None:
+                hits[ei] = {pos: [(i, sim, by_stem)]}
+            elif pos in by_pos:
+                by_pos[pos].append((i, sim, by_stem))
+            else:
+                by_pos[pos] = [(i, sim, by_stem)]
 
         entries = self._entries
         for i, w in enumerate(words):
@@ -1036,17 +1042,25 @@ class Resolver:
             # A word that is itself a topic word of the lexicon is not also another
             # topic's other form ("contratar" is sales, not legal's "contrato").
             lexical: set[Optional[str]] = set()
+            stop, surname, said = w.stop, w.surname, w.raw
             for ei, pos in self._by_word.get(w.word, ()):
                 e = entries[ei]
-                if w.stop and not e.exact and e.owners:
+                if stop and not e.exact and e.owners:
                     continue
-                if w.stop and len(e.words) == 1 and not e.owners and not w.acronym:
+                if stop and len(e.words) == 1 and not e.owners and not w.acronym:
                     continue  # the pronoun "it" is not IT
-                if w.surname and not e.owners:
+                if surname and not e.owners:
                     continue  # "fernanda costa" is not a cost
                 found.add((ei, pos))
                 # (inline: this loop runs once per person of a surname many share)
-                hits.setdefault(ei, {}).setdefault(pos, []).append((i, SIM_EXACT, w.raw != e.forms[pos]))
+                hit = (i, SIM_EXACT, said != e.forms[pos])
+                by_pos = hits.get(ei)
+                if by_pos is None:
+                    hits[ei] = {pos: [hit]}
+                elif pos in by_pos:
+                    by_pos[pos].append(hit)
+                else:
+                    by_pos[pos] = [hit]
                 if not e.owners and e.kind in (_TOPIC, _WEAK, _CATNAME):
                     lexical.add(e.category)
             if w.stop and not w.titled:
@@ -1132,12 +1146,13 @@ class Resolver:
     def _entry_hit(self, ei: int, by_pos: dict[int, list[tuple[int, float, bool]]]) -> Optional[_Hit]:
         e = self._entries[ei]
         n = len(e.words)
+        if n == 1:
+            heard = by_pos[0]
+            i, sim, st = heard[0] if len(heard) == 1 else max(heard, key=lambda h: h[1])
+            return _Hit(ei, (i,), sim, 1, st)
         # A name may be said in part ("Maria" for Maria Silva); an alias of three or
         # more words by two of them at least; other phrases only whole.
         partial = (e.kind == _NAME and not e.exact) or (e.kind == _ALIAS and not e.exact and n > 2)
-        if n == 1:
-            i, sim, st = max(by_pos[0], key=lambda h: h[1])
-            return _Hit(ei, (i,), sim, 1, st)
         if partial and len(by_pos) == 1:
             # the usual case of a name said in part: one of its words (a surname many share)
             if e.kind == _ALIAS:
@@ -1461,23 +1476,31 @@ class Resolver:
         # the latest of equals: after a correction
         hit = hits[0] if len(hits) == 1 else max(hits, key=lambda h: (h.matched, h.sim, max(h.positions)))
         e = self._entries[hit.entry]
-        ws = [words[p] for p in hit.positions]
-        titled = any(w.titled for w in ws)
-        if not titled and all((w.common and not w.first_name) or w.topical for w in ws) and hit.matched < len(e.words):
+        positions = hit.positions
+        partial = hit.matched < len(e.words)
+        if len(positions) == 1:  # (the usual case, and once per person of a shared surname)
+            first = last = positions[0]
+            w = words[first]
+            titled = w.titled
+            ordinary = (w.common and not w.first_name) or w.topical
+        else:
+            ws = [words[p] for p in positions]
+            titled = any(w.titled for w in ws)
+            ordinary = all((w.common and not w.first_name) or w.topical for w in ws)
+            first, last = min(positions), max(positions)
+        if not titled and ordinary and partial:
             return False  # "price list" is not Ms Price; "right" is not Wright
-        first = min(hit.positions)
-        if hit.matched < len(e.words) and first > 0 and words[first - 1].first_name and not words[first - 1].common \
+        if partial and first > 0 and words[first - 1].first_name and not words[first - 1].common \
                 and not any(self._compatible(words[first - 1].raw, n) for n in e.forms):
             return False  # "fernanda costa" is not Ana Paula Costa
-        last = max(hit.positions)
-        if last + 1 in near.other_surnames and hit.matched < len(e.words) and hit.positions == (first,) \
+        if last + 1 in near.other_surnames and partial and positions == (first,) \
                 and words[first].first_name:
             return False  # "o jorge pereira" is not Jorge Oliveira: someone this directory does not have
-        if hit.matched < len(e.words) and not titled and (
+        if partial and not titled and (
                 (last + 1 < len(words) and words[last + 1].raw in _PLACE_AFTER)
                 or (first > 0 and words[first - 1].raw in _PLACE_BEFORE)):
             return False  # "washington park", "avenida rio branco": a place named after someone
-        if hit.matched >= len(e.words):
+        if not partial:
             score = hit.sim
         else:
             score = (86.0 if hit.matched == 1 else 93.0) * hit.sim / 100.0
@@ -1495,7 +1518,7 @@ class Resolver:
         if cat and cat in named_categories:
             score += 4.0  # "a maria do financeiro"
             evidence += 1
-        elif self._alias_words[d] and any(not said[a] <= set(hit.positions) for a in self._alias_words[d] if a in said):
+        elif self._alias_words[d] and any(not said[a] <= set(positions) for a in self._alias_words[d] if a in said):
             score += 4.0  # "emily in grooming": Emily Hartman, alias "grooming lead"
             evidence += 1
         else:
