@@ -1518,7 +1518,7 @@ class Resolver:
         if cat and cat in named_categories:
             score += 4.0  # "a maria do financeiro"
             evidence += 1
-        elif self._alias_words[d] and any(not said[a] <= set(positions) for a in self._alias_words[d] if a in said):
+        elif (aliased := said.keys() & self._alias_words[d]) and any(not said[a] <= set(positions) for a in aliased):
             score += 4.0  # "emily in grooming": Emily Hartman, alias "grooming lead"
             evidence += 1
         else:
