@@ -124,3 +124,21 @@ def test_who_the_caller_says_they_are_not_is_not_their_need(said: str) -> None:
 def test_who_the_caller_says_they_are_still_counts() -> None:
     r = Resolver([D("Media Relations", (), "marketing", ("reporter", "press")), D("Noise Office", ())])
     assert r.resolve("hi i'm a reporter with the daily herald").match == "Media Relations"
+
+
+def test_someone_from_a_department_asks_for_it() -> None:
+    """Named after "someone from" / "alguém da", the department is asked for, not
+    mentioned in passing: the topic model reading "reservation" as the campground's
+    (whose suggested keywords say "campsite reservation") does not take the call."""
+    from tests.understanding.test_floor import BENCH
+
+    directory = BENCH.load_directories("r18", BENCH.CORPUS / "suggested_keywords")["en-US"]
+    said = "can someone from pavilion rentals just call me back about my reservation"
+    assert directory.resolver.resolve(said).match == "Shelter Reservations"
+    intent = classify(said, resolver=directory.resolver)
+    assert (intent.kind, intent.destination) == ("callback", "Shelter Reservations"), intent
+
+
+def test_someone_described_is_not_a_department_asked_for() -> None:
+    r = Resolver([D("Sales", (), "sales"), D("Technical Support", (), "support")])
+    assert r.resolve("i don't need sales i need someone technical").match is None

@@ -2251,8 +2251,15 @@ def _asked_for(words: Sequence[_Word], at: int) -> bool:
         j -= 1
     if j < 0:
         return True  # the caller opened with it
+    if words[j].raw in ("from", "in", "at") and j > 0 and words[j - 1].raw in _SOMEONE:
+        return True  # "can someone from pavilion rentals call me back"
     # "queria a contabilidade" asks for it; "queria reservar" says what to do
-    return words[j].raw in _ASKING or (words[j].raw in _WISHING and words[j + 1].raw in _ARTICLES)
+    return words[j].raw in _ASKING or (words[j].raw in _SOMEONE and j + 1 < at) or (
+        words[j].raw in _WISHING and words[j + 1].raw in _ARTICLES)
+
+
+#: someone of a department ("alguém do financeiro", "somebody from billing")
+_SOMEONE = frozenset("alguem someone somebody anyone anybody".split())
 
 
 #: "the other one": after a person taken back, another of the same first name
