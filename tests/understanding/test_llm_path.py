@@ -191,6 +191,9 @@ REPLAY_FLOORS = {
     ("r16", "test"): (0.92, 0.03),
     ("r17", "dev"): (0.93, 0.045),
     ("r17", "test"): (0.94, 0.03),
+    # round 15: r18, answered by two more instances before any rule of the round changed
+    ("r18", "dev"): (0.93, 0.025),
+    ("r18", "test"): (0.95, 0.02),
 }
 
 
