@@ -142,3 +142,20 @@ def test_someone_from_a_department_asks_for_it() -> None:
 def test_someone_described_is_not_a_department_asked_for() -> None:
     r = Resolver([D("Sales", (), "sales"), D("Technical Support", (), "support")])
     assert r.resolve("i don't need sales i need someone technical").match is None
+
+
+@pytest.mark.parametrize("said", [
+    "i want to rent a pavilion",
+    "i'm not calling about a refund i want to rent a pavilion for saturday",
+])
+def test_a_two_word_alias_said_as_a_request(said: str) -> None:
+    """"rent a pavilion" is the alias "pavilion rentals" said the English way round."""
+    r = Resolver([D("Shelter Reservations", ("pavilion rentals",)), D("Business Office", (), "billing"),
+                  D("Tree Services", ("tree removal",))])
+    assert r.resolve(said).match == "Shelter Reservations"
+    assert r.resolve("we need to remove a tree").match == "Tree Services"
+
+
+def test_the_alias_words_far_apart_or_alone_are_not_the_alias() -> None:
+    r = Resolver([D("Shelter Reservations", ("pavilion rentals",)), D("Equipment", (), None, ("venue rental",))])
+    assert r.resolve("the pavilion was dirty and i want to rent something else").match != "Shelter Reservations"

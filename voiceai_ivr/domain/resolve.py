@@ -319,20 +319,25 @@ def words_of(text: str) -> list[str]:
 #: Portuguese noun endings after the Snowball stem: "mudanc" (mudança) and "mud"
 #: (mudar), "rompiment" and "romp", "instalaca" and "instal" share a root.
 _PT_NOUN_ENDINGS = ("iment", "ament", "ment", "anc", "enc", "aca", "uca", "ica", "ca", "c")
+#: English nouns made of verbs ("rental", "renewal", "payment"): the verb is said instead
+_EN_NOUN_ENDINGS = ("ment", "al")
 
 
 @lru_cache(maxsize=65536)
-def root_keys(word: str) -> frozenset[str]:
-    """A word's Portuguese root ("r:<root>") when a noun ending comes off its stem,
-    and the stem itself as a root; used only for a directory's own phrases."""
+def root_keys(word: str, english: bool = True) -> frozenset[str]:
+    """A word's root ("r:<root>") when a noun ending comes off its Portuguese stem
+    ("mudança": "mud") or its English one ("rentals": "rent", "payment": "pay"),
+    and the stems themselves as roots; used only for a directory's own phrases."""
     if len(word) < 4 or word.isdigit():
         return frozenset()
-    st = snowball(word, "pt")
-    out = {f"r:{st}"}
-    for end in _PT_NOUN_ENDINGS:
-        if st.endswith(end) and len(st) - len(end) >= 3:
-            out.add(f"r:{st[:-len(end)]}")
-            break
+    out = set()
+    for lang, endings in (("pt", _PT_NOUN_ENDINGS), ("en", _EN_NOUN_ENDINGS))[:2 if english else 1]:
+        st = snowball(word, lang)
+        out.add(f"r:{st}")
+        for end in endings:
+            if st.endswith(end) and len(st) - len(end) >= 3:
+                out.add(f"r:{st[:-len(end)]}")
+                break
     return frozenset(out)
 
 
@@ -648,7 +653,10 @@ class Resolver:
                 if not e.exact and not e.person:
                     keys = stem_keys(w)
                     if e.owners and e.kind in (_KEYWORD, _ALIAS) and len(e.words) >= 2:
-                        keys = keys | root_keys(e.forms[pos])  # "mudança de endereço" said "mudar de endereço"
+                        # "mudança de endereço" said "mudar de endereço"; an alias "pavilion
+                        # rentals" said "rent a pavilion" (a keyword's English roots would
+                        # make its part said a hint where nothing was: "venue rental")
+                        keys = keys | root_keys(e.forms[pos], english=e.kind == _ALIAS)
                     for k in keys:
                         self._by_key.setdefault(k, []).append((ei, pos))
                 if e.person:
@@ -1187,9 +1195,26 @@ class Resolver:
                     nxt.append((c[0] + s, (*c[1], i), c[2] or st))
             chains = nxt
             if not chains:
+                if n == 2 and e.kind == _ALIAS and not e.exact:
+                    return self._reversed_pair(ei, by_pos)
                 return self._keyword_part(ei, by_pos)
         best_chain = max(chains, key=lambda c: c[0])
         return _Hit(ei, best_chain[1], best_chain[0] / n, n, best_chain[2])
+
+    @staticmethod
+    def _reversed_pair(ei: int, by_pos: dict[int, list[tuple[int, float, bool]]]) -> Optional[_Hit]:
+        """A two-word alias said the other way round, as English turns a noun phrase
+        into a request ("rent a pavilion" for "Pavilion Rentals", "remove a tree" for
+        "Tree Removal"): its second word, then its first at most ``PHRASE_GAP`` words
+        later."""
+        best: Optional[tuple[float, tuple[int, int], bool]] = None
+        for i1, s1, st1 in by_pos[1]:
+            for i0, s0, st0 in by_pos[0]:
+                if i1 < i0 <= i1 + PHRASE_GAP + 1 and (best is None or s0 + s1 > best[0]):
+                    best = (s0 + s1, (i1, i0), st0 or st1)
+        if best is None:
+            return None
+        return _Hit(ei, best[1], best[0] / 2, 2, best[2])
 
     def _keyword_part(self, ei: int, by_pos: dict[int, list[tuple[int, float, bool]]]) -> Optional[_Hit]:
         """A keyword of the directory said in part or in another order ("a fibra
