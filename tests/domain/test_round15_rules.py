@@ -154,6 +154,8 @@ def test_a_two_word_alias_said_as_a_request(said: str) -> None:
                   D("Tree Services", ("tree removal",))])
     assert r.resolve(said).match == "Shelter Reservations"
     assert r.resolve("we need to remove a tree").match == "Tree Services"
+    assert Resolver([D("Cashier", ("bill payment",)), D("Sales", (), "sales")]).resolve(
+        "i want to pay a bill").match == "Cashier"
 
 
 def test_the_alias_words_far_apart_or_alone_are_not_the_alias() -> None:

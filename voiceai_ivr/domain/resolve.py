@@ -328,7 +328,7 @@ def root_keys(word: str, english: bool = True) -> frozenset[str]:
     """A word's root ("r:<root>") when a noun ending comes off its Portuguese stem
     ("mudança": "mud") or its English one ("rentals": "rent", "payment": "pay"),
     and the stems themselves as roots; used only for a directory's own phrases."""
-    if len(word) < 4 or word.isdigit():
+    if len(word) < 3 or word.isdigit():
         return frozenset()
     out = set()
     for lang, endings in (("pt", _PT_NOUN_ENDINGS), ("en", _EN_NOUN_ENDINGS))[:2 if english else 1]:
