@@ -5,7 +5,8 @@ what kind of department each is or works in, its keywords) and seven tools:
 
 * ``request_handoff(destination, reason)`` — transfer to a named destination;
 * ``ask_which(options, reason)`` — the request fits two or more destinations
-  equally (two people of one first name): the caller is asked which one;
+  equally (two people of one first name, a need two departments could each
+  handle): the caller is asked which one;
 * ``transfer_to_operator(reason)`` — the caller wants a human, asks for a person
   who is not listed, or needs what only a receptionist can do;
 * ``schedule_callback(reason, when)`` — the caller wants to be called back;
@@ -68,7 +69,8 @@ TOOLS: list[dict[str, Any]] = [
         "function": {
             "name": "ask_which",
             "description": "The request fits two or more listed destinations equally (for example two people "
-                           "with the first name said): the caller will be asked which one.",
+                           "with the first name said, or a need two listed departments could each handle): the "
+                           "caller will be asked which one.",
             "parameters": {
                 "type": "object",
                 "properties": {
@@ -137,14 +139,18 @@ _SYSTEM = {
         "para o que o cliente disse (transcrito por reconhecimento de voz: pode haver palavras mal "
         "reconhecidas). Use somente nomes de destino da lista. Se o cliente se corrige, vale o último "
         "pedido; um destino que ele diz não querer nunca é escolhido. Se o pedido cabe igualmente em "
-        "mais de um destino, pergunte qual (ask_which). Destinos:"
+        "mais de um destino, pergunte qual (ask_which): quando dois departamentos poderiam cuidar do "
+        "assunto (por exemplo, uma cobrança por um serviço mal feito: o financeiro ou quem fez o serviço), "
+        "pergunte em vez de escolher um. Destinos:"
     ),
     "en-US": (
         "You are a company's virtual phone secretary. Pick exactly one tool for what the caller "
         "said (transcribed by speech recognition: words may be misheard). Use only destination names "
         "from the list. When the caller corrects themselves, the later request wins; a destination "
         "they say they do not want is never chosen. When the request fits more than one destination "
-        "equally, ask which (ask_which). Destinations:"
+        "equally, ask which (ask_which): when two departments could each handle the need (for example, "
+        "a charge for work done badly: billing or whoever did the work), ask rather than pick one. "
+        "Destinations:"
     ),
 }
 
