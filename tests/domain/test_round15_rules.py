@@ -161,3 +161,15 @@ def test_a_two_word_alias_said_as_a_request(said: str) -> None:
 def test_the_alias_words_far_apart_or_alone_are_not_the_alias() -> None:
     r = Resolver([D("Shelter Reservations", ("pavilion rentals",)), D("Equipment", (), None, ("venue rental",))])
     assert r.resolve("the pavilion was dirty and i want to rent something else").match != "Shelter Reservations"
+
+
+@pytest.mark.parametrize("said", [
+    "recado nao eu quero falar com o carlos nogueira agora",
+    "nao eu quero falar com o carlos nogueira",
+])
+def test_nao_before_eu_answers_and_does_not_negate_what_follows(said: str) -> None:
+    assert PT.resolve(said).match == "Carlos Nogueira"
+
+
+def test_eu_nao_quero_still_negates() -> None:
+    assert PT.resolve("nao eu nao quero o carlos nogueira quero a juliana castro").match == "Juliana Castro"

@@ -2564,6 +2564,8 @@ def _pre_negated(raw: Sequence[str], start: int, used: set[int], skip: frozenset
         if j not in used and w in _NEGATORS_PRE:
             if j == 0 and w == "nao" and all(x in _ARTICLES for x in raw[1:start]):
                 return False  # "não, o suporte", "no, billing": an answer, then the request
+            if w == "nao" and raw[j + 1] == "eu":
+                return False  # "recado não, eu quero falar com o edson": "eu não quero" would negate
             return via or need is None or w in _COPULA_NEGATORS or (
                 w == "not" and j > 0 and raw[j - 1] in _COPULAS)  # "it's not a complaint"
         if w not in skip and not (need is not None and w in need):
