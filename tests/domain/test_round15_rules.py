@@ -173,3 +173,13 @@ def test_nao_before_eu_answers_and_does_not_negate_what_follows(said: str) -> No
 
 def test_eu_nao_quero_still_negates() -> None:
     assert PT.resolve("nao eu nao quero o carlos nogueira quero a juliana castro").match == "Juliana Castro"
+
+
+@pytest.mark.parametrize("said, wanted", [
+    ("look i've been waiting two weeks for the marcus bell guy to call me so connect me now please", "Marcus Bell"),
+    ("to esperando faz duas semanas o pessoal do faturamento me ligar me passa agora", "Faturamento"),
+])
+def test_a_call_long_awaited_and_a_transfer_asked_now_is_that_transfer(said: str, wanted: str) -> None:
+    resolver = EN if "marcus" in said else PT
+    intent = classify(said, resolver=resolver)
+    assert (intent.kind, intent.destination) == ("transfer", wanted), intent

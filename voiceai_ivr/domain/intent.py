@@ -437,8 +437,8 @@ _PAST_CALLBACK = _rx(
     r"(?:disse|disseram|falou|falaram|ficou|ficaram) (?:que )?(?:\w+ ){0,3}(?:ia|iam|de|iria|iriam|vai|vao)(?: me)?"
     r" (?:ligar|retornar)",
     # waiting for a call that did not come ("esperando a rosângela me ligar", "waiting a week for X to call me")
-    r"(?:esperando|aguardando|espero|esperei|aguardo|aguardei)(?: \w+){0,4} (?:me )?(?:ligar|retornar|ligacao|retorno)",
-    r"waiting(?: \w+){0,5} (?:to )?(?:call|calls|callback|call back)",
+    r"(?:esperando|aguardando|espero|esperei|aguardo|aguardei)(?: \w+){0,8} (?:me )?(?:ligar|retornar|ligacao|retorno)",
+    r"waiting(?: \w+){0,8} (?:to )?(?:call|calls|callback|call back)",
     # messages that go nowhere ("não adianta deixar recado", "só me mandam deixar recado", "ninguém retorna")
     r"(?:nao adianta|cansei de|chega de)(?: \w+){0,3} (?:recado|recados|mensagem|retorno|ligar)",
     r"(?:so )?(?:me )?mandam deixar (?:recado|mensagem)", r"ninguem (?:me )?(?:retorna|liga de volta|ligou|retornou)",
