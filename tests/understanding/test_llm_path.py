@@ -101,6 +101,10 @@ def test_the_rules_overrule_a_decision_against_the_sentence() -> None:
     assert (unasked.kind, unasked.source) == ("no_match", "rules")
     asked = overrule(Understanding("operator", source="llm"), "quero falar com uma atendente", pt, at=BENCH.AT)
     assert (asked.kind, asked.source) == ("operator", "llm")
+    # a message to leave handed to the operator: the callback the rules heard
+    message = overrule(Understanding("operator", source="llm"), "i'd just like to leave a message", dirs["en-US"],
+                       at=BENCH.AT)
+    assert (message.kind, message.source) == ("callback", "rules")
     # "not understood" stands, even where the rules would guess (the model sees the keys)
     unclear = overrule(Understanding("no_match", source="llm"), "qual a previsao do tempo", pt, at=BENCH.AT)
     assert (unclear.kind, unclear.source) == ("no_match", "llm")

@@ -247,7 +247,9 @@ def overrule(decided: Understanding, text: str, directory: CallDirectory, *, at:
     * a callback the rules also heard keeps the destination the rules found;
     * a hand-off to the operator where the rules heard no request at all (no
       operator words, no unknown name): the caller is asked again, the cheaper
-      mistake (they can still ask for a person).
+      mistake (they can still ask for a person);
+    * a hand-off to the operator where the rules heard a callback asked for ("i'd
+      just like to leave a message"): the callback.
     """
 
     rules = understand_with_rules(text, directory, at=at)
@@ -265,7 +267,7 @@ def overrule(decided: Understanding, text: str, directory: CallDirectory, *, at:
             return rules
         if rules.kind == "callback" and rules.destination:
             return Understanding("callback", destination=rules.destination, reason=decided.reason, source="llm")
-    elif decided.kind == "operator" and rules.kind == "no_match":
+    elif decided.kind == "operator" and rules.kind in ("no_match", "callback"):
         return rules
     return decided
 
