@@ -183,3 +183,15 @@ def test_a_call_long_awaited_and_a_transfer_asked_now_is_that_transfer(said: str
     resolver = EN if "marcus" in said else PT
     intent = classify(said, resolver=resolver)
     assert (intent.kind, intent.destination) == ("transfer", wanted), intent
+
+
+@pytest.mark.parametrize("said", ["forget it i'll just drive over there",
+                                  "esquece eu passo ai amanha com a nota fiscal"])
+def test_dropping_the_matter_is_a_goodbye_though_a_topic_word_follows(said: str) -> None:
+    r = Resolver([D("Fuel Dock", (), "logistics"), D("Escritório", ()), D("Faturamento", (), "billing")])
+    assert classify(said, resolver=r).kind == "goodbye"
+
+
+def test_dropping_one_thing_to_ask_for_another_is_not_a_goodbye() -> None:
+    r = Resolver([D("Fuel Dock", (), "logistics"), D("Faturamento", (), "billing", ("boleto",))])
+    assert classify("esquece isso eu quero a segunda via do boleto", resolver=r).kind == "transfer"

@@ -138,6 +138,12 @@ _REPEAT = _rx(
 )
 #: A request to repeat that opens the sentence ("repete por favor que eu perdi"): it
 #: outweighs a topic word said after it (not a name).
+#: A sentence that opens by dropping the matter ("forget it, i'll just drive over
+#: there", "esquece, eu passo aí"): what follows is said of it, not asked for.
+_GOODBYE_OPENS = _rx(
+    r"^(?:(?:ok|okay|ah|oh|uh|um|eh|hum|entao|well|look|no|nao|so|ta|olha|moca|moco) )*"
+    r"(?:forget (?:it|about it)|never ?mind|esquece|deixa (?:pra|para) la|deixa quieto|nada nao)\b",
+)
 _REPEAT_OPENS = _rx(
     r"^(?:(?:desculpa|desculpe|perdao|sorry|oi|ola|hi|hum|eh|ah|uh|um|er|oh|por favor|please|moca|moco|"
     r"voce|vc|pode|podia|poderia|can you|could you|would you|will you) )*"
@@ -615,7 +621,8 @@ def classify(
         dest = (res.match or res.guess) if res is not None else None
         return Intent("callback", destination=dest, resolution=res, text=text, reason="callback request")
     if _GOODBYE.search(norm) and (not named or (_DONE.search(norm) and not _ASKS.search(norm))
-                                  or _named_only_in(_GOODBYE, norm, resolver)):
+                                  or _named_only_in(_GOODBYE, norm, resolver)
+                                  or (_GOODBYE_OPENS.search(norm) and _topic_only(res) and not _ASKS.search(norm))):
         # "já falei com a maria, era só isso, obrigado": a destination said of what is done;
         # "vou desligar, tchau": no destination but in the goodbye itself ("desligar")
         return Intent("goodbye", text=text, reason="goodbye words")
