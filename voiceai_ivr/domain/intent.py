@@ -136,14 +136,14 @@ _REPEAT = _rx(
     r"what (?:number|key|button) (?:was|is|do i|should i)", r"what do i (?:press|dial|push)",
     r"(?:nao|num) (?:ouvi|escutei|peguei)", r"didn t hear", r"i missed (?:that|it|what|the)",
 )
-#: A request to repeat that opens the sentence ("repete por favor que eu perdi"): it
-#: outweighs a topic word said after it (not a name).
 #: A sentence that opens by dropping the matter ("forget it, i'll just drive over
 #: there", "esquece, eu passo aí"): what follows is said of it, not asked for.
 _GOODBYE_OPENS = _rx(
     r"^(?:(?:ok|okay|ah|oh|uh|um|eh|hum|entao|well|look|no|nao|so|ta|olha|moca|moco) )*"
     r"(?:forget (?:it|about it)|never ?mind|esquece|deixa (?:pra|para) la|deixa quieto|nada nao)\b",
 )
+#: A request to repeat that opens the sentence ("repete por favor que eu perdi"): it
+#: outweighs a topic word said after it (not a name).
 _REPEAT_OPENS = _rx(
     r"^(?:(?:desculpa|desculpe|perdao|sorry|oi|ola|hi|hum|eh|ah|uh|um|er|oh|por favor|please|moca|moco|"
     r"voce|vc|pode|podia|poderia|can you|could you|would you|will you) )*"

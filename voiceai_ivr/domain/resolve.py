@@ -1705,8 +1705,9 @@ class Resolver:
         # a mention of the Carlos named in full
         other_at = {p for p in range(1, len(raw)) if raw[p - 1] in _OTHER}
         if other_at:
+            nobody: dict[int, set[int]] = {p: set() for p in other_at}
             for d in [d for d, runs in named.items() if self._persons[d] and any(len(r) >= 2 for r in runs)]:
-                named[d] = _runs_without(named[d], {p: set() for p in other_at}, d)
+                named[d] = _runs_without(named[d], nobody, d)
         # 2. negation of a destination named, by its last mention; the emphatic
         # second "não" closing a negated request, or a "não não" correcting what came
         # before, negates nothing after it
