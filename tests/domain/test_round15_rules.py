@@ -195,3 +195,14 @@ def test_dropping_the_matter_is_a_goodbye_though_a_topic_word_follows(said: str)
 def test_dropping_one_thing_to_ask_for_another_is_not_a_goodbye() -> None:
     r = Resolver([D("Fuel Dock", (), "logistics"), D("Faturamento", (), "billing", ("boleto",))])
     assert classify("esquece isso eu quero a segunda via do boleto", resolver=r).kind == "transfer"
+
+
+def test_a_short_word_several_keywords_of_one_department_share_hints_at_it() -> None:
+    """"pool" is in four of Aquatics' keywords and nobody else's: said alone, it
+    hints at Aquatics (a keyword's short word alone used not to count)."""
+    r = Resolver([D("Aquatics", (), None, ("pool hours", "pool pass", "pool party", "swim lessons")),
+                  D("Trails & Natural Areas", (), None, ("trail map", "office hours")),
+                  D("Day Camps", (), None, ("camp week",))])
+    assert r.resolve("can i get the pool office").alternatives[0][0] == "Aquatics"
+    assert not Resolver([D("Aquatics", (), None, ("pool hours",)), D("Day Camps", (), None, ("camp week",))]) \
+        .resolve("what about the pool").alternatives

@@ -693,6 +693,19 @@ class Resolver:
             if e.kind == _NAME and e.owners and not e.person:
                 for w in set(e.words) | set(e.forms):
                     name_count[w] = name_count.get(w, 0) + len(e.owners)
+        # a word several keywords of one department share and no other destination's
+        # name or keywords has ("pool hours", "pool pass", "pool party": "pool") says
+        # that department even when it is short
+        kw_count: dict[str, dict[int, int]] = {}
+        for e in entries:
+            if e.kind == _KEYWORD and e.owners:
+                for w in set(e.forms):
+                    for d in e.owners:
+                        kw_count.setdefault(w, {})[d] = kw_count.setdefault(w, {}).get(d, 0) + 1
+        elsewhere_words = {w for e in entries if e.owners and e.kind in (_NAME, _ALIAS) for w in e.forms}
+        self._keyword_words = frozenset(
+            w for w, by in kw_count.items()
+            if len(by) == 1 and max(by.values()) >= 2 and w not in elsewhere_words and w not in STOPWORDS)
         # ... nor do words for a group of people ("the aftercare people" is not People and Culture)
         self._shared_name_words = frozenset(w for w, n in name_count.items() if n >= 2) | _GROUP_WORDS
         # one-word names (or the one-word parts of "X e Y") of departments of no
@@ -1224,7 +1237,8 @@ class Resolver:
         n = len(e.words)
         if e.kind != _KEYWORD or e.exact or 2 * len(by_pos) < n:
             return None
-        if all(e.forms[p] in STOPWORDS or len(e.forms[p]) < 5 for p in by_pos):
+        if all(e.forms[p] in STOPWORDS or (len(e.forms[p]) < 5 and e.forms[p] not in self._keyword_words)
+               for p in by_pos):
             return None
         chosen = {p: max(hits, key=lambda h: h[1]) for p, hits in by_pos.items()}
         positions = tuple(sorted({h[0] for h in chosen.values()}))
