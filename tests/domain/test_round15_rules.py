@@ -206,3 +206,19 @@ def test_a_short_word_several_keywords_of_one_department_share_hints_at_it() -> 
     assert r.resolve("can i get the pool office").alternatives[0][0] == "Aquatics"
     assert not Resolver([D("Aquatics", (), None, ("pool hours",)), D("Day Camps", (), None, ("camp week",))]) \
         .resolve("what about the pool").alternatives
+
+
+@pytest.mark.parametrize("said, wanted", [
+    ("sou reporter do jornal da cidade e queria uma entrevista sobre venda de carro eletrico", "Assessoria de Imprensa"),
+    ("sou da imprensa e queria um posicionamento sobre a falta de agua", "Assessoria de Imprensa"),
+    ("hi i'm a reporter with the daily herald working on a story about your new car sales", "Assessoria de Imprensa"),
+])
+def test_a_reporter_asking_for_a_story_goes_to_the_press_office(said: str, wanted: str) -> None:
+    r = Resolver([D("Assessoria de Imprensa", (), "marketing"), D("Vendas", (), "sales", ("carro eletrico",)),
+                  D("Plantão", (), "emergency", ("falta de agua",))])
+    assert r.resolve(said).match == wanted
+
+
+def test_a_reporter_buying_a_car_is_a_customer() -> None:
+    r = Resolver([D("Assessoria de Imprensa", (), "marketing"), D("Vendas", (), "sales", ("carro eletrico",))])
+    assert r.resolve("sou jornalista e quero comprar um carro eletrico").match != "Assessoria de Imprensa"

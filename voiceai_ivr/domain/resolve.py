@@ -1799,6 +1799,13 @@ class Resolver:
                                       for run in self._mentions(c, named=False) for p in run)
         cands = kept
         said = " ".join(w.raw for w in words)
+        if _PRESS.search(said) and _PRESS_ASKS.search(said):
+            # a reporter asking for an interview or a statement: the press office, not
+            # the kind of thing the story is about ("sou repórter e queria uma entrevista
+            # sobre venda de carro elétrico" is not for the showroom)
+            press = {d for d in cands if self._categories[d] == "marketing" and not self._persons[d]}
+            if press:
+                cands = {d: c for d, c in cands.items() if d in press or c.tier == TIER_PERSON}
         if self._payable and _SUPPLIER.search(said):
             self._to_payable(cands, unpaid=bool(_UNPAID.search(said)))
         elif self._payable:
@@ -2387,6 +2394,18 @@ _UNPAID_RX = (
     r"(?:i|we|que eu|que a gente) (?:delivered|sold|supplied|shipped|entreguei|entregamos|vendi|vendemos)"
 )
 _UNPAID = re.compile(r"\b(?:" + _UNPAID_RX + r")\b")
+#: A caller from the press, saying so ("sou repórter do jornal", "sou da imprensa",
+#: "i'm a reporter with the daily herald"), and what the press asks for.
+_PRESS = re.compile(
+    r"\b(?:(?<!nao )(?:sou|somos|aqui e|falo) (?:o |a |um |uma )?(?:reporter|jornalista|produtor|produtora)"
+    r"|(?<!nao )(?:sou|somos|falo) (?:da|do) (?:imprensa|jornal|revista|tv|radio|portal|emissora)"
+    r"|(?:i m|im|i am|this is|we re|we are) (?:a |an )?(?:reporter|journalist|producer|writer|editor)"
+    r" (?:with|from|for|at)"
+    r"|(?:i m|im|i am|this is) (?:\w+ ){0,2}(?:from|with) the (?:\w+ ){0,2}"
+    r"(?:news|herald|times|gazette|tribune|post|journal|dispatch|chronicle|magazine))\b")
+_PRESS_ASKS = re.compile(
+    r"\b(?:entrevista|materia|reportagem|pauta|statement|posicionamento|nota oficial|declaracao|comentario"
+    r"|interview|story|comment|quote|press release|on the record)\b")
 #: A caller who is the organisation's supplier, or says it owes them ("we're a vendor",
 #: "you guys owe us", "sou fornecedor", "vocês estão me devendo").
 _SUPPLIER = re.compile(
