@@ -208,15 +208,15 @@ def test_a_short_word_several_keywords_of_one_department_share_hints_at_it() -> 
         .resolve("what about the pool").alternatives
 
 
-@pytest.mark.parametrize("said, wanted", [
-    ("sou reporter do jornal da cidade e queria uma entrevista sobre venda de carro eletrico", "Assessoria de Imprensa"),
-    ("sou da imprensa e queria um posicionamento sobre a falta de agua", "Assessoria de Imprensa"),
-    ("hi i'm a reporter with the daily herald working on a story about your new car sales", "Assessoria de Imprensa"),
+@pytest.mark.parametrize("said", [
+    "sou reporter do jornal da cidade e queria uma entrevista sobre venda de carro eletrico",
+    "sou da imprensa e queria um posicionamento sobre a falta de agua",
+    "hi i'm a reporter with the daily herald working on a story about your new car sales",
 ])
-def test_a_reporter_asking_for_a_story_goes_to_the_press_office(said: str, wanted: str) -> None:
+def test_a_reporter_asking_for_a_story_goes_to_the_press_office(said: str) -> None:
     r = Resolver([D("Assessoria de Imprensa", (), "marketing"), D("Vendas", (), "sales", ("carro eletrico",)),
                   D("Plantão", (), "emergency", ("falta de agua",))])
-    assert r.resolve(said).match == wanted
+    assert r.resolve(said).match == "Assessoria de Imprensa"
 
 
 def test_a_reporter_buying_a_car_is_a_customer() -> None:
