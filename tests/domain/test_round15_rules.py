@@ -222,3 +222,14 @@ def test_a_reporter_asking_for_a_story_goes_to_the_press_office(said: str) -> No
 def test_a_reporter_buying_a_car_is_a_customer() -> None:
     r = Resolver([D("Assessoria de Imprensa", (), "marketing"), D("Vendas", (), "sales", ("carro eletrico",))])
     assert r.resolve("sou jornalista e quero comprar um carro eletrico").match != "Assessoria de Imprensa"
+
+
+@pytest.mark.parametrize("said, wanted", [
+    ("o uelinton por favor", "Wellington Souza"),
+    ("quero falar com o uilson", "Wilson Prado"),
+])
+def test_a_name_opening_with_w_heard_as_u(said: str, wanted: str) -> None:
+    """A "w" opening a name is said "u" in Brazil, and the recogniser writes it so."""
+    r = Resolver([D("Wellington Souza", ()), D("Wilson Prado", ()), D("Vilma Souto", ()), D("Apostilamento", ())])
+    res = r.resolve(said)
+    assert wanted in ([res.match] if res.match else [n for n, _ in res.alternatives]), res

@@ -96,7 +96,8 @@ _PT_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for p, r in (
         (r"ph", "f"), (r"th", "t"), (r"y", "i"), (r"w", "v"), (r"k", "c"), (r"qu", "c"), (r"gu(?=[ei])", "g"),
         (r"c(?=[ei])", "s"), (r"ss", "s"), (r"sc(?=[ei])", "s"), (r"x", "s"), (r"z$", "s"), (r"z", "s"),
-        (r"lh", "li"), (r"nh", "ni"), (r"(?<![cls])h", ""), (r"ch", "x"), (r"(.)\1", r"\1"), (r"[aeiou]+$", ""),
+        (r"lh", "li"), (r"nh", "ni"), (r"(?<![cls])h", ""), (r"ch", "x"), (r"sh", "x"),
+        (r"ng(?=[bcdfgjklmpqrstvxz])", "n"), (r"(.)\1", r"\1"), (r"[aeiou]+$", ""),
         (r"(?<=.)[aeiou]", ""),
     )
 )
@@ -117,7 +118,12 @@ def sound_keys(word: str) -> frozenset[str]:
     """How a name sounds: its English metaphone and its Portuguese spelling key."""
     if not word or word.isdigit():
         return frozenset()
-    return frozenset({"m:" + jellyfish.metaphone(word), "p:" + pt_sound(word)})
+    keys = {"m:" + jellyfish.metaphone(word), "p:" + pt_sound(word)}
+    # a "w" that opens a name is said "u" in Brazil ("Wellington": "uélinton",
+    # "William": "uílian"), and the recogniser writes what it heard
+    if word[0] == "w" and len(word) > 2:
+        keys.add("p:" + pt_sound("u" + word[1:]))
+    return frozenset(keys)
 
 
 def similar_names(a: str, b: str) -> float:
