@@ -117,7 +117,7 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     # r18 (an electronic security company in pt-BR, a county parks and recreation
     # department in en-US; written at the start of round 15), scored at import on
     # af7d3d4: dev 69.2 / 60.3 %, 5.1 %; test 70.8 / 71.6 %, 6.6 % (round 15's
-    # blind-before); after round 15: dev 73.1 / 62.8 %, 4.5 %; test unchanged
+    # blind-before); after round 15: dev 73.1 / 64.1 %, 4.5 %; test unchanged
     ("r18", "dev"): ({"pt-BR": 0.70, "en-US": 0.60}, 0.06),
     ("r18", "test"): ({"pt-BR": 0.68, "en-US": 0.69}, 0.08),
 }
@@ -250,7 +250,7 @@ SUGGESTED_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     ("r17", "test"): ({"pt-BR": 0.78, "en-US": 0.82}, 0.065),
     # round 15: r18, suggested by one more model instance at the round's start (blind-
     # before on af7d3d4: dev 82.0 / 66.7 %, 4.5 %; test 78.1 / 77.5 %, 4.5 %); after
-    # round 15: dev 85.9 / 70.5 %, 3.2 %; test unchanged
+    # round 15: dev 85.9 / 71.8 %, 3.9 %; test unchanged
     ("r18", "dev"): ({"pt-BR": 0.83, "en-US": 0.68}, 0.045),
     ("r18", "test"): ({"pt-BR": 0.76, "en-US": 0.75}, 0.055),
 }
