@@ -50,7 +50,9 @@ def test_slow_server_is_cut_at_the_timeout(serve) -> None:
     srv = serve(lambda body: (200, json.dumps(tool_reply("end_call", {})).encode(), 5.0))
     llm = client(srv.url, timeout=0.5)
     started = time.monotonic()
-    with pytest.raises(LLMUnavailable, match="no answer within"):
+    # the wait for the worker and the request's own read timeout are both 0.5 s:
+    # whichever ends first cuts the call
+    with pytest.raises(LLMUnavailable, match=r"no answer within|request failed: ReadTimeout"):
         llm.decide("oi", destinations=DESTS)
     # cut at the timeout, long before the server's answer (the margin is for a
     # loaded machine: this took 1.0 s once with the whole suite on two workers)
