@@ -1763,10 +1763,14 @@ class Resolver:
         ends = {len(raw)} if raw[-1] in _OTHER else set()
         drop = set(drop)
         full = []
+
+        def first_name(d: int) -> str:
+            return normalize_text(self._names[d]).split()[0]
+
         for d, runs in named.items():
             if not (self._persons[d] and any(len(r) >= 2 for r in runs)):
                 continue
-            first, end = normalize_text(self._names[d]).split()[0], runs[-1][-1]
+            first, end = first_name(d), runs[-1][-1]
             for p in sorted(other_at | ends):
                 if p > end and ((p < len(raw) and raw[p] == first)
                                 or (_NEGATORS_PRE | _POST_NEGATORS) & set(raw[end + 1:p - 1])):
@@ -1775,9 +1779,8 @@ class Resolver:
                     break
         full += [d for d in drop if d not in full and self._persons[d]
                  and any(len(run) >= 2 for run in named.get(d, []))]
-        firsts = {normalize_text(self._names[d]).split()[0] for d in full}
-        return {d for d in drop if d in full or not (
-            self._persons[d] and d in cands and normalize_text(self._names[d]).split()[0] in firsts)}
+        firsts = {first_name(d) for d in full}
+        return {d for d in drop if d in full or not (self._persons[d] and d in cands and first_name(d) in firsts)}
 
     def _ranked(
         self, utterance: str

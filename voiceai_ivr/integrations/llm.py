@@ -270,13 +270,17 @@ def listing_line(destination: Mapping[str, Any]) -> str:
     return line + (f" [{'; '.join(details)}]" if details else "")
 
 
+def _listing(destinations: Sequence[Mapping[str, Any]]) -> str:
+    """The first ``MAX_DESTINATIONS`` destinations, one ``listing_line`` each."""
+    return "\n".join(listing_line(d) for d in list(destinations)[:MAX_DESTINATIONS])
+
+
 def chat_request(
     model: str, utterance: str, language: str, destinations: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
     """The chat-completions request for one caller turn: the system prompt in the
     caller's language with the destinations listed, the caller's words, the tools."""
-    listing = [listing_line(d) for d in list(destinations)[:MAX_DESTINATIONS]]
-    system = _SYSTEM.get(language, _SYSTEM["en-US"]) + "\n" + "\n".join(listing)
+    system = _SYSTEM.get(language, _SYSTEM["en-US"]) + "\n" + _listing(destinations)
     return {
         "model": model,
         "messages": [
@@ -335,8 +339,8 @@ def keywords_request(
 ) -> dict[str, Any]:
     """The chat-completions request asking for keyword suggestions for ``targets``
     (department names of ``destinations``, listed as ``chat_request`` lists them)."""
-    listing = "\n".join(listing_line(d) for d in list(destinations)[:MAX_DESTINATIONS])
-    system = _KEYWORDS_SYSTEM.format(language=_LANGUAGE_NAMES.get(language, language), listing=listing,
+    system = _KEYWORDS_SYSTEM.format(language=_LANGUAGE_NAMES.get(language, language),
+                                     listing=_listing(destinations),
                                      targets="\n".join(_one_line(t, 200) for t in targets))
     return {
         "model": model,
