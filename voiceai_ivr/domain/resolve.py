@@ -104,6 +104,9 @@ TITLE_MISMATCH = 10.0
 #: Taken off a person named in part whose kind is not that of the department said
 #: with the name ("megan in customer success" when Megan Tran is HR's).
 OTHER_DEPARTMENT = 10.0
+#: More people heard than this in one sentence: those heard by one word of their
+#: name where another's is heard by more are not scored (``Resolver._undominated``).
+PRUNE_PEOPLE = 8
 #: A department of no declared kind whose name is one word, or "X e Y" of one word
 #: each, takes a caller's word whose root starts that word as a topic word of its
 #: own ("flores" / Floricultura): names of at least this many letters, ...
@@ -1255,6 +1258,9 @@ class Resolver:
         and the positions of idioms the topic model is not to read (None when the
         sentence is about another organisation: the model reads none of it)."""
         found = [h for ei, by_pos in self._word_hits(words).items() if (h := self._entry_hit(ei, by_pos))]
+        gone: set[int] = set()
+        if len(found) > PRUNE_PEOPLE:
+            found, gone = self._undominated(found)
         noise: Optional[frozenset[int]] = frozenset(
             p for h in found if self._entries[h.entry].kind == _IDIOM for p in h.positions)
         if any(self._entries[h.entry].kind == _EXTERNAL for h in found):
@@ -1458,7 +1464,7 @@ class Resolver:
             # department said) when another Megan is left
             for d in elsewhere:
                 cands[d].score -= OTHER_DEPARTMENT
-        found_cands = {d: c for d, c in cands.items() if c.tier}
+        found_cands = {d: c for d, c in cands.items() if c.tier and d not in gone}
         self._outweigh(found_cands, words)
         if orphan and not offtopic and not any(c.tier >= TIER_EXPLICIT for c in found_cands.values()):
             best_cat, best = max(((cat, sum(self._weight(g, words) for g in _groups(spans)))
@@ -1506,6 +1512,39 @@ class Resolver:
             return False
         return process.extractOne(nxt.raw, self._name_vocab, scorer=fuzz.ratio,
                                   score_cutoff=OTHER_SURNAME_MAX) is None
+
+    def _undominated(self, found: list[_Hit]) -> tuple[list[_Hit], set[int]]:
+        """The hits left when many people are heard: a person heard only by single
+        words of their name or aliases ("ferreira") goes where another person's name
+        is heard there by more of its words, as closely ("márcia ferreira
+        santana"); such a partial match scores below the fuller one whatever else is
+        said. A surname hundreds of people share would otherwise be scored once per
+        person (``resolve_bench``'s slowest sentences). Returns the hits left and the
+        people gone (no candidates, though an alias they share with others is kept)."""
+        entries, persons = self._entries, self._persons
+        cover: dict[int, tuple[int, float]] = {}
+        people = 0
+        for h in found:
+            if entries[h.entry].person:
+                people += 1
+                if h.matched >= 2:
+                    for p in h.positions:
+                        if (h.matched, h.sim) > cover.get(p, (0, 0.0)):
+                            cover[p] = (h.matched, h.sim)
+        if not cover or people <= PRUNE_PEOPLE:
+            return found, set()
+        kept: set[int] = set()  # people heard otherwise somewhere
+        heard: set[int] = set()
+        for h in found:
+            covered = h.matched == 1 and (c := cover.get(h.positions[0])) is not None and c[1] >= h.sim
+            for d in entries[h.entry].owners:
+                if persons[d]:
+                    (heard if covered else kept).add(d)
+        gone = heard - kept
+        if not gone:
+            return found, gone
+        left = [h for h in found if not (entries[h.entry].owners and all(d in gone for d in entries[h.entry].owners))]
+        return left, gone
 
     def _score_person(self, d: int, hits: list[_Hit], words: Sequence[_Word], named_categories: set[Optional[str]],
                       cands: dict[int, _Candidate], said: dict[str, set[int]],
