@@ -120,6 +120,16 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     # blind-before); after round 15: dev 73.1 / 64.1 %, 4.5 %; test unchanged
     ("r18", "dev"): ({"pt-BR": 0.70, "en-US": 0.60}, 0.06),
     ("r18", "test"): ({"pt-BR": 0.68, "en-US": 0.69}, 0.08),
+    # r19 (the product's own corpus directories again, as in r1, by two more writers
+    # who saw only the directory and the brief) and r20 (ordinary companies written
+    # by their writers: a plastic packaging maker in pt-BR, a solar installer in
+    # en-US), scored at import on 2b6f709 (round 16's blind-before): r19 dev 88.5 /
+    # 88.4 %, 3.9 %; test 88.9 / 90.2 %, 2.3 %; r20 dev 80.0 / 66.7 %, 6.9 %; test
+    # 85.7 / 72.3 %, 5.4 %
+    ("r19", "dev"): ({"pt-BR": 0.87, "en-US": 0.87}, 0.045),
+    ("r19", "test"): ({"pt-BR": 0.87, "en-US": 0.88}, 0.03),
+    ("r20", "dev"): ({"pt-BR": 0.78, "en-US": 0.65}, 0.075),
+    ("r20", "test"): ({"pt-BR": 0.84, "en-US": 0.70}, 0.06),
 }
 
 
@@ -253,6 +263,13 @@ SUGGESTED_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     # round 15: dev 85.9 / 71.8 %, 3.9 %; test unchanged
     ("r18", "dev"): ({"pt-BR": 0.83, "en-US": 0.68}, 0.045),
     ("r18", "test"): ({"pt-BR": 0.76, "en-US": 0.75}, 0.055),
+    # round 16: r19 and r20, suggested by two more model instances at the round's
+    # start (blind-before on 2b6f709: r19 dev 87.4 / 89.5 %, 4.4 %; test 86.7 /
+    # 91.5 %, 2.9 %; r20 dev 81.0 / 77.4 %, 2.1 %; test 86.9 / 78.3 %, 4.8 %)
+    ("r19", "dev"): ({"pt-BR": 0.86, "en-US": 0.88}, 0.05),
+    ("r19", "test"): ({"pt-BR": 0.85, "en-US": 0.90}, 0.035),
+    ("r20", "dev"): ({"pt-BR": 0.79, "en-US": 0.75}, 0.03),
+    ("r20", "test"): ({"pt-BR": 0.85, "en-US": 0.76}, 0.055),
 }
 
 
