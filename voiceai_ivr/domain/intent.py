@@ -321,7 +321,7 @@ _NEGATION_SKIP = frozenset(
     need needs to want wants a an the me t have has any anyone anybody you guys for someone somebody please do does
     them him her
     will gonna going should must need wait waiting for esperar aguardar esperando aguardando bother worry
-    wanna around sitting""".split()
+    wanna around sitting essa esse papo historia""".split()
 )
 _EN_CALLBACK = _rx(
     r"call ?back", r"callback", r"call me", r"ring me", r"give (?:me|us) a (?:call|ring)", r"get back to (?:me|us)",

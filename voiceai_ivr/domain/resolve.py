@@ -874,7 +874,9 @@ class Resolver:
         destination in: the one destination it fits (at least ``FIT_SURE``, and
         ``FIT_MARGIN`` ahead of the next), or the two it fits about equally (asked
         "X or Y?"); None when the fit is weak."""
-        _, words, _, _, noise = self._ranked(utterance)
+        _, words, unrouted, _, noise = self._ranked(utterance)
+        if unrouted == "marketing" and self._press_asks(words):
+            return None  # a reporter's story is not the need: nobody here for the press
         found = self._fits(self._read(_model_text(words, noise)))
         if found is None:
             return None
@@ -1262,7 +1264,8 @@ class Resolver:
         if len(found) > PRUNE_PEOPLE:
             found, gone = self._undominated(found)
         noise: Optional[frozenset[int]] = frozenset(
-            p for h in found if self._entries[h.entry].kind == _IDIOM for p in h.positions)
+            p for h in found if self._entries[h.entry].kind == _IDIOM
+            or (self._entries[h.entry].kind == _OFFTOPIC and len(h.positions) > 1) for p in h.positions)
         if any(self._entries[h.entry].kind == _EXTERNAL for h in found):
             noise = None
         # Phrases claim their words: single-word evidence of another owner there goes.
@@ -1840,14 +1843,15 @@ class Resolver:
             noise = noise | frozenset(p for d, c in cands.items() if d not in kept
                                       for run in self._mentions(c, named=False) for p in run)
         cands = kept
-        said = " ".join(w.raw for w in words)
-        if _PRESS.search(said) and _PRESS_ASKS.search(said):
+        if self._press_asks(words):
             # a reporter asking for an interview or a statement: the press office, not
             # the kind of thing the story is about ("sou repórter e queria uma entrevista
             # sobre venda de carro elétrico" is not for the showroom)
-            press = {d for d in cands if self._categories[d] == "marketing" and not self._persons[d]}
-            if press:
-                cands = {d: c for d, c in cands.items() if d in press or c.tier == TIER_PERSON}
+            press = {d for d in self._by_category.get("marketing", []) if not self._persons[d]}
+            cands = {d: c for d, c in cands.items() if d in press or c.tier == TIER_PERSON}
+            if not press:
+                unrouted = unrouted or "marketing"  # nobody here for the press: the reception
+        said = " ".join(w.raw for w in words)
         if self._payable and _SUPPLIER.search(said):
             self._to_payable(cands, unpaid=bool(_UNPAID.search(said)))
         elif self._payable:
@@ -1862,6 +1866,13 @@ class Resolver:
                 c.tier = TIER_EXPLICIT
         ranked = sorted(cands.values(), key=lambda c: (-c.tier, -c.evidence, -c.score, c.dest))
         return ranked, words, unrouted, len(cands) < heard, noise
+
+    @staticmethod
+    def _press_asks(words: Sequence[_Word]) -> bool:
+        """A caller from the press asking for what the press asks ("sou jornalista e
+        queria uma entrevista", "i'm a reporter with the dispatch doing a story")."""
+        said = " ".join(w.raw for w in words)
+        return bool(_PRESS.search(said) and _PRESS_ASKS.search(said))
 
     def _to_payable(self, cands: dict[int, _Candidate], unpaid: bool = False) -> None:
         """A supplier calling about being paid: the billing evidence of the sentence
@@ -2224,9 +2235,9 @@ def topics_of(text: str) -> list[str]:
 #: Words by which callers correct themselves: what they named before goes.
 _CORRECTIONS: tuple[tuple[str, ...], ...] = tuple(tuple(p.split()) for p in (
     "desculpa", "desculpe", "perdao", "digo", "quer dizer", "ou melhor", "alias", "na verdade", "pera", "perai",
-    "espera", "me enganei", "errei", "corrigindo", "nao nao", "opa",
+    "espera", "me enganei", "errei", "corrigindo", "nao nao", "opa", "me confundi", "confundi",
     "sorry", "i mean", "i meant", "actually", "wait", "scratch that", "or rather", "correction", "my bad",
-    "my mistake", "no no", "oops", "make that", "let me rephrase", "rather",
+    "my mistake", "no no", "oops", "make that", "let me rephrase", "rather", "i misspoke", "mixed up",
 ))
 _CORRECTION_FIRST = frozenset(p[0] for p in _CORRECTIONS)
 #: ... unless it is an apology for something ("desculpa incomodar", "sorry to bother").
@@ -2458,7 +2469,7 @@ _SUPPLIER = re.compile(
     # not "eu não sou fornecedor não, eu quero trabalhar aí"
     r"|(?<!nao )(?:sou|somos|a gente e|nos somos|e) (?:o |a |os |um |uma |uns )?fornecedor(?:a|es)? d[aeo]s?"
     r"|(?<!nao )sou (?:o |a |um |uma )?fornecedora?|(?<!nao )somos (?:os |um |uns )?fornecedore?s?|empresa fornecedora"
-    r"|fornecedore?s? de voces"
+    r"|(?<!ser )(?<!virar )fornecedore?s? de voces"
     # "a gente entrega produto de limpeza pra rede de vocês", "we supply the boxes for your plant"
     r"|(?:a gente|nos) (?:entrega|entregamos|fornece|fornecemos|vende|vendemos)(?: \w+){0,5} (?:pra|para|a) "
     r"(?:voces|rede de voces|loja de voces|lojas de voces|empresa de voces)"

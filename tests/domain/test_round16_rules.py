@@ -1,0 +1,98 @@
+"""Round 16 of issue 18: an off-topic phrase is no topic evidence, a reporter with
+no press office goes to the reception, wanting to become a supplier is not being
+one, more correction and negation words, and lexicon topics (see
+benchmarks/README.md, "Round 16")."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.domain.test_understanding_rules import D
+from voiceai_ivr.domain.intent import classify
+from voiceai_ivr.domain.resolve import Resolver
+
+PT = Resolver([
+    D("Recepção", (), "reception"), D("Financeiro", ("contas a pagar", "cobrança"), "billing"),
+    D("Suporte Técnico", ("suporte",)), D("Comercial", ("vendas",), "sales"), D("Recursos Humanos", ("rh",), "hr"),
+    D("Logística", ("entregas", "expedição"), "logistics"), D("Jurídico", (), "legal"), D("Ouvidoria", ()),
+    D("Diretoria", (), "management"), D("Plantão", (), "emergency"), D("Compras", ("suprimentos",), "purchasing"),
+])
+EN = Resolver([
+    D("Front Desk", (), "reception"), D("Billing", ("accounts payable",), "billing"),
+    D("Technical Support", ("support",)), D("Sales", (), "sales"), D("Human Resources", ("hr",), "hr"),
+    D("Shipping", (), "logistics"), D("Legal", (), "legal"), D("Customer Relations", (), "complaints"),
+    D("Management", (), "management"), D("Emergency Line", (), "emergency"), D("Purchasing", (), "purchasing"),
+])
+
+
+@pytest.mark.parametrize("resolver, said", [
+    (PT, "qual vai ser a previsao do tempo pro fim de semana"),
+    (EN, "do you know the weather forecast for tomorrow"),
+])
+def test_an_off_topic_phrase_is_not_read_as_a_department(resolver: Resolver, said: str) -> None:
+    """"previsão do tempo" is no delivery forecast: the topic model does not read the
+    words of an off-topic phrase, and nothing else is said."""
+    assert classify(said, resolver=resolver).kind == "unknown"
+
+
+@pytest.mark.parametrize("resolver, said", [
+    (PT, "oi eu sou jornalista e queria uma entrevista com alguem da empresa"),
+    (EN, "hi i'm a reporter with the evening herald doing a story on local hiring"),
+])
+def test_a_reporter_without_a_press_office_goes_to_the_reception(resolver: Resolver, said: str) -> None:
+    """"entrevista" is a job interview's word and "hiring" HR's, but a reporter asking
+    for an interview or a story is the press's; with no press office here, the
+    reception (not HR, not the topic model's guess)."""
+    intent = classify(said, resolver=resolver)
+    assert intent.kind == "operator", intent
+
+
+def test_a_reporter_with_a_press_office_goes_there() -> None:
+    r = Resolver([D("Recepção", (), "reception"), D("Recursos Humanos", (), "hr"),
+                  D("Comunicação", (), "marketing")])
+    assert classify("sou jornalista e queria uma entrevista", resolver=r).destination == "Comunicação"
+
+
+@pytest.mark.parametrize("said, wanted", [
+    ("a gente fabrica caixas e queria ser fornecedor de voces", "Compras"),
+    ("sou fornecedor de voces e a nota ainda nao foi paga", "Financeiro"),
+])
+def test_becoming_a_supplier_is_purchasing_being_one_unpaid_is_who_pays(said: str, wanted: str) -> None:
+    assert classify(said, resolver=PT).destination == wanted
+
+
+@pytest.mark.parametrize("said, wanted", [
+    ("o comercial ai me confundi e o juridico", "Jurídico"),
+    ("sales oh i misspoke i need legal", "Legal"),
+])
+def test_more_correction_words(said: str, wanted: str) -> None:
+    resolver = PT if "comercial" in said else EN
+    assert resolver.resolve(said).match == wanted
+
+
+@pytest.mark.parametrize("said", [
+    "sem essa de me ligar depois quero falar com o comercial agora",
+    "sem esse papo de retornar me passa pro comercial",
+])
+def test_a_callback_waved_away_with_sem_essa_de(said: str) -> None:
+    intent = classify(said, resolver=PT)
+    assert (intent.kind, intent.destination) == ("transfer", "Comercial")
+
+
+@pytest.mark.parametrize("resolver, said, wanted", [
+    (EN, "someone is using our trademark on their website", "Legal"),
+    (EN, "there's a lien on my property from one of your contractors", "Legal"),
+    (PT, "copiaram a nossa marca registrada", "Jurídico"),
+    (EN, "i worked twelve hours of overtime and it's not on my check", "Human Resources"),
+    (EN, "the agent hung up on me twice yesterday", "Customer Relations"),
+    (PT, "a atendente desligou na minha cara", "Ouvidoria"),
+    (EN, "there are sparks coming from the outlet by the server", "Emergency Line"),
+    (PT, "estourou o cano e ta alagando o corredor", "Plantão"),
+    (EN, "my company would like to become a vendor for you", "Purchasing"),
+    (PT, "queria marcar uma reuniao com o responsavel maximo de voces", "Diretoria"),
+    (EN, "i cancelled and i'm still waiting for my deposit back", "Billing"),
+])
+def test_lexicon_topics_of_round_16(resolver: Resolver, said: str, wanted: str) -> None:
+    """Transferred, or (a topic heard by one word) "did you mean X?" with X alone."""
+    res = resolver.resolve(said)
+    assert res.match == wanted or (res.ambiguous and [n for n, _ in res.alternatives] == [wanted]), res
