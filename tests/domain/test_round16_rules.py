@@ -96,3 +96,31 @@ def test_lexicon_topics_of_round_16(resolver: Resolver, said: str, wanted: str) 
     """Transferred, or (a topic heard by one word) "did you mean X?" with X alone."""
     res = resolver.resolve(said)
     assert res.match == wanted or (res.ambiguous and [n for n, _ in res.alternatives] == [wanted]), res
+
+
+@pytest.mark.parametrize("resolver, said, kind", [
+    (PT, "o que que eu aperto agora", "repeat"),
+    (PT, "volta pro menu por favor", "repeat"),
+    (PT, "hum o menu de novo", "repeat"),
+    (EN, "sorry can you go over the options again", "repeat"),
+    (EN, "take me back to the main menu", "repeat"),
+    (EN, "ok i'll just try again later thanks", "goodbye"),
+    (EN, "oh wait i just figured it out never mind thanks", "goodbye"),
+])
+def test_repeat_and_goodbye_phrasings(resolver: Resolver, said: str, kind: str) -> None:
+    assert classify(said, resolver=resolver).kind == kind
+
+
+def test_initials_of_an_alias_spelled_out() -> None:
+    """"a r" spells the alias "accounts receivable" (as "a p" the name "Accounts
+    Payable" would): said letter by letter only, not the word "ar"."""
+    r = Resolver([D("Billing", ("accounts receivable",), "billing"), D("Front Desk", (), "reception")])
+    assert r.resolve("a r department please").match == "Billing"
+    assert r.resolve("the ar in here is broken").match is None
+
+
+def test_an_irish_surname_is_one_word() -> None:
+    """"o'brien" is a surname nobody here has, not the letter "o" and "brien": the
+    caller asked for someone not in the directory (the reception)."""
+    assert classify("can you put me through to dave o'brien", resolver=EN).kind == "operator"
+    assert classify("at five o'clock", resolver=EN).kind != "operator"

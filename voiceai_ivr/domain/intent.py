@@ -87,9 +87,9 @@ _GOODBYE = _rx(
     r" (?:mais tarde|depois|outra hora|outro dia|amanha|semana que vem)",
     r"deixa (?:quieto|pra depois|para depois|pra outra hora|pra outro dia)", r"ja (?:resolvi|consegui|resolveu)",
     r"nao precisa mais", r"era isso", r"valeu tchau", r"obrigad[oa] tchau",
-    r"(?:i ll|i will|ill) (?:call|try)(?: \w+){0,2} (?:later|tomorrow|another time|some other time)",
+    r"(?:i ll|i will|ill) (?:just )?(?:call|try)(?: \w+){0,2} (?:later|tomorrow|another time|some other time)",
     r"that s it", r"thats it", r"that(?: will| ll|ll) be all", r"forget (?:it|about it)",
-    r"(?:all|already) (?:set|sorted|taken care of)", r"i figured it out", r"not anymore",
+    r"(?:all|already) (?:set|sorted|taken care of)", r"i (?:just )?figured (?:it )?out", r"not anymore",
     r"that s everything", r"that was (?:it|all)", r"(?:i m|im|we re) (?:good|all good|fine)", r"eu te (?:ligo|retorno)",
     r"(?:i ll|i will) call you back",
     # only thanks ("ok obrigada", "alright thank you"): the caller is done
@@ -134,6 +134,11 @@ _REPEAT = _rx(
     r"(?:qual|que) (?:era|e) (?:a tecla|o numero|a opcao)",
     r"what (?:was|is|were) (?:i|we) (?:supposed|meant) to (?:press|dial|push|say)",
     r"what (?:number|key|button) (?:was|is|do i|should i)", r"what do i (?:press|dial|push)",
+    r"o que (?:que )?(?:eu )?(?:aperto|digito|teclo|disco)", r"qual (?:numero|tecla|opcao) (?:eu )?(?:aperto|digito)",
+    r"(?:volta|voltar|volte|retorna)(?: \w+){0,1} (?:o|ao|pro|para o|pra o) menu",
+    r"menu (?:de novo|inicial|principal)",
+    r"go over (?:that|it|this|those|them|the options|the choices|the menu)(?: \w+){0,2} again",
+    r"(?:back to|go back to) the (?:main )?menu", r"main menu",
     r"(?:nao|num) (?:ouvi|escutei|peguei)", r"didn t hear", r"i missed (?:that|it|what|the)",
 )
 #: A sentence that opens by dropping the matter ("forget it, i'll just drive over

@@ -581,6 +581,11 @@ class Resolver:
             # "Public Information Office" is spelled "p i o": its every word counts too
             spellings = [] if person else [f for f in dict.fromkeys((spelled, _initials(name, every_word=True))) if f]
             spellings = [f for f in spellings if not any(_initials(a) == f or normalize_text(a) == f for a in aliases)]
+            if not person:
+                # ... and so is an alias of several words ("a r" for the alias "accounts receivable")
+                said_as = {normalize_text(a) for a in aliases}
+                spellings += [f for f in dict.fromkeys(_initials(a) for a in aliases)
+                              if f and f not in said_as and f not in spellings]
             if spellings:
                 # "Alimentos e Bebidas" is spelled "a b" and, as "A&B" is read in pt-BR, "a e bê"
                 joined = _joined_initials(name)

@@ -36,6 +36,8 @@ LANGUAGES = ("pt-BR", "en-US")
 MIN_STEM = {"pt": 4, "en": 3}
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+#: An Irish surname's "O'" is part of the name ("o'brien" -> "obrien", not "o brien").
+_O_APOSTROPHE = re.compile(r"\bo['\u2019](?=[a-z]{3})(?!clock)")
 
 
 # --------------------------------------------------------------------------- word forms
@@ -43,7 +45,7 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 def normalize_text(text: str) -> str:
     """casefold, strip accents, punctuation to spaces, collapse: "Suporte Técnico!" -> "suporte tecnico"."""
-    return _NON_ALNUM.sub(" ", strip_accents(text or "").casefold()).strip()
+    return _NON_ALNUM.sub(" ", _O_APOSTROPHE.sub("o", strip_accents(text or "").casefold())).strip()
 
 
 def stem(token: str) -> str:
