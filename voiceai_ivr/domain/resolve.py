@@ -1308,8 +1308,14 @@ class Resolver:
                 continue  # initials count spelled out only ("a r department"), not as a word ("ar")
             if e.owners and e.forms == ("it",) and _pronoun_it(words, h.positions[0]):
                 continue  # "how it connects", "is it open": the pronoun, not the IT department
+            if e.owners and len(h.positions) == 1 and h.positions[0] > 0 \
+                    and words[h.positions[0] - 1].raw in _DETERMINERS \
+                    and (words[h.positions[0]].common or words[h.positions[0]].topical) \
+                    and all(self._persons[d] for d in e.owners):
+                continue  # "my factura, the bill": a thing, not Bill (William) nor Mr Price
             kept.append(h)
-            if e.owners and h.matched == len(e.words) and not (
+            if e.owners and (h.matched == len(e.words) or (
+                    e.kind == _NAME and not e.person and not h.via_stem and h.sim >= SIM_EXACT)) and not (
                 len(h.positions) == 1 and h.via_stem and words[h.positions[0]].topical
             ):
                 for p in h.positions:
@@ -1338,7 +1344,7 @@ class Resolver:
             demoted = len(h.positions) == 1 and h.via_stem and words[h.positions[0]].topical
             if not e.person and e.kind in (_NAME, _ALIAS, _CATNAME) and e.category in _THEIRS_WHEN_MINE \
                     and (e.kind == _CATNAME or any(self._declared[d] for d in e.owners)) \
-                    and _possessed(words, min(h.positions)):
+                    and _possessed(words, min(h.positions), bare=e.category == "management"):
                 # "my immigration lawyer", "o meu chefe": the caller's own, not ours
                 for d in (e.owners or self._by_category.get(e.category, [])):
                     note(d, h, " (the caller's own)")
@@ -2352,10 +2358,11 @@ def _asked_for(words: Sequence[_Word], at: int) -> bool:
     falar com o financeiro", "transfer me to billing") or opens the sentence
     (after a greeting: "yeah the pharmacy", "oi, o financeiro")."""
     j = at - 1
-    while j >= 0 and (words[j].raw in _ARTICLES or words[j].raw in _FILLERS or words[j].raw in _OPENERS):
+    while j >= 0 and (words[j].raw in _ARTICLES or words[j].raw in _FILLERS or words[j].raw in _OPENERS
+                      or words[j].raw in _YOUR):
         j -= 1
     if j < 0:
-        return True  # the caller opened with it
+        return True  # the caller opened with it ("your commercial department please")
     if words[j].raw in ("from", "in", "at") and j > 0 and words[j - 1].raw in _SOMEONE:
         return True  # "can someone from pavilion rentals call me back"
     # "queria a contabilidade" asks for it; "queria reservar" says what to do
@@ -2363,6 +2370,10 @@ def _asked_for(words: Sequence[_Word], at: int) -> bool:
         words[j].raw in _WISHING and words[j + 1].raw in _ARTICLES)
 
 
+#: English determiners: the word after them is a thing, not a person's name
+_DETERMINERS = frozenset("the my your our their a an this that these those".split())
+#: the organisation's, said of its department ("your billing department", "o seu financeiro")
+_YOUR = frozenset("your ur seu sua".split())
 #: someone of a department ("alguém do financeiro", "somebody from billing")
 _SOMEONE = frozenset("alguem someone somebody anyone anybody".split())
 
@@ -2571,13 +2582,17 @@ def _opened_with(words: Sequence[_Word], at: int) -> bool:
     return all(w.raw in _ARTICLES or w.raw in _FILLERS for w in words[:at])
 
 
-def _possessed(words: Sequence[_Word], at: int) -> bool:
+def _possessed(words: Sequence[_Word], at: int, bare: bool = False) -> bool:
     """A possessive of the caller's before ``at``, with at most two describing
     words between ("my immigration lawyer"), or the caller's own title ("i'm the
-    activities director")."""
+    activities director"); with ``bare``, also without an article ("sou dono de um
+    mercadinho": not for a lawyer, "sou advogado e represento..." is for ours)."""
     for j in range(at - 1, max(-1, at - 4), -1):
         if words[j].raw in _MINE:
             return True
+        if bare and j == at - 1 and (
+                words[j].raw in _I_AM or (j > 0 and (words[j - 1].raw, words[j].raw) in _I_AM_TWO)):
+            return True  # "sou dono de um mercadinho": the caller's own title, with no article
         if words[j].raw in _SELF_ARTICLES and j > 0 and (
                 words[j - 1].raw in _I_AM or (j > 1 and (words[j - 2].raw, words[j - 1].raw) in _I_AM_TWO)):
             return True  # "i'm the activities director", "sou a gerente": the caller's own title
