@@ -166,3 +166,18 @@ def test_a_department_s_own_name_word_beats_a_lexicon_kind_name() -> None:
     the lexicon gives complaints departments (the SAC): the directory's own wins."""
     r = Resolver([D("SAC", (), "complaints"), D("Garantia da Qualidade", ()), D("Comercial", (), "sales")])
     assert r.resolve("o laboratorio de controle de qualidade").match == "Garantia da Qualidade"
+
+
+def test_wanting_to_complain_is_said_outright() -> None:
+    """"quero reclamar" at the end of a story about a product: the complaints
+    desk, not "did you mean the SAC?"."""
+    r = Resolver([D("SAC", ()), D("Comercial", ("vendas",), "sales"), D("Expedição", (), "logistics")])
+    assert r.resolve("o pote que eu comprei veio rachado e quero reclamar").match == "SAC"
+
+
+def test_the_agem_noun_of_a_verb_starts_a_department_s_name() -> None:
+    """"reciclar" and Reciclagem: the noun Portuguese makes of a verb with "-agem"
+    is a relative, as "flores" is of Floricultura (asked, at least)."""
+    r = Resolver([D("Aparas e Reciclagem", ()), D("Comercial", ("vendas",), "sales"), D("Recepção", (), "reception")])
+    res = r.resolve("tenho filme usado pra reciclar")
+    assert res.match == "Aparas e Reciclagem" or [n for n, _ in res.alternatives] == ["Aparas e Reciclagem"]

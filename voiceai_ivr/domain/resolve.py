@@ -1512,7 +1512,8 @@ class Resolver:
                 continue
             mine = snowball(w.raw, "pt")
             for root, d, ei in self._roots.get(mine[:4], ()) if len(mine) >= 4 else ():
-                if root.startswith(mine) and len(root) - len(mine) >= RELATED_COMPOUND:
+                if root.startswith(mine) and (len(root) - len(mine) >= RELATED_COMPOUND or root[len(mine):] == "ag"):
+                    # (or the noun Portuguese makes of the verb with "-agem": "reciclar", Reciclagem)
                     out.append((at, d, ei))
         return out
 
