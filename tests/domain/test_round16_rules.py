@@ -1,4 +1,4 @@
-"""Round 16 of issue 18: an off-topic phrase is no topic evidence, a reporter with
+"""Rounds 16 and 17 of issue 18: an off-topic phrase is no topic evidence, a reporter with
 no press office goes to the reception, wanting to become a supplier is not being
 one, more correction and negation words, and lexicon topics (see
 benchmarks/README.md, "Round 16")."""
@@ -181,3 +181,52 @@ def test_the_agem_noun_of_a_verb_starts_a_department_s_name() -> None:
     r = Resolver([D("Aparas e Reciclagem", ()), D("Comercial", ("vendas",), "sales"), D("Recepção", (), "reception")])
     res = r.resolve("tenho filme usado pra reciclar")
     assert res.match == "Aparas e Reciclagem" or [n for n, _ in res.alternatives] == ["Aparas e Reciclagem"]
+
+
+# --------------------------------------------------------------------------- round 17
+
+
+@pytest.mark.parametrize("resolver, said", [
+    (PT, "o roberto teixeira do juridico por favor"),
+    (EN, "i'm looking for megan holloway she was my sales rep"),
+])
+def test_someone_nobody_here_is_with_their_department_goes_to_the_reception(resolver: Resolver, said: str) -> None:
+    """A full name nobody here has, with the department the caller thinks they work
+    in: a human finds out (not the department said with it)."""
+    assert classify(said, resolver=resolver).kind == "operator"
+
+
+@pytest.mark.parametrize("resolver, said, wanted", [
+    (PT, "o ju ridico por favor", "Jurídico"),
+    (PT, "uma senhora bateu no meu carro e eu quero falar com o juridico", "Jurídico"),
+])
+def test_a_split_name_or_a_lady_is_not_someone_nobody_here_is(resolver: Resolver, said: str, wanted: str) -> None:
+    intent = classify(said, resolver=resolver)
+    assert (intent.kind, intent.destination) == ("transfer", wanted)
+
+
+@pytest.mark.parametrize("said", [
+    "ô moço eu quero falar com uma pessoa de carne e osso",
+    "boa tarde aqui e do instituto to fazendo uma pesquisa com as empresas da regiao",
+])
+def test_a_human_asked_for_and_a_survey_go_to_the_reception(said: str) -> None:
+    assert classify(said, resolver=PT).kind == "operator"
+
+
+def test_a_key_said_after_number() -> None:
+    menu = {"3": "Comercial"}
+    intent = classify("uh i'll take number three", resolver=EN, menu=menu)
+    assert (intent.kind, intent.destination) == ("transfer", "Comercial")
+    assert classify("wait what was number three", resolver=EN, menu=menu).kind == "repeat"
+
+
+@pytest.mark.parametrize("resolver, said, wanted", [
+    (EN, "somebody put our logo on their flyers without permission", "Legal"),
+    (EN, "honestly the worst service i've had from any company", "Customer Relations"),
+    (EN, "can i update the shipping address on my order", "Shipping"),
+    (PT, "represento um fundo e temos uma proposta de aquisicao da empresa", "Diretoria"),
+    (PT, "preciso da declaracao de tempo de servico pra aposentadoria", "Recursos Humanos"),
+])
+def test_lexicon_topics_of_round_17(resolver: Resolver, said: str, wanted: str) -> None:
+    res = resolver.resolve(said)
+    assert res.match == wanted or (res.ambiguous and [n for n, _ in res.alternatives] == [wanted]), res

@@ -162,6 +162,10 @@ _OPERATOR = _rx(
     r"is there (?:a|an|any|some|someone|somebody)(?: \w+){0,2} (?:i|we) (?:can|could) (?:talk|speak)(?: to| with)?$",
     r"tem (?:algum|alguma|um|uma|alguem)(?: \w+){0,2} (?:que|pra|para) (?:eu )?(?:possa )?(?:falar|conversar)"
     r"(?: comigo)?$",
+    r"de carne e osso", r"flesh and blood",
+    # someone surveying the organisation ("aqui é do ibge, tô fazendo uma pesquisa")
+    r"(?:to|estou|estamos|tamos|tamo) fazendo uma pesquisa", r"(?:i m|im|i am|we re|we are) (?:doing|conducting)"
+    r" (?:a |an )?(?:survey|census|study)",
     r"human", r"operator", r"representative", r"a person", r"real person", r"live person", r"live agent",
     r"agent", r"someone real", r"front desk", r"reception", r"receptionist", r"switchboard", r"robot",
     r"(?:talk|speak|speaking|talking)(?: \w+){0,2} (?:to|with) (?:someone|somebody|anyone|anybody)",
@@ -242,12 +246,13 @@ _KEY_FILLER = {
 
 #: Words that say the next number is a key of the menu ("aperta o dois", "I'll take option three").
 _KEY_CUES = frozenset("opcao opcoes tecla teclo teclar teclei aperta aperto apertar apertei digito digitar digita "
-                      "digitei cliquei escolhi option press pressing pressed pushed dialed key".split())
+                      "digitei cliquei escolhi option press pressing pressed pushed dialed key number numero".split())
 _ORDINALS = {
     "pt-BR": {"primeira": "1", "primeiro": "1", "segunda": "2", "segundo": "2", "terceira": "3", "terceiro": "3",
               "quarta": "4", "quarto": "4", "quinta": "5", "quinto": "5"},
     "en-US": {"first": "1", "second": "2", "third": "3", "fourth": "4", "fifth": "5"},
 }
+_ASKED_WHICH = frozenset("was is s were era e eram sao qual".split())
 _CUE_SKIP = frozenset("o a numero na no the number um".split())
 
 
@@ -257,8 +262,8 @@ def _cued_key(words: Sequence[str], langs: Sequence[str]) -> Optional[str]:
     if len(words) > 10:
         return None
     for i, w in enumerate(words):
-        if w not in _KEY_CUES:
-            continue
+        if w not in _KEY_CUES or (w in ("number", "numero") and i > 0 and words[i - 1] in _ASKED_WHICH):
+            continue  # "what was number three?": the menu asked about, not a key chosen
         for lang in langs:
             ords = _ORDINALS[lang]
             if i > 0 and w in ("opcao", "option") and words[i - 1] in ords:
@@ -522,16 +527,23 @@ _TOWARDS = frozenset("to pra pro para".split())
 _SPEAK = frozenset("talk speak speaking talking falar fala passa passar transfer transfere ask".split())
 
 
-def _names_someone(norm: str) -> bool:
+def _names_someone(norm: str, nobody_in: Optional[Resolver] = None) -> bool:
     """``_asks_for_someone``, where the name is not that of a place or a thing by
-    the word before it (see ``_PLACE_BEFORE``; "to"/"pra" only after a verb of speaking)."""
+    the word before it (see ``_PLACE_BEFORE``; "to"/"pra" only after a verb of speaking);
+    with ``nobody_in``, a name that resolver does not take for one of its own (a
+    department's name split by ASR, "ju ridico", is not Ju Ridico)."""
     words = norm.split()
     for i in range(len(words) - 1):
-        if not _asks_for_someone(" ".join(words[i:i + 2])):
+        pair = " ".join(words[i:i + 2])
+        if not _asks_for_someone(pair):
+            continue
+        if nobody_in is not None and ((found := nobody_in.resolve(pair)).match is not None or found.ambiguous):
             continue
         prev = words[i - 1] if i else ""
         if prev in _PLACE_BEFORE or (prev in _TOWARDS and (i < 2 or words[i - 2] not in _SPEAK)):
             continue
+        if prev in ("uma", "um", "an") and words[i] in lexicon().titles:
+            continue  # "uma senhora bateu no meu carro": a lady, not Mrs Bateu
         if _preceded_by(words, i, _SELF):
             continue
         return True
@@ -558,7 +570,8 @@ def _asks_for_someone(norm: str) -> bool:
         nxt = words[i + 1] if i + 1 < len(words) else ""
         full = bool(nxt) and not lx.is_common(nxt) and nxt not in STOPWORDS and len(nxt) > 2
         named = (lx.is_first_name(w) and not lx.is_common(w) and full) or (
-            i > 0 and words[i - 1] in lx.titles and not lx.is_common(w) and len(w) > 2) or (
+            i > 0 and words[i - 1] in lx.titles and not lx.is_common(w) and len(w) > 2
+            and not (i > 1 and words[i - 2] in ("uma", "um", "an"))) or (  # "uma senhora bateu": a lady
             lx.is_first_name(w) and _preceded_by(words, i, _NAME_SAID))
         if not named:
             continue
@@ -640,6 +653,11 @@ def classify(
         return Intent(yn, destination=dest, resolution=res if dest else None, text=text, reason=f"{yn} words")
     if _NONE_FITS.search(norm):
         return Intent("operator", resolution=res, text=text, reason="none of the choices fits")
+    if res is not None and named and resolver is not None and res.match is not None \
+            and not resolver.is_person(res.match) and not _topic_only(res) and _names_someone(norm, resolver):
+        # "o joão batista do almoxarifado", "tony castellano, my driver manager": a
+        # person nobody here is, by full name, with the department they work in
+        return Intent("operator", resolution=res, text=text, reason="asked for someone not in the directory")
     if res is not None and named and _topic_only(res) and (
             _said_as_a_name(norm, res) or (resolver is not None and _names_someone(norm))):
         # "somebody named bill yates", "my driver manager tony castellano": a person
