@@ -91,8 +91,14 @@ def test_a_callback_waved_away_with_sem_essa_de(said: str) -> None:
     (EN, "my company would like to become a vendor for you", "Purchasing"),
     (PT, "queria marcar uma reuniao com o responsavel maximo de voces", "Diretoria"),
     (EN, "i cancelled and i'm still waiting for my deposit back", "Billing"),
+    # round 17
+    (EN, "somebody put our logo on their flyers without permission", "Legal"),
+    (EN, "honestly the worst service i've had from any company", "Customer Relations"),
+    (EN, "can i update the shipping address on my order", "Shipping"),
+    (PT, "represento um fundo e temos uma proposta de aquisicao da empresa", "Diretoria"),
+    (PT, "preciso da declaracao de tempo de servico pra aposentadoria", "Recursos Humanos"),
 ])
-def test_lexicon_topics_of_round_16(resolver: Resolver, said: str, wanted: str) -> None:
+def test_lexicon_topics_of_rounds_16_and_17(resolver: Resolver, said: str, wanted: str) -> None:
     """Transferred, or (a topic heard by one word) "did you mean X?" with X alone."""
     res = resolver.resolve(said)
     assert res.match == wanted or (res.ambiguous and [n for n, _ in res.alternatives] == [wanted]), res
@@ -218,15 +224,3 @@ def test_a_key_said_after_number() -> None:
     intent = classify("uh i'll take number three", resolver=EN, menu=menu)
     assert (intent.kind, intent.destination) == ("transfer", "Comercial")
     assert classify("wait what was number three", resolver=EN, menu=menu).kind == "repeat"
-
-
-@pytest.mark.parametrize("resolver, said, wanted", [
-    (EN, "somebody put our logo on their flyers without permission", "Legal"),
-    (EN, "honestly the worst service i've had from any company", "Customer Relations"),
-    (EN, "can i update the shipping address on my order", "Shipping"),
-    (PT, "represento um fundo e temos uma proposta de aquisicao da empresa", "Diretoria"),
-    (PT, "preciso da declaracao de tempo de servico pra aposentadoria", "Recursos Humanos"),
-])
-def test_lexicon_topics_of_round_17(resolver: Resolver, said: str, wanted: str) -> None:
-    res = resolver.resolve(said)
-    assert res.match == wanted or (res.ambiguous and [n for n, _ in res.alternatives] == [wanted]), res
