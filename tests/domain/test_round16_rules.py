@@ -224,3 +224,21 @@ def test_a_key_said_after_number() -> None:
     intent = classify("uh i'll take number three", resolver=EN, menu=menu)
     assert (intent.kind, intent.destination) == ("transfer", "Comercial")
     assert classify("wait what was number three", resolver=EN, menu=menu).kind == "repeat"
+
+
+def test_either_title_is_no_gender() -> None:
+    """"mr or ms russo": the caller does not know which Russo; both are offered."""
+    r = Resolver([D("Mike Russo"), D("Angela Russo"), D("Front Desk", (), "reception")])
+    res = r.resolve("i'm looking for mr or ms russo i don't remember the first name")
+    assert res.match is None and {n for n, _ in res.alternatives} >= {"Mike Russo", "Angela Russo"}
+
+
+def test_a_vendor_asking_about_its_invoice_is_for_who_pays_suppliers() -> None:
+    """"we're one of your vendors": the words by which the caller says what they
+    are, not a request for Purchasing, when the call is about money; a vendor
+    with something to sell is still Purchasing's."""
+    r = Resolver([D("Accounts Receivable", (), "billing"), D("Accounts Payable", ()),
+                  D("Purchasing", (), "purchasing"), D("Front Desk", (), "reception")])
+    assert r.resolve("we're one of your vendors and i need to know when the check for our invoice is going out"
+                     ).match == "Accounts Payable"
+    assert r.resolve("we're one of your vendors and we have a new product line to show you").match == "Purchasing"

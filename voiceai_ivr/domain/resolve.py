@@ -1467,10 +1467,12 @@ class Resolver:
         # the kinds of the departments named as such (not people, not topic words)
         dept_named = {self._categories[c.dest] for c in cands.values()
                       if c.tier == TIER_EXPLICIT and not self._persons[c.dest] and still_said(c)}
-        near = _Near(
-            {i: "m" if w.raw in _MALE_WORDS else "f" for i, w in enumerate(words)
-             if w.raw in _MALE_WORDS or w.raw in _FEMALE_WORDS},
-            frozenset(i for i, w in enumerate(words) if person_words and w.surname and self._other_surname(w)))
+        gender = {i: "m" if w.raw in _MALE_WORDS else "f" for i, w in enumerate(words)
+                  if w.raw in _MALE_WORDS or w.raw in _FEMALE_WORDS}
+        for i in [i for i in gender if gender.get(i + 2, gender[i]) != gender[i] and words[i + 1].raw in ("or", "ou")]:
+            del gender[i], gender[i + 2]  # "mr or ms russo", "o senhor ou a senhora": either
+        near = _Near(gender, frozenset(
+            i for i, w in enumerate(words) if person_words and w.surname and self._other_surname(w)))
         elsewhere = {d for d, hits in person_words.items()
                      if self._score_person(d, hits, words, named_categories, cands, said, dept_named, near)}
         if elsewhere and any(c.tier == TIER_PERSON and c.dest not in elsewhere for c in cands.values()):
@@ -1865,7 +1867,7 @@ class Resolver:
                 unrouted = unrouted or "marketing"  # nobody here for the press: the reception
         said = " ".join(w.raw for w in words)
         if self._payable and _SUPPLIER.search(said):
-            self._to_payable(cands, unpaid=bool(_UNPAID.search(said)))
+            self._to_payable(cands, words, unpaid=bool(_UNPAID.search(said)))
         elif self._payable:
             self._either_side(cands, words)
         weak = [c for c in cands.values() if c.tier == TIER_PERSON and c.score < PERSON_SURE]
@@ -1886,7 +1888,7 @@ class Resolver:
         said = " ".join(w.raw for w in words)
         return bool(_PRESS.search(said) and _PRESS_ASKS.search(said))
 
-    def _to_payable(self, cands: dict[int, _Candidate], unpaid: bool = False) -> None:
+    def _to_payable(self, cands: dict[int, _Candidate], words: Sequence[_Word], unpaid: bool = False) -> None:
         """A supplier calling about being paid: the billing evidence of the sentence
         ("invoice", "paid", "past due") is the other side of the ledger, so it goes
         to who pays suppliers (``_payable``), not to who bills customers; a supplier
@@ -1894,8 +1896,12 @@ class Resolver:
         kinds = ("billing", "purchasing", "logistics") if unpaid else ("billing", "purchasing")
         billing = [c for c in cands.values() if c.tier == TIER_GENERIC and c.dest not in self._payable
                    and self._categories[c.dest] in kinds]
-        if any(c.tier > TIER_GENERIC for c in cands.values()):
+        money = unpaid or any(self._categories[c.dest] == "billing" for c in cands.values())
+        said_so = [c for c in cands.values() if c.tier > TIER_GENERIC and money and self._said_as_supplier(c, words)]
+        if any(c.tier > TIER_GENERIC and c not in said_so for c in cands.values()):
             return
+        for c in said_so:  # "we're one of your vendors": no request for Purchasing when it is about money
+            del cands[c.dest]
         ev = max((c.evidence for c in billing), default=0.0) + 1.0
         for d in self._payable:
             c = cands.get(d) or cands.setdefault(d, _Candidate(d))
@@ -1904,6 +1910,12 @@ class Resolver:
                 c.score = min(80.0 + 8.0 * (min(c.evidence, 3.0) - 1.0), 97.0)
         for c in billing:
             del cands[c.dest]
+
+    def _said_as_supplier(self, c: _Candidate, words: Sequence[_Word]) -> bool:
+        """``c`` is heard only in the words by which the caller says what they are
+        ("we're one of your vendors"): not a request for the department of vendors."""
+        said = {words[p].raw for _, positions, _ in c.notes for p in positions}
+        return bool(said) and said <= _SUPPLIER_WORDS
 
     def _either_side(self, cands: dict[int, _Candidate], words: Sequence[_Word]) -> None:
         """"Financeiro, por favor", "a question about a payment": a word of money
@@ -2494,6 +2506,8 @@ _SUPPLIER = re.compile(
     r"|" + _UNPAID_RX + r")\b")
 
 
+#: How suppliers say what they are.
+_SUPPLIER_WORDS = frozenset("vendor vendors supplier suppliers fornecedor fornecedora fornecedores".split())
 #: Words of money that say neither "I owe you" nor "you owe me".
 _EITHER_SIDE = frozenset("""financeiro financeira financas finance finances financial departamento setor area
     pagamento pagamentos payment payments question about a""".split())
