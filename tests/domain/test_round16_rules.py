@@ -242,3 +242,16 @@ def test_a_vendor_asking_about_its_invoice_is_for_who_pays_suppliers() -> None:
     assert r.resolve("we're one of your vendors and i need to know when the check for our invoice is going out"
                      ).match == "Accounts Payable"
     assert r.resolve("we're one of your vendors and we have a new product line to show you").match == "Purchasing"
+
+
+def test_a_lexicon_word_of_one_language_matches_its_own_language_s_forms_only() -> None:
+    """"parcel" is an English shipping word: the Portuguese "parcelar" (pay in
+    instalments) is not a form of it, only of "parcela" (billing)."""
+    r = Resolver([D("Financeiro", (), "billing"), D("Logística", (), "logistics"), D("Recepção", (), "reception")])
+    res = r.resolve("queria parcelar a divida em quatro vezes")
+    assert "Logística" not in {res.match, *(n for n, _ in res.alternatives)}
+    assert r.resolve("where is my parcel").match == "Logística"
+
+
+def test_sales_words_of_round_17() -> None:
+    assert EN.resolve("we want to move up to the bigger package").match == "Sales"

@@ -414,6 +414,7 @@ class _Entry:
     generic: bool = False  # an alias that is a topic word
     person: bool = False
     initials: bool = False  # a department's initials ("a r" for Accounts Receivable): matched only spelled out
+    lang: Optional[str] = None  # a lexicon term of one language: its word forms in that language only
 
     @property
     def own_name(self) -> bool:
@@ -635,7 +636,7 @@ class Resolver:
                     if words:
                         # department names match as said (and plural): "receiving" is not "received"
                         entries.append(_Entry((), kind, term.lstrip("="), words, forms, exact or kind == _CATNAME,
-                                              cat.name))
+                                              cat.name, lang=cat.language_of.get(term)))
         for kind, terms in ((_IDIOM, lx.idioms), (_OFFTOPIC, lx.offtopic), (_EXTERNAL, lx.external)):
             for term in terms:
                 words, forms, _ = _entry_words(term, lexical=True)
@@ -660,6 +661,8 @@ class Resolver:
                 self._by_word.setdefault(w, []).append((ei, pos))
                 if not e.exact and not e.person:
                     keys = stem_keys(w)
+                    if e.lang is not None:
+                        keys = frozenset(k for k in keys if k.startswith(e.lang))
                     if e.owners and e.kind in (_KEYWORD, _ALIAS) and len(e.words) >= 2:
                         # "mudança de endereço" said "mudar de endereço"; an alias "pavilion
                         # rentals" said "rent a pavilion" (a keyword's English roots would

@@ -143,6 +143,9 @@ class Category:
     names: tuple[str, ...]  # both languages
     topics: tuple[str, ...]
     weak: tuple[str, ...]
+    #: term -> "pt" / "en" for a term listed under one language only: matched in its
+    #: own language's word forms only ("parcel" is not the Portuguese "parcelar")
+    language_of: Mapping[str, str] = field(default_factory=dict)
 
     def label_for(self, language: str) -> str:
         return str(self.label.get(language) or self.label.get("pt-BR") or self.name)
@@ -170,6 +173,18 @@ class Lexicon:
 
     def is_first_name(self, word: str) -> bool:
         return word in self.name_groups
+
+
+def _languages_of(doc: Mapping[str, Any], where: str) -> dict[str, str]:
+    """Each term of a category file listed under one language only, with it ("pt"/"en")."""
+    by: dict[str, set[str]] = {}
+    for section in ("names", "topics", "weak"):
+        value = doc.get(section)
+        if isinstance(value, Mapping):
+            for lang, items in value.items():
+                for term in _phrases(items, f"{where}: {section}.{lang}"):
+                    by.setdefault(term, set()).add(str(lang)[:2])
+    return {term: next(iter(langs)) for term, langs in by.items() if len(langs) == 1}
 
 
 def _phrases(value: Any, where: str) -> tuple[str, ...]:
@@ -218,6 +233,7 @@ def load_lexicon(directory: Optional[Path] = None) -> Lexicon:
                 names=_phrases(doc.get("names"), f"{path.name}: names"),
                 topics=_phrases(doc.get("topics"), f"{path.name}: topics"),
                 weak=_phrases(doc.get("weak"), f"{path.name}: weak"),
+                language_of=_languages_of(doc, path.name),
             )
     common: set[str] = set()
     for word in _phrases(words.get("common"), "words.yaml: common"):
