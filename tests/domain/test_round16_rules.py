@@ -255,3 +255,25 @@ def test_a_lexicon_word_of_one_language_matches_its_own_language_s_forms_only() 
 
 def test_sales_words_of_round_17() -> None:
     assert EN.resolve("we want to move up to the bigger package").match == "Sales"
+
+
+@pytest.mark.parametrize("resolver, said", [
+    (PT, "deixar recado nao adianta quero o comercial"),
+    (PT, "de jeito nenhum que vou esperar voces ligarem me passa pro comercial"),
+    (PT, "me ligar depois nao moca quero o comercial"),
+    (EN, "i'd rather not get a call back transfer me to sales"),
+    (EN, "a callback won't help me i need sales on the line"),
+])
+def test_a_callback_refused_after_it_or_far_before_it(resolver: Resolver, said: str) -> None:
+    intent = classify(said, resolver=resolver)
+    assert intent.kind == "transfer", intent
+
+
+@pytest.mark.parametrize("resolver, said", [
+    (PT, "pode me ligar depois do almoco"),
+    (PT, "quero deixar recado pro comercial"),
+    (PT, "pede pro comercial me ligar mais tarde"),
+    (EN, "please have sales call me back"),
+])
+def test_callbacks_asked_for_are_still_callbacks(resolver: Resolver, said: str) -> None:
+    assert classify(said, resolver=resolver).kind == "callback"

@@ -324,6 +324,7 @@ _EN_CALL = frozenset("call calling ring ringing phone phoning contact contacting
 _EN_FIRST_PERSON = frozenset("i im we were ive ll".split())
 _NEGATORS = frozenset(
     "nao nem nunca ninguem sem nada esquece dispenso dispensa no not never nobody dont don didn doesn neither forget"
+    " nenhum"
     .split())
 _NEGATION_SKIP = frozenset(
     """precisa precisar preciso precisam quero queria quer querem pode podem vai vao necessario e que se
@@ -331,7 +332,7 @@ _NEGATION_SKIP = frozenset(
     need needs to want wants a an the me t have has any anyone anybody you guys for someone somebody please do does
     them him her
     will gonna going should must need wait waiting for esperar aguardar esperando aguardando bother worry
-    wanna around sitting essa esse papo historia""".split()
+    wanna around sitting essa esse papo historia get getting receive receber jeito vou""".split()
 )
 _EN_CALLBACK = _rx(
     r"call ?back", r"callback", r"call me", r"ring me", r"give (?:me|us) a (?:call|ring)", r"get back to (?:me|us)",
@@ -360,10 +361,28 @@ def _negated(words: Sequence[str], i: int) -> bool:
 
 
 def _negated_after(words: Sequence[str], i: int) -> bool:
-    """A callback word taken back by the word after it ("retorno não, eu espero na
-    linha", "callback no, just put me through")."""
-    return i + 1 < len(words) and words[i] in ("retorno", "callback", "recado", "ligacao") \
-        and words[i + 1] in ("nao", "no") and not (i + 2 < len(words) and words[i + 2] in _NOT_A_REFUSAL)
+    """A callback word taken back by the words after it ("retorno não, eu espero na
+    linha", "callback no, just put me through", "me ligar depois não", "deixar recado
+    não adianta", "a callback won't help")."""
+    nouns = words[i] in ("retorno", "callback", "recado", "ligacao", "mensagem", "message")
+    if not nouns and not _PT_CALL.match(words[i]):
+        return False
+    j = i + 1
+    while j < len(words) and j <= i + 2 and words[j] in _LATER:
+        j += 1
+    if not nouns and j == i + 1:
+        return False  # a verb only with "depois" between: "me ligar depois não" (not "me liga não tem problema")
+    rest = tuple(words[j:j + 3])
+    if rest[:1] in (("nao",), ("no",)) and not (len(rest) > 1 and rest[1] in _NOT_A_REFUSAL):
+        return True
+    return any(rest[:len(p)] == p for p in _NO_USE)
+
+
+#: Between a callback word and its refusal ("me ligar depois não").
+_LATER = frozenset("depois mais tarde later ai so".split())
+#: A callback said to be of no use ("recado não adianta", "a callback won't help").
+_NO_USE = (("nao", "adianta"), ("nao", "resolve"), ("nao", "serve"), ("won", "t"), ("wont",), ("doesn", "t"),
+           ("is", "useless"), ("is", "no", "use"), ("is", "no", "good"))
 
 
 #: After "retorno não": words that make it a statement, not a refusal ("retorno não veio").
@@ -502,10 +521,12 @@ def callback_request(norm: str) -> tuple[bool, bool]:
     en = _en_callback(words)
     if en is not None:
         cues.append(en)
-    cues.extend(len(norm[:m.start()].split()) for m in _MESSAGE.finditer(norm))
-    if not cues:
+    spans = [(i, i) for i in cues]
+    # a message: negated before it ("não quero deixar recado") or after it ("deixar recado não adianta")
+    spans.extend((len(norm[:m.start()].split()), len(norm[:m.end()].split()) - 1) for m in _MESSAGE.finditer(norm))
+    if not spans:
         return False, False
-    live = [i for i in cues if not _negated(words, i) and not _negated_after(words, i)]
+    live = [i for i, end in spans if not _negated(words, i) and not _negated_after(words, end)]
     return bool(live), not live
 
 
