@@ -142,6 +142,16 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     ("r21", "test"): ({"pt-BR": 0.83, "en-US": 0.83}, 0.06),
     ("r22", "dev"): ({"pt-BR": 0.78, "en-US": 0.82}, 0.06),
     ("r22", "test"): ({"pt-BR": 0.76, "en-US": 0.71}, 0.10),
+    # r23 (the product's corpus directories a fourth time) and r24 (a chain of
+    # building-material stores in pt-BR, a moving and storage company in en-US),
+    # written after round 17's rules, scored at import on c667a1c: r23 dev 83.2 /
+    # 89.9 %, 4.5 %; test 88.2 / 87.0 %, 4.3 %; r24 dev 74.5 / 68.5 %, 4.6 %; test
+    # 72.4 / 66.3 %, 7.9 % (on 2b6f709: r23 test 86.0 / 87.0 %, 4.3 %; r24 test
+    # 68.4 / 65.2 %, 9.1 %)
+    ("r23", "dev"): ({"pt-BR": 0.82, "en-US": 0.88}, 0.05),
+    ("r23", "test"): ({"pt-BR": 0.87, "en-US": 0.85}, 0.05),
+    ("r24", "dev"): ({"pt-BR": 0.73, "en-US": 0.67}, 0.05),
+    ("r24", "test"): ({"pt-BR": 0.71, "en-US": 0.65}, 0.085),
 }
 
 
