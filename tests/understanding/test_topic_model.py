@@ -153,3 +153,22 @@ def test_two_departments_of_one_profile_are_asked_about_not_taken() -> None:
     assert abs(fits["Biblioteca"] - fits["Sala de Leitura"]) < 0.01
     res = r.resolve(RETURN_A_BOOK)
     assert res.match is None and res.ambiguous
+
+
+@pytest.mark.parametrize("above", [True, False])
+def test_the_model_alone_transfers_only_at_fit_transfer(monkeypatch: pytest.MonkeyPatch, above: bool) -> None:
+    """Where the rules find nothing, the model's fit must reach ``FIT_TRANSFER`` to
+    transfer; under it, a clear lead is offered as "did you mean X?" (a question,
+    not a transfer on a guess)."""
+    from voiceai_ivr.domain import resolve
+
+    r = _resolver()
+    text = "my dog broke a tooth"
+    (name, fit), *_ = r.model_fit(text, 1)
+    monkeypatch.setattr(resolve, "FIT_TRANSFER", fit - 0.01 if above else fit + 0.01)
+    found = r.by_topic_model(text)
+    assert found is not None
+    if above:
+        assert found.match == name and not found.ambiguous
+    else:
+        assert found.match is None and found.ambiguous and found.guess == name

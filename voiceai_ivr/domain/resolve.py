@@ -156,6 +156,9 @@ SOUND_MIN = 0.78
 #: destination FIT_SURE, or FIT_CONFIRM and FIT_LEAD times the next while the
 #: rules' match has under FIT_ODD.
 FIT_SURE = 0.6
+#: ... and the least share for the model alone to transfer on, where the rules found
+#: nothing (under it, FIT_CONFIRM and FIT_LEAD still offer "did you mean X?").
+FIT_TRANSFER = 0.8
 FIT_MARGIN = 0.3
 FIT_PAIR = 0.25
 FIT_BOTH = 0.75
@@ -893,7 +896,7 @@ class Resolver:
             return None  # what the reception handles is the rules' (operator) to say
         first = fits[0]
         second = fits[1] if len(fits) > 1 else ("", 0.0)
-        if first[1] >= FIT_SURE and first[1] - second[1] >= FIT_MARGIN and found.words >= MODEL_MIN_WORDS:
+        if first[1] >= FIT_TRANSFER and first[1] - second[1] >= FIT_MARGIN and found.words >= MODEL_MIN_WORDS:
             reason = f"topic model: {first[0]!r} fits {first[1]:.2f} (next {second[1]:.2f})"
             return Resolution(first[0], round(100 * first[1]), [(n, round(100 * f)) for n, f in fits[1:3]], False,
                               None, reason)
