@@ -277,3 +277,20 @@ def test_a_callback_refused_after_it_or_far_before_it(resolver: Resolver, said: 
 ])
 def test_callbacks_asked_for_are_still_callbacks(resolver: Resolver, said: str) -> None:
     assert classify(said, resolver=resolver).kind == "callback"
+
+
+def test_taken_back_means_named_by_its_own_words() -> None:
+    """The LLM path's veto takes the rules' answer when the model picked a
+    destination the caller took back; a kind word negated ("não com gerente de
+    unidade") takes back no department named by it."""
+    assert "Diretoria" not in PT.taken_back("quero falar com quem manda na empresa nao com gerente de unidade")
+    assert "Diretoria" in PT.taken_back("nao e a diretoria e o juridico")
+
+
+def test_callbacks_promised_and_never_made_then_a_transfer_asked_for() -> None:
+    """"every time I call y'all say someone will call me and they never do, get me
+    management": callbacks promised before, a transfer asked for now."""
+    intent = classify("every time i call y'all say someone will call me and they never do get me management",
+                      resolver=EN)
+    assert (intent.kind, intent.destination) == ("transfer", "Management")
+    assert classify("please have management call me back", resolver=EN).kind == "callback"

@@ -1944,13 +1944,16 @@ class Resolver:
 
     def taken_back(self, utterance: str) -> list[str]:
         """Destinations the caller named and then took back: under a negation ("não
-        é o X", "not X") or before a correction ("X, no wait, I meant Y")."""
+        é o X", "not X") or before a correction ("X, no wait, I meant Y"), named by
+        their own name, alias or keyword (not a kind word: "quem manda na rede, não
+        o gerente de unidade" takes back a unit manager, not the board)."""
         words = self._analyse(utterance)
         if not words:
             return []
         cands, _, _, _ = self._candidates(words)
         kept = self._focus(cands, words)
-        return [self._names[d] for d, c in cands.items() if d not in kept and c.tier >= TIER_EXPLICIT]
+        return [self._names[d] for d, c in cands.items() if d not in kept and c.tier >= TIER_EXPLICIT
+                and any(d in self._entries[ei].owners for ei, _, _ in c.notes)]
 
     def scores(self, utterance: str, limit: Optional[int] = None) -> list[tuple[str, int, str]]:
         """Destinations with a non-zero score: (name, score 0-100, how it matched),
