@@ -294,3 +294,12 @@ def test_callbacks_promised_and_never_made_then_a_transfer_asked_for() -> None:
                       resolver=EN)
     assert (intent.kind, intent.destination) == ("transfer", "Management")
     assert classify("please have management call me back", resolver=EN).kind == "callback"
+
+
+def test_a_filler_word_of_an_alias_is_its_own_word() -> None:
+    """"help desk": "help" is a filler word of requests, but in this alias it is the
+    alias's own word; "desk" alone is the Front Desk's (in part), not the help desk."""
+    r = Resolver([D("Front Desk", (), "reception"), D("Technical Support", ("tech support", "help desk"))])
+    assert r.resolve("i need the help desk").match == "Technical Support"
+    res = r.resolve("nobody's at the desk")
+    assert "Technical Support" not in {res.match, *(n for n, _ in res.alternatives)}

@@ -219,6 +219,9 @@ STOPWORDS = frozenset(
     problem help information regarding
     """.split()
 )
+#: Filler words that, in a name or alias of several words, are its own words ("help desk").
+_CONTENT_STOPWORDS = frozenset("help ajuda informacao information problem problema atendente agent operator "
+                               "operador operadora human humano person pessoa representative".split())
 #: Filler words that are also a department's short name ("IT"): kept in a name or alias.
 _NAMED_STOPWORDS = frozenset(("it", "ti"))
 _TITLES = frozenset("dr dra doutor doutora sr sra mr mrs ms miss doctor professor prof".split())
@@ -474,6 +477,10 @@ def _entry_words(
         if len(forms) < len(said) and (any(w in _NAMED_STOPWORDS for w in said) or all(w in _TITLES for w in forms)):
             # "IT guy": "it" is the department here, not a pronoun; "Dr K": a title and an initial
             forms, exact = tuple(said), True
+        elif len(forms) == 1 and any(w in _CONTENT_STOPWORDS for w in said):
+            # "help desk", "balcão de informações": a filler word that is this one's own
+            # word, kept (else "help desk" is "desk", and "the front desk" names it)
+            forms, exact = tuple(w for w in said if w not in _ARTICLES), True
         elif not forms or (common is not None and all(common(w) for w in forms) and len(words_of(body)) > len(forms)):
             # Made of filler or ordinary words only ("Departamento Pessoal", "On-Call"):
             # the phrase as said, so "call me" is not On-Call.
