@@ -893,7 +893,7 @@ class Resolver:
         ``FIT_MARGIN`` ahead of the next), or the two it fits about equally (asked
         "X or Y?"); None when the fit is weak."""
         _, words, unrouted, _, noise = self._ranked(utterance)
-        if unrouted == "marketing" and self._press_asks(words):
+        if unrouted == "marketing" and _press_asks(" ".join(w.raw for w in words)):
             return None  # a reporter's story is not the need: nobody here for the press
         found = self._fits(self._read(_model_text(words, noise)))
         if found is None:
@@ -1870,7 +1870,8 @@ class Resolver:
             noise = noise | frozenset(p for d, c in cands.items() if d not in kept
                                       for run in self._mentions(c, named=False) for p in run)
         cands = kept
-        if self._press_asks(words):
+        said = " ".join(w.raw for w in words)
+        if _press_asks(said):
             # a reporter asking for an interview or a statement: the press office, not
             # the kind of thing the story is about ("sou repórter e queria uma entrevista
             # sobre venda de carro elétrico" is not for the showroom)
@@ -1878,7 +1879,6 @@ class Resolver:
             cands = {d: c for d, c in cands.items() if d in press or c.tier == TIER_PERSON}
             if not press:
                 unrouted = unrouted or "marketing"  # nobody here for the press: the reception
-        said = " ".join(w.raw for w in words)
         if self._payable and _SUPPLIER.search(said):
             self._to_payable(cands, words, unpaid=bool(_UNPAID.search(said)))
         elif self._payable:
@@ -1894,13 +1894,6 @@ class Resolver:
         ranked = sorted(cands.values(), key=lambda c: (-c.tier, -c.evidence, -c.score, c.dest))
         return ranked, words, unrouted, len(cands) < heard, noise
 
-    @staticmethod
-    def _press_asks(words: Sequence[_Word]) -> bool:
-        """A caller from the press asking for what the press asks ("sou jornalista e
-        queria uma entrevista", "i'm a reporter with the dispatch doing a story")."""
-        said = " ".join(w.raw for w in words)
-        return bool(_PRESS.search(said) and _PRESS_ASKS.search(said))
-
     def _to_payable(self, cands: dict[int, _Candidate], words: Sequence[_Word], unpaid: bool = False) -> None:
         """A supplier calling about being paid: the billing evidence of the sentence
         ("invoice", "paid", "past due") is the other side of the ledger, so it goes
@@ -1910,7 +1903,9 @@ class Resolver:
         billing = [c for c in cands.values() if c.tier == TIER_GENERIC and c.dest not in self._payable
                    and self._categories[c.dest] in kinds]
         money = unpaid or any(self._categories[c.dest] == "billing" for c in cands.values())
-        said_so = [c for c in cands.values() if c.tier > TIER_GENERIC and money and self._said_as_supplier(c, words)]
+        # "we're one of your vendors": the words by which the caller says what they are
+        said_so = [c for c in cands.values()
+                   if c.tier > TIER_GENERIC and money and self._heard_only_in(c, words, _SUPPLIER_WORDS)]
         if any(c.tier > TIER_GENERIC and c not in said_so for c in cands.values()):
             return
         for c in said_so:  # "we're one of your vendors": no request for Purchasing when it is about money
@@ -1924,11 +1919,15 @@ class Resolver:
         for c in billing:
             del cands[c.dest]
 
-    def _said_as_supplier(self, c: _Candidate, words: Sequence[_Word]) -> bool:
-        """``c`` is heard only in the words by which the caller says what they are
-        ("we're one of your vendors"): not a request for the department of vendors."""
+    @staticmethod
+    def _heard_only_in(c: _Candidate, words: Sequence[_Word], vocabulary: frozenset[str]) -> bool:
+        """``c`` is heard, and only by words of ``vocabulary``."""
         said = {words[p].raw for _, positions, _ in c.notes for p in positions}
-        return bool(said) and said <= _SUPPLIER_WORDS
+        return bool(said) and said <= vocabulary
+
+    def _named_by_own(self, c: _Candidate) -> bool:
+        """``c`` is heard by words of its own (its name, an alias, a keyword)."""
+        return any(c.dest in self._entries[ei].owners for ei, _, _ in c.notes)
 
     def _either_side(self, cands: dict[int, _Candidate], words: Sequence[_Word]) -> None:
         """"Financeiro, por favor", "a question about a payment": a word of money
@@ -1940,10 +1939,7 @@ class Resolver:
         (c,) = cands.values()
         if c.dest in self._payable or self._persons[c.dest] or self._categories[c.dest] != "billing":
             return
-        if any(c.dest in self._entries[ei].owners for ei, _, _ in c.notes):
-            return  # heard by words of its own (name, alias, keyword)
-        said = {words[p].raw for _, positions, _ in c.notes for p in positions}
-        if not said or not said <= _EITHER_SIDE:
+        if self._named_by_own(c) or not self._heard_only_in(c, words, _EITHER_SIDE):
             return
         for d in self._payable:
             if not self._persons[d] and d not in cands:
@@ -1960,7 +1956,7 @@ class Resolver:
         cands, _, _, _ = self._candidates(words)
         kept = self._focus(cands, words)
         return [self._names[d] for d, c in cands.items() if d not in kept and c.tier >= TIER_EXPLICIT
-                and any(d in self._entries[ei].owners for ei, _, _ in c.notes)]
+                and self._named_by_own(c)]
 
     def scores(self, utterance: str, limit: Optional[int] = None) -> list[tuple[str, int, str]]:
         """Destinations with a non-zero score: (name, score 0-100, how it matched),
@@ -2504,6 +2500,14 @@ _PRESS = re.compile(
 _PRESS_ASKS = re.compile(
     r"\b(?:entrevista|materia|reportagem|pauta|statement|posicionamento|nota oficial|declaracao|comentario"
     r"|interview|story|comment|quote|press release|on the record)\b")
+
+
+def _press_asks(said: str) -> bool:
+    """A caller from the press asking for what the press asks ("sou jornalista e
+    queria uma entrevista", "i'm a reporter with the dispatch doing a story")."""
+    return bool(_PRESS.search(said) and _PRESS_ASKS.search(said))
+
+
 #: A caller who is the organisation's supplier, or says it owes them ("we're a vendor",
 #: "you guys owe us", "sou fornecedor", "vocês estão me devendo").
 _SUPPLIER = re.compile(
