@@ -332,7 +332,8 @@ _NEGATION_SKIP = frozenset(
     need needs to want wants a an the me t have has any anyone anybody you guys for someone somebody please do does
     them him her
     will gonna going should must need wait waiting for esperar aguardar esperando aguardando bother worry
-    wanna around sitting essa esse papo historia get getting receive receber jeito vou""".split()
+    wanna around sitting essa esse papo historia get getting receive receber jeito vou
+    put on be placed added add colocar coloca coloque bota botar na lista""".split()
 )
 _EN_CALLBACK = _rx(
     r"call ?back", r"callback", r"call me", r"ring me", r"give (?:me|us) a (?:call|ring)", r"get back to (?:me|us)",
@@ -566,7 +567,7 @@ def _names_someone(norm: str, nobody_in: Optional[Resolver] = None) -> bool:
             continue
         if prev in ("uma", "um", "an") and words[i] in lexicon().titles:
             continue  # "uma senhora bateu no meu carro": a lady, not Mrs Bateu
-        if _preceded_by(words, i, _SELF):
+        if _own_name(words, i):
             continue
         return True
     return False
@@ -597,9 +598,29 @@ def _asks_for_someone(norm: str) -> bool:
             lx.is_first_name(w) and _preceded_by(words, i, _NAME_SAID))
         if not named:
             continue
-        if _preceded_by(words, i, _SELF):
+        if _own_name(words, i):
             continue
         return True
+    return False
+
+
+#: A caller's own title or trade between "this is" and their name ("this is attorney
+#: ray gallagher", "aqui é o doutor paulo", "this is officer diaz").
+_OWN_ROLES = frozenset("""attorney lawyer officer detective deputy sergeant agent inspector advogado advogada
+    delegado delegada investigador investigadora inspetor inspetora engenheiro engenheira corretor corretora
+    o a""".split())
+
+
+def _own_name(words: Sequence[str], i: int) -> bool:
+    """The name at ``i`` is the caller's own: "this is john", or with their title
+    or trade between ("this is attorney ray gallagher", "aqui é o doutor paulo")."""
+    if _preceded_by(words, i, _SELF):
+        return True
+    j = i
+    while j > 0 and j > i - 2 and (words[j - 1] in _OWN_ROLES or words[j - 1] in lexicon().titles):
+        j -= 1
+        if _preceded_by(words, j, _SELF):
+            return True
     return False
 
 

@@ -998,8 +998,11 @@ class Resolver:
                 joined = "".join(parts)
                 if all(self._known(p) for p in parts) and not (
                         k == 2 and len(joined) >= 6 and any(p in STOPWORDS for p in parts)
+                        and not (len(parts[1]) == 1 and parts[1] in STOPWORDS)
                         and self._own_name_word(stem(joined))):
-                    continue  # words of their own; "com pras" is still Compras
+                    # words of their own; "com pras" is still Compras, "fornecedor e o"
+                    # is not "fornecedore(s)": a one-letter "e"/"a"/"o" after a word is its own
+                    continue
                 rest = "".join(parts[1:])
                 if k == 3 and parts[0] in STOPWORDS and (rest in self._by_word or stem(rest) in self._by_word):
                     continue  # "a confei taria": the article, then Confeitaria in two pieces
@@ -1903,6 +1906,8 @@ class Resolver:
         billing = [c for c in cands.values() if c.tier == TIER_GENERIC and c.dest not in self._payable
                    and self._categories[c.dest] in kinds]
         money = unpaid or any(self._categories[c.dest] == "billing" for c in cands.values())
+        if not money and any(w.raw in _OFFERING for w in words):
+            return  # "sou fornecedor e quero apresentar meus produtos": Purchasing's
         # "we're one of your vendors": the words by which the caller says what they are
         said_so = [c for c in cands.values()
                    if c.tier > TIER_GENERIC and money and self._heard_only_in(c, words, _SUPPLIER_WORDS)]
@@ -2273,9 +2278,12 @@ _CORRECTIONS: tuple[tuple[str, ...], ...] = tuple(tuple(p.split()) for p in (
     "desculpa", "desculpe", "perdao", "digo", "quer dizer", "ou melhor", "alias", "na verdade", "pera", "perai",
     "espera", "me enganei", "errei", "corrigindo", "nao nao", "opa", "me confundi", "confundi",
     "sorry", "i mean", "i meant", "actually", "wait", "scratch that", "or rather", "correction", "my bad",
-    "my mistake", "no no", "oops", "make that", "let me rephrase", "rather", "i misspoke", "mixed up",
+    "my mistake", "no no", "oops", "whoops", "ops", "make that", "let me rephrase", "rather", "i misspoke", "mixed up",
 ))
 _CORRECTION_FIRST = frozenset(p[0] for p in _CORRECTIONS)
+#: After "ops", the words that make it "operations" ("the ops team"), not "oops".
+_OPS_NOUNS = frozenset("team manager department dept center centre desk crew guy guys people staff please side "
+                       "group floor".split())
 #: ... unless it is an apology for something ("desculpa incomodar", "sorry to bother").
 _APOLOGY_FOR = frozenset("incomodar incomodo a pelo pela por hora to for about if i".split())
 _NEGATORS_PRE = frozenset("nao nem not dont don didn doesn isn aren wasn never isnt arent wasnt doesnt didnt".split())
@@ -2528,6 +2536,10 @@ _SUPPLIER = re.compile(
 
 #: How suppliers say what they are.
 _SUPPLIER_WORDS = frozenset("vendor vendors supplier suppliers fornecedor fornecedora fornecedores".split())
+#: A supplier offering what it sells ("quero apresentar meus produtos", "show you our
+#: new line"): Purchasing's, not who pays suppliers.
+_OFFERING = frozenset("""apresentar apresentacao oferecer ofertar catalogo portfolio produtos novidades
+    show present presentation offer catalog catalogue samples sample products""".split())
 #: Words of money that say neither "I owe you" nor "you owe me".
 _EITHER_SIDE = frozenset("""financeiro financeira financas finance finances financial departamento setor area
     pagamento pagamentos payment payments question about a""".split())
@@ -2654,6 +2666,8 @@ def _markers(raw: Sequence[str], phrases: Sequence[tuple[str, ...]] = ()) -> lis
                 nxt = raw[i + len(p)] if i + len(p) < len(raw) else ""
                 if p[0] in ("desculpa", "desculpe", "sorry", "perdao") and nxt in _APOLOGY_FOR:
                     continue
+                if p == ("ops",) and (not nxt or nxt in _OPS_NOUNS):
+                    continue  # "airfield ops", "the ops team": operations, not "oops"
                 out.append((i, i + len(p)))
                 break
     return out

@@ -1,0 +1,101 @@
+"""Round 19 of issue 18: "ops" corrects, a title between "this is" and a name keeps
+the name the caller's own, "don't put me on a callback list" declines one, a word
+and a one-letter "e" are not glued into another word, a supplier offering what it
+sells is Purchasing's, and lexicon phrases (see benchmarks/README.md, "Round 19")."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.domain.test_understanding_rules import D
+from voiceai_ivr.domain.intent import classify
+from voiceai_ivr.domain.resolve import Resolver
+
+PT = Resolver([
+    D("Recepção", (), "reception"), D("Financeiro", ("contas a pagar", "cobrança"), "billing"),
+    D("Suporte Técnico", ("suporte",)), D("Comercial", ("vendas",), "sales"), D("Recursos Humanos", ("rh",), "hr"),
+    D("Logística", ("entregas",), "logistics"), D("Jurídico", (), "legal"), D("Diretoria", (), "management"),
+    D("Compras", ("fornecedores", "suprimentos"), "purchasing"),
+])
+EN = Resolver([
+    D("Front Desk", (), "reception"), D("Billing", (), "billing"), D("Sales", (), "sales"),
+    D("Shipping", (), "logistics"), D("Legal", (), "legal"), D("Management", (), "management"),
+    D("Airfield Operations", ("airfield ops",)),
+])
+
+
+@pytest.mark.parametrize("resolver, said, wanted", [
+    (PT, "me passa pro financeiro ops pro comercial", "Comercial"),
+    (PT, "o rh ops desculpa a logistica", "Logística"),
+    (EN, "billing ops i mean sales", "Sales"),
+])
+def test_ops_corrects_what_was_said_before(resolver: Resolver, said: str, wanted: str) -> None:
+    intent = classify(said, resolver=resolver)
+    assert (intent.kind, intent.destination) == ("transfer", wanted), intent
+
+
+@pytest.mark.parametrize("said", ["airfield ops", "can i get airfield ops please", "the airfield ops team"])
+def test_ops_that_is_operations_is_no_correction(said: str) -> None:
+    intent = classify(said, resolver=EN)
+    assert (intent.kind, intent.destination) == ("transfer", "Airfield Operations"), intent
+
+
+@pytest.mark.parametrize("resolver, said, wanted", [
+    (EN, "hello this is attorney mark delaney calling about a lawsuit against your company", "Legal"),
+    (EN, "this is officer brenda cole i need to talk to someone about a lawsuit", "Legal"),
+    (PT, "aqui e o doutor paulo mendes advogado de um cliente sobre um processo contra a empresa", "Jurídico"),
+])
+def test_a_title_between_this_is_and_a_name_keeps_it_the_callers_own(resolver: Resolver, said: str,
+                                                                     wanted: str) -> None:
+    """Not "a person nobody here is, by full name" (the reception): the caller's own
+    name, with their trade or title before it; what they need decides."""
+    intent = classify(said, resolver=resolver)
+    assert (intent.kind, intent.destination) == ("transfer", wanted), intent
+
+
+def test_a_full_name_asked_for_with_a_title_still_goes_to_the_reception() -> None:
+    assert classify("i need to talk to attorney mark delaney", resolver=EN).kind == "operator"
+
+
+@pytest.mark.parametrize("resolver, said, wanted", [
+    (EN, "please don't put me on a callback list just put me through to sales", "Sales"),
+    (PT, "nao me coloca na lista de retorno eu quero falar com o comercial agora", "Comercial"),
+])
+def test_being_put_on_a_callback_list_declined(resolver: Resolver, said: str, wanted: str) -> None:
+    intent = classify(said, resolver=resolver)
+    assert (intent.kind, intent.destination) == ("transfer", wanted), intent
+
+
+def test_a_callback_list_asked_for_is_a_callback() -> None:
+    assert classify("can you put me on the callback list for sales", resolver=EN).kind == "callback"
+
+
+def test_a_word_and_a_one_letter_e_are_not_glued_into_another_word() -> None:
+    """"fornecedor e o" is not "fornecedore(s)" (Compras' alias): the supplier's unpaid
+    invoice goes to who pays suppliers."""
+    said = "sou fornecedor e o meu pagamento atrasou a nota venceu semana passada"
+    intent = classify(said, resolver=PT)
+    assert (intent.kind, intent.destination) == ("transfer", "Financeiro"), intent
+    heard = [via for m in PT.resolve(said).matched for via in m["via"]]
+    assert not any("fornecedores" in via for via in heard), heard
+    assert PT.resolve("queria falar com pras").match == "Compras"  # a word split in two is still mended
+
+
+@pytest.mark.parametrize("said", [
+    "sou fornecedor e queria apresentar o nosso catalogo",
+    "sou fornecedor e quero oferecer nossos produtos pra voces",
+])
+def test_a_supplier_offering_what_it_sells_is_purchasing(said: str) -> None:
+    intent = classify(said, resolver=PT)
+    assert (intent.kind, intent.destination) == ("transfer", "Compras"), intent
+
+
+@pytest.mark.parametrize("resolver, said, wanted", [
+    (PT, "e sobre uma proposta de investimento preciso falar com a alta gestao", "Diretoria"),
+    (EN, "i need someone from upper management about an investment", "Management"),
+    (EN, "we have three offices and i wanted to know what you would charge for the same service", "Sales"),
+    (EN, "where is my package it should have been here monday", "Shipping"),
+])
+def test_lexicon_phrases_of_round_19(resolver: Resolver, said: str, wanted: str) -> None:
+    intent = classify(said, resolver=resolver)
+    assert (intent.kind, intent.destination) == ("transfer", wanted), intent
