@@ -24,20 +24,23 @@ EN = Resolver([
 ])
 
 
+def _transfers(resolver: Resolver, said: str, wanted: str) -> None:
+    intent = classify(said, resolver=resolver)
+    assert (intent.kind, intent.destination) == ("transfer", wanted), intent
+
+
 @pytest.mark.parametrize("resolver, said, wanted", [
     (PT, "me passa pro financeiro ops pro comercial", "Comercial"),
     (PT, "o rh ops desculpa a logistica", "Logística"),
     (EN, "billing ops i mean sales", "Sales"),
 ])
 def test_ops_corrects_what_was_said_before(resolver: Resolver, said: str, wanted: str) -> None:
-    intent = classify(said, resolver=resolver)
-    assert (intent.kind, intent.destination) == ("transfer", wanted), intent
+    _transfers(resolver, said, wanted)
 
 
 @pytest.mark.parametrize("said", ["airfield ops", "can i get airfield ops please", "the airfield ops team"])
 def test_ops_that_is_operations_is_no_correction(said: str) -> None:
-    intent = classify(said, resolver=EN)
-    assert (intent.kind, intent.destination) == ("transfer", "Airfield Operations"), intent
+    _transfers(EN, said, "Airfield Operations")
 
 
 @pytest.mark.parametrize("resolver, said, wanted", [
@@ -49,8 +52,7 @@ def test_a_title_between_this_is_and_a_name_keeps_it_the_callers_own(resolver: R
                                                                      wanted: str) -> None:
     """Not "a person nobody here is, by full name" (the reception): the caller's own
     name, with their trade or title before it; what they need decides."""
-    intent = classify(said, resolver=resolver)
-    assert (intent.kind, intent.destination) == ("transfer", wanted), intent
+    _transfers(resolver, said, wanted)
 
 
 def test_a_full_name_asked_for_with_a_title_still_goes_to_the_reception() -> None:
@@ -62,8 +64,7 @@ def test_a_full_name_asked_for_with_a_title_still_goes_to_the_reception() -> Non
     (PT, "nao me coloca na lista de retorno eu quero falar com o comercial agora", "Comercial"),
 ])
 def test_being_put_on_a_callback_list_declined(resolver: Resolver, said: str, wanted: str) -> None:
-    intent = classify(said, resolver=resolver)
-    assert (intent.kind, intent.destination) == ("transfer", wanted), intent
+    _transfers(resolver, said, wanted)
 
 
 def test_a_callback_list_asked_for_is_a_callback() -> None:
@@ -74,8 +75,7 @@ def test_a_word_and_a_one_letter_e_are_not_glued_into_another_word() -> None:
     """"fornecedor e o" is not "fornecedore(s)" (Compras' alias): the supplier's unpaid
     invoice goes to who pays suppliers."""
     said = "sou fornecedor e o meu pagamento atrasou a nota venceu semana passada"
-    intent = classify(said, resolver=PT)
-    assert (intent.kind, intent.destination) == ("transfer", "Financeiro"), intent
+    _transfers(PT, said, "Financeiro")
     heard = [via for m in PT.resolve(said).matched for via in m["via"]]
     assert not any("fornecedores" in via for via in heard), heard
     assert PT.resolve("queria falar com pras").match == "Compras"  # a word split in two is still mended
@@ -86,8 +86,7 @@ def test_a_word_and_a_one_letter_e_are_not_glued_into_another_word() -> None:
     "sou fornecedor e quero oferecer nossos produtos pra voces",
 ])
 def test_a_supplier_offering_what_it_sells_is_purchasing(said: str) -> None:
-    intent = classify(said, resolver=PT)
-    assert (intent.kind, intent.destination) == ("transfer", "Compras"), intent
+    _transfers(PT, said, "Compras")
 
 
 @pytest.mark.parametrize("resolver, said, wanted", [
@@ -97,5 +96,4 @@ def test_a_supplier_offering_what_it_sells_is_purchasing(said: str) -> None:
     (EN, "where is my package it should have been here monday", "Shipping"),
 ])
 def test_lexicon_phrases_of_round_19(resolver: Resolver, said: str, wanted: str) -> None:
-    intent = classify(said, resolver=resolver)
-    assert (intent.kind, intent.destination) == ("transfer", wanted), intent
+    _transfers(resolver, said, wanted)
