@@ -97,3 +97,47 @@ def test_a_supplier_offering_what_it_sells_is_purchasing(said: str) -> None:
 ])
 def test_lexicon_phrases_of_round_19(resolver: Resolver, said: str, wanted: str) -> None:
     _transfers(resolver, said, wanted)
+
+
+ONCALL = Resolver([D("Front Desk", (), "reception"), D("Billing", (), "billing"),
+                   D("On-Call Technician", ()), D("Lawn Care", ("lawn program",))])
+
+
+@pytest.mark.parametrize("said, wanted", [
+    ("can the lawn program guy call me back", "Lawn Care"),
+    ("could someone call me back please", None),
+    ("can billing call me back tomorrow", "Billing"),
+])
+def test_a_callback_s_own_words_name_no_destination(said: str, wanted: object) -> None:
+    """"call" in "call me back" is not the On-Call Technician's name."""
+    intent = classify(said, resolver=ONCALL)
+    assert (intent.kind, intent.destination) == ("callback", wanted), intent
+
+
+PEOPLE_PT = Resolver([D("Recepção", (), "reception"), D("Ana Paula Ribeiro", ()), D("Ana Cláudia Schmidt", ())])
+PEOPLE_EN = Resolver([D("Front Desk", (), "reception"), D("Chris Lassiter", ()), D("Kris Whitfield", ()),
+                      D("Catherine Miller", ()), D("Catherine Brooks", ())])
+
+
+@pytest.mark.parametrize("said", ["anapaula por favor", "a paula por favor", "a paula ribeiro"])
+def test_ana_paula_is_not_any_ana(said: str) -> None:
+    """"Ana Paula" is one name: "paula" is no variant of "ana", and "anapaula" is the
+    two glued (not a first name of its own matching every Ana)."""
+    _transfers(PEOPLE_PT, said, "Ana Paula Ribeiro")
+
+
+def test_any_ana_is_still_asked_which() -> None:
+    intent = classify("a ana por favor", resolver=PEOPLE_PT)
+    assert intent.resolution is not None and intent.resolution.ambiguous, intent
+
+
+def test_chris_and_kris_sound_alike() -> None:
+    intent = classify("is chris there", resolver=PEOPLE_EN)
+    assert intent.resolution is not None and intent.resolution.ambiguous, intent
+    assert {n for n, _ in intent.resolution.alternatives} >= {"Chris Lassiter", "Kris Whitfield"}
+
+
+def test_a_namesake_s_surname_heard_one_letter_off() -> None:
+    _transfers(PEOPLE_EN, "catherine crooks please", "Catherine Brooks")
+    other = classify("catherine oneill please", resolver=PEOPLE_EN)
+    assert other.destination is None, other

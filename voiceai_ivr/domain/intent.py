@@ -35,7 +35,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
 from voiceai_ivr.domain.lexicon import lexicon
 from voiceai_ivr.domain.resolve import STOPWORDS, HoursFor, Resolution, Resolver, normalize_text, words_of
@@ -679,6 +679,7 @@ def classify(
     if wants_callback and _CALL_AGAIN.search(norm) and not _CALL_ME.search(norm):
         wants_callback = False  # "never mind, I'll call back later": the caller will call
     if wants_callback:
+        res = _beyond_callback_words(norm, res, resolver, at, hours_for)
         dest = (res.match or res.guess) if res is not None else None
         return Intent("callback", destination=dest, resolution=res, text=text, reason="callback request")
     if _GOODBYE.search(norm) and (not named or (_DONE.search(norm) and not _ASKS.search(norm))
@@ -727,6 +728,23 @@ def classify(
         return Intent("operator", resolution=res, text=text, reason=res.reason)
     why = res.reason if res else "no rule matched"
     return Intent("unknown", resolution=res, text=text, reason=why + ("; callback declined" if negated else ""))
+
+
+def _beyond_callback_words(norm: str, res: Optional[Resolution], resolver: Optional[Resolver], at: Any,
+                           hours_for: Any) -> Optional[Resolution]:
+    """The destination of a callback, not heard in the callback's own words: "can
+    the lawn guy call me back" is not the On-Call Technician. What the sentence
+    names without them (possibly nothing: a callback for whoever can help)."""
+    if res is None or resolver is None or not (res.match or res.guess):
+        return res
+    words = norm.split()
+    kept = [w for i, w in enumerate(words)
+            if not (_PT_CALL.match(w) or (w in ("call", "calling", "callback") and (
+                    w == "callback" or tuple(words[i + 1:i + 2]) in (("me",), ("us",), ("back",)))))]
+    if len(kept) == len(words) or not kept:
+        return res
+    left = resolver.resolve(" ".join(kept), at=at, hours_for=hours_for)
+    return left if (left.match or left.guess) != (res.match or res.guess) else res
 
 
 def _named_only_in(pattern: re.Pattern[str], norm: str, resolver: Optional[Resolver]) -> bool:

@@ -116,6 +116,9 @@ RELATED_COMPOUND = 4
 #: A word after a first name at most this like any name of the directory (and
 #: unknown to the lexicon and the model) is someone else's surname ("o jorge pereira").
 OTHER_SURNAME_MAX = 75.0
+#: Least letters of a word heard after a shared first name to be taken for one of
+#: the namesakes' surnames one letter off ("crooks" for Brooks).
+SURNAME_SOUND_LEN = 5
 #: Taken off a department named only by words other departments' names have too.
 SHARED_PART = 8.0
 MAX_ALTERNATIVES = 5
@@ -1924,6 +1927,26 @@ class Resolver:
         for c in billing:
             del cands[c.dest]
 
+    def _surname_by_sound(self, tied: Sequence[_Candidate], words: Sequence[_Word]) -> Optional[_Candidate]:
+        """Of people who share the first name heard, the one whose other name the next
+        word sounds like, even an ordinary word ("catherine crooks" for Catherine
+        Brooks): one letter off in a word of at least ``SURNAME_SOUND_LEN`` letters,
+        and no other namesake's so."""
+        picked: list[_Candidate] = []
+        for c in tied:
+            if not self._persons[c.dest]:
+                return None
+            heard = {p for _, positions, _ in c.notes for p in positions}
+            nxt = max(heard) + 1 if heard else len(words)
+            if nxt >= len(words) or len(words[nxt].raw) < SURNAME_SOUND_LEN:
+                return None
+            said = words[nxt].raw
+            rest = [w for w in strip_accents(self._names[c.dest].lower()).split()
+                    if w not in {words[p].raw for p in heard}]
+            if any(len(w) == len(said) and sum(a != b for a, b in zip(w, said)) == 1 for w in rest):
+                picked.append(c)
+        return picked[0] if len(picked) == 1 else None
+
     @staticmethod
     def _heard_only_in(c: _Candidate, words: Sequence[_Word], vocabulary: frozenset[str]) -> bool:
         """``c`` is heard, and only by words of ``vocabulary``."""
@@ -2023,6 +2046,10 @@ class Resolver:
             pick = self._model_pick(fits, [top, *close])
             if pick is not None:
                 return self._picked(pick, ranked, "ambiguous topic", matched, at, hours_for)
+        if close and top.tier == TIER_PERSON:
+            heard = self._surname_by_sound([top, *close], words)
+            if heard is not None:
+                top, close = heard, []
         if close:
             tied = [top, *close]
             alts = [(self._names[c.dest], round(c.score)) for c in [*tied, *others][:MAX_ALTERNATIVES]]
