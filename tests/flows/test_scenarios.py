@@ -229,7 +229,7 @@ LLM_CALLER = {
     "at": "2026-11-24T10:30:00-03:00",
     "directory": "directory.yaml",
     "asr_engines": ["unimrcp"],  # the PBX recognises speech (the simulator's default: none)
-    "caller_inputs": [{"say": "tenho uma dúvida sobre um pedido grande de financeiro"}],
+    "caller_inputs": [{"say": "quero falar com o financeiro sobre um pedido grande"}],
     "agents": {
         "1001": {"behavior": "answer", "answer_after": 1, "accept": True},
         "1003": {"behavior": "answer", "answer_after": 1, "accept": True},

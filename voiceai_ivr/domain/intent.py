@@ -92,6 +92,12 @@ _GOODBYE = _rx(
     r"(?:all|already) (?:set|sorted|taken care of)", r"i (?:just )?figured (?:it )?out", r"not anymore",
     r"that s everything", r"that was (?:it|all)", r"(?:i m|im|we re) (?:good|all good|fine)", r"eu te (?:ligo|retorno)",
     r"(?:i ll|i will) call you back",
+    # the caller will go there in person instead ("vou passar na loja amanhã",
+    # "i'll just swing by the branch instead")
+    r"(?:eu )?vou passar (?:ai|la|pessoalmente|na loja|na agencia|no escritorio)(?: \w+){0,2}"
+    r"(?: amanha| depois| mais tarde| outro dia| pessoalmente)?$",
+    r"(?:i ll|i will|ill) (?:just )?(?:swing|stop|come|drop|go) (?:by|in|over)(?: to)?(?: the| your)?"
+    r"(?: branch| store| office| location)?(?: instead| later| tomorrow)?(?: thanks?(?: you)?)?$",
     # only thanks ("ok obrigada", "alright thank you"): the caller is done
     r"^(?:(?:ah|oh|ok|okay|ta|bom|tudo|bem|beleza|entao|alright|all right|great|perfeito|certo|no|nao) )*"
     r"(?:muito )?(?:obrigad[oa]|thanks|thank you|valeu)(?: (?:entao|mesmo|tchau|bye|so much|a lot))*"
@@ -115,6 +121,9 @@ _REPEAT = _rx(
     # first, so that a match takes the whole: the menu said too fast ("say it again slower")
     r"(?:say|read|speak|talk|go)(?: \w+){0,3} (?:slower|more slowly|slowly)",
     r"(?:fala|fale|falar|repete|repita|diz|diga|le|leia)(?: \w+){0,3} (?:mais )?devagar",
+    r"(?:falou|fala|falando|falaram) (?:muito |meio |mt )?(?:rapido|depressa)",
+    r"(?:you|it|that) (?:talked|spoke|talk|speak|went|was|were|re talking|are talking) (?:way |really |too |so )+fast",
+    r"too fast for me",
     r"repete", r"repetir", r"repita", r"pode repetir", r"fala de novo", r"nao entendi", r"como e que e",
     r"o que voce disse", r"de novo por favor", r"mais uma vez", r"quais (?:sao )?as opcoes",
     r"repeat", r"say (?:that|it) again", r"come again", r"pardon", r"what did you say", r"one more time",
@@ -611,10 +620,23 @@ _OWN_ROLES = frozenset("""attorney lawyer officer detective deputy sergeant agen
     o a""".split())
 
 
+#: Words before a name that make it someone the caller speaks for or of, not someone
+#: asked for ("sou advogado do senhor joão batista", "calling for my mother jane").
+_FOR_WHOM = tuple(tuple(p.split()) for p in (
+    *(f"{who} {of}" for who in ("advogado", "advogada", "filho", "filha", "esposa", "marido", "mae", "pai",
+                                "irmao", "irma", "neto", "neta", "procurador", "procuradora")
+      for of in ("do", "da", "de")),
+    "represento o", "represento a", "meu cliente", "minha cliente", "my client", "my clients", "representing",
+    "attorney for", "lawyer for", "my mother", "my mom", "my father", "my dad", "my husband", "my wife",
+    "my son", "my daughter", "minha mae", "meu pai", "meu marido", "minha esposa", "meu filho", "minha filha"))
+
+
 def _own_name(words: Sequence[str], i: int) -> bool:
     """The name at ``i`` is the caller's own: "this is john", or with their title
-    or trade between ("this is attorney ray gallagher", "aqui é o doutor paulo")."""
-    if _preceded_by(words, i, _SELF):
+    or trade between ("this is attorney ray gallagher", "aqui é o doutor paulo");
+    or of whom they speak for ("sou advogado do senhor joão batista")."""
+    if _preceded_by(words, i, _SELF) or _preceded_by(words, i, _FOR_WHOM) or (
+            i > 0 and words[i - 1] in lexicon().titles and _preceded_by(words, i - 1, _FOR_WHOM)):
         return True
     j = i
     while j > 0 and j > i - 2 and (words[j - 1] in _OWN_ROLES or words[j - 1] in lexicon().titles):

@@ -116,6 +116,12 @@ RELATED_COMPOUND = 4
 #: A word after a first name at most this like any name of the directory (and
 #: unknown to the lexicon and the model) is someone else's surname ("o jorge pereira").
 OTHER_SURNAME_MAX = 75.0
+#: Words after a department's name ("the sails department"), and before it ("setor de
+#: cobras"): an ordinary word there may be that name misheard (matched by sound).
+_DEPARTMENT_NOUNS = frozenset("department dept departments division".split())
+
+_DEPARTMENT_OF = frozenset((("setor", "de"), ("setor", "do"), ("setor", "da"), ("departamento", "de"),
+                            ("departamento", "do"), ("departamento", "da")))
 #: Least letters of a word heard after a shared first name to be taken for one of
 #: the namesakes' surnames one letter off ("crooks" for Brooks).
 SURNAME_SOUND_LEN = 5
@@ -443,6 +449,7 @@ class _Word:
     first_name: bool
     acronym: bool  # spelled out letter by letter ("i t", "r h")
     surname: bool = False  # follows a first name ("fernanda COSTA"): a name, not a topic word
+    framed: bool = False  # said as a department's name ("the SAILS department", "setor de COBRAS")
 
 
 @dataclass
@@ -666,6 +673,8 @@ class Resolver:
         self._by_key: dict[str, list[tuple[int, int]]] = {}
         self._by_group: dict[int, list[tuple[int, int]]] = {}
         self._by_sound: dict[str, list[tuple[int, int]]] = {}
+        #: a department's own name words by sound, for a word said as a department's name
+        self._dept_sound: dict[str, list[tuple[int, int]]] = {}
         fuzzy: dict[str, list[tuple[int, int]]] = {}
         self._clips: dict[str, list[tuple[int, int]]] = {}  # "lab": Laboratory Services' word
         word_of_its_own: dict[str, bool] = {}  # the rest of a clipped word, read once per build
@@ -691,6 +700,9 @@ class Resolver:
                         self._by_sound.setdefault(k, []).append((ei, pos))
                 if e.own_name and len(w) >= 5 and not w.isdigit():
                     fuzzy.setdefault(w, []).append((ei, pos))
+                if e.own_name and not e.person and len(e.forms[pos]) >= 4 and e.forms[pos].isalpha():
+                    for k in sound_keys(e.forms[pos]):
+                        self._dept_sound.setdefault(k, []).append((ei, pos))
                 form = e.forms[pos]
                 if e.own_name and not e.person and len(form) >= CLIP_MIN + 3 and form.isalpha():
                     for n in range(CLIP_MIN, len(form) - 2):
@@ -1062,6 +1074,8 @@ class Resolver:
                 surname=i > 0 and lx.is_first_name(raw[i - 1]) and not lx.is_common(raw[i - 1])
                 and w not in STOPWORDS and not lx.is_first_name(w),
                 acronym=w in spelled,
+                framed=(i + 1 < len(raw) and raw[i + 1] in _DEPARTMENT_NOUNS)
+                or (i > 1 and (raw[i - 2], raw[i - 1]) in _DEPARTMENT_OF),
             ))
         return out
 
@@ -1154,6 +1168,14 @@ class Resolver:
                         if (ei, pos) in found or (lx.is_first_name(target) and w.first_name):
                             continue
                         if similar_names(w.raw, target) >= SOUND_MIN:
+                            found.add((ei, pos))
+                            add(ei, pos, i, SIM_SOUND, False)
+            if not found and w.framed and len(w.raw) >= 4:
+                # "the sails department": a word said as a department's name that
+                # sounds like one of its words
+                for k in sound_keys(w.raw):
+                    for ei, pos in self._dept_sound.get(k, ()):
+                        if (ei, pos) not in found and similar_names(w.raw, entries[ei].forms[pos]) >= SOUND_MIN:
                             found.add((ei, pos))
                             add(ei, pos, i, SIM_SOUND, False)
             if not found and not w.common and not w.first_name and len(w.raw) >= 5 and not w.raw.isdigit():
@@ -1540,11 +1562,15 @@ class Resolver:
 
     def _other_surname(self, nxt: _Word) -> bool:
         """``nxt``, said right after a first name, is a surname of someone else: a
-        word neither the lexicon nor the topic model knows (names are in no
-        department's sentences) and like no name of this directory."""
-        if not (nxt.surname and not nxt.common and not nxt.topical and nxt.raw.isalpha() and len(nxt.raw) > 3):
+        common surname (``surnames.yaml``), or a word neither the lexicon nor the
+        topic model knows (names are in no department's sentences); not a word of
+        this directory's names, nor like one."""
+        if not (nxt.surname and nxt.raw.isalpha() and len(nxt.raw) > 3) or nxt.raw in self._by_word \
+                or nxt.word in self._by_word:
             return False
-        if self._model is None or self._model.known(nxt.raw) or nxt.raw in self._by_word or nxt.word in self._by_word:
+        if self._lex.is_surname(nxt.raw):
+            return True  # "john smith", "a maria oliveira": a common surname, though also a word
+        if nxt.common or nxt.topical or self._model is None or self._model.known(nxt.raw):
             return False
         return process.extractOne(nxt.raw, self._name_vocab, scorer=fuzz.ratio,
                                   score_cutoff=OTHER_SURNAME_MAX) is None
@@ -1803,6 +1829,18 @@ class Resolver:
         scopes = _negated_clauses(raw, marks)
         used: set[int] = {b - 1 for _, b in scopes if raw[b - 1] == "nao"}
         used.update(p for a, b in marks for p in range(a, b) if raw[p] in _NEGATORS_PRE)
+        # ... nor one right after a correction of something named before it: "pro
+        # comercial, desculpa, não, pro suporte" takes the commercial back, not the
+        # support ("sorry, not sales, support": an apology first, the negation stands)
+        first = min((run[0] for runs in spans.values() for run in runs), default=len(raw))
+        for a, b in marks:
+            if first >= a:
+                continue
+            while b < len(raw) and raw[b] in _FILLERS:
+                b += 1
+            while b < len(raw) and raw[b] in _NEGATORS_PRE | _POST_NEGATORS:
+                used.add(b)
+                b += 1
         starts = {run[0] for runs in named.values() for run in runs}
         last = {tuple(runs[-1]) for runs in named.values()}
         post = {run for run in sorted(last) if _post_negated(raw, run, starts, marks, used)}
@@ -2515,6 +2553,9 @@ _UNPAID_RX = (
     r"|(?:our|my) (?:last |latest )?invoices? (?:still )?(?:hasn t|has not|haven t|have not|wasn t|was not|weren t|"
     r"were not|never) (?:been )?paid"
     r"|voces (?:me|nos) devem|(?:me|nos) devendo|nao (?:fomos|fui) pagos?"
+    # "a gente tem uns títulos em aberto com vocês", "invoices still open with you"
+    r"|(?:titulos?|duplicatas?|notas?|faturas?|boletos?)(?: \w+){0,3} em aberto com voces"
+    r"|(?:invoices?|bills?)(?: \w+){0,2} (?:still )?(?:open|outstanding|unpaid) with you"
     r"|voces (?:ainda )?nao (?:me |nos )?pagaram|(?:ainda )?nao recebemos (?:o |nosso )?(?:pagamento|payment)"
     r"|(?:nota|notas|medicao|medicoes|fatura|faturas|invoice|invoices)(?: \w+){0,3} (?:ainda )?nao (?:foi|foram) pagas?"
     r"|you (?:guys )?(?:still )?(?:haven t|have not|never|didn t|did not) (?:paid|pay) (?:us|me|our|my)"
@@ -2547,7 +2588,7 @@ def _press_asks(said: str) -> bool:
 #: "you guys owe us", "sou fornecedor", "vocês estão me devendo").
 _SUPPLIER = re.compile(
     r"\b(?:(?:i m|im|i am|we re|we are|were|this is) (?:a |an |the |one of your |your )?(?:vendor|supplier)s?"
-    r"|(?:your|a) (?:vendor|supplier)s? (?:here|calling)"
+    r"|(?:your|a) (?:vendor|supplier)s? (?:here|calling)|(?:calling )?from (?:one of )?your (?:vendor|supplier)s?"
     r"|when (?:is |are |will |do |does )?(?:our|my) invoices? "
     r"(?:is |are |be |gonna be |going to be |getting |get |gets ){1,2}paid"
     # not "eu não sou fornecedor não, eu quero trabalhar aí"

@@ -3,8 +3,9 @@ curated topic lexicon per destination category (pt-BR and en-US).
 
 Package data, one YAML file per category (``billing.yaml``, ``support.yaml``, ...)
 plus ``words.yaml`` (common words, titles, idioms, off-topic and external words)
-and ``names.yaml`` (first names with their spelling variants and nicknames), and
-``name_gender.yaml`` (the gender of first names used for one gender).
+and ``names.yaml`` (first names with their spelling variants and nicknames),
+``name_gender.yaml`` (the gender of first names used for one gender) and
+``surnames.yaml`` (common surnames, some of them ordinary words too).
 
 Word forms: every word is compared on its accent-free lower-case form, a light
 plural stem (``stem``) and the Snowball stems of Portuguese and English
@@ -161,6 +162,7 @@ class Lexicon:
     external: tuple[str, ...]
     name_groups: Mapping[str, frozenset[int]]  # normalised first name -> group ids
     genders: Mapping[str, str] = field(default_factory=dict)  # normalised first name -> "f" / "m"
+    surnames: frozenset[str] = frozenset()  # normalised common surnames
 
     def is_common(self, word: str) -> bool:
         return word in self.common or stem(word) in self.common or bool(stem_keys(word) & self.common)
@@ -173,6 +175,10 @@ class Lexicon:
 
     def is_first_name(self, word: str) -> bool:
         return word in self.name_groups
+
+    def is_surname(self, word: str) -> bool:
+        """A common surname ("smith", "oliveira"), whatever else the word is."""
+        return word in self.surnames
 
 
 def _languages_of(doc: Mapping[str, Any], where: str) -> dict[str, str]:
@@ -206,7 +212,7 @@ def _phrases(value: Any, where: str) -> tuple[str, ...]:
 
 
 #: The lexicon's files that are not a category's (each read on its own by ``load_lexicon``).
-NOT_CATEGORIES = frozenset(("words", "names", "name_gender"))
+NOT_CATEGORIES = frozenset(("words", "names", "name_gender", "surnames"))
 
 
 def load_lexicon(directory: Optional[Path] = None) -> Lexicon:
@@ -216,12 +222,15 @@ def load_lexicon(directory: Optional[Path] = None) -> Lexicon:
     words: Mapping[str, Any] = {}
     names: Mapping[str, Any] = {}
     genders: dict[str, str] = {}
+    surnames: set[str] = set()
     for path in sorted(base.glob("*.yaml")):
         doc = yamlfile.load(path) or {}
         if path.name == "words.yaml":
             words = doc
         elif path.name == "names.yaml":
             names = doc
+        elif path.name == "surnames.yaml":
+            surnames = {normalize_text(w) for w in _phrases(doc, path.name)}
         elif path.name == "name_gender.yaml":
             genders = {normalize_text(w): g[0] for g in ("female", "male")
                        for w in _phrases(doc.get(g), f"{path.name}: {g}")}
@@ -256,6 +265,7 @@ def load_lexicon(directory: Optional[Path] = None) -> Lexicon:
         external=_phrases(words.get("external"), "words.yaml: external"),
         name_groups={w: frozenset(g) for w, g in groups.items()},
         genders=genders,
+        surnames=frozenset(surnames),
     )
 
 

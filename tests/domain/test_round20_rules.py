@@ -1,0 +1,121 @@
+"""Round 20 of issue 18 (benchmarks/README.md, "Round 20"): common surnames, a negator
+right after a correction, names of those the caller speaks for, going there in person
+as a goodbye, a supplier's open invoices, a department's name misheard as a word that
+sounds like it, spelling variants, lexicon phrases, "you talked too fast"."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.domain.test_understanding_rules import D
+from voiceai_ivr.domain.intent import classify
+from voiceai_ivr.domain.resolve import Resolver
+
+PT = Resolver([
+    D("Recepção", (), "reception"), D("Financeiro", ("cobrança",), "billing"),
+    D("Contas a Pagar", ()), D("Suporte Técnico", ("suporte",)), D("Comercial", ("vendas",), "sales"),
+    D("Jurídico", (), "legal"), D("Ouvidoria", (), "complaints"), D("Compras", (), "purchasing"),
+    D("Loja Centro", ()), D("Maria Silva", ()), D("Rafael Drumond", ()), D("Raphael Bicalho", ()),
+])
+EN = Resolver([
+    D("Front Desk", (), "reception"), D("Billing", (), "billing"), D("Accounts Payable", ()),
+    D("Technical Support", ("support",)), D("Sales", (), "sales"), D("Legal", (), "legal"),
+    D("Branch Operations", ()), D("John Thompson", ()),
+])
+
+
+def _is(resolver: Resolver, said: str, kind: str, destination: object = None) -> None:
+    intent = classify(said, resolver=resolver)
+    assert (intent.kind, intent.destination) == (kind, destination), intent
+
+
+@pytest.mark.parametrize("resolver, said", [
+    (EN, "john smith please"),
+    (EN, "can i talk to john brown"),
+    (PT, "a maria oliveira por favor"),
+    (PT, "queria falar com a maria costa"),
+])
+def test_a_common_surname_not_the_directory_s_is_someone_else(resolver: Resolver, said: str) -> None:
+    """"smith", "costa" are words the topic model knows, but after a first name they are
+    a surname: John Smith is not John Thompson (the reception helps)."""
+    _is(resolver, said, "operator")
+
+
+def test_the_directory_s_own_surname_still_names_the_person() -> None:
+    _is(PT, "a maria silva por favor", "transfer", "Maria Silva")
+    _is(EN, "john thompson please", "transfer", "John Thompson")
+
+
+@pytest.mark.parametrize("resolver, said, wanted", [
+    (PT, "me passa pro comercial desculpa nao pro suporte", "Suporte Técnico"),
+    (PT, "o comercial ops nao o suporte", "Suporte Técnico"),
+    (EN, "sorry not sales i need support", "Technical Support"),
+])
+def test_a_negator_right_after_a_correction_is_the_correction_s(resolver: Resolver, said: str,
+                                                                 wanted: str) -> None:
+    """"X, sorry, no, Y": the "no" takes X back, not Y; an apology before anything was
+    named leaves the negation where it is."""
+    _is(resolver, said, "transfer", wanted)
+
+
+@pytest.mark.parametrize("resolver, said, wanted", [
+    (PT, "boa tarde sou advogado do senhor joao batista no processo contra a empresa queria falar de um acordo",
+     "Jurídico"),
+    (EN, "hi i'm calling on behalf of my client mark delaney about the lawsuit", "Legal"),
+])
+def test_the_name_of_whom_the_caller_speaks_for_is_not_asked_for(resolver: Resolver, said: str,
+                                                                 wanted: str) -> None:
+    _is(resolver, said, "transfer", wanted)
+
+
+@pytest.mark.parametrize("resolver, said", [
+    (PT, "deixa pra la vou passar na loja amanha"),
+    (PT, "vou passar ai pessoalmente"),
+    (EN, "actually i'll just swing by the branch instead thanks"),
+    (EN, "i'll stop by tomorrow"),
+])
+def test_going_there_in_person_instead_is_a_goodbye(resolver: Resolver, said: str) -> None:
+    _is(resolver, said, "goodbye")
+
+
+def test_going_there_with_a_request_is_the_request() -> None:
+    _is(PT, "vou passar na loja amanha mas antes queria falar com o financeiro", "transfer", "Financeiro")
+
+
+@pytest.mark.parametrize("resolver, said, wanted", [
+    (PT, "aqui e da distribuidora a gente tem umas duplicatas em aberto com voces", "Contas a Pagar"),
+    (EN, "i'm calling from one of your suppliers about the payment of our last invoice", "Accounts Payable"),
+])
+def test_a_supplier_s_open_invoices_go_to_who_pays_suppliers(resolver: Resolver, said: str, wanted: str) -> None:
+    _is(resolver, said, "transfer", wanted)
+
+
+def test_a_department_s_name_misheard_as_a_word_that_sounds_like_it() -> None:
+    _is(EN, "i need the sails department", "transfer", "Sales")
+    assert classify("i need the sails for my boat", resolver=EN).destination is None
+
+
+def test_rafael_and_raphael_are_one_name() -> None:
+    intent = classify("queria falar com o rafael", resolver=PT)
+    assert intent.resolution is not None and intent.resolution.ambiguous, intent
+
+
+@pytest.mark.parametrize("resolver, said, wanted", [
+    (PT, "o atendimento de voces e uma vergonha", "Ouvidoria"),
+    (PT, "fui mal tratada na loja e quero reclamar", "Ouvidoria"),
+    (PT, "voces compram embalagem de papelao", "Compras"),
+    (EN, "my screen just went black", "Technical Support"),
+    (EN, "a question about the liability clause in our agreement", "Legal"),
+    (EN, "we're thinking about switching over to you guys", "Sales"),
+    (EN, "hola i have a question about my factura", "Billing"),
+])
+def test_lexicon_phrases_of_round_20(resolver: Resolver, said: str, wanted: str) -> None:
+    _is(resolver, said, "transfer", wanted)
+
+
+@pytest.mark.parametrize("resolver, said", [
+    (PT, "desculpa voce falou muito rapido"),
+    (EN, "sorry you talked way too fast"),
+])
+def test_too_fast_asks_to_repeat(resolver: Resolver, said: str) -> None:
+    _is(resolver, said, "repeat")
