@@ -157,18 +157,18 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     # written at round 19's start, scored at import on 94f5477: r25 dev 83.2 / 82.3 %,
     # 5.2 %; test 90.6 / 87.5 %, 4.2 %; r26 dev 67.4 / 70.9 %, 10.5 %; test 65.5 /
     # 67.3 %, 8.0 %
-    ("r25", "dev"): ({"pt-BR": 0.85, "en-US": 0.84}, 0.04),
-    ("r25", "test"): ({"pt-BR": 0.89, "en-US": 0.86}, 0.05),
-    ("r26", "dev"): ({"pt-BR": 0.66, "en-US": 0.70}, 0.11),
-    ("r26", "test"): ({"pt-BR": 0.64, "en-US": 0.66}, 0.09),
+    ("r25", "dev"): ({"pt-BR": 0.88, "en-US": 0.86}, 0.045),
+    ("r25", "test"): ({"pt-BR": 0.90, "en-US": 0.88}, 0.045),
+    ("r26", "dev"): ({"pt-BR": 0.68, "en-US": 0.72}, 0.10),
+    ("r26", "test"): ({"pt-BR": 0.65, "en-US": 0.67}, 0.075),
     # r27 (the product's corpus directories a sixth time) and r28 (a pharmacy chain in
     # pt-BR, a credit union in en-US), written after round 19's rules, scored at
     # import on ea1e1cf: r27 dev 86.2 / 80.6 %, 4.5 %; test 85.9 / 87.5 %, 3.9 %; r28
     # dev 67.4 / 68.6 %, 6.2 %; test 71.4 / 68.8 %, 6.2 % (on 94f5477, before round
     # 19: r27 dev 83.8 / 80.6 %, 5.6 %; the rest the same)
-    ("r27", "dev"): ({"pt-BR": 0.86, "en-US": 0.80}, 0.05),
+    ("r27", "dev"): ({"pt-BR": 0.91, "en-US": 0.86}, 0.04),
     ("r27", "test"): ({"pt-BR": 0.85, "en-US": 0.87}, 0.045),
-    ("r28", "dev"): ({"pt-BR": 0.67, "en-US": 0.68}, 0.07),
+    ("r28", "dev"): ({"pt-BR": 0.72, "en-US": 0.70}, 0.045),
     ("r28", "test"): ({"pt-BR": 0.71, "en-US": 0.68}, 0.07),
 }
 
