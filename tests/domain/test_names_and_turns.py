@@ -176,7 +176,11 @@ def test_a_place_named_after_someone_is_not_them() -> None:
 
 def test_a_first_name_with_another_surname_is_someone_else(r: Resolver) -> None:
     got = classify("o jorge quintanilha", resolver=r, menu=MENU)
-    assert got.kind == "operator"  # nobody called Jorge Quintanilha works here
+    # nobody called Jorge Quintanilha works here: not transferred to Jorge Oliveira,
+    # who is offered ("did you mean Jorge Oliveira?")
+    assert got.destination is None and got.resolution is not None and got.resolution.ambiguous
+    assert [n for n, _ in got.resolution.alternatives] == ["Jorge Oliveira"]
+    assert r.resolve("o jorge quintanilha").match is None
     assert r.resolve("o jorge").match == "Jorge Oliveira"
     assert r.resolve("o jorge oliveira").match == "Jorge Oliveira"
     assert r.resolve("o jorge oliveras").match == "Jorge Oliveira"  # a slip of his own surname

@@ -29,16 +29,32 @@ def _is(resolver: Resolver, said: str, kind: str, destination: object = None) ->
     assert (intent.kind, intent.destination) == (kind, destination), intent
 
 
-@pytest.mark.parametrize("resolver, said", [
-    (EN, "john smith please"),
-    (EN, "can i talk to john brown"),
-    (PT, "a maria oliveira por favor"),
-    (PT, "queria falar com a maria costa"),
+@pytest.mark.parametrize("resolver, said, namesake", [
+    (EN, "john smith please", "John Thompson"),
+    (EN, "can i talk to john brown", "John Thompson"),
+    (PT, "a maria oliveira por favor", "Maria Silva"),
+    (PT, "queria falar com a maria costa", "Maria Silva"),
 ])
-def test_a_common_surname_not_the_directory_s_is_someone_else(resolver: Resolver, said: str) -> None:
+def test_a_common_surname_not_the_directory_s_is_someone_else(resolver: Resolver, said: str,
+                                                              namesake: str) -> None:
     """"smith", "costa" are words the topic model knows, but after a first name they are
-    a surname: John Smith is not John Thompson (the reception helps)."""
-    _is(resolver, said, "operator")
+    a surname: John Smith is not John Thompson. He is offered ("did you mean John
+    Thompson?"), not transferred to."""
+    intent = classify(said, resolver=resolver)
+    assert intent.destination is None, intent
+    assert intent.kind == "transfer" and intent.resolution is not None and intent.resolution.ambiguous, intent
+    assert [n for n, _ in intent.resolution.alternatives] == [namesake]
+    assert intent.unsure_which  # offered with their departments
+
+
+def test_namesakes_of_a_full_name_nobody_here_has_are_offered() -> None:
+    both = Resolver([D("Recepção", (), "reception"), D("Maria Silva", ()), D("Maria Souza", ())])
+    intent = classify("a maria fernandes por favor", resolver=both)
+    assert intent.resolution is not None and intent.resolution.ambiguous, intent
+    assert {n for n, _ in intent.resolution.alternatives} == {"Maria Silva", "Maria Souza"}
+    # nobody of that first name, or a title and a surname only: the reception
+    _is(both, "o joao batista por favor", "operator")
+    _is(EN, "can i speak to mister abernathy", "operator")
 
 
 def test_the_directory_s_own_surname_still_names_the_person() -> None:

@@ -27,6 +27,9 @@ MAX_WRONG_WHERE_QUESTION = {"dev": 0, "test": 0}
 #: the rules): per round and half, the least accuracy per language and the most
 #: wrong actions (rate), a little under the figures measured after that round's
 #: tuning (benchmarks/README.md). The test halves were never read while tuning.
+# Round 21 (2026-12-07): a full name nobody here has whose first name people here have
+# is a question offering them, no longer the reception; r11 dev, r22 test and r23 test
+# lost a point each where their writers labelled the reception.
 BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     ("r1", "dev"): ({"pt-BR": 0.98, "en-US": 0.98}, 0.01),
     ("r1", "test"): ({"pt-BR": 0.94, "en-US": 0.94}, 0.02),
@@ -76,7 +79,7 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     # its dev half tuned on in round 11: dev 80.9 / 79.2 %, 2.2 %; test 72.4 / 69.9 %, 7.1 %
     # round 13's training material (every kind said in many trades' words) cost r11
     # wrong actions while the other batches gained: dev 4.3 %, test 7.6 % (from 5.3 %)
-    ("r11", "dev"): ({"pt-BR": 0.78, "en-US": 0.77}, 0.05),
+    ("r11", "dev"): ({"pt-BR": 0.78, "en-US": 0.76}, 0.05),
     ("r11", "test"): ({"pt-BR": 0.70, "en-US": 0.68}, 0.08),  # round 12: 73.6 / 71.1 %, 5.3 %
     # r12 (a supermarket chain in pt-BR, a food-processing plant in en-US), scored at
     # import on round 10's last rules, before any change: dev 66.3 / 69.5 %, 12.3 %;
@@ -141,7 +144,7 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     ("r21", "dev"): ({"pt-BR": 0.93, "en-US": 0.96}, 0.03),
     ("r21", "test"): ({"pt-BR": 0.83, "en-US": 0.83}, 0.06),
     ("r22", "dev"): ({"pt-BR": 0.78, "en-US": 0.82}, 0.06),
-    ("r22", "test"): ({"pt-BR": 0.76, "en-US": 0.71}, 0.10),
+    ("r22", "test"): ({"pt-BR": 0.75, "en-US": 0.71}, 0.10),
     # r23 (the product's corpus directories a fourth time) and r24 (a chain of
     # building-material stores in pt-BR, a moving and storage company in en-US),
     # written after round 17's rules, scored at import on c667a1c: r23 dev 83.2 /
@@ -149,7 +152,7 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     # 72.4 / 66.3 %, 7.9 % (on 2b6f709: r23 test 86.0 / 87.0 %, 4.3 %; r24 test
     # 68.4 / 65.2 %, 9.1 %)
     ("r23", "dev"): ({"pt-BR": 0.82, "en-US": 0.88}, 0.05),
-    ("r23", "test"): ({"pt-BR": 0.87, "en-US": 0.85}, 0.05),
+    ("r23", "test"): ({"pt-BR": 0.87, "en-US": 0.84}, 0.05),
     ("r24", "dev"): ({"pt-BR": 0.73, "en-US": 0.67}, 0.05),
     ("r24", "test"): ({"pt-BR": 0.71, "en-US": 0.65}, 0.085),
     # r25 (the product's corpus directories a fifth time) and r26 (a chain of
@@ -331,7 +334,7 @@ SUGGESTED_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     # round 18: r23 and r24, suggested by two more instances (blind-before on c667a1c:
     # r23 test 87.1 / 85.9 %, 5.4 %; r24 test 80.3 / 70.8 %, 7.9 %)
     ("r23", "dev"): ({"pt-BR": 0.85, "en-US": 0.88}, 0.05),
-    ("r23", "test"): ({"pt-BR": 0.85, "en-US": 0.84}, 0.06),
+    ("r23", "test"): ({"pt-BR": 0.85, "en-US": 0.83}, 0.06),
     ("r24", "dev"): ({"pt-BR": 0.85, "en-US": 0.73}, 0.085),
     ("r24", "test"): ({"pt-BR": 0.79, "en-US": 0.69}, 0.085),
 }

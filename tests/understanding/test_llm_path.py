@@ -105,6 +105,9 @@ def test_the_rules_overrule_a_decision_against_the_sentence() -> None:
     message = overrule(Understanding("operator", source="llm"), "i'd just like to leave a message", dirs["en-US"],
                        at=BENCH.AT)
     assert (message.kind, message.source) == ("callback", "rules")
+    # a full name nobody here has, whose first name two people have: they are offered
+    namesakes = overrule(Understanding("operator", source="llm"), "a maria fernandes por favor", pt, at=BENCH.AT)
+    assert (namesakes.kind, set(namesakes.options)) == ("ambiguous", {"Maria Silva", "Maria Souza"})
     # "not understood" stands, even where the rules would guess (the model sees the keys)
     unclear = overrule(Understanding("no_match", source="llm"), "qual a previsao do tempo", pt, at=BENCH.AT)
     assert (unclear.kind, unclear.source) == ("no_match", "llm")
@@ -187,6 +190,9 @@ def test_recorded_answers_are_replayed_by_request(tmp_path) -> None:
 # actions), a little under what was measured (corpus dev 100 / 100 %, 0; r15 test
 # 96.4 / 93.4 %, 1.1 %; r16 test 97.5 / 93.5 %, 2.3 %; r17 test 95.6 / 96.5 %, 2.2 %).
 REPLAY_FLOORS = {
+    # round 21: an operator hand-off for a full name nobody here has, whose first name
+    # people here have, is overruled by the rules' question offering them (r18 dev and
+    # r22 test lost points where their writers labelled the reception)
     ("corpus", "dev"): (0.99, 0.005),
     ("corpus", "test"): (0.98, 0.01),
     # round 15: every answer recorded again with the round's prompt (ask between two
@@ -197,7 +203,7 @@ REPLAY_FLOORS = {
     ("r16", "test"): (0.93, 0.03),
     ("r17", "dev"): (0.94, 0.025),
     ("r17", "test"): (0.94, 0.025),
-    ("r18", "dev"): (0.95, 0.02),
+    ("r18", "dev"): (0.93, 0.02),
     ("r18", "test"): (0.95, 0.015),
     # round 16: r19 and r20 answered by four more instances at the round's start
     # (blind-before on 2b6f709: r19 test 97.8 / 97.6 %, 1.2 %; r20 test 100 / 97.6 %,
@@ -212,7 +218,7 @@ REPLAY_FLOORS = {
     ("r21", "dev"): (0.95, 0.01),
     ("r21", "test"): (0.94, 0.015),
     ("r22", "dev"): (0.95, 0.03),
-    ("r22", "test"): (0.93, 0.055),
+    ("r22", "test"): (0.91, 0.055),
     # round 18: r23 and r24 by four more instances (blind-before on c667a1c: r23 test
     # 95.7 / 97.8 %, 2.7 %; r24 test 96.0 / 92.1 %, 3.6 %)
     ("r23", "dev"): (0.97, 0.01),
@@ -231,6 +237,12 @@ REPLAY_FLOORS = {
     ("r27", "test"): (0.90, 0.035),
     ("r28", "dev"): (0.90, 0.025),
     ("r28", "test"): (0.91, 0.04),
+    # r29 and r30 by four more instances (blind-before on 0b1209e: r29 test 95.3 /
+    # 96.8 %, 1.7 %; r30 test 94.2 / 91.9 %, 2.2 %)
+    ("r29", "dev"): (0.90, 0.02),
+    ("r29", "test"): (0.95, 0.02),
+    ("r30", "dev"): (0.94, 0.02),
+    ("r30", "test"): (0.91, 0.025),
 }
 
 

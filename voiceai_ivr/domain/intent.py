@@ -739,6 +739,12 @@ def classify(
     if _RECEPTION_INFO.search(norm):
         return Intent("operator", resolution=res, text=text, reason="asked where the organisation is")
     if resolver is not None and _asks_for_someone(norm):
+        namesakes = _namesakes(norm, resolver)
+        if namesakes is not None:
+            # "a maria oliveira": no Maria Oliveira here, but Maria Silva and Maria
+            # Souza: asked whether it is one of them (a surname misheard, or the
+            # reception when it is neither)
+            return Intent("transfer", resolution=namesakes, text=text, reason=namesakes.reason, unsure_which=True)
         return Intent("operator", resolution=res, text=text, reason="asked for someone not in the directory")
     if _RETURNED_CALL.search(norm):
         # "recebi uma ligação desse número": who called, and about what, is asked
@@ -767,6 +773,24 @@ def _beyond_callback_words(norm: str, res: Optional[Resolution], resolver: Optio
         return res
     left = resolver.resolve(" ".join(kept), at=at, hours_for=hours_for)
     return left if (left.match or left.guess) != (res.match or res.guess) else res
+
+
+def _namesakes(norm: str, resolver: Resolver) -> Optional[Resolution]:
+    """The people here with the first name of a full name nobody here has ("john
+    smith": John Thompson), as a question; None when nobody has that first name."""
+    lx = lexicon()
+    words = norm.split()
+    for i, w in enumerate(words[:-1]):
+        if not lx.is_first_name(w) or lx.is_common(w) or _own_name(words, i):
+            continue
+        found = resolver.resolve(w)
+        people = [(n, s) for n, s in ([(found.match, found.score)] if found.match else found.alternatives)
+                  if n is not None and resolver.is_person(n)]
+        if people and (found.match or found.ambiguous) and len(people) <= 3:
+            names = " or ".join(repr(n) for n, _ in people)
+            return Resolution(None, min(s for _, s in people), people, True, None,
+                              f"nobody here by that full name; of that first name: {names}: ask", [])
+    return None
 
 
 def _named_only_in(pattern: re.Pattern[str], norm: str, resolver: Optional[Resolver]) -> bool:

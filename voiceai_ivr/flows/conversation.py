@@ -249,7 +249,9 @@ def overrule(decided: Understanding, text: str, directory: CallDirectory, *, at:
       operator words, no unknown name): the caller is asked again, the cheaper
       mistake (they can still ask for a person);
     * a hand-off to the operator where the rules heard a callback asked for ("i'd
-      just like to leave a message"): the callback.
+      just like to leave a message"): the callback;
+    * a hand-off to the operator for a full name nobody here has, whose first name
+      people here have ("a maria oliveira"): they are offered (the rules' question).
     """
 
     rules = understand_with_rules(text, directory, at=at)
@@ -267,7 +269,9 @@ def overrule(decided: Understanding, text: str, directory: CallDirectory, *, at:
             return rules
         if rules.kind == "callback" and rules.destination:
             return Understanding("callback", destination=rules.destination, reason=decided.reason, source="llm")
-    elif decided.kind == "operator" and rules.kind in ("no_match", "callback"):
+    elif decided.kind == "operator" and (rules.kind in ("no_match", "callback") or (
+            rules.kind == "ambiguous" and rules.describe
+            and all(directory.resolver.is_person(n) for n in rules.options))):
         return rules
     return decided
 
