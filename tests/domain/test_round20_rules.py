@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.domain.test_understanding_rules import D
-from voiceai_ivr.domain.intent import classify
+from voiceai_ivr.domain.intent import classify, none_of_them
 from voiceai_ivr.domain.resolve import Resolver
 
 PT = Resolver([
@@ -135,3 +135,16 @@ def test_lexicon_phrases_of_round_20(resolver: Resolver, said: str, wanted: str)
 ])
 def test_too_fast_asks_to_repeat(resolver: Resolver, said: str) -> None:
     _is(resolver, said, "repeat")
+
+
+@pytest.mark.parametrize("said", ["nenhuma das duas", "nao e nenhuma delas", "nenhum", "neither", "none of them",
+                                  "neither of them thanks"])
+def test_none_of_them(said: str) -> None:
+    """The answer to "X or Y?" that neither is: the reception takes the call."""
+    assert none_of_them(said)
+
+
+@pytest.mark.parametrize("said", ["a primeira", "the one in billing", "nenhum problema quero a maria",
+                                  "nao sei"])
+def test_not_none_of_them(said: str) -> None:
+    assert not none_of_them(said)

@@ -99,6 +99,14 @@ def _check_ambiguous(stack: Stack, result: dict[str, Any]) -> None:
     assert "Ana Lima" in text and "Ana Souza" in text
 
 
+def _check_none_of_them(stack: Stack, result: dict[str, Any]) -> None:
+    assert _slots(result)[:2] == ["intent", "clarify"]
+    text = _ivr_text(result)
+    assert "Ana Lima" in text and "Ana Souza" in text  # offered, then "nenhuma das duas"
+    intents = stack.call(result["call_uuid"])["intents"]
+    assert [i["intent"] for i in intents][-1] == "operator"
+
+
 def _check_announcement(stack: Stack, result: dict[str, Any]) -> None:
     agent_lines = [e["text"] for e in result["transcript"] if e.get("leg") == "agent" and e.get("from") == "ivr"]
     # the number as people say it (issue 13): national format, the DDD as a number, grouped digits
@@ -149,6 +157,7 @@ CASES: dict[str, tuple[str, list[tuple[str, str, Optional[str]]], str, Check]] =
         "transferred", [("Financeiro", "accepted", None)], "Desculpe, não ouvi nada", _check_no_input,
     ),
     "ambiguous_name.yaml": ("transferred", [("Ana Lima", "accepted", None)], "Você quis dizer Ana", _check_ambiguous),
+    "unknown_full_name.yaml": ("transferred", [("Financeiro", "accepted", None)], "Ana Lima", _check_none_of_them),
     "menu_key.yaml": ("transferred", [("Comercial", "accepted", None)], "3 para Comercial", _check_menu),
     "english_secretary.yaml": (
         "transferred", [("Financeiro", "accepted", None)], "Who would you like to speak to", _check_english,

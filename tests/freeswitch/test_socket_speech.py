@@ -22,7 +22,11 @@ CONFIG = {"speech": {"tts_engine": "tts_commandline", "tts_voice": {"pt-BR": "pt
 @pytest.fixture(scope="module")
 def deployment(switchboard: Switchboard, pg_admin_uri: str, tmp_path_factory: pytest.TempPathFactory,
                ) -> Iterator[Deployment]:
-    directory = dict(DIRECTORY, secretaries=[dict(DIRECTORY["secretaries"][0], dids=[DID])])
+    # two people of one first name, for a full name nobody here has
+    people = [{"name": "Maria Silva", "type": "extension", "target": "1006"},
+              {"name": "Maria Souza", "type": "extension", "target": "1007"}]
+    directory = dict(DIRECTORY, secretaries=[dict(DIRECTORY["secretaries"][0], dids=[DID])],
+                     destinations=[*DIRECTORY["destinations"], *people])
     with deployed(switchboard, pg_admin_uri, Path(tmp_path_factory.mktemp("speech")), directory=directory,
                   did=DID, config=CONFIG) as dep:
         yield dep
@@ -85,3 +89,22 @@ def test_callback_captured_by_speech(switchboard: Switchboard, deployment: Deplo
     start = cb["window_start"].astimezone(ZoneInfo("America/Sao_Paulo"))
     assert start.hour < 12 and start.date() > cb["created_at"].astimezone(ZoneInfo("America/Sao_Paulo")).date(), cb
     assert deployment.call_row(call.b)["outcome"] == "callback_created"
+
+
+def test_a_full_name_nobody_has_offers_the_namesakes_then_the_reception(switchboard: Switchboard,
+                                                                        deployment: Deployment) -> None:
+    """"A Maria Oliveira": nobody by that name, two Marias: they are offered with the
+    question for people, and "nenhuma das duas" puts the caller through to the
+    reception (the secretary's fallback, Financeiro)."""
+    call = switchboard.call(DID)
+    answer(call, "intent", "queria falar com a maria oliveira")
+    answer(call, "clarify", "nenhuma das duas")
+    bridged = switchboard.wait_event(lambda e: e.name == "CHANNEL_BRIDGE" and call.b in e.h.values(), 45,
+                                     since=call.mark)
+    assert bridged is not None, f"never bridged; prompts: {call.prompts()}"
+    assert any("Maria Silva" in p and "Maria Souza" in p for p in call.prompts()), call.prompts()
+    rows = deployment.attempts(call.b)
+    assert [(r["destination_name"], r["status"]) for r in rows] == [("Financeiro", "accepted")]
+    assert [i["intent"] for i in deployment.call_row(call.b)["intents"]][-1] == "operator"
+    call.hangup()
+    call.wait_gone(10)

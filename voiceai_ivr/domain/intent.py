@@ -215,6 +215,20 @@ _NONE_FITS = _rx(
     r"nenhuma (?:dessas|das|destas) opcoes", r"nao e nenhum(?:a)? (?:desses|dessas|deles|delas)", r"outro assunto",
     r"none of (?:these|those|the|them|your)(?: options| choices)?", r"something else entirely",
 )
+#: ... said to "X or Y?" ("nenhuma das duas", "neither", "não é nenhum deles").
+_NONE_OF_THEM = _rx(
+    r"^(?:nao )?(?:e )?(?:nenhum|nenhuma)(?: (?:dos dois|das duas|deles|delas|desses|dessas|dos tres|das tres))?"
+    r"(?: (?:nao|moca|senhora|senhor))?$",
+    r"^(?:no )?neither(?: (?:of (?:them|those|the two)|one))?(?: (?:sorry|thanks?))?$",
+    r"^(?:no )?none(?: of (?:them|those))?$", r"^(?:no )?(?:it s |its )?not (?:either|any) of (?:them|those)$",
+)
+
+
+def none_of_them(text: str) -> bool:
+    """The answer to "X or Y?" is neither ("nenhuma das duas", "neither", "none of
+    those"): the caller wants someone else."""
+    norm = " ".join(words_of(text))
+    return bool(_NONE_OF_THEM.search(norm) or _NONE_FITS.search(norm))
 _UNSURE_WHICH = _rx(
     r"(?:nao sei|nao lembro|esqueci|nao tenho certeza|sem saber|nao faco ideia)(?: \w+){0,3}"
     r" (?:sobrenome|qual|quais|resto do nome|nome completo|nome todo)",
@@ -894,4 +908,4 @@ def _from_keys(keys: str, menu: Mapping[str, str], expect: str) -> Intent:
     return Intent("unknown", source="dtmf", text=keys, reason=f"no menu entry for key {k!r}")
 
 
-__all__ = ["KINDS", "Intent", "callback_request", "classify", "normalize_text", "spoken_key"]
+__all__ = ["KINDS", "Intent", "callback_request", "classify", "none_of_them", "normalize_text", "spoken_key"]

@@ -476,6 +476,8 @@ class Conversation:
         if what.kind == "ambiguous":
             self.go("heard(ambiguous)", "clarifying")
             picked = self._clarify(what.options, describe=what.describe)
+            if picked == "":  # none of them: the reception
+                return self._act(Understanding("operator", reason=what.reason, source=what.source))
             if picked is None:
                 self.go("unclear", "asking")
                 self.ctx.say("clarify_failed")
@@ -493,7 +495,8 @@ class Conversation:
         return None
 
     def _clarify(self, options: Sequence[str], *, describe: bool = False) -> Optional[str]:
-        """"X ou Y?": a key (1..n) or words that resolve among the options only.
+        """"X ou Y?": a key (1..n) or words that resolve among the options only;
+        "" when the caller says none of them ("nenhuma das duas", "neither").
         ``describe`` (the caller does not know which one): the choices are offered
         with their departments, and naming the department picks one."""
         opts = list(options)
@@ -510,6 +513,9 @@ class Conversation:
                     return opts[int(key) - 1]
                 continue
 
+            if intent_rules.none_of_them(result.text):
+                self.ctx.note_intent("operator", source="rules", text=result.text)
+                return ""
             subset = [self.directory.destinations[n] for n in opts if n in self.directory.destinations]
             resolution = Resolver(subset).resolve(result.text)
             picked = resolution.match or self.directory.resolver.pick_by_category(opts, result.text)
