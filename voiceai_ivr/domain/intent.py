@@ -229,6 +229,8 @@ def none_of_them(text: str) -> bool:
     those"): the caller wants someone else."""
     norm = " ".join(words_of(text))
     return bool(_NONE_OF_THEM.search(norm) or _NONE_FITS.search(norm))
+
+
 _UNSURE_WHICH = _rx(
     r"(?:nao sei|nao lembro|esqueci|nao tenho certeza|sem saber|nao faco ideia)(?: \w+){0,3}"
     r" (?:sobrenome|qual|quais|resto do nome|nome completo|nome todo)",
