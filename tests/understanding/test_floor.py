@@ -181,6 +181,16 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     ("r29", "test"): ({"pt-BR": 0.83, "en-US": 0.89}, 0.035),
     ("r30", "dev"): ({"pt-BR": 0.76, "en-US": 0.69}, 0.065),
     ("r30", "test"): ({"pt-BR": 0.72, "en-US": 0.63}, 0.085),
+    # r31 (the product's corpus directories an eighth time) and r32 (a toll-road
+    # concessionaire in pt-BR, a hotel management company in en-US), written after
+    # round 21, scored at import on 9057025 and not tuned on (neither half read): r31
+    # dev 91.1 / 87.0 %, 4.7 %; test 86.1 / 86.2 %, 3.6 %; r32 dev 63.9 / 65.3 %, 9.0 %;
+    # test 72.3 / 68.7 %, 9.0 % (on 94f5477, the session's start: r31 whole 307 right,
+    # 18 wrong actions, now 315 and 15; r32 237 and 33, now 240 and 32)
+    ("r31", "dev"): ({"pt-BR": 0.91, "en-US": 0.86}, 0.05),
+    ("r31", "test"): ({"pt-BR": 0.86, "en-US": 0.86}, 0.04),
+    ("r32", "dev"): ({"pt-BR": 0.63, "en-US": 0.65}, 0.095),
+    ("r32", "test"): ({"pt-BR": 0.72, "en-US": 0.68}, 0.095),
 }
 
 
