@@ -35,7 +35,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Optional
+from typing import Optional
 
 from voiceai_ivr.domain.lexicon import lexicon
 from voiceai_ivr.domain.resolve import STOPWORDS, HoursFor, Resolution, Resolver, normalize_text, words_of
@@ -774,8 +774,8 @@ def classify(
     return Intent("unknown", resolution=res, text=text, reason=why + ("; callback declined" if negated else ""))
 
 
-def _beyond_callback_words(norm: str, res: Optional[Resolution], resolver: Optional[Resolver], at: Any,
-                           hours_for: Any) -> Optional[Resolution]:
+def _beyond_callback_words(norm: str, res: Optional[Resolution], resolver: Optional[Resolver],
+                           at: Optional[datetime], hours_for: Optional[HoursFor]) -> Optional[Resolution]:
     """The destination of a callback, not heard in the callback's own words: "can
     the lawn guy call me back" is not the On-Call Technician. What the sentence
     names without them (possibly nothing: a callback for whoever can help)."""

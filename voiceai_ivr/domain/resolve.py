@@ -119,7 +119,6 @@ OTHER_SURNAME_MAX = 75.0
 #: Words after a department's name ("the sails department"), and before it ("setor de
 #: cobras"): an ordinary word there may be that name misheard (matched by sound).
 _DEPARTMENT_NOUNS = frozenset("department dept departments division".split())
-
 _DEPARTMENT_OF = frozenset((("setor", "de"), ("setor", "do"), ("setor", "da"), ("departamento", "de"),
                             ("departamento", "do"), ("departamento", "da")))
 #: Least letters of a word heard after a shared first name to be taken for one of
@@ -1785,7 +1784,7 @@ class Resolver:
         something else is left."""
         raw = [w.raw for w in words]
         marks = _markers(raw)
-        if not cands or not (_NEGATORS_PRE & set(raw) or _POST_NEGATORS & set(raw) or marks):
+        if not cands or not (_NEGATORS & set(raw) or marks):
             return cands
         spans = {d: self._mentions(c, named=False) for d, c in cands.items()}
         named = {d: self._mentions(c, named=True) for d, c in cands.items() if c.tier >= TIER_EXPLICIT}
@@ -1838,7 +1837,7 @@ class Resolver:
                 continue
             while b < len(raw) and raw[b] in _FILLERS:
                 b += 1
-            while b < len(raw) and raw[b] in _NEGATORS_PRE | _POST_NEGATORS:
+            while b < len(raw) and raw[b] in _NEGATORS:
                 used.add(b)
                 b += 1
         starts = {run[0] for runs in named.values() for run in runs}
@@ -1886,7 +1885,7 @@ class Resolver:
             first, end = first_name(d), runs[-1][-1]
             for p in sorted(other_at | ends):
                 if p > end and ((p < len(raw) and raw[p] == first)
-                                or (_NEGATORS_PRE | _POST_NEGATORS) & set(raw[end + 1:p - 1])):
+                                or _NEGATORS & set(raw[end + 1:p - 1])):
                     drop.add(d)
                     full.append(d)
                     break
@@ -1979,8 +1978,8 @@ class Resolver:
             if nxt >= len(words) or len(words[nxt].raw) < SURNAME_SOUND_LEN:
                 return None
             said = words[nxt].raw
-            rest = [w for w in strip_accents(self._names[c.dest].lower()).split()
-                    if w not in {words[p].raw for p in heard}]
+            named = {words[p].raw for p in heard}
+            rest = [w for w in normalize_text(self._names[c.dest]).split() if w not in named]
             if any(len(w) == len(said) and sum(a != b for a, b in zip(w, said)) == 1 for w in rest):
                 picked.append(c)
         return picked[0] if len(picked) == 1 else None
@@ -2353,6 +2352,7 @@ _OPS_NOUNS = frozenset("team manager department dept center centre desk crew guy
 _APOLOGY_FOR = frozenset("incomodar incomodo a pelo pela por hora to for about if i".split())
 _NEGATORS_PRE = frozenset("nao nem not dont don didn doesn isn aren wasn never isnt arent wasnt doesnt didnt".split())
 _POST_NEGATORS = frozenset("nao no nope".split())
+_NEGATORS = _NEGATORS_PRE | _POST_NEGATORS
 _FILLERS = frozenset("eh ah hum uhm um uh er erm oh hmm ahn shoot".split())
 #: Words a negation reaches a destination's name through ("não é com o X", "not the X",
 #: "I don't need to talk to X", "não precisa ser o X").
