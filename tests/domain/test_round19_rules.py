@@ -24,9 +24,14 @@ EN = Resolver([
 ])
 
 
-def _transfers(resolver: Resolver, said: str, wanted: str) -> None:
+def intent_is(resolver: Resolver, said: str, kind: str, destination: object = None) -> None:
+    """What ``said`` is understood as: its kind and destination (rounds 19 and 20)."""
     intent = classify(said, resolver=resolver)
-    assert (intent.kind, intent.destination) == ("transfer", wanted), intent
+    assert (intent.kind, intent.destination) == (kind, destination), intent
+
+
+def _transfers(resolver: Resolver, said: str, wanted: str) -> None:
+    intent_is(resolver, said, "transfer", wanted)
 
 
 @pytest.mark.parametrize("resolver, said, wanted", [
@@ -110,8 +115,7 @@ ONCALL = Resolver([D("Front Desk", (), "reception"), D("Billing", (), "billing")
 ])
 def test_a_callback_s_own_words_name_no_destination(said: str, wanted: object) -> None:
     """"call" in "call me back" is not the On-Call Technician's name."""
-    intent = classify(said, resolver=ONCALL)
-    assert (intent.kind, intent.destination) == ("callback", wanted), intent
+    intent_is(ONCALL, said, "callback", wanted)
 
 
 PEOPLE_PT = Resolver([D("Recepção", (), "reception"), D("Ana Paula Ribeiro", ()), D("Ana Cláudia Schmidt", ())])

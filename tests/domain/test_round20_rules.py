@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.domain.test_round19_rules import intent_is
 from tests.domain.test_understanding_rules import D
 from voiceai_ivr.domain.intent import classify, none_of_them
 from voiceai_ivr.domain.resolve import Resolver
@@ -22,11 +23,6 @@ EN = Resolver([
     D("Technical Support", ("support",)), D("Sales", (), "sales"), D("Legal", (), "legal"),
     D("Branch Operations", ()), D("John Thompson", ()),
 ])
-
-
-def _is(resolver: Resolver, said: str, kind: str, destination: object = None) -> None:
-    intent = classify(said, resolver=resolver)
-    assert (intent.kind, intent.destination) == (kind, destination), intent
 
 
 @pytest.mark.parametrize("resolver, said, namesake", [
@@ -53,13 +49,13 @@ def test_namesakes_of_a_full_name_nobody_here_has_are_offered() -> None:
     assert intent.resolution is not None and intent.resolution.ambiguous, intent
     assert {n for n, _ in intent.resolution.alternatives} == {"Maria Silva", "Maria Souza"}
     # nobody of that first name, or a title and a surname only: the reception
-    _is(both, "o joao batista por favor", "operator")
-    _is(EN, "can i speak to mister abernathy", "operator")
+    intent_is(both, "o joao batista por favor", "operator")
+    intent_is(EN, "can i speak to mister abernathy", "operator")
 
 
 def test_the_directory_s_own_surname_still_names_the_person() -> None:
-    _is(PT, "a maria silva por favor", "transfer", "Maria Silva")
-    _is(EN, "john thompson please", "transfer", "John Thompson")
+    intent_is(PT, "a maria silva por favor", "transfer", "Maria Silva")
+    intent_is(EN, "john thompson please", "transfer", "John Thompson")
 
 
 @pytest.mark.parametrize("resolver, said, wanted", [
@@ -71,7 +67,7 @@ def test_a_negator_right_after_a_correction_is_the_correction_s(resolver: Resolv
                                                                  wanted: str) -> None:
     """"X, sorry, no, Y": the "no" takes X back, not Y; an apology before anything was
     named leaves the negation where it is."""
-    _is(resolver, said, "transfer", wanted)
+    intent_is(resolver, said, "transfer", wanted)
 
 
 @pytest.mark.parametrize("resolver, said, wanted", [
@@ -81,7 +77,7 @@ def test_a_negator_right_after_a_correction_is_the_correction_s(resolver: Resolv
 ])
 def test_the_name_of_whom_the_caller_speaks_for_is_not_asked_for(resolver: Resolver, said: str,
                                                                  wanted: str) -> None:
-    _is(resolver, said, "transfer", wanted)
+    intent_is(resolver, said, "transfer", wanted)
 
 
 @pytest.mark.parametrize("resolver, said", [
@@ -91,11 +87,11 @@ def test_the_name_of_whom_the_caller_speaks_for_is_not_asked_for(resolver: Resol
     (EN, "i'll stop by tomorrow"),
 ])
 def test_going_there_in_person_instead_is_a_goodbye(resolver: Resolver, said: str) -> None:
-    _is(resolver, said, "goodbye")
+    intent_is(resolver, said, "goodbye")
 
 
 def test_going_there_with_a_request_is_the_request() -> None:
-    _is(PT, "vou passar na loja amanha mas antes queria falar com o financeiro", "transfer", "Financeiro")
+    intent_is(PT, "vou passar na loja amanha mas antes queria falar com o financeiro", "transfer", "Financeiro")
 
 
 @pytest.mark.parametrize("resolver, said, wanted", [
@@ -103,11 +99,11 @@ def test_going_there_with_a_request_is_the_request() -> None:
     (EN, "i'm calling from one of your suppliers about the payment of our last invoice", "Accounts Payable"),
 ])
 def test_a_supplier_s_open_invoices_go_to_who_pays_suppliers(resolver: Resolver, said: str, wanted: str) -> None:
-    _is(resolver, said, "transfer", wanted)
+    intent_is(resolver, said, "transfer", wanted)
 
 
 def test_a_department_s_name_misheard_as_a_word_that_sounds_like_it() -> None:
-    _is(EN, "i need the sails department", "transfer", "Sales")
+    intent_is(EN, "i need the sails department", "transfer", "Sales")
     assert classify("i need the sails for my boat", resolver=EN).destination is None
 
 
@@ -126,7 +122,7 @@ def test_rafael_and_raphael_are_one_name() -> None:
     (EN, "hola i have a question about my factura", "Billing"),
 ])
 def test_lexicon_phrases_of_round_20(resolver: Resolver, said: str, wanted: str) -> None:
-    _is(resolver, said, "transfer", wanted)
+    intent_is(resolver, said, "transfer", wanted)
 
 
 @pytest.mark.parametrize("resolver, said", [
@@ -134,7 +130,7 @@ def test_lexicon_phrases_of_round_20(resolver: Resolver, said: str, wanted: str)
     (EN, "sorry you talked way too fast"),
 ])
 def test_too_fast_asks_to_repeat(resolver: Resolver, said: str) -> None:
-    _is(resolver, said, "repeat")
+    intent_is(resolver, said, "repeat")
 
 
 @pytest.mark.parametrize("said", ["nenhuma das duas", "nao e nenhuma delas", "nenhum", "neither", "none of them",
