@@ -85,6 +85,8 @@ _GOODBYE = _rx(
     r"depois eu (?:ligo|retorno|ligo de novo|vejo isso)",
     r"(?:eu )?(?:ligo|volto a ligar|retorno)(?: de novo| novamente| outra vez)?(?: \w+){0,2}"
     r" (?:mais tarde|depois|outra hora|outro dia|amanha|semana que vem)",
+    r"(?:eu )?vou (?:ligar|retornar|tentar)(?: de novo| novamente| outra vez)?(?: \w+){0,2}"
+    r" (?:mais tarde|depois|outra hora|outro dia|amanha|semana que vem)$",
     r"deixa (?:quieto|pra depois|para depois|pra outra hora|pra outro dia)", r"ja (?:resolvi|consegui|resolveu)",
     r"nao precisa mais", r"era isso", r"valeu tchau", r"obrigad[oa] tchau",
     r"(?:i ll|i will|ill) (?:just )?(?:call|try)(?: \w+){0,2} (?:later|tomorrow|another time|some other time)",
@@ -104,6 +106,9 @@ _GOODBYE = _rx(
     # ... and a wish for the rest of the day ("obrigado, boa tarde", "thanks, have a good one")
     r"(?: (?:(?:uma )?boa (?:tarde|noite|semana)|(?:um )?bom dia|(?:have a )?(?:good|nice|great) "
     r"(?:day|one|night|evening|afternoon|weekend)))?$",
+    # ... or the wish alone ("alright y'all have a good one")
+    r"^(?:(?:ok|okay|alright|all right|well|ok then|y all|you all|you) )*have a (?:good|nice|great|blessed)"
+    r" (?:day|one|night|evening|afternoon|weekend)$",
 )
 #: The caller's matter is done: with goodbye words, a destination they name is past.
 _DONE = _rx(
@@ -131,7 +136,11 @@ _REPEAT = _rx(
     r"(?:what|which) (?:were|are) (?:the|my) (?:choices|options)", r"choices again",
     r"(?:say|read|list)(?: \w+){0,2} again",
     r"quais (?:eram|sao) as (?:opcoes|alternativas)", r"as opcoes de novo",
-    r"quais (?:eram|sao) os numeros", r"what (?:were|are) the numbers",
+    r"quais (?:eram|sao) os numeros?", r"what (?:were|are) the numbers",
+    # the line broke up over what was said ("cortou o que você falou", "you cut out")
+    r"(?:cortou|picotou|falhou|travou) (?:o que (?:voce|vc|a senhora|o senhor) (?:falou|disse)|a sua voz|sua voz"
+    r"|o audio|um pedaco|a mensagem|no meio)",
+    r"you (?:cut out|broke up|were breaking up|re breaking up|are breaking up)",
     # the list of destinations asked for again ("quais são os setores mesmo", "what was number three")
     r"quais (?:eram|sao|e que sao) (?:os|as) (?:setores|departamentos|areas|ramais)",
     r"what (?:was|were|is) (?:number|option|press) \w+", r"^(?:wait |uh |um |hold on )?go back(?: please)?$",
@@ -177,7 +186,8 @@ _OPERATOR = _rx(
     r" (?:a |an )?(?:survey|census|study)",
     r"human", r"operator", r"representative", r"a person", r"real person", r"live person", r"live agent",
     r"agent", r"someone real", r"front desk", r"reception", r"receptionist", r"switchboard", r"robot",
-    r"(?:talk|speak|speaking|talking)(?: \w+){0,2} (?:to|with) (?:someone|somebody|anyone|anybody)",
+    # (not "sorry, i was talking to somebody else": said to someone in the room)
+    r"(?<!was )(?<!were )(?:talk|speak|speaking|talking)(?: \w+){0,2} (?:to|with) (?:someone|somebody|anyone|anybody)",
     # someone to attend to the caller, someone who speaks their language
     # the caller was talking to someone and the call dropped
     r"got disconnected", r"(?:got|was|were) cut off", r"(?:call|line) (?:got )?(?:dropped|cut off)",
@@ -482,6 +492,9 @@ _MESSAGE = _rx(
     r"pass (?:on )?a message", r"(?:caixa postal|correio de voz)", r"(?:get|be) in touch with me",
     r"(?:deixar|deixa|deixo|deixe|mandar|manda|mande) (?:uma |a )?mensagem (?:pra|para|pro|ao|a)\b",
     r"give (?:him|her|them) (?:a|the) message", r"leave (?:word|my number)",
+    # "just let elizabeth know i called", "avisa a paula que eu liguei"
+    r"(?:let|tell) (?:\w+ ){1,3}(?:know )?(?:that )?(?:i|we) (?:called|phoned|rang|tried to reach)",
+    r"(?:avisa|avise|avisar|fala|fale|diz|diga|dizer) (?:\w+ ){1,3}que (?:eu )?(?:liguei|telefonei|ligamos)",
 )
 #: The caller asked for a callback before ("já pedi retorno três vezes", "I asked for a
 #: callback twice"): with a transfer asked for now, it is that transfer.
@@ -525,7 +538,7 @@ _TRANSFER_NOW = _rx(
     r"get me (?:to |through to )?(?:the |a |an |your )?(?:\w+ )?(?:department|office|management|manager|supervisor)",
     r"quero (?:o|a|os|as|com)", r"(?:i can|i ll|i will|i d rather) (?:hold|wait)", r"espero na linha",
     r"aguardo na linha", r"(?:coloca|coloque|poe|bota|passa)(?: \w+){0,3} na linha", r"me liga com (?:o|a|os|as)",
-    r"(?:me )?(?:transfere|transfira|passa|passe) (?:pra|pro|para|com)",
+    r"(?:me )?(?:transfere|transfira|passa|passe) (?:pra|pro|para|com)", r"get me", r"put me on with",
 )
 #: The caller will call again themselves ("I'll call back later", "depois eu ligo"):
 #: not a callback request, unless they also ask to be called ("call me").

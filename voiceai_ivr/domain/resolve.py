@@ -116,6 +116,10 @@ RELATED_COMPOUND = 4
 #: A word after a first name at most this like any name of the directory (and
 #: unknown to the lexicon and the model) is someone else's surname ("o jorge pereira").
 OTHER_SURNAME_MAX = 75.0
+#: A common surname at least this close (``fuzz.ratio``) to a name word of the
+#: directory is that name misheard ("green": Greene), not someone else's
+#: ("fernandes" is not Fernando: 82).
+SURNAME_SOUNDS_LIKE = 88.0
 #: Words after a department's name ("the sails department"), and before it ("setor de
 #: cobras"): an ordinary word there may be that name misheard (matched by sound).
 _DEPARTMENT_NOUNS = frozenset("department dept departments division".split())
@@ -1568,7 +1572,10 @@ class Resolver:
                 or nxt.word in self._by_word:
             return False
         if self._lex.is_surname(nxt.raw):
-            return True  # "john smith", "a maria oliveira": a common surname, though also a word
+            # "john smith", "a maria oliveira": a common surname, though also a word;
+            # not one a name here sounds like ("latoya green": LaToya Greene)
+            return process.extractOne(nxt.raw, self._name_vocab, scorer=fuzz.ratio,
+                                      score_cutoff=SURNAME_SOUNDS_LIKE) is None
         if nxt.common or nxt.topical or self._model is None or self._model.known(nxt.raw):
             return False
         return process.extractOne(nxt.raw, self._name_vocab, scorer=fuzz.ratio,
@@ -1627,7 +1634,11 @@ class Resolver:
             titled = any(w.titled for w in ws)
             ordinary = all((w.common and not w.first_name) or w.topical for w in ws)
             first, last = min(positions), max(positions)
-        if not titled and ordinary and partial:
+        # a first name like theirs said just before the surname ("daniel price": Danielle Price)
+        named_before = partial and positions == (first,) and first > 0 and words[first - 1].first_name \
+            and not words[first - 1].common and words[first - 1].raw not in e.forms \
+            and any(self._compatible(words[first - 1].raw, n) for n in e.forms)
+        if not titled and ordinary and partial and not named_before:
             return False  # "price list" is not Ms Price; "right" is not Wright
         if partial and first > 0 and words[first - 1].first_name and not words[first - 1].common \
                 and not any(self._compatible(words[first - 1].raw, n) for n in e.forms):
@@ -1642,8 +1653,8 @@ class Resolver:
         if not partial:
             score = hit.sim
         else:
-            score = (86.0 if hit.matched == 1 else 93.0) * hit.sim / 100.0
-        evidence = hit.matched
+            score = (86.0 if hit.matched == 1 and not named_before else 93.0) * hit.sim / 100.0
+        evidence = hit.matched + named_before
         elsewhere = False
         if titled:
             score += 4.0
@@ -2626,11 +2637,12 @@ def _model_text(words: Sequence[_Word], noise: Optional[frozenset[int]]) -> str:
 
 #: Words for a group of people: part of a department's name, they name no department.
 _GROUP_WORDS = frozenset("people pessoal pessoas team equipe staff folks guys turma galera".split())
-#: Words that make a name before or after them a place ("washington park", "rua barbosa").
+#: Words that make a name before or after them a place ("washington park", "rua barbosa",
+#: a saint's town: "perto de são carlos", "down in san jose").
 _PLACE_AFTER = frozenset("park street st avenue ave road rd boulevard blvd square plaza drive lane highway "
                          "county city town mall center centre station bridge".split())
 _PLACE_BEFORE = frozenset("rua avenida av praca parque bairro rodovia estrada travessa alameda largo "
-                          "cidade vila jardim".split())
+                          "cidade vila jardim sao santo santa san saint".split())
 #: Forms of address and nouns that say a person's gender ("o senhor oliveira", "the ruiz lady").
 _MALE_WORDS = frozenset(
     "senhor sr seu doutor professor mr mister sir guy man gentleman fellow moco rapaz homem".split())
