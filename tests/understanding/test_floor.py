@@ -141,7 +141,9 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     # 6.6 %; test 77.4 / 72.4 %, 9.4 % (on 2b6f709, before round 16: r21 test 83.3 /
     # 83.3 %, 5.9 %; r22 test 75.0 / 71.3 %, 9.9 %); after round 17: r21 dev 94.5 /
     # 97.4 %, 2.4 %; r22 dev 80.0 / 83.5 %, 5.5 %; both test halves unchanged
-    ("r21", "dev"): ({"pt-BR": 0.93, "en-US": 0.96}, 0.03),
+    # round 23: "o joao batista do almoxarifado" offers the one João here (labelled the
+    # reception by r21's writer; r24, r28 and r34's wanted the namesake of that department)
+    ("r21", "dev"): ({"pt-BR": 0.92, "en-US": 0.96}, 0.03),
     ("r21", "test"): ({"pt-BR": 0.83, "en-US": 0.83}, 0.06),
     ("r22", "dev"): ({"pt-BR": 0.78, "en-US": 0.82}, 0.06),
     ("r22", "test"): ({"pt-BR": 0.75, "en-US": 0.71}, 0.10),
@@ -351,7 +353,7 @@ SUGGESTED_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     # (blind-before on 97f24bc: r21 test 84.5 / 85.3 %, 3.8 %; r22 test 82.1 / 79.3 %,
     # 8.2 %)
     # (after round 17: r21 dev 94.5 / 94.9 %, 2.4 %; r22 dev 87.8 / 85.7 %, 6.6 %)
-    ("r21", "dev"): ({"pt-BR": 0.93, "en-US": 0.93}, 0.03),
+    ("r21", "dev"): ({"pt-BR": 0.92, "en-US": 0.93}, 0.03),  # round 23, as above
     ("r21", "test"): ({"pt-BR": 0.83, "en-US": 0.84}, 0.045),
     ("r22", "dev"): ({"pt-BR": 0.86, "en-US": 0.84}, 0.07),
     ("r22", "test"): ({"pt-BR": 0.80, "en-US": 0.78}, 0.09),

@@ -102,7 +102,8 @@ _GOODBYE = _rx(
     r"(?: branch| store| office| location)?(?: instead| later| tomorrow)?(?: thanks?(?: you)?)?$",
     # only thanks ("ok obrigada", "alright thank you"): the caller is done
     r"^(?:(?:ah|oh|ok|okay|ta|bom|tudo|bem|beleza|entao|alright|all right|great|perfeito|certo|no|nao) )*"
-    r"(?:muito )?(?:obrigad[oa]|thanks|thank you|valeu)(?: (?:entao|mesmo|tchau|bye|so much|a lot))*"
+    r"(?:muito )?(?:obrigad[oa]|brigad[oa]|brigadao|thanks|thank you|valeu)(?: (?:entao|mesmo|viu|tchau|bye|so much"
+    r"|a lot))*"
     # ... and a wish for the rest of the day ("obrigado, boa tarde", "thanks, have a good one")
     r"(?: (?:(?:uma )?boa (?:tarde|noite|semana)|(?:um )?bom dia|(?:have a )?(?:good|nice|great) "
     r"(?:day|one|night|evening|afternoon|weekend)))?$",
@@ -368,7 +369,8 @@ _NEGATION_SKIP = frozenset(
     them him her
     will gonna going should must need wait waiting for esperar aguardar esperando aguardando bother worry
     wanna around sitting essa esse papo historia get getting receive receber jeito vou
-    put on be placed added add colocar coloca coloque bota botar na lista""".split()
+    put on be placed added add colocar coloca coloque bota botar na lista
+    another outro outra time tempo""".split()
 )
 _EN_CALLBACK = _rx(
     r"call ?back", r"callback", r"call me", r"ring me", r"give (?:me|us) a (?:call|ring)", r"get back to (?:me|us)",
@@ -512,6 +514,9 @@ _PAST_CALLBACK = _rx(
     r" (?:ligar|retornar)",
     # waiting for a call that did not come ("esperando a rosângela me ligar", "waiting a week for X to call me")
     r"(?:esperando|aguardando|espero|esperei|aguardo|aguardei)(?: \w+){0,8} (?:me )?(?:ligar|retornar|ligacao|retorno)",
+    # tired of waiting ("não aguento mais esperar retorno"; not "não posso esperar")
+    r"(?:aguento|aguenta|cansei de|cansada de|cansado de|chega de)(?: mais)? (?:esperar|aguardar)(?: \w+){0,3}"
+    r" (?:retorno|ligacao|ligarem|retornarem)",
     r"waiting(?: \w+){0,8} (?:to )?(?:call|calls|callback|call back)",
     # messages that go nowhere ("não adianta deixar recado", "só me mandam deixar recado", "ninguém retorna")
     r"(?:nao adianta|cansei de|chega de)(?: \w+){0,3} (?:recado|recados|mensagem|retorno|ligar)",
@@ -751,7 +756,20 @@ def classify(
     if res is not None and named and resolver is not None and res.match is not None \
             and not resolver.is_person(res.match) and not _topic_only(res) and _names_someone(norm, resolver):
         # "o joão batista do almoxarifado", "tony castellano, my driver manager": a
-        # person nobody here is, by full name, with the department they work in
+        # person nobody here is, by full name, with the department they work in,
+        # unless someone of that first name is here: of that department ("o rafael
+        # queiroz do setor de compras": Rafael Drumond of Compras, his surname misheard)
+        # transferred to, otherwise offered
+        there = _namesake_there(norm, resolver, at, hours_for)
+        cat = resolver.category_of(there.match) if there is not None and there.match is not None else None
+        if there is not None and cat is not None and cat == resolver.category_of(res.match):
+            return Intent("transfer", destination=there.match, resolution=there, text=text,
+                          reason=f"{there.reason} (a surname nobody here has)")
+        if there is not None and there.match is not None:
+            # of another department, or of one nobody can tell: "did you mean Thiago Ramos?"
+            asked = Resolution(None, there.score, [(there.match, there.score)], True, None,
+                               f"nobody here by that full name; {there.match!r} of that first name: ask", [])
+            return Intent("transfer", resolution=asked, text=text, reason=asked.reason, unsure_which=True)
         return Intent("operator", resolution=res, text=text, reason="asked for someone not in the directory")
     if res is not None and named and _topic_only(res) and (
             _said_as_a_name(norm, res) or (resolver is not None and _names_someone(norm))):
@@ -802,6 +820,22 @@ def _beyond_callback_words(norm: str, res: Optional[Resolution], resolver: Optio
         return res
     left = resolver.resolve(" ".join(kept), at=at, hours_for=hours_for)
     return left if (left.match or left.guess) != (res.match or res.guess) else res
+
+
+def _namesake_there(norm: str, resolver: Resolver, at: Optional[datetime],
+                    hours_for: Optional[HoursFor]) -> Optional[Resolution]:
+    """The person a full name nobody here has means, when the sentence without its
+    surname names one of that first name ("o thiago mendes das peças" -> "o thiago
+    das peças": Thiago Ramos, of Peças), by the department said with it."""
+    lx = lexicon()
+    words = norm.split()
+    for i, w in enumerate(words[:-1]):
+        if not lx.is_first_name(w) or lx.is_common(w) or _own_name(words, i):
+            continue
+        found = resolver.resolve(" ".join(words[:i + 1] + words[i + 2:]), at=at, hours_for=hours_for)
+        if found.match is not None and resolver.is_person(found.match) and not found.ambiguous:
+            return found
+    return None
 
 
 def _namesakes(norm: str, resolver: Resolver) -> Optional[Resolution]:

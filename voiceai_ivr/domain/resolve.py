@@ -1009,7 +1009,9 @@ class Resolver:
                         break
             if done:
                 continue
-            for k in (3, 2):
+            # pieces that make a word exactly first, then like one ("wel lington ta ai":
+            # Wellington, not "wellingtonta" as like it)
+            for k, fuzzy in ((3, False), (2, False), (3, True), (2, True)):
                 parts = raw[i:i + k]
                 if len(parts) < k or not all(p.isalpha() for p in parts) or parts[0] in self._lex.titles:
                     continue
@@ -1024,8 +1026,8 @@ class Resolver:
                 rest = "".join(parts[1:])
                 if k == 3 and parts[0] in STOPWORDS and (rest in self._by_word or stem(rest) in self._by_word):
                     continue  # "a confei taria": the article, then Confeitaria in two pieces
-                if joined in self._by_word or stem(joined) in self._by_word or (
-                    len(joined) >= 7 and self._fuzzy_vocab and process.extractOne(
+                if (not fuzzy and (joined in self._by_word or stem(joined) in self._by_word)) or (
+                    fuzzy and len(joined) >= 7 and self._fuzzy_vocab and process.extractOne(
                         joined, self._fuzzy_vocab, scorer=fuzz.ratio, score_cutoff=88.0) is not None
                 ):
                     out.append(joined)
