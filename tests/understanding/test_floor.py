@@ -207,6 +207,20 @@ BLIND_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     ("r35", "test"): ({"pt-BR": 0.86, "en-US": 0.84}, 0.05),
     ("r36", "dev"): ({"pt-BR": 0.67, "en-US": 0.76}, 0.08),
     ("r36", "test"): ({"pt-BR": 0.64, "en-US": 0.52}, 0.10),
+    # r37, r39 (the product's corpus directories an eleventh and twelfth time), r38 (a
+    # health insurance operator in pt-BR, a school district's central office in en-US)
+    # and r40 (a municipal water and sewage company, a grocery chain's headquarters),
+    # written after round 22, scored at import on ca1159b (round 22's last commit): r37
+    # test 84.9 / 87.9 %, 3.8 %; r38 test 68.7 / 65.0 %, 9.5 %; r39 test 85.1 / 89.1 %,
+    # 1.6 %; r40 test 71.0 / 63.9 %, 5.2 %
+    ("r37", "dev"): ({"pt-BR": 0.87, "en-US": 0.88}, 0.030),
+    ("r37", "test"): ({"pt-BR": 0.86, "en-US": 0.87}, 0.045),
+    ("r38", "dev"): ({"pt-BR": 0.70, "en-US": 0.66}, 0.075),
+    ("r38", "test"): ({"pt-BR": 0.68, "en-US": 0.65}, 0.100),
+    ("r39", "dev"): ({"pt-BR": 0.81, "en-US": 0.94}, 0.045),
+    ("r39", "test"): ({"pt-BR": 0.85, "en-US": 0.89}, 0.020),
+    ("r40", "dev"): ({"pt-BR": 0.75, "en-US": 0.69}, 0.080),
+    ("r40", "test"): ({"pt-BR": 0.71, "en-US": 0.63}, 0.055),
 }
 
 
@@ -363,6 +377,22 @@ SUGGESTED_FLOORS: dict[tuple[str, str], tuple[dict[str, float], float]] = {
     ("r23", "test"): ({"pt-BR": 0.85, "en-US": 0.83}, 0.06),
     ("r24", "dev"): ({"pt-BR": 0.85, "en-US": 0.73}, 0.085),
     ("r24", "test"): ({"pt-BR": 0.79, "en-US": 0.69}, 0.085),
+    # 2026-12-08 (round 22): r26-r36, the invented directories of rounds 19-22, suggested by
+    # four more instances given only the request files (`/work/kwreq/BRIEF.md`: the
+    # product's keywords prompt and the listing); names the resolver reads as departments
+    # that are people emptied, as in round 14. Figures on ca1159b (round 22's rules)
+    ("r26", "dev"): ({"pt-BR": 0.70, "en-US": 0.82}, 0.085),
+    ("r26", "test"): ({"pt-BR": 0.75, "en-US": 0.72}, 0.070),
+    ("r28", "dev"): ({"pt-BR": 0.79, "en-US": 0.76}, 0.065),
+    ("r28", "test"): ({"pt-BR": 0.80, "en-US": 0.75}, 0.055),
+    ("r30", "dev"): ({"pt-BR": 0.80, "en-US": 0.75}, 0.075),
+    ("r30", "test"): ({"pt-BR": 0.75, "en-US": 0.70}, 0.120),
+    ("r32", "dev"): ({"pt-BR": 0.79, "en-US": 0.77}, 0.060),
+    ("r32", "test"): ({"pt-BR": 0.77, "en-US": 0.74}, 0.090),
+    ("r34", "dev"): ({"pt-BR": 0.73, "en-US": 0.76}, 0.085),
+    ("r34", "test"): ({"pt-BR": 0.69, "en-US": 0.68}, 0.085),
+    ("r36", "dev"): ({"pt-BR": 0.73, "en-US": 0.80}, 0.075),
+    ("r36", "test"): ({"pt-BR": 0.69, "en-US": 0.61}, 0.135),
 }
 
 
