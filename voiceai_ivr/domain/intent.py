@@ -90,6 +90,9 @@ _GOODBYE = _rx(
     r"deixa (?:quieto|pra depois|para depois|pra outra hora|pra outro dia)", r"ja (?:resolvi|consegui|resolveu)",
     r"nao precisa mais", r"era isso", r"valeu tchau", r"obrigad[oa] tchau",
     r"(?:i ll|i will|ill) (?:just )?(?:call|try)(?: \w+){0,2} (?:later|tomorrow|another time|some other time)",
+    # the caller will write instead ("i'll just email them instead, thanks")
+    r"(?:i ll|ill|i will) (?:just )?(?:email|e mail|text|write to|message)(?: \w+){0,2}(?: instead)?"
+    r"(?: thanks?| thank you)?$",
     r"that s it", r"thats it", r"that(?: will| ll|ll) be all", r"forget (?:it|about it)",
     r"(?:all|already) (?:set|sorted|taken care of)", r"i (?:just )?figured (?:it )?out", r"not anymore",
     r"that s everything", r"that was (?:it|all)", r"(?:i m|im|we re) (?:good|all good|fine)", r"eu te (?:ligo|retorno)",
@@ -101,9 +104,9 @@ _GOODBYE = _rx(
     r"(?:i ll|i will|ill) (?:just )?(?:swing|stop|come|drop|go) (?:by|in|over)(?: to)?(?: the| your)?"
     r"(?: branch| store| office| location)?(?: instead| later| tomorrow)?(?: thanks?(?: you)?)?$",
     # only thanks ("ok obrigada", "alright thank you"): the caller is done
-    r"^(?:(?:ah|oh|ok|okay|ta|bom|tudo|bem|beleza|entao|alright|all right|great|perfeito|certo|no|nao) )*"
+    r"^(?:(?:ah|oh|ok|okay|ta|bom|tudo|bem|beleza|entao|alright|all right|great|perfeito|certo|no|nao|falou) )*"
     r"(?:muito )?(?:obrigad[oa]|brigad[oa]|brigadao|thanks|thank you|valeu)(?: (?:entao|mesmo|viu|tchau|bye|so much"
-    r"|a lot))*"
+    r"|a lot|moca|moco|senhora|senhor|querida|querido|amigo|sir|ma am|man|buddy))*"
     # ... and a wish for the rest of the day ("obrigado, boa tarde", "thanks, have a good one")
     r"(?: (?:(?:uma )?boa (?:tarde|noite|semana)|(?:um )?bom dia|(?:have a )?(?:good|nice|great) "
     r"(?:day|one|night|evening|afternoon|weekend)))?$",
@@ -133,7 +136,7 @@ _REPEAT = _rx(
     r"repete", r"repetir", r"repita", r"pode repetir", r"fala de novo", r"nao entendi", r"como e que e",
     r"o que voce disse", r"de novo por favor", r"mais uma vez", r"quais (?:sao )?as opcoes",
     r"repeat", r"say (?:that|it) again", r"come again", r"pardon", r"what did you say", r"one more time",
-    r"i didn t (?:get|understand)", r"didn t catch", r"what (?:were|are) the options", r"options again",
+    r"i didn ?t (?:get|understand)", r"didn ?t catch", r"what (?:were|are) the options", r"options again",
     r"(?:what|which) (?:were|are) (?:the|my) (?:choices|options)", r"choices again",
     r"(?:say|read|list)(?: \w+){0,2} again",
     r"quais (?:eram|sao) as (?:opcoes|alternativas)", r"as opcoes de novo",
@@ -158,7 +161,13 @@ _REPEAT = _rx(
     r"menu (?:de novo|inicial|principal)",
     r"go over (?:that|it|this|those|them|the options|the choices|the menu)(?: \w+){0,2} again",
     r"(?:back to|go back to) the (?:main )?menu", r"main menu",
-    r"(?:nao|num) (?:ouvi|escutei|peguei)", r"didn t hear", r"i missed (?:that|it|what|the)",
+    r"(?:nao|num) (?:ouvi|escutei|peguei)", r"didn ?t hear", r"i missed (?:that|it|what|the)",
+)
+#: A sentence that ends by dropping the matter ("oh they just picked her up, never
+#: mind, thank you"): a goodbye, whatever was named before it.
+_GOODBYE_CLOSES = _rx(
+    r"(?:never ?mind|forget (?:it|about it)|deixa (?:pra|para) la|esquece|nao precisa mais)"
+    r"(?: (?:then|entao|thanks?|thank you|obrigad[oa]|valeu|tchau|bye))*$",
 )
 #: A sentence that opens by dropping the matter ("forget it, i'll just drive over
 #: there", "esquece, eu passo aí"): what follows is said of it, not asked for.
@@ -224,7 +233,9 @@ _RECEPTION_INFO = _rx(
 #: None of the choices fits: a human should help (before any destination a word names).
 _NONE_FITS = _rx(
     r"nenhuma (?:dessas|das|destas) opcoes", r"nao e nenhum(?:a)? (?:desses|dessas|deles|delas)", r"outro assunto",
-    r"none of (?:these|those|the|them|your)(?: options| choices)?", r"something else entirely",
+    # (not "none of the teachers can log in")
+    r"none of (?:these|those|them)(?: options| choices)?", r"none of (?:the|your) (?:options|choices)",
+    r"something else entirely",
 )
 #: ... said to "X or Y?" ("nenhuma das duas", "neither", "não é nenhum deles").
 _NONE_OF_THEM = _rx(
@@ -740,6 +751,7 @@ def classify(
         return Intent("callback", destination=dest, resolution=res, text=text, reason="callback request")
     if _GOODBYE.search(norm) and (not named or (_DONE.search(norm) and not _ASKS.search(norm))
                                   or _named_only_in(_GOODBYE, norm, resolver)
+                                  or (_GOODBYE_CLOSES.search(norm) and not _ASKS.search(norm))
                                   or (_GOODBYE_OPENS.search(norm) and _topic_only(res) and not _ASKS.search(norm))):
         # "já falei com a maria, era só isso, obrigado": a destination said of what is done;
         # "vou desligar, tchau": no destination but in the goodbye itself ("desligar")

@@ -1932,8 +1932,10 @@ class Resolver:
             # the kind of thing the story is about ("sou repórter e queria uma entrevista
             # sobre venda de carro elétrico" is not for the showroom)
             press = {d for d in self._by_category.get("marketing", []) if not self._persons[d]}
-            cands = {d: c for d, c in cands.items() if d in press or c.tier == TIER_PERSON}
-            if not press:
+            # ... or the head they name ("uma entrevista com o presidente de vocês")
+            head = {d for d, c in cands.items() if c.tier == TIER_EXPLICIT and self._categories[d] == "management"}
+            cands = {d: c for d, c in cands.items() if d in press or d in head or c.tier == TIER_PERSON}
+            if not press and not head:
                 unrouted = unrouted or "marketing"  # nobody here for the press: the reception
         if self._payable and _SUPPLIER.search(said):
             self._to_payable(cands, words, unpaid=bool(_UNPAID.search(said)))
