@@ -37,6 +37,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
+import jellyfish
+from rapidfuzz import fuzz
+
 from voiceai_ivr.domain.lexicon import lexicon
 from voiceai_ivr.domain.resolve import STOPWORDS, HoursFor, Resolution, Resolver, normalize_text, words_of
 
@@ -75,7 +78,7 @@ def _rx(*patterns: str) -> re.Pattern[str]:
 # All patterns run on normalize_text() output: lower case, no accents, no punctuation.
 _GOODBYE = _rx(
     r"tchau", r"ate logo", r"ate mais", r"era so isso", r"e so isso", r"so isso mesmo", r"so isso obrigad[oa]",
-    r"pode desligar", r"vou desligar", r"nao preciso de mais nada", r"nada mais", r"encerrar",
+    r"pode desligar", r"(?<!nao )vou desligar", r"nao preciso de mais nada", r"nada mais", r"encerrar",
     r"(?:foi|e|deve ser) engano", r"engano", r"liguei errado", r"numero errado", r"deixa pra la", r"deixa para la",
     r"nada nao", r"nao nada", r"esquece",
     r"goodbye", r"good bye", r"bye", r"bye bye", r"that s all", r"thats all", r"that is all",
@@ -89,7 +92,8 @@ _GOODBYE = _rx(
     r" (?:mais tarde|depois|outra hora|outro dia|amanha|semana que vem)$",
     r"deixa (?:quieto|pra depois|para depois|pra outra hora|pra outro dia)", r"ja (?:resolvi|consegui|resolveu)",
     r"nao precisa mais", r"era isso", r"valeu tchau", r"obrigad[oa] tchau",
-    r"(?:i ll|i will|ill) (?:just )?(?:call|try)(?: \w+){0,2} (?:later|tomorrow|another time|some other time)",
+    r"(?:i ll|i will|ill) (?:just )?(?:call|try)(?: \w+){0,2} (?:later|tomorrow|another time|some other time|next week"
+    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday)",
     # the caller will write instead ("i'll just email them instead, thanks")
     r"(?:i ll|ill|i will) (?:just )?(?:email|e mail|text|write to|message)(?: \w+){0,2}(?: instead)?"
     r"(?: thanks?| thank you)?$",
@@ -139,6 +143,8 @@ _REPEAT = _rx(
     r"i didn ?t (?:get|understand)", r"didn ?t catch", r"what (?:were|are) the options", r"options again",
     r"(?:what|which) (?:were|are) (?:the|my) (?:choices|options)", r"choices again",
     r"(?:say|read|list)(?: \w+){0,2} again",
+    # "sorry, what was that?", "wait go back, what was that last part"
+    r"^(?:(?:sorry|wait|go back|uh|um|pardon|excuse me|i m sorry|im sorry) )*what was that(?: last part| again)?$",
     r"quais (?:eram|sao) as (?:opcoes|alternativas)", r"as opcoes de novo",
     r"quais (?:eram|sao) os numeros?", r"what (?:were|are) the numbers",
     # the line broke up over what was said ("cortou o que você falou", "you cut out")
@@ -385,7 +391,7 @@ _NEGATION_SKIP = frozenset(
 )
 _EN_CALLBACK = _rx(
     r"call ?back", r"callback", r"call me", r"ring me", r"give (?:me|us) a (?:call|ring)", r"get back to (?:me|us)",
-    r"return (?:my|our) call", r"reach out to (?:me|us)", r"contact me", r"reach me", r"calling me",
+    r"return (?:my|our|his|her|their) calls?", r"reach out to (?:me|us)", r"contact me", r"reach me", r"calling me",
     r"(?:rather|prefer|wish)(?: that)? (?:you|someone|somebody|they|he|she) (?:called|call|rang) me",
 )
 
@@ -673,7 +679,9 @@ _FOR_WHOM = tuple(tuple(p.split()) for p in (
       for of in ("do", "da", "de")),
     "represento o", "represento a", "meu cliente", "minha cliente", "my client", "my clients", "representing",
     "attorney for", "lawyer for", "my mother", "my mom", "my father", "my dad", "my husband", "my wife",
-    "my son", "my daughter", "minha mae", "meu pai", "meu marido", "minha esposa", "meu filho", "minha filha"))
+    "my son", "my daughter", "minha mae", "meu pai", "meu marido", "minha esposa", "meu filho", "minha filha",
+    # "i'm calling for my boss mister delgado"
+    "my boss", "meu chefe", "minha chefe", "meu patrao", "minha patroa"))
 
 
 def _own_name(words: Sequence[str], i: int) -> bool:
@@ -803,6 +811,9 @@ def classify(
             # "a maria oliveira": no Maria Oliveira here, but Maria Silva and Maria
             # Souza: asked whether it is one of them (a surname misheard, or the
             # reception when it is neither)
+            if namesakes.match is not None:
+                return Intent("transfer", destination=namesakes.match, resolution=namesakes, text=text,
+                              reason=namesakes.reason)
             return Intent("transfer", resolution=namesakes, text=text, reason=namesakes.reason, unsure_which=True)
         return Intent("operator", resolution=res, text=text, reason="asked for someone not in the directory")
     if _RETURNED_CALL.search(norm):
@@ -862,10 +873,28 @@ def _namesakes(norm: str, resolver: Resolver) -> Optional[Resolution]:
         people = [(n, s) for n, s in ([(found.match, found.score)] if found.match else found.alternatives)
                   if n is not None and resolver.is_person(n)]
         if people and (found.match or found.ambiguous) and len(people) <= 3:
+            if len(people) == 1 and _sounds_like_surname(words[i + 1], people[0][0]):
+                # "matthew hues", "jennifer atoms": the one Matthew, his surname misheard
+                return Resolution(people[0][0], people[0][1], [], False, None,
+                                  f"{people[0][0]!r}: the surname heard sounds like theirs", [])
             names = " or ".join(repr(n) for n, _ in people)
             return Resolution(None, min(s for _, s in people), people, True, None,
                               f"nobody here by that full name; of that first name: {names}: ask", [])
     return None
+
+
+#: Most unlike (``fuzz.ratio``) a surname heard may be to a person's and still be
+#: theirs misheard, when the two do not sound alike by metaphone ("hues": Hughes 80).
+SURNAME_HEARD_MIN = 75.0
+
+
+def _sounds_like_surname(said: str, person: str) -> bool:
+    """``said`` may be ``person``'s surname as a recogniser heard it: alike by
+    metaphone ("atoms": Adams, "arrojo": Araújo) or spelling ("hues": Hughes)."""
+    theirs = normalize_text(person).split()[-1]
+    if len(said) < 3 or said == theirs:
+        return False
+    return jellyfish.metaphone(said) == jellyfish.metaphone(theirs) or fuzz.ratio(said, theirs) >= SURNAME_HEARD_MIN
 
 
 def _named_only_in(pattern: re.Pattern[str], norm: str, resolver: Optional[Resolver]) -> bool:

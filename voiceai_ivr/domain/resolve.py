@@ -2358,6 +2358,7 @@ _CORRECTIONS: tuple[tuple[str, ...], ...] = tuple(tuple(p.split()) for p in (
     "espera", "me enganei", "errei", "corrigindo", "nao nao", "opa", "me confundi", "confundi",
     "sorry", "i mean", "i meant", "actually", "wait", "scratch that", "or rather", "correction", "my bad",
     "my mistake", "no no", "oops", "whoops", "ops", "make that", "let me rephrase", "rather", "i misspoke", "mixed up",
+    "hold on", "hang on",
 ))
 _CORRECTION_FIRST = frozenset(p[0] for p in _CORRECTIONS)
 #: After "ops", the words that make it "operations" ("the ops team"), not "oops".
@@ -2806,6 +2807,8 @@ def _pre_negated(raw: Sequence[str], start: int, used: set[int], skip: frozenset
                 return False  # "não, o suporte", "no, billing": an answer, then the request
             if w == "nao" and raw[j + 1] == "eu":
                 return False  # "recado não, eu quero falar com o edson": "eu não quero" would negate
+            if w == "nao" and j > 0 and raw[j - 1] in ("enquanto", "ate"):
+                return False  # "não desligo enquanto não falar com a diretoria": until, not a refusal
             return via or need is None or w in _COPULA_NEGATORS or (
                 w == "not" and j > 0 and raw[j - 1] in _COPULAS)  # "it's not a complaint"
         if w not in skip and not (need is not None and w in need):
