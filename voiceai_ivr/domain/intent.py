@@ -89,7 +89,7 @@ _GOODBYE = _rx(
     r"(?:eu )?(?:ligo|volto a ligar|retorno)(?: de novo| novamente| outra vez)?(?: \w+){0,2}"
     r" (?:mais tarde|depois|outra hora|outro dia|amanha|semana que vem)",
     r"(?:eu )?vou (?:ligar|retornar|tentar)(?: de novo| novamente| outra vez)?(?: \w+){0,2}"
-    r" (?:mais tarde|depois|outra hora|outro dia|amanha|semana que vem)$",
+    r" (?:mais tarde|depois|outra hora|outro dia|amanha|semana que vem)(?: (?:que|porque|pois) .*)?$",
     r"deixa (?:quieto|pra depois|para depois|pra outra hora|pra outro dia)", r"ja (?:resolvi|consegui|resolveu)",
     r"nao precisa mais", r"era isso", r"valeu tchau", r"obrigad[oa] tchau",
     r"(?:i ll|i will|ill) (?:just )?(?:call|try)(?: \w+){0,2} (?:later|tomorrow|another time|some other time|next week"
@@ -172,7 +172,7 @@ _REPEAT = _rx(
 #: A sentence that ends by dropping the matter ("oh they just picked her up, never
 #: mind, thank you"): a goodbye, whatever was named before it.
 _GOODBYE_CLOSES = _rx(
-    r"(?:never ?mind|forget (?:it|about it)|deixa (?:pra|para) la|esquece|nao precisa mais)"
+    r"(?:never ?mind|forget (?:it|about it)|deixa (?:pra|para) la|esquece|nao precisa mais|depois eu (?:ligo|retorno))"
     r"(?: (?:then|entao|thanks?|thank you|obrigad[oa]|valeu|tchau|bye))*$",
 )
 #: A sentence that opens by dropping the matter ("forget it, i'll just drive over
@@ -511,6 +511,8 @@ _MESSAGE = _rx(
     r"pass (?:on )?a message", r"(?:caixa postal|correio de voz)", r"(?:get|be) in touch with me",
     r"(?:deixar|deixa|deixo|deixe|mandar|manda|mande) (?:uma |a )?mensagem (?:pra|para|pro|ao|a)\b",
     r"give (?:him|her|them) (?:a|the) message", r"leave (?:word|my number)",
+    # "pede pro pessoal da implantação me chamar amanhã" (chamar: to call)
+    r"(?:pede|peca|pedir|fala|diga|diz) (?:pro|pra|para|pros|pras|ao|a|o) (?:\w+ ){0,4}(?:me|nos) (?:chamar|chamarem)",
     # "just let elizabeth know i called", "avisa a paula que eu liguei"
     r"(?:let|tell) (?:\w+ ){1,3}(?:know )?(?:that )?(?:i|we) (?:called|phoned|rang|tried to reach)",
     r"(?:avisa|avise|avisar|fala|fale|diz|diga|dizer) (?:\w+ ){1,3}que (?:eu )?(?:liguei|telefonei|ligamos)",
@@ -561,6 +563,7 @@ _TRANSFER_NOW = _rx(
     r"quero (?:o|a|os|as|com)", r"(?:i can|i ll|i will|i d rather) (?:hold|wait)", r"espero na linha",
     r"aguardo na linha", r"(?:coloca|coloque|poe|bota|passa)(?: \w+){0,3} na linha", r"me liga com (?:o|a|os|as)",
     r"(?:me )?(?:transfere|transfira|passa|passe) (?:pra|pro|para|com)", r"get me", r"put me on with",
+    r"give me (?!a call|a ring|a callback|a call back)",
 )
 #: The caller will call again themselves ("I'll call back later", "depois eu ligo"):
 #: not a callback request, unless they also ask to be called ("call me").

@@ -64,6 +64,7 @@ from voiceai_ivr.domain.lexicon import (
     similar_names,
     snowball,
     sound_keys,
+    spelling_key,
     stem,
     stem_keys,
 )
@@ -675,6 +676,7 @@ class Resolver:
         self._by_word: dict[str, list[tuple[int, int]]] = {}
         self._by_key: dict[str, list[tuple[int, int]]] = {}
         self._by_group: dict[int, list[tuple[int, int]]] = {}
+        self._by_spelling: dict[str, list[tuple[int, int]]] = {}  # a person's first name by spelling_key
         self._by_sound: dict[str, list[tuple[int, int]]] = {}
         #: a department's own name words by sound, for a word said as a department's name
         self._dept_sound: dict[str, list[tuple[int, int]]] = {}
@@ -699,6 +701,9 @@ class Resolver:
                     # by the name as written too: the light stem cuts a surname's "s" ("Menezes")
                     for g in set(lx.name_groups.get(w, ())) | set(lx.name_groups.get(e.forms[pos], ())):
                         self._by_group.setdefault(g, []).append((ei, pos))
+                    if pos == 0 and len(e.forms[pos]) >= 3:
+                        # a first name spelt another way is that name to the ear ("welington")
+                        self._by_spelling.setdefault(spelling_key(e.forms[pos]), []).append((ei, pos))
                     for k in sound_keys(w) | sound_keys(e.forms[pos]):
                         self._by_sound.setdefault(k, []).append((ei, pos))
                 if e.own_name and len(w) >= 5 and not w.isdigit():
@@ -1148,11 +1153,12 @@ class Resolver:
                     found.add((ei, pos))
                     add(ei, pos, i, SIM_STEM, True)
             if w.first_name or w.titled or not w.common:
-                for g in lx.name_groups.get(w.raw, ()):
-                    for ei, pos in self._by_group.get(g, ()):
-                        if (ei, pos) not in found:
-                            found.add((ei, pos))
-                            add(ei, pos, i, SIM_VARIANT, False)
+                spelt = self._by_spelling.get(spelling_key(w.raw), []) if (w.first_name or not w.common) \
+                    and len(w.raw) >= 3 and w.raw.isalpha() else []
+                for ei, pos in [p for g in lx.name_groups.get(w.raw, ()) for p in self._by_group.get(g, ())] + spelt:
+                    if (ei, pos) not in found:
+                        found.add((ei, pos))
+                        add(ei, pos, i, SIM_VARIANT, False)
             if i + 1 < len(words) and not w.first_name and not w.common and len(w.raw) >= 3 and w.raw.isalpha():
                 # a short form of a first name before the surname ("gwen pierce" for Gwendolyn Pierce)
                 for ei, pos in self._by_word.get(words[i + 1].raw, ()):

@@ -117,6 +117,17 @@ def pt_sound(word: str) -> str:
 
 
 @lru_cache(maxsize=16384)
+def spelling_key(name: str) -> str:
+    """A first name as spelt without the letters that do not change how it is said:
+    "Welington" and "Wellington", "Thaís" and "Tais", "Karla" and "Carla", "Bryan"
+    and "Brian" share one ("ph" is "f", a silent "h" and a doubled letter go, "y" is
+    "i", "k" is "c"); "Rafaela" and "Rafael", "Maria" and "Mario" do not."""
+    w = name.replace("ph", "f")
+    w = w[:1] + w[1:].replace("h", "")
+    w = w.replace("y", "i").replace("k", "c")
+    return re.sub(r"(.)\1+", r"\1", w)
+
+
 def sound_keys(word: str) -> frozenset[str]:
     """How a name sounds: its English metaphone and its Portuguese spelling key."""
     if not word or word.isdigit():
