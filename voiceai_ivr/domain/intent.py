@@ -32,7 +32,7 @@ name, see ``Directory.menu()``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
@@ -784,11 +784,11 @@ def classify(
         # queiroz do setor de compras": Rafael Drumond of Compras, his surname misheard)
         # transferred to, otherwise offered
         there = _namesake_there(norm, resolver, at, hours_for)
-        cat = resolver.category_of(there.match) if there is not None and there.match is not None else None
-        if there is not None and cat is not None and cat == resolver.category_of(res.match):
-            return Intent("transfer", destination=there.match, resolution=there, text=text,
-                          reason=f"{there.reason} (a surname nobody here has)")
         if there is not None and there.match is not None:
+            cat = resolver.category_of(there.match)
+            if cat is not None and cat == resolver.category_of(res.match):
+                return Intent("transfer", destination=there.match, resolution=there, text=text,
+                              reason=f"{there.reason} (a surname nobody here has)")
             # of another department, or of one nobody can tell: "did you mean Thiago Ramos?"
             asked = Resolution(None, there.score, [(there.match, there.score)], True, None,
                                f"nobody here by that full name; {there.match!r} of that first name: ask", [])
@@ -848,16 +848,22 @@ def _beyond_callback_words(norm: str, res: Optional[Resolution], resolver: Optio
     return left if (left.match or left.guess) != (res.match or res.guess) else res
 
 
+def _full_names_asked(words: Sequence[str]) -> Iterator[int]:
+    """Positions of first names followed by another word (a surname, perhaps),
+    other than the caller's own ("this is john smith")."""
+    lx = lexicon()
+    for i, w in enumerate(words[:-1]):
+        if lx.is_first_name(w) and not lx.is_common(w) and not _own_name(words, i):
+            yield i
+
+
 def _namesake_there(norm: str, resolver: Resolver, at: Optional[datetime],
                     hours_for: Optional[HoursFor]) -> Optional[Resolution]:
     """The person a full name nobody here has means, when the sentence without its
     surname names one of that first name ("o thiago mendes das peças" -> "o thiago
     das peças": Thiago Ramos, of Peças), by the department said with it."""
-    lx = lexicon()
     words = norm.split()
-    for i, w in enumerate(words[:-1]):
-        if not lx.is_first_name(w) or lx.is_common(w) or _own_name(words, i):
-            continue
+    for i in _full_names_asked(words):
         found = resolver.resolve(" ".join(words[:i + 1] + words[i + 2:]), at=at, hours_for=hours_for)
         if found.match is not None and resolver.is_person(found.match) and not found.ambiguous:
             return found
@@ -867,12 +873,9 @@ def _namesake_there(norm: str, resolver: Resolver, at: Optional[datetime],
 def _namesakes(norm: str, resolver: Resolver) -> Optional[Resolution]:
     """The people here with the first name of a full name nobody here has ("john
     smith": John Thompson), as a question; None when nobody has that first name."""
-    lx = lexicon()
     words = norm.split()
-    for i, w in enumerate(words[:-1]):
-        if not lx.is_first_name(w) or lx.is_common(w) or _own_name(words, i):
-            continue
-        found = resolver.resolve(w)
+    for i in _full_names_asked(words):
+        found = resolver.resolve(words[i])
         people = [(n, s) for n, s in ([(found.match, found.score)] if found.match else found.alternatives)
                   if n is not None and resolver.is_person(n)]
         if people and (found.match or found.ambiguous) and len(people) <= 3:

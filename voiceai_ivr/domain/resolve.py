@@ -51,6 +51,7 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from rapidfuzz import fuzz, process
@@ -1153,9 +1154,10 @@ class Resolver:
                     found.add((ei, pos))
                     add(ei, pos, i, SIM_STEM, True)
             if w.first_name or w.titled or not w.common:
-                spelt = self._by_spelling.get(spelling_key(w.raw), []) if (w.first_name or not w.common) \
-                    and len(w.raw) >= 3 and w.raw.isalpha() else []
-                for ei, pos in [p for g in lx.name_groups.get(w.raw, ()) for p in self._by_group.get(g, ())] + spelt:
+                spelt = self._by_spelling.get(spelling_key(w.raw), ()) if (w.first_name or not w.common) \
+                    and len(w.raw) >= 3 and w.raw.isalpha() else ()
+                variants = chain.from_iterable(self._by_group.get(g, ()) for g in lx.name_groups.get(w.raw, ()))
+                for ei, pos in chain(variants, spelt):
                     if (ei, pos) not in found:
                         found.add((ei, pos))
                         add(ei, pos, i, SIM_VARIANT, False)

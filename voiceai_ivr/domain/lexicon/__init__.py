@@ -128,6 +128,7 @@ def spelling_key(name: str) -> str:
     return re.sub(r"(.)\1+", r"\1", w)
 
 
+@lru_cache(maxsize=16384)
 def sound_keys(word: str) -> frozenset[str]:
     """How a name sounds: its English metaphone and its Portuguese spelling key."""
     if not word or word.isdigit():
